@@ -1,0 +1,67 @@
+/**
+ * Contracts of the event plane: the in-process bus, the durable webhook outbox (implemented by the
+ * store) and what the WebSocket endpoint needs from the control plane (implemented by src/api).
+ */
+
+/** An event as sent on the wire (WebSocket and webhook body). Timestamps are RFC3339 strings. */
+export interface WireEvent {
+  type: string;
+  created_at: string;
+  call_cid?: string;
+  [key: string]: unknown;
+}
+
+export type EventHandler = (event: WireEvent) => void;
+
+export interface EventBus {
+  publish(event: WireEvent): void;
+  /** Returns an unsubscribe function. */
+  subscribe(handler: EventHandler): () => void;
+}
+
+/** One pending webhook delivery. `body` is the exact JSON that is signed and sent. */
+export interface WebhookDelivery {
+  /** Sent as X-WEBHOOK-ID; the same across retries. */
+  id: string;
+  url: string;
+  body: string;
+  /** Attempts already made (0 before the first). */
+  attempts: number;
+  /** Epoch ms when the next attempt is due. */
+  nextAttemptAt: number;
+  /** Epoch ms when the delivery was created (the 15 s overall budget counts from here). */
+  createdAt: number;
+}
+
+/** Durable storage of pending deliveries, so a restart loses none. Implemented in src/store. */
+export interface WebhookOutbox {
+  add(delivery: WebhookDelivery): Promise<void>;
+  /** Deliveries whose nextAttemptAt <= now, oldest first. */
+  due(now: number, limit: number): Promise<WebhookDelivery[]>;
+  reschedule(id: string, attempts: number, nextAttemptAt: number): Promise<void>;
+  remove(id: string): Promise<void>;
+}
+
+/** Where webhooks go and which event types (empty list = all). */
+export interface WebhookTarget {
+  url: string;
+  events: string[];
+}
+
+/** A user authenticated on the WebSocket. */
+export interface ConnectedUser {
+  id: string;
+  role: string;
+  /** From a call token's call_cids; undefined when the token had none. */
+  callCids?: string[];
+}
+
+/** What the WebSocket endpoint needs from the control plane. */
+export interface ConnectAuthority {
+  /** Verifies a user token (as sent in the WS auth message). Throws an ApiError-like object on failure. */
+  authenticate(token: string): Promise<ConnectedUser>;
+  /** Upserts the user from `user_details` and returns the OwnUserResponse-like `me` object. */
+  upsertConnectedUser(user: ConnectedUser, details: Record<string, unknown>): Promise<Record<string, unknown>>;
+  /** Whether the user may receive this call's events (member, call token, or read-call grant). */
+  canReadCall(user: ConnectedUser, callCid: string): Promise<boolean>;
+}
