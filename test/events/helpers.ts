@@ -1,0 +1,37 @@
+import type { Logger } from '../../src/events/logger.js';
+
+/** Polls `check` until it returns a truthy value or the timeout passes (then throws). */
+export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 15));
+  }
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** A logger that keeps every line as text, to check what was logged (and what never was). */
+export class RecordingLogger implements Logger {
+  readonly lines: { level: string; text: string }[] = [];
+  private record(level: string, obj: object | string, msg?: string): void {
+    this.lines.push({ level, text: `${typeof obj === 'string' ? obj : JSON.stringify(obj)} ${msg ?? ''}` });
+  }
+  info(obj: object | string, msg?: string): void {
+    this.record('info', obj, msg);
+  }
+  warn(obj: object | string, msg?: string): void {
+    this.record('warn', obj, msg);
+  }
+  error(obj: object | string, msg?: string): void {
+    this.record('error', obj, msg);
+  }
+  debug(obj: object | string, msg?: string): void {
+    this.record('debug', obj, msg);
+  }
+  text(): string {
+    return this.lines.map((l) => `${l.level} ${l.text}`).join('\n');
+  }
+}
