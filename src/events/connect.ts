@@ -1,0 +1,322 @@
+import { randomUUID } from 'node:crypto';
+import fastifyWebsocket from '@fastify/websocket';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { RawData, WebSocket } from 'ws';
+import {
+  apiError,
+  CONNECT_CLOSE_CODES,
+  connectionError,
+  connectionOk,
+  containsHealthCheck,
+  eventTargetsUser,
+  healthCheck,
+  parseAuthMessage,
+  toWireApiError,
+  type WireApiError,
+} from './connect-protocol.js';
+import type { ConnectAuthority, ConnectedUser, EventBus, WireEvent } from './contract.js';
+import { describeError, type Logger } from './logger.js';
+
+export { CONNECT_CLOSE_CODES } from './connect-protocol.js';
+
+/** The coordinator WebSocket paths (the client SDKs' `/video/connect` and the v2 one). */
+export const CONNECT_PATHS = ['/video/connect', '/api/v2/connect'] as const;
+
+export interface ConnectOptions {
+  /** Time the client has to send its auth message after opening. */
+  authTimeoutMs: number;
+  /** How often the server sends `health.check`. */
+  healthCheckIntervalMs: number;
+  /** A client silent for longer than this is closed. */
+  idleTimeoutMs: number;
+  /** How long a `canReadCall` answer is reused on one connection. */
+  readCacheTtlMs: number;
+  /** Events waiting for their access check; beyond this the client is closed. */
+  maxQueuedEvents: number;
+  /** Bytes the socket may hold unsent; beyond this the client is closed (it does not read). */
+  maxBufferedBytes: number;
+  /** Largest message accepted from a client (used when this module registers @fastify/websocket). */
+  maxPayloadBytes: number;
+  /** After a close frame, how long the peer has to answer before the socket is destroyed. */
+  closeGraceMs: number;
+}
+
+export const DEFAULT_CONNECT_OPTIONS: Readonly<ConnectOptions> = Object.freeze({
+  authTimeoutMs: 10_000,
+  healthCheckIntervalMs: 25_000,
+  idleTimeoutMs: 35_000,
+  readCacheTtlMs: 5_000,
+  maxQueuedEvents: 1_000,
+  maxBufferedBytes: 4 * 1024 * 1024,
+  maxPayloadBytes: 64 * 1024,
+  closeGraceMs: 2_000,
+});
+
+export interface ConnectDeps {
+  bus: EventBus;
+  authority: ConnectAuthority;
+  apiKey: string;
+  log: Logger;
+  options?: Partial<ConnectOptions>;
+}
+
+/**
+ * Registers the coordinator WebSocket (`GET /video/connect` and `GET /api/v2/connect`), and
+ * @fastify/websocket first unless the instance already has it.
+ */
+export async function registerConnectRoutes(app: FastifyInstance, deps: ConnectDeps): Promise<void> {
+  const options: ConnectOptions = { ...DEFAULT_CONNECT_OPTIONS, ...deps.options };
+  if (!app.hasDecorator('websocketServer')) {
+    await app.register(fastifyWebsocket, { options: { maxPayload: options.maxPayloadBytes } });
+  }
+  const handler = (socket: WebSocket, request: FastifyRequest) => {
+    const query = (request.query ?? {}) as Record<string, unknown>;
+    new ConnectSession(socket, deps, options).begin(typeof query.api_key === 'string' ? query.api_key : undefined);
+  };
+  for (const url of CONNECT_PATHS) app.get(url, { websocket: true }, handler);
+}
+
+type SessionState = 'awaiting_auth' | 'authenticating' | 'open' | 'closed';
+
+interface CachedAccess {
+  expires: number;
+  allowed: Promise<boolean>;
+}
+
+const MAX_CACHED_CALLS = 1_000;
+
+/** Events are serialised once, whatever the number of connections. */
+const serialised = new WeakMap<WireEvent, string>();
+function serialise(event: WireEvent): string {
+  let text = serialised.get(event);
+  if (text === undefined) {
+    text = JSON.stringify(event);
+    serialised.set(event, text);
+  }
+  return text;
+}
+
+/** One client connection: handshake, health checks, and the scoped event stream. */
+class ConnectSession {
+  private readonly id = randomUUID();
+  private state: SessionState = 'awaiting_auth';
+  private user: ConnectedUser | null = null;
+  private unsubscribe: (() => void) | null = null;
+  private authTimer: NodeJS.Timeout | null = null;
+  private idleTimer: NodeJS.Timeout | null = null;
+  private healthTimer: NodeJS.Timeout | null = null;
+  private terminateTimer: NodeJS.Timeout | null = null;
+  private readonly pending: WireEvent[] = [];
+  private pumping = false;
+  private readonly access = new Map<string, CachedAccess>();
+
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly deps: ConnectDeps,
+    private readonly options: ConnectOptions,
+  ) {
+    // Listeners are attached at once so no early message is missed.
+    socket.on('message', (data: RawData, isBinary: boolean) => this.onMessage(data, isBinary));
+    socket.on('close', () => this.dispose());
+    socket.on('error', (err: Error) => {
+      this.deps.log.debug?.({ connectionId: this.id, err: describeError(err) }, 'websocket error');
+    });
+  }
+
+  begin(apiKey: string | undefined): void {
+    if (apiKey !== this.deps.apiKey) {
+      this.fail(apiError(2, 401, 'api_key not valid', true), CONNECT_CLOSE_CODES.authFailed, 'invalid api_key');
+      return;
+    }
+    this.authTimer = setTimeout(() => {
+      if (this.state !== 'awaiting_auth') return;
+      this.fail(apiError(5, 401, 'no auth message received in time'), CONNECT_CLOSE_CODES.authTimeout, 'auth timeout');
+    }, this.options.authTimeoutMs);
+  }
+
+  private onMessage(data: RawData, isBinary: boolean): void {
+    try {
+      if (this.state === 'closed') return;
+      const text = isBinary ? null : rawToText(data);
+      if (this.state === 'awaiting_auth') {
+        this.clearAuthTimer();
+        this.state = 'authenticating';
+        void this.authenticate(text ?? '').catch((err: unknown) => {
+          this.deps.log.error({ connectionId: this.id, err: describeError(err) }, 'websocket handshake failed');
+          this.fail(apiError(-1, 500, 'internal error'), CONNECT_CLOSE_CODES.serverError, 'internal error');
+        });
+        return;
+      }
+      if (this.state !== 'open') return;
+      this.idleTimer?.refresh();
+      if (text !== null && containsHealthCheck(text)) this.sendJson(healthCheck(this.id));
+    } catch (err) {
+      this.deps.log.warn({ connectionId: this.id, err: describeError(err) }, 'websocket message not handled');
+    }
+  }
+
+  private async authenticate(text: string): Promise<void> {
+    const parsed = parseAuthMessage(text);
+    if (!parsed.ok) {
+      this.fail(apiError(4, 400, parsed.detail), CONNECT_CLOSE_CODES.invalidAuthMessage, 'invalid auth message');
+      return;
+    }
+    const { token, userDetails } = parsed.auth;
+    let user: ConnectedUser;
+    try {
+      user = await this.deps.authority.authenticate(token);
+    } catch (err) {
+      this.fail(toWireApiError(err), CONNECT_CLOSE_CODES.authFailed, 'authentication failed');
+      return;
+    }
+    if (this.state !== 'authenticating') return; // closed meanwhile
+    if (user.id !== userDetails.id) {
+      this.fail(apiError(5, 401, "user_details.id does not match the token's user"), CONNECT_CLOSE_CODES.authFailed, 'user mismatch');
+      return;
+    }
+    let me: Record<string, unknown>;
+    try {
+      me = await this.deps.authority.upsertConnectedUser(user, userDetails);
+    } catch (err) {
+      const wire = toWireApiError(err);
+      if (wire.StatusCode >= 500) {
+        this.deps.log.error({ connectionId: this.id, userId: user.id, err: describeError(err) }, 'connected user not stored');
+      }
+      this.fail(wire, CONNECT_CLOSE_CODES.authFailed, 'user not accepted');
+      return;
+    }
+    if (this.state !== 'authenticating') return;
+    this.user = user;
+    this.state = 'open';
+    this.unsubscribe = this.deps.bus.subscribe((event) => this.onEvent(event));
+    this.sendJson(connectionOk(this.id, me));
+    this.healthTimer = setInterval(() => this.sendJson(healthCheck(this.id)), this.options.healthCheckIntervalMs);
+    this.idleTimer = setTimeout(() => {
+      this.deps.log.info({ connectionId: this.id, userId: user.id }, 'websocket client silent; closing');
+      this.close(CONNECT_CLOSE_CODES.idle, 'no message from the client');
+    }, this.options.idleTimeoutMs);
+    this.deps.log.debug?.({ connectionId: this.id, userId: user.id }, 'websocket connected');
+  }
+
+  /** Bus subscriber: must not block or throw; the event is queued for the access check. */
+  private onEvent(event: WireEvent): void {
+    if (this.state !== 'open') return;
+    if (this.pending.length >= this.options.maxQueuedEvents || this.socket.bufferedAmount > this.options.maxBufferedBytes) {
+      this.closeSlowConsumer();
+      return;
+    }
+    this.pending.push(event);
+    if (!this.pumping) void this.pump();
+  }
+
+  /** Sends queued events in order, each once its access check allows it. */
+  private async pump(): Promise<void> {
+    this.pumping = true;
+    try {
+      while (this.state === 'open' && this.pending.length > 0) {
+        const event = this.pending.shift()!;
+        const allowed = await this.mayReceive(event);
+        if (this.state !== 'open') return;
+        if (!allowed) continue;
+        this.sendText(serialise(event));
+        if (this.socket.bufferedAmount > this.options.maxBufferedBytes) {
+          this.closeSlowConsumer();
+          return;
+        }
+      }
+    } catch (err) {
+      this.deps.log.error({ connectionId: this.id, err: describeError(err) }, 'websocket event delivery failed');
+      this.close(CONNECT_CLOSE_CODES.serverError, 'internal error');
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private mayReceive(event: WireEvent): boolean | Promise<boolean> {
+    const user = this.user;
+    if (!user) return false;
+    const cid = event.call_cid;
+    if (typeof cid !== 'string' || cid === '') return eventTargetsUser(event, user.id);
+    const now = Date.now();
+    const cached = this.access.get(cid);
+    if (cached && cached.expires > now) return cached.allowed;
+    if (this.access.size >= MAX_CACHED_CALLS) this.access.clear();
+    const allowed = this.deps.authority.canReadCall(user, cid).then(
+      (ok) => ok === true,
+      (err: unknown) => {
+        this.deps.log.warn({ connectionId: this.id, callCid: cid, err: describeError(err) }, 'call access check failed; event not sent');
+        this.access.delete(cid);
+        return false;
+      },
+    );
+    this.access.set(cid, { expires: now + this.options.readCacheTtlMs, allowed });
+    return allowed;
+  }
+
+  private closeSlowConsumer(): void {
+    this.deps.log.warn(
+      { connectionId: this.id, userId: this.user?.id, queued: this.pending.length, bufferedBytes: this.socket.bufferedAmount },
+      'websocket client does not keep up; closing',
+    );
+    this.close(CONNECT_CLOSE_CODES.slowConsumer, 'slow consumer');
+  }
+
+  private fail(error: WireApiError, code: number, reason: string): void {
+    this.sendJson(connectionError(this.id, error));
+    this.close(code, reason);
+  }
+
+  private sendJson(message: object): void {
+    this.sendText(JSON.stringify(message));
+  }
+
+  private sendText(text: string): void {
+    if (this.socket.readyState !== this.socket.OPEN) return;
+    this.socket.send(text, (err) => {
+      if (err) this.deps.log.debug?.({ connectionId: this.id, err: describeError(err) }, 'websocket send failed');
+    });
+  }
+
+  /** Sends a close frame; a peer that does not answer within the grace time is cut off. */
+  private close(code: number, reason: string): void {
+    if (this.state === 'closed') return;
+    this.dispose();
+    try {
+      this.socket.close(code, reason);
+    } catch {
+      this.socket.terminate();
+      return;
+    }
+    this.terminateTimer = setTimeout(() => this.socket.terminate(), this.options.closeGraceMs);
+    this.terminateTimer.unref();
+  }
+
+  /** Stops everything this connection runs; safe to call more than once. */
+  private dispose(): void {
+    const wasClosed = this.state === 'closed';
+    this.state = 'closed';
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    this.clearAuthTimer();
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    if (this.healthTimer) clearInterval(this.healthTimer);
+    this.idleTimer = this.healthTimer = null;
+    this.pending.length = 0;
+    this.access.clear();
+    if (wasClosed && this.socket.readyState === this.socket.CLOSED && this.terminateTimer) {
+      clearTimeout(this.terminateTimer);
+      this.terminateTimer = null;
+    }
+  }
+
+  private clearAuthTimer(): void {
+    if (this.authTimer) clearTimeout(this.authTimer);
+    this.authTimer = null;
+  }
+}
+
+function rawToText(data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  if (data instanceof ArrayBuffer) return Buffer.from(data).toString('utf8');
+  return data.toString('utf8');
+}
