@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
+import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance } from 'fastify';
 import WebSocket from 'ws';
 import { InProcessEventBus } from '../../src/events/bus.js';
@@ -301,4 +302,22 @@ test('the access check of an event is isolated from a failing authority', async 
   assert.equal(c.ofType('call.updated').length, 0);
   assert.equal(c.closed, null);
   c.ws.close();
+});
+
+test('works on an app that registered @fastify/websocket itself; plain HTTP GET is refused', async () => {
+  const app = Fastify({ logger: false });
+  servers.push(app);
+  await app.register(fastifyWebsocket);
+  const bus = new InProcessEventBus({ log: logs });
+  await registerConnectRoutes(app, { bus, authority: new TestAuthority(), apiKey: API_KEY, log: logs });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const port = (app.server.address() as AddressInfo).port;
+  const c = new Client(`ws://127.0.0.1:${port}/api/v2/connect?api_key=${API_KEY}`);
+  await c.send({ token: 'token-bob', user_details: { id: 'bob' } });
+  await c.next('connection.ok');
+  bus.publish(event('call.updated', 'default:b1'));
+  await c.next('call.updated');
+  c.ws.close();
+  const plain = await app.inject({ method: 'GET', url: '/video/connect' });
+  assert.ok(plain.statusCode >= 400 && plain.statusCode < 500);
 });
