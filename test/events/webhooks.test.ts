@@ -249,7 +249,7 @@ test('a delivery left in the outbox after a failed attempt is delivered by the n
   const rx = await receiver();
   rx.script = [500];
   const outbox = new MemoryWebhookOutbox();
-  const first = dispatcher({ url: rx.url, events: [] }, { outbox, policy: { backoffMs: [1_000] } });
+  const first = dispatcher({ url: rx.url, events: [] }, { outbox, policy: { backoffMs: [3_000] } });
   first.d.start();
   first.bus.publish(event('call.rtmp_broadcast_failed'));
   await waitFor(() => rx.requests.length === 1 && outbox.all()[0]?.attempts === 1, 'first attempt recorded');
