@@ -137,6 +137,11 @@ class ConnectSession {
   private onMessage(data: RawData, isBinary: boolean): void {
     try {
       if (this.state === 'closed') return;
+      if (rawLength(data) > this.options.maxPayloadBytes) {
+        // Also enforced here when @fastify/websocket was registered by someone else with a larger limit.
+        this.fail(apiError(22, 413, 'message too large'), 1009, 'message too large');
+        return;
+      }
       const text = isBinary ? null : rawToText(data);
       if (this.state === 'awaiting_auth') {
         this.clearAuthTimer();
@@ -319,4 +324,9 @@ function rawToText(data: RawData): string {
   if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
   if (data instanceof ArrayBuffer) return Buffer.from(data).toString('utf8');
   return data.toString('utf8');
+}
+
+function rawLength(data: RawData): number {
+  if (Array.isArray(data)) return data.reduce((n, b) => n + b.length, 0);
+  return data.byteLength;
 }

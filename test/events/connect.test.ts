@@ -321,3 +321,26 @@ test('works on an app that registered @fastify/websocket itself; plain HTTP GET 
   const plain = await app.inject({ method: 'GET', url: '/video/connect' });
   assert.ok(plain.statusCode >= 400 && plain.statusCode < 500);
 });
+
+test('an oversized message closes the connection', async () => {
+  const small = await server({ maxPayloadBytes: 1024 });
+  const c = new Client(small.url());
+  await c.send({ token: 'token-alice', user_details: { id: 'alice', name: 'x'.repeat(4096) } });
+  const closed = await c.waitClosed();
+  assert.equal(closed.code, 1009);
+  assert.equal(small.bus.subscriberCount, 0);
+});
+
+test('the message size bound holds when @fastify/websocket was registered with a larger limit', async () => {
+  const app = Fastify({ logger: false });
+  servers.push(app);
+  await app.register(fastifyWebsocket);
+  const bus = new InProcessEventBus({ log: logs });
+  await registerConnectRoutes(app, { bus, authority: new TestAuthority(), apiKey: API_KEY, log: logs, options: { maxPayloadBytes: 1024 } });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const port = (app.server.address() as AddressInfo).port;
+  const c = new Client(`ws://127.0.0.1:${port}/video/connect?api_key=${API_KEY}`);
+  await c.send({ token: 'token-alice', user_details: { id: 'alice', name: 'x'.repeat(4096) } });
+  assert.equal((await c.waitClosed()).code, 1009);
+  assert.equal((c.ofType('connection.error')[0]!.error as Record<string, unknown>).code, 22);
+});
