@@ -1,0 +1,91 @@
+/**
+ * Request authentication: the `api_key` query parameter and an HS256 JWT in `Authorization`
+ * (raw, as the node SDK sends it, or with `Bearer `).
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { errors as joseErrors, jwtVerify } from 'jose';
+import { ErrorCodes, unauthenticated, type ApiError } from './errors.js';
+
+/** Tolerated clock skew for `iat`, `nbf` and `exp`, in seconds. */
+export const CLOCK_SKEW_SECONDS = 5;
+
+export type Principal =
+  | { kind: 'server' }
+  | { kind: 'user'; userId: string; role?: string; callCids?: string[] };
+
+function equalStrings(a: string, b: string): boolean {
+  const ab = Buffer.from(a);
+  const bb = Buffer.from(b);
+  return ab.length === bb.length && timingSafeEqual(ab, bb);
+}
+
+export function checkApiKey(given: unknown, apiKey: string): void {
+  if (typeof given !== 'string' || given === '') throw unauthenticated('api_key is missing: add it as the api_key query parameter', ErrorCodes.accessKey);
+  if (!equalStrings(given, apiKey)) throw unauthenticated('api_key not valid', ErrorCodes.accessKey);
+}
+
+/** The token from an Authorization header value, without a `Bearer ` prefix. */
+export function tokenFromHeader(header: unknown): string {
+  if (typeof header !== 'string' || header.trim() === '') {
+    throw unauthenticated('Authorization header is missing: send a JWT signed with the API secret');
+  }
+  const value = header.trim();
+  return /^bearer\s+/i.test(value) ? value.replace(/^bearer\s+/i, '') : value;
+}
+
+/** Verifies an HS256 token signed with the API secret and returns who it speaks for. */
+export async function verifyToken(token: string, apiSecret: string, nowSeconds = Math.floor(Date.now() / 1000)): Promise<Principal> {
+  if (token.split('.').length !== 3) throw unauthenticated('token is not a valid JWT', ErrorCodes.tokenSignature);
+  let payload: Record<string, unknown>;
+  try {
+    const res = await jwtVerify(token, new TextEncoder().encode(apiSecret), {
+      algorithms: ['HS256'],
+      clockTolerance: CLOCK_SKEW_SECONDS,
+      currentDate: new Date(nowSeconds * 1000),
+    });
+    payload = res.payload as Record<string, unknown>;
+  } catch (err) {
+    throw tokenError(err);
+  }
+  if (typeof payload.iat === 'number' && payload.iat > nowSeconds + CLOCK_SKEW_SECONDS) {
+    throw unauthenticated('token used before issue at (iat)', ErrorCodes.tokenNotValidYet);
+  }
+  if (payload.server === true) return { kind: 'server' };
+  const userId = payload.user_id;
+  if (typeof userId !== 'string' || userId === '') throw unauthenticated('token has no user_id claim');
+  const principal: { kind: 'user'; userId: string; role?: string; callCids?: string[] } = { kind: 'user', userId };
+  if (payload.role !== undefined) {
+    if (typeof payload.role !== 'string') throw unauthenticated('token claim role must be a string');
+    principal.role = payload.role;
+  }
+  if (payload.call_cids !== undefined) {
+    if (!Array.isArray(payload.call_cids) || !payload.call_cids.every((c) => typeof c === 'string')) {
+      throw unauthenticated('token claim call_cids must be a list of call cids');
+    }
+    principal.callCids = payload.call_cids as string[];
+  }
+  return principal;
+}
+
+function tokenError(err: unknown): ApiError {
+  if (err instanceof joseErrors.JWTExpired) return unauthenticated('token is expired', ErrorCodes.tokenExpired);
+  if (err instanceof joseErrors.JWTClaimValidationFailed) {
+    if (err.claim === 'nbf' || err.claim === 'iat') return unauthenticated('token is not valid yet', ErrorCodes.tokenNotValidYet);
+    return unauthenticated(`token claim ${err.claim} is invalid`);
+  }
+  if (err instanceof joseErrors.JOSEAlgNotAllowed) return unauthenticated('token signature algorithm must be HS256', ErrorCodes.tokenSignature);
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return unauthenticated('token signature is invalid', ErrorCodes.tokenSignature);
+  return unauthenticated('token is not a valid HS256 JWT', ErrorCodes.tokenSignature);
+}
+
+/** Authenticates a request from its query api_key and Authorization header. */
+export async function authenticate(
+  req: { query: unknown; headers: Record<string, string | string[] | undefined> },
+  apiKey: string,
+  apiSecret: string,
+): Promise<Principal> {
+  const query = (req.query ?? {}) as Record<string, unknown>;
+  checkApiKey(query.api_key, apiKey);
+  const token = tokenFromHeader(req.headers.authorization);
+  return verifyToken(token, apiSecret);
+}

@@ -1,0 +1,113 @@
+/**
+ * Configuration from the environment (and CLI flags mirroring it). `loadConfig` is pure;
+ * `resolveCredentials` does the file I/O for development credentials.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface Config {
+  port: number;
+  host: string;
+  /** Absent: development credentials are generated and persisted in the data dir. */
+  apiKey?: string;
+  apiSecret?: string;
+  /** postgres://... for PostgreSQL; absent for the embedded SQLite file in the data dir. */
+  databaseUrl?: string;
+  /** Webhook target used when the app settings have none. */
+  webhookUrl?: string;
+  dataDir: string;
+  logLevel: LogLevel;
+  /** Base URL clients reach the server at (ingress addresses); default http://host:port. */
+  publicUrl?: string;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Env = Record<string, string | undefined>;
+
+function nonEmpty(v: string | undefined): string | undefined {
+  return v === undefined || v.trim() === '' ? undefined : v.trim();
+}
+
+export function parsePort(value: string, what: string): number {
+  if (!/^\d+$/.test(value)) throw new ConfigError(`${what} must be a port number (0-65535), got "${value}"`);
+  const n = Number(value);
+  if (n > 65535) throw new ConfigError(`${what} must be a port number (0-65535), got "${value}"`);
+  return n;
+}
+
+/** Reads the configuration from environment variables. Throws ConfigError on bad values. */
+export function loadConfig(env: Env): Config {
+  const port = nonEmpty(env.CALLCAST_PORT);
+  const logLevel = nonEmpty(env.CALLCAST_LOG_LEVEL) ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new ConfigError(`CALLCAST_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  }
+  const apiKey = nonEmpty(env.CALLCAST_API_KEY);
+  const apiSecret = nonEmpty(env.CALLCAST_API_SECRET);
+  if ((apiKey === undefined) !== (apiSecret === undefined)) {
+    throw new ConfigError('CALLCAST_API_KEY and CALLCAST_API_SECRET must be set together');
+  }
+  const databaseUrl = nonEmpty(env.CALLCAST_DATABASE_URL);
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//i.test(databaseUrl)) {
+    throw new ConfigError('CALLCAST_DATABASE_URL must be a postgres:// URL (leave it unset for the embedded SQLite store)');
+  }
+  const webhookUrl = nonEmpty(env.CALLCAST_WEBHOOK_URL);
+  if (webhookUrl !== undefined && !/^https?:\/\/[^/]+/i.test(webhookUrl)) {
+    throw new ConfigError('CALLCAST_WEBHOOK_URL must be an http:// or https:// URL');
+  }
+  const publicUrl = nonEmpty(env.CALLCAST_PUBLIC_URL);
+  if (publicUrl !== undefined && !/^https?:\/\/[^/]+/i.test(publicUrl)) {
+    throw new ConfigError('CALLCAST_PUBLIC_URL must be an http:// or https:// URL');
+  }
+  const config: Config = {
+    port: port === undefined ? 3030 : parsePort(port, 'CALLCAST_PORT'),
+    host: nonEmpty(env.CALLCAST_HOST) ?? '127.0.0.1',
+    dataDir: nonEmpty(env.CALLCAST_DATA_DIR) ?? './data',
+    logLevel: logLevel as LogLevel,
+  };
+  if (apiKey !== undefined) config.apiKey = apiKey;
+  if (apiSecret !== undefined) config.apiSecret = apiSecret;
+  if (databaseUrl !== undefined) config.databaseUrl = databaseUrl;
+  if (webhookUrl !== undefined) config.webhookUrl = webhookUrl;
+  if (publicUrl !== undefined) config.publicUrl = publicUrl.replace(/\/+$/, '');
+  return config;
+}
+
+export interface Credentials {
+  apiKey: string;
+  apiSecret: string;
+  /** True when they were generated (now or on an earlier start) for development. */
+  generated: boolean;
+}
+
+export function credentialsPath(dataDir: string): string {
+  return join(resolve(dataDir), 'credentials.json');
+}
+
+/**
+ * The configured API key and secret, or development ones generated once and kept in
+ * `<dataDir>/credentials.json` (mode 0600) so they stay stable across restarts.
+ */
+export function resolveCredentials(config: Config): Credentials {
+  if (config.apiKey && config.apiSecret) return { apiKey: config.apiKey, apiSecret: config.apiSecret, generated: false };
+  const file = credentialsPath(config.dataDir);
+  if (existsSync(file)) {
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as { api_key?: unknown; api_secret?: unknown };
+    if (typeof saved.api_key === 'string' && typeof saved.api_secret === 'string' && saved.api_key && saved.api_secret) {
+      return { apiKey: saved.api_key, apiSecret: saved.api_secret, generated: true };
+    }
+    throw new ConfigError(`${file} is not a valid credentials file; remove it to generate new development credentials`);
+  }
+  const creds = { api_key: randomBytes(8).toString('hex'), api_secret: randomBytes(32).toString('base64url') };
+  mkdirSync(resolve(config.dataDir), { recursive: true });
+  writeFileSync(file, JSON.stringify(creds, null, 2) + '\n', { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return { apiKey: creds.api_key, apiSecret: creds.api_secret, generated: true };
+}

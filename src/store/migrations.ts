@@ -1,0 +1,99 @@
+import { Kysely, Migrator, type Migration, type MigrationProvider } from 'kysely';
+
+/** Schema migrations, in code, applied in name order. Never edit one that has shipped: add another. */
+const migrations: Record<string, Migration> = {
+  '0001_initial': {
+    async up(db: Kysely<any>): Promise<void> {
+      await db.schema
+        .createTable('app_settings')
+        .addColumn('id', 'integer', (c) => c.primaryKey())
+        .addColumn('webhook_url', 'text', (c) => c.notNull())
+        .addColumn('webhook_events', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('users')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('role', 'text', (c) => c.notNull())
+        .addColumn('name', 'text')
+        .addColumn('image', 'text')
+        .addColumn('data', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('call_types')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('grants', 'text', (c) => c.notNull())
+        .addColumn('settings', 'text', (c) => c.notNull())
+        .addColumn('notification_settings', 'text', (c) => c.notNull())
+        .addColumn('external_storage', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('calls')
+        .addColumn('cid', 'text', (c) => c.primaryKey())
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('created_by_id', 'text', (c) => c.notNull())
+        .addColumn('custom', 'text', (c) => c.notNull())
+        .addColumn('settings_override', 'text', (c) => c.notNull())
+        .addColumn('team', 'text')
+        .addColumn('starts_at', 'text')
+        .addColumn('ended_at', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('calls_created_at').on('calls').column('created_at').execute();
+      await db.schema
+        .createTable('members')
+        .addColumn('call_cid', 'text', (c) => c.notNull())
+        .addColumn('user_id', 'text', (c) => c.notNull())
+        .addColumn('role', 'text', (c) => c.notNull())
+        .addColumn('custom', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('members_pk', ['call_cid', 'user_id'])
+        .execute();
+      await db.schema.createIndex('members_user_id').on('members').column('user_id').execute();
+      await db.schema
+        .createTable('rtmp_broadcasts')
+        .addColumn('call_cid', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('stream_url', 'text', (c) => c.notNull())
+        .addColumn('stream_key', 'text', (c) => c.notNull())
+        .addColumn('quality', 'text', (c) => c.notNull())
+        .addColumn('layout', 'text', (c) => c.notNull())
+        .addColumn('started_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('rtmp_broadcasts_pk', ['call_cid', 'name'])
+        .execute();
+      await db.schema
+        .createTable('webhook_outbox')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('url', 'text', (c) => c.notNull())
+        .addColumn('body', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull())
+        .addColumn('next_attempt_at', 'bigint', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('webhook_outbox_due').on('webhook_outbox').column('next_attempt_at').execute();
+    },
+  },
+};
+
+class InCodeMigrationProvider implements MigrationProvider {
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return migrations;
+  }
+}
+
+/** Brings the database schema up to date; throws with the failing migration's error. */
+export async function migrateToLatest(db: Kysely<any>): Promise<void> {
+  const migrator = new Migrator({ db, provider: new InCodeMigrationProvider() });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new Error(`database migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}

@@ -1,0 +1,99 @@
+/** The store's domain records: rows with their JSON columns parsed. */
+import type { LayoutSettings } from '../layout/settings.js';
+
+export type JsonObject = Record<string, unknown>;
+
+export interface AppSettingsRecord {
+  webhook_url: string;
+  webhook_events: string[];
+}
+
+export interface UserRecord {
+  id: string;
+  role: string;
+  name: string | null;
+  image: string | null;
+  custom: JsonObject;
+  language: string;
+  teams: string[];
+  invisible: boolean;
+  teams_role?: Record<string, string>;
+  privacy_settings?: JsonObject;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface CallTypeRecord {
+  name: string;
+  grants: Record<string, string[]>;
+  settings: JsonObject;
+  notification_settings: JsonObject;
+  external_storage: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface CallRecord {
+  cid: string;
+  type: string;
+  id: string;
+  created_by_id: string;
+  custom: JsonObject;
+  settings_override: JsonObject;
+  team: string | null;
+  starts_at: string | null;
+  ended_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface MemberRecord {
+  call_cid: string;
+  user_id: string;
+  role: string;
+  custom: JsonObject;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface BroadcastRecord {
+  call_cid: string;
+  name: string;
+  stream_url: string;
+  /** Secret: never log it. */
+  stream_key: string;
+  quality: string;
+  layout: LayoutSettings;
+  started_at: string;
+}
+
+/** Filter over calls, compiled from Stream's filter_conditions (src/calls/query.ts). */
+export type CallColumn = 'id' | 'cid' | 'type' | 'created_by_id' | 'created_at' | 'updated_at' | 'ended_at' | 'starts_at' | 'team';
+export type CompareOp = '$eq' | '$ne' | '$gt' | '$gte' | '$lt' | '$lte' | '$in' | '$nin';
+export type CallFilter =
+  | { kind: 'and' | 'or'; items: CallFilter[] }
+  | { kind: 'compare'; column: CallColumn; op: CompareOp; value: string | string[] }
+  | { kind: 'exists'; column: CallColumn; exists: boolean }
+  | { kind: 'members'; userIds: string[] }
+  | { kind: 'ongoing'; value: boolean }
+  | { kind: 'custom'; path: string[]; op: '$eq' | '$ne' | '$in'; value: Array<string | number | boolean> };
+
+export interface CallSort {
+  column: CallColumn;
+  direction: 1 | -1;
+}
+
+export interface CallQuery {
+  filter: CallFilter | null;
+  sort: CallSort[];
+  limit: number;
+  offset: number;
+}
+
+export interface UserQuery {
+  ids?: string[];
+  role?: string;
+  sort: Array<{ field: 'id' | 'created_at' | 'updated_at' | 'name' | 'role'; direction: 1 | -1 }>;
+  limit: number;
+  offset: number;
+}

@@ -1,0 +1,92 @@
+/**
+ * Table shapes as Kysely sees them. JSON columns are text; timestamps are RFC3339 text (they sort
+ * as strings); booleans are 0/1 integers so both dialects read them the same way.
+ */
+export interface AppSettingsTable {
+  id: number;
+  webhook_url: string;
+  /** JSON string[] */
+  webhook_events: string;
+  updated_at: string;
+}
+
+export interface UsersTable {
+  id: string;
+  role: string;
+  name: string | null;
+  image: string | null;
+  /** JSON: custom, language, teams, invisible, teams_role, privacy_settings */
+  data: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface CallTypesTable {
+  name: string;
+  /** JSON Record<role, capability[]> */
+  grants: string;
+  /** JSON CallSettingsResponse */
+  settings: string;
+  /** JSON NotificationSettingsResponse */
+  notification_settings: string;
+  external_storage: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface CallsTable {
+  cid: string;
+  type: string;
+  id: string;
+  created_by_id: string;
+  /** JSON object */
+  custom: string;
+  /** JSON partial CallSettings */
+  settings_override: string;
+  team: string | null;
+  starts_at: string | null;
+  ended_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface MembersTable {
+  call_cid: string;
+  user_id: string;
+  role: string;
+  /** JSON object */
+  custom: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface RtmpBroadcastsTable {
+  call_cid: string;
+  name: string;
+  stream_url: string;
+  stream_key: string;
+  quality: string;
+  /** JSON LayoutSettings */
+  layout: string;
+  started_at: string;
+}
+
+export interface WebhookOutboxTable {
+  id: string;
+  url: string;
+  body: string;
+  attempts: number;
+  /** epoch ms (bigint in Postgres: read back as string) */
+  next_attempt_at: number | string;
+  created_at: number | string;
+}
+
+export interface Database {
+  app_settings: AppSettingsTable;
+  users: UsersTable;
+  call_types: CallTypesTable;
+  calls: CallsTable;
+  members: MembersTable;
+  rtmp_broadcasts: RtmpBroadcastsTable;
+  webhook_outbox: WebhookOutboxTable;
+}

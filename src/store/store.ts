@@ -1,0 +1,507 @@
+/**
+ * The store: one interface over SQLite (embedded default) and PostgreSQL, through Kysely.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import SQLiteDatabase from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect, sql, type Expression, type ExpressionBuilder, type SqlBool } from 'kysely';
+import pg from 'pg';
+import type { WebhookOutbox } from '../events/contract.js';
+import { migrateToLatest } from './migrations.js';
+import { KyselyWebhookOutbox } from './outbox.js';
+import type {
+  AppSettingsRecord,
+  BroadcastRecord,
+  CallFilter,
+  CallQuery,
+  CallRecord,
+  CallTypeRecord,
+  JsonObject,
+  MemberRecord,
+  UserQuery,
+  UserRecord,
+} from './records.js';
+import type { Database } from './schema.js';
+
+export type * from './records.js';
+
+export type StoreDialect = 'sqlite' | 'postgres';
+
+export interface Store {
+  readonly dialect: StoreDialect;
+  readonly webhookOutbox: WebhookOutbox;
+
+  getAppSettings(): Promise<AppSettingsRecord>;
+  updateAppSettings(patch: Partial<AppSettingsRecord>): Promise<AppSettingsRecord>;
+
+  getUser(id: string): Promise<UserRecord | null>;
+  getUsers(ids: string[]): Promise<Map<string, UserRecord>>;
+  /** Full replace of each user (created_at kept for existing ones). */
+  upsertUsers(users: UserRecord[]): Promise<void>;
+  /** Creates the users that do not exist yet (role "user"); leaves existing ones alone. */
+  ensureUsers(ids: string[], now: string): Promise<void>;
+  queryUsers(query: UserQuery): Promise<UserRecord[]>;
+
+  listCallTypes(): Promise<CallTypeRecord[]>;
+  getCallType(name: string): Promise<CallTypeRecord | null>;
+  /** Inserts; returns false when the name is taken. */
+  createCallType(record: CallTypeRecord): Promise<boolean>;
+  saveCallType(record: CallTypeRecord): Promise<void>;
+  deleteCallType(name: string): Promise<boolean>;
+
+  getCall(cid: string): Promise<CallRecord | null>;
+  /** Inserts; returns false when the call exists already. */
+  createCall(record: CallRecord, members: MemberRecord[]): Promise<boolean>;
+  saveCall(record: CallRecord): Promise<void>;
+  queryCalls(query: CallQuery): Promise<CallRecord[]>;
+
+  listMembers(cid: string): Promise<MemberRecord[]>;
+  getMember(cid: string, userId: string): Promise<MemberRecord | null>;
+  upsertMembers(members: MemberRecord[]): Promise<void>;
+  removeMembers(cid: string, userIds: string[]): Promise<void>;
+  countMembers(cid: string): Promise<number>;
+
+  listBroadcasts(cid?: string): Promise<BroadcastRecord[]>;
+  getBroadcast(cid: string, name: string): Promise<BroadcastRecord | null>;
+  /** Inserts; returns false when a broadcast of that name is active already. */
+  addBroadcast(record: BroadcastRecord): Promise<boolean>;
+  removeBroadcast(cid: string, name: string): Promise<boolean>;
+
+  close(): Promise<void>;
+}
+
+export interface StoreOptions {
+  /** postgres://... selects PostgreSQL; otherwise SQLite at `sqlitePath`. */
+  databaseUrl?: string;
+  sqlitePath: string;
+}
+
+function isPostgresUrl(url: string | undefined): url is string {
+  return !!url && /^postgres(ql)?:\/\//i.test(url);
+}
+
+/** Opens the store and runs migrations. */
+export async function openStore(opts: StoreOptions): Promise<Store> {
+  let db: Kysely<Database>;
+  let dialect: StoreDialect;
+  if (isPostgresUrl(opts.databaseUrl)) {
+    dialect = 'postgres';
+    db = new Kysely<Database>({
+      dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: opts.databaseUrl, max: 10 }) }),
+    });
+  } else {
+    if (opts.databaseUrl) throw new Error('CALLCAST_DATABASE_URL must be a postgres:// URL (leave it unset for SQLite)');
+    dialect = 'sqlite';
+    mkdirSync(dirname(opts.sqlitePath), { recursive: true });
+    const sqlite = new SQLiteDatabase(opts.sqlitePath);
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('busy_timeout = 5000');
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  }
+  try {
+    await migrateToLatest(db);
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+  return new KyselyStore(db, dialect);
+}
+
+function parseJson<T>(text: string | null | undefined, fallback: T): T {
+  if (text == null || text === '') return fallback;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return fallback;
+  }
+}
+
+function toUserRecord(row: Database['users']): UserRecord {
+  const data = parseJson<JsonObject>(row.data, {});
+  const rec: UserRecord = {
+    id: row.id,
+    role: row.role,
+    name: row.name,
+    image: row.image,
+    custom: (data.custom as JsonObject) ?? {},
+    language: typeof data.language === 'string' ? data.language : '',
+    teams: Array.isArray(data.teams) ? (data.teams as string[]) : [],
+    invisible: data.invisible === true,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+  };
+  if (data.teams_role) rec.teams_role = data.teams_role as Record<string, string>;
+  if (data.privacy_settings) rec.privacy_settings = data.privacy_settings as JsonObject;
+  return rec;
+}
+
+function fromUserRecord(u: UserRecord): Database['users'] {
+  const data: JsonObject = { custom: u.custom, language: u.language, teams: u.teams, invisible: u.invisible };
+  if (u.teams_role) data.teams_role = u.teams_role;
+  if (u.privacy_settings) data.privacy_settings = u.privacy_settings;
+  return {
+    id: u.id,
+    role: u.role,
+    name: u.name,
+    image: u.image,
+    data: JSON.stringify(data),
+    created_at: u.created_at,
+    updated_at: u.updated_at,
+  };
+}
+
+function toCallTypeRecord(row: Database['call_types']): CallTypeRecord {
+  return {
+    name: row.name,
+    grants: parseJson(row.grants, {}),
+    settings: parseJson(row.settings, {}),
+    notification_settings: parseJson(row.notification_settings, {}),
+    external_storage: row.external_storage,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+  };
+}
+
+function fromCallTypeRecord(r: CallTypeRecord): Database['call_types'] {
+  return {
+    name: r.name,
+    grants: JSON.stringify(r.grants),
+    settings: JSON.stringify(r.settings),
+    notification_settings: JSON.stringify(r.notification_settings),
+    external_storage: r.external_storage,
+    created_at: r.created_at,
+    updated_at: r.updated_at,
+  };
+}
+
+function toCallRecord(row: Database['calls']): CallRecord {
+  return {
+    cid: row.cid,
+    type: row.type,
+    id: row.id,
+    created_by_id: row.created_by_id,
+    custom: parseJson(row.custom, {}),
+    settings_override: parseJson(row.settings_override, {}),
+    team: row.team,
+    starts_at: row.starts_at,
+    ended_at: row.ended_at,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+  };
+}
+
+function fromCallRecord(r: CallRecord): Database['calls'] {
+  return {
+    cid: r.cid,
+    type: r.type,
+    id: r.id,
+    created_by_id: r.created_by_id,
+    custom: JSON.stringify(r.custom),
+    settings_override: JSON.stringify(r.settings_override),
+    team: r.team,
+    starts_at: r.starts_at,
+    ended_at: r.ended_at,
+    created_at: r.created_at,
+    updated_at: r.updated_at,
+  };
+}
+
+function toMemberRecord(row: Database['members']): MemberRecord {
+  return { ...row, custom: parseJson(row.custom, {}) };
+}
+
+function fromMemberRecord(m: MemberRecord): Database['members'] {
+  return { ...m, custom: JSON.stringify(m.custom) };
+}
+
+function toBroadcastRecord(row: Database['rtmp_broadcasts']): BroadcastRecord {
+  return { ...row, layout: parseJson(row.layout, { name: 'spotlight', external_app_url: '', external_css_url: '' }) };
+}
+
+export class KyselyStore implements Store {
+  readonly webhookOutbox: WebhookOutbox;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    readonly dialect: StoreDialect,
+  ) {
+    this.webhookOutbox = new KyselyWebhookOutbox(db);
+  }
+
+  async getAppSettings(): Promise<AppSettingsRecord> {
+    const row = await this.db.selectFrom('app_settings').selectAll().where('id', '=', 1).executeTakeFirst();
+    return { webhook_url: row?.webhook_url ?? '', webhook_events: parseJson(row?.webhook_events, []) };
+  }
+
+  async updateAppSettings(patch: Partial<AppSettingsRecord>): Promise<AppSettingsRecord> {
+    const current = await this.getAppSettings();
+    const next: AppSettingsRecord = { ...current, ...patch };
+    const row = {
+      id: 1,
+      webhook_url: next.webhook_url,
+      webhook_events: JSON.stringify(next.webhook_events),
+      updated_at: new Date().toISOString(),
+    };
+    await this.db
+      .insertInto('app_settings')
+      .values(row)
+      .onConflict((oc) => oc.column('id').doUpdateSet({ webhook_url: row.webhook_url, webhook_events: row.webhook_events, updated_at: row.updated_at }))
+      .execute();
+    return next;
+  }
+
+  async getUser(id: string): Promise<UserRecord | null> {
+    const row = await this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? toUserRecord(row) : null;
+  }
+
+  async getUsers(ids: string[]): Promise<Map<string, UserRecord>> {
+    const out = new Map<string, UserRecord>();
+    const unique = [...new Set(ids)];
+    for (let i = 0; i < unique.length; i += 500) {
+      const chunk = unique.slice(i, i + 500);
+      const rows = await this.db.selectFrom('users').selectAll().where('id', 'in', chunk).execute();
+      for (const row of rows) out.set(row.id, toUserRecord(row));
+    }
+    return out;
+  }
+
+  async upsertUsers(users: UserRecord[]): Promise<void> {
+    if (users.length === 0) return;
+    await this.db.transaction().execute(async (trx) => {
+      for (const u of users) {
+        const row = fromUserRecord(u);
+        await trx
+          .insertInto('users')
+          .values(row)
+          .onConflict((oc) =>
+            oc.column('id').doUpdateSet({ role: row.role, name: row.name, image: row.image, data: row.data, updated_at: row.updated_at }),
+          )
+          .execute();
+      }
+    });
+  }
+
+  async ensureUsers(ids: string[], now: string): Promise<void> {
+    const unique = [...new Set(ids)];
+    if (unique.length === 0) return;
+    await this.db
+      .insertInto('users')
+      .values(
+        unique.map((id) => ({
+          id,
+          role: 'user',
+          name: null,
+          image: null,
+          data: JSON.stringify({ custom: {}, language: '', teams: [], invisible: false }),
+          created_at: now,
+          updated_at: now,
+        })),
+      )
+      .onConflict((oc) => oc.column('id').doNothing())
+      .execute();
+  }
+
+  async queryUsers(query: UserQuery): Promise<UserRecord[]> {
+    let q = this.db.selectFrom('users').selectAll();
+    if (query.ids) q = query.ids.length ? q.where('id', 'in', query.ids) : q.where(sql<boolean>`1 = 0`);
+    if (query.role !== undefined) q = q.where('role', '=', query.role);
+    for (const s of query.sort) q = q.orderBy(s.field, s.direction === 1 ? 'asc' : 'desc');
+    q = q.orderBy('id', 'asc').limit(query.limit).offset(query.offset);
+    return (await q.execute()).map(toUserRecord);
+  }
+
+  async listCallTypes(): Promise<CallTypeRecord[]> {
+    const rows = await this.db.selectFrom('call_types').selectAll().orderBy('name').execute();
+    return rows.map(toCallTypeRecord);
+  }
+
+  async getCallType(name: string): Promise<CallTypeRecord | null> {
+    const row = await this.db.selectFrom('call_types').selectAll().where('name', '=', name).executeTakeFirst();
+    return row ? toCallTypeRecord(row) : null;
+  }
+
+  async createCallType(record: CallTypeRecord): Promise<boolean> {
+    const res = await this.db
+      .insertInto('call_types')
+      .values(fromCallTypeRecord(record))
+      .onConflict((oc) => oc.column('name').doNothing())
+      .executeTakeFirst();
+    return Number(res.numInsertedOrUpdatedRows ?? 0n) > 0;
+  }
+
+  async saveCallType(record: CallTypeRecord): Promise<void> {
+    const row = fromCallTypeRecord(record);
+    await this.db
+      .updateTable('call_types')
+      .set({ grants: row.grants, settings: row.settings, notification_settings: row.notification_settings, external_storage: row.external_storage, updated_at: row.updated_at })
+      .where('name', '=', record.name)
+      .execute();
+  }
+
+  async deleteCallType(name: string): Promise<boolean> {
+    const res = await this.db.deleteFrom('call_types').where('name', '=', name).executeTakeFirst();
+    return Number(res.numDeletedRows) > 0;
+  }
+
+  async getCall(cid: string): Promise<CallRecord | null> {
+    const row = await this.db.selectFrom('calls').selectAll().where('cid', '=', cid).executeTakeFirst();
+    return row ? toCallRecord(row) : null;
+  }
+
+  async createCall(record: CallRecord, members: MemberRecord[]): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const res = await trx
+        .insertInto('calls')
+        .values(fromCallRecord(record))
+        .onConflict((oc) => oc.column('cid').doNothing())
+        .executeTakeFirst();
+      if (Number(res.numInsertedOrUpdatedRows ?? 0n) === 0) return false;
+      for (const m of members) {
+        const row = fromMemberRecord(m);
+        await trx
+          .insertInto('members')
+          .values(row)
+          .onConflict((oc) => oc.columns(['call_cid', 'user_id']).doUpdateSet({ role: row.role, custom: row.custom, updated_at: row.updated_at }))
+          .execute();
+      }
+      return true;
+    });
+  }
+
+  async saveCall(record: CallRecord): Promise<void> {
+    const row = fromCallRecord(record);
+    await this.db
+      .updateTable('calls')
+      .set({
+        custom: row.custom,
+        settings_override: row.settings_override,
+        team: row.team,
+        starts_at: row.starts_at,
+        ended_at: row.ended_at,
+        updated_at: row.updated_at,
+      })
+      .where('cid', '=', record.cid)
+      .execute();
+  }
+
+  async queryCalls(query: CallQuery): Promise<CallRecord[]> {
+    let q = this.db.selectFrom('calls').selectAll();
+    if (query.filter) {
+      const filter = query.filter;
+      q = q.where((eb) => this.compileFilter(eb, filter));
+    }
+    for (const s of query.sort) q = q.orderBy(s.column, s.direction === 1 ? 'asc' : 'desc');
+    q = q.orderBy('cid', 'asc').limit(query.limit).offset(query.offset);
+    return (await q.execute()).map(toCallRecord);
+  }
+
+  private compileFilter(eb: ExpressionBuilder<Database, 'calls'>, f: CallFilter): Expression<SqlBool> {
+    switch (f.kind) {
+      case 'and':
+        return f.items.length ? eb.and(f.items.map((i) => this.compileFilter(eb, i))) : sql<boolean>`1 = 1`;
+      case 'or':
+        return f.items.length ? eb.or(f.items.map((i) => this.compileFilter(eb, i))) : sql<boolean>`1 = 0`;
+      case 'exists':
+        return f.exists ? eb(f.column, 'is not', null) : eb(f.column, 'is', null);
+      case 'ongoing':
+        return f.value ? eb('ended_at', 'is', null) : eb('ended_at', 'is not', null);
+      case 'members': {
+        if (f.userIds.length === 0) return sql<boolean>`1 = 0`;
+        return eb.exists(
+          eb.selectFrom('members').select('members.user_id').whereRef('members.call_cid', '=', 'calls.cid').where('members.user_id', 'in', f.userIds),
+        );
+      }
+      case 'compare': {
+        const { column, op, value } = f;
+        if (op === '$in' || op === '$nin') {
+          const list = Array.isArray(value) ? value : [value];
+          if (list.length === 0) return op === '$in' ? sql<boolean>`1 = 0` : sql<boolean>`1 = 1`;
+          return eb(column, op === '$in' ? 'in' : 'not in', list);
+        }
+        const sqlOp = { $eq: '=', $ne: '<>', $gt: '>', $gte: '>=', $lt: '<', $lte: '<=' }[op] as '=' | '<>' | '>' | '>=' | '<' | '<=';
+        return eb(column, sqlOp, value as string);
+      }
+      case 'custom': {
+        const extracted =
+          this.dialect === 'postgres'
+            ? sql`(calls.custom::jsonb #>> ${'{' + f.path.join(',') + '}'})`
+            : sql`json_extract(calls.custom, ${'$.' + f.path.map((p) => `"${p.replace(/"/g, '')}"`).join('.')})`;
+        const values = f.value.map((v) => this.customValue(v));
+        if (f.op === '$in') return values.length ? sql<boolean>`${extracted} in (${sql.join(values)})` : sql<boolean>`1 = 0`;
+        const v = values[0];
+        return f.op === '$eq' ? sql<boolean>`${extracted} = ${v}` : sql<boolean>`(${extracted} is null or ${extracted} <> ${v})`;
+      }
+    }
+  }
+
+  private customValue(v: string | number | boolean): string | number {
+    if (this.dialect === 'postgres') return String(v);
+    if (typeof v === 'boolean') return v ? 1 : 0;
+    return v;
+  }
+
+  async listMembers(cid: string): Promise<MemberRecord[]> {
+    const rows = await this.db.selectFrom('members').selectAll().where('call_cid', '=', cid).orderBy('created_at').orderBy('user_id').execute();
+    return rows.map(toMemberRecord);
+  }
+
+  async getMember(cid: string, userId: string): Promise<MemberRecord | null> {
+    const row = await this.db.selectFrom('members').selectAll().where('call_cid', '=', cid).where('user_id', '=', userId).executeTakeFirst();
+    return row ? toMemberRecord(row) : null;
+  }
+
+  async upsertMembers(members: MemberRecord[]): Promise<void> {
+    if (members.length === 0) return;
+    await this.db.transaction().execute(async (trx) => {
+      for (const m of members) {
+        const row = fromMemberRecord(m);
+        await trx
+          .insertInto('members')
+          .values(row)
+          .onConflict((oc) => oc.columns(['call_cid', 'user_id']).doUpdateSet({ role: row.role, custom: row.custom, updated_at: row.updated_at }))
+          .execute();
+      }
+    });
+  }
+
+  async removeMembers(cid: string, userIds: string[]): Promise<void> {
+    if (userIds.length === 0) return;
+    await this.db.deleteFrom('members').where('call_cid', '=', cid).where('user_id', 'in', userIds).execute();
+  }
+
+  async countMembers(cid: string): Promise<number> {
+    const row = await this.db.selectFrom('members').select((eb) => eb.fn.countAll().as('n')).where('call_cid', '=', cid).executeTakeFirst();
+    return Number(row?.n ?? 0);
+  }
+
+  async listBroadcasts(cid?: string): Promise<BroadcastRecord[]> {
+    let q = this.db.selectFrom('rtmp_broadcasts').selectAll();
+    if (cid !== undefined) q = q.where('call_cid', '=', cid);
+    const rows = await q.orderBy('started_at').orderBy('name').execute();
+    return rows.map(toBroadcastRecord);
+  }
+
+  async getBroadcast(cid: string, name: string): Promise<BroadcastRecord | null> {
+    const row = await this.db.selectFrom('rtmp_broadcasts').selectAll().where('call_cid', '=', cid).where('name', '=', name).executeTakeFirst();
+    return row ? toBroadcastRecord(row) : null;
+  }
+
+  async addBroadcast(record: BroadcastRecord): Promise<boolean> {
+    const res = await this.db
+      .insertInto('rtmp_broadcasts')
+      .values({ ...record, layout: JSON.stringify(record.layout) })
+      .onConflict((oc) => oc.columns(['call_cid', 'name']).doNothing())
+      .executeTakeFirst();
+    return Number(res.numInsertedOrUpdatedRows ?? 0n) > 0;
+  }
+
+  async removeBroadcast(cid: string, name: string): Promise<boolean> {
+    const res = await this.db.deleteFrom('rtmp_broadcasts').where('call_cid', '=', cid).where('name', '=', name).executeTakeFirst();
+    return Number(res.numDeletedRows) > 0;
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+}
