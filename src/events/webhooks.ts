@@ -275,10 +275,12 @@ export class WebhookDispatcher {
 
   private wakeAt(at: number): void {
     if (!this.running) return;
+    // A few ms late on purpose: timers may fire slightly early relative to the wall clock.
+    const delay = Math.max(0, at - this.now()) + 5;
     const timer = setTimeout(() => {
       this.wakeTimers.delete(timer);
       this.wake();
-    }, Math.max(0, at - this.now()));
+    }, delay);
     timer.unref();
     this.wakeTimers.add(timer);
   }
