@@ -5,6 +5,8 @@ import { describeError, silentLogger, type Logger } from './logger.js';
  * The embedded event bus: synchronous fan-out to every subscriber, in subscription order.
  * A subscriber that throws is logged and skipped; it never breaks `publish` or the other
  * subscribers. Subscribers that need to do I/O must queue the event and return at once.
+ * A published event is shared by every subscriber and must not be changed afterwards (the
+ * WebSocket endpoint serialises each event once for all connections).
  */
 export class InProcessEventBus implements EventBus {
   private readonly handlers = new Set<EventHandler>();
