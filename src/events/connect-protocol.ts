@@ -31,17 +31,20 @@ export function apiError(code: number, statusCode: number, detail: string, unrec
 
 /**
  * Turns what an authority threw into a wire APIError. An ApiError-like value (numeric `code`,
- * string `message`, a status in `StatusCode`, `statusCode` or `status`) keeps its code and
- * message; anything else becomes an opaque internal error, so no internal detail leaks.
+ * string `message`, a status in `StatusCode`, `statusCode` or `status`, optionally a bare
+ * `detail`) keeps its code and message; anything else becomes an opaque internal error, so no
+ * internal detail leaks.
  */
 export function toWireApiError(err: unknown): WireApiError {
   if (err && typeof err === 'object') {
     const e = err as Record<string, unknown>;
     if (typeof e.code === 'number' && typeof e.message === 'string') {
       const status = [e.StatusCode, e.statusCode, e.status].find((v): v is number => typeof v === 'number') ?? 401;
+      // src/api's ApiError keeps the bare detail apart; give it the wire message convention.
+      const message = typeof e.detail === 'string' ? `WSConnect failed with error: "${e.detail}"` : e.message;
       return {
         code: e.code,
-        message: e.message,
+        message,
         StatusCode: status,
         duration: typeof e.duration === 'string' ? e.duration : '0.00ms',
         more_info: typeof e.more_info === 'string' ? e.more_info : API_ERRORS_INFO_URL,

@@ -11,6 +11,7 @@ import {
   toWireApiError,
 } from '../../src/events/connect-protocol.js';
 import type { Logger } from '../../src/events/logger.js';
+import { ErrorCodes, unauthenticated } from '../../src/api/errors.js';
 import { createLogger } from '../../src/log.js';
 
 test('parseAuthMessage accepts the WSAuthMessage shape', () => {
@@ -80,4 +81,11 @@ test("the process logger (pino) fits the event plane's Logger", () => {
   const log: Logger = createLogger('silent');
   log.info({ a: 1 }, 'typed');
   assert.ok(log);
+});
+
+test("src/api's ApiError maps to the wire APIError with the message convention", () => {
+  const wire = toWireApiError(unauthenticated('token is expired', ErrorCodes.tokenExpired));
+  assert.equal(wire.code, 40);
+  assert.equal(wire.StatusCode, 401);
+  assert.equal(wire.message, 'WSConnect failed with error: "token is expired"');
 });
