@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages Callcast needs, from Debian's archive, when they are missing.
 #   scripts/install-system-deps.sh runtime   # what `make start` needs (ffmpeg, fonts)
-#   scripts/install-system-deps.sh test      # plus what the test suite needs (nginx + RTMP module, PostgreSQL, openssl)
+#   scripts/install-system-deps.sh test      # plus what the test suite needs (nginx + RTMP module, PostgreSQL, openssl, Chromium)
 set -euo pipefail
 profile="${1:-runtime}"
 
@@ -11,7 +11,7 @@ want() { for p in "$@"; do have_pkg "$p" || need+=("$p"); done; }
 
 want ffmpeg fonts-dejavu-core ca-certificates
 if [ "$profile" = "test" ]; then
-  want nginx libnginx-mod-rtmp libnginx-mod-stream postgresql openssl procps
+  want nginx libnginx-mod-rtmp libnginx-mod-stream postgresql openssl procps chromium
 fi
 
 if [ "${#need[@]}" -eq 0 ]; then
