@@ -1,0 +1,92 @@
+/**
+ * ffprobe/ffmpeg helpers for asserting on media files written by real ingests.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const execFileP = promisify(execFile);
+const TIMEOUT_MS = 60_000;
+
+export interface ProbeResult {
+  format: { duration: number };
+  video?: { codec: string; width: number; height: number; fps: number; profile?: string; pix_fmt?: string };
+  audio?: { codec: string; sampleRate: number; channels: number };
+}
+
+function parseRate(r: unknown): number {
+  if (typeof r !== 'string') return 0;
+  const [n, d] = r.split('/').map(Number);
+  if (n === undefined || !Number.isFinite(n)) return 0;
+  if (d === undefined) return n;
+  return d > 0 ? n / d : 0;
+}
+
+export async function probe(path: string): Promise<ProbeResult> {
+  const { stdout } = await execFileP(
+    'ffprobe',
+    ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', path],
+    { timeout: TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 },
+  );
+  const j = JSON.parse(stdout) as {
+    format?: { duration?: string };
+    streams?: Array<Record<string, unknown>>;
+  };
+  const result: ProbeResult = { format: { duration: Number(j.format?.duration ?? 0) || 0 } };
+  for (const s of j.streams ?? []) {
+    if (s['codec_type'] === 'video' && !result.video) {
+      const fps = parseRate(s['avg_frame_rate']) || parseRate(s['r_frame_rate']);
+      result.video = {
+        codec: String(s['codec_name']),
+        width: Number(s['width']),
+        height: Number(s['height']),
+        fps,
+        ...(typeof s['profile'] === 'string' ? { profile: s['profile'] } : {}),
+        ...(typeof s['pix_fmt'] === 'string' ? { pix_fmt: s['pix_fmt'] } : {}),
+      };
+    } else if (s['codec_type'] === 'audio' && !result.audio) {
+      result.audio = {
+        codec: String(s['codec_name']),
+        sampleRate: Number(s['sample_rate']),
+        channels: Number(s['channels']),
+      };
+    }
+  }
+  return result;
+}
+
+/** Presentation times (seconds) of the video keyframes, from the packets' K flag. */
+export async function keyframeTimes(path: string): Promise<number[]> {
+  const { stdout } = await execFileP(
+    'ffprobe',
+    ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,flags', '-of', 'csv=p=0', path],
+    { timeout: TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 },
+  );
+  const times: number[] = [];
+  for (const line of stdout.split('\n')) {
+    const [t, flags] = line.trim().split(',');
+    if (t && flags?.includes('K')) {
+      const v = Number(t);
+      if (Number.isFinite(v)) times.push(v);
+    }
+  }
+  return times.sort((a, b) => a - b);
+}
+
+/** One decoded frame at `atSeconds`, scaled to width x height, as packed RGB24. */
+export async function grabFrameRgb(path: string, atSeconds: number, width: number, height: number): Promise<Buffer> {
+  const { stdout } = await execFileP(
+    'ffmpeg',
+    ['-hide_banner', '-loglevel', 'error', '-nostdin', '-ss', String(atSeconds), '-i', path, '-frames:v', '1',
+      '-vf', `scale=${width}:${height}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'],
+    { timeout: TIMEOUT_MS, encoding: 'buffer', maxBuffer: width * height * 3 + 1024 },
+  );
+  if (stdout.length !== width * height * 3) {
+    throw new Error(`grabFrameRgb: expected ${width * height * 3} bytes, got ${stdout.length}`);
+  }
+  return stdout;
+}
+
+export function pixelAt(buf: Buffer, width: number, x: number, y: number): [number, number, number] {
+  const i = (y * width + x) * 3;
+  return [buf[i] ?? 0, buf[i + 1] ?? 0, buf[i + 2] ?? 0];
+}
