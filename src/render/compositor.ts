@@ -1,0 +1,112 @@
+/**
+ * The native frame compositor: draws scenes into I420 canvas frames for the encoder.
+ * Per scene change it renders the background (with placeholders) and the overlay sprites once;
+ * per frame it copies the cached background, copies each tile's frame into its rect, masks the
+ * rounded corners and blends the overlays only where they are.
+ *
+ * Tile frames arrive already scaled (and fitted, letterboxed, mirrored as the tile item says) to
+ * the tile's pixel rect, which `tileRects()` gives after `setScene`.
+ */
+import type { Rect, Scene } from '../layout/scene.js';
+import type { CanvasSize } from '../layout/settings.js';
+import { allocI420, blendSprite, fillI420, blitI420, compileSprite, evenRect, i420Size, rgbaToI420, type CompiledSprite } from './i420.js';
+import type { ImageStore } from './images.js';
+import { cornerSprites, overlaySprites, renderBackground, renderBase, type Sprite } from './sprites.js';
+
+export interface TileFrame { data: Buffer; width: number; height: number }
+
+interface PlacedSprite { sprite: CompiledSprite; x: number; y: number }
+
+interface TileSlot { sessionId: string; rect: Rect; corners: PlacedSprite[] }
+
+const place = (s: Sprite): PlacedSprite => ({ sprite: compileSprite(s.rgba, s.width, s.height), x: s.x, y: s.y });
+
+export class FrameCompositor {
+  readonly width: number;
+  readonly height: number;
+  private base: Buffer;
+  private tiles: TileSlot[] = [];
+  private overlays: PlacedSprite[] = [];
+  /** the finished frame when no tile shows video: returned as is, without per-frame work */
+  private staticFrame: Buffer | undefined;
+
+  constructor(canvas: CanvasSize) {
+    if (canvas.width % 2 !== 0 || canvas.height % 2 !== 0 || canvas.width <= 0 || canvas.height <= 0) {
+      throw new Error(`canvas size must be positive and even, got ${canvas.width}x${canvas.height}`);
+    }
+    this.width = canvas.width;
+    this.height = canvas.height;
+    this.base = fillI420(allocI420(this.width, this.height), this.width, this.height, { r: 0, g: 0, b: 0, a: 255 });
+    this.staticFrame = this.base;
+  }
+
+  /** Prepares everything static in the scene. Images not (yet) loaded in the store are left out. */
+  setScene(scene: Scene, images: ImageStore): void {
+    if (scene.width !== this.width || scene.height !== this.height) {
+      throw new Error(`scene is ${scene.width}x${scene.height}, compositor is ${this.width}x${this.height}`);
+    }
+    const background = renderBackground(scene, images);
+    this.base = rgbaToI420(renderBase(scene, images, background), this.width, this.height);
+    const canvas = { width: this.width, height: this.height };
+    this.tiles = [];
+    for (const item of scene.items) {
+      if (item.kind !== 'tile') continue;
+      const rect = evenRect(item.rect, canvas);
+      if (rect.width <= 0 || rect.height <= 0) continue;
+      this.tiles.push({ sessionId: item.sessionId, rect, corners: cornerSprites(background, rect, item.radius).map(place) });
+    }
+    this.overlays = overlaySprites(scene, images).map(place);
+    if (this.tiles.length === 0) {
+      const frame = Buffer.from(this.base);
+      for (const o of this.overlays) blendSprite(frame, this.width, this.height, o.sprite, o.x, o.y);
+      this.staticFrame = frame;
+    } else {
+      this.staticFrame = undefined;
+    }
+  }
+
+  /** The pixel rect (even-aligned) each video tile occupies; tile frames must have its size. */
+  tileRects(): Map<string, Rect> {
+    return new Map(this.tiles.map((t) => [t.sessionId, { ...t.rect }]));
+  }
+
+  /**
+   * One canvas frame. Tiles without a frame show their placeholder; a frame whose size differs
+   * from the tile's rect is clipped to it. The returned buffer must not be modified by the caller.
+   */
+  compose(tileFrames: ReadonlyMap<string, TileFrame>): Buffer {
+    if (this.staticFrame) return this.staticFrame;
+    const frame = Buffer.from(this.base);
+    const W = this.width, H = this.height;
+    for (const tile of this.tiles) {
+      const f = tileFrames.get(tile.sessionId);
+      if (!f || f.width <= 0 || f.height <= 0 || f.data.length < i420Size(f.width, f.height)) continue;
+      if (f.width === tile.rect.width && f.height === tile.rect.height) {
+        blitI420(frame, W, H, f.data, f.width, f.height, tile.rect.x, tile.rect.y);
+      } else {
+        blitClipped(frame, W, H, f, tile.rect);
+      }
+      for (const c of tile.corners) blendSprite(frame, W, H, c.sprite, c.x, c.y);
+    }
+    for (const o of this.overlays) blendSprite(frame, W, H, o.sprite, o.x, o.y);
+    return frame;
+  }
+}
+
+/** Copies the top-left part of a frame of the wrong size into the tile rect (never outside it). */
+function blitClipped(dst: Buffer, W: number, H: number, f: TileFrame, rect: Rect): void {
+  const w = Math.min(f.width, rect.width) & ~1;
+  const h = Math.min(f.height, rect.height) & ~1;
+  if (w <= 0 || h <= 0) return;
+  // Crop the source into a temporary I420 of w x h, then blit.
+  const crop = Buffer.alloc(i420Size(w, h));
+  for (let row = 0; row < h; row++) f.data.copy(crop, row * w, row * f.width, row * f.width + w);
+  const sU = f.width * f.height, sV = sU + (f.width >> 1) * (f.height >> 1);
+  const cU = w * h, cV = cU + (w >> 1) * (h >> 1);
+  for (let row = 0; row < h >> 1; row++) {
+    const s = row * (f.width >> 1);
+    f.data.copy(crop, cU + row * (w >> 1), sU + s, sU + s + (w >> 1));
+    f.data.copy(crop, cV + row * (w >> 1), sV + s, sV + s + (w >> 1));
+  }
+  blitI420(dst, W, H, crop, w, h, rect.x, rect.y);
+}
