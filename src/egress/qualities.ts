@@ -84,6 +84,9 @@ export function encoderArgs(quality: Quality | QualityProfile, opts: EncoderArgs
     '-nostats',
     '-nostdin',
     // Input 0: raw video frames, timestamped by frame count at the output rate.
+    // The inputs are fully described: no probing (which would wait for megabytes of frames).
+    '-probesize', '32',
+    '-analyzeduration', '0',
     '-thread_queue_size', '64',
     '-f', 'rawvideo',
     '-pix_fmt', 'yuv420p',
@@ -91,10 +94,13 @@ export function encoderArgs(quality: Quality | QualityProfile, opts: EncoderArgs
     '-r', String(p.fps),
     '-i', 'pipe:0',
     // Input 1: PCM, timestamped by sample count.
+    '-probesize', '32',
+    '-analyzeduration', '0',
     '-thread_queue_size', '64',
     '-f', 's16le',
     '-ar', String(p.audioSampleRate),
     '-ac', String(p.audioChannels),
+    '-ch_layout', p.audioChannels === 1 ? 'mono' : 'stereo',
     '-i', 'pipe:3',
     '-map', '0:v:0',
     '-map', '1:a:0',

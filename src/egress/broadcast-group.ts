@@ -1,0 +1,211 @@
+/**
+ * One encode shared by every destination with the same (call, quality, layout): one frame source,
+ * one pacer, one encoder, one GOP cache, N destinations. The encoder is restarted (at a bounded
+ * rate) when it dies; the destinations keep their sessions. The group ends with its last destination.
+ */
+import type { LayoutSettings, Quality } from '../layout/settings.js';
+import { backoffDelay } from './backoff.js';
+import { groupKey } from './group-key.js';
+import { Destination, type DestinationOptions } from './destination.js';
+import { Encoder, type EncoderExit } from './encoder.js';
+import type { FlvTag } from './flv-tag.js';
+import type { FrameSource, FrameSourceFactory } from './frame-source.js';
+import { GopCache } from './gop-cache.js';
+import type { EgressLog } from './log.js';
+import { Pacer, type PacerTick } from './pacer.js';
+import { qualityProfile, type QualityProfile } from './qualities.js';
+
+export interface EncoderRestartPolicy {
+  /** Delay before restarting after the first crash in a while. */
+  initialDelayMs: number;
+  maxDelayMs: number;
+  /** Crashes older than this no longer count towards the delay. */
+  windowMs: number;
+}
+
+export const DEFAULT_ENCODER_RESTART: EncoderRestartPolicy = { initialDelayMs: 200, maxDelayMs: 10_000, windowMs: 60_000 };
+
+export interface BroadcastGroupOptions {
+  callCid: string;
+  quality: Quality;
+  layout: LayoutSettings;
+  sourceFactory: FrameSourceFactory;
+  log: EgressLog;
+  ffmpegPath?: string;
+  restart?: Partial<EncoderRestartPolicy>;
+  gopCacheMaxBytes?: number;
+  /** Called once the group has stopped after its last destination left. */
+  onClosed: () => void;
+}
+
+export type JoinOptions = Omit<DestinationOptions, 'snapshot' | 'frameMs' | 'callCid'>;
+
+export class BroadcastGroup {
+  readonly key: string;
+  readonly profile: QualityProfile;
+  private readonly destinations = new Set<Destination>();
+  private readonly cache: GopCache;
+  private readonly restartPolicy: EncoderRestartPolicy;
+  private source: FrameSource | null = null;
+  private pacer: Pacer | null = null;
+  private encoder: Encoder | null = null;
+  private restartTimer: NodeJS.Timeout | null = null;
+  private crashTimes: number[] = [];
+  private closing: Promise<void> | null = null;
+  private sourceErrors = 0;
+  /** Encoder processes started over the group's life. */
+  encoderStarts = 0;
+
+  constructor(private readonly opts: BroadcastGroupOptions) {
+    this.key = groupKey(opts.callCid, opts.quality, opts.layout);
+    this.profile = qualityProfile(opts.quality);
+    this.cache = new GopCache(opts.gopCacheMaxBytes);
+    this.restartPolicy = { ...DEFAULT_ENCODER_RESTART, ...(opts.restart ?? {}) };
+  }
+
+  get callCid(): string {
+    return this.opts.callCid;
+  }
+
+  get closed(): boolean {
+    return this.closing !== null;
+  }
+
+  /** The encoder process is running. */
+  get encoderRunning(): boolean {
+    return this.encoder?.running ?? false;
+  }
+
+  get encoderPid(): number | undefined {
+    return this.encoder?.running ? this.encoder.pid : undefined;
+  }
+
+  members(): Destination[] {
+    return [...this.destinations];
+  }
+
+  /** Adds a destination; starts the encode if this is the first. */
+  join(options: JoinOptions): Destination {
+    if (this.closing) throw new Error('broadcast group is closed');
+    const dest = new Destination({
+      ...options,
+      callCid: this.opts.callCid,
+      frameMs: 1000 / this.profile.fps,
+      snapshot: () => this.cache.snapshotForJoin(),
+    });
+    this.destinations.add(dest);
+    if (!this.source) this.startMedia();
+    dest.start();
+    return dest;
+  }
+
+  /** Removes a finished or stopping destination; the group closes after its last one. */
+  leave(dest: Destination): void {
+    this.destinations.delete(dest);
+    if (this.destinations.size === 0) void this.close();
+  }
+
+  /** Stops the encode and every destination still in the group (without reporting them). */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.closing = (async () => {
+      if (this.restartTimer) clearTimeout(this.restartTimer);
+      this.restartTimer = null;
+      this.pacer?.stop();
+      const members = [...this.destinations];
+      this.destinations.clear();
+      await Promise.all([...members.map((d) => d.stop()), this.encoder?.stop() ?? Promise.resolve()]);
+      try {
+        this.source?.close();
+      } catch (err) {
+        this.opts.log.warn({ callCid: this.opts.callCid, err: String(err) }, 'frame source failed to close');
+      }
+      this.opts.log.info({ callCid: this.opts.callCid, quality: this.opts.quality }, 'broadcast group stopped');
+      this.opts.onClosed();
+    })();
+    return this.closing;
+  }
+
+  /** Kills the encoder process as if it had crashed (for operators and tests); it is restarted. */
+  killEncoder(): void {
+    const pid = this.encoderPid;
+    if (pid !== undefined) process.kill(pid, 'SIGKILL');
+  }
+
+  private startMedia(): void {
+    this.source = this.opts.sourceFactory(this.opts.callCid, this.opts.quality, this.opts.layout);
+    this.startEncoder();
+    this.pacer = new Pacer({
+      fps: this.profile.fps,
+      sampleRate: this.profile.audioSampleRate,
+      onTick: (tick) => this.onTick(tick),
+    });
+    this.pacer.start();
+    this.opts.log.info({ callCid: this.opts.callCid, quality: this.opts.quality }, 'broadcast group started');
+  }
+
+  private startEncoder(): void {
+    const encoder = new Encoder({
+      profile: this.profile,
+      log: this.opts.log,
+      ffmpegPath: this.opts.ffmpegPath,
+      logContext: { callCid: this.opts.callCid, quality: this.opts.quality },
+    });
+    this.encoder = encoder;
+    this.cache.reset();
+    if (this.encoderStarts > 0) for (const d of this.destinations) d.encoderRestarted();
+    this.encoderStarts += 1;
+    encoder.on('tag', (tag) => this.onTag(encoder, tag));
+    encoder.on('exit', (exit) => this.onEncoderExit(encoder, exit));
+    encoder.start();
+  }
+
+  private onTick(tick: PacerTick): void {
+    const encoder = this.encoder;
+    const source = this.source;
+    if (!encoder || !source || !encoder.running) return;
+    let video: Buffer;
+    let audio: Buffer;
+    try {
+      video = source.videoFrame(tick.ptsMs);
+      audio = source.audioSamples(tick.ptsMs, tick.sampleFrames);
+    } catch (err) {
+      if (this.sourceErrors++ % 300 === 0) {
+        this.opts.log.error({ callCid: this.opts.callCid, err: String(err) }, 'frame source failed; frame skipped');
+      }
+      return;
+    }
+    encoder.write(video, audio);
+  }
+
+  private onTag(encoder: Encoder, tag: FlvTag): void {
+    if (encoder !== this.encoder || this.closing) return;
+    this.cache.push(tag);
+    for (const d of this.destinations) d.deliver(tag);
+  }
+
+  private onEncoderExit(encoder: Encoder, exit: EncoderExit): void {
+    if (encoder !== this.encoder || this.closing || exit.expected) return;
+    const ctx = { callCid: this.opts.callCid, quality: this.opts.quality, code: exit.code, signal: exit.signal };
+    const errno = (exit.error as NodeJS.ErrnoException | undefined)?.code;
+    if (errno === 'ENOENT' || errno === 'EACCES') {
+      const reason = `the encoder (ffmpeg) could not be started (${errno}); install ffmpeg or set CALLCAST_FFMPEG`;
+      this.opts.log.error(ctx, reason);
+      for (const d of [...this.destinations]) d.abort(reason);
+      return;
+    }
+    const now = Date.now();
+    this.crashTimes = this.crashTimes.filter((t) => now - t < this.restartPolicy.windowMs);
+    this.crashTimes.push(now);
+    const delay = backoffDelay(this.crashTimes.length - 1, {
+      initialDelayMs: this.restartPolicy.initialDelayMs,
+      maxDelayMs: this.restartPolicy.maxDelayMs,
+      jitter: 0.1,
+    });
+    this.opts.log.warn({ ...ctx, restartInMs: delay, error: exit.error ? String(exit.error) : undefined }, 'encoder exited; restarting it');
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      if (!this.closing) this.startEncoder();
+    }, delay);
+  }
+}

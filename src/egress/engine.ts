@@ -1,0 +1,180 @@
+/**
+ * The egress engine: the control plane's `BroadcastEngine`. Groups destinations by
+ * (call, quality, layout) so each combination is encoded once, and reports each destination's
+ * fate to the listener.
+ */
+import type { BroadcastEngine, BroadcastSpec, DestinationStats, EgressListener } from './contract.js';
+import { BroadcastGroup } from './broadcast-group.js';
+import { groupKey } from './group-key.js';
+import type { Destination, RetryPolicy } from './destination.js';
+import { redact } from './destination.js';
+import { backgroundFrameSourceFactory, type FrameSourceFactory } from './frame-source.js';
+import type { EgressLog } from './log.js';
+import { openRtmpTarget, type RtmpTargetOpener } from './rtmp-session.js';
+
+export interface EgressEngineOptions {
+  listener: EgressListener;
+  log: EgressLog;
+  frameSourceFactory?: FrameSourceFactory;
+  ffmpegPath?: string;
+  tls?: { ca?: string | Buffer };
+  retry?: Partial<RetryPolicy>;
+  /** Max wait for a server to accept a publish; default 10 s. */
+  connectTimeoutMs?: number;
+  /** Per-destination socket buffer bound before frames are dropped; default 4 MiB. */
+  maxBufferedBytes?: number;
+  /** How targets are opened; default RTMP(S) through src/rtmp. */
+  openTarget?: RtmpTargetOpener;
+}
+
+interface Entry {
+  spec: BroadcastSpec;
+  group: BroadcastGroup;
+  dest: Destination;
+}
+
+export interface EngineDestinationStats extends DestinationStats {
+  callCid: string;
+  quality: string;
+}
+
+function destKey(callCid: string, name: string): string {
+  return `${callCid}\u0000${name}`;
+}
+
+export class EgressEngine implements BroadcastEngine {
+  private readonly groups = new Map<string, BroadcastGroup>();
+  private readonly entries = new Map<string, Entry>();
+  private readonly sourceFactory: FrameSourceFactory;
+  private readonly openTarget: RtmpTargetOpener;
+  private shuttingDown = false;
+
+  constructor(private readonly opts: EgressEngineOptions) {
+    this.sourceFactory = opts.frameSourceFactory ?? backgroundFrameSourceFactory;
+    this.openTarget = opts.openTarget ?? openRtmpTarget;
+  }
+
+  start(spec: BroadcastSpec): void {
+    const { callCid, name } = spec;
+    const key = destKey(callCid, name);
+    if (this.shuttingDown) throw new Error('the egress is shutting down');
+    if (this.entries.has(key)) throw new Error(`broadcast "${name}" is already active for call ${callCid}`);
+
+    let target: ReturnType<RtmpTargetOpener>;
+    try {
+      target = this.openTarget(spec.streamUrl, spec.streamKey, {
+        tls: this.opts.tls,
+        maxBufferedBytes: this.opts.maxBufferedBytes,
+      });
+    } catch (err) {
+      const reason = redact(`invalid RTMP target: ${err instanceof Error ? err.message : String(err)}`, [spec.streamKey]);
+      this.opts.log.warn({ callCid, name, reason }, 'broadcast not started');
+      queueMicrotask(() => this.opts.listener.onFailed(callCid, name, reason));
+      return;
+    }
+
+    const gk = groupKey(callCid, spec.quality, spec.layout);
+    let group = this.groups.get(gk);
+    if (!group || group.closed) {
+      const created: BroadcastGroup = new BroadcastGroup({
+        callCid,
+        quality: spec.quality,
+        layout: spec.layout,
+        sourceFactory: this.sourceFactory,
+        log: this.opts.log,
+        ffmpegPath: this.opts.ffmpegPath,
+        onClosed: () => {
+          if (this.groups.get(gk) === created) this.groups.delete(gk);
+        },
+      });
+      group = created;
+      this.groups.set(gk, group);
+    }
+    const theGroup = group;
+    const entry: Partial<Entry> = { spec, group: theGroup };
+    this.entries.set(key, entry as Entry);
+    entry.dest = theGroup.join({
+      name,
+      describe: target.describe,
+      secrets: [spec.streamKey],
+      createSession: target.createSession,
+      log: this.opts.log,
+      retry: this.opts.retry,
+      connectTimeoutMs: this.opts.connectTimeoutMs,
+      maxBufferedBytes: this.opts.maxBufferedBytes,
+      onStarted: () => {
+        if (this.entries.get(key) === entry) this.safely(() => this.opts.listener.onStarted(callCid, name));
+      },
+      onFailed: (reason) => {
+        if (this.entries.get(key) !== entry) return;
+        this.entries.delete(key);
+        if (entry.dest) theGroup.leave(entry.dest);
+        this.safely(() => this.opts.listener.onFailed(callCid, name, reason));
+      },
+    });
+  }
+
+  async stop(callCid: string, name: string): Promise<void> {
+    const key = destKey(callCid, name);
+    const entry = this.entries.get(key);
+    if (!entry) return;
+    this.entries.delete(key);
+    await entry.dest.stop();
+    entry.group.leave(entry.dest);
+    this.opts.log.info({ callCid, name }, 'broadcast stopped');
+    this.safely(() => this.opts.listener.onStopped(callCid, name));
+  }
+
+  async shutdown(): Promise<void> {
+    this.shuttingDown = true;
+    this.entries.clear();
+    await Promise.all([...this.groups.values()].map((g) => g.close()));
+    this.groups.clear();
+    this.shuttingDown = false;
+  }
+
+  stats(callCid: string): DestinationStats[] {
+    const out: DestinationStats[] = [];
+    for (const e of this.entries.values()) if (e.spec.callCid === callCid) out.push(e.dest.stats());
+    return out;
+  }
+
+  /** Stats of every active destination, with their call and quality. */
+  allStats(): EngineDestinationStats[] {
+    return [...this.entries.values()].map((e) => ({ ...e.dest.stats(), callCid: e.spec.callCid, quality: e.spec.quality }));
+  }
+
+  encoderCount(): number {
+    let n = 0;
+    for (const g of this.groups.values()) if (g.encoderRunning) n += 1;
+    return n;
+  }
+
+  /** Number of broadcast groups (encodes wanted, running or restarting). */
+  groupCount(): number {
+    return this.groups.size;
+  }
+
+  /** Process ids of the running encoders. */
+  encoderPids(): number[] {
+    const pids: number[] = [];
+    for (const g of this.groups.values()) {
+      const pid = g.encoderPid;
+      if (pid !== undefined) pids.push(pid);
+    }
+    return pids;
+  }
+
+  /** The group serving a destination (for operators and tests). */
+  groupOf(callCid: string, name: string): BroadcastGroup | undefined {
+    return this.entries.get(destKey(callCid, name))?.group;
+  }
+
+  private safely(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.opts.log.error({ err: String(err) }, 'egress listener threw');
+    }
+  }
+}

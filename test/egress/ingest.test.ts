@@ -1,0 +1,258 @@
+/**
+ * The engine publishing to real ingest servers (nginx-rtmp, RTMPS through a TLS proxy), checked
+ * with ffprobe on what the ingest recorded.
+ */
+import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
+import net from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { EgressEngine } from '../../src/egress/engine.js';
+import type { Quality } from '../../src/layout/settings.js';
+import { grabFrameRgb, keyframeTimes, pixelAt, probe } from '../support/ffprobe.js';
+import { startNginxIngest, type NginxIngest } from '../support/rtmp-ingest.js';
+import { MemoryLog, RecordingListener, ffmpegChildren, layout, sleep, until } from './helpers.js';
+
+const fileSize = (p: string): number => {
+  try {
+    return statSync(p).size;
+  } catch {
+    return 0;
+  }
+};
+
+function assertColorNear(actual: number[], expected: number[], what: string): void {
+  for (let i = 0; i < 3; i++) {
+    assert.ok(Math.abs(actual[i]! - expected[i]!) <= 16, `${what}: got rgb(${actual.join(',')}), want rgb(${expected.join(',')})`);
+  }
+}
+
+/** A loopback TCP server that accepts connections and then either says nothing or sends garbage. */
+async function startBadServer(mode: 'silent' | 'garbage'): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((s) => {
+    sockets.add(s);
+    s.on('error', () => undefined);
+    s.on('close', () => sockets.delete(s));
+    if (mode === 'garbage') {
+      s.once('data', () => s.write(Buffer.from('HTTP/1.1 400 Bad Request\r\n\r\n'.repeat(200))));
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    port,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
+describe('egress to real ingests', () => {
+  let ingest: NginxIngest;
+  let second: NginxIngest;
+  const listener = new RecordingListener();
+  const log = new MemoryLog();
+  let engine: EgressEngine;
+
+  before(async () => {
+    ingest = await startNginxIngest({ allowedKeys: ['q360', 'qportrait', 'q480', 'steady', 'flaky', 'gone', 'killed', 'healthy'] });
+    second = await startNginxIngest();
+    engine = new EgressEngine({
+      listener,
+      log,
+      tls: { ca: ingest.caCertPem },
+      retry: { initialDelayMs: 200, maxDelayMs: 1000, giveUpAfterMs: 4000 },
+      connectTimeoutMs: 3000,
+    });
+  });
+  after(async () => {
+    await engine?.shutdown();
+    await ingest?.stop();
+    await second?.stop();
+    assert.deepEqual(ffmpegChildren(), [], 'no encoder left behind');
+  });
+
+  it('broadcasts each quality at its size, ~30 fps, keyframes every 2 s, in the background colour', async () => {
+    const cases: Array<{ name: string; quality: Quality; color: string; rgb: number[]; w: number; h: number }> = [
+      { name: 'q360', quality: '360p', color: '#ff0000', rgb: [255, 0, 0], w: 640, h: 360 },
+      { name: 'qportrait', quality: 'portrait-360x640', color: '#2040c0', rgb: [0x20, 0x40, 0xc0], w: 360, h: 640 },
+      { name: 'q480', quality: '480p', color: '#00ff00', rgb: [0, 255, 0], w: 854, h: 480 },
+    ];
+    const secure = new Set(['qportrait']);
+    for (const c of cases) {
+      engine.start({
+        callCid: 'default:qualities',
+        name: c.name,
+        // One of them over RTMPS through the TLS proxy.
+        streamUrl: secure.has(c.name) ? ingest.secureUrl() : ingest.url(),
+        streamKey: c.name,
+        quality: c.quality,
+        layout: layout({ 'layout.background_color': c.color }),
+      });
+    }
+    for (const c of cases) await listener.waitFor('started', c.name);
+    assert.equal(engine.encoderCount(), 3);
+    await until(() => cases.every((c) => (engine.stats('default:qualities').find((s) => s.name === c.name)?.videoFramesSent ?? 0) >= 200), 60_000, '~6 s of video each');
+    for (const c of cases) await engine.stop('default:qualities', c.name);
+    for (const c of cases) assert.ok(listener.find('stopped', c.name));
+    await sleep(500);
+
+    for (const c of cases) {
+      const path = ingest.recordingPath(c.name);
+      const info = await probe(path);
+      assert.equal(info.video?.codec, 'h264', c.name);
+      assert.equal(info.video?.width, c.w);
+      assert.equal(info.video?.height, c.h);
+      assert.ok(Math.abs(info.video!.fps - 30) < 1, `${c.name} fps ${info.video!.fps}`);
+      assert.equal(info.audio?.codec, 'aac');
+      assert.equal(info.audio?.sampleRate, 48000);
+      assert.equal(info.audio?.channels, 2);
+      assert.ok(info.format.duration >= 5, `${c.name} duration ${info.format.duration}`);
+      const keys = await keyframeTimes(path);
+      assert.ok(keys.length >= 3, `${c.name} keyframes ${keys.join(',')}`);
+      for (let i = 1; i < keys.length; i++) {
+        const gap = keys[i]! - keys[i - 1]!;
+        assert.ok(Math.abs(gap - 2) < 0.1, `${c.name} keyframe gap ${gap}`);
+      }
+      const frame = await grabFrameRgb(path, 2, c.w, c.h);
+      for (const [x, y] of [[c.w / 2, c.h / 2], [10, 10], [c.w - 10, c.h - 10]] as const) {
+        assertColorNear(pixelAt(frame, c.w, Math.floor(x), Math.floor(y)), c.rgb, `${c.name} at ${x},${y}`);
+      }
+    }
+  });
+
+  it('reconnects a destination whose ingest restarts; its group sibling on another ingest is unaffected', async () => {
+    const cid = 'default:restart';
+    engine.start({ callCid: cid, name: 'steady', streamUrl: ingest.url(), streamKey: 'steady', quality: '360p', layout: layout() });
+    engine.start({ callCid: cid, name: 'flaky', streamUrl: second.url(), streamKey: 'flaky', quality: '360p', layout: layout() });
+    await listener.waitFor('started', 'steady');
+    await listener.waitFor('started', 'flaky');
+    // One encode for both.
+    assert.equal(engine.encoderCount(), 1);
+    assert.equal(ffmpegChildren().length, 1);
+    const t0 = Date.now();
+    await sleep(3000);
+
+    await second.stop();
+    await until(() => engine.stats(cid).find((s) => s.name === 'flaky')?.state === 'reconnecting', 15_000, 'flaky to notice');
+    const beforeRestart = await probe(second.recordingPath('flaky'));
+    await sleep(1000);
+    await second.restart();
+    await until(() => engine.stats(cid).find((s) => s.name === 'flaky')?.state === 'live', 20_000, 'flaky to reconnect');
+    const flakyStats = engine.stats(cid).find((s) => s.name === 'flaky')!;
+    assert.ok(flakyStats.reconnects >= 1);
+    const framesAtReconnect = flakyStats.videoFramesSent;
+    await until(() => (engine.stats(cid).find((s) => s.name === 'flaky')?.videoFramesSent ?? 0) > framesAtReconnect + 90, 30_000, '3 s more of flaky');
+    const steadyStats = engine.stats(cid).find((s) => s.name === 'steady')!;
+    assert.equal(steadyStats.reconnects, 0);
+    assert.equal(steadyStats.state, 'live');
+    const elapsedS = (Date.now() - t0) / 1000;
+
+    await engine.stop(cid, 'steady');
+    await engine.stop(cid, 'flaky');
+    await sleep(500);
+    const flakyAfter = await probe(second.recordingPath('flaky'));
+    assert.ok(flakyAfter.format.duration > beforeRestart.format.duration + 2,
+      `the recording continued: ${beforeRestart.format.duration} -> ${flakyAfter.format.duration}`);
+    const steady = await probe(ingest.recordingPath('steady'));
+    // The steady destination's recording spans the whole broadcast, outage included.
+    assert.ok(steady.format.duration > flakyAfter.format.duration - 1, `steady ${steady.format.duration}, flaky ${flakyAfter.format.duration}`);
+    assert.ok(steady.format.duration >= elapsedS * 0.5, `steady ${steady.format.duration} s of ${elapsedS} s`);
+    assert.equal(listener.find('failed', 'flaky'), undefined);
+  });
+
+  it('fails a destination whose ingest never comes back, and only that one', async () => {
+    const cid = 'default:gone';
+    const doomed = await startNginxIngest();
+    let doomedStopped = false;
+    try {
+      engine.start({ callCid: cid, name: 'healthy', streamUrl: ingest.url(), streamKey: 'healthy', quality: '360p', layout: layout() });
+      engine.start({ callCid: cid, name: 'gone', streamUrl: doomed.url(), streamKey: 'gone', quality: '360p', layout: layout() });
+      await listener.waitFor('started', 'healthy');
+      await listener.waitFor('started', 'gone');
+      await sleep(1000);
+      await doomed.stop();
+      doomedStopped = true;
+      const failed = await listener.waitFor('failed', 'gone', 30_000);
+      assert.ok(failed.reason && failed.reason.length > 0);
+      assert.deepEqual(engine.stats(cid).map((s) => s.name), ['healthy']);
+      const h = engine.stats(cid)[0]!;
+      assert.equal(h.state, 'live');
+      assert.equal(h.reconnects, 0);
+      assert.equal(engine.encoderCount(), 1);
+      await engine.stop(cid, 'healthy');
+    } finally {
+      if (!doomedStopped) await doomed.stop();
+    }
+  });
+
+  it('keeps the RTMP session through an encoder crash; the recording keeps growing', async () => {
+    const cid = 'default:crash';
+    engine.start({ callCid: cid, name: 'killed', streamUrl: ingest.url(), streamKey: 'killed', quality: '360p', layout: layout() });
+    await listener.waitFor('started', 'killed');
+    await sleep(3000);
+    const group = engine.groupOf(cid, 'killed')!;
+    const pid = group.encoderPid!;
+    assert.ok(pid);
+    const sizeBefore = fileSize(ingest.recordingPath('killed'));
+    const framesBefore = engine.stats(cid)[0]!.videoFramesSent;
+    process.kill(pid, 'SIGKILL');
+    await until(() => group.encoderPid !== undefined && group.encoderPid !== pid, 15_000, 'encoder restart');
+    await until(() => engine.stats(cid)[0]!.videoFramesSent > framesBefore + 90, 30_000, '3 s after the restart');
+    const st = engine.stats(cid)[0]!;
+    assert.equal(st.reconnects, 0, 'same RTMP connection');
+    assert.equal(st.state, 'live');
+    await engine.stop(cid, 'killed');
+    await sleep(500);
+    const path = ingest.recordingPath('killed');
+    assert.ok(fileSize(path) > sizeBefore, 'the recording grew after the crash');
+    const info = await probe(path);
+    assert.ok(info.format.duration >= 5, `duration ${info.format.duration}`);
+    const keys = await keyframeTimes(path);
+    for (let i = 1; i < keys.length; i++) assert.ok(keys[i]! > keys[i - 1]!, `keyframe times monotonic: ${keys.join(',')}`);
+    assert.ok(keys.at(-1)! > 3, 'keyframes after the crash');
+    assert.equal(listener.find('failed', 'killed'), undefined);
+  });
+
+  it('fails refused, untrusted, garbage and silent targets with a clear reason, disturbing nothing else', async () => {
+    const cid = 'default:bad';
+    const silent = await startBadServer('silent');
+    const garbage = await startBadServer('garbage');
+    try {
+      engine.start({ callCid: cid, name: 'healthy', streamUrl: ingest.url(), streamKey: 'healthy', quality: '360p', layout: layout() });
+      await listener.waitFor('started', 'healthy');
+      const untrusting = new EgressEngine({ listener, log, retry: { giveUpAfterMs: 4000 }, connectTimeoutMs: 3000 });
+      try {
+        engine.start({ callCid: cid, name: 'refused', streamUrl: ingest.url(), streamKey: 'not-allowed-key', quality: '360p', layout: layout() });
+        engine.start({ callCid: cid, name: 'garbage', streamUrl: `rtmp://127.0.0.1:${garbage.port}/live`, streamKey: 'g', quality: '360p', layout: layout() });
+        engine.start({ callCid: cid, name: 'silent', streamUrl: `rtmp://127.0.0.1:${silent.port}/live`, streamKey: 's', quality: '360p', layout: layout() });
+        // This engine does not trust the ingest's CA.
+        untrusting.start({ callCid: cid, name: 'untrusted', streamUrl: ingest.secureUrl(), streamKey: 'healthy', quality: '360p', layout: layout() });
+
+        const reasons: Record<string, string> = {};
+        for (const name of ['refused', 'garbage', 'silent', 'untrusted']) {
+          reasons[name] = (await listener.waitFor('failed', name, 60_000)).reason!;
+        }
+        assert.ok(!reasons.refused!.includes('not-allowed-key'), reasons.refused);
+        for (const [name, reason] of Object.entries(reasons)) {
+          assert.ok(reason.length > 10, `${name}: ${reason}`);
+          assert.ok(!listener.find('started', name), `${name} never started`);
+        }
+        assert.match(reasons.untrusted!, /certificate|TLS|verify/i);
+        assert.ok(!log.text().includes('not-allowed-key'), 'stream key never logged');
+        const h = engine.stats(cid);
+        assert.deepEqual(h.map((s) => s.name), ['healthy']);
+        assert.equal(h[0]!.state, 'live');
+        assert.equal(h[0]!.reconnects, 0);
+      } finally {
+        await untrusting.shutdown();
+      }
+      await engine.stop(cid, 'healthy');
+    } finally {
+      await silent.close();
+      await garbage.close();
+    }
+  });
+});
