@@ -1,0 +1,123 @@
+/**
+ * JSON schemas of request bodies: they check types only (field names in the 400 errors come from
+ * them); semantic rules live in src/calls/validation.ts.
+ */
+const obj = { type: 'object' } as const;
+const str = { type: 'string' } as const;
+const bool = { type: 'boolean' } as const;
+const timestamp = { type: ['string', 'number'] } as const;
+
+const userRequest = {
+  type: 'object',
+  required: ['id'],
+  properties: {
+    id: str,
+    name: str,
+    image: str,
+    role: str,
+    custom: obj,
+    language: str,
+    invisible: bool,
+    teams: { type: 'array', items: str },
+    teams_role: { type: 'object', additionalProperties: str },
+    privacy_settings: obj,
+  },
+} as const;
+
+const memberRequest = {
+  type: 'object',
+  required: ['user_id'],
+  properties: { user_id: { type: 'string', minLength: 1 }, role: str, custom: obj },
+} as const;
+
+export const getOrCreateCallBody = {
+  type: 'object',
+  properties: {
+    data: {
+      type: 'object',
+      properties: {
+        created_by_id: str,
+        created_by: userRequest,
+        members: { type: 'array', maxItems: 100, items: memberRequest },
+        custom: obj,
+        settings_override: obj,
+        starts_at: timestamp,
+        team: str,
+        video: bool,
+        channel_cid: str,
+      },
+    },
+    members_limit: { type: 'integer', minimum: 0, maximum: 100 },
+    ring: bool,
+    notify: bool,
+    video: bool,
+  },
+} as const;
+
+export const updateCallBody = {
+  type: 'object',
+  properties: { custom: obj, settings_override: obj, starts_at: timestamp },
+} as const;
+
+export const updateMembersBody = {
+  type: 'object',
+  properties: {
+    update_members: { type: 'array', maxItems: 100, items: memberRequest },
+    remove_members: { type: 'array', maxItems: 100, items: { type: 'string', minLength: 1 } },
+  },
+} as const;
+
+export const startBroadcastsBody = {
+  type: 'object',
+  required: ['broadcasts'],
+  properties: {
+    broadcasts: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['name', 'stream_url'],
+        properties: { name: str, stream_url: str, stream_key: str, quality: str, layout: obj },
+      },
+    },
+  },
+} as const;
+
+export const emptyBody = { type: 'object' } as const;
+
+export const queryCallsBody = {
+  type: 'object',
+  properties: {
+    filter_conditions: obj,
+    sort: { type: 'array', items: { type: 'object', properties: { field: str, direction: { type: 'integer' } } } },
+    limit: { type: 'integer' },
+    next: str,
+    prev: str,
+    watch: bool,
+  },
+} as const;
+
+const callTypeFields = {
+  grants: { type: 'object', additionalProperties: { type: 'array', items: str } },
+  settings: obj,
+  notification_settings: obj,
+  external_storage: str,
+} as const;
+
+export const createCallTypeBody = {
+  type: 'object',
+  required: ['name'],
+  properties: { name: str, ...callTypeFields },
+} as const;
+
+export const updateCallTypeBody = { type: 'object', properties: callTypeFields } as const;
+
+export const upsertUsersBody = {
+  type: 'object',
+  required: ['users'],
+  properties: { users: { type: 'object', additionalProperties: userRequest } },
+} as const;
+
+export const updateAppBody = {
+  type: 'object',
+  properties: { webhook_url: str, webhook_events: { type: 'array', items: str } },
+} as const;

@@ -1,0 +1,163 @@
+#!/usr/bin/env node
+/**
+ * callcast CLI: `serve` runs the service; `token` mints a user token with the configured secret.
+ */
+import { parseArgs } from 'node:util';
+import { SignJWT } from 'jose';
+import { ConfigError, loadConfig, parsePort, resolveCredentials, type Config } from './config.js';
+
+const HELP = `Usage: callcast <command> [options]
+
+Commands:
+  serve                 Start the server.
+  token --user ID       Print a user token signed with the API secret.
+
+serve options (each mirrors an environment variable):
+  --port N              CALLCAST_PORT (default 3030)
+  --host H              CALLCAST_HOST (default 127.0.0.1)
+  --data-dir DIR        CALLCAST_DATA_DIR (default ./data)
+  --database-url URL    CALLCAST_DATABASE_URL (postgres://...; default SQLite in the data dir)
+  --webhook-url URL     CALLCAST_WEBHOOK_URL
+  --public-url URL      CALLCAST_PUBLIC_URL (base URL clients use; default http://host:port)
+  --log-level LEVEL     CALLCAST_LOG_LEVEL (fatal, error, warn, info, debug, trace, silent)
+  API key and secret come from CALLCAST_API_KEY / CALLCAST_API_SECRET; when both are unset,
+  development credentials are generated once and kept in <data-dir>/credentials.json.
+
+token options:
+  --user ID             user_id claim (required)
+  --ttl SECONDS         validity (default 3600; 0 for a token without expiry)
+  --call-cids A:B,C:D   call_cids claim (makes a call token)
+  --role ROLE           role claim (the call role for call_cids)
+  --data-dir DIR        where development credentials are kept
+
+  -h, --help            Show this help.
+`;
+
+class UsageError extends Error {}
+
+const FLAG_ENV: Record<string, string> = {
+  port: 'CALLCAST_PORT',
+  host: 'CALLCAST_HOST',
+  'data-dir': 'CALLCAST_DATA_DIR',
+  'database-url': 'CALLCAST_DATABASE_URL',
+  'webhook-url': 'CALLCAST_WEBHOOK_URL',
+  'public-url': 'CALLCAST_PUBLIC_URL',
+  'log-level': 'CALLCAST_LOG_LEVEL',
+};
+
+function parse(args: string[], options: Record<string, { type: 'string' | 'boolean'; short?: string }>): Record<string, string | boolean | undefined> {
+  try {
+    return parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: false, strict: true }).values;
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+function configFrom(values: Record<string, unknown>): Config {
+  const env: Record<string, string | undefined> = { ...process.env };
+  for (const [flag, name] of Object.entries(FLAG_ENV)) {
+    if (typeof values[flag] === 'string') env[name] = values[flag] as string;
+  }
+  return loadConfig(env);
+}
+
+async function serve(args: string[]): Promise<void> {
+  const values = parse(args, Object.fromEntries(Object.keys(FLAG_ENV).map((k) => [k, { type: 'string' as const }])));
+  if (values.help) return void process.stdout.write(HELP);
+  if (typeof values.port === 'string') parsePort(values.port, '--port');
+  const config = configFrom(values);
+  const { createServer } = await import('./server.js');
+  const server = await createServer({ config });
+  process.stdout.write(`Callcast listening on ${server.url}\n`);
+  process.stdout.write(`API key:    ${server.apiKey}\n`);
+  if (server.credentialsGenerated) {
+    process.stdout.write(`API secret: ${server.apiSecret}\n`);
+    process.stdout.write('(development credentials, kept in the data dir; set CALLCAST_API_KEY and CALLCAST_API_SECRET in production)\n');
+  }
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    server.app.log.info({ signal }, 'shutting down');
+    const force = setTimeout(() => process.exit(1), 15_000);
+    force.unref();
+    server.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+export async function mintUserToken(
+  secret: string,
+  claims: { userId: string; ttlSeconds: number; callCids?: string[]; role?: string },
+  nowSeconds = Math.floor(Date.now() / 1000),
+): Promise<string> {
+  const iat = nowSeconds - 1;
+  const payload: Record<string, unknown> = { user_id: claims.userId, iat };
+  if (claims.ttlSeconds > 0) payload.exp = iat + claims.ttlSeconds;
+  if (claims.callCids) payload.call_cids = claims.callCids;
+  if (claims.role) payload.role = claims.role;
+  return new SignJWT(payload).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(new TextEncoder().encode(secret));
+}
+
+async function token(args: string[]): Promise<void> {
+  const values = parse(args, {
+    user: { type: 'string' },
+    ttl: { type: 'string' },
+    'call-cids': { type: 'string' },
+    role: { type: 'string' },
+    'data-dir': { type: 'string' },
+  });
+  if (values.help) return void process.stdout.write(HELP);
+  const user = values.user;
+  if (typeof user !== 'string' || user === '') throw new UsageError('--user ID is required');
+  let ttlSeconds = 3600;
+  if (values.ttl !== undefined) {
+    if (typeof values.ttl !== 'string' || !/^\d+$/.test(values.ttl)) throw new UsageError('--ttl must be a whole number of seconds');
+    ttlSeconds = Number(values.ttl);
+  }
+  const claims: { userId: string; ttlSeconds: number; callCids?: string[]; role?: string } = { userId: user, ttlSeconds };
+  if (typeof values['call-cids'] === 'string') {
+    const cids = values['call-cids'].split(',').map((s) => s.trim()).filter(Boolean);
+    const bad = cids.find((c) => !/^[\w-]+:[\w-]+$/.test(c));
+    if (cids.length === 0 || bad !== undefined) throw new UsageError(`--call-cids must be a comma-separated list of type:id${bad ? ` (bad: "${bad}")` : ''}`);
+    claims.callCids = cids;
+  }
+  if (typeof values.role === 'string') {
+    if (values.role === '') throw new UsageError('--role must not be empty');
+    claims.role = values.role;
+  }
+  const config = configFrom(values);
+  const creds = resolveCredentials(config);
+  process.stdout.write(`${await mintUserToken(creds.apiSecret, claims)}\n`);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+      process.stdout.write(HELP);
+      return command === undefined ? 2 : 0;
+    }
+    if (command === 'serve') await serve(rest);
+    else if (command === 'token') await token(rest);
+    else throw new UsageError(`unknown command "${command}"`);
+    return 0;
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof ConfigError) {
+      process.stderr.write(`callcast: ${err.message}\nRun "callcast --help" for usage.\n`);
+      return 2;
+    }
+    process.stderr.write(`callcast: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+}
+
+const invokedDirectly = process.argv[1] !== undefined && /cli\.(js|ts)$/.test(process.argv[1]);
+if (invokedDirectly) {
+  const code = await main(process.argv.slice(2));
+  if (code !== 0 || process.argv[2] !== 'serve') process.exitCode = code;
+}

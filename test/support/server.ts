@@ -1,0 +1,160 @@
+/**
+ * Starts a Callcast server for a test: 127.0.0.1, port 0, a fresh temp data dir (SQLite) or, when
+ * CALLCAST_TEST_DATABASE_URL is set, a fresh schema in that PostgreSQL database. The broadcast
+ * engine is a RecordingEngine unless one is given.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { StreamClient } from '@stream-io/node-sdk';
+import pg from 'pg';
+import type { Config } from '../../src/config.js';
+import type { BroadcastEngine, EgressListener } from '../../src/egress/contract.js';
+import type { WireEvent } from '../../src/events/contract.js';
+import { createServer, type CallcastServer } from '../../src/server.js';
+import { RecordingEngine } from './recording-engine.js';
+
+export interface TestServer {
+  url: string;
+  apiKey: string;
+  apiSecret: string;
+  client: StreamClient;
+  server: CallcastServer;
+  engine: RecordingEngine;
+  /** Every event published on the bus since start. */
+  events: WireEvent[];
+  dataDir: string;
+  databaseUrl?: string;
+  /** Stops the server (the data dir / schema stays until `close`). */
+  stop(): Promise<void>;
+  /** Starts a new server on the same data (for restart tests). */
+  restart(): Promise<TestServer>;
+  close(): Promise<void>;
+}
+
+export interface TestServerOptions {
+  engine?: BroadcastEngine | ((listener: EgressListener) => BroadcastEngine);
+  webhookUrl?: string;
+}
+
+/** A fresh schema in the test PostgreSQL database; the URL selects it through search_path. */
+async function freshSchema(baseUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const schema = `t_${randomBytes(6).toString('hex')}`;
+  const client = new pg.Client({ connectionString: baseUrl });
+  await client.connect();
+  await client.query(`CREATE SCHEMA ${schema}`);
+  await client.end();
+  const u = new URL(baseUrl);
+  u.searchParams.set('options', `-c search_path=${schema}`);
+  return {
+    url: u.toString(),
+    async drop() {
+      const c = new pg.Client({ connectionString: baseUrl });
+      await c.connect();
+      await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await c.end();
+    },
+  };
+}
+
+export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'callcast-test-'));
+  const pgBase = process.env.CALLCAST_TEST_DATABASE_URL;
+  const schema = pgBase ? await freshSchema(pgBase) : null;
+  const apiKey = `key-${randomBytes(4).toString('hex')}`;
+  const apiSecret = randomBytes(24).toString('hex');
+  const config: Config = {
+    port: 0,
+    host: '127.0.0.1',
+    apiKey,
+    apiSecret,
+    dataDir,
+    logLevel: (process.env.CALLCAST_TEST_LOG_LEVEL as Config['logLevel']) ?? 'silent',
+  };
+  if (schema) config.databaseUrl = schema.url;
+  if (opts.webhookUrl) config.webhookUrl = opts.webhookUrl;
+  let cleaned = false;
+  const cleanupData = async () => {
+    if (cleaned) return;
+    cleaned = true;
+    await schema?.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+
+  const boot = async (): Promise<TestServer> => {
+    const engine = new RecordingEngine();
+    const events: WireEvent[] = [];
+    const server = await createServer({ config, engine: opts.engine ?? engine.bind });
+    server.bus.subscribe((e) => events.push(e));
+    const client = new StreamClient(apiKey, apiSecret, { basePath: server.url, timeout: 10_000 });
+    const handle: TestServer = {
+      url: server.url,
+      apiKey,
+      apiSecret,
+      client,
+      server,
+      engine,
+      events,
+      dataDir,
+      stop: () => server.close(),
+      restart: async () => {
+        await server.close();
+        return boot();
+      },
+      close: async () => {
+        await server.close();
+        await cleanupData();
+      },
+    };
+    if (schema) handle.databaseUrl = schema.url;
+    return handle;
+  };
+  try {
+    return await boot();
+  } catch (err) {
+    await cleanupData();
+    throw err;
+  }
+}
+
+/** Raw request with the same headers the node SDK sends (for user tokens and malformed input). */
+export async function rawRequest(
+  t: Pick<TestServer, 'url' | 'apiKey'>,
+  method: string,
+  path: string,
+  opts: { token?: string; body?: string | object; apiKey?: string | null; headers?: Record<string, string> } = {},
+): Promise<{ status: number; body: any; headers: Headers }> {
+  const sep = path.includes('?') ? '&' : '?';
+  const key = opts.apiKey === undefined ? t.apiKey : opts.apiKey;
+  const url = `${t.url}${path}${key === null ? '' : `${sep}api_key=${encodeURIComponent(key)}`}`;
+  const headers: Record<string, string> = {
+    'stream-auth-type': 'jwt',
+    'X-Stream-Client': 'stream-node-test',
+    'Content-Type': 'application/json',
+    ...opts.headers,
+  };
+  if (opts.token !== undefined) headers.Authorization = opts.token;
+  const init: RequestInit = { method, headers, signal: AbortSignal.timeout(10_000) };
+  if (opts.body !== undefined) init.body = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
+  const res = await fetch(url, init);
+  const text = await res.text();
+  let body: any = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // keep text
+  }
+  return { status: res.status, body, headers: res.headers };
+}
+
+/** Waits (bounded) until `pred` holds, polling. */
+export async function waitFor<T>(pred: () => T | undefined | false | null, what: string, timeoutMs = 5_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = pred();
+    if (v) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
