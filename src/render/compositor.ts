@@ -45,6 +45,7 @@ export class FrameCompositor {
     if (scene.width !== this.width || scene.height !== this.height) {
       throw new Error(`scene is ${scene.width}x${scene.height}, compositor is ${this.width}x${this.height}`);
     }
+    scene = snapScene(scene);
     const background = renderBackground(scene, images);
     this.base = rgbaToI420(renderBase(scene, images, background), this.width, this.height);
     const canvas = { width: this.width, height: this.height };
@@ -91,6 +92,45 @@ export class FrameCompositor {
     for (const o of this.overlays) blendSprite(frame, W, H, o.sprite, o.x, o.y);
     return frame;
   }
+}
+
+/**
+ * Moves each participant's boxes onto the even pixel grid of its tile (chroma is 2x2), so the
+ * placeholder, the video, the outline and the label line up exactly.
+ */
+export function snapScene(scene: Scene): Scene {
+  const canvas = { width: scene.width, height: scene.height };
+  const snapped = new Map<string, { from: Rect; to: Rect }>();
+  for (const item of scene.items) {
+    if ((item.kind === 'placeholder' || item.kind === 'tile') && !snapped.has(item.sessionId)) {
+      snapped.set(item.sessionId, { from: item.rect, to: evenRect(item.rect, canvas) });
+    }
+  }
+  const items = scene.items.map((item) => {
+    if (!('sessionId' in item)) return item;
+    const s = snapped.get(item.sessionId);
+    if (!s) return item;
+    switch (item.kind) {
+      case 'placeholder': case 'tile':
+        return { ...item, rect: s.to };
+      case 'outline': {
+        const w = item.width;
+        return { ...item, rect: { x: s.to.x - w, y: s.to.y - w, width: s.to.width + 2 * w, height: s.to.height + 2 * w } };
+      }
+      case 'label': {
+        // keep the label's distance to the nearest tile edge on each axis
+        const r = item.rect;
+        const left = r.x - s.from.x, right = s.from.x + s.from.width - (r.x + r.width);
+        const top = r.y - s.from.y, bottom = s.from.y + s.from.height - (r.y + r.height);
+        const x = left <= right ? s.to.x + left : s.to.x + s.to.width - right - r.width;
+        const y = top <= bottom ? s.to.y + top : s.to.y + s.to.height - bottom - r.height;
+        return { ...item, rect: { x, y, width: r.width, height: r.height } };
+      }
+      default:
+        return item;
+    }
+  });
+  return { ...scene, items };
 }
 
 /** Copies the top-left part of a frame of the wrong size into the tile rect (never outside it). */
