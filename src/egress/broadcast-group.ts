@@ -93,8 +93,19 @@ export class BroadcastGroup {
       frameMs: 1000 / this.profile.fps,
       snapshot: () => this.cache.snapshotForJoin(),
     });
+    if (!this.source) {
+      try {
+        this.startMedia();
+      } catch (err) {
+        // Nothing to broadcast from: the group cannot start.
+        this.pacer?.stop();
+        void this.encoder?.kill();
+        this.source = null;
+        void this.close();
+        throw err;
+      }
+    }
     this.destinations.add(dest);
-    if (!this.source) this.startMedia();
     dest.start();
     return dest;
   }

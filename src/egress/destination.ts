@@ -53,6 +53,8 @@ export interface DestinationOptions {
   connectTimeoutMs?: number;
   /** Above this many bytes buffered in the socket, tags are dropped until the next keyframe; default 4 MiB. */
   maxBufferedBytes?: number;
+  /** A live session whose socket stays backed up this long is dropped and reconnected; default 30 s. */
+  stallTimeoutMs?: number;
   /** Output frame duration, ms (for gaps across restarts). */
   frameMs?: number;
   onStarted: () => void;
@@ -116,6 +118,8 @@ export class Destination {
   /** The current session has the current encoder's sequence headers. */
   private headersSent = false;
   private lastSendWall = 0;
+  private stalledSince: number | null = null;
+  private readonly stallTimeoutMs: number;
   private startedReported = false;
   private done = false;
   // Stats.
@@ -136,6 +140,7 @@ export class Destination {
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 10_000;
     this.maxBufferedBytes = opts.maxBufferedBytes ?? 4 * 1024 * 1024;
     this.frameMs = opts.frameMs ?? 1000 / 30;
+    this.stallTimeoutMs = opts.stallTimeoutMs ?? 30_000;
   }
 
   get state(): DestinationState {
@@ -172,8 +177,11 @@ export class Destination {
       }
       if (session.bufferedBytes() > this.maxBufferedBytes) {
         this.droppedFrames += 1;
+        this.stalledSince ??= Date.now();
+        if (Date.now() - this.stalledSince > this.stallTimeoutMs) this.abandonSession(session, 'the server stopped reading (stalled)');
         return;
       }
+      this.stalledSince = null;
       this.beginRun(session, tag, null);
       return;
     }
@@ -335,6 +343,7 @@ export class Destination {
     this.attempt = 0;
     this.headersSent = false;
     this.awaitingKeyframe = true;
+    this.stalledSince = null;
     this.ts.invalidate();
     this.opts.log.info({ callCid: this.callCid, name: this.name, target: this.opts.describe }, 'broadcast destination publishing');
     const snap = this.opts.snapshot();
@@ -342,6 +351,13 @@ export class Destination {
     if (first && first.type === 'video' && first.keyframe && snap.sequenceHeaders.length > 0) {
       this.beginRun(session, first, rest);
     }
+  }
+
+  /** Gives up on a live session that no longer works and reconnects. */
+  private abandonSession(session: PublishSession, why: string): void {
+    if (this.session !== session) return;
+    this.onSessionClosed(session, new Error(why));
+    session.close().catch(() => undefined);
   }
 
   private onSessionClosed(session: PublishSession, err: Error | null): void {

@@ -93,7 +93,25 @@ export class EgressEngine implements BroadcastEngine {
     const theGroup = group;
     const entry: Partial<Entry> = { spec, group: theGroup };
     this.entries.set(key, entry as Entry);
-    entry.dest = theGroup.join({
+    try {
+      entry.dest = this.joinGroup(theGroup, spec, key, entry, target);
+    } catch (err) {
+      this.entries.delete(key);
+      const reason = redact(`the broadcast could not start: ${err instanceof Error ? err.message : String(err)}`, [spec.streamKey]);
+      this.opts.log.error({ callCid, name, reason }, 'broadcast not started');
+      queueMicrotask(() => this.safely(() => this.opts.listener.onFailed(callCid, name, reason)));
+    }
+  }
+
+  private joinGroup(
+    theGroup: BroadcastGroup,
+    spec: BroadcastSpec,
+    key: string,
+    entry: Partial<Entry>,
+    target: ReturnType<RtmpTargetOpener>,
+  ): Destination {
+    const { callCid, name } = spec;
+    return theGroup.join({
       name,
       describe: target.describe,
       secrets: [spec.streamKey],
