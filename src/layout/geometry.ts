@@ -57,7 +57,7 @@ function horizontalBar(canvas: CanvasSize, others: number, aspect: number, posit
   const y0 = (H - stack) / 2;
   const slotW = SLOT_W * s;
   const barX0 = (W - slotW * k) / 2;
-  const mainY = position === 'bottom' ? y0 : y0 + slotH * s + BAR_GAP;
+  const mainY = position === 'bottom' || k === 0 ? y0 : y0 + slotH * s + BAR_GAP;
   const barY = position === 'bottom' ? y0 + mh + BAR_GAP + INSET * s : y0 + INSET * s;
   const bar: Rect[] = [];
   for (let i = 0; i < k; i++) {
