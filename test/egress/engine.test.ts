@@ -300,8 +300,58 @@ describe('egress engine (real encoders, in-memory sessions)', () => {
     await listener.waitFor('started', 'x');
     assert.equal(engine.encoderCount(), 1);
     await engine.stop('default:dup', 'x');
-    // Stopping an unknown broadcast is a no-op.
+    // Stopping an unknown broadcast is a no-op (after the real stop below).
     await engine.stop('default:dup', 'x');
     assert.equal(listener.events.filter((e) => e.kind === 'stopped' && e.name === 'x').length, 1);
+  });
+  it('fails with a clear reason when the encoder cannot be started', async () => {
+    const broken = new EgressEngine({ listener, log, openTarget: targets.open, ffmpegPath: '/nonexistent/ffmpeg' });
+    broken.start({ callCid: 'default:noffmpeg', name: 'nf', streamUrl: 'rtmp://nf/live', streamKey: 'k', quality: '360p', layout: layout() });
+    const failed = await listener.waitFor('failed', 'nf');
+    assert.match(failed.reason!, /ffmpeg/);
+    assert.equal(broken.stats('default:noffmpeg').length, 0);
+    await until(() => broken.groupCount() === 0, 5000, 'group to close');
+    await broken.shutdown();
+  });
+
+  it('draws from the frame source factory it is given, once per group, and closes it with the group', async () => {
+    const made: Array<{ callCid: string; quality: string; closed: boolean; frames: number; samples: number }> = [];
+    const custom = new EgressEngine({
+      listener,
+      log,
+      openTarget: targets.open,
+      frameSourceFactory: (callCid, quality) => {
+        const rec = { callCid, quality, closed: false, frames: 0, samples: 0 };
+        made.push(rec);
+        const frame = Buffer.alloc(640 * 360 * 1.5, 128);
+        return {
+          videoFrame: () => {
+            rec.frames++;
+            return frame;
+          },
+          audioSamples: (_pts, n) => {
+            rec.samples += n;
+            return Buffer.alloc(n * 4);
+          },
+          close: () => {
+            rec.closed = true;
+          },
+        };
+      },
+    });
+    custom.start({ callCid: 'default:src', name: 'p', streamUrl: 'rtmp://p/live', streamKey: 'k', quality: '360p', layout: layout() });
+    custom.start({ callCid: 'default:src', name: 'q', streamUrl: 'rtmp://q/live', streamKey: 'k', quality: '360p', layout: layout() });
+    await listener.waitFor('started', 'p');
+    await listener.waitFor('started', 'q');
+    assert.equal(made.length, 1);
+    assert.equal(made[0]!.callCid, 'default:src');
+    assert.equal(made[0]!.quality, '360p');
+    await custom.stop('default:src', 'p');
+    assert.equal(made[0]!.closed, false);
+    await custom.stop('default:src', 'q');
+    await until(() => made[0]!.closed, 10_000, 'source to close');
+    // Audio and video advance together: 1600 sample frames (48 kHz / 30 fps) per video frame.
+    assert.equal(made[0]!.samples, made[0]!.frames * 1600);
+    await custom.shutdown();
   });
 });
