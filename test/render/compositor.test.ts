@@ -25,11 +25,16 @@ const hits = new Map<string, number>();
 before(async () => {
   const red = png(80, 40, '#ff0000');
   const big = Buffer.alloc(64 * 1024, 1);
+  const green = png(16, 16, '#00ff00');
+  const yellow = png(50, 50, '#ffff00');
   server = createServer((req, res) => {
     hits.set(req.url ?? '', (hits.get(req.url ?? '') ?? 0) + 1);
     if (req.url === '/logo.png') {
       res.writeHead(200, { 'content-type': 'image/png' });
       res.end(red);
+    } else if (req.url === '/bg.png' || req.url === '/avatar.png') {
+      res.writeHead(200, { 'content-type': 'image/png' });
+      res.end(req.url === '/bg.png' ? green : yellow);
     } else if (req.url === '/big.png') {
       res.writeHead(200, { 'content-type': 'image/png' });
       res.end(big);
@@ -162,6 +167,22 @@ describe('FrameCompositor', () => {
       for (let y = cy - 16; y < cy + 16; y++) for (let x = cx - 24; x < cx + 24; x++) if (pixelAt(frame, W, H, Math.round(x), Math.round(y)).y > 200) white++;
       assert.ok(white > 20, `${p.sessionId} initials are drawn (${white} light pixels)`);
     }
+  });
+
+  it('draws a background image and avatar images from the loopback server', async () => {
+    const W = 640, H = 360;
+    const scene = sceneOf(W, H, 'single-participant', [person(0, { hasVideo: false, image: `${base}/avatar.png` })], {
+      'layout.background_image': `url(${base}/bg.png)`, 'layout.background_size': 'cover',
+      'layout.single-participant.padding_inline': '100px', 'layout.single-participant.padding_block': '100px',
+    });
+    const images = new ImageStore();
+    await images.loadAll(sceneImageUrls(scene));
+    const c = new FrameCompositor({ width: W, height: H });
+    c.setScene(scene, images);
+    const frame = c.compose(new Map());
+    assertColor(frame, W, H, 20, 20, { r: 0, g: 255, b: 0 }, 'background image');
+    assertColor(frame, W, H, W / 2, H / 2, { r: 255, g: 255, b: 0 }, 'avatar in the circle');
+    assertColor(frame, W, H, 120, H / 2, { r: 0x19, g: 0x23, b: 0x2d }, 'placeholder around the avatar');
   });
 
   it('a spotlight scene at 1080p composes every tile', () => {
