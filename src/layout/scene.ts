@@ -58,6 +58,8 @@ export interface Scene {
   layout: EffectiveLayout;
   /** back to front */
   items: SceneItem[];
+  /** when set, the scene changes by itself at this time (shuffle mode): compose again then */
+  validUntilMs?: number;
 }
 
 export interface ComposeInput {
@@ -293,5 +295,14 @@ export function composeScene(input: ComposeInput): Scene {
     if (outline) items.push(outline);
   }
   items.push(...logoAndTitle(canvas, o));
-  return { width: canvas.width, height: canvas.height, layout, items };
+  const shuffling = layout === 'single-participant' && o.single.mode === 'shuffle' && drawn.length > 1;
+  return {
+    width: canvas.width, height: canvas.height, layout, items,
+    ...(shuffling ? { validUntilMs: (Math.floor(nowMs / SHUFFLE_PERIOD_MS) + 1) * SHUFFLE_PERIOD_MS } : {}),
+  };
+}
+
+/** The sessions a scene shows; pass them as `visibleSessionIds` when composing the next scene. */
+export function visibleSessions(scene: Scene): string[] {
+  return scene.items.flatMap((i) => (i.kind === 'placeholder' ? [i.sessionId] : []));
 }

@@ -57,10 +57,14 @@ describe('ordering and speaker rules (§4)', () => {
     const seen = new Set<string>();
     for (let k = 0; k < 40; k++) seen.add(pick(k * 3500));
     assert.ok(seen.size >= 3, `several participants are featured over time (${[...seen]})`);
+    const sc = scene(1920, 1080, 'single-participant', ps, { 'layout.single-participant.mode': 'shuffle' }, 8000);
+    assert.equal(sc.validUntilMs, 10500, 'the next 3.5 s slot');
+    assert.equal(scene(1920, 1080, 'single-participant', ps, {}, 8000).validUntilMs, undefined);
+    assert.deepEqual(visibleSessions(scene(1920, 1080, 'grid', ps)), ['s0', 's1', 's2', 's3', 's4', 's5']);
   });
 });
 
-import { composeScene } from '../../src/layout/scene.js';
+import { composeScene, visibleSessions } from '../../src/layout/scene.js';
 function composeWith(ps: ReturnType<typeof people>, visible: string[], name: 'spotlight' | 'grid' = 'spotlight') {
   return composeScene({
     canvas: { width: 1920, height: 1080 }, participants: ps, nowMs: 0, visibleSessionIds: visible,
