@@ -2,6 +2,8 @@
 /**
  * callcast CLI: `serve` runs the service; `token` mints a user token with the configured secret.
  */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SignJWT } from 'jose';
 import { ConfigError, loadConfig, parsePort, resolveCredentials, type Config } from './config.js';
@@ -156,7 +158,17 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const invokedDirectly = process.argv[1] !== undefined && /cli\.(js|ts)$/.test(process.argv[1]);
+function isEntryPoint(): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+const invokedDirectly = isEntryPoint();
 if (invokedDirectly) {
   const code = await main(process.argv.slice(2));
   if (code !== 0 || process.argv[2] !== 'serve') process.exitCode = code;
