@@ -58,6 +58,9 @@ export interface LoadedCall {
   callType: CallTypeRecord;
 }
 
+/** How long a start waits for an engine stop of the same broadcast name still in progress. */
+const PREDECESSOR_STOP_WAIT_MS = 2_000;
+
 type EventFields = { type: string; call_cid?: string; [key: string]: unknown };
 
 export function callCid(type: string, id: string): string {
@@ -66,6 +69,8 @@ export function callCid(type: string, id: string): string {
 
 export class CallService implements EgressListener {
   private engine: BroadcastEngine | null = null;
+  /** Engine stops in progress, so a broadcast restarted under the same name waits for its predecessor. */
+  private readonly stopping = new Map<string, Promise<void>>();
   private readonly store: Store;
   private readonly bus: EventBus;
   private readonly log: Logger;
@@ -369,6 +374,7 @@ export class CallService implements EgressListener {
     if (!(await this.store.addBroadcast(record))) {
       throw badRequest(`a broadcast named "${req.name}" is already active in call ${cid}`);
     }
+    await this.predecessorStopped(cid, record.name);
     try {
       this.egress.start(specOf(record));
     } catch (err) {
@@ -402,10 +408,26 @@ export class CallService implements EgressListener {
     for (const r of records) {
       if (!(await this.store.removeBroadcast(cid, r.name))) continue;
       this.log.info({ callCid: cid, name: r.name }, 'broadcast stop requested');
-      this.egress.stop(cid, r.name).catch((err: unknown) => {
-        this.log.error({ callCid: cid, name: r.name, err: String(err) }, 'broadcast did not stop cleanly');
-      });
+      const key = `${cid}\u0000${r.name}`;
+      const done = this.egress
+        .stop(cid, r.name)
+        .catch((err: unknown) => {
+          this.log.error({ callCid: cid, name: r.name, err: String(err) }, 'broadcast did not stop cleanly');
+        })
+        .finally(() => {
+          if (this.stopping.get(key) === done) this.stopping.delete(key);
+        });
+      this.stopping.set(key, done);
     }
+  }
+
+  /** Waits (at most a few seconds) for an engine stop of the same name still in progress. */
+  private async predecessorStopped(cid: string, name: string): Promise<void> {
+    const pending = this.stopping.get(`${cid}\u0000${name}`);
+    if (!pending) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([pending, new Promise<void>((resolve) => (timer = setTimeout(resolve, PREDECESSOR_STOP_WAIT_MS)))]);
+    clearTimeout(timer);
   }
 
   async broadcastDetails(principal: Principal, type: string, id: string, name: string): Promise<JsonObject> {

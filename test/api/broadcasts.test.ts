@@ -249,6 +249,22 @@ describe('RTMP broadcasts', () => {
     await call.startRTMPBroadcasts({ broadcasts: [{ name: 'flaky', stream_url: 'rtmp://127.0.0.1/live' }] });
   });
 
+  it('a broadcast restarted under the same name waits for the engine to close its predecessor', async () => {
+    const call = t.client.video.call('default', 'again');
+    await call.getOrCreate({ data: { created_by_id: 'host1' } });
+    await call.startRTMPBroadcasts({ broadcasts: [{ name: 'yt', stream_url: 'rtmp://127.0.0.1/live' }] });
+    const release = t.engine.holdStops();
+    await call.stopRTMPBroadcast({ name: 'yt' });
+    const restart = call.startRTMPBroadcasts({ broadcasts: [{ name: 'yt', stream_url: 'rtmp://127.0.0.1/live2' }] });
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(t.engine.started.filter((s) => s.callCid === 'default:again').length, 1, 'not started while the old one closes');
+    release();
+    await restart;
+    const specs = t.engine.started.filter((s) => s.callCid === 'default:again');
+    assert.deepEqual(specs.map((s) => s.streamUrl), ['rtmp://127.0.0.1/live', 'rtmp://127.0.0.1/live2']);
+    assert.deepEqual((await egressOf('default', 'again')).rtmps.map((r) => r.stream_url), ['rtmp://127.0.0.1/live2']);
+  });
+
   it('ending a call stops every broadcast', async () => {
     const call = t.client.video.call('default', 'e1');
     await call.getOrCreate({ data: { created_by_id: 'host1' } });

@@ -28,8 +28,21 @@ export class RecordingEngine implements BroadcastEngine {
     this.active.set(this.key(spec.callCid, spec.name), spec);
   }
 
+  private gate: Promise<void> | null = null;
+
+  /** Makes stops wait until the returned function is called (a slow RTMP close). */
+  holdStops(): () => void {
+    let release!: () => void;
+    this.gate = new Promise<void>((resolve) => (release = resolve));
+    return () => {
+      this.gate = null;
+      release();
+    };
+  }
+
   async stop(callCid: string, name: string): Promise<void> {
     this.stopped.push({ callCid, name });
+    if (this.gate) await this.gate;
     if (this.active.delete(this.key(callCid, name))) this.listener?.onStopped(callCid, name);
   }
 
