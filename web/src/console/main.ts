@@ -1,0 +1,602 @@
+/**
+ * The operator console (`/console`): sign in with a token, list calls, and on a call's page see
+ * its participants, effective broadcasting settings and broadcasts (status, bitrate, bytes sent,
+ * uptime, reconnects, last error, a preview refreshed about once a second), start a broadcast and
+ * stop one or all. Live from the WebSocket events and the broadcast stats, without reloading.
+ */
+import { LAYOUT_NAMES, QUALITIES } from '../../../src/layout/settings.js';
+import { ApiClient, ApiRequestError, type BroadcastStartInput, type CallState, type MemberJson } from '../lib/api.js';
+import {
+  applyBroadcastEvent,
+  applyStats,
+  dropInactive,
+  syncWithEgress,
+  type BroadcastView,
+} from '../lib/broadcasts.js';
+import { loadWebConfig, type WebConfig } from '../lib/config.js';
+import { readTokenClaims, tokenFromUrl } from '../lib/credentials.js';
+import { byId, h, render } from '../lib/dom.js';
+import { EventConnection } from '../lib/events.js';
+import { formatBitrate, formatBytes, formatUptime } from '../lib/format.js';
+import { applyRosterEvent, rosterFromParticipants, type Roster } from '../lib/roster.js';
+
+const TOKEN_KEY = 'callcast.console.token';
+const app = byId('app');
+const connectionEl = byId('connection');
+const signOutButton = byId<HTMLButtonElement>('sign-out');
+
+let config: WebConfig | null = null;
+let api: ApiClient | null = null;
+let token: string | null = null;
+let events: EventConnection | null = null;
+/** Cleans up the current view's timers. */
+let leaveView: (() => void) | null = null;
+/** Events are handed to the current view. */
+let viewEvents: ((event: Record<string, unknown>) => void) | null = null;
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+// ---- routing ----------------------------------------------------------------------------------
+
+function navigate(path: string): void {
+  history.pushState(null, '', path);
+  route();
+}
+
+function route(): void {
+  leaveView?.();
+  leaveView = null;
+  viewEvents = null;
+  if (!api || !token) return showSignIn();
+  const m = /^\/console\/calls\/([^/]+)\/([^/]+)\/?$/.exec(location.pathname);
+  if (m) {
+    try {
+      return showCall(decodeURIComponent(m[1]!), decodeURIComponent(m[2]!));
+    } catch {
+      // fall through to the list
+    }
+  }
+  showCalls();
+}
+
+document.addEventListener('click', (ev) => {
+  const a = (ev.target as Element | null)?.closest?.('a[data-route]');
+  if (!a || ev.defaultPrevented || (ev as MouseEvent).button !== 0 || (ev as MouseEvent).ctrlKey || (ev as MouseEvent).metaKey) return;
+  ev.preventDefault();
+  navigate(a.getAttribute('href') ?? '/console');
+});
+window.addEventListener('popstate', route);
+
+// ---- sign in ----------------------------------------------------------------------------------
+
+function signIn(newToken: string): void {
+  if (!config) return;
+  token = newToken;
+  sessionStorage.setItem(TOKEN_KEY, newToken);
+  api = new ApiClient({ apiKey: config.apiKey, token: newToken });
+  signOutButton.hidden = false;
+  const claims = readTokenClaims(newToken);
+  events?.close();
+  events = null;
+  if (claims?.userId) {
+    events = new EventConnection({
+      apiKey: config.apiKey,
+      token: newToken,
+      user: { id: claims.userId },
+      onEvent: (e) => viewEvents?.(e),
+      onStatus: (s, detail) => {
+        connectionEl.textContent = s === 'connected' ? 'Live updates on' : s === 'connecting' ? 'Connecting…' : `Live updates off${detail ? `: ${detail}` : ''}`;
+      },
+    });
+    events.start();
+  } else {
+    connectionEl.textContent = 'Live updates off (server token): refreshing periodically';
+  }
+}
+
+function signOut(): void {
+  sessionStorage.removeItem(TOKEN_KEY);
+  token = null;
+  api = null;
+  events?.close();
+  events = null;
+  connectionEl.textContent = '';
+  signOutButton.hidden = true;
+  navigate('/console');
+}
+
+function showSignIn(message = ''): void {
+  const input = h('textarea', { id: 'token', name: 'token', rows: 3, required: true, autocomplete: 'off', spellcheck: 'false' });
+  const error = h('p', { class: 'error', role: 'alert' }, message);
+  const form = h(
+    'form',
+    { class: 'panel sign-in', 'aria-labelledby': 'sign-in-heading' },
+    h('h1', { id: 'sign-in-heading' }, 'Sign in'),
+    h('p', { class: 'muted' }, 'Paste an access token (a user token of an operator, or the development link printed at start).'),
+    h('div', { class: 'field' }, h('label', { for: 'token' }, 'Access token'), input),
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Sign in')),
+    error,
+  );
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const value = input.value.trim();
+    if (!readTokenClaims(value)) {
+      error.textContent = 'That is not a token (a JWT has three parts separated by dots).';
+      return;
+    }
+    signIn(value);
+    route();
+  });
+  render(app, form);
+  document.title = 'Sign in · Callcast';
+}
+
+// ---- calls list -------------------------------------------------------------------------------
+
+function showCalls(): void {
+  document.title = 'Calls · Callcast';
+  const tbody = h('tbody');
+  const error = h('p', { class: 'error', role: 'alert' });
+  const empty = h('p', { class: 'muted' }, 'Loading…');
+  const refresh = h('button', { type: 'button' }, 'Refresh');
+  const openForm = h(
+    'form',
+    { class: 'inline-form', 'aria-label': 'Open a call' },
+    h('div', { class: 'field' }, h('label', { for: 'open-type' }, 'Call type'), h('input', { id: 'open-type', value: 'default', required: true })),
+    h('div', { class: 'field' }, h('label', { for: 'open-id' }, 'Call ID'), h('input', { id: 'open-id', required: true })),
+    h('button', { type: 'submit' }, 'Open call'),
+  );
+  openForm.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const type = (byId<HTMLInputElement>('open-type').value || 'default').trim();
+    const id = byId<HTMLInputElement>('open-id').value.trim();
+    if (id) navigate(`/console/calls/${encodeURIComponent(type)}/${encodeURIComponent(id)}`);
+  });
+  render(
+    app,
+    h(
+      'section',
+      { class: 'panel', 'aria-labelledby': 'calls-heading' },
+      h('div', { class: 'section-head' }, h('h1', { id: 'calls-heading' }, 'Calls'), refresh),
+      h(
+        'div',
+        { class: 'table-wrap' },
+        h(
+          'table',
+          { 'aria-labelledby': 'calls-heading' },
+          h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Call'), h('th', { scope: 'col' }, 'Created'), h('th', { scope: 'col' }, 'Broadcasts'))),
+          tbody,
+        ),
+      ),
+      empty,
+      error,
+    ),
+    h('section', { class: 'panel' }, openForm),
+  );
+
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  let stopped = false;
+  const load = async () => {
+    if (!api) return;
+    try {
+      const { calls } = await api.queryCalls(50);
+      if (stopped) return;
+      error.textContent = '';
+      render(
+        tbody,
+        ...calls.map((c) => {
+          const href = `/console/calls/${encodeURIComponent(c.call.type)}/${encodeURIComponent(c.call.id)}`;
+          const n = c.call.egress?.rtmps?.length ?? 0;
+          return h(
+            'tr',
+            {},
+            h('td', {}, h('a', { href, 'data-route': true }, c.call.cid)),
+            h('td', {}, c.call.created_at ? new Date(c.call.created_at).toLocaleString() : ''),
+            h('td', {}, n === 0 ? 'none' : `${n} live`),
+          );
+        }),
+      );
+      empty.textContent = calls.length === 0 ? 'No calls yet.' : '';
+    } catch (err) {
+      if (!stopped) error.textContent = messageOf(err);
+    }
+  };
+  refresh.addEventListener('click', () => void load());
+  void load();
+  viewEvents = (e) => {
+    if (typeof e.type === 'string' && e.type.startsWith('call.') && !timer) {
+      timer = setTimeout(() => {
+        timer = null;
+        void load();
+      }, 300);
+    }
+  };
+  const poll = setInterval(() => void load(), 10_000);
+  leaveView = () => {
+    stopped = true;
+    clearInterval(poll);
+    if (timer) clearTimeout(timer);
+  };
+}
+
+// ---- a call -----------------------------------------------------------------------------------
+
+interface BroadcastCard {
+  root: HTMLElement;
+  status: HTMLElement;
+  bitrate: HTMLElement;
+  bytes: HTMLElement;
+  uptime: HTMLElement;
+  reconnects: HTMLElement;
+  lastError: HTMLElement;
+  preview: HTMLImageElement;
+  previewNote: HTMLElement;
+  stop: HTMLButtonElement;
+  previewUrl: string | null;
+}
+
+function settingsRows(settings: Record<string, unknown> | undefined): Array<[string, string]> {
+  const b = (settings ?? {}) as {
+    enabled?: boolean;
+    rtmp?: { enabled?: boolean; quality?: string; layout?: { name?: string; options?: Record<string, unknown> } };
+    hls?: { enabled?: boolean };
+  };
+  const yes = (v: unknown) => (v === true ? 'yes' : v === false ? 'no' : 'not set');
+  const options = b.rtmp?.layout?.options ? Object.keys(b.rtmp.layout.options).length : 0;
+  return [
+    ['Broadcasting enabled', yes(b.enabled)],
+    ['RTMP enabled', yes(b.rtmp?.enabled)],
+    ['Quality', b.rtmp?.quality ?? 'not set'],
+    ['Layout', b.rtmp?.layout?.name ?? 'not set'],
+    ['Layout options', options === 0 ? 'none' : `${options} set`],
+    ['HLS enabled', yes(b.hls?.enabled)],
+  ];
+}
+
+function definitionList(rows: Array<[string, string]>, label: string): HTMLElement {
+  const dl = h('dl', { class: 'facts', 'aria-label': label });
+  for (const [k, v] of rows) dl.append(h('dt', {}, k), h('dd', {}, v));
+  return dl;
+}
+
+function showCall(type: string, id: string): void {
+  const cid = `${type}:${id}`;
+  document.title = `${cid} · Callcast`;
+  let roster: Roster = [];
+  let members: MemberJson[] = [];
+  let broadcasts = new Map<string, BroadcastView>();
+  let defaults = { quality: '', layout: '' };
+  const cards = new Map<string, BroadcastCard>();
+  let stopped = false;
+
+  const loadError = h('p', { class: 'error', role: 'alert' });
+  const participantsList = h('ul', { class: 'participants', 'aria-labelledby': 'participants-heading' });
+  const participantsEmpty = h('p', { class: 'muted' }, 'Nobody is in the call.');
+  const membersNote = h('p', { class: 'muted' });
+  const settingsBox = h('div');
+  const broadcastList = h('div', { class: 'broadcasts' });
+  const broadcastsEmpty = h('p', { class: 'muted' }, 'No broadcast is running.');
+  const stopAll = h('button', { type: 'button', class: 'danger', disabled: true }, 'Stop all broadcasts');
+  const actionError = h('p', { class: 'error', role: 'alert' });
+
+  // Start form.
+  const qualitySelect = h('select', { id: 'bc-quality', name: 'quality' });
+  const layoutSelect = h('select', { id: 'bc-layout', name: 'layout' });
+  const keyInput = h('input', { id: 'bc-key', name: 'stream_key', type: 'password', autocomplete: 'off', spellcheck: 'false' });
+  const showKey = h('input', { id: 'bc-show-key', type: 'checkbox' });
+  showKey.addEventListener('change', () => {
+    keyInput.type = showKey.checked ? 'text' : 'password';
+  });
+  const startError = h('p', { class: 'error', role: 'alert' });
+  const startButton = h('button', { type: 'submit' }, 'Start broadcast');
+  const startForm = h(
+    'form',
+    { class: 'start-form', 'aria-labelledby': 'start-heading', novalidate: true },
+    h('h2', { id: 'start-heading' }, 'Start a broadcast'),
+    h('div', { class: 'field' }, h('label', { for: 'bc-name' }, 'Broadcast name'), h('input', { id: 'bc-name', name: 'name', required: true, maxlength: 255, placeholder: 'youtube' })),
+    h('div', { class: 'field' }, h('label', { for: 'bc-url' }, 'Stream URL'), h('input', { id: 'bc-url', name: 'stream_url', type: 'url', required: true, placeholder: 'rtmps://a.rtmps.youtube.com/live2' })),
+    h('div', { class: 'field' }, h('label', { for: 'bc-key' }, 'Stream key'), keyInput, h('label', { class: 'check' }, showKey, ' Show stream key')),
+    h('div', { class: 'field' }, h('label', { for: 'bc-quality' }, 'Quality'), qualitySelect),
+    h('div', { class: 'field' }, h('label', { for: 'bc-layout' }, 'Layout'), layoutSelect),
+    h('div', { class: 'field' }, h('label', { for: 'bc-title' }, 'Title text'), h('input', { id: 'bc-title', name: 'title', maxlength: 200 })),
+    h('div', { class: 'field' }, h('label', { for: 'bc-bg' }, 'Background colour'), h('input', { id: 'bc-bg', name: 'background', placeholder: '#000000', maxlength: 32 })),
+    h('div', { class: 'field' }, h('label', { class: 'check' }, h('input', { id: 'bc-labels', type: 'checkbox', checked: true }), ' Show participant names')),
+    h('div', { class: 'actions' }, startButton),
+    startError,
+  );
+
+  function fillSelects(): void {
+    render(qualitySelect, h('option', { value: '' }, `Call default${defaults.quality ? ` (${defaults.quality})` : ''}`), ...QUALITIES.map((q) => h('option', { value: q }, q)));
+    render(
+      layoutSelect,
+      h('option', { value: '' }, `Call default${defaults.layout ? ` (${defaults.layout})` : ''}`),
+      ...LAYOUT_NAMES.filter((l) => l !== 'custom').map((l) => h('option', { value: l }, l)),
+    );
+  }
+  fillSelects();
+
+  render(
+    app,
+    h('nav', { 'aria-label': 'Breadcrumb' }, h('a', { href: '/console', 'data-route': true }, '← All calls')),
+    h('h1', {}, `Call ${cid}`),
+    loadError,
+    h(
+      'div',
+      { class: 'grid' },
+      h(
+        'section',
+        { class: 'panel', 'aria-labelledby': 'broadcasts-heading' },
+        h('div', { class: 'section-head' }, h('h2', { id: 'broadcasts-heading' }, 'Broadcasts'), stopAll),
+        broadcastList,
+        broadcastsEmpty,
+        actionError,
+      ),
+      h('section', { class: 'panel' }, startForm),
+      h(
+        'section',
+        { class: 'panel', 'aria-labelledby': 'participants-heading' },
+        h('h2', { id: 'participants-heading' }, 'Participants'),
+        participantsList,
+        participantsEmpty,
+        membersNote,
+      ),
+      h('section', { class: 'panel', 'aria-labelledby': 'settings-heading' }, h('h2', { id: 'settings-heading' }, 'Broadcasting settings'), settingsBox),
+    ),
+  );
+
+  function renderRoster(): void {
+    render(
+      participantsList,
+      ...roster.map((p) =>
+        h(
+          'li',
+          { class: `participant${p.speaking || p.dominant ? ' is-speaking' : ''}` },
+          h('span', { class: 'name' }, p.name),
+          p.dominant ? h('span', { class: 'badge dominant' }, 'dominant speaker') : null,
+          p.speaking ? h('span', { class: 'badge speaking' }, 'speaking') : null,
+        ),
+      ),
+    );
+    participantsEmpty.hidden = roster.length > 0;
+    membersNote.textContent = members.length > 0 ? `Members: ${members.map((m) => m.user?.name ?? m.user_id).join(', ')}` : '';
+  }
+
+  function cardFor(v: BroadcastView): BroadcastCard {
+    const existing = cards.get(v.name);
+    if (existing) return existing;
+    const field = (key: string) => h('dd', { 'data-field': key });
+    const status = field('status');
+    const bitrate = field('bitrate');
+    const bytes = field('bytes');
+    const uptime = field('uptime');
+    const reconnects = field('reconnects');
+    const lastError = field('last-error');
+    const preview = h('img', { class: 'preview', alt: `Preview of broadcast ${v.name}`, hidden: true });
+    const previewNote = h('p', { class: 'muted' }, 'Waiting for the first picture…');
+    const stop = h('button', { type: 'button', class: 'danger', 'aria-label': `Stop broadcast ${v.name}` }, 'Stop');
+    stop.addEventListener('click', () => void stopOne(v.name));
+    const dl = h(
+      'dl',
+      { class: 'facts' },
+      h('dt', {}, 'Status'), status,
+      h('dt', {}, 'Bitrate'), bitrate,
+      h('dt', {}, 'Sent'), bytes,
+      h('dt', {}, 'Uptime'), uptime,
+      h('dt', {}, 'Reconnects'), reconnects,
+      h('dt', {}, 'Last error'), lastError,
+    );
+    const root = h(
+      'article',
+      { class: 'broadcast', 'aria-label': `Broadcast ${v.name}` },
+      h('div', { class: 'section-head' }, h('h3', {}, v.name), stop),
+      h('p', { class: 'muted url' }, v.streamUrl),
+      h('div', { class: 'broadcast-body' }, dl, h('figure', {}, preview, previewNote)),
+    );
+    const card: BroadcastCard = { root, status, bitrate, bytes, uptime, reconnects, lastError, preview, previewNote, stop, previewUrl: null };
+    cards.set(v.name, card);
+    return card;
+  }
+
+  function renderBroadcasts(): void {
+    const now = Date.now();
+    const nodes: HTMLElement[] = [];
+    for (const v of broadcasts.values()) {
+      const c = cardFor(v);
+      c.root.dataset.status = v.status;
+      c.status.textContent = v.status;
+      c.status.className = `state state-${v.status}`;
+      c.bitrate.textContent = v.active ? formatBitrate(v.bitrate) : '—';
+      c.bytes.textContent = formatBytes(v.bytesSent);
+      c.bytes.dataset.value = String(v.bytesSent);
+      c.uptime.textContent = v.active ? formatUptime(v.liveSince, now) || '—' : '—';
+      c.reconnects.textContent = String(v.reconnects);
+      c.lastError.textContent = v.lastError ?? 'none';
+      c.stop.hidden = !v.active;
+      if (!v.active) {
+        c.preview.hidden = true;
+        c.previewNote.textContent = v.status === 'failed' ? 'The broadcast failed.' : 'The broadcast was stopped.';
+      }
+      nodes.push(c.root);
+    }
+    for (const [name, c] of cards) {
+      if (!broadcasts.has(name)) {
+        if (c.previewUrl) URL.revokeObjectURL(c.previewUrl);
+        cards.delete(name);
+      }
+    }
+    render(broadcastList, ...nodes);
+    broadcastsEmpty.hidden = nodes.length > 0;
+    stopAll.disabled = ![...broadcasts.values()].some((v) => v.active);
+  }
+
+  function applyState(state: CallState): void {
+    const b = (state.call.settings?.broadcasting ?? {}) as { rtmp?: { quality?: string; layout?: { name?: string } } };
+    const newDefaults = { quality: b.rtmp?.quality ?? '', layout: b.rtmp?.layout?.name ?? '' };
+    if (newDefaults.quality !== defaults.quality || newDefaults.layout !== defaults.layout) {
+      defaults = newDefaults;
+      const q = qualitySelect.value;
+      const l = layoutSelect.value;
+      fillSelects();
+      qualitySelect.value = q;
+      layoutSelect.value = l;
+    }
+    render(settingsBox, definitionList(settingsRows(state.call.settings?.broadcasting), 'Effective broadcasting settings'));
+    if (state.call.session !== undefined) roster = rosterFromParticipants(state.call.session?.participants);
+    if (state.members) members = state.members;
+    broadcasts = syncWithEgress(broadcasts, state.call.egress?.rtmps);
+    renderRoster();
+    renderBroadcasts();
+  }
+
+  async function load(): Promise<void> {
+    if (!api) return;
+    try {
+      const state = await api.getCall(type, id);
+      if (stopped) return;
+      loadError.textContent = '';
+      applyState(state);
+    } catch (err) {
+      if (!stopped) loadError.textContent = messageOf(err);
+    }
+  }
+
+  async function pollStats(): Promise<void> {
+    if (!api) return;
+    const active = [...broadcasts.values()].filter((v) => v.active);
+    await Promise.all(
+      active.map(async (v) => {
+        try {
+          const { broadcast } = await api!.broadcastDetails(type, id, v.name);
+          if (!stopped && broadcast.stats) broadcasts = applyStats(broadcasts, broadcast.stats);
+        } catch (err) {
+          // A broadcast that just ended answers 404; the next call state removes it.
+          if (!(err instanceof ApiRequestError && err.status === 404)) actionError.textContent = messageOf(err);
+        }
+      }),
+    );
+    if (!stopped) renderBroadcasts();
+  }
+
+  async function pollPreviews(): Promise<void> {
+    if (!api) return;
+    for (const v of broadcasts.values()) {
+      if (!v.active) continue;
+      const card = cards.get(v.name);
+      if (!card) continue;
+      try {
+        const blob = await api.preview(type, id, v.name);
+        if (stopped || !blob) continue;
+        const url = URL.createObjectURL(blob);
+        card.preview.src = url;
+        card.preview.hidden = false;
+        card.previewNote.textContent = `Updated ${new Date().toLocaleTimeString()}`;
+        if (card.previewUrl) URL.revokeObjectURL(card.previewUrl);
+        card.previewUrl = url;
+      } catch (err) {
+        if (!(err instanceof ApiRequestError && err.status === 404)) card.previewNote.textContent = messageOf(err);
+      }
+    }
+  }
+
+  async function stopOne(name: string): Promise<void> {
+    if (!api) return;
+    actionError.textContent = '';
+    try {
+      await api.stopBroadcast(type, id, name);
+      await load();
+    } catch (err) {
+      actionError.textContent = messageOf(err);
+    }
+  }
+
+  stopAll.addEventListener('click', async () => {
+    if (!api) return;
+    actionError.textContent = '';
+    try {
+      await api.stopAllBroadcasts(type, id);
+      await load();
+    } catch (err) {
+      actionError.textContent = messageOf(err);
+    }
+  });
+
+  startForm.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    if (!api) return;
+    startError.textContent = '';
+    const value = (id: string) => byId<HTMLInputElement>(id).value.trim();
+    const name = value('bc-name');
+    const url = value('bc-url');
+    if (name === '') return void (startError.textContent = 'Enter a broadcast name.');
+    if (url === '') return void (startError.textContent = 'Enter the stream URL (rtmp:// or rtmps://).');
+    const input: BroadcastStartInput = { name, stream_url: url };
+    if (keyInput.value !== '') input.stream_key = keyInput.value;
+    if (qualitySelect.value) input.quality = qualitySelect.value;
+    const options: Record<string, unknown> = {};
+    if (value('bc-title')) options['title.text'] = value('bc-title');
+    if (value('bc-bg')) options['layout.background_color'] = value('bc-bg');
+    if (!byId<HTMLInputElement>('bc-labels').checked) options['participant_label.display'] = false;
+    if (layoutSelect.value || Object.keys(options).length > 0) {
+      input.layout = { name: layoutSelect.value || defaults.layout || 'spotlight' };
+      if (Object.keys(options).length > 0) input.layout.options = options;
+    }
+    startButton.disabled = true;
+    try {
+      await api.startBroadcast(type, id, input);
+      broadcasts = dropInactive(broadcasts, name);
+      keyInput.value = '';
+      await load();
+    } catch (err) {
+      startError.textContent = messageOf(err);
+    } finally {
+      startButton.disabled = false;
+    }
+  });
+
+  viewEvents = (e) => {
+    if (e.call_cid !== cid) return;
+    roster = applyRosterEvent(roster, e);
+    broadcasts = applyBroadcastEvent(broadcasts, e);
+    if (e.type === 'call.updated' || e.type === 'call.created') {
+      const call = e.call as CallState['call'] | undefined;
+      if (call) applyState({ call });
+      return;
+    }
+    renderRoster();
+    renderBroadcasts();
+  };
+
+  void load();
+  const statsTimer = setInterval(() => void pollStats(), 1000);
+  const previewTimer = setInterval(() => void pollPreviews(), 1000);
+  const stateTimer = setInterval(() => void load(), events ? 15_000 : 3_000);
+  leaveView = () => {
+    stopped = true;
+    clearInterval(statsTimer);
+    clearInterval(previewTimer);
+    clearInterval(stateTimer);
+    for (const c of cards.values()) if (c.previewUrl) URL.revokeObjectURL(c.previewUrl);
+  };
+}
+
+// ---- start ------------------------------------------------------------------------------------
+
+signOutButton.addEventListener('click', signOut);
+
+async function main(): Promise<void> {
+  try {
+    config = await loadWebConfig();
+  } catch (err) {
+    render(app, h('p', { class: 'error', role: 'alert' }, messageOf(err)));
+    return;
+  }
+  const fromUrl = tokenFromUrl(location.hash, '');
+  if (fromUrl) history.replaceState(null, '', location.pathname + location.search);
+  const saved = fromUrl ?? sessionStorage.getItem(TOKEN_KEY);
+  if (saved) signIn(saved);
+  route();
+}
+
+void main();

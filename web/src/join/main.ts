@@ -1,0 +1,237 @@
+/**
+ * The join page (`/join/{type}/{id}`): camera and microphone preview, a display name, Join and
+ * Leave. Joining publishes over WHIP with a user token (from `?token=` or, in development, from
+ * `/dev/token`), follows the call's events for who is in it and who speaks, and shows the live
+ * composed picture while a broadcast runs.
+ */
+import { ApiClient, callPath, type CallState, type RtmpJson } from '../lib/api.js';
+import { loadWebConfig } from '../lib/config.js';
+import { readTokenClaims, tokenFromUrl } from '../lib/credentials.js';
+import { byId, h, render } from '../lib/dom.js';
+import { EventConnection } from '../lib/events.js';
+import { userIdFromName } from '../lib/format.js';
+import { applyRosterEvent, rosterFromParticipants, type Roster } from '../lib/roster.js';
+import { WhipPublisher } from '../lib/whip.js';
+
+const statusEl = byId('status');
+const errorEl = byId('error');
+const selfView = byId<HTMLVideoElement>('self-view');
+const nameInput = byId<HTMLInputElement>('display-name');
+const cameraOn = byId<HTMLInputElement>('camera-on');
+const micOn = byId<HTMLInputElement>('mic-on');
+const joinButton = byId<HTMLButtonElement>('join');
+const leaveButton = byId<HTMLButtonElement>('leave');
+const form = byId<HTMLFormElement>('join-form');
+const participantsEl = byId<HTMLUListElement>('participants');
+const participantsEmpty = byId('participants-empty');
+const broadcastStatus = byId('broadcast-status');
+const previewImg = byId<HTMLImageElement>('broadcast-preview');
+
+function parseCallFromPath(pathname: string): { type: string; id: string } | null {
+  const m = /^\/join\/([^/]+)\/([^/]+)\/?$/.exec(pathname);
+  if (!m) return null;
+  try {
+    return { type: decodeURIComponent(m[1]!), id: decodeURIComponent(m[2]!) };
+  } catch {
+    return null;
+  }
+}
+
+const call = parseCallFromPath(location.pathname);
+const urlToken = tokenFromUrl(location.hash, location.search);
+const params = new URLSearchParams(location.search);
+nameInput.value = params.get('name') ?? '';
+
+let media: MediaStream | null = null;
+let publisher: WhipPublisher | null = null;
+let events: EventConnection | null = null;
+let roster: Roster = [];
+let me: { id: string; name: string } | null = null;
+let broadcasts: RtmpJson[] = [];
+let previewTimer: ReturnType<typeof setInterval> | null = null;
+let previewUrl: string | null = null;
+let api: ApiClient | null = null;
+
+function setStatus(text: string): void {
+  statusEl.textContent = text;
+}
+
+function showError(text: string): void {
+  errorEl.textContent = text;
+}
+
+function renderRoster(): void {
+  render(
+    participantsEl,
+    ...roster.map((p) => {
+      const badges = [];
+      if (p.dominant) badges.push(h('span', { class: 'badge dominant' }, 'dominant speaker'));
+      if (p.speaking) badges.push(h('span', { class: 'badge speaking' }, 'speaking'));
+      return h(
+        'li',
+        { class: `participant${p.speaking || p.dominant ? ' is-speaking' : ''}`, 'data-user-id': p.userId },
+        h('span', { class: 'name' }, p.name),
+        me && p.userId === me.id ? h('span', { class: 'muted' }, ' (you)') : null,
+        ...badges,
+      );
+    }),
+  );
+  participantsEmpty.hidden = roster.length > 0;
+}
+
+function renderBroadcasts(): void {
+  const first = broadcasts[0];
+  if (!first) {
+    broadcastStatus.textContent = 'No broadcast is running.';
+    previewImg.hidden = true;
+    stopPreview();
+    return;
+  }
+  broadcastStatus.textContent = `Live broadcast: ${broadcasts.map((b) => b.name).join(', ')}`;
+  startPreview(first.name);
+}
+
+function startPreview(name: string): void {
+  if (previewTimer) clearInterval(previewTimer);
+  const tick = async () => {
+    if (!api || !call) return;
+    try {
+      const blob = await api.preview(call.type, call.id, name);
+      if (!blob) return;
+      const url = URL.createObjectURL(blob);
+      previewImg.src = url;
+      previewImg.hidden = false;
+      if (previewUrl) URL.revokeObjectURL(previewUrl);
+      previewUrl = url;
+    } catch {
+      // The broadcast may have just ended; the next call.updated stops the loop.
+    }
+  };
+  void tick();
+  previewTimer = setInterval(() => void tick(), 1000);
+}
+
+function stopPreview(): void {
+  if (previewTimer) clearInterval(previewTimer);
+  previewTimer = null;
+}
+
+function applyCallState(state: CallState): void {
+  roster = rosterFromParticipants(state.call.session?.participants);
+  broadcasts = state.call.egress?.rtmps ?? [];
+  renderRoster();
+  renderBroadcasts();
+}
+
+function onEvent(event: Record<string, unknown>): void {
+  if (!call || event.call_cid !== `${call.type}:${call.id}`) return;
+  roster = applyRosterEvent(roster, event);
+  renderRoster();
+  if (event.type === 'call.updated' || event.type === 'call.created') {
+    const c = event.call as CallState['call'] | undefined;
+    if (c?.egress) {
+      broadcasts = c.egress.rtmps ?? [];
+      renderBroadcasts();
+    }
+  }
+  if (event.type === 'call.ended') {
+    setStatus('The call has ended');
+    void leave();
+  }
+}
+
+async function startCamera(): Promise<void> {
+  try {
+    media = await navigator.mediaDevices.getUserMedia({
+      video: { width: { ideal: 640 }, height: { ideal: 360 } },
+      audio: true,
+    });
+    selfView.srcObject = media;
+    applyToggles();
+  } catch (err) {
+    showError(`The camera or microphone could not be opened: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+function applyToggles(): void {
+  for (const t of media?.getVideoTracks() ?? []) t.enabled = cameraOn.checked;
+  for (const t of media?.getAudioTracks() ?? []) t.enabled = micOn.checked;
+}
+
+async function tokenFor(name: string, devTokens: boolean): Promise<string> {
+  if (urlToken) return urlToken;
+  if (!devTokens) throw new Error('This page needs a token: open it with ?token=... in its address.');
+  const userId = params.get('user_id') ?? userIdFromName(name, Math.random().toString(36).slice(2, 8));
+  const res = await fetch(`/dev/token?user_id=${encodeURIComponent(userId)}`);
+  const body = (await res.json().catch(() => ({}))) as { token?: string; message?: string };
+  if (!res.ok || !body.token) throw new Error(body.message ?? `no development token (HTTP ${res.status})`);
+  return body.token;
+}
+
+async function join(): Promise<void> {
+  showError('');
+  if (!call) return showError('This address does not name a call: use /join/{type}/{id}.');
+  const name = nameInput.value.trim();
+  if (name === '') {
+    nameInput.focus();
+    return showError('Enter a display name to join.');
+  }
+  if (!media) await startCamera();
+  if (!media) return;
+  joinButton.disabled = true;
+  nameInput.disabled = true;
+  setStatus('Joining…');
+  try {
+    const config = await loadWebConfig();
+    const token = await tokenFor(name, config.devTokens);
+    const claims = readTokenClaims(token);
+    if (!claims?.userId) throw new Error('The token names no user (user_id claim).');
+    me = { id: claims.userId, name };
+    api = new ApiClient({ apiKey: config.apiKey, token });
+    const state = await api.getOrCreateCall(call.type, call.id);
+    applyCallState(state);
+    events = new EventConnection({ apiKey: config.apiKey, token, user: me, onEvent });
+    events.start();
+    publisher = new WhipPublisher(`${location.origin}${callPath(call.type, call.id)}/whip`, token);
+    await publisher.publish(media, (s) => {
+      if (s === 'connected') setStatus(`Joined as ${name}`);
+      else if (s === 'failed') setStatus('Connection lost');
+    });
+    setStatus(`Joined as ${name}`);
+    leaveButton.disabled = false;
+  } catch (err) {
+    showError(err instanceof Error ? err.message : String(err));
+    await leave(false);
+  }
+}
+
+async function leave(announce = true): Promise<void> {
+  const p = publisher;
+  publisher = null;
+  events?.close();
+  events = null;
+  stopPreview();
+  await p?.stop();
+  roster = [];
+  broadcasts = [];
+  renderRoster();
+  renderBroadcasts();
+  leaveButton.disabled = true;
+  joinButton.disabled = false;
+  nameInput.disabled = false;
+  if (announce) setStatus('Left the call');
+}
+
+if (call) byId('call-cid').textContent = `${call.type}:${call.id}`;
+else showError('This address does not name a call: use /join/{type}/{id}.');
+
+form.addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  void join();
+});
+leaveButton.addEventListener('click', () => void leave());
+cameraOn.addEventListener('change', applyToggles);
+micOn.addEventListener('change', applyToggles);
+window.addEventListener('pagehide', () => void publisher?.stop());
+renderRoster();
+void startCamera();

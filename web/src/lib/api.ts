@@ -1,0 +1,198 @@
+/**
+ * A small client of Callcast's Stream-compatible REST API, as a browser application calls it:
+ * same origin, the `/video` prefix, `api_key` in the query, the JWT in `Authorization` and
+ * `stream-auth-type: jwt`. Errors carry the API's own message, unchanged.
+ */
+
+export interface ApiCredentials {
+  apiKey: string;
+  token: string;
+}
+
+/** An error answered by the API (Stream's APIError shape) or a transport failure. */
+export class ApiRequestError extends Error {
+  override name = 'ApiRequestError';
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly code: number | null,
+  ) {
+    super(message);
+  }
+}
+
+/** The message to show for a failed response body: the API's `message`, as worded by the API. */
+export function apiErrorMessage(status: number, body: unknown): string {
+  if (body && typeof body === 'object' && typeof (body as { message?: unknown }).message === 'string') {
+    return (body as { message: string }).message;
+  }
+  return `request failed with HTTP ${status}`;
+}
+
+export function withApiKey(path: string, apiKey: string): string {
+  return `${path}${path.includes('?') ? '&' : '?'}api_key=${encodeURIComponent(apiKey)}`;
+}
+
+export function callPath(type: string, id: string): string {
+  return `/video/call/${encodeURIComponent(type)}/${encodeURIComponent(id)}`;
+}
+
+export interface BroadcastStartInput {
+  name: string;
+  stream_url: string;
+  stream_key?: string;
+  quality?: string;
+  layout?: { name: string; options?: Record<string, unknown> };
+}
+
+export class ApiClient {
+  constructor(
+    private readonly creds: ApiCredentials,
+    private readonly base = '',
+  ) {}
+
+  headers(extra: Record<string, string> = {}): Record<string, string> {
+    return { Authorization: this.creds.token, 'stream-auth-type': 'jwt', ...extra };
+  }
+
+  url(path: string): string {
+    return `${this.base}${withApiKey(path, this.creds.apiKey)}`;
+  }
+
+  async request<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<T> {
+    const init: RequestInit = { method, headers: this.headers({ 'Content-Type': 'application/json' }) };
+    if (body !== undefined) init.body = JSON.stringify(body);
+    let res: Response;
+    try {
+      res = await fetch(this.url(path), init);
+    } catch (err) {
+      throw new ApiRequestError(`the server could not be reached (${err instanceof Error ? err.message : String(err)})`, 0, null);
+    }
+    const text = await res.text();
+    let parsed: unknown = null;
+    try {
+      parsed = text === '' ? null : JSON.parse(text);
+    } catch {
+      parsed = null;
+    }
+    if (!res.ok) {
+      const code = parsed && typeof (parsed as { code?: unknown }).code === 'number' ? (parsed as { code: number }).code : null;
+      throw new ApiRequestError(apiErrorMessage(res.status, parsed), res.status, code);
+    }
+    return (parsed ?? {}) as T;
+  }
+
+  getCall(type: string, id: string): Promise<CallState> {
+    return this.request<CallState>('GET', callPath(type, id));
+  }
+
+  getOrCreateCall(type: string, id: string): Promise<CallState> {
+    return this.request<CallState>('POST', callPath(type, id), {});
+  }
+
+  queryCalls(limit = 25): Promise<{ calls: CallState[]; next?: string }> {
+    return this.request('POST', '/video/calls', { limit, sort: [{ field: 'created_at', direction: -1 }] });
+  }
+
+  startBroadcast(type: string, id: string, broadcast: BroadcastStartInput): Promise<unknown> {
+    return this.request('POST', `${callPath(type, id)}/rtmp_broadcasts`, { broadcasts: [broadcast] });
+  }
+
+  stopBroadcast(type: string, id: string, name: string): Promise<unknown> {
+    return this.request('POST', `${callPath(type, id)}/rtmp_broadcasts/${encodeURIComponent(name)}/stop`, {});
+  }
+
+  stopAllBroadcasts(type: string, id: string): Promise<unknown> {
+    return this.request('POST', `${callPath(type, id)}/rtmp_broadcasts/stop`);
+  }
+
+  broadcastDetails(type: string, id: string, name: string): Promise<{ broadcast: BroadcastDetails }> {
+    return this.request('GET', `${callPath(type, id)}/rtmp_broadcasts/${encodeURIComponent(name)}`);
+  }
+
+  /** The composed picture of a broadcast as a JPEG blob, or null while there is none yet. */
+  async preview(type: string, id: string, name: string): Promise<Blob | null> {
+    const res = await fetch(this.url(`${callPath(type, id)}/rtmp_broadcasts/${encodeURIComponent(name)}/preview.jpg`), {
+      headers: this.headers(),
+    });
+    if (res.status === 404 || res.status === 204) return null;
+    if (!res.ok) {
+      let body: unknown = null;
+      try {
+        body = await res.json();
+      } catch {
+        body = null;
+      }
+      throw new ApiRequestError(apiErrorMessage(res.status, body), res.status, null);
+    }
+    return res.blob();
+  }
+}
+
+// ---- wire models (the parts the pages read) --------------------------------------------------
+
+export interface UserJson {
+  id: string;
+  name?: string;
+  image?: string;
+  role?: string;
+}
+
+export interface SessionParticipantJson {
+  user_session_id: string;
+  user: UserJson;
+  role?: string;
+  joined_at?: string;
+  is_speaking?: boolean;
+  is_dominant_speaker?: boolean;
+}
+
+export interface RtmpJson {
+  name: string;
+  stream_url: string;
+  stream_key?: string;
+  started_at?: string;
+}
+
+export interface CallJson {
+  type: string;
+  id: string;
+  cid: string;
+  created_at?: string;
+  ended_at?: string | null;
+  created_by?: UserJson;
+  settings?: { broadcasting?: Record<string, unknown> } & Record<string, unknown>;
+  egress?: { broadcasting?: boolean; rtmps?: RtmpJson[] };
+  session?: { participants?: SessionParticipantJson[] } | null;
+}
+
+export interface MemberJson {
+  user_id: string;
+  user?: UserJson;
+  role?: string;
+}
+
+export interface CallState {
+  call: CallJson;
+  members?: MemberJson[];
+  own_capabilities?: string[];
+}
+
+export interface BroadcastStatsJson {
+  name: string;
+  state: 'connecting' | 'live' | 'reconnecting' | 'failed' | 'stopped';
+  bytesSent: number;
+  bitrate: number;
+  reconnects: number;
+  lastError: string | null;
+  liveSince: string | null;
+}
+
+export interface BroadcastDetails {
+  name: string;
+  stream_url: string;
+  started_at?: string;
+  quality?: string;
+  layout?: { name?: string };
+  stats: BroadcastStatsJson | null;
+}

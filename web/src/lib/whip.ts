@@ -1,0 +1,82 @@
+/**
+ * WHIP publishing (RFC 9725) of a camera and microphone stream: POST the SDP offer with the
+ * user's token, apply the answer, DELETE the session resource to leave.
+ */
+import { ApiRequestError, apiErrorMessage } from './api.js';
+
+/** Resolves the session resource from the `Location` header against the endpoint URL. */
+export function resourceUrl(endpoint: string, location: string | null, pageOrigin: string): string | null {
+  if (!location) return null;
+  const u = new URL(location, endpoint);
+  // The page talks to the service on its own origin (it may sit behind a proxy that rewrites hosts).
+  return u.origin === pageOrigin ? u.toString() : `${pageOrigin}${u.pathname}${u.search}`;
+}
+
+export class WhipPublisher {
+  private pc: RTCPeerConnection | null = null;
+  private resource: string | null = null;
+
+  constructor(
+    private readonly endpoint: string,
+    private readonly token: string,
+  ) {}
+
+  get connection(): RTCPeerConnection | null {
+    return this.pc;
+  }
+
+  async publish(stream: MediaStream, onState?: (state: RTCPeerConnectionState) => void): Promise<void> {
+    const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
+    this.pc = pc;
+    pc.addEventListener('connectionstatechange', () => onState?.(pc.connectionState));
+    for (const track of stream.getTracks()) pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+    await pc.setLocalDescription(await pc.createOffer());
+    await waitForIceGathering(pc, 3_000);
+    const offer = pc.localDescription?.sdp ?? '';
+    const res = await fetch(this.endpoint, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/sdp', Authorization: this.token, 'stream-auth-type': 'jwt' },
+      body: offer,
+    });
+    const text = await res.text();
+    if (res.status !== 201 && res.status !== 200) {
+      let body: unknown = null;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = null;
+      }
+      pc.close();
+      this.pc = null;
+      throw new ApiRequestError(apiErrorMessage(res.status, body), res.status, null);
+    }
+    this.resource = resourceUrl(this.endpoint, res.headers.get('Location'), location.origin);
+    await pc.setRemoteDescription({ type: 'answer', sdp: text });
+  }
+
+  async stop(): Promise<void> {
+    const resource = this.resource;
+    this.resource = null;
+    this.pc?.close();
+    this.pc = null;
+    if (resource) {
+      await fetch(resource, { method: 'DELETE', headers: { Authorization: this.token, 'stream-auth-type': 'jwt' } }).catch(() => undefined);
+    }
+  }
+}
+
+function waitForIceGathering(pc: RTCPeerConnection, timeoutMs: number): Promise<void> {
+  if (pc.iceGatheringState === 'complete') return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      pc.removeEventListener('icegatheringstatechange', check);
+      clearTimeout(timer);
+      resolve();
+    };
+    const check = () => {
+      if (pc.iceGatheringState === 'complete') done();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    pc.addEventListener('icegatheringstatechange', check);
+  });
+}
