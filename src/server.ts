@@ -24,6 +24,20 @@ export interface ServerOptions {
   engine?: BroadcastEngine | ((listener: EgressListener) => BroadcastEngine);
   /** Default: a pino logger at config.logLevel. */
   log?: Logger;
+  /** More routes (e.g. the media plane's WHIP endpoint), registered before the server listens. */
+  extensions?: Array<(app: FastifyInstance, ctx: ServerContext) => Promise<void> | void>;
+}
+
+/** What an extension gets to work with. */
+export interface ServerContext {
+  store: Store;
+  bus: EventBus;
+  service: CallService;
+  apiKey: string;
+  apiSecret: string;
+  log: Logger;
+  /** The base URL clients use (known once the server listens; read it per request). */
+  publicUrl(): string;
 }
 
 export interface CallcastServer {
@@ -90,6 +104,9 @@ export async function createServer(opts: ServerOptions): Promise<CallcastServer>
     });
     const authority = new StoreConnectAuthority({ store, service, apiSecret: creds.apiSecret });
     await registerConnectRoutes(app, { bus, authority, apiKey: creds.apiKey, log });
+
+    const ctx: ServerContext = { store, bus, service, apiKey: creds.apiKey, apiSecret: creds.apiSecret, log, publicUrl: () => publicUrl };
+    for (const extend of opts.extensions ?? []) await extend(app, ctx);
 
     const webhooks = new WebhookDispatcher({
       bus,

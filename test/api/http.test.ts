@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { SignJWT, UnsecuredJWT } from 'jose';
 import { StreamClient } from '@stream-io/node-sdk';
+import { ApiError } from '../../src/api/errors.js';
 import { rawRequest, startTestServer, type TestServer } from '../support/server.js';
 
 function assertApiError(res: { status: number; body: any }, status: number, code: number, operation?: string): void {
@@ -145,6 +146,25 @@ describe('HTTP conventions', () => {
     const q = await rawRequest(t, 'POST', '/video/calls', { token: serverToken, body: {} });
     assert.equal(q.status, 201);
     assert.ok(q.body.calls.some((c: any) => c.call.cid === 'default:conv'));
+  });
+
+  it('lets extensions add routes that share the error conventions', async () => {
+    const ext = await startTestServer({
+      extensions: [
+        (app, ctx) => {
+          app.get('/api/v2/video/call/:type/:id/whip', { config: { operation: 'WHIP' } }, async () => {
+            throw new ApiError(404, 16, `no ingest yet at ${ctx.publicUrl()}`);
+          });
+        },
+      ],
+    });
+    try {
+      const res = await rawRequest(ext, 'GET', '/api/v2/video/call/default/x/whip', { apiKey: null });
+      assertApiError(res, 404, 16, 'WHIP');
+      assert.match(res.body.message, new RegExp(`no ingest yet at ${ext.url}`));
+    } finally {
+      await ext.close();
+    }
   });
 
   it('never leaks the API secret in errors', async () => {

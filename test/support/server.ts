@@ -12,7 +12,7 @@ import pg from 'pg';
 import type { Config } from '../../src/config.js';
 import type { BroadcastEngine, EgressListener } from '../../src/egress/contract.js';
 import type { WireEvent } from '../../src/events/contract.js';
-import { createServer, type CallcastServer } from '../../src/server.js';
+import { createServer, type CallcastServer, type ServerOptions } from '../../src/server.js';
 import { RecordingEngine } from './recording-engine.js';
 
 export interface TestServer {
@@ -36,6 +36,7 @@ export interface TestServer {
 export interface TestServerOptions {
   engine?: BroadcastEngine | ((listener: EgressListener) => BroadcastEngine);
   webhookUrl?: string;
+  extensions?: ServerOptions['extensions'];
 }
 
 /** A fresh schema in the test PostgreSQL database; the URL selects it through search_path. */
@@ -85,7 +86,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   const boot = async (): Promise<TestServer> => {
     const engine = new RecordingEngine();
     const events: WireEvent[] = [];
-    const server = await createServer({ config, engine: opts.engine ?? engine.bind });
+    const server = await createServer({ config, engine: opts.engine ?? engine.bind, ...(opts.extensions ? { extensions: opts.extensions } : {}) });
     server.bus.subscribe((e) => events.push(e));
     const client = new StreamClient(apiKey, apiSecret, { basePath: server.url, timeout: 10_000 });
     const handle: TestServer = {
