@@ -259,12 +259,18 @@ export class Destination {
       this.ts.rebase(keyframe.timestamp, gap);
     }
     if (!this.headersSent) {
-      if (snap.metadata) this.sendAt(session, snap.metadata, keyframe.timestamp);
-      for (const h of snap.sequenceHeaders) this.sendAt(session, h, keyframe.timestamp);
+      let ok = true;
+      if (snap.metadata) ok = this.sendAt(session, snap.metadata, keyframe.timestamp) && ok;
+      for (const h of snap.sequenceHeaders) ok = this.sendAt(session, h, keyframe.timestamp) && ok;
+      if (!ok) {
+        // Not sent (session backed up or closing): try again at the next keyframe.
+        this.awaitingKeyframe = true;
+        return;
+      }
       this.headersSent = true;
     }
     this.awaitingKeyframe = false;
-    this.send(session, keyframe);
+    if (!this.send(session, keyframe)) return;
     if (rest) for (const tag of rest) if (!this.awaitingKeyframe) this.send(session, tag);
     if (!this.startedReported && this.sessionLive && this.session === session) {
       this.startedReported = true;
@@ -272,30 +278,37 @@ export class Destination {
     }
   }
 
-  private send(session: PublishSession, tag: FlvTag): void {
-    this.sendAt(session, tag, tag.timestamp);
+  private send(session: PublishSession, tag: FlvTag): boolean {
+    return this.sendAt(session, tag, tag.timestamp);
   }
 
-  private sendAt(session: PublishSession, tag: FlvTag, inputTs: number): void {
+  /** Sends one tag; false if the session did not take it (it then waits for the next keyframe). */
+  private sendAt(session: PublishSession, tag: FlvTag, inputTs: number): boolean {
     const out = this.ts.map(inputTs);
     let ok: boolean;
     try {
       ok = session.sendTag(tag, out);
     } catch (err) {
       this.lastErrorText = this.describeError(err);
+      ok = false;
+    }
+    if (!ok) {
+      // Slow destination: skip to the next keyframe rather than queue.
       this.awaitingKeyframe = true;
-      return;
+      if (tag.type === 'video' && !tag.sequenceHeader) this.droppedFrames += 1;
+      return false;
     }
     this.lastSendWall = Date.now();
     if (!tag.sequenceHeader) {
-      if (tag.type === 'video') this.videoFrames += 1;
-      else if (tag.type === 'audio') this.audioFrames += 1;
+      if (tag.type === 'video') {
+        this.videoFrames += 1;
+        if (this.videoFrames % 30 === 0) this.sampleBytes(this.totalBytes());
+      } else if (tag.type === 'audio') {
+        this.audioFrames += 1;
+      }
     }
-    if (this.videoFrames % 30 === 0) this.sampleBytes(this.totalBytes());
-    if (!ok || session.bufferedBytes() > this.maxBufferedBytes) {
-      // Slow destination: skip to the next keyframe rather than queue.
-      this.awaitingKeyframe = true;
-    }
+    if (session.bufferedBytes() > this.maxBufferedBytes) this.awaitingKeyframe = true;
+    return true;
   }
 
   private async connect(): Promise<void> {
@@ -426,7 +439,7 @@ export class Destination {
     } else {
       text = String(err);
     }
-    return redact(`${this.opts.describe}: ${text}`, this.opts.secrets);
+    return redact(text.includes(this.opts.describe) ? text : `${this.opts.describe}: ${text}`, this.opts.secrets);
   }
 }
 
