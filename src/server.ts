@@ -4,6 +4,7 @@
  */
 import { join } from 'node:path';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { checkApiKey, tokenFromHeader, verifyToken } from './api/auth.js';
 import { StoreConnectAuthority } from './api/connect-authority.js';
 import { fastifyHttpOptions, installHttpConventions } from './api/http.js';
 import { registerApi } from './api/index.js';
@@ -38,6 +39,11 @@ export interface ServerContext {
   log: Logger;
   /** The base URL clients use (known once the server listens; read it per request). */
   publicUrl(): string;
+  /**
+   * Authenticates request credentials (api_key query value, Authorization header) and checks that
+   * the caller may read the call. Throws ApiError (status/statusCode 401, 403 or 404).
+   */
+  authorizeCallRead(callCid: string, auth: { apiKey: string | undefined; authorization: string | undefined }): Promise<void>;
 }
 
 export interface CallcastServer {
@@ -105,7 +111,20 @@ export async function createServer(opts: ServerOptions): Promise<CallcastServer>
     const authority = new StoreConnectAuthority({ store, service, apiSecret: creds.apiSecret });
     await registerConnectRoutes(app, { bus, authority, apiKey: creds.apiKey, log });
 
-    const ctx: ServerContext = { store, bus, service, apiKey: creds.apiKey, apiSecret: creds.apiSecret, log, publicUrl: () => publicUrl };
+    const ctx: ServerContext = {
+      store,
+      bus,
+      service,
+      apiKey: creds.apiKey,
+      apiSecret: creds.apiSecret,
+      log,
+      publicUrl: () => publicUrl,
+      authorizeCallRead: async (callCid, auth) => {
+        checkApiKey(auth.apiKey, creds.apiKey);
+        const principal = await verifyToken(tokenFromHeader(auth.authorization), creds.apiSecret);
+        await service.authorizeRead(principal, callCid);
+      },
+    };
     for (const extend of opts.extensions ?? []) await extend(app, ctx);
 
     const webhooks = new WebhookDispatcher({

@@ -13,6 +13,11 @@ export class ApiError extends Error {
   ) {
     super(detail);
   }
+
+  /** The HTTP status under the name Fastify and other modules read. */
+  get statusCode(): number {
+    return this.status;
+  }
 }
 
 export const ErrorCodes = {

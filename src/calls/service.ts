@@ -175,6 +175,14 @@ export class CallService implements EgressListener {
     return { call, members, own_capabilities: caps };
   }
 
+  /** Throws unless the call exists and the principal may read it (404/16, 403/17). */
+  async authorizeRead(principal: Principal, cid: string): Promise<void> {
+    const sep = cid.indexOf(':');
+    if (sep <= 0) throw notFound(`call ${cid} does not exist`);
+    const loaded = await this.loadCall(cid.slice(0, sep), cid.slice(sep + 1));
+    await this.require(principal, loaded.callType, loaded.call.cid, 'read-call');
+  }
+
   // ---- events -------------------------------------------------------------------------------
 
   private publish(event: EventFields): void {

@@ -155,6 +155,13 @@ describe('HTTP conventions', () => {
           app.get('/api/v2/video/call/:type/:id/whip', { config: { operation: 'WHIP' } }, async () => {
             throw new ApiError(404, 16, `no ingest yet at ${ctx.publicUrl()}`);
           });
+          app.get<{ Params: { type: string; id: string }; Querystring: { api_key?: string } }>('/peek/:type/:id', async (request) => {
+            await ctx.authorizeCallRead(`${request.params.type}:${request.params.id}`, {
+              apiKey: request.query.api_key,
+              authorization: request.headers.authorization,
+            });
+            return { ok: true };
+          });
         },
       ],
     });
@@ -162,6 +169,13 @@ describe('HTTP conventions', () => {
       const res = await rawRequest(ext, 'GET', '/api/v2/video/call/default/x/whip', { apiKey: null });
       assertApiError(res, 404, 16, 'WHIP');
       assert.match(res.body.message, new RegExp(`no ingest yet at ${ext.url}`));
+      await ext.client.video.call('default', 'peek').getOrCreate({ data: { created_by_id: 'u1' } });
+      const ok = await rawRequest(ext, 'GET', '/peek/default/peek', { token: ext.client.generateUserToken({ user_id: 'u2' }) });
+      assert.equal(ok.status, 200);
+      assertApiError(await rawRequest(ext, 'GET', '/peek/default/none', { token: ext.client.generateUserToken({ user_id: 'u2' }) }), 404, 16);
+      assertApiError(await rawRequest(ext, 'GET', '/peek/default/peek', {}), 401, 5);
+      await ext.client.video.updateCallType({ name: 'default', grants: { user: [] } });
+      assertApiError(await rawRequest(ext, 'GET', '/peek/default/peek', { token: ext.client.generateUserToken({ user_id: 'u2' }) }), 403, 17);
     } finally {
       await ext.close();
     }
