@@ -74,7 +74,7 @@ describe('egress to real ingests', () => {
     assert.deepEqual(ffmpegChildren(), [], 'no encoder left behind');
   });
 
-  it('broadcasts each quality at its size, ~30 fps, keyframes every 2 s, in the background colour', async () => {
+  it('broadcasts each quality at its size, ~30 fps, keyframes every 2 s, in the background colour', async (t) => {
     const cases: Array<{ name: string; quality: Quality; color: string; rgb: number[]; w: number; h: number }> = [
       { name: 'q360', quality: '360p', color: '#ff0000', rgb: [255, 0, 0], w: 640, h: 360 },
       { name: 'qportrait', quality: 'portrait-360x640', color: '#2040c0', rgb: [0x20, 0x40, 0xc0], w: 360, h: 640 },
@@ -116,6 +116,7 @@ describe('egress to real ingests', () => {
         const gap = keys[i]! - keys[i - 1]!;
         assert.ok(Math.abs(gap - 2) < 0.1, `${c.name} keyframe gap ${gap}`);
       }
+      t.diagnostic(`${c.name}: ${JSON.stringify(info)} keyframes ${keys.join(',')}`);
       const frame = await grabFrameRgb(path, 2, c.w, c.h);
       for (const [x, y] of [[c.w / 2, c.h / 2], [10, 10], [c.w - 10, c.h - 10]] as const) {
         assertColorNear(pixelAt(frame, c.w, Math.floor(x), Math.floor(y)), c.rgb, `${c.name} at ${x},${y}`);
@@ -123,7 +124,7 @@ describe('egress to real ingests', () => {
     }
   });
 
-  it('reconnects a destination whose ingest restarts; its group sibling on another ingest is unaffected', async () => {
+  it('reconnects a destination whose ingest restarts; its group sibling on another ingest is unaffected', async (t) => {
     const cid = 'default:restart';
     engine.start({ callCid: cid, name: 'steady', streamUrl: ingest.url(), streamKey: 'steady', quality: '360p', layout: layout() });
     engine.start({ callCid: cid, name: 'flaky', streamUrl: second.url(), streamKey: 'flaky', quality: '360p', layout: layout() });
@@ -157,13 +158,14 @@ describe('egress to real ingests', () => {
     assert.ok(flakyAfter.format.duration > beforeRestart.format.duration + 2,
       `the recording continued: ${beforeRestart.format.duration} -> ${flakyAfter.format.duration}`);
     const steady = await probe(ingest.recordingPath('steady'));
+    t.diagnostic(`flaky ${beforeRestart.format.duration} s before the restart, ${flakyAfter.format.duration} s after; steady ${steady.format.duration} s over ${elapsedS} s`);
     // The steady destination's recording spans the whole broadcast, outage included.
     assert.ok(steady.format.duration > flakyAfter.format.duration - 1, `steady ${steady.format.duration}, flaky ${flakyAfter.format.duration}`);
     assert.ok(steady.format.duration >= elapsedS * 0.5, `steady ${steady.format.duration} s of ${elapsedS} s`);
     assert.equal(listener.find('failed', 'flaky'), undefined);
   });
 
-  it('fails a destination whose ingest never comes back, and only that one', async () => {
+  it('fails a destination whose ingest never comes back, and only that one', async (t) => {
     const cid = 'default:gone';
     const doomed = await startNginxIngest();
     let doomedStopped = false;
@@ -177,6 +179,7 @@ describe('egress to real ingests', () => {
       doomedStopped = true;
       const failed = await listener.waitFor('failed', 'gone', 30_000);
       assert.ok(failed.reason && failed.reason.length > 0);
+      t.diagnostic(`gone: ${failed.reason}`);
       assert.deepEqual(engine.stats(cid).map((s) => s.name), ['healthy']);
       const h = engine.stats(cid)[0]!;
       assert.equal(h.state, 'live');
@@ -188,7 +191,7 @@ describe('egress to real ingests', () => {
     }
   });
 
-  it('keeps the RTMP session through an encoder crash; the recording keeps growing', async () => {
+  it('keeps the RTMP session through an encoder crash; the recording keeps growing', async (t) => {
     const cid = 'default:crash';
     engine.start({ callCid: cid, name: 'killed', streamUrl: ingest.url(), streamKey: 'killed', quality: '360p', layout: layout() });
     await listener.waitFor('started', 'killed');
@@ -211,12 +214,13 @@ describe('egress to real ingests', () => {
     const info = await probe(path);
     assert.ok(info.format.duration >= 5, `duration ${info.format.duration}`);
     const keys = await keyframeTimes(path);
+    t.diagnostic(`crash: ${info.format.duration} s, keyframes ${keys.join(',')}`);
     for (let i = 1; i < keys.length; i++) assert.ok(keys[i]! > keys[i - 1]!, `keyframe times monotonic: ${keys.join(',')}`);
     assert.ok(keys.at(-1)! > 3, 'keyframes after the crash');
     assert.equal(listener.find('failed', 'killed'), undefined);
   });
 
-  it('fails refused, untrusted, garbage and silent targets with a clear reason, disturbing nothing else', async () => {
+  it('fails refused, untrusted, garbage and silent targets with a clear reason, disturbing nothing else', async (t) => {
     const cid = 'default:bad';
     const silent = await startBadServer('silent');
     const garbage = await startBadServer('garbage');
@@ -235,6 +239,7 @@ describe('egress to real ingests', () => {
         for (const name of ['refused', 'garbage', 'silent', 'untrusted']) {
           reasons[name] = (await listener.waitFor('failed', name, 60_000)).reason!;
         }
+        t.diagnostic(JSON.stringify(reasons, null, 1));
         assert.ok(!reasons.refused!.includes('not-allowed-key'), reasons.refused);
         for (const [name, reason] of Object.entries(reasons)) {
           assert.ok(reason.length > 10, `${name}: ${reason}`);
