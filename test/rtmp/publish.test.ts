@@ -223,6 +223,17 @@ describe('RtmpPublisher against real servers', { timeout: 170_000 }, () => {
     }
   });
 
+  it('RTMPS to a server that never speaks TLS times out while connecting', async () => {
+    const srv = await tcpServer(() => undefined);
+    try {
+      const pub = new RtmpPublisher(parseRtmpTarget(`rtmps://127.0.0.1:${srv.port}/live`, 'k'), { connectTimeoutMs: 400 });
+      const err = await expectRtmpError(pub.connect(), 'TIMEOUT');
+      assert.match(err.message, /connecting/);
+    } finally {
+      await closeServer(srv);
+    }
+  });
+
   it('a server that answers garbage fails with PROTOCOL', async () => {
     const srv = await tcpServer((s) => s.write('HTTP/1.1 400 Bad Request\r\n\r\n'));
     try {
@@ -273,6 +284,26 @@ describe('RtmpPublisher against real servers', { timeout: 170_000 }, () => {
       assert.match(err.message, /connect/);
     } finally {
       await closeServer(srv);
+    }
+  });
+
+  it('the nginx ingest restarts on the same port and a new publish appends to the recording', async () => {
+    const ingest = await startNginxIngest();
+    try {
+      const publishOnce = async () => {
+        const pub = new RtmpPublisher(parseRtmpTarget(ingest.url(), 'again'));
+        await pub.connect();
+        await publishPaced(pub, tags);
+        await pub.close();
+      };
+      await publishOnce();
+      await ingest.restart();
+      await publishOnce();
+      await sleep(300);
+      const info = await probe(ingest.recordingPath('again'));
+      assert.ok(Math.abs(info.format.duration - 2 * SOURCE_SECONDS) < 1, `duration ${info.format.duration}`);
+    } finally {
+      await ingest.stop();
     }
   });
 
