@@ -84,6 +84,35 @@ export const startBroadcastsBody = {
 
 export const emptyBody = { type: 'object' } as const;
 
+export const goLiveBody = {
+  type: 'object',
+  properties: {
+    recording_storage_name: str,
+    transcription_storage_name: str,
+    start_closed_caption: bool,
+    start_composite_recording: bool,
+    start_hls: bool,
+    start_individual_recording: bool,
+    start_raw_recording: bool,
+    start_recording: bool,
+    start_transcription: bool,
+  },
+} as const;
+
+export const stopLiveBody = {
+  type: 'object',
+  properties: {
+    continue_closed_caption: bool,
+    continue_composite_recording: bool,
+    continue_hls: bool,
+    continue_individual_recording: bool,
+    continue_raw_recording: bool,
+    continue_recording: bool,
+    continue_rtmp_broadcasts: bool,
+    continue_transcription: bool,
+  },
+} as const;
+
 export const queryCallsBody = {
   type: 'object',
   properties: {

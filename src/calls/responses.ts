@@ -96,7 +96,7 @@ export function callResponse(v: CallView): JsonObject {
     transcribing: false,
     captioning: false,
     translating: false,
-    backstage: backstage?.enabled === true,
+    backstage: backstage?.enabled === true && v.call.live_started_at === null,
     blocked_user_ids: [],
     settings,
     egress: egressResponse(v.broadcasts),

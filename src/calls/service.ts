@@ -250,6 +250,7 @@ export class CallService implements EgressListener {
       team: input.team ?? null,
       starts_at: input.startsAt ?? null,
       ended_at: null,
+      live_started_at: null,
       created_at: now,
       updated_at: now,
     };
@@ -290,6 +291,36 @@ export class CallService implements EgressListener {
     const state = await this.callState(principal, { call, callType: loaded.callType });
     this.publish({ type: 'call.updated', call_cid: cid, call: state.call, capabilities_by_role: loaded.callType.grants });
     return state;
+  }
+
+  /** Takes the call out of backstage. */
+  async goLive(principal: Principal, type: string, id: string): Promise<JsonObject> {
+    const loaded = await this.loadCall(type, id);
+    const cid = loaded.call.cid;
+    await this.require(principal, loaded.callType, cid, 'update-call');
+    if (loaded.call.ended_at !== null) throw badRequest(`call ${cid} has ended`);
+    if (loaded.call.live_started_at !== null) return this.callJson(loaded);
+    const now = this.stamp();
+    const call: CallRecord = { ...loaded.call, live_started_at: now, updated_at: now };
+    await this.store.saveCall(call);
+    const json = await this.callJson({ call, callType: loaded.callType });
+    this.publish({ type: 'call.live_started', call_cid: cid, call: json });
+    this.publish({ type: 'call.updated', call_cid: cid, call: json, capabilities_by_role: loaded.callType.grants });
+    return json;
+  }
+
+  /** Puts the call back in backstage; its RTMP broadcasts stop unless `continueRtmp`. */
+  async stopLive(principal: Principal, type: string, id: string, continueRtmp: boolean): Promise<JsonObject> {
+    const loaded = await this.loadCall(type, id);
+    const cid = loaded.call.cid;
+    await this.require(principal, loaded.callType, cid, 'update-call');
+    const now = this.stamp();
+    const call: CallRecord = { ...loaded.call, live_started_at: null, updated_at: now };
+    await this.store.saveCall(call);
+    if (!continueRtmp) await this.stopBroadcasts(cid, await this.store.listBroadcasts(cid));
+    const json = await this.callJson({ call, callType: loaded.callType });
+    this.publish({ type: 'call.updated', call_cid: cid, call: json, capabilities_by_role: loaded.callType.grants });
+    return json;
   }
 
   /** Ends the call and stops all of its broadcasts. */

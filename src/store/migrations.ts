@@ -80,6 +80,11 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('webhook_outbox_due').on('webhook_outbox').column('next_attempt_at').execute();
     },
   },
+  '0002_call_live': {
+    async up(db: Kysely<any>): Promise<void> {
+      await db.schema.alterTable('calls').addColumn('live_started_at', 'text').execute();
+    },
+  },
 };
 
 class InCodeMigrationProvider implements MigrationProvider {

@@ -43,6 +43,8 @@ export interface CallRecord {
   team: string | null;
   starts_at: string | null;
   ended_at: string | null;
+  /** Set while the call is live (out of backstage). */
+  live_started_at: string | null;
   created_at: string;
   updated_at: string;
 }

@@ -46,6 +46,8 @@ export interface CallsTable {
   team: string | null;
   starts_at: string | null;
   ended_at: string | null;
+  /** Set while the call is live (out of backstage); null otherwise. */
+  live_started_at: string | null;
   created_at: string;
   updated_at: string;
 }

@@ -185,6 +185,7 @@ function toCallRecord(row: Database['calls']): CallRecord {
     team: row.team,
     starts_at: row.starts_at,
     ended_at: row.ended_at,
+    live_started_at: row.live_started_at ?? null,
     created_at: row.created_at,
     updated_at: row.updated_at,
   };
@@ -201,6 +202,7 @@ function fromCallRecord(r: CallRecord): Database['calls'] {
     team: r.team,
     starts_at: r.starts_at,
     ended_at: r.ended_at,
+    live_started_at: r.live_started_at,
     created_at: r.created_at,
     updated_at: r.updated_at,
   };
@@ -379,6 +381,7 @@ export class KyselyStore implements Store {
         team: row.team,
         starts_at: row.starts_at,
         ended_at: row.ended_at,
+        live_started_at: row.live_started_at,
         updated_at: row.updated_at,
       })
       .where('cid', '=', record.cid)

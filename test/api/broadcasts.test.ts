@@ -265,6 +265,31 @@ describe('RTMP broadcasts', () => {
     assert.deepEqual((await egressOf('default', 'again')).rtmps.map((r) => r.stream_url), ['rtmp://127.0.0.1/live2']);
   });
 
+  it('go live leaves backstage; stop live returns to it and stops broadcasts unless asked to continue', async () => {
+    const call = t.client.video.call('livestream', 'live1');
+    const created = await call.getOrCreate({ data: { created_by_id: 'host1' } });
+    assert.equal(created.call.backstage, true);
+    const live = await call.goLive({});
+    assert.equal(live.call.backstage, false);
+    assert.ok(t.events.find((e) => e.type === 'call.live_started' && e.call_cid === 'livestream:live1'));
+    await assert.rejects(call.goLive({ start_hls: true }), (err: Error) => code(err) === 4 && /start_hls/.test(err.message));
+
+    await call.startRTMPBroadcasts({ broadcasts: [{ name: 'kept', stream_url: 'rtmp://127.0.0.1/live' }] });
+    const paused = await call.stopLive({ continue_rtmp_broadcasts: true });
+    assert.equal(paused.call.backstage, true);
+    assert.deepEqual(paused.call.egress.rtmps.map((r) => r.name), ['kept']);
+
+    await call.goLive({});
+    const stopped = await call.stopLive({});
+    assert.equal(stopped.call.backstage, true);
+    assert.deepEqual(stopped.call.egress.rtmps, []);
+    assert.ok(t.engine.stopped.some((s) => s.callCid === 'livestream:live1' && s.name === 'kept'));
+
+    const viewer = await rawRequest(t, 'POST', '/api/v2/video/call/livestream/live1/go_live', { token: t.client.generateUserToken({ user_id: 'viewer' }), body: {} });
+    assert.equal(viewer.status, 403);
+    assert.equal(viewer.body.code, 17);
+  });
+
   it('ending a call stops every broadcast', async () => {
     const call = t.client.video.call('default', 'e1');
     await call.getOrCreate({ data: { created_by_id: 'host1' } });

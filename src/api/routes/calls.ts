@@ -6,7 +6,7 @@ import { parseTimestamp, validateCallPathPart, validateSettingsPatch } from '../
 import type { JsonObject } from '../../store/records.js';
 import { badRequest } from '../errors.js';
 import { principalOf, type ApiDeps } from '../context.js';
-import { emptyBody, getOrCreateCallBody, queryCallsBody, updateCallBody, updateMembersBody } from '../schemas.js';
+import { emptyBody, getOrCreateCallBody, goLiveBody, queryCallsBody, stopLiveBody, updateCallBody, updateMembersBody } from '../schemas.js';
 
 export interface CallParams {
   type: string;
@@ -79,6 +79,28 @@ export async function callRoutes(app: FastifyInstance, deps: ApiDeps): Promise<v
       checkCallParams(request.params);
       await service.end(principalOf(request), request.params.type, request.params.id);
       return {};
+    },
+  );
+
+  app.post<{ Params: CallParams; Body: Record<string, unknown> }>(
+    '/call/:type/:id/go_live',
+    { config: { operation: 'GoLive' }, schema: { body: goLiveBody } },
+    async (request) => {
+      checkCallParams(request.params);
+      const unsupported = Object.entries(request.body).find(([k, v]) => k.startsWith('start_') && v === true);
+      if (unsupported) throw badRequest(`${unsupported[0]} is not supported by this server (RTMP broadcasts only)`);
+      const call = await service.goLive(principalOf(request), request.params.type, request.params.id);
+      return { call };
+    },
+  );
+
+  app.post<{ Params: CallParams; Body: { continue_rtmp_broadcasts?: boolean } }>(
+    '/call/:type/:id/stop_live',
+    { config: { operation: 'StopLive' }, schema: { body: stopLiveBody } },
+    async (request) => {
+      checkCallParams(request.params);
+      const call = await service.stopLive(principalOf(request), request.params.type, request.params.id, request.body.continue_rtmp_broadcasts === true);
+      return { call };
     },
   );
 
