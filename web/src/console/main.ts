@@ -10,6 +10,7 @@ import {
   applyBroadcastEvent,
   applyStats,
   dropInactive,
+  markStopping,
   syncWithEgress,
   type BroadcastView,
 } from '../lib/broadcasts.js';
@@ -503,10 +504,14 @@ function showCall(type: string, id: string): void {
   async function stopOne(name: string): Promise<void> {
     if (!api) return;
     actionError.textContent = '';
+    broadcasts = markStopping(broadcasts, name);
+    renderBroadcasts();
     try {
       await api.stopBroadcast(type, id, name);
       await load();
     } catch (err) {
+      broadcasts = dropInactive(broadcasts, name);
+      void load();
       actionError.textContent = messageOf(err);
     }
   }
@@ -514,10 +519,14 @@ function showCall(type: string, id: string): void {
   stopAll.addEventListener('click', async () => {
     if (!api) return;
     actionError.textContent = '';
+    broadcasts = markStopping(broadcasts);
+    renderBroadcasts();
     try {
       await api.stopAllBroadcasts(type, id);
       await load();
     } catch (err) {
+      broadcasts = dropInactive(broadcasts);
+      void load();
       actionError.textContent = messageOf(err);
     }
   });

@@ -43,7 +43,9 @@ export function syncWithEgress(map: BroadcastMap, rtmps: RtmpJson[] | undefined)
   const list = Array.isArray(rtmps) ? rtmps : [];
   for (const r of list) {
     const prev = map.get(r.name);
-    if (prev && prev.active) out.set(r.name, { ...prev, streamUrl: r.stream_url, startedAt: r.started_at ?? prev.startedAt });
+    // An inactive entry still listed is one being stopped (or a stale answer): it stays inactive
+    // until the user starts that name again (which drops the entry first).
+    if (prev) out.set(r.name, prev.active ? { ...prev, streamUrl: r.stream_url, startedAt: r.started_at ?? prev.startedAt } : prev);
     else out.set(r.name, fresh(r));
   }
   for (const [name, v] of map) {
@@ -80,6 +82,9 @@ export function applyBroadcastEvent(map: BroadcastMap, event: Record<string, unk
   switch (event.type) {
     case 'call.rtmp_broadcast_started':
       if (prev && prev.active) out.set(name, { ...prev, status: 'live', liveSince: prev.liveSince ?? (event.created_at as string) ?? null });
+      // Started again (elsewhere) under a name shown as ended: show it afresh.
+      else if (prev && prev.status !== 'stopped')
+        out.set(name, { ...prev, active: true, status: 'live', lastError: null, reconnects: 0, bytesSent: 0, liveSince: (event.created_at as string) ?? null });
       break;
     case 'call.rtmp_broadcast_failed':
       if (prev) out.set(name, { ...prev, status: 'failed', active: false, bitrate: 0, lastError: reason ?? prev.lastError });
@@ -97,5 +102,14 @@ export function applyBroadcastEvent(map: BroadcastMap, event: Record<string, unk
 export function dropInactive(map: BroadcastMap, name?: string): Map<string, BroadcastView> {
   const out = new Map(map);
   for (const [n, v] of out) if (!v.active && (name === undefined || n === name)) out.delete(n);
+  return out;
+}
+
+/** Marks broadcasts as being stopped on request (all when no name): no more stats or previews. */
+export function markStopping(map: BroadcastMap, name?: string): Map<string, BroadcastView> {
+  const out = new Map(map);
+  for (const [n, v] of out) {
+    if (v.active && (name === undefined || n === name)) out.set(n, { ...v, active: false, status: 'stopped', bitrate: 0 });
+  }
   return out;
 }

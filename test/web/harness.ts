@@ -1,0 +1,127 @@
+/**
+ * A Callcast test server with the web pages: the API server of test/support/server.ts (real
+ * egress engine whose frames feed a PreviewTap) and, in front of it on 127.0.0.1, a Fastify app
+ * with `registerWebRoutes` that proxies `/api` and `/video` (WebSocket included) to it, as a
+ * reverse proxy would. The front's preview and dev-token functions are wired the way the server
+ * assembly is expected to wire them.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import httpProxy from '@fastify/http-proxy';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { authenticate } from '../../src/api/auth.js';
+import { mintUserToken } from '../../src/cli.js';
+import { EgressEngine } from '../../src/egress/engine.js';
+import { backgroundFrameSourceFactory, type FrameSourceFactory } from '../../src/egress/frame-source.js';
+import { createLogger } from '../../src/log.js';
+import { registerWebRoutes } from '../../src/web/plugin.js';
+import { PreviewTap } from '../../src/web/preview.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+
+const execFileP = promisify(execFile);
+
+export const REPO_ROOT = resolve(import.meta.dirname, '../..');
+export const WEB_ROOT = join(REPO_ROOT, 'dist/web');
+export const OUTPUT_DIR = join(REPO_ROOT, 'test-output/web');
+
+/** Builds the pages with Vite (once per test process). */
+let built: Promise<void> | null = null;
+export function buildWebPages(): Promise<void> {
+  built ??= execFileP('npx', ['vite', 'build', '--config', 'web/vite.config.ts', '--logLevel', 'warn'], {
+    cwd: REPO_ROOT,
+    timeout: 120_000,
+  }).then(() => {
+    if (!existsSync(join(WEB_ROOT, 'join.html')) || !existsSync(join(WEB_ROOT, 'console.html'))) {
+      throw new Error('vite build did not produce dist/web/join.html and console.html');
+    }
+  });
+  return built;
+}
+
+export function screenshotPath(name: string): string {
+  mkdirSync(OUTPUT_DIR, { recursive: true });
+  return join(OUTPUT_DIR, `${name}.png`);
+}
+
+export interface WebHarness {
+  api: TestServer;
+  front: FastifyInstance;
+  /** The front's URL (pages and proxied API), e.g. http://127.0.0.1:40123 */
+  url: string;
+  tap: PreviewTap;
+  /** A user token for an app-level admin ("operator"), as `make start` prints for the console. */
+  operatorToken: string;
+  /** Whether the API server answers WHIP publishes (the media plane is mounted). */
+  whipAvailable: boolean;
+  close(): Promise<void>;
+}
+
+export async function startWebHarness(opts: { frameSourceFactory?: FrameSourceFactory; tls?: { ca?: string } } = {}): Promise<WebHarness> {
+  await buildWebPages();
+  const tap = new PreviewTap();
+  const log = createLogger((process.env.CALLCAST_TEST_LOG_LEVEL as 'silent') ?? 'silent');
+  const api = await startTestServer({
+    engine: (listener) =>
+      new EgressEngine({
+        listener,
+        log,
+        frameSourceFactory: tap.wrap(opts.frameSourceFactory ?? backgroundFrameSourceFactory),
+        ...(opts.tls ? { tls: opts.tls } : {}),
+      }),
+  });
+  const front = Fastify({ logger: false });
+  try {
+    await api.client.upsertUsers([{ id: 'operator', name: 'Operator', role: 'admin' }]);
+    const operatorToken = await mintUserToken(api.apiSecret, { userId: 'operator', ttlSeconds: 3600 });
+
+    await registerWebRoutes(front, {
+      webRoot: WEB_ROOT,
+      apiKey: api.apiKey,
+      devTokens: (userId) => mintUserToken(api.apiSecret, { userId, ttlSeconds: 3600 }),
+      preview: async (callCid, name, auth) => {
+        const principal = await authenticate(
+          { query: { api_key: auth.apiKey }, headers: { authorization: auth.authorization } },
+          api.apiKey,
+          api.apiSecret,
+        );
+        const [type, id] = callCid.split(':') as [string, string];
+        // Read access and the broadcast's existence, as the details endpoint checks them.
+        const details = await api.server.service.broadcastDetails(principal, type, id, name);
+        return tap.latestJpeg(callCid, details.quality as Parameters<PreviewTap['latestJpeg']>[1]);
+      },
+    });
+    await front.register(httpProxy, { upstream: api.url, prefix: '/api', rewritePrefix: '/api' });
+    await front.register(httpProxy, { upstream: api.url, prefix: '/video', rewritePrefix: '/video', websocket: true });
+    await front.listen({ host: '127.0.0.1', port: 0 });
+    const addr = front.server.address();
+    const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+
+    const probe = await fetch(`${api.url}/video/call/default/whip-probe/whip?api_key=${api.apiKey}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/sdp' },
+      body: 'v=0\r\n',
+      signal: AbortSignal.timeout(5_000),
+    });
+    const probeBody = await probe.text();
+    const whipAvailable = !(probe.status === 404 && probeBody.includes('no route'));
+
+    return {
+      api,
+      front,
+      url,
+      tap,
+      operatorToken,
+      whipAvailable,
+      close: async () => {
+        await front.close().catch(() => undefined);
+        await api.close();
+      },
+    };
+  } catch (err) {
+    await front.close().catch(() => undefined);
+    await api.close();
+    throw err;
+  }
+}

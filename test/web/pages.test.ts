@@ -1,0 +1,222 @@
+/**
+ * The join page and the console in Debian's Chromium with fake camera and microphone, against a
+ * real Callcast server (real egress engine) and a real RTMP ingest (nginx-rtmp). Screenshots of
+ * each step go to test-output/web/.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, statSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { rawRequest } from '../support/server.js';
+import { probe } from '../support/ffprobe.js';
+import { startNginxIngest, type NginxIngest } from '../support/rtmp-ingest.js';
+import { launchBrowser, type TestBrowser } from './browser.js';
+import { screenshotPath, startWebHarness, type WebHarness } from './harness.js';
+
+const CALL_TYPE = 'default';
+const CALL_ID = 'studio';
+const STREAM_KEY = 'studio-key-5f1c';
+const PHONE = { width: 390, height: 844 };
+
+async function bytesSent(page: Page, name: string): Promise<number> {
+  const v = await page.getByRole('article', { name: `Broadcast ${name}` }).locator('dd[data-field="bytes"]').getAttribute('data-value');
+  return Number(v ?? 0);
+}
+
+async function poll<T>(fn: () => Promise<T>, ok: (v: T) => boolean, what: string, timeoutMs = 30_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (ok(v)) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(v)})`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** No horizontal scrolling: the page fits the viewport's width. */
+async function assertFitsWidth(page: Page): Promise<void> {
+  const { scroll, width } = (await page.evaluate(() => {
+    const g = globalThis as any;
+    return { scroll: g.document.documentElement.scrollWidth, width: g.innerWidth };
+  })) as {
+    scroll: number;
+    width: number;
+  };
+  assert.ok(scroll <= width + 1, `page is ${scroll}px wide in a ${width}px viewport`);
+}
+
+function assertNoConsoleErrors(browser: TestBrowser, page: Page, what: string): void {
+  assert.deepEqual(browser.errorsOf(page), [], `console errors on ${what}`);
+}
+
+describe('web pages in Chromium', { timeout: 175_000 }, () => {
+  let h: WebHarness;
+  let ingest: NginxIngest;
+  let browser: TestBrowser;
+  let consolePage: Page;
+  const joinPages: Page[] = [];
+
+  before(async () => {
+    [h, ingest, browser] = await Promise.all([startWebHarness(), startNginxIngest(), launchBrowser()]);
+    await h.api.client.video.call(CALL_TYPE, CALL_ID).getOrCreate({ data: { created_by_id: 'operator' } });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await h?.close();
+    await ingest?.stop();
+  });
+
+  test('join page: camera preview, labelled controls, a name is required', async () => {
+    const page = await browser.newPage();
+    joinPages.push(page);
+    await page.goto(`${h.url}/join/${CALL_TYPE}/${CALL_ID}`);
+    await assert.doesNotReject(page.getByRole('heading', { name: `Join ${CALL_TYPE}:${CALL_ID}` }).waitFor());
+    // The fake camera plays in the preview.
+    await page.waitForFunction(() => {
+      const v = (globalThis as any).document.querySelector('video');
+      return v !== null && v.videoWidth > 0 && !v.paused;
+    });
+    assert.equal(await page.getByLabel('Camera on').isChecked(), true);
+    assert.equal(await page.getByLabel('Microphone on').isChecked(), true);
+    assert.equal(await page.getByRole('button', { name: 'Leave' }).isDisabled(), true);
+    await page.getByRole('button', { name: 'Join' }).click();
+    assert.equal(await page.getByRole('alert').textContent(), 'Enter a display name to join.');
+    await page.screenshot({ path: screenshotPath('01-join-preview') });
+    assertNoConsoleErrors(browser, page, 'the join page');
+  });
+
+  test('join page: two participants join and see each other', async (t) => {
+    if (!h.whipAvailable) {
+      t.skip('the server does not answer WHIP publishes yet (media plane not mounted)');
+      return;
+    }
+    const [first] = joinPages;
+    assert.ok(first);
+    const second = await browser.newPage();
+    joinPages.push(second);
+    await second.goto(`${h.url}/join/${CALL_TYPE}/${CALL_ID}`);
+    for (const [page, name] of [
+      [first, 'Ada Lovelace'],
+      [second, 'Grace Hopper'],
+    ] as const) {
+      await page.getByLabel('Display name').fill(name);
+      await page.getByRole('button', { name: 'Join' }).click();
+      await page.getByRole('status').filter({ hasText: `Joined as ${name}` }).waitFor();
+    }
+    for (const page of [first, second]) {
+      const list = page.getByRole('list', { name: 'In the call' });
+      await list.getByText('Ada Lovelace').waitFor();
+      await list.getByText('Grace Hopper').waitFor();
+    }
+    await first.screenshot({ path: screenshotPath('02-join-two-participants') });
+    for (const page of joinPages) assertNoConsoleErrors(browser, page, 'a joined page');
+  });
+
+  test('console: sign in from the development link, list calls, open a call', async () => {
+    consolePage = await browser.newPage();
+    const page = consolePage;
+    await page.goto(`${h.url}/console#token=${h.operatorToken}`);
+    // The token leaves the address bar once read.
+    await page.waitForFunction(() => (globalThis as any).location.hash === '');
+    const link = page.getByRole('link', { name: `${CALL_TYPE}:${CALL_ID}` });
+    await link.waitFor();
+    await page.getByText('Live updates on').waitFor();
+    await page.screenshot({ path: screenshotPath('03-console-calls') });
+    await link.click();
+    await page.getByRole('heading', { name: `Call ${CALL_TYPE}:${CALL_ID}` }).waitFor();
+    const settings = page.getByRole('definition').filter({ hasText: '720p' });
+    await settings.first().waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Stop all broadcasts' }).isDisabled(), true);
+    await page.screenshot({ path: screenshotPath('04-console-call') });
+    assertNoConsoleErrors(browser, page, 'the console');
+  });
+
+  test('console: start a broadcast to the ingest; it goes live with rising bytes and a preview', async () => {
+    const page = consolePage;
+    await page.getByLabel('Broadcast name').fill('main');
+    await page.getByLabel('Stream URL').fill(ingest.url('live'));
+    const key = page.getByLabel('Stream key', { exact: true });
+    await key.fill(STREAM_KEY);
+    assert.equal(await key.getAttribute('type'), 'password', 'the stream key is hidden by default');
+    await page.getByLabel('Show stream key').check();
+    assert.equal(await key.getAttribute('type'), 'text');
+    await page.getByLabel('Show stream key').uncheck();
+    await page.getByLabel('Quality').selectOption('360p');
+    await page.getByLabel('Layout').selectOption('grid');
+    await page.getByLabel('Title text').fill('Studio');
+    await page.getByRole('button', { name: 'Start broadcast' }).click();
+
+    const card = page.getByRole('article', { name: 'Broadcast main' });
+    await card.waitFor();
+    await card.locator('dd[data-field="status"]').filter({ hasText: /^live$/ }).waitFor({ timeout: 60_000 });
+    const first = await poll(() => bytesSent(page, 'main'), (b) => b > 0, 'bytes sent');
+    await poll(() => bytesSent(page, 'main'), (b) => b > first, 'a rising byte count');
+    await card.getByRole('img', { name: 'Preview of broadcast main' }).waitFor();
+    await page.waitForFunction(() => {
+      const img = (globalThis as any).document.querySelector('img[alt="Preview of broadcast main"]');
+      return img !== null && img.complete && img.naturalWidth > 0;
+    });
+    // The stream key never shows on the page.
+    assert.equal((await page.content()).includes(STREAM_KEY), false);
+    assert.ok(h.api.server.engine.encoderCount() >= 1);
+    await page.screenshot({ path: screenshotPath('05-console-live') });
+    assertNoConsoleErrors(browser, page, 'the console while live');
+  });
+
+  test('console: an error from the API is shown as the API words it', async () => {
+    const page = consolePage;
+    await page.getByLabel('Broadcast name').fill('main');
+    await page.getByLabel('Stream URL').fill(ingest.url('live'));
+    await page.getByRole('button', { name: 'Start broadcast' }).click();
+    const direct = await rawRequest(h.api, 'POST', `/video/call/${CALL_TYPE}/${CALL_ID}/rtmp_broadcasts`, {
+      token: h.operatorToken,
+      body: { broadcasts: [{ name: 'main', stream_url: ingest.url('live') }] },
+    });
+    assert.ok(direct.status >= 400, `a second broadcast named "main" is refused (got ${direct.status})`);
+    const alert = page.getByRole('form', { name: 'Start a broadcast' }).getByRole('alert');
+    await alert.filter({ hasText: direct.body.message }).waitFor();
+    assert.equal(await alert.textContent(), direct.body.message);
+    await page.screenshot({ path: screenshotPath('06-console-api-error') });
+    // Chromium reports the refused request itself as a console error; nothing else is expected.
+    const errors = browser.errorsOf(page).splice(0);
+    assert.ok(errors.every((e) => /status of 4\d\d/.test(e)), errors.join('\n'));
+  });
+
+  test('pages at a phone-sized viewport', async () => {
+    const phone = await browser.newPage(PHONE);
+    // A deep link with the development token (a new tab has no signed-in session).
+    await phone.goto(`${h.url}/console/calls/${CALL_TYPE}/${CALL_ID}#token=${h.operatorToken}`);
+    await phone.getByRole('heading', { name: `Call ${CALL_TYPE}:${CALL_ID}` }).waitFor();
+    await phone.getByRole('article', { name: 'Broadcast main' }).locator('dd[data-field="status"]').filter({ hasText: 'live' }).waitFor();
+    await assertFitsWidth(phone);
+    assert.ok(await phone.getByRole('button', { name: 'Stop broadcast main' }).isVisible());
+    await phone.screenshot({ path: screenshotPath('07-phone-console'), fullPage: true });
+    await phone.goto(`${h.url}/join/${CALL_TYPE}/${CALL_ID}`);
+    await phone.getByLabel('Display name').waitFor();
+    await assertFitsWidth(phone);
+    assert.ok(await phone.getByRole('button', { name: 'Join' }).isVisible());
+    await phone.screenshot({ path: screenshotPath('08-phone-join'), fullPage: true });
+    assertNoConsoleErrors(browser, phone, 'the phone-sized pages');
+    await phone.close();
+  });
+
+  test('console: stop the broadcast; the ingest holds the recording', async () => {
+    const page = consolePage;
+    await page.getByRole('button', { name: 'Stop broadcast main' }).click();
+    const card = page.getByRole('article', { name: 'Broadcast main' });
+    await card.locator('dd[data-field="status"]').filter({ hasText: /^stopped$/ }).waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Stop all broadcasts' }).isDisabled(), true);
+    await poll(async () => (await h.api.client.video.call(CALL_TYPE, CALL_ID).get()).call.egress.rtmps.length, (n) => n === 0, 'egress.rtmps empty');
+    await page.screenshot({ path: screenshotPath('09-console-stopped') });
+    assertNoConsoleErrors(browser, page, 'the console after stop');
+
+    const recording = ingest.recordingPath(STREAM_KEY);
+    await poll(async () => existsSync(recording) && statSync(recording).size > 0, Boolean, 'the recording');
+    const info = await probe(recording);
+    assert.ok(info.video, 'the recording has video');
+    assert.equal(info.video.width, 640);
+    assert.equal(info.video.height, 360);
+    assert.ok(info.audio, 'the recording has audio');
+  });
+});
