@@ -99,11 +99,35 @@ function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
   });
 }
 
+/** Child processes of `pid` (e.g. nginx workers), from /proc. */
+function childPids(pid: number | undefined): number[] {
+  if (pid === undefined) return [];
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** Kills a process hard, and its direct children too (nginx workers outlive a killed master). */
+function killHard(child: ChildProcess): void {
+  const kids = childPids(child.pid);
+  child.kill('SIGKILL');
+  for (const k of kids) {
+    try {
+      process.kill(k, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
 async function killChild(child: ChildProcess, signal: NodeJS.Signals, graceMs: number): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill(signal);
+  if (signal === 'SIGKILL') killHard(child);
+  else child.kill(signal);
   if (await waitExit(child, graceMs)) return;
-  child.kill('SIGKILL');
+  killHard(child);
   await waitExit(child, 5000);
 }
 
@@ -229,7 +253,8 @@ stream {
   };
   auth?.server.unref();
   cleanupOnExit(prefix, () => {
-    child?.kill('SIGKILL');
+    // SIGTERM: the nginx master stops its workers itself (a killed master would leave them).
+    child?.kill('SIGTERM');
     auth?.server.close();
   });
   await start();
