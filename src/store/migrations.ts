@@ -93,9 +93,17 @@ class InCodeMigrationProvider implements MigrationProvider {
   }
 }
 
-/** Brings the database schema up to date; throws with the failing migration's error. */
-export async function migrateToLatest(db: Kysely<any>): Promise<void> {
-  const migrator = new Migrator({ db, provider: new InCodeMigrationProvider() });
+/**
+ * Brings the database schema up to date; throws with the failing migration's error.
+ * `migrationTableSchema` pins the migration bookkeeping tables to the schema in use (PostgreSQL:
+ * otherwise Kysely may see another schema's bookkeeping tables on the same database).
+ */
+export async function migrateToLatest(db: Kysely<any>, migrationTableSchema?: string): Promise<void> {
+  const migrator = new Migrator({
+    db,
+    provider: new InCodeMigrationProvider(),
+    ...(migrationTableSchema ? { migrationTableSchema } : {}),
+  });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';

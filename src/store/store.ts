@@ -99,7 +99,12 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   }
   try {
-    await migrateToLatest(db);
+    let schema: string | undefined;
+    if (dialect === 'postgres') {
+      const res = await sql<{ schema: string }>`select current_schema() as schema`.execute(db);
+      schema = res.rows[0]?.schema;
+    }
+    await migrateToLatest(db, schema);
   } catch (err) {
     await db.destroy();
     throw err;
