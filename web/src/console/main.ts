@@ -20,6 +20,7 @@ import { byId, h, render } from '../lib/dom.js';
 import { EventConnection } from '../lib/events.js';
 import { formatBitrate, formatBytes, formatUptime } from '../lib/format.js';
 import { applyRosterEvent, rosterFromParticipants, type Roster } from '../lib/roster.js';
+import { callFromConsolePath } from '../lib/urls.js';
 
 const TOKEN_KEY = 'callcast.console.token';
 const app = byId('app');
@@ -51,14 +52,8 @@ function route(): void {
   leaveView = null;
   viewEvents = null;
   if (!api || !token) return showSignIn();
-  const m = /^\/console\/calls\/([^/]+)\/([^/]+)\/?$/.exec(location.pathname);
-  if (m) {
-    try {
-      return showCall(decodeURIComponent(m[1]!), decodeURIComponent(m[2]!));
-    } catch {
-      // fall through to the list
-    }
-  }
+  const call = callFromConsolePath(location.pathname);
+  if (call) return showCall(call.type, call.id);
   showCalls();
 }
 

@@ -10,6 +10,7 @@ import { readTokenClaims, tokenFromUrl } from '../lib/credentials.js';
 import { byId, h, render } from '../lib/dom.js';
 import { EventConnection } from '../lib/events.js';
 import { userIdFromName } from '../lib/format.js';
+import { callFromJoinPath } from '../lib/urls.js';
 import { applyRosterEvent, rosterFromParticipants, type Roster } from '../lib/roster.js';
 import { WhipPublisher } from '../lib/whip.js';
 
@@ -27,17 +28,7 @@ const participantsEmpty = byId('participants-empty');
 const broadcastStatus = byId('broadcast-status');
 const previewImg = byId<HTMLImageElement>('broadcast-preview');
 
-function parseCallFromPath(pathname: string): { type: string; id: string } | null {
-  const m = /^\/join\/([^/]+)\/([^/]+)\/?$/.exec(pathname);
-  if (!m) return null;
-  try {
-    return { type: decodeURIComponent(m[1]!), id: decodeURIComponent(m[2]!) };
-  } catch {
-    return null;
-  }
-}
-
-const call = parseCallFromPath(location.pathname);
+const call = callFromJoinPath(location.pathname);
 const urlToken = tokenFromUrl(location.hash, location.search);
 const params = new URLSearchParams(location.search);
 nameInput.value = params.get('name') ?? '';

@@ -3,14 +3,7 @@
  * user's token, apply the answer, DELETE the session resource to leave.
  */
 import { ApiRequestError, apiErrorMessage } from './api.js';
-
-/** Resolves the session resource from the `Location` header against the endpoint URL. */
-export function resourceUrl(endpoint: string, location: string | null, pageOrigin: string): string | null {
-  if (!location) return null;
-  const u = new URL(location, endpoint);
-  // The page talks to the service on its own origin (it may sit behind a proxy that rewrites hosts).
-  return u.origin === pageOrigin ? u.toString() : `${pageOrigin}${u.pathname}${u.search}`;
-}
+import { resourceUrl } from './urls.js';
 
 export class WhipPublisher {
   private pc: RTCPeerConnection | null = null;
