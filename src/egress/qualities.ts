@@ -119,6 +119,8 @@ export function encoderArgs(quality: Quality | QualityProfile, opts: EncoderArgs
     '-keyint_min', String(p.gopFrames),
     '-sc_threshold', '0',
     '-bf', '0',
+    // Constant bitrate with filler (as ingests expect, even for a still picture), constant frame rate.
+    '-x264-params', 'nal-hrd=cbr:force-cfr=1',
   ];
   if (opts.threads !== undefined) args.push('-threads', String(opts.threads));
   args.push(

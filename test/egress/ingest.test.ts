@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { EgressEngine } from '../../src/egress/engine.js';
 import type { Quality } from '../../src/layout/settings.js';
 import { grabFrameRgb, keyframeTimes, pixelAt, probe } from '../support/ffprobe.js';
-import { startNginxIngest, type NginxIngest } from '../support/rtmp-ingest.js';
+import { startFfmpegListenIngest, startNginxIngest, type NginxIngest } from '../support/rtmp-ingest.js';
 import { MemoryLog, RecordingListener, ffmpegChildren, layout, sleep, until } from './helpers.js';
 
 const fileSize = (p: string): number => {
@@ -110,6 +110,10 @@ describe('egress to real ingests', () => {
       assert.equal(info.audio?.sampleRate, 48000);
       assert.equal(info.audio?.channels, 2);
       assert.ok(info.format.duration >= 5, `${c.name} duration ${info.format.duration}`);
+      // Constant bitrate: the recording carries the quality's video bitrate even for a still picture.
+      const kbps = (statSync(path).size * 8) / info.format.duration / 1000;
+      const target = { q360: 800, qportrait: 800, q480: 1200 }[c.name]!;
+      assert.ok(kbps > target * 0.7 && kbps < (target + 128) * 1.4, `${c.name}: ${kbps} kbit/s for a ${target} kbit/s target`);
       const keys = await keyframeTimes(path);
       assert.ok(keys.length >= 3, `${c.name} keyframes ${keys.join(',')}`);
       for (let i = 1; i < keys.length; i++) {
@@ -149,6 +153,8 @@ describe('egress to real ingests', () => {
     const steadyStats = engine.stats(cid).find((s) => s.name === 'steady')!;
     assert.equal(steadyStats.reconnects, 0);
     assert.equal(steadyStats.state, 'live');
+    assert.ok(steadyStats.bitrate > 0, 'bitrate measured');
+    assert.ok(steadyStats.bytesSent > 0 && steadyStats.audioFramesSent > 0);
     const elapsedS = (Date.now() - t0) / 1000;
 
     await engine.stop(cid, 'steady');
@@ -258,6 +264,27 @@ describe('egress to real ingests', () => {
     } finally {
       await silent.close();
       await garbage.close();
+    }
+  });
+  it('publishes to another RTMP server implementation (ffmpeg -listen)', async () => {
+    const cid = 'default:ffmpeg';
+    const server = await startFfmpegListenIngest({ app: 'live', stream: 'ff' });
+    try {
+      engine.start({ callCid: cid, name: 'ff', streamUrl: server.appUrl, streamKey: server.streamName, quality: 'portrait-360x640', layout: layout({ 'layout.background_color': '#ffffff' }) });
+      await listener.waitFor('started', 'ff');
+      await until(() => (engine.stats(cid)[0]?.videoFramesSent ?? 0) >= 120, 30_000, '4 s of video');
+      await engine.stop(cid, 'ff');
+      await server.stop();
+      const info = await probe(server.outputPath);
+      assert.equal(info.video?.codec, 'h264');
+      assert.equal(info.video?.width, 360);
+      assert.equal(info.video?.height, 640);
+      assert.equal(info.audio?.codec, 'aac');
+      assert.ok(info.format.duration >= 3, `duration ${info.format.duration}`);
+      const frame = await grabFrameRgb(server.outputPath, 1, 360, 640);
+      assertColorNear(pixelAt(frame, 360, 180, 320), [255, 255, 255], 'centre');
+    } finally {
+      await server.stop();
     }
   });
 });

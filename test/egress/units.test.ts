@@ -71,6 +71,7 @@ describe('qualities', () => {
     assert.equal(argValue(args, '-keyint_min'), '60');
     assert.equal(argValue(args, '-sc_threshold'), '0');
     assert.equal(argValue(args, '-bf'), '0');
+    assert.match(argValue(args, '-x264-params') ?? '', /nal-hrd=cbr/);
     assert.equal(argValue(args, '-c:a'), 'aac');
     assert.equal(argValue(args, '-b:a'), '128k');
     assert.equal(argValue(args, '-f', 2), 'flv');
