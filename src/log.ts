@@ -1,7 +1,7 @@
 /**
  * The process logger (pino, as Fastify uses). Known secret-bearing fields are redacted.
  */
-import { pino, type Logger as PinoLogger } from 'pino';
+import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
 import type { LogLevel } from './config.js';
 
 export type Logger = PinoLogger;
@@ -20,6 +20,8 @@ export const REDACTED_PATHS = [
   '*.apiSecret',
 ];
 
-export function createLogger(level: LogLevel): Logger {
-  return pino({ level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } });
+/** A pino logger with secret-bearing fields redacted; `destination` defaults to stdout. */
+export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
+  const options = { level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } };
+  return destination ? pino(options, destination) : pino(options);
 }

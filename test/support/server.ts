@@ -37,6 +37,7 @@ export interface TestServerOptions {
   engine?: BroadcastEngine | ((listener: EgressListener) => BroadcastEngine);
   webhookUrl?: string;
   extensions?: ServerOptions['extensions'];
+  log?: ServerOptions['log'];
 }
 
 /** A fresh schema in the test PostgreSQL database; the URL selects it through search_path. */
@@ -86,7 +87,12 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   const boot = async (): Promise<TestServer> => {
     const engine = new RecordingEngine();
     const events: WireEvent[] = [];
-    const server = await createServer({ config, engine: opts.engine ?? engine.bind, ...(opts.extensions ? { extensions: opts.extensions } : {}) });
+    const server = await createServer({
+      config,
+      engine: opts.engine ?? engine.bind,
+      ...(opts.extensions ? { extensions: opts.extensions } : {}),
+      ...(opts.log ? { log: opts.log } : {}),
+    });
     server.bus.subscribe((e) => events.push(e));
     const client = new StreamClient(apiKey, apiSecret, { basePath: server.url, timeout: 10_000 });
     const handle: TestServer = {
