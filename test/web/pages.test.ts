@@ -8,7 +8,8 @@ import { existsSync, statSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { rawRequest } from '../support/server.js';
-import { probe } from '../support/ffprobe.js';
+import { createCanvas, loadImage } from '@napi-rs/canvas';
+import { grabFrameRgb, pixelAt, probe } from '../support/ffprobe.js';
 import { startNginxIngest, type NginxIngest } from '../support/rtmp-ingest.js';
 import { launchBrowser, type TestBrowser } from './browser.js';
 import { screenshotPath, startWebHarness, type WebHarness } from './harness.js';
@@ -17,6 +18,14 @@ const CALL_TYPE = 'default';
 const CALL_ID = 'studio';
 const STREAM_KEY = 'studio-key-5f1c';
 const PHONE = { width: 390, height: 844 };
+/** The layout background of the broadcast: with nobody publishing, the whole picture. */
+const BACKGROUND_HEX = '#2060c0';
+const BACKGROUND: [number, number, number] = [0x20, 0x60, 0xc0];
+
+function assertColourNear(actual: ArrayLike<number>, expected: [number, number, number], what: string): void {
+  const ok = expected.every((c, i) => Math.abs((actual[i] ?? -999) - c) <= 12);
+  assert.ok(ok, `${what}: got rgb(${Array.from(actual).slice(0, 3).join(', ')}), expected about rgb(${expected.join(', ')})`);
+}
 
 async function bytesSent(page: Page, name: string): Promise<number> {
   const v = await page.getByRole('article', { name: `Broadcast ${name}` }).locator('dd[data-field="bytes"]').getAttribute('data-value');
@@ -145,6 +154,7 @@ describe('web pages in Chromium', { timeout: 175_000 }, () => {
     await page.getByLabel('Quality').selectOption('360p');
     await page.getByLabel('Layout').selectOption('grid');
     await page.getByLabel('Title text').fill('Studio');
+    await page.getByLabel('Background colour').fill(BACKGROUND_HEX);
     await page.getByRole('button', { name: 'Start broadcast' }).click();
 
     const card = page.getByRole('article', { name: 'Broadcast main' });
@@ -157,6 +167,19 @@ describe('web pages in Chromium', { timeout: 175_000 }, () => {
       const img = (globalThis as any).document.querySelector('img[alt="Preview of broadcast main"]');
       return img !== null && img.complete && img.naturalWidth > 0;
     });
+    // The preview is the composed picture: the layout background chosen in the form.
+    const res = await fetch(`${h.url}/video/call/${CALL_TYPE}/${CALL_ID}/rtmp_broadcasts/main/preview.jpg?api_key=${h.api.apiKey}`, {
+      headers: { Authorization: h.operatorToken, 'stream-auth-type': 'jwt' },
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'image/jpeg');
+    const img = await loadImage(Buffer.from(await res.arrayBuffer()));
+    const canvas = createCanvas(img.width, img.height);
+    canvas.getContext('2d').drawImage(img, 0, 0);
+    assertColourNear(canvas.getContext('2d').getImageData(img.width >> 1, img.height >> 1, 1, 1).data, BACKGROUND, 'preview centre');
+    // Without credentials the preview is refused.
+    const anonymous = await fetch(`${h.url}/video/call/${CALL_TYPE}/${CALL_ID}/rtmp_broadcasts/main/preview.jpg?api_key=${h.api.apiKey}`);
+    assert.equal(anonymous.status, 401);
     // The stream key never shows on the page.
     assert.equal((await page.content()).includes(STREAM_KEY), false);
     assert.ok(h.api.server.engine.encoderCount() >= 1);
@@ -218,5 +241,7 @@ describe('web pages in Chromium', { timeout: 175_000 }, () => {
     assert.equal(info.video.width, 640);
     assert.equal(info.video.height, 360);
     assert.ok(info.audio, 'the recording has audio');
+    const frame = await grabFrameRgb(recording, Math.max(0, Math.min(1, info.format.duration / 2)), 640, 360);
+    assertColourNear(pixelAt(frame, 640, 320, 180), BACKGROUND, 'recording centre');
   });
 });
