@@ -92,7 +92,10 @@ export async function createServer(opts: ServerOptions): Promise<CallcastServer>
     const engine =
       typeof opts.engine === 'function' ? opts.engine(service) : (opts.engine ?? (await defaultEngine(service, log)));
     service.attachEngine(engine);
-    cleanups.push(() => engine.shutdown());
+    cleanups.push(async () => {
+      service.beginShutdown();
+      await engine.shutdown();
+    });
 
     const app: FastifyInstance = Fastify({
       loggerInstance: log as FastifyBaseLogger,

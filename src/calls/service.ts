@@ -89,6 +89,14 @@ export class CallService implements EgressListener {
     this.engine = engine;
   }
 
+  /** Set at shutdown: engine reports are ignored from then on, so active broadcasts stay persisted. */
+  private closing = false;
+
+  /** Called before the engine shuts down: broadcast state stays as it is, to be resumed on the next start. */
+  beginShutdown(): void {
+    this.closing = true;
+  }
+
   private get egress(): BroadcastEngine {
     if (!this.engine) throw new Error('no broadcast engine attached');
     return this.engine;
@@ -509,10 +517,12 @@ export class CallService implements EgressListener {
   // ---- EgressListener -----------------------------------------------------------------------
 
   onStarted(cid: string, name: string): void {
+    if (this.closing) return;
     this.publish({ type: 'call.rtmp_broadcast_started', call_cid: cid, name });
   }
 
   onFailed(cid: string, name: string, reason: string): void {
+    if (this.closing) return;
     this.log.warn({ callCid: cid, name, reason }, 'broadcast failed');
     this.store
       .removeBroadcast(cid, name)
@@ -524,6 +534,7 @@ export class CallService implements EgressListener {
   }
 
   onStopped(cid: string, name: string): void {
+    if (this.closing) return;
     this.publish({ type: 'call.rtmp_broadcast_stopped', call_cid: cid, name });
     this.emitCallUpdated(cid);
   }

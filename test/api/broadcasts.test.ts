@@ -313,6 +313,7 @@ describe('RTMP broadcast state across a restart', () => {
       await call.startRTMPBroadcasts({ broadcasts: [{ name: 'gone', stream_url: 'rtmp://127.0.0.1/live' }] });
       await call.stopRTMPBroadcast({ name: 'gone' });
       const first = t.engine;
+      first.failOnShutdown = true; // reports during shutdown must not drop the persisted state
       t = await t.restart();
       assert.equal(first.shutdownCalls, 1);
       assert.deepEqual(t.engine.started.map((s) => [s.callCid, s.name, s.quality, s.streamKey]), [['default:persist', 'keep', '480p', 'k']]);

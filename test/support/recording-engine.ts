@@ -46,9 +46,14 @@ export class RecordingEngine implements BroadcastEngine {
     if (this.active.delete(this.key(callCid, name))) this.listener?.onStopped(callCid, name);
   }
 
+  /** When set, shutdown reports every active destination as failed (a noisy close). */
+  failOnShutdown = false;
+
   async shutdown(): Promise<void> {
     this.shutdownCalls++;
+    const active = [...this.active.values()];
     this.active.clear();
+    if (this.failOnShutdown) for (const s of active) this.listener?.onFailed(s.callCid, s.name, 'closed at shutdown');
   }
 
   stats(callCid: string): DestinationStats[] {
