@@ -8,7 +8,7 @@ import {
   BackgroundFrameSource, layoutBackgroundColor, parseCssColor, rgbToYuv601, solidI420Frame,
 } from '../../src/egress/frame-source.js';
 import { GopCache } from '../../src/egress/gop-cache.js';
-import { planTick, sampleFramesForTick, tickDueMs } from '../../src/egress/pacer.js';
+import { Pacer, planTick, sampleFramesForTick, tickDueMs, type PacerTick } from '../../src/egress/pacer.js';
 import { encoderArgs, i420FrameBytes, qualityProfile } from '../../src/egress/qualities.js';
 import { TimestampMapper } from '../../src/egress/timestamps.js';
 import { QUALITIES, type LayoutSettings } from '../../src/layout/settings.js';
@@ -150,6 +150,41 @@ describe('pacer arithmetic', () => {
     assert.equal(plan.nextIndex, 31);
     const after = planTick(plan.nextIndex, 1001, 30);
     assert.equal(after.run, null);
+  });
+});
+
+describe('pacer clock', () => {
+  it('ticks in order with each tick\'s samples, and skips (does not burst) after a stall', async () => {
+    const ticks: PacerTick[] = [];
+    let stalled = false;
+    await new Promise<void>((resolve) => {
+      const pacer = new Pacer({
+        fps: 30,
+        sampleRate: 48000,
+        onTick: (t) => {
+          ticks.push(t);
+          if (t.index >= 5 && !stalled) {
+            stalled = true;
+            const until = performance.now() + 300; // block the event loop: ~9 ticks are missed
+            while (performance.now() < until) { /* stall */ }
+          }
+          if (ticks.length >= 15) {
+            pacer.stop();
+            resolve();
+          }
+        },
+      });
+      pacer.start();
+    });
+    for (let i = 1; i < ticks.length; i++) assert.ok(ticks[i]!.index > ticks[i - 1]!.index);
+    for (const t of ticks) {
+      assert.equal(t.sampleFrames, 1600);
+      assert.equal(t.ptsMs, tickDueMs(t.index, 30));
+    }
+    const stallAt = ticks.findIndex((t) => t.index >= 5);
+    const afterStall = ticks[stallAt + 1]!;
+    assert.ok(afterStall.skipped >= 5, `skipped ${afterStall.skipped}`);
+    assert.equal(afterStall.index, ticks[stallAt]!.index + afterStall.skipped + 1);
   });
 });
 
