@@ -374,6 +374,9 @@ export class CallService implements EgressListener {
     if (added.length) this.publish({ type: 'call.member_added', call_cid: cid, call, members: await this.memberList(added) });
     if (updated.length) this.publish({ type: 'call.member_updated', call_cid: cid, call, members: await this.memberList(updated) });
     if (present.length) this.publish({ type: 'call.member_removed', call_cid: cid, call, members: present });
+    if (added.length || updated.length || present.length) {
+      this.publish({ type: 'call.updated', call_cid: cid, call, capabilities_by_role: loaded.callType.grants });
+    }
     // Members in request order (as Stream answers).
     return this.memberList(records);
   }
