@@ -86,7 +86,7 @@ function signIn(newToken: string): void {
         connectionEl.textContent = s === 'connected' ? 'Live updates on' : s === 'connecting' ? 'Connecting…' : `Live updates off${detail ? `: ${detail}` : ''}`;
       },
     });
-    events.start();
+    events.start().catch(() => undefined);
   } else {
     connectionEl.textContent = 'Live updates off (server token): refreshing periodically';
   }

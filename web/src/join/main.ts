@@ -4,7 +4,7 @@
  * `/dev/token`), follows the call's events for who is in it and who speaks, and shows the live
  * composed picture while a broadcast runs.
  */
-import { ApiClient, callPath, type CallState, type RtmpJson } from '../lib/api.js';
+import { ApiClient, ApiRequestError, callPath, type CallState, type RtmpJson } from '../lib/api.js';
 import { loadWebConfig } from '../lib/config.js';
 import { readTokenClaims, tokenFromUrl } from '../lib/credentials.js';
 import { byId, h, render } from '../lib/dom.js';
@@ -179,10 +179,18 @@ async function join(): Promise<void> {
     if (!claims?.userId) throw new Error('The token names no user (user_id claim).');
     me = { id: claims.userId, name };
     api = new ApiClient({ apiKey: config.apiKey, token });
-    const state = await api.getOrCreateCall(call.type, call.id);
+    let state: CallState;
+    try {
+      state = await api.getOrCreateCall(call.type, call.id);
+    } catch (err) {
+      // Users who may join but not create calls (e.g. livestream viewers) read the existing call.
+      if (!(err instanceof ApiRequestError && err.status === 403)) throw err;
+      state = await api.getCall(call.type, call.id);
+    }
     applyCallState(state);
     events = new EventConnection({ apiKey: config.apiKey, token, user: me, onEvent });
-    events.start();
+    // The event connection records the display name (user_details) before the publish names us.
+    await events.start();
     publisher = new WhipPublisher(`${location.origin}${callPath(call.type, call.id)}/whip`, token);
     await publisher.publish(media, (s) => {
       if (s === 'connected') setStatus(`Joined as ${name}`);

@@ -29,12 +29,32 @@ export class EventConnection {
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private healthTimer: ReturnType<typeof setInterval> | null = null;
   private readonly clientId = `${Math.random().toString(36).slice(2)}`;
+  private firstConnect: { resolve: () => void; reject: (err: Error) => void } | null = null;
 
   constructor(private readonly opts: EventConnectionOptions) {}
 
-  start(): void {
+  /**
+   * Opens the connection; resolves once the server accepted it (`connection.ok`), so the user
+   * (with the name in `user_details`) exists before the page does anything else. Rejects on
+   * `connection.error` or when nothing is accepted within `timeoutMs`; reconnects continue after.
+   */
+  start(timeoutMs = 10_000): Promise<void> {
     this.closed = false;
+    const ready = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the event connection was not accepted in time')), timeoutMs);
+      this.firstConnect = {
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (err) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      };
+    });
     this.open();
+    return ready;
   }
 
   close(): void {
@@ -77,6 +97,8 @@ export class EventConnection {
   private handle(event: Record<string, unknown>): void {
     switch (event.type) {
       case 'connection.ok':
+        this.firstConnect?.resolve();
+        this.firstConnect = null;
         this.attempt = 0;
         this.opts.onStatus?.('connected');
         if (this.healthTimer) clearInterval(this.healthTimer);
@@ -85,6 +107,8 @@ export class EventConnection {
       case 'connection.error': {
         const err = event.error as { message?: string } | undefined;
         this.opts.onStatus?.('disconnected', err?.message ?? 'connection refused');
+        this.firstConnect?.reject(new Error(err?.message ?? 'the event connection was refused'));
+        this.firstConnect = null;
         return;
       }
       case 'health.check':
