@@ -11,13 +11,13 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import httpProxy from '@fastify/http-proxy';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { authenticate } from '../../src/api/auth.js';
 import { mintUserToken } from '../../src/cli.js';
 import { EgressEngine } from '../../src/egress/engine.js';
 import { backgroundFrameSourceFactory, type FrameSourceFactory } from '../../src/egress/frame-source.js';
 import { createLogger } from '../../src/log.js';
 import { registerWebRoutes } from '../../src/web/plugin.js';
 import { PreviewTap } from '../../src/web/preview.js';
+import { devTokensFromSecret, previewFromTap } from '../../src/web/wiring.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 const execFileP = promisify(execFile);
@@ -79,18 +79,8 @@ export async function startWebHarness(opts: { frameSourceFactory?: FrameSourceFa
     await registerWebRoutes(front, {
       webRoot: WEB_ROOT,
       apiKey: api.apiKey,
-      devTokens: (userId) => mintUserToken(api.apiSecret, { userId, ttlSeconds: 3600 }),
-      preview: async (callCid, name, auth) => {
-        const principal = await authenticate(
-          { query: { api_key: auth.apiKey }, headers: { authorization: auth.authorization } },
-          api.apiKey,
-          api.apiSecret,
-        );
-        const [type, id] = callCid.split(':') as [string, string];
-        // Read access and the broadcast's existence, as the details endpoint checks them.
-        const details = await api.server.service.broadcastDetails(principal, type, id, name);
-        return tap.latestJpeg(callCid, details.quality as Parameters<PreviewTap['latestJpeg']>[1]);
-      },
+      devTokens: devTokensFromSecret(api.apiSecret),
+      preview: previewFromTap({ apiKey: api.apiKey, apiSecret: api.apiSecret, calls: api.server.service, tap }),
     });
     await front.register(httpProxy, { upstream: api.url, prefix: '/api', rewritePrefix: '/api' });
     await front.register(httpProxy, { upstream: api.url, prefix: '/video', rewritePrefix: '/video', websocket: true });

@@ -9,6 +9,8 @@ import Fastify from 'fastify';
 import { solidI420Frame, type FrameSource } from '../../src/egress/frame-source.js';
 import { registerWebRoutes, type PreviewAuth } from '../../src/web/plugin.js';
 import { PreviewTap, i420ToJpeg, i420ToRgba } from '../../src/web/preview.js';
+import { devTokensFromSecret } from '../../src/web/wiring.js';
+import { verifyToken } from '../../src/api/auth.js';
 import { buildWebPages, WEB_ROOT } from './harness.js';
 
 class Forbidden extends Error {
@@ -166,4 +168,10 @@ describe('broadcast previews', () => {
     assert.equal(closed, 1);
     assert.equal(tap.latestFrame('default:c1'), null);
   });
+});
+
+test('development tokens are user tokens the API accepts', async () => {
+  const token = await devTokensFromSecret('s3cret')('ada');
+  assert.deepEqual(await verifyToken(token, 's3cret'), { kind: 'user', userId: 'ada' });
+  await assert.rejects(verifyToken(token, 'other'), /signature/);
 });
