@@ -3,7 +3,9 @@
  * with ffprobe on what the ingest recorded.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { statSync } from 'node:fs';
+import { promisify } from 'node:util';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { EgressEngine } from '../../src/egress/engine.js';
@@ -11,6 +13,24 @@ import type { Quality } from '../../src/layout/settings.js';
 import { grabFrameRgb, keyframeTimes, pixelAt, probe } from '../support/ffprobe.js';
 import { startFfmpegListenIngest, startNginxIngest, type NginxIngest } from '../support/rtmp-ingest.js';
 import { MemoryLog, RecordingListener, ffmpegChildren, layout, sleep, until } from './helpers.js';
+
+/** Packet timestamps (ms) per stream, in file order. */
+async function packetTimes(path: string): Promise<Map<string, number[]>> {
+  const { stdout } = await promisify(execFile)(
+    'ffprobe',
+    ['-v', 'error', '-show_entries', 'packet=codec_type,dts_time', '-of', 'csv=p=0', path],
+    { timeout: 60_000, maxBuffer: 64 * 1024 * 1024 },
+  );
+  const out = new Map<string, number[]>();
+  for (const line of stdout.split('\n')) {
+    const [type, t] = line.trim().split(',');
+    if (!type || !t || !Number.isFinite(Number(t))) continue;
+    const list = out.get(type) ?? [];
+    list.push(Math.round(Number(t) * 1000));
+    out.set(type, list);
+  }
+  return out;
+}
 
 const fileSize = (p: string): number => {
   try {
@@ -57,7 +77,7 @@ describe('egress to real ingests', () => {
   let engine: EgressEngine;
 
   before(async () => {
-    ingest = await startNginxIngest({ allowedKeys: ['q360', 'qportrait', 'q480', 'steady', 'flaky', 'gone', 'killed', 'healthy'] });
+    ingest = await startNginxIngest({ allowedKeys: ['q360', 'qportrait', 'q480', 'steady', 'flaky', 'gone', 'killed', 'healthy', 'early', 'late'] });
     second = await startNginxIngest();
     engine = new EgressEngine({
       listener,
@@ -221,8 +241,14 @@ describe('egress to real ingests', () => {
     assert.ok(info.format.duration >= 5, `duration ${info.format.duration}`);
     const keys = await keyframeTimes(path);
     t.diagnostic(`crash: ${info.format.duration} s, keyframes ${keys.join(',')}`);
-    for (let i = 1; i < keys.length; i++) assert.ok(keys[i]! > keys[i - 1]!, `keyframe times monotonic: ${keys.join(',')}`);
     assert.ok(keys.at(-1)! > 3, 'keyframes after the crash');
+    // Timestamps never go back, across the restart, in either stream.
+    const packets = await packetTimes(path);
+    for (const type of ['video', 'audio']) {
+      const ts = packets.get(type) ?? [];
+      assert.ok(ts.length > 100, `${type} packets: ${ts.length}`);
+      for (let i = 1; i < ts.length; i++) assert.ok(ts[i]! >= ts[i - 1]!, `${type} dts went back at ${i}: ${ts[i - 1]} -> ${ts[i]}`);
+    }
     assert.equal(listener.find('failed', 'killed'), undefined);
   });
 
@@ -286,5 +312,30 @@ describe('egress to real ingests', () => {
     } finally {
       await server.stop();
     }
+  });
+  it('joins a late destination to the running encode at a keyframe, with sequence headers', async () => {
+    const cid = 'default:late';
+    engine.start({ callCid: cid, name: 'early', streamUrl: ingest.url(), streamKey: 'early', quality: '360p', layout: layout() });
+    await listener.waitFor('started', 'early');
+    const pid = engine.groupOf(cid, 'early')!.encoderPid;
+    await sleep(3000);
+    engine.start({ callCid: cid, name: 'late', streamUrl: ingest.secureUrl(), streamKey: 'late', quality: '360p', layout: layout() });
+    await listener.waitFor('started', 'late');
+    assert.equal(engine.groupOf(cid, 'late')!.encoderPid, pid, 'the same encoder process');
+    assert.equal(engine.encoderCount(), 1);
+    const early = engine.stats(cid).find((s) => s.name === 'early')!;
+    await until(() => (engine.stats(cid).find((s) => s.name === 'late')?.videoFramesSent ?? 0) >= 120, 30_000, '4 s of the late one');
+    assert.equal(engine.stats(cid).find((s) => s.name === 'early')!.reconnects, 0);
+    assert.ok(engine.stats(cid).find((s) => s.name === 'early')!.videoFramesSent > early.videoFramesSent);
+    await engine.stop(cid, 'late');
+    await engine.stop(cid, 'early');
+    await sleep(500);
+    const info = await probe(ingest.recordingPath('late'));
+    assert.equal(info.video?.codec, 'h264');
+    assert.equal(info.video?.width, 640);
+    assert.equal(info.audio?.codec, 'aac');
+    const keys = await keyframeTimes(ingest.recordingPath('late'));
+    assert.ok(keys.length >= 2);
+    assert.ok(keys[0]! < 0.05, `starts at a keyframe (first keyframe at ${keys[0]})`);
   });
 });
