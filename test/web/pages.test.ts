@@ -224,14 +224,34 @@ describe('web pages in Chromium', { timeout: 175_000 }, () => {
     await phone.close();
   });
 
-  test('console: stop the broadcast; the ingest holds the recording', async () => {
+  test('console: a second broadcast joins; stop one, then stop all; the ingest holds the recording', async () => {
     const page = consolePage;
+    await page.getByLabel('Broadcast name').fill('backup');
+    await page.getByLabel('Stream URL').fill(ingest.url('live'));
+    await page.getByLabel('Stream key', { exact: true }).fill(`${STREAM_KEY}-backup`);
+    await page.getByLabel('Quality').selectOption('360p');
+    await page.getByLabel('Layout').selectOption('grid');
+    await page.getByRole('button', { name: 'Start broadcast' }).click();
+    const backup = page.getByRole('article', { name: 'Broadcast backup' });
+    await backup.locator('dd[data-field="status"]').filter({ hasText: /^live$/ }).waitFor({ timeout: 60_000 });
+    assertNoConsoleErrors(browser, page, 'the console with two broadcasts');
+
     await page.getByRole('button', { name: 'Stop broadcast main' }).click();
-    const card = page.getByRole('article', { name: 'Broadcast main' });
-    await card.locator('dd[data-field="status"]').filter({ hasText: /^stopped$/ }).waitFor();
+    const main = page.getByRole('article', { name: 'Broadcast main' });
+    await main.locator('dd[data-field="status"]').filter({ hasText: /^stopped$/ }).waitFor();
+    const before = await bytesSent(page, 'backup');
+    await poll(() => bytesSent(page, 'backup'), (b) => b > before, 'the other broadcast still sending');
+    assert.equal(await backup.locator('dd[data-field="status"]').textContent(), 'live');
+    await page.screenshot({ path: screenshotPath('09-console-one-stopped') });
+
+    await page.getByRole('button', { name: 'Stop all broadcasts' }).click();
+    await backup.locator('dd[data-field="status"]').filter({ hasText: /^stopped$/ }).waitFor();
     assert.equal(await page.getByRole('button', { name: 'Stop all broadcasts' }).isDisabled(), true);
     await poll(async () => (await h.api.client.video.call(CALL_TYPE, CALL_ID).get()).call.egress.rtmps.length, (n) => n === 0, 'egress.rtmps empty');
-    await page.screenshot({ path: screenshotPath('09-console-stopped') });
+    await page.screenshot({ path: screenshotPath('10-console-all-stopped') });
+    await page.getByRole('button', { name: 'Dismiss broadcast main' }).click();
+    assert.equal(await main.count(), 0);
+    assert.equal(await backup.count(), 1);
     assertNoConsoleErrors(browser, page, 'the console after stop');
 
     const recording = ingest.recordingPath(STREAM_KEY);

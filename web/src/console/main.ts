@@ -230,6 +230,7 @@ interface BroadcastCard {
   preview: HTMLImageElement;
   previewNote: HTMLElement;
   stop: HTMLButtonElement;
+  dismiss: HTMLButtonElement;
   previewUrl: string | null;
 }
 
@@ -373,6 +374,11 @@ function showCall(type: string, id: string): void {
     const previewNote = h('p', { class: 'muted' }, 'Waiting for the first picture…');
     const stop = h('button', { type: 'button', class: 'danger', 'aria-label': `Stop broadcast ${v.name}` }, 'Stop');
     stop.addEventListener('click', () => void stopOne(v.name));
+    const dismiss = h('button', { type: 'button', class: 'secondary', 'aria-label': `Dismiss broadcast ${v.name}`, hidden: true }, 'Dismiss');
+    dismiss.addEventListener('click', () => {
+      broadcasts = dropInactive(broadcasts, v.name);
+      renderBroadcasts();
+    });
     const dl = h(
       'dl',
       { class: 'facts' },
@@ -386,11 +392,11 @@ function showCall(type: string, id: string): void {
     const root = h(
       'article',
       { class: 'broadcast', 'aria-label': `Broadcast ${v.name}` },
-      h('div', { class: 'section-head' }, h('h3', {}, v.name), stop),
+      h('div', { class: 'section-head' }, h('h3', {}, v.name), stop, dismiss),
       h('p', { class: 'muted url' }, v.streamUrl),
       h('div', { class: 'broadcast-body' }, dl, h('figure', {}, preview, previewNote)),
     );
-    const card: BroadcastCard = { root, status, bitrate, bytes, uptime, reconnects, lastError, preview, previewNote, stop, previewUrl: null };
+    const card: BroadcastCard = { root, status, bitrate, bytes, uptime, reconnects, lastError, preview, previewNote, stop, dismiss, previewUrl: null };
     cards.set(v.name, card);
     return card;
   }
@@ -410,6 +416,7 @@ function showCall(type: string, id: string): void {
       c.reconnects.textContent = String(v.reconnects);
       c.lastError.textContent = v.lastError ?? 'none';
       c.stop.hidden = !v.active;
+      c.dismiss.hidden = v.active;
       if (!v.active) {
         c.preview.hidden = true;
         c.previewNote.textContent = v.status === 'failed' ? 'The broadcast failed.' : 'The broadcast was stopped.';
