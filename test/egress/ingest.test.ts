@@ -183,6 +183,10 @@ describe('egress to real ingests', () => {
     const flakyAfter = await probe(second.recordingPath('flaky'));
     assert.ok(flakyAfter.format.duration > beforeRestart.format.duration + 2,
       `the recording continued: ${beforeRestart.format.duration} -> ${flakyAfter.format.duration}`);
+    const flakyPackets = await packetTimes(second.recordingPath('flaky'));
+    for (const [type, ts] of flakyPackets) {
+      for (let i = 1; i < ts.length; i++) assert.ok(ts[i]! >= ts[i - 1]!, `flaky ${type} dts went back at ${i}: ${ts[i - 1]} -> ${ts[i]}`);
+    }
     const steady = await probe(ingest.recordingPath('steady'));
     t.diagnostic(`flaky ${beforeRestart.format.duration} s before the restart, ${flakyAfter.format.duration} s after; steady ${steady.format.duration} s over ${elapsedS} s`);
     // The steady destination's recording spans the whole broadcast, outage included.
