@@ -1,16 +1,12 @@
 /**
- * A Callcast test server with the web pages: the API server of test/support/server.ts (real
- * egress engine whose frames feed a PreviewTap) and, in front of it on 127.0.0.1, a Fastify app
- * with `registerWebRoutes` that proxies `/api` and `/video` (WebSocket included) to it, as a
- * reverse proxy would. The front's preview and dev-token functions are wired the way the server
- * assembly is expected to wire them.
+ * A Callcast test server with the web pages: the server of test/support/server.ts with a real
+ * egress engine whose frames feed a PreviewTap, and `registerWebRoutes` mounted as a server
+ * extension, wired the way the server assembly is expected to wire it (src/web/wiring.ts).
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import httpProxy from '@fastify/http-proxy';
-import Fastify, { type FastifyInstance } from 'fastify';
 import { mintUserToken } from '../../src/cli.js';
 import { EgressEngine } from '../../src/egress/engine.js';
 import { backgroundFrameSourceFactory, type FrameSourceFactory } from '../../src/egress/frame-source.js';
@@ -18,6 +14,7 @@ import { createLogger } from '../../src/log.js';
 import { registerWebRoutes } from '../../src/web/plugin.js';
 import { PreviewTap } from '../../src/web/preview.js';
 import { devTokensFromSecret, previewFromTap } from '../../src/web/wiring.js';
+import type { ServerOptions } from '../../src/server.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 const execFileP = promisify(execFile);
@@ -47,47 +44,37 @@ export function screenshotPath(name: string): string {
 
 export interface WebHarness {
   api: TestServer;
-  front: FastifyInstance;
-  /** The front's URL (pages and proxied API), e.g. http://127.0.0.1:40123 */
+  /** The server's URL (pages and API), e.g. http://127.0.0.1:40123 */
   url: string;
   tap: PreviewTap;
   /** A user token for an app-level admin ("operator"), as `make start` prints for the console. */
   operatorToken: string;
-  /** Whether the API server answers WHIP publishes (the media plane is mounted). */
+  /** Whether the server answers WHIP publishes (the media plane is mounted). */
   whipAvailable: boolean;
   close(): Promise<void>;
 }
 
-export async function startWebHarness(opts: { frameSourceFactory?: FrameSourceFactory; tls?: { ca?: string } } = {}): Promise<WebHarness> {
+export async function startWebHarness(opts: { frameSourceFactory?: FrameSourceFactory; extensions?: ServerOptions['extensions'] } = {}): Promise<WebHarness> {
   await buildWebPages();
   const tap = new PreviewTap();
   const log = createLogger((process.env.CALLCAST_TEST_LOG_LEVEL as 'silent') ?? 'silent');
   const api = await startTestServer({
     engine: (listener) =>
-      new EgressEngine({
-        listener,
-        log,
-        frameSourceFactory: tap.wrap(opts.frameSourceFactory ?? backgroundFrameSourceFactory),
-        ...(opts.tls ? { tls: opts.tls } : {}),
-      }),
+      new EgressEngine({ listener, log, frameSourceFactory: tap.wrap(opts.frameSourceFactory ?? backgroundFrameSourceFactory) }),
+    extensions: [
+      ...(opts.extensions ?? []),
+      (app, ctx) =>
+        registerWebRoutes(app, {
+          webRoot: WEB_ROOT,
+          apiKey: ctx.apiKey,
+          devTokens: devTokensFromSecret(ctx.apiSecret),
+          preview: previewFromTap({ apiKey: ctx.apiKey, apiSecret: ctx.apiSecret, calls: ctx.service, tap }),
+        }),
+    ],
   });
-  const front = Fastify({ logger: false });
   try {
     await api.client.upsertUsers([{ id: 'operator', name: 'Operator', role: 'admin' }]);
     const operatorToken = await mintUserToken(api.apiSecret, { userId: 'operator', ttlSeconds: 3600 });
-
-    await registerWebRoutes(front, {
-      webRoot: WEB_ROOT,
-      apiKey: api.apiKey,
-      devTokens: devTokensFromSecret(api.apiSecret),
-      preview: previewFromTap({ apiKey: api.apiKey, apiSecret: api.apiSecret, calls: api.server.service, tap }),
-    });
-    await front.register(httpProxy, { upstream: api.url, prefix: '/api', rewritePrefix: '/api' });
-    await front.register(httpProxy, { upstream: api.url, prefix: '/video', rewritePrefix: '/video', websocket: true });
-    await front.listen({ host: '127.0.0.1', port: 0 });
-    const addr = front.server.address();
-    const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
-
     const probe = await fetch(`${api.url}/video/call/default/whip-probe/whip?api_key=${api.apiKey}`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/sdp' },
@@ -96,21 +83,8 @@ export async function startWebHarness(opts: { frameSourceFactory?: FrameSourceFa
     });
     const probeBody = await probe.text();
     const whipAvailable = !(probe.status === 404 && probeBody.includes('no route'));
-
-    return {
-      api,
-      front,
-      url,
-      tap,
-      operatorToken,
-      whipAvailable,
-      close: async () => {
-        await front.close().catch(() => undefined);
-        await api.close();
-      },
-    };
+    return { api, url: api.url, tap, operatorToken, whipAvailable, close: () => api.close() };
   } catch (err) {
-    await front.close().catch(() => undefined);
     await api.close();
     throw err;
   }
