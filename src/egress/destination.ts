@@ -259,6 +259,11 @@ export class Destination {
       this.ts.rebase(keyframe.timestamp, gap);
     }
     if (!this.headersSent) {
+      if (!snap.sequenceHeaders.some((h) => h.type === 'video')) {
+        // A keyframe is useless without its decoder configuration: wait for the next one.
+        this.awaitingKeyframe = true;
+        return;
+      }
       let ok = true;
       if (snap.metadata) ok = this.sendAt(session, snap.metadata, keyframe.timestamp) && ok;
       for (const h of snap.sequenceHeaders) ok = this.sendAt(session, h, keyframe.timestamp) && ok;

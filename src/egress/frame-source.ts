@@ -6,7 +6,11 @@ import type { LayoutSettings, Quality } from '../layout/settings.js';
 import { PCM_BYTES_PER_SAMPLE_FRAME, i420FrameBytes, qualityProfile } from './qualities.js';
 
 export interface FrameSource {
-  /** One I420 frame of the quality's size, for presentation time `ptsMs`. The caller does not modify it. */
+  /**
+   * One I420 frame of the quality's size, for presentation time `ptsMs`. The caller does not
+   * modify it, and the source must not modify it afterwards either: it is queued to the encoder
+   * as is (return a fresh buffer, or one that never changes).
+   */
   videoFrame(ptsMs: number): Buffer;
   /** `sampleFrames` frames of s16le stereo 48 kHz PCM starting at `ptsMs`. */
   audioSamples(ptsMs: number, sampleFrames: number): Buffer;
