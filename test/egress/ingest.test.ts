@@ -140,7 +140,12 @@ describe('egress to real ingests', () => {
         const gap = keys[i]! - keys[i - 1]!;
         assert.ok(Math.abs(gap - 2) < 0.1, `${c.name} keyframe gap ${gap}`);
       }
-      t.diagnostic(`${c.name}: ${JSON.stringify(info)} keyframes ${keys.join(',')}`);
+      // Audio and video advance together (one clock): they end within a few frames of each other.
+      const packets = await packetTimes(path);
+      const lastVideo = packets.get('video')!.at(-1)!;
+      const lastAudio = packets.get('audio')!.at(-1)!;
+      assert.ok(Math.abs(lastVideo - lastAudio) < 150, `${c.name}: video ends at ${lastVideo} ms, audio at ${lastAudio} ms`);
+      t.diagnostic(`${c.name}: ${JSON.stringify(info)} keyframes ${keys.join(',')}; last video ${lastVideo} ms, audio ${lastAudio} ms`);
       const frame = await grabFrameRgb(path, 2, c.w, c.h);
       for (const [x, y] of [[c.w / 2, c.h / 2], [10, 10], [c.w - 10, c.h - 10]] as const) {
         assertColorNear(pixelAt(frame, c.w, Math.floor(x), Math.floor(y)), c.rgb, `${c.name} at ${x},${y}`);
