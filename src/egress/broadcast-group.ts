@@ -192,7 +192,14 @@ export class BroadcastGroup {
   private onTag(encoder: Encoder, tag: FlvTag): void {
     if (encoder !== this.encoder || this.closing) return;
     this.cache.push(tag);
-    for (const d of this.destinations) d.deliver(tag);
+    for (const d of this.destinations) {
+      try {
+        d.deliver(tag);
+      } catch (err) {
+        // One destination's trouble must not reach the others or the encoder.
+        this.opts.log.error({ callCid: this.opts.callCid, name: d.name, err: String(err) }, 'broadcast destination failed to take a tag');
+      }
+    }
   }
 
   private onEncoderExit(encoder: Encoder, exit: EncoderExit): void {

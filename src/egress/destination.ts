@@ -153,7 +153,15 @@ export class Destination {
   }
 
   start(): void {
-    queueMicrotask(() => void this.connect());
+    queueMicrotask(() => this.connectSafely());
+  }
+
+  private connectSafely(): void {
+    this.connect().catch((err: unknown) => {
+      // Not expected (connect handles its own failures); never let it escape as an unhandled rejection.
+      this.opts.log.error({ callCid: this.callCid, name: this.name, err: this.describeError(err) }, 'broadcast destination error');
+      this.onFailure(err, false);
+    });
   }
 
   /** A tag from the running encoder (already pushed into the group's cache). */
@@ -409,7 +417,7 @@ export class Destination {
       { callCid: this.callCid, name: this.name, target: this.opts.describe, err: text, retryInMs: delay },
       'broadcast destination could not publish; retrying',
     );
-    this.retryTimer = setTimeout(() => void this.connect(), delay);
+    this.retryTimer = setTimeout(() => this.connectSafely(), delay);
   }
 
   /** Fails the destination at once (the group cannot produce its stream). */
