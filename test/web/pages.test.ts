@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, statSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
+import type { ServerOptions } from '../../src/server.js';
 import { rawRequest } from '../support/server.js';
 import { createCanvas, loadImage } from '@napi-rs/canvas';
 import { grabFrameRgb, pixelAt, probe } from '../support/ffprobe.js';
@@ -54,6 +55,18 @@ async function assertFitsWidth(page: Page): Promise<void> {
   assert.ok(scroll <= width + 1, `page is ${scroll}px wide in a ${width}px viewport`);
 }
 
+/** The media plane's WHIP routes, when this tree has them (see media-extension.ts). */
+async function loadMediaExtension(): Promise<{ extension: NonNullable<ServerOptions['extensions']>[number] } | null> {
+  const specifier = './media-extension.js';
+  try {
+    const mod = (await import(specifier)) as { mediaExtension(): { extension: NonNullable<ServerOptions['extensions']>[number] } };
+    return mod.mediaExtension();
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_MODULE_NOT_FOUND') return null;
+    throw err;
+  }
+}
+
 function assertNoConsoleErrors(browser: TestBrowser, page: Page, what: string): void {
   assert.deepEqual(browser.errorsOf(page), [], `console errors on ${what}`);
 }
@@ -66,7 +79,12 @@ describe('web pages in Chromium', { timeout: 175_000 }, () => {
   const joinPages: Page[] = [];
 
   before(async () => {
-    [h, ingest, browser] = await Promise.all([startWebHarness(), startNginxIngest(), launchBrowser()]);
+    const media = await loadMediaExtension();
+    [h, ingest, browser] = await Promise.all([
+      startWebHarness(media ? { extensions: [media.extension] } : {}),
+      startNginxIngest(),
+      launchBrowser(),
+    ]);
     await h.api.client.video.call(CALL_TYPE, CALL_ID).getOrCreate({ data: { created_by_id: 'operator' } });
   });
 
@@ -95,6 +113,25 @@ describe('web pages in Chromium', { timeout: 175_000 }, () => {
     assertNoConsoleErrors(browser, page, 'the join page');
   });
 
+  test('console: sign in from the development link, list calls, open a call', async () => {
+    consolePage = await browser.newPage();
+    const page = consolePage;
+    await page.goto(`${h.url}/console#token=${h.operatorToken}`);
+    // The token leaves the address bar once read.
+    await page.waitForFunction(() => (globalThis as any).location.hash === '');
+    const link = page.getByRole('link', { name: `${CALL_TYPE}:${CALL_ID}` });
+    await link.waitFor();
+    await page.getByText('Live updates on').waitFor();
+    await page.screenshot({ path: screenshotPath('02-console-calls') });
+    await link.click();
+    await page.getByRole('heading', { name: `Call ${CALL_TYPE}:${CALL_ID}` }).waitFor();
+    const settings = page.getByRole('definition').filter({ hasText: '720p' });
+    await settings.first().waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Stop all broadcasts' }).isDisabled(), true);
+    await page.screenshot({ path: screenshotPath('03-console-call') });
+    assertNoConsoleErrors(browser, page, 'the console');
+  });
+
   test('join page: two participants join and see each other', async (t) => {
     if (!h.whipAvailable) {
       t.skip('the server does not answer WHIP publishes yet (media plane not mounted)');
@@ -113,32 +150,29 @@ describe('web pages in Chromium', { timeout: 175_000 }, () => {
       await page.getByRole('button', { name: 'Join' }).click();
       await page.getByRole('status').filter({ hasText: `Joined as ${name}` }).waitFor();
     }
-    for (const page of [first, second]) {
-      const list = page.getByRole('list', { name: 'In the call' });
-      await list.getByText('Ada Lovelace').waitFor();
-      await list.getByText('Grace Hopper').waitFor();
-    }
-    await first.screenshot({ path: screenshotPath('02-join-two-participants') });
+    // The first sees the second arrive (call.session_participant_joined).
+    const firstList = first.getByRole('list', { name: 'In the call' });
+    await firstList.getByText('Ada Lovelace').waitFor();
+    await firstList.getByText('Grace Hopper').waitFor();
+    const secondList = second.getByRole('list', { name: 'In the call' });
+    await secondList.getByText('Grace Hopper').waitFor();
+    // The second learns who was there before from the call's session participants.
+    const state = (await h.api.client.video.call(CALL_TYPE, CALL_ID).get()) as { call: { session?: { participants?: unknown[] } } };
+    if (Array.isArray(state.call.session?.participants)) await secondList.getByText('Ada Lovelace').waitFor();
+    else t.diagnostic('the call response carries no session.participants yet: the later joiner cannot list earlier ones');
+    // The console, open on the call, lists them live.
+    const consoleList = consolePage.getByRole('list', { name: 'Participants' });
+    await consoleList.getByText('Ada Lovelace').waitFor();
+    await consoleList.getByText('Grace Hopper').waitFor();
+    await first.screenshot({ path: screenshotPath('04-join-two-participants') });
+    await consolePage.screenshot({ path: screenshotPath('05-console-participants') });
+    // Chromium's fake microphone beeps: the media plane names a dominant speaker.
+    await consoleList.getByText('dominant speaker').waitFor({ timeout: 10_000 }).then(
+      () => t.diagnostic('a dominant speaker is shown'),
+      () => t.diagnostic('no dominant speaker was reported within 10 s'),
+    );
+    assertNoConsoleErrors(browser, consolePage, 'the console with participants');
     for (const page of joinPages) assertNoConsoleErrors(browser, page, 'a joined page');
-  });
-
-  test('console: sign in from the development link, list calls, open a call', async () => {
-    consolePage = await browser.newPage();
-    const page = consolePage;
-    await page.goto(`${h.url}/console#token=${h.operatorToken}`);
-    // The token leaves the address bar once read.
-    await page.waitForFunction(() => (globalThis as any).location.hash === '');
-    const link = page.getByRole('link', { name: `${CALL_TYPE}:${CALL_ID}` });
-    await link.waitFor();
-    await page.getByText('Live updates on').waitFor();
-    await page.screenshot({ path: screenshotPath('03-console-calls') });
-    await link.click();
-    await page.getByRole('heading', { name: `Call ${CALL_TYPE}:${CALL_ID}` }).waitFor();
-    const settings = page.getByRole('definition').filter({ hasText: '720p' });
-    await settings.first().waitFor();
-    assert.equal(await page.getByRole('button', { name: 'Stop all broadcasts' }).isDisabled(), true);
-    await page.screenshot({ path: screenshotPath('04-console-call') });
-    assertNoConsoleErrors(browser, page, 'the console');
   });
 
   test('console: start a broadcast to the ingest; it goes live with rising bytes and a preview', async () => {
@@ -180,10 +214,16 @@ describe('web pages in Chromium', { timeout: 175_000 }, () => {
     // Without credentials the preview is refused.
     const anonymous = await fetch(`${h.url}/video/call/${CALL_TYPE}/${CALL_ID}/rtmp_broadcasts/main/preview.jpg?api_key=${h.api.apiKey}`);
     assert.equal(anonymous.status, 401);
+    // A joined participant sees the live composed picture too.
+    if (joinPages.length > 1) {
+      await joinPages[0]!.getByRole('img', { name: 'Live preview of the broadcast' }).waitFor();
+      await joinPages[0]!.screenshot({ path: screenshotPath('06-join-broadcast-preview') });
+      assertNoConsoleErrors(browser, joinPages[0]!, 'the join page during the broadcast');
+    }
     // The stream key never shows on the page.
     assert.equal((await page.content()).includes(STREAM_KEY), false);
     assert.ok(h.api.server.engine.encoderCount() >= 1);
-    await page.screenshot({ path: screenshotPath('05-console-live') });
+    await page.screenshot({ path: screenshotPath('07-console-live') });
     assertNoConsoleErrors(browser, page, 'the console while live');
   });
 
@@ -200,7 +240,7 @@ describe('web pages in Chromium', { timeout: 175_000 }, () => {
     const alert = page.getByRole('form', { name: 'Start a broadcast' }).getByRole('alert');
     await alert.filter({ hasText: direct.body.message }).waitFor();
     assert.equal(await alert.textContent(), direct.body.message);
-    await page.screenshot({ path: screenshotPath('06-console-api-error') });
+    await page.screenshot({ path: screenshotPath('08-console-api-error') });
     // Chromium reports the refused request itself as a console error; nothing else is expected.
     const errors = browser.errorsOf(page).splice(0);
     assert.ok(errors.every((e) => /status of 4\d\d/.test(e)), errors.join('\n'));
@@ -214,12 +254,12 @@ describe('web pages in Chromium', { timeout: 175_000 }, () => {
     await phone.getByRole('article', { name: 'Broadcast main' }).locator('dd[data-field="status"]').filter({ hasText: 'live' }).waitFor();
     await assertFitsWidth(phone);
     assert.ok(await phone.getByRole('button', { name: 'Stop broadcast main' }).isVisible());
-    await phone.screenshot({ path: screenshotPath('07-phone-console'), fullPage: true });
+    await phone.screenshot({ path: screenshotPath('09-phone-console'), fullPage: true });
     await phone.goto(`${h.url}/join/${CALL_TYPE}/${CALL_ID}`);
     await phone.getByLabel('Display name').waitFor();
     await assertFitsWidth(phone);
     assert.ok(await phone.getByRole('button', { name: 'Join' }).isVisible());
-    await phone.screenshot({ path: screenshotPath('08-phone-join'), fullPage: true });
+    await phone.screenshot({ path: screenshotPath('10-phone-join'), fullPage: true });
     assertNoConsoleErrors(browser, phone, 'the phone-sized pages');
     await phone.close();
   });
@@ -242,13 +282,13 @@ describe('web pages in Chromium', { timeout: 175_000 }, () => {
     const before = await bytesSent(page, 'backup');
     await poll(() => bytesSent(page, 'backup'), (b) => b > before, 'the other broadcast still sending');
     assert.equal(await backup.locator('dd[data-field="status"]').textContent(), 'live');
-    await page.screenshot({ path: screenshotPath('09-console-one-stopped') });
+    await page.screenshot({ path: screenshotPath('11-console-one-stopped') });
 
     await page.getByRole('button', { name: 'Stop all broadcasts' }).click();
     await backup.locator('dd[data-field="status"]').filter({ hasText: /^stopped$/ }).waitFor();
     assert.equal(await page.getByRole('button', { name: 'Stop all broadcasts' }).isDisabled(), true);
     await poll(async () => (await h.api.client.video.call(CALL_TYPE, CALL_ID).get()).call.egress.rtmps.length, (n) => n === 0, 'egress.rtmps empty');
-    await page.screenshot({ path: screenshotPath('10-console-all-stopped') });
+    await page.screenshot({ path: screenshotPath('12-console-all-stopped') });
     await page.getByRole('button', { name: 'Dismiss broadcast main' }).click();
     assert.equal(await main.count(), 0);
     assert.equal(await backup.count(), 1);

@@ -4,7 +4,7 @@
  * `/dev/token`), follows the call's events for who is in it and who speaks, and shows the live
  * composed picture while a broadcast runs.
  */
-import { ApiClient, ApiRequestError, callPath, type CallState, type RtmpJson } from '../lib/api.js';
+import { ApiClient, ApiRequestError, callPath, withApiKey, type CallState, type RtmpJson } from '../lib/api.js';
 import { loadWebConfig } from '../lib/config.js';
 import { readTokenClaims, tokenFromUrl } from '../lib/credentials.js';
 import { byId, h, render } from '../lib/dom.js';
@@ -191,7 +191,7 @@ async function join(): Promise<void> {
     events = new EventConnection({ apiKey: config.apiKey, token, user: me, onEvent });
     // The event connection records the display name (user_details) before the publish names us.
     await events.start();
-    publisher = new WhipPublisher(`${location.origin}${callPath(call.type, call.id)}/whip`, token);
+    publisher = new WhipPublisher(`${location.origin}${withApiKey(`${callPath(call.type, call.id)}/whip`, config.apiKey)}`, token);
     await publisher.publish(media, (s) => {
       if (s === 'connected') setStatus(`Joined as ${name}`);
       else if (s === 'failed') setStatus('Connection lost');
