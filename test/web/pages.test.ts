@@ -109,7 +109,7 @@ describe('web pages in Chromium', { timeout: 175_000 }, () => {
     assert.equal(await page.getByRole('button', { name: 'Leave' }).isDisabled(), true);
     await page.getByRole('button', { name: 'Join' }).click();
     assert.equal(await page.getByRole('alert').textContent(), 'Enter a display name to join.');
-    await page.screenshot({ path: screenshotPath('01-join-preview') });
+    await page.screenshot({ path: screenshotPath('01-join-preview'), fullPage: true });
     assertNoConsoleErrors(browser, page, 'the join page');
   });
 
@@ -122,13 +122,13 @@ describe('web pages in Chromium', { timeout: 175_000 }, () => {
     const link = page.getByRole('link', { name: `${CALL_TYPE}:${CALL_ID}` });
     await link.waitFor();
     await page.getByText('Live updates on').waitFor();
-    await page.screenshot({ path: screenshotPath('02-console-calls') });
+    await page.screenshot({ path: screenshotPath('02-console-calls'), fullPage: true });
     await link.click();
     await page.getByRole('heading', { name: `Call ${CALL_TYPE}:${CALL_ID}` }).waitFor();
     const settings = page.getByRole('definition').filter({ hasText: '720p' });
     await settings.first().waitFor();
     assert.equal(await page.getByRole('button', { name: 'Stop all broadcasts' }).isDisabled(), true);
-    await page.screenshot({ path: screenshotPath('03-console-call') });
+    await page.screenshot({ path: screenshotPath('03-console-call'), fullPage: true });
     assertNoConsoleErrors(browser, page, 'the console');
   });
 
@@ -164,8 +164,8 @@ describe('web pages in Chromium', { timeout: 175_000 }, () => {
     const consoleList = consolePage.getByRole('list', { name: 'Participants' });
     await consoleList.getByText('Ada Lovelace').waitFor();
     await consoleList.getByText('Grace Hopper').waitFor();
-    await first.screenshot({ path: screenshotPath('04-join-two-participants') });
-    await consolePage.screenshot({ path: screenshotPath('05-console-participants') });
+    await first.screenshot({ path: screenshotPath('04-join-two-participants'), fullPage: true });
+    await consolePage.screenshot({ path: screenshotPath('05-console-participants'), fullPage: true });
     // Chromium's fake microphone beeps: the media plane names a dominant speaker.
     await consoleList.getByText('dominant speaker').waitFor({ timeout: 10_000 }).then(
       () => t.diagnostic('a dominant speaker is shown'),
@@ -217,13 +217,13 @@ describe('web pages in Chromium', { timeout: 175_000 }, () => {
     // A joined participant sees the live composed picture too.
     if (joinPages.length > 1) {
       await joinPages[0]!.getByRole('img', { name: 'Live preview of the broadcast' }).waitFor();
-      await joinPages[0]!.screenshot({ path: screenshotPath('06-join-broadcast-preview') });
+      await joinPages[0]!.screenshot({ path: screenshotPath('06-join-broadcast-preview'), fullPage: true });
       assertNoConsoleErrors(browser, joinPages[0]!, 'the join page during the broadcast');
     }
     // The stream key never shows on the page.
     assert.equal((await page.content()).includes(STREAM_KEY), false);
     assert.ok(h.api.server.engine.encoderCount() >= 1);
-    await page.screenshot({ path: screenshotPath('07-console-live') });
+    await page.screenshot({ path: screenshotPath('07-console-live'), fullPage: true });
     assertNoConsoleErrors(browser, page, 'the console while live');
   });
 
@@ -240,7 +240,7 @@ describe('web pages in Chromium', { timeout: 175_000 }, () => {
     const alert = page.getByRole('form', { name: 'Start a broadcast' }).getByRole('alert');
     await alert.filter({ hasText: direct.body.message }).waitFor();
     assert.equal(await alert.textContent(), direct.body.message);
-    await page.screenshot({ path: screenshotPath('08-console-api-error') });
+    await page.screenshot({ path: screenshotPath('08-console-api-error'), fullPage: true });
     // Chromium reports the refused request itself as a console error; nothing else is expected.
     const errors = browser.errorsOf(page).splice(0);
     assert.ok(errors.every((e) => /status of 4\d\d/.test(e)), errors.join('\n'));
@@ -282,13 +282,13 @@ describe('web pages in Chromium', { timeout: 175_000 }, () => {
     const before = await bytesSent(page, 'backup');
     await poll(() => bytesSent(page, 'backup'), (b) => b > before, 'the other broadcast still sending');
     assert.equal(await backup.locator('dd[data-field="status"]').textContent(), 'live');
-    await page.screenshot({ path: screenshotPath('11-console-one-stopped') });
+    await page.screenshot({ path: screenshotPath('11-console-one-stopped'), fullPage: true });
 
     await page.getByRole('button', { name: 'Stop all broadcasts' }).click();
     await backup.locator('dd[data-field="status"]').filter({ hasText: /^stopped$/ }).waitFor();
     assert.equal(await page.getByRole('button', { name: 'Stop all broadcasts' }).isDisabled(), true);
     await poll(async () => (await h.api.client.video.call(CALL_TYPE, CALL_ID).get()).call.egress.rtmps.length, (n) => n === 0, 'egress.rtmps empty');
-    await page.screenshot({ path: screenshotPath('12-console-all-stopped') });
+    await page.screenshot({ path: screenshotPath('12-console-all-stopped'), fullPage: true });
     await page.getByRole('button', { name: 'Dismiss broadcast main' }).click();
     assert.equal(await main.count(), 0);
     assert.equal(await backup.count(), 1);
@@ -304,4 +304,21 @@ describe('web pages in Chromium', { timeout: 175_000 }, () => {
     const frame = await grabFrameRgb(recording, Math.max(0, Math.min(1, info.format.duration / 2)), 640, 360);
     assertColourNear(pixelAt(frame, 640, 320, 180), BACKGROUND, 'recording centre');
   });
+  test('join page: leaving takes the participant out of every list', async (t) => {
+    if (joinPages.length < 2) {
+      t.skip('nobody joined (media plane not mounted)');
+      return;
+    }
+    const [first, second] = joinPages as [Page, Page];
+    await second.getByRole('button', { name: 'Leave' }).click();
+    await second.getByRole('status').filter({ hasText: 'Left the call' }).waitFor();
+    assert.equal(await second.getByRole('button', { name: 'Join' }).isEnabled(), true);
+    const firstList = first.getByRole('list', { name: 'In the call' });
+    await firstList.getByText('Grace Hopper').waitFor({ state: 'detached' });
+    await consolePage.getByRole('list', { name: 'Participants' }).getByText('Grace Hopper').waitFor({ state: 'detached' });
+    assert.equal(await firstList.getByText('Ada Lovelace').count(), 1);
+    await first.screenshot({ path: screenshotPath('13-join-after-leave'), fullPage: true });
+    for (const page of [first, second, consolePage]) assertNoConsoleErrors(browser, page, 'the pages after a participant left');
+  });
 });
+
