@@ -3,10 +3,12 @@
  * endpoint (api_key + JWT, `read-call`, the broadcast must be active) and read from a PreviewTap,
  * and development tokens signed with the API secret.
  */
+import { resolve } from 'node:path';
+import type { FastifyInstance } from 'fastify';
 import { SignJWT } from 'jose';
 import { authenticate, type Principal } from '../api/auth.js';
 import { isQuality } from '../layout/settings.js';
-import type { PreviewAuth, WebRoutesDeps } from './plugin.js';
+import { registerWebRoutes, type PreviewAuth, type WebRoutesDeps } from './plugin.js';
 import type { PreviewTap } from './preview.js';
 
 /** What the preview needs from the calls service (CallService.broadcastDetails fits). */
@@ -35,4 +37,48 @@ export function devTokensFromSecret(apiSecret: string, ttlSeconds = 3600): (user
     const iat = Math.floor(Date.now() / 1000) - 1;
     return new SignJWT({ user_id: userId, iat, exp: iat + ttlSeconds }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(key);
   };
+}
+
+export interface WebExtensionOptions {
+  /** The Vite build output; default `dist/web` under the working directory. */
+  webRoot?: string;
+  /** Serve `/dev/token` (development only: config flag CALLCAST_DEV_TOKENS=1). */
+  devTokens: boolean;
+  /** The tap wrapped around the egress's frame source factory (previews); without one, previews answer 204. */
+  tap?: PreviewTap;
+}
+
+/** The subset of the server context the web routes use (src/server.ts ServerContext fits). */
+export interface WebServerContext {
+  apiKey: string;
+  apiSecret: string;
+  service: BroadcastReader;
+}
+
+/**
+ * A server extension (createServer's `extensions`) that mounts the pages:
+ * `extensions: [webExtension({ devTokens: config.devTokens, tap })]`.
+ */
+export function webExtension(opts: WebExtensionOptions): (app: FastifyInstance, ctx: WebServerContext) => Promise<void> {
+  const tap = opts.tap;
+  return (app, ctx) =>
+    registerWebRoutes(app, {
+      webRoot: opts.webRoot ?? resolve('dist/web'),
+      apiKey: ctx.apiKey,
+      ...(opts.devTokens ? { devTokens: devTokensFromSecret(ctx.apiSecret) } : {}),
+      preview: tap
+        ? previewFromTap({ apiKey: ctx.apiKey, apiSecret: ctx.apiSecret, calls: ctx.service, tap })
+        : async (callCid, name, auth) => {
+            // Still check access, so a missing tap never tells strangers which broadcasts exist.
+            const principal = await authenticate({ query: { api_key: auth.apiKey }, headers: { authorization: auth.authorization } }, ctx.apiKey, ctx.apiSecret);
+            const sep = callCid.indexOf(':');
+            await ctx.service.broadcastDetails(principal, callCid.slice(0, sep), callCid.slice(sep + 1), name);
+            return null;
+          },
+    });
+}
+
+/** The console address carrying a token (development: printed by `callcast serve`). */
+export function consoleLink(baseUrl: string, token: string): string {
+  return `${baseUrl.replace(/\/+$/, '')}/console#token=${encodeURIComponent(token)}`;
 }

@@ -1,7 +1,7 @@
 /**
  * A Callcast test server with the web pages: the server of test/support/server.ts with a real
  * egress engine whose frames feed a PreviewTap, and `registerWebRoutes` mounted as a server
- * extension, wired the way the server assembly is expected to wire it (src/web/wiring.ts).
+ * extension through `webExtension` (src/web/wiring.ts), as the server assembly is expected to.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -11,9 +11,8 @@ import { mintUserToken } from '../../src/cli.js';
 import { EgressEngine } from '../../src/egress/engine.js';
 import { backgroundFrameSourceFactory, type FrameSourceFactory } from '../../src/egress/frame-source.js';
 import { createLogger } from '../../src/log.js';
-import { registerWebRoutes } from '../../src/web/plugin.js';
 import { PreviewTap } from '../../src/web/preview.js';
-import { devTokensFromSecret, previewFromTap } from '../../src/web/wiring.js';
+import { webExtension } from '../../src/web/wiring.js';
 import type { ServerOptions } from '../../src/server.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
@@ -63,13 +62,7 @@ export async function startWebHarness(opts: { frameSourceFactory?: FrameSourceFa
       new EgressEngine({ listener, log, frameSourceFactory: tap.wrap(opts.frameSourceFactory ?? backgroundFrameSourceFactory) }),
     extensions: [
       ...(opts.extensions ?? []),
-      (app, ctx) =>
-        registerWebRoutes(app, {
-          webRoot: WEB_ROOT,
-          apiKey: ctx.apiKey,
-          devTokens: devTokensFromSecret(ctx.apiSecret),
-          preview: previewFromTap({ apiKey: ctx.apiKey, apiSecret: ctx.apiSecret, calls: ctx.service, tap }),
-        }),
+      webExtension({ webRoot: WEB_ROOT, devTokens: true, tap }),
     ],
   });
   try {

@@ -1,5 +1,6 @@
 /** The web plugin on a Fastify app: pages, assets, config, dev tokens, previews. */
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +10,8 @@ import Fastify from 'fastify';
 import { solidI420Frame, type FrameSource } from '../../src/egress/frame-source.js';
 import { registerWebRoutes, type PreviewAuth } from '../../src/web/plugin.js';
 import { PreviewTap, i420ToJpeg, i420ToRgba } from '../../src/web/preview.js';
-import { devTokensFromSecret } from '../../src/web/wiring.js';
+import { consoleLink, devTokensFromSecret, webExtension } from '../../src/web/wiring.js';
+import { rawRequest, startTestServer } from '../support/server.js';
 import { verifyToken } from '../../src/api/auth.js';
 import { buildWebPages, WEB_ROOT } from './harness.js';
 
@@ -175,3 +177,32 @@ test('development tokens are user tokens the API accepts', async () => {
   assert.deepEqual(await verifyToken(token, 's3cret'), { kind: 'user', userId: 'ada' });
   await assert.rejects(verifyToken(token, 'other'), /signature/);
 });
+
+test('webExtension on a server: pages, no dev tokens unless enabled, previews checked without a tap', async () => {
+  await buildWebPages();
+  const ts = await startTestServer({ extensions: [webExtension({ webRoot: WEB_ROOT, devTokens: false })] });
+  try {
+    assert.equal((await fetch(`${ts.url}/console`)).status, 200);
+    assert.equal((await fetch(`${ts.url}/dev/token?user_id=ada`)).status, 404);
+    const config = (await (await fetch(`${ts.url}/web/config.json`)).json()) as Record<string, unknown>;
+    assert.deepEqual([config.api_key, config.dev_tokens], [ts.apiKey, false]);
+    await ts.client.video.call('default', 'c1').getOrCreate({ data: { created_by_id: 'ada' } });
+    await ts.client.video.call('default', 'c1').startRTMPBroadcasts({ broadcasts: [{ name: 'main', stream_url: 'rtmp://127.0.0.1:1/live' }] });
+    const path = '/video/call/default/c1/rtmp_broadcasts/main/preview.jpg';
+    const anonymous = await rawRequest(ts, 'GET', path);
+    assert.equal(anonymous.status, 401);
+    const missing = await rawRequest(ts, 'GET', '/video/call/default/c1/rtmp_broadcasts/other/preview.jpg', { token: serverToken(ts.apiSecret) });
+    assert.equal(missing.status, 404);
+    const allowed = await rawRequest(ts, 'GET', path, { token: serverToken(ts.apiSecret) });
+    assert.equal(allowed.status, 204);
+  } finally {
+    await ts.close();
+  }
+  assert.equal(consoleLink('http://127.0.0.1:3030/', 'a.b.c'), 'http://127.0.0.1:3030/console#token=a.b.c');
+});
+
+function serverToken(secret: string): string {
+  const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const head = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ server: true })}`;
+  return `${head}.${createHmac('sha256', secret).update(head).digest('base64url')}`;
+}
