@@ -8,6 +8,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { mintUserToken } from '../../src/cli.js';
+import type { RetryPolicy } from '../../src/egress/destination.js';
 import { EgressEngine } from '../../src/egress/engine.js';
 import { backgroundFrameSourceFactory, type FrameSourceFactory } from '../../src/egress/frame-source.js';
 import { createLogger } from '../../src/log.js';
@@ -53,13 +54,25 @@ export interface WebHarness {
   close(): Promise<void>;
 }
 
-export async function startWebHarness(opts: { frameSourceFactory?: FrameSourceFactory; extensions?: ServerOptions['extensions'] } = {}): Promise<WebHarness> {
+export interface WebHarnessOptions {
+  frameSourceFactory?: FrameSourceFactory;
+  extensions?: ServerOptions['extensions'];
+  /** The destinations' retry policy (e.g. a short give-up time to see failures quickly). */
+  retry?: Partial<RetryPolicy>;
+}
+
+export async function startWebHarness(opts: WebHarnessOptions = {}): Promise<WebHarness> {
   await buildWebPages();
   const tap = new PreviewTap();
   const log = createLogger((process.env.CALLCAST_TEST_LOG_LEVEL as 'silent') ?? 'silent');
   const api = await startTestServer({
     engine: (listener) =>
-      new EgressEngine({ listener, log, frameSourceFactory: tap.wrap(opts.frameSourceFactory ?? backgroundFrameSourceFactory) }),
+      new EgressEngine({
+        listener,
+        log,
+        frameSourceFactory: tap.wrap(opts.frameSourceFactory ?? backgroundFrameSourceFactory),
+        ...(opts.retry ? { retry: opts.retry } : {}),
+      }),
     extensions: [
       ...(opts.extensions ?? []),
       webExtension({ webRoot: WEB_ROOT, devTokens: true, tap }),

@@ -11,7 +11,7 @@ import type { ServerOptions } from '../../src/server.js';
 import { rawRequest } from '../support/server.js';
 import { createCanvas, loadImage } from '@napi-rs/canvas';
 import { grabFrameRgb, pixelAt, probe } from '../support/ffprobe.js';
-import { startNginxIngest, type NginxIngest } from '../support/rtmp-ingest.js';
+import { freePort, startNginxIngest, type NginxIngest } from '../support/rtmp-ingest.js';
 import { launchBrowser, type TestBrowser } from './browser.js';
 import { screenshotPath, startWebHarness, type WebHarness } from './harness.js';
 
@@ -81,7 +81,8 @@ describe('web pages in Chromium', { timeout: 175_000 }, () => {
   before(async () => {
     const media = await loadMediaExtension();
     [h, ingest, browser] = await Promise.all([
-      startWebHarness(media ? { extensions: [media.extension] } : {}),
+      // A destination that cannot connect gives up after 8 s (the default is a minute).
+      startWebHarness({ retry: { giveUpAfterMs: 8_000 }, ...(media ? { extensions: [media.extension] } : {}) }),
       startNginxIngest(),
       launchBrowser(),
     ]);
@@ -246,6 +247,39 @@ describe('web pages in Chromium', { timeout: 175_000 }, () => {
     assert.ok(errors.every((e) => /status of 4\d\d/.test(e)), errors.join('\n'));
   });
 
+  test('console: a restarted ingest shows as a reconnect, then live again', async () => {
+    const page = consolePage;
+    const card = page.getByRole('article', { name: 'Broadcast main' });
+    await ingest.restart();
+    await card.locator('dd[data-field="reconnects"]').filter({ hasNotText: /^0$/ }).waitFor({ timeout: 60_000 });
+    await card.locator('dd[data-field="status"]').filter({ hasText: /^live$/ }).waitFor({ timeout: 60_000 });
+    const before = await bytesSent(page, 'main');
+    await poll(() => bytesSent(page, 'main'), (b) => b > before, 'bytes rising after the reconnect');
+    await page.screenshot({ path: screenshotPath('09-console-reconnected'), fullPage: true });
+    assertNoConsoleErrors(browser, page, 'the console after a reconnect');
+  });
+
+  test('console: a destination that never connects is shown failed with its last error', async () => {
+    const page = consolePage;
+    const closedPort = await freePort();
+    await page.getByLabel('Broadcast name').fill('unreachable');
+    await page.getByLabel('Stream URL').fill(`rtmp://127.0.0.1:${closedPort}/live`);
+    await page.getByLabel('Stream key', { exact: true }).fill('k');
+    await page.getByRole('button', { name: 'Start broadcast' }).click();
+    const card = page.getByRole('article', { name: 'Broadcast unreachable' });
+    await card.waitFor();
+    await card.locator('dd[data-field="status"]').filter({ hasText: /^failed$/ }).waitFor({ timeout: 60_000 });
+    const lastError = await card.locator('dd[data-field="last-error"]').textContent();
+    assert.notEqual(lastError, 'none', 'the last error is shown');
+    assert.equal(await card.getByRole('button', { name: 'Stop broadcast unreachable' }).isVisible(), false);
+    await page.screenshot({ path: screenshotPath('10-console-failed'), fullPage: true });
+    await card.getByRole('button', { name: 'Dismiss broadcast unreachable' }).click();
+    assert.equal(await card.count(), 0);
+    // Requests for the broadcast racing its removal answer 404, which Chromium logs; nothing else.
+    const errors = browser.errorsOf(page).splice(0);
+    assert.ok(errors.every((e) => /status of 404/.test(e) && /unreachable/.test(e)), errors.join('\n'));
+  });
+
   test('pages at a phone-sized viewport', async () => {
     const phone = await browser.newPage(PHONE);
     // A deep link with the development token (a new tab has no signed-in session).
@@ -254,12 +288,12 @@ describe('web pages in Chromium', { timeout: 175_000 }, () => {
     await phone.getByRole('article', { name: 'Broadcast main' }).locator('dd[data-field="status"]').filter({ hasText: 'live' }).waitFor();
     await assertFitsWidth(phone);
     assert.ok(await phone.getByRole('button', { name: 'Stop broadcast main' }).isVisible());
-    await phone.screenshot({ path: screenshotPath('09-phone-console'), fullPage: true });
+    await phone.screenshot({ path: screenshotPath('11-phone-console'), fullPage: true });
     await phone.goto(`${h.url}/join/${CALL_TYPE}/${CALL_ID}`);
     await phone.getByLabel('Display name').waitFor();
     await assertFitsWidth(phone);
     assert.ok(await phone.getByRole('button', { name: 'Join' }).isVisible());
-    await phone.screenshot({ path: screenshotPath('10-phone-join'), fullPage: true });
+    await phone.screenshot({ path: screenshotPath('12-phone-join'), fullPage: true });
     assertNoConsoleErrors(browser, phone, 'the phone-sized pages');
     await phone.close();
   });
@@ -282,13 +316,13 @@ describe('web pages in Chromium', { timeout: 175_000 }, () => {
     const before = await bytesSent(page, 'backup');
     await poll(() => bytesSent(page, 'backup'), (b) => b > before, 'the other broadcast still sending');
     assert.equal(await backup.locator('dd[data-field="status"]').textContent(), 'live');
-    await page.screenshot({ path: screenshotPath('11-console-one-stopped'), fullPage: true });
+    await page.screenshot({ path: screenshotPath('13-console-one-stopped'), fullPage: true });
 
     await page.getByRole('button', { name: 'Stop all broadcasts' }).click();
     await backup.locator('dd[data-field="status"]').filter({ hasText: /^stopped$/ }).waitFor();
     assert.equal(await page.getByRole('button', { name: 'Stop all broadcasts' }).isDisabled(), true);
     await poll(async () => (await h.api.client.video.call(CALL_TYPE, CALL_ID).get()).call.egress.rtmps.length, (n) => n === 0, 'egress.rtmps empty');
-    await page.screenshot({ path: screenshotPath('12-console-all-stopped'), fullPage: true });
+    await page.screenshot({ path: screenshotPath('14-console-all-stopped'), fullPage: true });
     await page.getByRole('button', { name: 'Dismiss broadcast main' }).click();
     assert.equal(await main.count(), 0);
     assert.equal(await backup.count(), 1);
@@ -317,7 +351,7 @@ describe('web pages in Chromium', { timeout: 175_000 }, () => {
     await firstList.getByText('Grace Hopper').waitFor({ state: 'detached' });
     await consolePage.getByRole('list', { name: 'Participants' }).getByText('Grace Hopper').waitFor({ state: 'detached' });
     assert.equal(await firstList.getByText('Ada Lovelace').count(), 1);
-    await first.screenshot({ path: screenshotPath('13-join-after-leave'), fullPage: true });
+    await first.screenshot({ path: screenshotPath('15-join-after-leave'), fullPage: true });
     for (const page of [first, second, consolePage]) assertNoConsoleErrors(browser, page, 'the pages after a participant left');
   });
 });
