@@ -8,6 +8,7 @@ import { existsSync, statSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import type { ServerOptions } from '../../src/server.js';
+import { mintUserToken } from '../../src/cli.js';
 import { rawRequest } from '../support/server.js';
 import { createCanvas, loadImage } from '@napi-rs/canvas';
 import { grabFrameRgb, pixelAt, probe } from '../support/ffprobe.js';
@@ -112,6 +113,26 @@ describe('web pages in Chromium', { timeout: 175_000 }, () => {
     assert.equal(await page.getByRole('alert').textContent(), 'Enter a display name to join.');
     await page.screenshot({ path: screenshotPath('01-join-preview'), fullPage: true });
     assertNoConsoleErrors(browser, page, 'the join page');
+  });
+
+  test('console: a refused token brings back the sign-in form with the API message; signing in by hand works', async () => {
+    const page = await browser.newPage();
+    const forged = await mintUserToken('not-the-secret', { userId: 'operator', ttlSeconds: 600 });
+    await page.goto(`${h.url}/console#token=${forged}`);
+    const form = page.getByRole('form', { name: 'Sign in' });
+    await form.getByRole('alert').filter({ hasText: 'token signature is invalid' }).waitFor();
+    await page.getByLabel('Access token').fill('not a token');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await form.getByRole('alert').filter({ hasText: 'That is not a token' }).waitFor();
+    await page.getByLabel('Access token').fill(h.operatorToken);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('link', { name: `${CALL_TYPE}:${CALL_ID}` }).waitFor();
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await form.waitFor();
+    // The refused requests themselves are logged by Chromium as 401s; nothing else.
+    const errors = browser.errorsOf(page).splice(0);
+    assert.ok(errors.every((e) => /status of 401/.test(e)), errors.join('\n'));
+    await page.close();
   });
 
   test('console: sign in from the development link, list calls, open a call', async () => {

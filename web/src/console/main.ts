@@ -92,7 +92,15 @@ function signIn(newToken: string): void {
   }
 }
 
-function signOut(): void {
+/** A token the API refuses (expired, wrong app): back to the sign-in form with the API's words. */
+function signInAgain(err: unknown): boolean {
+  if (!(err instanceof ApiRequestError && err.status === 401)) return false;
+  signOut(false);
+  showSignIn(err.message);
+  return true;
+}
+
+function signOut(go = true): void {
   sessionStorage.removeItem(TOKEN_KEY);
   token = null;
   api = null;
@@ -100,7 +108,10 @@ function signOut(): void {
   events = null;
   connectionEl.textContent = '';
   signOutButton.hidden = true;
-  navigate('/console');
+  leaveView?.();
+  leaveView = null;
+  viewEvents = null;
+  if (go) navigate('/console');
 }
 
 function showSignIn(message = ''): void {
@@ -196,7 +207,8 @@ function showCalls(): void {
       );
       empty.textContent = calls.length === 0 ? 'No calls yet.' : '';
     } catch (err) {
-      if (!stopped) error.textContent = messageOf(err);
+      if (stopped || signInAgain(err)) return;
+      error.textContent = messageOf(err);
     }
   };
   refresh.addEventListener('click', () => void load());
@@ -465,7 +477,8 @@ function showCall(type: string, id: string): void {
       loadError.textContent = '';
       applyState(state);
     } catch (err) {
-      if (!stopped) loadError.textContent = messageOf(err);
+      if (stopped || signInAgain(err)) return;
+      loadError.textContent = messageOf(err);
     }
   }
 
@@ -598,7 +611,7 @@ function showCall(type: string, id: string): void {
 
 // ---- start ------------------------------------------------------------------------------------
 
-signOutButton.addEventListener('click', signOut);
+signOutButton.addEventListener('click', () => signOut());
 
 async function main(): Promise<void> {
   try {
