@@ -1,5 +1,5 @@
 /**
- * Build of the browser pages (join page and console). Output: dist/web, served under /web/ by
+ * Build of the browser pages (join page and console). Output: dist/web/pages, served under /web/ by
  * src/web/plugin.ts; the HTML entry points are served at /join/:type/:id and /console.
  */
 import { resolve } from 'node:path';
@@ -13,7 +13,8 @@ export default defineConfig({
   base: '/web/',
   publicDir: false,
   build: {
-    outDir: resolve(root, '../dist/web'),
+    // dist/web itself holds the compiled server plugin (src/web -> dist/web), so the pages go below it.
+    outDir: resolve(root, '../dist/web/pages'),
     emptyOutDir: true,
     sourcemap: true,
     target: 'es2022',

@@ -1,5 +1,5 @@
 /**
- * Serves the browser pages built by Vite into `dist/web` (see web/vite.config.ts):
+ * Serves the browser pages built by Vite into `dist/web/pages` (see web/vite.config.ts):
  * - `/web/*`: the built assets (hashed file names, cached for a long time);
  * - `/join/:type/:id` and `/console` (and `/console/*`): the pages' HTML;
  * - `/web/config.json`: what the pages need to call the API (the API key, which is public);
@@ -20,7 +20,7 @@ export interface PreviewAuth {
 }
 
 export interface WebRoutesDeps {
-  /** The Vite build output (dist/web). */
+  /** The Vite build output (dist/web/pages). */
   webRoot: string;
   /** The app's API key, handed to the pages through /web/config.json. */
   apiKey?: string;

@@ -3,7 +3,7 @@
  * endpoint (api_key + JWT, `read-call`, the broadcast must be active) and read from a PreviewTap,
  * and development tokens signed with the API secret.
  */
-import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { SignJWT } from 'jose';
 import { authenticate, type Principal } from '../api/auth.js';
@@ -39,8 +39,11 @@ export function devTokensFromSecret(apiSecret: string, ttlSeconds = 3600): (user
   };
 }
 
+/** `<repo>/dist/web/pages`, from both src/web (tsx) and dist/web (compiled). */
+export const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../dist/web/pages', import.meta.url));
+
 export interface WebExtensionOptions {
-  /** The Vite build output; default `dist/web` under the working directory. */
+  /** The Vite build output; default the repository's `dist/web/pages` (found from this module). */
   webRoot?: string;
   /** Serve `/dev/token` (development only: config flag CALLCAST_DEV_TOKENS=1). */
   devTokens: boolean;
@@ -63,7 +66,7 @@ export function webExtension(opts: WebExtensionOptions): (app: FastifyInstance, 
   const tap = opts.tap;
   return (app, ctx) =>
     registerWebRoutes(app, {
-      webRoot: opts.webRoot ?? resolve('dist/web'),
+      webRoot: opts.webRoot ?? DEFAULT_WEB_ROOT,
       apiKey: ctx.apiKey,
       ...(opts.devTokens ? { devTokens: devTokensFromSecret(ctx.apiSecret) } : {}),
       preview: tap

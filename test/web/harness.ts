@@ -20,7 +20,7 @@ import { startTestServer, type TestServer } from '../support/server.js';
 const execFileP = promisify(execFile);
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
-export const WEB_ROOT = join(REPO_ROOT, 'dist/web');
+export const WEB_ROOT = join(REPO_ROOT, 'dist/web/pages');
 export const OUTPUT_DIR = join(REPO_ROOT, 'test-output/web');
 
 /** Builds the pages with Vite (once per test process). */
@@ -31,7 +31,7 @@ export function buildWebPages(): Promise<void> {
     timeout: 120_000,
   }).then(() => {
     if (!existsSync(join(WEB_ROOT, 'join.html')) || !existsSync(join(WEB_ROOT, 'console.html'))) {
-      throw new Error('vite build did not produce dist/web/join.html and console.html');
+      throw new Error('vite build did not produce dist/web/pages/join.html and console.html');
     }
   });
   return built;

@@ -10,7 +10,7 @@ import Fastify from 'fastify';
 import { solidI420Frame, type FrameSource } from '../../src/egress/frame-source.js';
 import { registerWebRoutes, type PreviewAuth } from '../../src/web/plugin.js';
 import { PreviewTap, i420ToJpeg, i420ToRgba } from '../../src/web/preview.js';
-import { consoleLink, devTokensFromSecret, webExtension } from '../../src/web/wiring.js';
+import { consoleLink, DEFAULT_WEB_ROOT, devTokensFromSecret, webExtension } from '../../src/web/wiring.js';
 import { rawRequest, startTestServer } from '../support/server.js';
 import { verifyToken } from '../../src/api/auth.js';
 import { buildWebPages, WEB_ROOT } from './harness.js';
@@ -198,6 +198,7 @@ test('webExtension on a server: pages, no dev tokens unless enabled, previews ch
   } finally {
     await ts.close();
   }
+  assert.equal(DEFAULT_WEB_ROOT, WEB_ROOT);
   assert.equal(consoleLink('http://127.0.0.1:3030/', 'a.b.c'), 'http://127.0.0.1:3030/console#token=a.b.c');
 });
 
