@@ -1,0 +1,75 @@
+/**
+ * Figure 2, fan-out: service CPU with 5 destinations of the same quality and layout divided by
+ * CPU with 1 (alternating 1 and 5 destinations on one running broadcast, so the pairs share the
+ * same conditions). Also yields figure 6b, resident memory per added destination.
+ */
+import { FlvFollower } from '../lib/flv.js';
+import {
+  cpuWindows, createCall, sleep, startBroadcast, stopBroadcast, type FigureResult, type RunContext, type Timings,
+} from '../lib/scenario.js';
+import { median, pairedRatios, round, summarize } from '../lib/stats.js';
+
+export async function fanOut(ctx: RunContext, t: Timings, pairs: number): Promise<FigureResult[]> {
+  const call = await createCall(ctx.service.client, 'fanout');
+  const first = new FlvFollower(ctx.ingest.recordingPath('fanout-0'), 20);
+  const one: number[] = [];
+  const five: number[] = [];
+  const rssOne: number[] = [];
+  const rssFive: number[] = [];
+  try {
+    await startBroadcast(call, 'd0', ctx.ingest.url(), 'fanout-0', '720p');
+    await first.waitFrames(1, 20_000);
+    await sleep(t.warmupS * 1000);
+    for (let round_ = 0; round_ < pairs; round_++) {
+      ctx.log(`figure 2: pair ${round_ + 1}/${pairs}, 1 destination`);
+      const a = await cpuWindows(ctx.service.sample, { windowS: t.windowS, windows: 1 });
+      one.push(a.cpuPerS[0]!);
+      rssOne.push(a.rssBytes[0]!);
+      const names = [1, 2, 3, 4].map((j) => `r${round_}-d${j}`);
+      const followers = names.map((n) => new FlvFollower(ctx.ingest.recordingPath(`fanout-${n}`), 20));
+      try {
+        for (const n of names) await startBroadcast(call, n, ctx.ingest.url(), `fanout-${n}`, '720p');
+        await Promise.all(followers.map((f) => f.waitFrames(1, 20_000)));
+      } finally {
+        for (const f of followers) f.close();
+      }
+      await sleep(Math.min(3, t.warmupS) * 1000);
+      ctx.log(`figure 2: pair ${round_ + 1}/${pairs}, 5 destinations`);
+      const b = await cpuWindows(ctx.service.sample, { windowS: t.windowS, windows: 1 });
+      five.push(b.cpuPerS[0]!);
+      rssFive.push(b.rssBytes[0]!);
+      for (const n of names) await stopBroadcast(call, n);
+      await sleep(Math.min(3, t.warmupS) * 1000);
+    }
+    await stopBroadcast(call, 'd0');
+  } finally {
+    first.close();
+  }
+  const ratios = pairedRatios(five, one);
+  const s = summarize(ratios);
+  const perDest = rssFive.map((x, i) => (x - rssOne[i]!) / 4 / 2 ** 20);
+  const m = summarize(perDest);
+  return [
+    {
+      id: 'fanout_5_vs_1',
+      title: 'Fan-out: CPU with 5 destinations / with 1 (720p30, same layout)',
+      value: round(s.median),
+      unit: 'x',
+      summary: { ...s, samples: s.samples.map((x) => round(x)) },
+      target: '<= 1.05',
+      met: s.median <= 1.05,
+      method: `${pairs} pair(s) of ${t.windowS} s windows on one running broadcast: 1 destination, then 4 more joined (all to nginx-rtmp), then back to 1; ratio per pair`,
+      details: { oneDestinationCores: one.map((x) => round(x)), fiveDestinationsCores: five.map((x) => round(x)) },
+    },
+    {
+      id: 'memory_per_destination',
+      title: 'Memory per extra destination (service RSS, 5 vs 1 destinations / 4)',
+      value: round(m.median, 1),
+      unit: 'MiB',
+      summary: { ...m, samples: m.samples.map((x) => round(x, 1)) },
+      met: null,
+      method: 'resident memory of the service tree (Node + ffmpeg, VmRSS) at the end of the 5-destination window minus that at the end of the 1-destination window, divided by 4',
+      details: { rssOneMiB: rssOne.map((x) => round(x / 2 ** 20, 1)), rssFiveMiB: rssFive.map((x) => round(x / 2 ** 20, 1)), medianOneMiB: round(median(rssOne) / 2 ** 20, 1) },
+    },
+  ];
+}

@@ -1,0 +1,61 @@
+/**
+ * The baseline: ffmpeg alone encoding a synthetic picture and tone with exactly the encoder
+ * settings the egress uses (src/egress/qualities.ts `encoderArgs`), in real time.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Quality } from '../../src/layout/settings.js';
+import { encoderArgs, qualityProfile } from '../../src/egress/qualities.js';
+
+/**
+ * The egress encoder's arguments with its two pipe inputs replaced by real-time lavfi sources
+ * (testsrc2 of the quality's size and rate, and a sine tone) and its output sent to `output`
+ * (an RTMP URL, or "null" for the null muxer). Pure.
+ */
+export function baselineArgs(quality: Quality, output: string, durationS?: number, source = 'testsrc2'): string[] {
+  const p = qualityProfile(quality);
+  const args = encoderArgs(quality);
+  const lastInput = args.lastIndexOf('pipe:3');
+  const firstInputOpt = args.indexOf('-probesize');
+  const outIdx = args.lastIndexOf('pipe:1');
+  if (lastInput < 0 || firstInputOpt < 0 || outIdx !== args.length - 1 || args[outIdx - 1] !== 'flv' || args[outIdx - 2] !== '-f') {
+    throw new Error('encoderArgs changed shape: update the baseline');
+  }
+  const video = source === 'testsrc2'
+    ? `testsrc2=size=${p.width}x${p.height}:rate=${p.fps}`
+    : `color=c=${source}:size=${p.width}x${p.height}:rate=${p.fps}`;
+  const inputs = [
+    '-re', '-f', 'lavfi', '-i', video,
+    '-re', '-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=${p.audioSampleRate}`,
+  ];
+  const head = args.slice(0, firstInputOpt);
+  const encode = args.slice(lastInput + 1, outIdx - 2);
+  const limit = durationS === undefined ? [] : ['-t', String(durationS)];
+  const out = output === 'null' ? ['-f', 'null', '-'] : ['-f', 'flv', output];
+  return [...head, ...inputs, ...encode, ...limit, ...out];
+}
+
+export interface BaselineEncode {
+  child: ChildProcess;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** Starts one baseline encode (until stopped). */
+export function startBaseline(quality: Quality, output: string, source?: string): BaselineEncode {
+  const child = spawn(process.env.CALLCAST_FFMPEG || 'ffmpeg', baselineArgs(quality, output, undefined, source), {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  child.stderr!.resume();
+  return {
+    child,
+    pid: child.pid!,
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGINT');
+      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
