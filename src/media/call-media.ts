@@ -1,0 +1,329 @@
+/**
+ * The media state of every live call: who publishes, their tracks and decoders, audio levels and
+ * speaking flags. WHIP sessions join through `publish`; the frame sources read from here.
+ *
+ * Events (all with `callCid`):
+ * - 'participant_joined' ({ callCid, participant: SessionParticipant })
+ * - 'participant_left'   ({ callCid, participant: SessionParticipant, reason })
+ * - 'speaker_changed'    ({ callCid, dominantSessionId, dominantUserId })
+ * - 'changed'            (callCid): anything the layout depends on changed
+ */
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { LayoutParticipant } from '../layout/participants.js';
+import { IngestPeer, type IngestTrack, type PeerState } from './ingest-peer.js';
+import { PcmTimeline, rmsDbfs } from './mixer.js';
+import { silentLog, type MediaLog } from './rtp-process.js';
+import { inspectOffer, planOffer, type OfferPlan } from './sdp.js';
+import { SpeakerDetector, type SpeakerOptions } from './speaker.js';
+import { AudioTrackDecoder, TrackDecoder } from './track-decoder.js';
+import { h264PayloadSize, vp8KeyframeSize, type VideoSize } from './video-size.js';
+import type { IceHostConfig } from './webrtc.js';
+
+export interface PublisherIdentity {
+  userId: string;
+  name?: string;
+  image?: string;
+  roles: string[];
+  canSendAudio: boolean;
+  canSendVideo: boolean;
+}
+
+/** As in `call.session.participants` (Stream's CallParticipantResponse). */
+export interface SessionParticipant {
+  user_session_id: string;
+  user: { id: string; name?: string; image?: string };
+  role: string;
+  joined_at: string;
+}
+
+export interface PublishedTrackInfo { kind: 'audio' | 'video'; codec: string | undefined; mid: string | undefined; receiving: boolean }
+
+interface Participant {
+  callCid: string;
+  sessionId: string;
+  identity: PublisherIdentity;
+  joinedAt: number;
+  peer: IngestPeer;
+  tracks: IngestTrack[];
+  receiving: Set<IngestTrack>;
+  video: TrackDecoder | undefined;
+  audio: AudioTrackDecoder | undefined;
+  pcm: PcmTimeline;
+  videoSize: VideoSize | undefined;
+  audioLevel: number;
+  isSpeaking: boolean;
+  isDominantSpeaker: boolean;
+  disconnectTimer: NodeJS.Timeout | undefined;
+}
+
+interface CallState {
+  participants: Map<string, Participant>;
+  speakers: SpeakerDetector;
+  dominant: string | undefined;
+  version: number;
+}
+
+export interface CallMediaOptions {
+  ice?: IceHostConfig;
+  log?: MediaLog;
+  speaker?: Partial<SpeakerOptions>;
+  /** how long a disconnected publisher may take to come back before it leaves (ms) */
+  disconnectGraceMs?: number;
+}
+
+export interface PublishResult { sessionId: string; answer: string; plan: OfferPlan }
+
+export class CallMedia extends EventEmitter {
+  private readonly calls = new Map<string, CallState>();
+  private readonly ice: IceHostConfig;
+  private readonly log: MediaLog;
+  private readonly speakerOptions: Partial<SpeakerOptions>;
+  private readonly graceMs: number;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(options: CallMediaOptions = {}) {
+    super();
+    this.ice = options.ice ?? { host: '127.0.0.1' };
+    this.log = options.log ?? silentLog;
+    this.speakerOptions = options.speaker ?? {};
+    this.graceMs = options.disconnectGraceMs ?? 10_000;
+    this.timer = setInterval(() => this.updateSpeakers(Date.now()), 100);
+    this.timer.unref();
+  }
+
+  /**
+   * Takes a WHIP offer: validates it against the user's grants, answers it and adds the
+   * participant. Throws OfferError for offers that cannot be taken.
+   */
+  async publish(callCid: string, identity: PublisherIdentity, offer: string): Promise<PublishResult> {
+    const plan = planOffer(inspectOffer(offer), identity);
+    const peer = await IngestPeer.answer(offer, plan, this.ice);
+    const sessionId = randomUUID();
+    const call = this.call(callCid);
+    const p: Participant = {
+      callCid, sessionId, identity, joinedAt: Date.now(), peer, tracks: [], receiving: new Set(),
+      video: undefined, audio: undefined, pcm: new PcmTimeline(), videoSize: undefined,
+      audioLevel: -Infinity, isSpeaking: false, isDominantSpeaker: false, disconnectTimer: undefined,
+    };
+    call.participants.set(sessionId, p);
+    for (const t of peer.tracks) this.onTrack(p, t);
+    peer.on('track', (t: IngestTrack) => this.onTrack(p, t));
+    peer.on('rtp', (t: IngestTrack, bytes: Buffer, packet: { payload: Buffer }) => this.onRtp(p, t, bytes, packet.payload));
+    peer.on('state', (state: PeerState) => this.onPeerState(p, state));
+    this.touch(callCid);
+    this.log.info({ callCid, sessionId, userId: identity.userId, accepted: plan.accepted.map((s) => s.kind) }, 'participant joined');
+    this.emit('participant_joined', { callCid, participant: toSessionParticipant(p) });
+    return { sessionId, answer: peer.answer, plan };
+  }
+
+  /** Whether the session exists in the call. */
+  has(callCid: string, sessionId: string): boolean {
+    return this.calls.get(callCid)?.participants.has(sessionId) ?? false;
+  }
+
+  /** The participants as the layout engine sees them. */
+  participants(callCid: string): LayoutParticipant[] {
+    const call = this.calls.get(callCid);
+    if (!call) return [];
+    return [...call.participants.values()].map((p) => ({
+      sessionId: p.sessionId,
+      userId: p.identity.userId,
+      ...(p.identity.name ? { name: p.identity.name } : {}),
+      ...(p.identity.image ? { image: p.identity.image } : {}),
+      roles: [...p.identity.roles],
+      hasVideo: p.tracks.some((t) => t.kind === 'video'),
+      hasAudio: p.tracks.some((t) => t.kind === 'audio'),
+      isSpeaking: p.isSpeaking,
+      isDominantSpeaker: p.isDominantSpeaker,
+      joinedAt: p.joinedAt,
+      ...(p.videoSize ? { videoSize: { ...p.videoSize } } : {}),
+    }));
+  }
+
+  /** For `call.session.participants`. */
+  sessionParticipants(callCid: string): SessionParticipant[] {
+    const call = this.calls.get(callCid);
+    return call ? [...call.participants.values()].map(toSessionParticipant) : [];
+  }
+
+  /** Trickle ICE: remote candidates for a session (see IngestPeer.addCandidates); -1 if none usable. */
+  async addRemoteCandidates(callCid: string, sessionId: string, fragment: string): Promise<number> {
+    const p = this.calls.get(callCid)?.participants.get(sessionId);
+    return p ? p.peer.addCandidates(fragment) : -1;
+  }
+
+  /** Published tracks of a session (for diagnostics and tests). */
+  tracks(callCid: string, sessionId: string): PublishedTrackInfo[] {
+    const p = this.calls.get(callCid)?.participants.get(sessionId);
+    return p ? p.tracks.map((t) => ({ kind: t.kind, codec: t.codec?.name, mid: t.mid, receiving: p.receiving.has(t) })) : [];
+  }
+
+  /** Audio level (dBFS, smoothed) of a session. */
+  audioLevel(callCid: string, sessionId: string): number | undefined {
+    return this.calls.get(callCid)?.participants.get(sessionId)?.audioLevel;
+  }
+
+  /** The video decoder of a session, once its video track delivers packets. */
+  videoDecoder(callCid: string, sessionId: string): TrackDecoder | undefined {
+    return this.calls.get(callCid)?.participants.get(sessionId)?.video;
+  }
+
+  /** Every participant's audio queue: the broadcast hears everyone, shown or not. */
+  audioTimelines(callCid: string): Map<string, PcmTimeline> {
+    const call = this.calls.get(callCid);
+    const out = new Map<string, PcmTimeline>();
+    if (!call) return out;
+    for (const p of call.participants.values()) if (p.audio) out.set(p.sessionId, p.pcm);
+    return out;
+  }
+
+  /** Changes whenever something the layout depends on changes (cheap change detection). */
+  version(callCid: string): number {
+    return this.calls.get(callCid)?.version ?? 0;
+  }
+
+  /** Removes a participant (WHIP DELETE, disconnect). Returns whether it was there. */
+  leave(callCid: string, sessionId: string, reason = 'left'): boolean {
+    const call = this.calls.get(callCid);
+    const p = call?.participants.get(sessionId);
+    if (!call || !p) return false;
+    call.participants.delete(sessionId);
+    if (p.disconnectTimer) clearTimeout(p.disconnectTimer);
+    call.speakers.remove(sessionId);
+    if (call.dominant === sessionId) call.dominant = undefined;
+    void p.peer.close();
+    void p.video?.close();
+    void p.audio?.close();
+    this.log.info({ callCid, sessionId, userId: p.identity.userId, reason }, 'participant left');
+    this.emit('participant_left', { callCid, participant: toSessionParticipant(p), reason });
+    if (call.participants.size === 0) this.calls.delete(callCid);
+    else this.touch(callCid);
+    this.emit('changed', callCid);
+    return true;
+  }
+
+  /** Drops everyone from the call (call ended). */
+  endCall(callCid: string): void {
+    const call = this.calls.get(callCid);
+    if (!call) return;
+    for (const sessionId of [...call.participants.keys()]) this.leave(callCid, sessionId, 'call_ended');
+  }
+
+  /** Drops every participant of every call and stops the timers. */
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    const closing: Promise<unknown>[] = [];
+    for (const [callCid, call] of [...this.calls]) {
+      for (const p of call.participants.values()) closing.push(p.peer.close(), p.video?.close() ?? Promise.resolve(), p.audio?.close() ?? Promise.resolve());
+      this.endCall(callCid);
+    }
+    await Promise.allSettled(closing);
+  }
+
+  private call(callCid: string): CallState {
+    let c = this.calls.get(callCid);
+    if (!c) {
+      c = { participants: new Map(), speakers: new SpeakerDetector(this.speakerOptions), dominant: undefined, version: 0 };
+      this.calls.set(callCid, c);
+    }
+    return c;
+  }
+
+  private touch(callCid: string): void {
+    const c = this.calls.get(callCid);
+    if (c) c.version += 1;
+    this.emit('changed', callCid);
+  }
+
+  private live(p: Participant): boolean {
+    return this.calls.get(p.callCid)?.participants.get(p.sessionId) === p;
+  }
+
+  private onTrack(p: Participant, t: IngestTrack): void {
+    if (!this.live(p) || p.tracks.includes(t)) return;
+    p.tracks.push(t);
+    this.touch(p.callCid);
+  }
+
+  private onRtp(p: Participant, t: IngestTrack, bytes: Buffer, payload: Buffer): void {
+    if (!this.live(p) || !t.codec) return;
+    if (!p.receiving.has(t)) {
+      p.receiving.add(t);
+      this.startDecoder(p, t);
+    }
+    if (t.kind === 'video') {
+      const name = t.codec.name.toLowerCase();
+      const size = name === 'vp8' ? vp8KeyframeSize(payload) : name === 'h264' ? h264PayloadSize(payload) : null;
+      if (size && (size.width !== p.videoSize?.width || size.height !== p.videoSize?.height)) {
+        p.videoSize = size;
+        this.touch(p.callCid);
+      }
+      p.video?.feed(bytes);
+    } else {
+      p.audio?.feed(bytes);
+    }
+  }
+
+  private startDecoder(p: Participant, t: IngestTrack): void {
+    const label = `${p.callCid}/${p.sessionId}/${t.kind}`;
+    if (t.kind === 'video' && !p.video) {
+      p.video = new TrackDecoder({ codec: t.codec!, requestKeyframe: () => p.peer.requestKeyframe(t), log: this.log, label });
+      p.video.on('stall', (info: { sinceMs: number }) => this.log.warn({ track: label, ...info }, 'video track stalled'));
+    } else if (t.kind === 'audio' && !p.audio) {
+      p.audio = new AudioTrackDecoder({
+        codec: t.codec!, log: this.log, label,
+        onPcm: (pcm) => {
+          if (!this.live(p)) return;
+          p.pcm.write(pcm);
+          this.calls.get(p.callCid)?.speakers.observe(p.sessionId, rmsDbfs(pcm), Date.now());
+        },
+      });
+    }
+  }
+
+  private onPeerState(p: Participant, state: PeerState): void {
+    if (!this.live(p)) return;
+    if (state === 'connected') {
+      if (p.disconnectTimer) clearTimeout(p.disconnectTimer);
+      p.disconnectTimer = undefined;
+    } else if (state === 'disconnected') {
+      if (!p.disconnectTimer) {
+        p.disconnectTimer = setTimeout(() => this.leave(p.callCid, p.sessionId, 'disconnected'), this.graceMs);
+        p.disconnectTimer.unref();
+      }
+    } else if (state === 'failed' || state === 'closed') {
+      this.leave(p.callCid, p.sessionId, state === 'failed' ? 'connection_failed' : 'closed');
+    }
+  }
+
+  private updateSpeakers(now: number): void {
+    for (const [callCid, call] of this.calls) {
+      const { speaking, dominant } = call.speakers.update(now);
+      let changed = false;
+      for (const p of call.participants.values()) {
+        const isSpeaking = speaking.has(p.sessionId);
+        const isDominant = dominant === p.sessionId;
+        p.audioLevel = call.speakers.level(p.sessionId) ?? -Infinity;
+        if (isSpeaking !== p.isSpeaking || isDominant !== p.isDominantSpeaker) changed = true;
+        p.isSpeaking = isSpeaking;
+        p.isDominantSpeaker = isDominant;
+      }
+      if (dominant !== call.dominant) {
+        call.dominant = dominant;
+        const d = dominant ? call.participants.get(dominant) : undefined;
+        this.emit('speaker_changed', { callCid, dominantSessionId: dominant, dominantUserId: d?.identity.userId });
+      }
+      if (changed) this.touch(callCid);
+    }
+  }
+}
+
+function toSessionParticipant(p: Participant): SessionParticipant {
+  return {
+    user_session_id: p.sessionId,
+    user: { id: p.identity.userId, ...(p.identity.name ? { name: p.identity.name } : {}), ...(p.identity.image ? { image: p.identity.image } : {}) },
+    role: p.identity.roles[0] ?? 'user',
+    joined_at: new Date(p.joinedAt).toISOString(),
+  };
+}

@@ -1,0 +1,143 @@
+/**
+ * One publisher's WebRTC connection: answers its offer, reports its tracks, forwards their RTP
+ * and carries keyframe requests back. Knows nothing of calls or layouts.
+ */
+import { EventEmitter } from 'node:events';
+import type { RtcpPacket, RTCRtpReceiver, RtpPacket } from 'werift';
+import type { RtpCodec } from './rtp-process.js';
+import { deactivateSections, type OfferPlan } from './sdp.js';
+import { advertisedAnswer, createIngestPeer, waitForGathering, type IceHostConfig, type RTCPeerConnection } from './webrtc.js';
+
+export interface IngestTrack {
+  kind: 'audio' | 'video';
+  mid: string | undefined;
+  /** codec of the packets seen so far (set with the first packet) */
+  codec: RtpCodec | undefined;
+  ssrc: number | undefined;
+}
+
+export type PeerState = 'connecting' | 'connected' | 'disconnected' | 'failed' | 'closed';
+
+/**
+ * Events: 'track' (IngestTrack), 'rtp' (IngestTrack, packet bytes, codec), 'state' (PeerState).
+ */
+export class IngestPeer extends EventEmitter {
+  readonly tracks: IngestTrack[] = [];
+  private readonly receivers = new Map<IngestTrack, RTCRtpReceiver>();
+  private firSequence = 0;
+  private closed = false;
+
+  private constructor(private readonly pc: RTCPeerConnection, readonly answer: string) {
+    super();
+  }
+
+  /** Applies the offer (refused sections made inactive) and produces the complete answer. */
+  static async answer(offer: string, plan: OfferPlan, ice: IceHostConfig): Promise<IngestPeer> {
+    const pc = createIngestPeer(ice);
+    const refused = new Set(plan.refused.filter((r) => r.section.kind === 'audio' || r.section.kind === 'video').map((r) => r.section.index));
+    const accepted = new Set(plan.accepted.map((s) => s.mid).filter((m): m is string => m !== undefined));
+    let peer: IngestPeer | undefined;
+    const pendingTracks: Parameters<NonNullable<RTCPeerConnection['ontrack']>>[0][] = [];
+    pc.ontrack = (event) => {
+      if (peer) peer.addTrack(event, accepted);
+      else pendingTracks.push(event);
+    };
+    try {
+      await pc.setRemoteDescription({ type: 'offer', sdp: deactivateSections(offer, refused) });
+      const answer = await pc.createAnswer();
+      await pc.setLocalDescription(answer);
+      await waitForGathering(pc);
+      const local = pc.localDescription?.sdp ?? answer.sdp;
+      peer = new IngestPeer(pc, advertisedAnswer(local, ice));
+    } catch (err) {
+      await pc.close().catch(() => undefined);
+      throw err;
+    }
+    for (const e of pendingTracks) peer.addTrack(e, accepted);
+    const p = peer;
+    pc.connectionStateChange.subscribe((state) => {
+      const mapped: PeerState = state === 'new' ? 'connecting' : state;
+      p.emit('state', mapped);
+    });
+    return peer;
+  }
+
+  private addTrack(event: { track: import('werift').MediaStreamTrack; receiver: RTCRtpReceiver; transceiver: import('werift').RTCRtpTransceiver }, accepted: ReadonlySet<string>): void {
+    const { track, receiver, transceiver } = event;
+    const mid = transceiver.mid ?? undefined;
+    if (track.kind !== 'audio' && track.kind !== 'video') return;
+    if (mid !== undefined && accepted.size > 0 && !accepted.has(mid)) return;
+    const t: IngestTrack = { kind: track.kind, mid, codec: undefined, ssrc: track.ssrc };
+    this.tracks.push(t);
+    this.receivers.set(t, receiver);
+    track.onReceiveRtp.subscribe((packet: RtpPacket) => {
+      if (this.closed) return;
+      t.ssrc = packet.header.ssrc;
+      const pt = packet.header.payloadType;
+      if (!t.codec || t.codec.payloadType !== pt) {
+        const c = transceiver.codecs.find((x) => x.payloadType === pt);
+        if (!c) return; // RTX or an unknown payload type: not media we decode
+        const name = c.mimeType.split('/')[1] ?? c.mimeType;
+        t.codec = { payloadType: pt, name, clockRate: c.clockRate, ...(c.channels ? { channels: c.channels } : {}), ...(c.parameters ? { fmtp: c.parameters } : {}) };
+      }
+      this.emit('rtp', t, packet.serialize(), packet);
+    });
+    this.emit('track', t);
+  }
+
+  /** Asks the publisher for a keyframe on this track: PLI when negotiated, else FIR. */
+  requestKeyframe(track: IngestTrack): void {
+    const receiver = this.receivers.get(track);
+    if (!receiver || track.ssrc === undefined || this.closed) return;
+    if (receiver.pliEnabled) {
+      void receiver.sendRtcpPLI(track.ssrc).catch(() => undefined);
+      return;
+    }
+    this.firSequence = (this.firSequence + 1) % 256;
+    const bytes = firPacket(receiver.rtcpSsrc, track.ssrc, this.firSequence);
+    const packet = { serialize: () => bytes } as unknown as RtcpPacket;
+    void receiver.dtlsTransport?.sendRtcp([packet]).catch(() => undefined);
+  }
+
+  /**
+   * Adds the remote candidates of a trickle-ICE SDP fragment (RFC 8840). Returns how many were
+   * added, or -1 when candidate lines were present but none could be used.
+   */
+  async addCandidates(fragment: string): Promise<number> {
+    let mid: string | undefined;
+    let seen = 0, added = 0;
+    for (const line of fragment.split(/\r?\n/)) {
+      const m = /^a=mid:(\S+)$/.exec(line);
+      if (m) { mid = m[1]; continue; }
+      if (!line.startsWith('a=candidate:')) continue;
+      seen += 1;
+      try {
+        await this.pc.addIceCandidate({ candidate: line.slice(2), sdpMid: mid ?? '0', sdpMLineIndex: 0 });
+        added += 1;
+      } catch { /* an unusable candidate */ }
+    }
+    return seen > 0 && added === 0 ? -1 : added;
+  }
+
+  get connectionState(): string { return this.pc.connectionState; }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pc.close().catch(() => undefined);
+    this.emit('state', 'closed');
+  }
+}
+
+/** An RTCP Full Intra Request (RFC 5104 §4.3.1) for `mediaSsrc`. */
+export function firPacket(senderSsrc: number, mediaSsrc: number, sequence: number): Buffer {
+  const b = Buffer.alloc(20);
+  b[0] = 0x80 | 4; // V=2, FMT=4
+  b[1] = 206; // PSFB
+  b.writeUInt16BE(4, 2); // length in 32-bit words minus one
+  b.writeUInt32BE(senderSsrc >>> 0, 4);
+  b.writeUInt32BE(0, 8);
+  b.writeUInt32BE(mediaSsrc >>> 0, 12);
+  b[16] = sequence & 0xff;
+  return b;
+}

@@ -1,0 +1,361 @@
+/**
+ * Decoders of published tracks: one ffmpeg process per track, fed the track's RTP over loopback.
+ *
+ * Video (`TrackDecoder`) comes out as raw I420 at the size(s) the layout asks for: ffmpeg scales,
+ * fits (cover: scale up and crop; contain: scale down and letterbox) and mirrors, so frames are
+ * ready to copy into their tile. Several broadcast groups (qualities) may ask for different sizes
+ * of the same track: one process decodes once and splits into one output pipe per size. When the
+ * sizes change, a new process starts beside the running one and takes over once it has produced
+ * frames; until then the last frame is shown, scaled to the new size, so nothing flickers. A
+ * keyframe is requested whenever a process starts (and again until it yields a frame).
+ *
+ * Audio (`AudioTrackDecoder`) comes out as s16le 48 kHz stereo PCM chunks.
+ *
+ * Lip sync: both kinds are decoded as soon as their packets arrive, and presented on arrival: the
+ * frame source takes the latest decoded video frame at each output tick and the audio from a
+ * short per-track PCM queue (mixer.ts, PcmTimeline: 60 ms target, 250 ms at most). RTP timestamps
+ * are used by ffmpeg only within a stream. Both paths add only decode time (a few ms) and the
+ * audio queue's 60 ms, so a participant's audio trails its video by about 40-70 ms, inside the
+ * 100 ms bound, as long as the publisher sends them together (browsers do). Audio is never
+ * delayed more than 250 ms: a queue that grows beyond that skips ahead.
+ */
+import { EventEmitter } from 'node:events';
+import { FixedSizeReader, RtpProcess, silentLog, type MediaLog, type RtpCodec } from './rtp-process.js';
+import { i420Bytes, scaleI420, type I420Frame } from './i420-scale.js';
+
+export interface Rgb { r: number; g: number; b: number }
+
+export interface VideoOutputSpec {
+  width: number;
+  height: number;
+  /** cover (default): fill the box, cropping; contain: fit inside, letterboxing with `background` */
+  fit?: 'cover' | 'contain';
+  mirror?: boolean;
+  background?: Rgb;
+}
+
+export interface DecodedFrame extends I420Frame { at: number }
+
+export function outputKey(spec: VideoOutputSpec): string {
+  const bg = spec.background ? `${spec.background.r},${spec.background.g},${spec.background.b}` : '0,0,0';
+  return `${spec.width}x${spec.height}:${spec.fit ?? 'cover'}:${spec.mirror ? 'm' : ''}:${bg}`;
+}
+
+function even(n: number): number {
+  return Math.max(2, Math.round(n / 2) * 2);
+}
+
+function normalize(spec: VideoOutputSpec): VideoOutputSpec {
+  return { ...spec, width: even(spec.width), height: even(spec.height) };
+}
+
+const hex = (n: number) => Math.max(0, Math.min(255, Math.round(n))).toString(16).padStart(2, '0');
+
+/** The ffmpeg filter chain that turns decoded pictures into one output spec. */
+export function outputFilter(spec: VideoOutputSpec): string {
+  const { width: w, height: h } = spec;
+  const parts: string[] = [];
+  if ((spec.fit ?? 'cover') === 'cover') {
+    parts.push(`scale=${w}:${h}:force_original_aspect_ratio=increase:force_divisible_by=2:flags=bilinear`, `crop=${w}:${h}`);
+  } else {
+    const bg = spec.background ?? { r: 0, g: 0, b: 0 };
+    parts.push(`scale=${w}:${h}:force_original_aspect_ratio=decrease:force_divisible_by=2:flags=bilinear`,
+      `pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2:color=0x${hex(bg.r)}${hex(bg.g)}${hex(bg.b)}`);
+  }
+  if (spec.mirror) parts.push('hflip');
+  parts.push('setsar=1', 'format=yuv420p');
+  return parts.join(',');
+}
+
+/** ffmpeg output arguments for a set of video outputs (stdout, then fd 3, 4, ...). */
+export function videoOutputArgs(specs: readonly VideoOutputSpec[]): string[] {
+  const labels = specs.map((_, i) => `[o${i}]`);
+  const graph = specs.length === 1
+    ? `[0:v]${outputFilter(specs[0]!)}[o0]`
+    : `[0:v]split=${specs.length}${specs.map((_, i) => `[s${i}]`).join('')};` + specs.map((s, i) => `[s${i}]${outputFilter(s)}[o${i}]`).join(';');
+  const args = ['-filter_complex', graph];
+  specs.forEach((_, i) => args.push('-map', labels[i]!, '-an', '-fps_mode', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'yuv420p', `pipe:${i === 0 ? 1 : i + 2}`));
+  return args;
+}
+
+class VideoProcess {
+  readonly frames = new Map<string, DecodedFrame>();
+  private constructor(readonly proc: RtpProcess, readonly specs: VideoOutputSpec[]) {}
+
+  static async start(codec: RtpCodec, specs: VideoOutputSpec[], log: MediaLog, label: string, onFrame: () => void): Promise<VideoProcess> {
+    const proc = await RtpProcess.start({ kind: 'video', codec, outputArgs: videoOutputArgs(specs), extraOutputs: specs.length - 1, log, label });
+    const vp = new VideoProcess(proc, specs);
+    specs.forEach((spec, i) => {
+      const key = outputKey(spec);
+      const reader = new FixedSizeReader(i420Bytes(spec.width, spec.height), (record) => {
+        vp.frames.set(key, { data: record, width: spec.width, height: spec.height, at: Date.now() });
+        onFrame();
+      });
+      const out = proc.output(i);
+      out?.on('data', (d: Buffer) => reader.push(d));
+      out?.on('error', () => undefined);
+    });
+    return vp;
+  }
+
+  hasAllOutputs(): boolean {
+    return this.specs.every((s) => this.frames.has(outputKey(s)));
+  }
+}
+
+export interface TrackDecoderOptions {
+  codec: RtpCodec;
+  /** asks the publisher for a keyframe (PLI/FIR) */
+  requestKeyframe: () => void;
+  log?: MediaLog;
+  label?: string;
+  /** no frame for this long (while packets arrive) counts as a stall */
+  stallMs?: number;
+  /** how long a replacement process may take before it is swapped in anyway */
+  swapTimeoutMs?: number;
+}
+
+/**
+ * Decodes one video track. Events: 'frame' (first frame of a process, and each size change
+ * done), 'stall' ({ sinceMs }), 'recovered'.
+ */
+export class TrackDecoder extends EventEmitter {
+  private active: VideoProcess | undefined;
+  private pending: VideoProcess | undefined;
+  private starting: Promise<void> | undefined;
+  private wanted: VideoOutputSpec[] = [];
+  private wantedKey = '';
+  private lastFrameAt = 0;
+  private lastPacketAt = 0;
+  private lastKeyframeRequestAt = 0;
+  private stalled = false;
+  private closed = false;
+  private readonly timer: NodeJS.Timeout;
+  private readonly log: MediaLog;
+  private readonly label: string;
+  private readonly stallMs: number;
+  private readonly swapTimeoutMs: number;
+  private pendingSince = 0;
+  private readonly bridged = new Map<string, { source: Buffer; frame: DecodedFrame }>();
+
+  constructor(private readonly options: TrackDecoderOptions) {
+    super();
+    this.log = options.log ?? silentLog;
+    this.label = options.label ?? 'video';
+    this.stallMs = options.stallMs ?? 2000;
+    this.swapTimeoutMs = options.swapTimeoutMs ?? 4000;
+    this.timer = setInterval(() => this.check(), 250);
+    this.timer.unref();
+  }
+
+  /** One RTP packet of the track. */
+  feed(packet: Buffer): void {
+    this.lastPacketAt = Date.now();
+    this.active?.proc.send(packet);
+    this.pending?.proc.send(packet);
+  }
+
+  /** A single output: the tile size (and fit) one consumer needs. */
+  setOutputSize(width: number, height: number, options: Omit<VideoOutputSpec, 'width' | 'height'> = {}): void {
+    this.setOutputs([{ width, height, ...options }]);
+  }
+
+  /** The full set of outputs wanted now; an empty set stops decoding. */
+  setOutputs(specs: readonly VideoOutputSpec[]): void {
+    if (this.closed) return;
+    const unique = new Map<string, VideoOutputSpec>();
+    for (const s of specs) {
+      if (!(s.width > 0 && s.height > 0)) continue;
+      const n = normalize(s);
+      unique.set(outputKey(n), n);
+    }
+    const list = [...unique.values()].sort((a, b) => outputKey(a).localeCompare(outputKey(b)));
+    const key = list.map(outputKey).join('|');
+    if (key === this.wantedKey) return;
+    this.wanted = list;
+    this.wantedKey = key;
+    void this.restart();
+  }
+
+  get outputs(): readonly VideoOutputSpec[] { return this.wanted; }
+
+  /**
+   * The last decoded frame for `spec` (default: the first wanted output). While a size change is in
+   * progress, the previous picture scaled to the new size.
+   */
+  latestFrame(spec?: VideoOutputSpec): DecodedFrame | null {
+    const target = spec ? normalize(spec) : this.wanted[0];
+    if (!target) return null;
+    const key = outputKey(target);
+    const direct = this.pending?.frames.get(key) ?? this.active?.frames.get(key);
+    if (direct) return direct;
+    // Bridge: the largest frame we have, scaled to the wanted size.
+    let best: DecodedFrame | undefined;
+    for (const p of [this.pending, this.active]) {
+      for (const f of p?.frames.values() ?? []) if (!best || f.width * f.height > best.width * best.height) best = f;
+    }
+    if (!best) return null;
+    const cached = this.bridged.get(key);
+    if (cached && cached.source === best.data) return cached.frame;
+    const scaled = { ...scaleI420(best, target.width, target.height), at: best.at };
+    this.bridged.set(key, { source: best.data, frame: scaled });
+    return scaled;
+  }
+
+  /** Whether frames stopped coming although the decoder should produce them. */
+  get isStalled(): boolean { return this.stalled; }
+
+  private async restart(): Promise<void> {
+    if (this.starting) {
+      await this.starting;
+      // Another change may have arrived meanwhile; the latest wins.
+    }
+    if (this.closed) return;
+    const specs = this.wanted;
+    const key = this.wantedKey;
+    if (this.pending && this.pending.specs.map(outputKey).join('|') === key) return;
+    if (this.active && this.active.specs.map(outputKey).join('|') === key && !this.pending) return;
+    const old = this.pending;
+    this.pending = undefined;
+    if (old) void old.proc.stop();
+    if (specs.length === 0) {
+      const a = this.active;
+      this.active = undefined;
+      if (a) await a.proc.stop();
+      return;
+    }
+    this.starting = (async () => {
+      try {
+        const vp = await VideoProcess.start(this.options.codec, specs, this.log, this.label, () => this.onFrame());
+        if (this.closed || this.wantedKey !== key) { await vp.proc.stop(); return; }
+        if (this.active) {
+          this.pending = vp;
+          this.pendingSince = Date.now();
+        } else {
+          this.active = vp;
+        }
+        this.lastFrameAt = 0;
+        this.requestKeyframe(true);
+      } catch (err) {
+        this.log.warn({ track: this.label, err: (err as Error).message }, 'track decoder could not start');
+      } finally {
+        this.starting = undefined;
+      }
+    })();
+    await this.starting;
+    if (!this.closed && this.wantedKey !== key) void this.restart();
+  }
+
+  private onFrame(): void {
+    const now = Date.now();
+    const first = this.lastFrameAt === 0;
+    this.lastFrameAt = now;
+    if (this.pending && this.pending.hasAllOutputs()) this.swap();
+    if (this.stalled) {
+      this.stalled = false;
+      this.emit('recovered');
+    }
+    if (first) this.emit('frame');
+  }
+
+  private swap(): void {
+    const old = this.active;
+    this.active = this.pending;
+    this.pending = undefined;
+    this.bridged.clear();
+    if (old) void old.proc.stop();
+    this.emit('frame');
+  }
+
+  private requestKeyframe(force = false): void {
+    const now = Date.now();
+    if (!force && now - this.lastKeyframeRequestAt < 1000) return;
+    this.lastKeyframeRequestAt = now;
+    try { this.options.requestKeyframe(); } catch { /* the peer may be gone */ }
+  }
+
+  private check(): void {
+    if (this.closed) return;
+    const now = Date.now();
+    if (this.pending && now - this.pendingSince > this.swapTimeoutMs && this.pending.frames.size > 0) this.swap();
+    const proc = this.pending ?? this.active;
+    if (!proc) return;
+    const waitingForFirst = this.lastFrameAt === 0 || (this.pending !== undefined && !this.pending.hasAllOutputs());
+    // Ask again while a new process has not produced its first frame (the first request may have
+    // reached the publisher before ffmpeg was listening).
+    if (waitingForFirst && now - this.lastPacketAt < 1000) this.requestKeyframe();
+    const since = now - this.lastFrameAt;
+    if (!this.stalled && this.lastFrameAt > 0 && since > this.stallMs) {
+      this.stalled = true;
+      this.emit('stall', { sinceMs: since });
+      this.requestKeyframe();
+    } else if (this.stalled && now - this.lastPacketAt < 1000) {
+      this.requestKeyframe();
+    }
+    if (!this.active?.proc.running && !this.pending && !this.starting && this.wanted.length > 0) {
+      // The process died: start a fresh one.
+      this.active = undefined;
+      this.wantedKey = '';
+      this.setOutputs(this.wanted);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    if (this.starting) await this.starting.catch(() => undefined);
+    await Promise.all([this.active?.proc.stop(), this.pending?.proc.stop()]);
+    this.active = undefined;
+    this.pending = undefined;
+  }
+}
+
+export interface AudioTrackDecoderOptions {
+  codec: RtpCodec;
+  log?: MediaLog;
+  label?: string;
+  onPcm: (pcm: Buffer) => void;
+}
+
+/** Decodes one audio track into s16le 48 kHz stereo PCM (delivered in 10 ms multiples). */
+export class AudioTrackDecoder {
+  private proc: RtpProcess | undefined;
+  private readonly ready: Promise<void>;
+  private closed = false;
+  private restarts = 0;
+
+  constructor(private readonly options: AudioTrackDecoderOptions) {
+    this.ready = this.start();
+  }
+
+  private async start(): Promise<void> {
+    const proc = await RtpProcess.start({
+      kind: 'audio', codec: this.options.codec, log: this.options.log ?? silentLog, label: this.options.label ?? 'audio',
+      outputArgs: ['-vn', '-f', 's16le', '-acodec', 'pcm_s16le', '-ar', '48000', '-ac', '2', 'pipe:1'],
+    });
+    if (this.closed) { await proc.stop(); return; }
+    this.proc = proc;
+    const reader = new FixedSizeReader(480 * 4, (pcm) => this.options.onPcm(pcm));
+    proc.output(0)?.on('data', (d: Buffer) => reader.push(d));
+    proc.child.once('exit', () => {
+      if (!this.closed && this.restarts < 5) {
+        this.restarts += 1;
+        void this.start();
+      }
+    });
+  }
+
+  /** Resolves once the decoder is listening for packets. */
+  whenReady(): Promise<void> { return this.ready; }
+
+  feed(packet: Buffer): void {
+    this.proc?.send(packet);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.ready.catch(() => undefined);
+    await this.proc?.stop();
+  }
+}

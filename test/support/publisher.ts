@@ -1,0 +1,164 @@
+/**
+ * A Node WHIP publisher for tests: ffmpeg encodes a solid colour (VP8) and a sine tone (Opus) to
+ * RTP on loopback; the packets are written into a werift peer connection's tracks, published with
+ * a WHIP POST. Everything listens on 127.0.0.1.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createSocket, type Socket } from 'node:dgram';
+import {
+  MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, useNACK, usePLI, useSdesMid,
+} from 'werift';
+
+export interface PublisherOptions {
+  /** WHIP endpoint URL */
+  url: string;
+  token?: string;
+  /** extra request headers (e.g. stream-auth-type) */
+  headers?: Record<string, string>;
+  /** ffmpeg colour name or 0xRRGGBB (default red) */
+  color?: string;
+  size?: { width: number; height: number };
+  /** sine frequency in Hz (default 440) */
+  toneHz?: number;
+  video?: boolean;
+  audio?: boolean;
+  /** sine amplitude, 0..1 (ffmpeg's sine source is 1/8 of full scale at 1) */
+  toneVolume?: number;
+}
+
+export interface WhipResponse { status: number; headers: Headers; body: string }
+
+export async function postOffer(url: string, sdp: string, token?: string, headers: Record<string, string> = {}, contentType = 'application/sdp'): Promise<WhipResponse> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': contentType, ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
+    body: sdp,
+    signal: AbortSignal.timeout(20_000),
+  });
+  return { status: res.status, headers: res.headers, body: await res.text() };
+}
+
+function loopbackOnly(sdp: string): string {
+  return sdp.split(/\r?\n/).filter((l) => !l.startsWith('a=candidate:') || / 127\.0\.0\.1 /.test(l)).join('\r\n');
+}
+
+async function bindLoopback(): Promise<Socket> {
+  const s = createSocket('udp4');
+  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', () => resolve()));
+  return s;
+}
+
+export class TestPublisher {
+  location: string | undefined;
+  answer: string | undefined;
+  private ffmpeg: ChildProcess | undefined;
+  private sockets: Socket[] = [];
+  private closed = false;
+
+  private constructor(readonly pc: RTCPeerConnection, readonly options: PublisherOptions) {}
+
+  /** Creates the peer and an offer (not yet sent). */
+  static async prepare(options: PublisherOptions): Promise<{ publisher: TestPublisher; offer: string }> {
+    const pc = new RTCPeerConnection({
+      codecs: {
+        video: [new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000, payloadType: 96, rtcpFeedback: [useNACK(), usePLI()] })],
+        audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2, payloadType: 111 })],
+      },
+      headerExtensions: { video: [useSdesMid()], audio: [useSdesMid()] },
+      iceUseIpv4: true,
+      iceUseIpv6: false,
+      iceAdditionalHostAddresses: ['127.0.0.1'],
+      iceInterfaceAddresses: { udp4: '127.0.0.1' },
+    });
+    const publisher = new TestPublisher(pc, options);
+    if (options.video !== false) pc.addTransceiver(new MediaStreamTrack({ kind: 'video' }), { direction: 'sendonly' });
+    if (options.audio !== false) pc.addTransceiver(new MediaStreamTrack({ kind: 'audio' }), { direction: 'sendonly' });
+    await pc.setLocalDescription(await pc.createOffer());
+    await new Promise<void>((resolve) => {
+      if (pc.iceGatheringState === 'complete') return resolve();
+      const t = setTimeout(resolve, 5000);
+      pc.iceGatheringStateChange.subscribe((s) => { if (s === 'complete') { clearTimeout(t); resolve(); } });
+    });
+    return { publisher, offer: loopbackOnly(pc.localDescription!.sdp) };
+  }
+
+  /** Publishes over WHIP and starts sending media. Throws with the response when not 201. */
+  static async start(options: PublisherOptions): Promise<TestPublisher> {
+    const { publisher, offer } = await TestPublisher.prepare(options);
+    try {
+      const res = await postOffer(options.url, offer, options.token, options.headers);
+      if (res.status !== 201) throw Object.assign(new Error(`WHIP POST answered ${res.status}: ${res.body}`), { response: res });
+      const location = res.headers.get('location');
+      publisher.location = location ? new URL(location, options.url).toString() : undefined;
+      publisher.answer = res.body;
+      await publisher.pc.setRemoteDescription({ type: 'answer', sdp: res.body });
+      await publisher.connected();
+      await publisher.startMedia();
+      return publisher;
+    } catch (err) {
+      await publisher.close();
+      throw err;
+    }
+  }
+
+  private connected(timeoutMs = 15_000): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.pc.connectionState === 'connected') return resolve();
+      const t = setTimeout(() => reject(new Error(`publisher did not connect (state ${this.pc.connectionState})`)), timeoutMs);
+      this.pc.connectionStateChange.subscribe((s) => {
+        if (s === 'connected') { clearTimeout(t); resolve(); }
+        if (s === 'failed') { clearTimeout(t); reject(new Error('publisher connection failed')); }
+      });
+    });
+  }
+
+  private async startMedia(): Promise<void> {
+    const o = this.options;
+    const args = ['-hide_banner', '-loglevel', 'error', '-nostdin'];
+    const outputs: string[] = [];
+    let input = 0;
+    for (const transceiver of this.pc.getTransceivers()) {
+      const track = transceiver.sender.track;
+      if (!track) continue;
+      const sock = await bindLoopback();
+      this.sockets.push(sock);
+      sock.on('message', (msg) => { if (!this.closed) track.writeRtp(msg); });
+      const port = sock.address().port;
+      if (track.kind === 'video') {
+        const { width, height } = o.size ?? { width: 640, height: 360 };
+        args.push('-re', '-f', 'lavfi', '-i', `color=c=${o.color ?? 'red'}:size=${width}x${height}:rate=30`);
+        outputs.push('-map', `${input}:v`, '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '300k',
+          '-g', '30', '-keyint_min', '30', '-pix_fmt', 'yuv420p', '-f', 'rtp', '-payload_type', '96', `rtp://127.0.0.1:${port}?pkt_size=1200`);
+      } else {
+        args.push('-re', '-f', 'lavfi', '-i', `sine=frequency=${o.toneHz ?? 440}:sample_rate=48000`);
+        const vol = o.toneVolume ?? 2;
+        outputs.push('-map', `${input}:a`, '-af', `volume=${vol}`, '-c:a', 'libopus', '-b:a', '64k', '-ac', '2', '-ar', '48000',
+          '-f', 'rtp', '-payload_type', '111', `rtp://127.0.0.1:${port}?pkt_size=1200`);
+      }
+      input += 1;
+    }
+    if (input === 0) return;
+    this.ffmpeg = spawn(process.env.CALLCAST_FFMPEG || 'ffmpeg', [...args, ...outputs], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.ffmpeg.stderr?.resume();
+  }
+
+  /** WHIP DELETE of the session resource. */
+  async unpublish(): Promise<number> {
+    if (!this.location) return 0;
+    const res = await fetch(this.location, { method: 'DELETE', signal: AbortSignal.timeout(10_000) });
+    await res.arrayBuffer();
+    return res.status;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.ffmpeg && this.ffmpeg.exitCode === null) {
+      const exited = new Promise((r) => this.ffmpeg!.once('exit', r));
+      this.ffmpeg.kill('SIGKILL');
+      await exited;
+    }
+    for (const s of this.sockets) s.close();
+    await this.pc.close().catch(() => undefined);
+  }
+}
