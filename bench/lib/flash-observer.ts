@@ -2,7 +2,8 @@
  * The receiving end of the latency measurement: an RTMP ingest (ffmpeg -listen) that decodes the
  * broadcast as it arrives and reports when the centre of the picture turns bright (a flash).
  * The picture is scaled down to 16x9 grey pixels so the centre reading averages a large area.
- * Decoding runs single-threaded with low-delay flags so no frames are held back.
+ * Decoding runs single-threaded with the low-delay flag, every decoded frame is written out
+ * (no frame-rate conversion) and flushed at once, so no frames are held back.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { freePort } from '../../test/support/rtmp-ingest.js';
@@ -48,9 +49,9 @@ export class FlashObserver {
     const obs = new FlashObserver(`rtmp://127.0.0.1:${port}/live/flash`, `rtmp://127.0.0.1:${port}/live`, 'flash');
     const child = spawn(process.env.CALLCAST_FFMPEG || 'ffmpeg', [
       '-hide_banner', '-loglevel', 'error', '-nostdin',
-      '-fflags', 'nobuffer', '-flags', 'low_delay', '-threads', '1',
+      '-flags', 'low_delay', '-threads', '1', '-analyzeduration', '500000',
       '-listen', '1', '-timeout', '120', '-i', obs.url,
-      '-an', '-vf', `scale=${W}:${H},format=gray`, '-f', 'rawvideo', 'pipe:1',
+      '-an', '-vf', `scale=${W}:${H},format=gray`, '-fps_mode', 'passthrough', '-flush_packets', '1', '-f', 'rawvideo', 'pipe:1',
     ], { stdio: ['ignore', 'pipe', 'pipe'] });
     obs.child = child;
     child.stderr!.resume();
