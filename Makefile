@@ -6,7 +6,7 @@ NODE_MODULES_STAMP := node_modules/.install-stamp
 .PHONY: start test build deps deps-test bench typecheck clean
 
 start: deps build
-	node dist/cli.js serve
+	CALLCAST_DEV_TOKENS=$${CALLCAST_DEV_TOKENS:-1} node dist/cli.js serve
 
 test: deps-test build
 	scripts/run-tests.sh
@@ -16,6 +16,7 @@ bench: deps-test build
 
 build: $(NODE_MODULES_STAMP)
 	npx tsc -p tsconfig.json
+	npm run --silent build:web
 
 typecheck: $(NODE_MODULES_STAMP)
 	npx tsc -p test/tsconfig.json --noEmit
@@ -28,7 +29,9 @@ deps-test: $(NODE_MODULES_STAMP)
 
 $(NODE_MODULES_STAMP): package.json package-lock.json
 	@command -v npm >/dev/null || { echo "Node.js 20+ with npm is required" >&2; exit 1; }
-	npm ci --no-audit --no-fund
+	# npm install (not npm ci): it follows the lockfile, and unlike npm 11's ci it accepts the
+	# lockfile's missing entries for other platforms' optional binaries (@napi-rs/canvas).
+	npm install --no-audit --no-fund
 	@touch $@
 
 clean:

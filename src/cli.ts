@@ -22,6 +22,8 @@ serve options (each mirrors an environment variable):
   --webhook-url URL     CALLCAST_WEBHOOK_URL
   --public-url URL      CALLCAST_PUBLIC_URL (base URL clients use; default http://host:port)
   --log-level LEVEL     CALLCAST_LOG_LEVEL (fatal, error, warn, info, debug, trace, silent)
+  CALLCAST_DEV_TOKENS=1 serves /dev/token and prints a signed-in console link (development only;
+  \`make start\` turns it on). CALLCAST_MEDIA_HOST is the address WebRTC media is received on.
   API key and secret come from CALLCAST_API_KEY / CALLCAST_API_SECRET; when both are unset,
   development credentials are generated once and kept in <data-dir>/credentials.json.
 
@@ -63,18 +65,35 @@ function configFrom(values: Record<string, unknown>): Config {
   return loadConfig(env);
 }
 
+/** The development operator the console link signs in as (only with CALLCAST_DEV_TOKENS=1). */
+const DEV_OPERATOR = 'operator';
+
 async function serve(args: string[]): Promise<void> {
   const values = parse(args, Object.fromEntries(Object.keys(FLAG_ENV).map((k) => [k, { type: 'string' as const }])));
   if (values.help) return void process.stdout.write(HELP);
   if (typeof values.port === 'string') parsePort(values.port, '--port');
   const config = configFrom(values);
-  const { createServer } = await import('./server.js');
-  const server = await createServer({ config });
+  const { startCallcast } = await import('./assembly.js');
+  const server = await startCallcast({ config });
   process.stdout.write(`Callcast listening on ${server.url}\n`);
   process.stdout.write(`API key:    ${server.apiKey}\n`);
   if (server.credentialsGenerated) {
     process.stdout.write(`API secret: ${server.apiSecret}\n`);
     process.stdout.write('(development credentials, kept in the data dir; set CALLCAST_API_KEY and CALLCAST_API_SECRET in production)\n');
+  }
+  if (config.devTokens) {
+    // Development: an operator user and a console link that signs them in.
+    const { consoleLink } = await import('./web/wiring.js');
+    const now = new Date().toISOString();
+    const existing = await server.store.getUser(DEV_OPERATOR);
+    if (!existing) {
+      await server.store.upsertUsers([
+        { id: DEV_OPERATOR, role: 'admin', name: 'Operator', image: null, custom: {}, language: '', teams: [], invisible: false, created_at: now, updated_at: now },
+      ]);
+    }
+    const operatorToken = await mintUserToken(server.apiSecret, { userId: DEV_OPERATOR, ttlSeconds: 12 * 3600 });
+    process.stdout.write(`Console:    ${consoleLink(server.url, operatorToken)}\n`);
+    process.stdout.write(`Join page:  ${server.url}/join/default/<call-id>  (development tokens are on: CALLCAST_DEV_TOKENS=1)\n`);
   }
   let stopping = false;
   const stop = (signal: string) => {

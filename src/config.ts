@@ -23,6 +23,8 @@ export interface Config {
   logLevel: LogLevel;
   /** Base URL clients reach the server at (ingress addresses); default http://host:port. */
   publicUrl?: string;
+  /** Serve `/dev/token` (user tokens for anyone who asks): development only. CALLCAST_DEV_TOKENS=1. */
+  devTokens?: boolean;
 }
 
 export class ConfigError extends Error {
@@ -66,6 +68,10 @@ export function loadConfig(env: Env): Config {
   if (publicUrl !== undefined && !/^https?:\/\/[^/]+/i.test(publicUrl)) {
     throw new ConfigError('CALLCAST_PUBLIC_URL must be an http:// or https:// URL');
   }
+  const devTokens = nonEmpty(env.CALLCAST_DEV_TOKENS);
+  if (devTokens !== undefined && !['0', '1', 'true', 'false'].includes(devTokens)) {
+    throw new ConfigError(`CALLCAST_DEV_TOKENS must be 1 or 0, got "${devTokens}"`);
+  }
   const config: Config = {
     port: port === undefined ? 3030 : parsePort(port, 'CALLCAST_PORT'),
     host: nonEmpty(env.CALLCAST_HOST) ?? '127.0.0.1',
@@ -77,6 +83,7 @@ export function loadConfig(env: Env): Config {
   if (databaseUrl !== undefined) config.databaseUrl = databaseUrl;
   if (webhookUrl !== undefined) config.webhookUrl = webhookUrl;
   if (publicUrl !== undefined) config.publicUrl = publicUrl.replace(/\/+$/, '');
+  if (devTokens === '1' || devTokens === 'true') config.devTokens = true;
   return config;
 }
 

@@ -1,0 +1,137 @@
+/**
+ * The complete service as `callcast serve` runs it: the control plane (createServer) with the
+ * media plane (WHIP ingest, decoders, mixer), the egress engine drawing each broadcast from the
+ * call's media through the layout engine and the native compositor, the web pages, and
+ * Prometheus metrics.
+ */
+import type { FastifyInstance } from 'fastify';
+import { checkApiKey, tokenFromHeader, verifyToken } from './api/auth.js';
+import { badRequest, notAllowed } from './api/errors.js';
+import type { Config } from './config.js';
+import { EgressEngine, type EgressEngineOptions } from './egress/engine.js';
+import { renderMetrics } from './egress/metrics.js';
+import type { Logger } from './log.js';
+import { createCallFrameSourceFactory } from './media/call-frame-source.js';
+import { CallMedia } from './media/call-media.js';
+import { mediaHostFromEnv } from './media/webrtc.js';
+import { registerWhipRoutes } from './media/whip.js';
+import { ImageStore } from './render/images.js';
+import { createServer, type CallcastServer, type ServerContext } from './server.js';
+import { PreviewTap } from './web/preview.js';
+import { webExtension } from './web/wiring.js';
+
+export interface CallcastOptions {
+  config: Config;
+  log?: Logger;
+  /** Egress settings for special setups and tests (trusted CA, retry policy, timeouts). */
+  egress?: Partial<Omit<EgressEngineOptions, 'listener' | 'log' | 'frameSourceFactory'>>;
+  /** Where the built pages are; default the repository's dist/web/pages. */
+  webRoot?: string;
+}
+
+export interface Callcast extends CallcastServer {
+  media: CallMedia;
+  /** Last composed frame of each broadcast group (console previews). */
+  previews: PreviewTap;
+}
+
+/** Mounts WHIP publishing and turns the media plane's changes into call events. */
+function mediaExtension(media: CallMedia) {
+  return async (app: FastifyInstance, ctx: ServerContext): Promise<void> => {
+    const now = () => new Date().toISOString();
+    media.on('participant_joined', ({ callCid, participant }) =>
+      ctx.bus.publish({ type: 'call.session_participant_joined', created_at: now(), call_cid: callCid, participant }),
+    );
+    media.on('participant_left', ({ callCid, participant }) =>
+      ctx.bus.publish({ type: 'call.session_participant_left', created_at: now(), call_cid: callCid, participant }),
+    );
+    media.on('speaker_changed', ({ callCid, dominantSessionId, dominantUserId }) =>
+      ctx.bus.publish({
+        type: 'call.dominant_speaker_changed',
+        created_at: now(),
+        call_cid: callCid,
+        user_session_id: dominantSessionId,
+        user_id: dominantUserId,
+      }),
+    );
+    // Everyone leaves an ended call.
+    const unsubscribe = ctx.bus.subscribe((event) => {
+      if (event.type === 'call.ended' && event.call_cid) media.endCall(event.call_cid);
+    });
+    app.addHook('onClose', async () => {
+      unsubscribe();
+      await media.close();
+    });
+    await registerWhipRoutes(app, {
+      media,
+      log: ctx.log,
+      publicUrl: ctx.publicUrl(),
+      authorize: async (req, type, id) => {
+        checkApiKey((req.query as Record<string, string | undefined>).api_key, ctx.apiKey);
+        const principal = await verifyToken(tokenFromHeader(req.headers.authorization), ctx.apiSecret);
+        if (principal.kind !== 'user') throw notAllowed('publishing needs a user token (the publisher is a participant)');
+        const { call } = await ctx.service.loadCall(type, id);
+        if (call.ended_at !== null) throw badRequest(`call ${call.cid} has ended`);
+        const callType = await ctx.service.loadCallType(type);
+        const caps = await ctx.service.capabilitiesIn(principal, callType, call.cid);
+        if (!caps.includes('join-call')) throw notAllowed(`user "${principal.userId}" may not join call ${call.cid} (join-call)`);
+        const user = await ctx.store.getUser(principal.userId);
+        return {
+          userId: principal.userId,
+          ...(user?.name ? { name: user.name } : {}),
+          ...(user?.image ? { image: user.image } : {}),
+          roles: await ctx.service.rolesIn(principal, call.cid),
+          canSendAudio: caps.includes('send-audio'),
+          canSendVideo: caps.includes('send-video'),
+        };
+      },
+    });
+  };
+}
+
+function metricsExtension(engine: () => EgressEngine | undefined) {
+  return (app: FastifyInstance): void => {
+    app.get('/metrics', async (_req, reply) => {
+      const e = engine();
+      reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8');
+      return e ? renderMetrics(e) : '';
+    });
+  };
+}
+
+export async function startCallcast(opts: CallcastOptions): Promise<Callcast> {
+  const { config } = opts;
+  const log = opts.log;
+  const media = new CallMedia({
+    ice: mediaHostFromEnv(config.host),
+    ...(log ? { log: { debug: (o, m) => log.debug(o, m), info: (o, m) => log.info(o, m), warn: (o, m) => log.warn(o, m) } } : {}),
+  });
+  const images = new ImageStore(log ? { log } : {});
+  const previews = new PreviewTap();
+  const frameSourceFactory = previews.wrap(createCallFrameSourceFactory({ media, images }));
+  let engine: EgressEngine | undefined;
+  try {
+    const server = await createServer({
+      config,
+      ...(log ? { log } : {}),
+      engine: (listener) => {
+        engine = new EgressEngine({
+          ...opts.egress,
+          listener,
+          log: log ?? { info() {}, warn() {}, error() {} },
+          frameSourceFactory,
+        });
+        return engine;
+      },
+      extensions: [
+        mediaExtension(media),
+        webExtension({ devTokens: config.devTokens === true, tap: previews, ...(opts.webRoot ? { webRoot: opts.webRoot } : {}) }),
+        metricsExtension(() => engine),
+      ],
+    });
+    return Object.assign(server, { media, previews });
+  } catch (err) {
+    await media.close();
+    throw err;
+  }
+}
