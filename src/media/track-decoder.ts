@@ -123,7 +123,8 @@ export class TrackDecoder extends EventEmitter {
   private active: VideoProcess | undefined;
   private pending: VideoProcess | undefined;
   private starting: Promise<void> | undefined;
-  private wanted: VideoOutputSpec[] = [];
+  private wantedSpecs: VideoOutputSpec[] = [];
+  private readonly consumers = new Map<string, VideoOutputSpec>();
   private wantedKey = '';
   private lastFrameAt = 0;
   private lastPacketAt = 0;
@@ -155,13 +156,28 @@ export class TrackDecoder extends EventEmitter {
     this.pending?.proc.send(packet);
   }
 
-  /** A single output: the tile size (and fit) one consumer needs. */
+  /** The tile size (and fit) the default consumer needs. */
   setOutputSize(width: number, height: number, options: Omit<VideoOutputSpec, 'width' | 'height'> = {}): void {
-    this.setOutputs([{ width, height, ...options }]);
+    this.want('default', { width, height, ...options });
+  }
+
+  /**
+   * What one consumer (a broadcast group) needs from this track; undefined withdraws its request.
+   * The decoder produces the union of all consumers' outputs.
+   */
+  want(consumer: string, spec: VideoOutputSpec | undefined): void {
+    if (spec) this.consumers.set(consumer, normalize(spec));
+    else this.consumers.delete(consumer);
+    this.setOutputs([...this.consumers.values()]);
+  }
+
+  /** The output spec `consumer` asked for. */
+  wanted(consumer: string): VideoOutputSpec | undefined {
+    return this.consumers.get(consumer);
   }
 
   /** The full set of outputs wanted now; an empty set stops decoding. */
-  setOutputs(specs: readonly VideoOutputSpec[]): void {
+  private setOutputs(specs: readonly VideoOutputSpec[]): void {
     if (this.closed) return;
     const unique = new Map<string, VideoOutputSpec>();
     for (const s of specs) {
@@ -172,19 +188,19 @@ export class TrackDecoder extends EventEmitter {
     const list = [...unique.values()].sort((a, b) => outputKey(a).localeCompare(outputKey(b)));
     const key = list.map(outputKey).join('|');
     if (key === this.wantedKey) return;
-    this.wanted = list;
+    this.wantedSpecs = list;
     this.wantedKey = key;
     void this.restart();
   }
 
-  get outputs(): readonly VideoOutputSpec[] { return this.wanted; }
+  get outputs(): readonly VideoOutputSpec[] { return this.wantedSpecs; }
 
   /**
    * The last decoded frame for `spec` (default: the first wanted output). While a size change is in
    * progress, the previous picture scaled to the new size.
    */
   latestFrame(spec?: VideoOutputSpec): DecodedFrame | null {
-    const target = spec ? normalize(spec) : this.wanted[0];
+    const target = spec ? normalize(spec) : (this.consumers.get('default') ?? this.wantedSpecs[0]);
     if (!target) return null;
     const key = outputKey(target);
     const direct = this.pending?.frames.get(key) ?? this.active?.frames.get(key);
@@ -211,13 +227,14 @@ export class TrackDecoder extends EventEmitter {
       // Another change may have arrived meanwhile; the latest wins.
     }
     if (this.closed) return;
-    const specs = this.wanted;
+    const specs = this.wantedSpecs;
     const key = this.wantedKey;
     if (this.pending && this.pending.specs.map(outputKey).join('|') === key) return;
     if (this.active && this.active.specs.map(outputKey).join('|') === key && !this.pending) return;
     const old = this.pending;
     this.pending = undefined;
     if (old) void old.proc.stop();
+    if (this.active && this.active.specs.map(outputKey).join('|') === key) return;
     if (specs.length === 0) {
       const a = this.active;
       this.active = undefined;
@@ -292,11 +309,11 @@ export class TrackDecoder extends EventEmitter {
     } else if (this.stalled && now - this.lastPacketAt < 1000) {
       this.requestKeyframe();
     }
-    if (!this.active?.proc.running && !this.pending && !this.starting && this.wanted.length > 0) {
+    if (!this.active?.proc.running && !this.pending && !this.starting && this.wantedSpecs.length > 0) {
       // The process died: start a fresh one.
       this.active = undefined;
       this.wantedKey = '';
-      this.setOutputs(this.wanted);
+      this.setOutputs(this.wantedSpecs);
     }
   }
 

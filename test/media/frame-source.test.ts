@@ -1,0 +1,94 @@
+/**
+ * The call frame source against real publishers: red (440 Hz) and blue (880 Hz) publish over WHIP;
+ * the grid layout at 360p shows red and blue at the tile centres the layout engine gave, the mix
+ * carries both tones, and a participant leaving changes the picture of the same source.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { LayoutSettings } from '../../src/layout/settings.js';
+import { createCallFrameSourceFactory, type CallFrameSource } from '../../src/media/call-frame-source.js';
+import { ImageStore } from '../../src/render/images.js';
+import { TestPublisher } from '../support/publisher.js';
+import { BLUE, RED, i420PixelRgb, near, startWhipApp, tonePower, waitFor, type WhipTestApp } from './helpers.js';
+
+const GRID: LayoutSettings = { name: 'grid', external_app_url: '', external_css_url: '' };
+
+describe('call frame source', { timeout: 170_000 }, () => {
+  let t: WhipTestApp;
+  const publishers: TestPublisher[] = [];
+  let source: CallFrameSource | undefined;
+
+  before(async () => { t = await startWhipApp(); });
+  after(async () => {
+    source?.close();
+    await Promise.all(publishers.map((p) => p.close()));
+    await t?.close();
+  });
+
+  it('renders the empty state with nobody publishing', () => {
+    const factory = createCallFrameSourceFactory({ media: t.media, images: new ImageStore() });
+    const empty = factory('default:nobody', '360p', GRID) as CallFrameSource;
+    const frame = empty.videoFrame(0);
+    assert.equal(frame.length, 640 * 360 * 3 / 2);
+    assert.equal(empty.currentScene()!.items.filter((i) => i.kind === 'tile').length, 0);
+    const audio = empty.audioSamples(0, 1600);
+    assert.equal(audio.length, 1600 * 4);
+    assert.ok(audio.every((b) => b === 0));
+    empty.close();
+  });
+
+  it('shows red and blue at their tile centres and mixes both tones', async () => {
+    const cid = 'default:fs-1';
+    const url = t.whipUrl('default', 'fs-1');
+    publishers.push(await TestPublisher.start({ url, token: 'alice', color: 'red', toneHz: 440 }));
+    await waitFor('alice', () => t.media.participants(cid).length === 1);
+    publishers.push(await TestPublisher.start({ url, token: 'bob', color: 'blue', toneHz: 880 }));
+    await waitFor('both with tracks', () => { const ps = t.media.participants(cid); return ps.length === 2 && ps.every((p) => p.hasVideo && p.hasAudio); });
+
+    const factory = createCallFrameSourceFactory({ media: t.media, images: new ImageStore() });
+    source = factory(cid, '360p', GRID) as CallFrameSource;
+    const ids = new Map(t.media.participants(cid).map((p) => [p.userId, p.sessionId]));
+
+    const centres = () => {
+      const scene = source!.currentScene()!;
+      const out = new Map<string, { x: number; y: number }>();
+      for (const item of scene.items) {
+        if (item.kind === 'tile') out.set(item.sessionId, { x: Math.round(item.rect.x + item.rect.width / 2), y: Math.round(item.rect.y + item.rect.height / 2) });
+      }
+      return out;
+    };
+    const colourAt = (frame: Buffer, p: { x: number; y: number }) => i420PixelRgb(frame, 640, 360, p.x, p.y);
+
+    // Tick like the encoder does until both tiles show decoded video.
+    let frame = source.videoFrame(0);
+    await waitFor('both colours on the canvas', () => {
+      frame = source!.videoFrame(0);
+      const c = centres();
+      const a = c.get(ids.get('alice')!), b = c.get(ids.get('bob')!);
+      return a && b && near(colourAt(frame, a), RED) && near(colourAt(frame, b), BLUE);
+    }, 60_000, 50);
+    const c = centres();
+    assert.equal(c.size, 2);
+    assert.notDeepEqual(c.get(ids.get('alice')!), c.get(ids.get('bob')!));
+
+    // Audio: read like the encoder does (1600 sample frames per 30 fps tick), about a second.
+    const chunks: Buffer[] = [];
+    for (let i = 0; i < 40; i++) {
+      chunks.push(source.audioSamples(i * 33, 1600));
+      await new Promise((r) => setTimeout(r, 33));
+    }
+    const pcm = Buffer.concat(chunks);
+    const p440 = tonePower(pcm, 440), p880 = tonePower(pcm, 880), p660 = tonePower(pcm, 660);
+    assert.ok(p440 > 20 * p660, `440 Hz power ${p440} vs 660 Hz ${p660}`);
+    assert.ok(p880 > 20 * p660, `880 Hz power ${p880} vs 660 Hz ${p660}`);
+
+    // Bob leaves: the same source now draws Alice alone (one tile), still red at its centre.
+    assert.equal(await publishers[1]!.unpublish(), 200);
+    await waitFor('one tile', () => {
+      frame = source!.videoFrame(0);
+      const cc = centres();
+      const a = cc.get(ids.get('alice')!);
+      return cc.size === 1 && a && near(colourAt(frame, a), RED);
+    }, 30_000, 50);
+  });
+});
