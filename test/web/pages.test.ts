@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { existsSync, statSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
-import type { ServerOptions } from '../../src/server.js';
 import { mintUserToken } from '../../src/cli.js';
 import { rawRequest } from '../support/server.js';
 import { createCanvas, loadImage } from '@napi-rs/canvas';
@@ -15,6 +14,7 @@ import { grabFrameRgb, pixelAt, probe } from '../support/ffprobe.js';
 import { freePort, startNginxIngest, type NginxIngest } from '../support/rtmp-ingest.js';
 import { launchBrowser, type TestBrowser } from './browser.js';
 import { screenshotPath, startWebHarness, type WebHarness } from './harness.js';
+import { mediaExtension } from './media-extension.js';
 
 const CALL_TYPE = 'default';
 const CALL_ID = 'studio';
@@ -56,18 +56,6 @@ async function assertFitsWidth(page: Page): Promise<void> {
   assert.ok(scroll <= width + 1, `page is ${scroll}px wide in a ${width}px viewport`);
 }
 
-/** The media plane's WHIP routes, when this tree has them (see media-extension.ts). */
-async function loadMediaExtension(): Promise<{ extension: NonNullable<ServerOptions['extensions']>[number] } | null> {
-  const specifier = './media-extension.js';
-  try {
-    const mod = (await import(specifier)) as { mediaExtension(): { extension: NonNullable<ServerOptions['extensions']>[number] } };
-    return mod.mediaExtension();
-  } catch (err) {
-    if ((err as { code?: string }).code === 'ERR_MODULE_NOT_FOUND') return null;
-    throw err;
-  }
-}
-
 function assertNoConsoleErrors(browser: TestBrowser, page: Page, what: string): void {
   assert.deepEqual(browser.errorsOf(page), [], `console errors on ${what}`);
 }
@@ -80,10 +68,10 @@ describe('web pages in Chromium', { timeout: 175_000 }, () => {
   const joinPages: Page[] = [];
 
   before(async () => {
-    const media = await loadMediaExtension();
+    const media = mediaExtension();
     [h, ingest, browser] = await Promise.all([
       // A destination that cannot connect gives up after 8 s (the default is a minute).
-      startWebHarness({ retry: { giveUpAfterMs: 8_000 }, ...(media ? { extensions: [media.extension] } : {}) }),
+      startWebHarness({ retry: { giveUpAfterMs: 8_000 }, extensions: [media.extension] }),
       startNginxIngest(),
       launchBrowser(),
     ]);
