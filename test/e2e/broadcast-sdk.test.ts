@@ -9,10 +9,15 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { StreamClient } from '@stream-io/node-sdk';
-import { EgressEngine } from '../../src/egress/engine.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { startCallcast, type Callcast } from '../../src/assembly.js';
+import { createLogger } from '../../src/log.js';
 import { grabFrameRgb, pixelAt, probe } from '../support/ffprobe.js';
 import { startNginxIngest, type NginxIngest } from '../support/rtmp-ingest.js';
-import { startTestServer, waitFor, type TestServer } from '../support/server.js';
+import { waitFor } from '../support/server.js';
 
 interface ReceivedHook {
   id: string;
@@ -73,36 +78,47 @@ function assertColorNear(actual: number[], expected: number[], what: string): vo
   }
 }
 
+/** Every line the service logs (pino JSON, as `callcast serve` writes it), kept for assertions. */
 const logLines: string[] = [];
-const captureLog = {
-  info: (o: object | string, msg?: string) => void logLines.push(`INFO ${JSON.stringify(o)} ${msg ?? ''}`),
-  warn: (o: object | string, msg?: string) => void logLines.push(`WARN ${JSON.stringify(o)} ${msg ?? ''}`),
-  error: (o: object | string, msg?: string) => void logLines.push(`ERROR ${JSON.stringify(o)} ${msg ?? ''}`),
-};
+const captureLog = createLogger('info', { write: (line: string) => void logLines.push(line) });
 
 describe('broadcasts through the node SDK to a real RTMP ingest', () => {
   let ingest: NginxIngest;
-  let t: TestServer;
+  let t: { server: Callcast; client: StreamClient; apiKey: string; apiSecret: string };
+  let dataDir: string;
   let receiver: Awaited<ReturnType<typeof startWebhookReceiver>>;
   const KEYS = { main: 'main-key-4f1c', backup: 'backup-key-9a2e', ended: 'ended-key-77d0' };
 
   before(async () => {
     ingest = await startNginxIngest({ allowedKeys: Object.values(KEYS) });
     receiver = await startWebhookReceiver(() => t?.client);
-    t = await startTestServer({
-      webhookUrl: receiver.url,
-      engine: (listener) =>
-        new EgressEngine({
-          listener,
-          log: captureLog,
-          tls: { ca: ingest.caCertPem },
-          retry: { initialDelayMs: 200, maxDelayMs: 1000, giveUpAfterMs: 3000 },
-          connectTimeoutMs: 3000,
-        }),
+    // The complete service as `callcast serve` assembles it, on a throw-away data dir.
+    dataDir = mkdtempSync(join(tmpdir(), 'callcast-e2e-'));
+    const apiKey = `key-${randomBytes(4).toString('hex')}`;
+    const apiSecret = randomBytes(24).toString('hex');
+    const server = await startCallcast({
+      config: {
+        port: 0,
+        host: '127.0.0.1',
+        apiKey,
+        apiSecret,
+        dataDir,
+        logLevel: 'silent',
+        webhookUrl: receiver.url,
+        ...(process.env.CALLCAST_TEST_DATABASE_URL ? { databaseUrl: process.env.CALLCAST_TEST_DATABASE_URL } : {}),
+      },
+      log: captureLog,
+      egress: {
+        tls: { ca: ingest.caCertPem },
+        retry: { initialDelayMs: 200, maxDelayMs: 1000, giveUpAfterMs: 3000 },
+        connectTimeoutMs: 3000,
+      },
     });
+    t = { server, apiKey, apiSecret, client: new StreamClient(apiKey, apiSecret, { basePath: server.url, timeout: 10_000 }) };
   });
   after(async () => {
-    await t?.close();
+    await t?.server.close();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
     await receiver?.close();
     await ingest?.stop();
   });
@@ -169,7 +185,8 @@ describe('broadcasts through the node SDK to a real RTMP ingest', () => {
     state = await call.get();
     assert.equal(state.call.egress.broadcasting, false);
     assert.deepEqual(state.call.egress.rtmps, []);
-    assert.equal(t.server.engine.encoderCount(), 0);
+    // The group's encoder stops with its last destination.
+    await waitFor(() => t.server.engine.encoderCount() === 0, 'the encoder to stop', 10_000);
 
     // Ending the call stops its broadcasts.
     await call.startRTMPBroadcasts({ broadcasts: [{ name: 'ended', stream_url: ingest.url(), stream_key: KEYS.ended }] });
