@@ -1,75 +1,28 @@
 /**
- * The service under measurement, in its own process: the real server assembly (store, API, egress
- * engine) on 127.0.0.1 with a fresh data directory, plus the media plane (WHIP ingest and the
- * call frame source) when those are available in this tree. The parent measures this process and
- * its children (the ffmpeg encoders and decoders) through /proc.
+ * The service under measurement, in its own process: the complete service as `callcast serve`
+ * runs it (src/assembly.ts: API, egress engine drawing each broadcast from the call's media through
+ * the compositor, WHIP ingest, web pages, metrics) on 127.0.0.1 with a fresh data directory. The
+ * parent measures this process and its children (ffmpeg encoders and decoders) through /proc.
  *
- * Environment: CALLCAST_API_KEY, CALLCAST_API_SECRET (required), CALLCAST_DATA_DIR (required).
+ * When the assembly cannot be loaded in this tree, the control plane alone runs with the egress
+ * engine's placeholder picture, and the ready line says why the media plane is missing.
+ *
+ * Environment: CALLCAST_API_KEY, CALLCAST_API_SECRET, CALLCAST_DATA_DIR (all required).
  * Prints one line `CALLCAST_BENCH_READY {"url":...,"media":...}` on stdout when listening.
  * Stops on SIGTERM / SIGINT or when stdin closes (the parent went away).
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
-import { verifyToken, tokenFromHeader } from '../src/api/auth.js';
 import type { Config } from '../src/config.js';
-import { EgressEngine } from '../src/egress/engine.js';
-import type { FrameSourceFactory } from '../src/egress/frame-source.js';
 import { createLogger } from '../src/log.js';
-import { CallMedia } from '../src/media/call-media.js';
-import { registerWhipRoutes } from '../src/media/whip.js';
-import { createServer, type CallcastServer, type ServerContext } from '../src/server.js';
+import { createServer, type CallcastServer } from '../src/server.js';
 
 export const READY_MARKER = 'CALLCAST_BENCH_READY';
 
 interface MediaPlane {
-  /** Whether publishers' pictures reach the broadcasts (WHIP ingest + call frame source). */
+  /** Whether publishers' pictures reach the broadcasts (WHIP ingest + compositor). */
   composited: boolean;
   /** Why not, when not. */
   reason: string | null;
-}
-
-/** The call frame source, when the module exists in this tree; else why not. */
-async function loadCallFrameSource(media: CallMedia): Promise<{ factory?: FrameSourceFactory; reason?: string }> {
-  const file = fileURLToPath(new URL('../src/media/call-frame-source.ts', import.meta.url));
-  if (!existsSync(file)) return { reason: 'src/media/call-frame-source.ts (the compositor fed by WHIP participants) is not in this tree yet' };
-  const specifier = '../src/media/call-frame-source.js';
-  const mod = (await import(specifier)) as Record<string, unknown>;
-  const create = mod.createCallFrameSourceFactory;
-  if (typeof create !== 'function') return { reason: 'src/media/call-frame-source.ts has no createCallFrameSourceFactory export' };
-  try {
-    const factory = (create as (m: CallMedia) => FrameSourceFactory)(media);
-    if (typeof factory !== 'function') return { reason: 'createCallFrameSourceFactory(media) did not return a frame source factory' };
-    return { factory };
-  } catch (err) {
-    return { reason: `createCallFrameSourceFactory(media) threw: ${(err as Error).message}` };
-  }
-}
-
-function whipExtension(media: CallMedia) {
-  return async (app: FastifyInstance, ctx: ServerContext): Promise<void> => {
-    app.addHook('onClose', async () => media.close());
-    await registerWhipRoutes(app, {
-      media,
-      log: ctx.log,
-      publicUrl: ctx.publicUrl(),
-      authorize: async (req, type, id) => {
-        const principal = await verifyToken(tokenFromHeader(req.headers.authorization), ctx.apiSecret);
-        if (principal.kind !== 'user') throw Object.assign(new Error('a publisher needs a user token'), { status: 403, code: 17 });
-        const { call } = await ctx.service.loadCall(type, id);
-        const callType = await ctx.service.loadCallType(type);
-        const caps = await ctx.service.capabilitiesIn(principal, callType, call.cid);
-        if (!caps.includes('join-call')) throw Object.assign(new Error('not allowed to join'), { status: 403, code: 17 });
-        return {
-          userId: principal.userId,
-          roles: await ctx.service.rolesIn(principal, call.cid),
-          canSendAudio: caps.includes('send-audio'),
-          canSendVideo: caps.includes('send-video'),
-        };
-      },
-    });
-  };
 }
 
 async function main(): Promise<void> {
@@ -80,23 +33,23 @@ async function main(): Promise<void> {
   const config: Config = { port: 0, host: '127.0.0.1', apiKey, apiSecret, dataDir, logLevel: 'error' };
   const log = createLogger('error', pino.destination(2));
 
-  const media = new CallMedia({ ice: { host: '127.0.0.1' } });
-  const source = await loadCallFrameSource(media);
-  const plane: MediaPlane = source.factory
-    ? { composited: true, reason: null }
-    : { composited: false, reason: source.reason ?? 'unknown' };
-
   let server: CallcastServer;
-  const engine = (listener: ConstructorParameters<typeof EgressEngine>[0]['listener']) =>
-    new EgressEngine({ listener, log, ...(source.factory ? { frameSourceFactory: source.factory } : {}) });
+  let plane: MediaPlane;
+  let assembly: { startCallcast(opts: { config: Config; log: typeof log }): Promise<CallcastServer> } | undefined;
+  let missing = '';
   try {
-    server = await createServer({ config, log, engine, extensions: [whipExtension(media)] });
+    // By name, so that this file still loads where the assembly is not (yet) part of the tree.
+    const specifier = '../src/assembly.js';
+    assembly = (await import(specifier)) as typeof assembly;
   } catch (err) {
-    // The server assembly may mount the WHIP routes itself by now: use its own media plane then.
-    if (!/already|duplicated|declared/i.test((err as Error).message)) throw err;
+    missing = `the service assembly (src/assembly.ts) could not be loaded: ${(err as Error).message.split('\n')[0]}`;
+  }
+  if (assembly) {
+    server = await assembly.startCallcast({ config, log });
+    plane = { composited: true, reason: null };
+  } else {
     server = await createServer({ config, log });
-    plane.composited = true;
-    plane.reason = null;
+    plane = { composited: false, reason: missing };
   }
 
   process.stdout.write(`${READY_MARKER} ${JSON.stringify({ url: server.url, pid: process.pid, media: plane })}\n`);

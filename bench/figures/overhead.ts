@@ -6,7 +6,7 @@
 import { TestPublisher } from '../../test/support/publisher.js';
 import { startBaseline } from '../lib/baseline.js';
 import { FlvFollower } from '../lib/flv.js';
-import { sampleTree } from '../lib/proc.js';
+import { sampleTree, type TreeSample } from '../lib/proc.js';
 import {
   cpuWindows, createCall, notMeasured, sleep, startBroadcast, stopBroadcast,
   type FigureResult, type Quality, type RunContext, type Timings,
@@ -18,6 +18,16 @@ const COLOURS = ['red', 'green', 'blue', 'yellow'];
 export interface CpuRun {
   cpuPerS: number[];
   rssBytes: number[];
+  coresByCommand: Record<string, number>;
+  /** Video frames per second the ingest received during the windows. */
+  ingestFps: number;
+}
+
+async function windowsWithFps(follower: FlvFollower, sample: () => TreeSample, t: Timings): Promise<CpuRun> {
+  const from = performance.now();
+  const run = await cpuWindows(sample, t);
+  const to = performance.now();
+  return { ...run, ingestFps: round(follower.framesBetween(from, to) / ((to - from) / 1000), 2) };
 }
 
 /** ffmpeg alone: testsrc2 + sine, encoder settings of the egress, sent to the local ingest. */
@@ -27,11 +37,11 @@ export async function measureBaseline(ctx: RunContext, quality: Quality, t: Timi
     const follower = new FlvFollower(ctx.ingest.recordingPath(tag), 20);
     try {
       await follower.waitFrames(1, 20_000);
+      await sleep(t.warmupS * 1000);
+      return await windowsWithFps(follower, () => sampleTree(enc.pid), t);
     } finally {
       follower.close();
     }
-    await sleep(t.warmupS * 1000);
-    return await cpuWindows(() => sampleTree(enc.pid), t);
   } finally {
     await enc.stop();
   }
@@ -55,13 +65,13 @@ export async function measureService(ctx: RunContext, quality: Quality, t: Timin
     try {
       await startBroadcast(call, 'main', ctx.ingest.url(), tag, quality);
       await follower.waitFrames(1, 20_000);
+      await sleep(t.warmupS * 1000);
+      const run = await windowsWithFps(follower, service.sample, t);
+      await stopBroadcast(call, 'main');
+      return run;
     } finally {
       follower.close();
     }
-    await sleep(t.warmupS * 1000);
-    const run = await cpuWindows(service.sample, t);
-    await stopBroadcast(call, 'main');
-    return run;
   } finally {
     for (const p of publishers) await p.close();
   }
@@ -83,6 +93,9 @@ function ratioFigure(id: string, title: string, service: CpuRun, baseline: CpuRu
       serviceCpuCoresPerWindow: service.cpuPerS.map((x) => round(x)),
       baselineCpuCoresPerWindow: baseline.cpuPerS.map((x) => round(x)),
       serviceRssMiB: service.rssBytes.map((x) => round(x / 2 ** 20, 1)),
+      serviceCoresByProcess: service.coresByCommand,
+      serviceIngestFps: service.ingestFps,
+      baselineIngestFps: baseline.ingestFps,
       ...extra,
     },
   };

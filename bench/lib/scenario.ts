@@ -4,7 +4,7 @@
  */
 import type { StreamClient } from '@stream-io/node-sdk';
 import type { NginxIngest } from '../../test/support/rtmp-ingest.js';
-import { cpuBetween, type TreeSample } from './proc.js';
+import { cpuBetween, cpuByCommand, type TreeSample } from './proc.js';
 import type { ServiceHandle } from './service.js';
 import type { Summary } from './stats.js';
 
@@ -100,10 +100,11 @@ export async function broadcastStates(call: Call): Promise<Array<{ name: string;
 export async function cpuWindows(
   sample: () => TreeSample,
   t: Pick<Timings, 'windowS' | 'windows'>,
-): Promise<{ cpuPerS: number[]; rssBytes: number[] }> {
+): Promise<{ cpuPerS: number[]; rssBytes: number[]; coresByCommand: Record<string, number> }> {
   const cpuPerS: number[] = [];
   const rssBytes: number[] = [];
-  let a = sample();
+  const first = sample();
+  let a = first;
   for (let i = 0; i < t.windows; i++) {
     await sleep(t.windowS * 1000);
     const b = sample();
@@ -111,7 +112,11 @@ export async function cpuWindows(
     rssBytes.push(b.rssBytes);
     a = b;
   }
-  return { cpuPerS, rssBytes };
+  // Where the CPU went over all windows (e.g. node vs ffmpeg), in cores.
+  const coresByCommand: Record<string, number> = {};
+  const secs = (a.at - first.at) / 1000;
+  for (const [comm, cpu] of Object.entries(cpuByCommand(first, a))) coresByCommand[comm] = Math.round((cpu / secs) * 1000) / 1000;
+  return { cpuPerS, rssBytes, coresByCommand };
 }
 
 /** Seconds left before the run's deadline. */

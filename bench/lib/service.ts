@@ -84,7 +84,7 @@ export async function startService(): Promise<ServiceHandle> {
     client,
     media: ready.media,
     sample: () => sampleTree(pid),
-    whipUrl: (type, id) => `${ready.url}/video/call/${type}/${id}/whip`,
+    whipUrl: (type, id) => `${ready.url}/video/call/${type}/${id}/whip?api_key=${encodeURIComponent(apiKey)}`,
     stop: async () => {
       child.stdin!.end();
       child.kill('SIGTERM');
