@@ -4,13 +4,24 @@
  * send-video), and the media's participant and speaker changes published as call events.
  */
 import { verifyToken, tokenFromHeader } from '../../src/api/auth.js';
+import type { FrameSourceFactory } from '../../src/egress/frame-source.js';
+import { createCallFrameSourceFactory } from '../../src/media/call-frame-source.js';
 import { CallMedia } from '../../src/media/call-media.js';
+import { ImageStore } from '../../src/render/images.js';
 import { registerWhipRoutes } from '../../src/media/whip.js';
 import type { ServerContext } from '../../src/server.js';
 import type { FastifyInstance } from 'fastify';
 
-export function mediaExtension(): { media: CallMedia; extension: (app: FastifyInstance, ctx: ServerContext) => Promise<void> } {
+export interface MediaExtension {
+  media: CallMedia;
+  /** The broadcast picture and sound of the calls' participants, for the egress engine. */
+  frameSourceFactory: FrameSourceFactory;
+  extension: (app: FastifyInstance, ctx: ServerContext) => Promise<void>;
+}
+
+export function mediaExtension(): MediaExtension {
   const media = new CallMedia({ ice: { host: '127.0.0.1' } });
+  const frameSourceFactory = createCallFrameSourceFactory({ media, images: new ImageStore() });
   const extension = async (app: FastifyInstance, ctx: ServerContext): Promise<void> => {
     const now = () => new Date().toISOString();
     media.on('participant_joined', ({ callCid, participant }) =>
@@ -56,5 +67,5 @@ export function mediaExtension(): { media: CallMedia; extension: (app: FastifyIn
       },
     });
   };
-  return { media, extension };
+  return { media, frameSourceFactory, extension };
 }

@@ -4,17 +4,19 @@
  * each step go to test-output/web/.
  */
 import assert from 'node:assert/strict';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { mintUserToken } from '../../src/cli.js';
+import { composeScene, type Scene } from '../../src/layout/scene.js';
 import { rawRequest } from '../support/server.js';
 import { createCanvas, loadImage } from '@napi-rs/canvas';
 import { grabFrameRgb, pixelAt, probe } from '../support/ffprobe.js';
 import { freePort, startNginxIngest, type NginxIngest } from '../support/rtmp-ingest.js';
 import { launchBrowser, type TestBrowser } from './browser.js';
-import { screenshotPath, startWebHarness, type WebHarness } from './harness.js';
-import { mediaExtension } from './media-extension.js';
+import { OUTPUT_DIR, screenshotPath, startWebHarness, type WebHarness } from './harness.js';
+import { mediaExtension, type MediaExtension } from './media-extension.js';
 
 const CALL_TYPE = 'default';
 const CALL_ID = 'studio';
@@ -44,6 +46,36 @@ async function poll<T>(fn: () => Promise<T>, ok: (v: T) => boolean, what: string
   }
 }
 
+/** The grid scene the broadcasts of this test draw for the call's current participants. */
+function currentScene(media: MediaExtension): Scene {
+  return composeScene({
+    canvas: { width: 640, height: 360 },
+    participants: media.media.participants(`${CALL_TYPE}:${CALL_ID}`),
+    layout: { name: 'grid', external_app_url: '', external_css_url: '', options: { 'layout.background_color': BACKGROUND_HEX, 'title.text': 'Studio' } },
+    nowMs: Date.now(),
+  });
+}
+
+/** A point of the canvas outside every box of the scene (so it shows the background). */
+function backgroundPoint(scene: Scene): [number, number] {
+  const boxes = scene.items.flatMap((i) => ('rect' in i && i.rect ? [i.rect] : []));
+  const candidates: Array<[number, number]> = [[2, 2], [637, 2], [2, 357], [637, 357], [320, 357], [320, 2], [2, 180], [637, 180]];
+  const free = candidates.find(([x, y]) => !boxes.some((r) => x >= r.x - 4 && x <= r.x + r.width + 4 && y >= r.y - 4 && y <= r.y + r.height + 4));
+  assert.ok(free, 'a background point exists');
+  return free;
+}
+
+/** Each video tile of the scene shows a fake camera (green); the rest is the chosen background. */
+function assertPicture(scene: Scene, pixel: (x: number, y: number) => ArrayLike<number>, what: string): void {
+  const tiles = scene.items.flatMap((i) => (i.kind === 'tile' ? [i] : []));
+  for (const tile of tiles) {
+    const [r, g, b] = Array.from(pixel(Math.round(tile.rect.x + tile.rect.width / 2), Math.round(tile.rect.y + tile.rect.height / 2)));
+    assert.ok(g! > r! + 40 && g! > b! + 40, `${what}: the tile of ${tile.sessionId} shows the camera (green), got rgb(${r}, ${g}, ${b})`);
+  }
+  const [x, y] = backgroundPoint(scene);
+  assertColourNear(pixel(x, y), BACKGROUND, `${what}: background at ${x},${y}`);
+}
+
 /** No horizontal scrolling: the page fits the viewport's width. */
 async function assertFitsWidth(page: Page): Promise<void> {
   const { scroll, width } = (await page.evaluate(() => {
@@ -65,13 +97,14 @@ describe('web pages in Chromium', { timeout: 175_000 }, () => {
   let ingest: NginxIngest;
   let browser: TestBrowser;
   let consolePage: Page;
+  let media: MediaExtension;
   const joinPages: Page[] = [];
 
   before(async () => {
-    const media = mediaExtension();
+    media = mediaExtension();
     [h, ingest, browser] = await Promise.all([
       // A destination that cannot connect gives up after 8 s (the default is a minute).
-      startWebHarness({ retry: { giveUpAfterMs: 8_000 }, extensions: [media.extension] }),
+      startWebHarness({ retry: { giveUpAfterMs: 8_000 }, extensions: [media.extension], frameSourceFactory: media.frameSourceFactory }),
       startNginxIngest(),
       launchBrowser(),
     ]);
@@ -211,16 +244,42 @@ describe('web pages in Chromium', { timeout: 175_000 }, () => {
       const img = (globalThis as any).document.querySelector('img[alt="Preview of broadcast main"]');
       return img !== null && img.complete && img.naturalWidth > 0;
     });
-    // The preview is the composed picture: the layout background chosen in the form.
-    const res = await fetch(`${h.url}/video/call/${CALL_TYPE}/${CALL_ID}/rtmp_broadcasts/main/preview.jpg?api_key=${h.api.apiKey}`, {
-      headers: { Authorization: h.operatorToken, 'stream-auth-type': 'jwt' },
+    // The preview is the composed picture: the participants' cameras on the chosen background
+    // (once their decoders deliver: until then the tiles show placeholders).
+    const fetchPreview = async () => {
+      const res = await fetch(`${h.url}/video/call/${CALL_TYPE}/${CALL_ID}/rtmp_broadcasts/main/preview.jpg?api_key=${h.api.apiKey}`, {
+        headers: { Authorization: h.operatorToken, 'stream-auth-type': 'jwt' },
+      });
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get('content-type'), 'image/jpeg');
+      const bytes = Buffer.from(await res.arrayBuffer());
+      const img = await loadImage(bytes);
+      assert.deepEqual([img.width, img.height], [640, 360]);
+      const canvas = createCanvas(img.width, img.height);
+      canvas.getContext('2d').drawImage(img, 0, 0);
+      return { bytes, pixel: (x: number, y: number) => canvas.getContext('2d').getImageData(x, y, 1, 1).data };
+    };
+    const scene = currentScene(media);
+    assert.equal(scene.items.filter((i) => i.kind === 'tile').length, joinPages.length > 1 ? 2 : 0);
+    let lastError: unknown = null;
+    const preview = await poll(
+      async () => {
+        const p = await fetchPreview();
+        try {
+          assertPicture(scene, p.pixel, 'preview');
+          return p;
+        } catch (err) {
+          lastError = err;
+          return null;
+        }
+      },
+      (p) => p !== null,
+      'the preview to show the cameras',
+      45_000,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}: ${String(lastError)}`);
     });
-    assert.equal(res.status, 200);
-    assert.equal(res.headers.get('content-type'), 'image/jpeg');
-    const img = await loadImage(Buffer.from(await res.arrayBuffer()));
-    const canvas = createCanvas(img.width, img.height);
-    canvas.getContext('2d').drawImage(img, 0, 0);
-    assertColourNear(canvas.getContext('2d').getImageData(img.width >> 1, img.height >> 1, 1, 1).data, BACKGROUND, 'preview centre');
+    writeFileSync(join(OUTPUT_DIR, '07-preview.jpg'), preview!.bytes);
     // Without credentials the preview is refused.
     const anonymous = await fetch(`${h.url}/video/call/${CALL_TYPE}/${CALL_ID}/rtmp_broadcasts/main/preview.jpg?api_key=${h.api.apiKey}`);
     assert.equal(anonymous.status, 401);
@@ -344,8 +403,11 @@ describe('web pages in Chromium', { timeout: 175_000 }, () => {
     assert.equal(info.video.width, 640);
     assert.equal(info.video.height, 360);
     assert.ok(info.audio, 'the recording has audio');
-    const frame = await grabFrameRgb(recording, Math.max(0, Math.min(1, info.format.duration / 2)), 640, 360);
-    assertColourNear(pixelAt(frame, 640, 320, 180), BACKGROUND, 'recording centre');
+    // Both participants are in the recorded picture.
+    const scene = currentScene(media);
+    assert.equal(scene.items.filter((i) => i.kind === 'tile').length, 2, 'two video tiles');
+    const frame = await grabFrameRgb(recording, Math.max(0, info.format.duration - 1), 640, 360);
+    assertPicture(scene, (x, y) => pixelAt(frame, 640, x, y), 'recording');
   });
   test('join page: leaving takes the participant out of every list', async (t) => {
     if (joinPages.length < 2) {
