@@ -1,0 +1,114 @@
+/**
+ * Debian's Chromium driven by playwright-core (no browser downloads) for tests: fake camera and
+ * microphone, a fresh profile, everything on loopback. `publishFromChromium` opens a page served
+ * from a loopback HTTP server that publishes the fake devices over WHIP.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+
+export const CHROMIUM_PATH = process.env.CALLCAST_CHROMIUM || '/usr/bin/chromium';
+
+export const CHROMIUM_ARGS = [
+  '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', '--headless', '--no-sandbox', '--disable-gpu',
+  '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  // Host candidates on loopback (Chromium skips the loopback interface otherwise) and plain IPs
+  // rather than mDNS names, so ICE runs over 127.0.0.1 only.
+  '--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns',
+];
+
+export interface ChromiumSession {
+  context: BrowserContext;
+  close(): Promise<void>;
+}
+
+/** Launches Chromium with a fresh user-data-dir. */
+export async function launchChromium(): Promise<ChromiumSession> {
+  const dir = mkdtempSync(join(tmpdir(), 'callcast-chromium-'));
+  const context = await chromium.launchPersistentContext(dir, {
+    executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS, timeout: 60_000,
+  });
+  return {
+    context,
+    async close() {
+      await context.close().catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+const PAGE = `<!doctype html><meta charset="utf-8"><title>WHIP publisher</title>
+<script>
+async function publish(url, token, video, audio, videoCodec) {
+  const stream = await navigator.mediaDevices.getUserMedia({ video: video ? { width: 640, height: 360 } : false, audio });
+  const pc = new RTCPeerConnection();
+  window.pc = pc;
+  for (const track of stream.getTracks()) {
+    const tr = pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+    if (track.kind === 'video' && videoCodec) {
+      const codecs = RTCRtpSender.getCapabilities('video').codecs.filter((c) => c.mimeType.toLowerCase() === 'video/' + videoCodec.toLowerCase());
+      if (codecs.length === 0) return { status: 0, body: 'codec not available: ' + videoCodec };
+      tr.setCodecPreferences(codecs);
+    }
+  }
+  await pc.setLocalDescription(await pc.createOffer());
+  await new Promise((resolve) => {
+    if (pc.iceGatheringState === 'complete') return resolve();
+    pc.addEventListener('icegatheringstatechange', () => { if (pc.iceGatheringState === 'complete') resolve(); });
+    setTimeout(resolve, 5000);
+  });
+  const offer = pc.localDescription.sdp.split('\\r\\n').filter((l) => !l.startsWith('a=candidate:') || l.includes(' 127.0.0.1 ')).join('\\r\\n');
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/sdp', authorization: 'Bearer ' + token }, body: offer });
+  const body = await res.text();
+  if (res.status !== 201) return { status: res.status, body };
+  await pc.setRemoteDescription({ type: 'answer', sdp: body });
+  await new Promise((resolve, reject) => {
+    const check = () => {
+      if (pc.connectionState === 'connected') resolve();
+      if (pc.connectionState === 'failed') reject(new Error('connection failed'));
+    };
+    pc.addEventListener('connectionstatechange', check);
+    check();
+    setTimeout(() => reject(new Error('not connected: ' + pc.connectionState)), 20000);
+  });
+  return { status: res.status, location: new URL(res.headers.get('location'), url).toString(), answer: body };
+}
+</script>`;
+
+export interface ChromiumPublisher {
+  page: Page;
+  status: number;
+  location: string | undefined;
+  body: string | undefined;
+  close(): Promise<void>;
+}
+
+async function servePage(): Promise<{ server: Server; url: string }> {
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(PAGE);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const addr = server.address();
+  return { server, url: `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}/` };
+}
+
+/** Opens a page that publishes Chromium's fake camera + microphone to `whipUrl`. */
+export async function publishFromChromium(session: ChromiumSession, whipUrl: string, token: string, kinds: { video?: boolean; audio?: boolean; videoCodec?: 'VP8' | 'H264' } = {}): Promise<ChromiumPublisher> {
+  const { server, url } = await servePage();
+  const page = await session.context.newPage();
+  const closeAll = async () => {
+    await page.close().catch(() => undefined);
+    await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
+  };
+  try {
+    await page.goto(url, { timeout: 30_000 });
+    const result = await page.evaluate(([u, t, v, a, c]) => (window as unknown as { publish(u: string, t: string, v: boolean, a: boolean, c: string): Promise<{ status: number; location?: string; body?: string; answer?: string }> }).publish(u, t, v, a, c), [whipUrl, token, kinds.video !== false, kinds.audio !== false, kinds.videoCodec ?? ''] as const);
+    return { page, status: result.status, location: result.location, body: result.body ?? result.answer, close: closeAll };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
