@@ -105,7 +105,7 @@ export async function publishFromChromium(session: ChromiumSession, whipUrl: str
   };
   try {
     await page.goto(url, { timeout: 30_000 });
-    const result = await page.evaluate(([u, t, v, a, c]) => (window as unknown as { publish(u: string, t: string, v: boolean, a: boolean, c: string): Promise<{ status: number; location?: string; body?: string; answer?: string }> }).publish(u, t, v, a, c), [whipUrl, token, kinds.video !== false, kinds.audio !== false, kinds.videoCodec ?? ''] as const);
+    const result = await page.evaluate(([u, t, v, a, c]) => (globalThis as unknown as { publish(u: string, t: string, v: boolean, a: boolean, c: string): Promise<{ status: number; location?: string; body?: string; answer?: string }> }).publish(u, t, v, a, c), [whipUrl, token, kinds.video !== false, kinds.audio !== false, kinds.videoCodec ?? ''] as const);
     return { page, status: result.status, location: result.location, body: result.body ?? result.answer, close: closeAll };
   } catch (err) {
     await closeAll();
