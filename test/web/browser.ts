@@ -30,14 +30,20 @@ export interface TestBrowser {
   close(): Promise<void>;
 }
 
-export async function launchBrowser(): Promise<TestBrowser> {
+export interface LaunchOptions {
+  /** A WAV file the fake microphone plays (looped) instead of Chromium's quiet beeps. */
+  fakeAudioFile?: string;
+}
+
+export async function launchBrowser(opts: LaunchOptions = {}): Promise<TestBrowser> {
   const userDataDir = mkdtempSync(join(tmpdir(), 'callcast-chromium-'));
+  const args = opts.fakeAudioFile ? [...CHROMIUM_ARGS, `--use-file-for-fake-audio-capture=${opts.fakeAudioFile}`] : CHROMIUM_ARGS;
   let context: BrowserContext;
   try {
     context = await chromium.launchPersistentContext(userDataDir, {
       executablePath: CHROMIUM_PATH,
       headless: true,
-      args: CHROMIUM_ARGS,
+      args,
       viewport: { width: 1280, height: 900 },
       timeout: 60_000,
       permissions: ['camera', 'microphone'],
