@@ -54,8 +54,14 @@ function firstString(v: unknown): string | undefined {
   return undefined;
 }
 
+/** Stream's error codes for the statuses these routes answer themselves. */
+const ERROR_CODES: Record<number, number> = { 400: 4, 403: 17, 404: 16 };
+
 function problem(reply: FastifyReply, status: number, message: string): FastifyReply {
-  return reply.code(status).type('application/json; charset=utf-8').send({ code: status === 404 ? 16 : 4, message, StatusCode: status, details: [] });
+  return reply
+    .code(status)
+    .type('application/json; charset=utf-8')
+    .send({ code: ERROR_CODES[status] ?? -1, message, StatusCode: status, details: [] });
 }
 
 export async function registerWebRoutes(app: FastifyInstance, deps: WebRoutesDeps): Promise<void> {
