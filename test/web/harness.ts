@@ -1,21 +1,18 @@
 /**
- * A Callcast test server with the web pages: the server of test/support/server.ts with a real
- * egress engine whose frames feed a PreviewTap, and `registerWebRoutes` mounted as a server
- * extension through `webExtension` (src/web/wiring.ts), as the server assembly is expected to.
+ * The complete service for the browser tests, as `callcast serve` assembles it (src/assembly.ts:
+ * media plane, compositor-driven egress, web pages with development tokens and previews) on
+ * 127.0.0.1, a free port and a throw-away data dir, with the pages freshly built by Vite.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { StreamClient } from '@stream-io/node-sdk';
+import { startCallcast, type Callcast } from '../../src/assembly.js';
 import { mintUserToken } from '../../src/cli.js';
 import type { RetryPolicy } from '../../src/egress/destination.js';
-import { EgressEngine } from '../../src/egress/engine.js';
-import { backgroundFrameSourceFactory, type FrameSourceFactory } from '../../src/egress/frame-source.js';
-import { createLogger } from '../../src/log.js';
-import { PreviewTap } from '../../src/web/preview.js';
-import { webExtension } from '../../src/web/wiring.js';
-import type { ServerOptions } from '../../src/server.js';
-import { startTestServer, type TestServer } from '../support/server.js';
 
 const execFileP = promisify(execFile);
 
@@ -43,55 +40,58 @@ export function screenshotPath(name: string): string {
 }
 
 export interface WebHarness {
-  api: TestServer;
+  server: Callcast;
+  client: StreamClient;
+  apiKey: string;
+  apiSecret: string;
   /** The server's URL (pages and API), e.g. http://127.0.0.1:40123 */
   url: string;
-  tap: PreviewTap;
   /** A user token for an app-level admin ("operator"), as `make start` prints for the console. */
   operatorToken: string;
-  /** Whether the server answers WHIP publishes (the media plane is mounted). */
-  whipAvailable: boolean;
   close(): Promise<void>;
 }
 
 export interface WebHarnessOptions {
-  frameSourceFactory?: FrameSourceFactory;
-  extensions?: ServerOptions['extensions'];
   /** The destinations' retry policy (e.g. a short give-up time to see failures quickly). */
   retry?: Partial<RetryPolicy>;
 }
 
 export async function startWebHarness(opts: WebHarnessOptions = {}): Promise<WebHarness> {
   await buildWebPages();
-  const tap = new PreviewTap();
-  const log = createLogger((process.env.CALLCAST_TEST_LOG_LEVEL as 'silent') ?? 'silent');
-  const api = await startTestServer({
-    engine: (listener) =>
-      new EgressEngine({
-        listener,
-        log,
-        frameSourceFactory: tap.wrap(opts.frameSourceFactory ?? backgroundFrameSourceFactory),
-        ...(opts.retry ? { retry: opts.retry } : {}),
-      }),
-    extensions: [
-      ...(opts.extensions ?? []),
-      webExtension({ webRoot: WEB_ROOT, devTokens: true, tap }),
-    ],
-  });
+  const dataDir = mkdtempSync(join(tmpdir(), 'callcast-web-'));
+  const apiKey = `key-${randomBytes(4).toString('hex')}`;
+  const apiSecret = randomBytes(24).toString('hex');
+  let server: Callcast;
   try {
-    await api.client.upsertUsers([{ id: 'operator', name: 'Operator', role: 'admin' }]);
-    const operatorToken = await mintUserToken(api.apiSecret, { userId: 'operator', ttlSeconds: 3600 });
-    const probe = await fetch(`${api.url}/video/call/default/whip-probe/whip?api_key=${api.apiKey}`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/sdp' },
-      body: 'v=0\r\n',
-      signal: AbortSignal.timeout(5_000),
+    server = await startCallcast({
+      config: {
+        port: 0,
+        host: '127.0.0.1',
+        apiKey,
+        apiSecret,
+        dataDir,
+        logLevel: 'silent',
+        devTokens: true,
+        ...(process.env.CALLCAST_TEST_DATABASE_URL ? { databaseUrl: process.env.CALLCAST_TEST_DATABASE_URL } : {}),
+      },
+      ...(opts.retry ? { egress: { retry: opts.retry } } : {}),
+      webRoot: WEB_ROOT,
     });
-    const probeBody = await probe.text();
-    const whipAvailable = !(probe.status === 404 && probeBody.includes('no route'));
-    return { api, url: api.url, tap, operatorToken, whipAvailable, close: () => api.close() };
   } catch (err) {
-    await api.close();
+    rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
+  const close = async () => {
+    await server.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    const client = new StreamClient(apiKey, apiSecret, { basePath: server.url, timeout: 10_000 });
+    await client.upsertUsers([{ id: 'operator', name: 'Operator', role: 'admin' }]);
+    const operatorToken = await mintUserToken(apiSecret, { userId: 'operator', ttlSeconds: 3600 });
+    return { server, client, apiKey, apiSecret, url: server.url, operatorToken, close };
+  } catch (err) {
+    await close();
     throw err;
   }
 }

@@ -19,7 +19,6 @@ import { grabFrameRgb, pixelAt, probe } from '../support/ffprobe.js';
 import { freePort, startNginxIngest, type NginxIngest } from '../support/rtmp-ingest.js';
 import { launchBrowser, type TestBrowser } from './browser.js';
 import { OUTPUT_DIR, screenshotPath, startWebHarness, type WebHarness } from './harness.js';
-import { mediaExtension, type MediaExtension } from './media-extension.js';
 
 const execFileP = promisify(execFile);
 const CALL_TYPE = 'default';
@@ -51,10 +50,10 @@ async function poll<T>(fn: () => Promise<T>, ok: (v: T) => boolean, what: string
 }
 
 /** The grid scene the broadcasts of this test draw for the call's current participants. */
-function currentScene(media: MediaExtension): Scene {
+function currentScene(h: WebHarness): Scene {
   return composeScene({
     canvas: { width: 640, height: 360 },
-    participants: media.media.participants(`${CALL_TYPE}:${CALL_ID}`),
+    participants: h.server.media.participants(`${CALL_TYPE}:${CALL_ID}`),
     layout: { name: 'grid', external_app_url: '', external_css_url: '', options: { 'layout.background_color': BACKGROUND_HEX, 'title.text': 'Studio' } },
     nowMs: Date.now(),
   });
@@ -101,23 +100,21 @@ describe('web pages in Chromium', { timeout: 175_000 }, () => {
   let ingest: NginxIngest;
   let browser: TestBrowser;
   let consolePage: Page;
-  let media: MediaExtension;
   let toneDir: string | undefined;
   const joinPages: Page[] = [];
 
   before(async () => {
-    media = mediaExtension();
     // A tone loud enough to count as speech (Chromium's own fake microphone only beeps quietly).
     toneDir = mkdtempSync(join(tmpdir(), 'callcast-web-tone-'));
     const tone = join(toneDir, 'tone.wav');
     await execFileP('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=5', '-af', 'volume=0.5', '-ar', '48000', '-ac', '2', '-y', tone], { timeout: 30_000 });
     [h, ingest, browser] = await Promise.all([
       // A destination that cannot connect gives up after 8 s (the default is a minute).
-      startWebHarness({ retry: { giveUpAfterMs: 8_000 }, extensions: [media.extension], frameSourceFactory: media.frameSourceFactory }),
+      startWebHarness({ retry: { giveUpAfterMs: 8_000 } }),
       startNginxIngest(),
       launchBrowser({ fakeAudioFile: tone }),
     ]);
-    await h.api.client.video.call(CALL_TYPE, CALL_ID).getOrCreate({ data: { created_by_id: 'operator' } });
+    await h.client.video.call(CALL_TYPE, CALL_ID).getOrCreate({ data: { created_by_id: 'operator' } });
   });
 
   after(async () => {
@@ -186,10 +183,6 @@ describe('web pages in Chromium', { timeout: 175_000 }, () => {
   });
 
   test('join page: two participants join and see each other', async (t) => {
-    if (!h.whipAvailable) {
-      t.skip('the server does not answer WHIP publishes yet (media plane not mounted)');
-      return;
-    }
     const [first] = joinPages;
     assert.ok(first);
     const second = await browser.newPage();
@@ -210,19 +203,16 @@ describe('web pages in Chromium', { timeout: 175_000 }, () => {
     const secondList = second.getByRole('list', { name: 'In the call' });
     await secondList.getByText('Grace Hopper').waitFor();
     // The second learns who was there before from the call's session participants.
-    const state = (await h.api.client.video.call(CALL_TYPE, CALL_ID).get()) as { call: { session?: { participants?: unknown[] } } };
+    const state = (await h.client.video.call(CALL_TYPE, CALL_ID).get()) as { call: { session?: { participants?: unknown[] } } };
     if (Array.isArray(state.call.session?.participants)) await secondList.getByText('Ada Lovelace').waitFor();
     else t.diagnostic('the call response carries no session.participants yet: the later joiner cannot list earlier ones');
     // The console, open on the call, lists them live.
     const consoleList = consolePage.getByRole('list', { name: 'Participants' });
     await consoleList.getByText('Ada Lovelace').waitFor();
     await consoleList.getByText('Grace Hopper').waitFor();
-    // Both microphones play a tone: the media plane reports who speaks and names one dominant
-    // speaker, and every page shows it.
-    for (const list of [consoleList, firstList, secondList]) {
-      await list.getByText('speaking', { exact: true }).first().waitFor();
-      await list.getByText('dominant speaker', { exact: true }).waitFor();
-    }
+    // Both microphones play a tone: the media plane names one dominant speaker
+    // (call.dominant_speaker_changed) and every page shows it.
+    for (const list of [consoleList, firstList, secondList]) await list.getByText('dominant speaker', { exact: true }).waitFor();
     assert.equal(await consoleList.getByText('dominant speaker', { exact: true }).count(), 1);
     await first.screenshot({ path: screenshotPath('04-join-two-participants'), fullPage: true });
     await consolePage.screenshot({ path: screenshotPath('05-console-participants'), fullPage: true });
@@ -259,7 +249,7 @@ describe('web pages in Chromium', { timeout: 175_000 }, () => {
     // The preview is the composed picture: the participants' cameras on the chosen background
     // (once their decoders deliver: until then the tiles show placeholders).
     const fetchPreview = async () => {
-      const res = await fetch(`${h.url}/video/call/${CALL_TYPE}/${CALL_ID}/rtmp_broadcasts/main/preview.jpg?api_key=${h.api.apiKey}`, {
+      const res = await fetch(`${h.url}/video/call/${CALL_TYPE}/${CALL_ID}/rtmp_broadcasts/main/preview.jpg?api_key=${h.apiKey}`, {
         headers: { Authorization: h.operatorToken, 'stream-auth-type': 'jwt' },
       });
       assert.equal(res.status, 200);
@@ -271,7 +261,7 @@ describe('web pages in Chromium', { timeout: 175_000 }, () => {
       canvas.getContext('2d').drawImage(img, 0, 0);
       return { bytes, pixel: (x: number, y: number) => canvas.getContext('2d').getImageData(x, y, 1, 1).data };
     };
-    const scene = currentScene(media);
+    const scene = currentScene(h);
     assert.equal(scene.items.filter((i) => i.kind === 'tile').length, joinPages.length > 1 ? 2 : 0);
     let lastError: unknown = null;
     const preview = await poll(
@@ -293,7 +283,7 @@ describe('web pages in Chromium', { timeout: 175_000 }, () => {
     });
     writeFileSync(join(OUTPUT_DIR, '07-preview.jpg'), preview!.bytes);
     // Without credentials the preview is refused.
-    const anonymous = await fetch(`${h.url}/video/call/${CALL_TYPE}/${CALL_ID}/rtmp_broadcasts/main/preview.jpg?api_key=${h.api.apiKey}`);
+    const anonymous = await fetch(`${h.url}/video/call/${CALL_TYPE}/${CALL_ID}/rtmp_broadcasts/main/preview.jpg?api_key=${h.apiKey}`);
     assert.equal(anonymous.status, 401);
     // A joined participant sees the live composed picture too.
     if (joinPages.length > 1) {
@@ -303,7 +293,7 @@ describe('web pages in Chromium', { timeout: 175_000 }, () => {
     }
     // The stream key never shows on the page.
     assert.equal((await page.content()).includes(STREAM_KEY), false);
-    assert.ok(h.api.server.engine.encoderCount() >= 1);
+    assert.ok(h.server.engine.encoderCount() >= 1);
     await page.screenshot({ path: screenshotPath('07-console-live'), fullPage: true });
     assertNoConsoleErrors(browser, page, 'the console while live');
   });
@@ -313,7 +303,7 @@ describe('web pages in Chromium', { timeout: 175_000 }, () => {
     await page.getByLabel('Broadcast name').fill('main');
     await page.getByLabel('Stream URL').fill(ingest.url('live'));
     await page.getByRole('button', { name: 'Start broadcast' }).click();
-    const direct = await rawRequest(h.api, 'POST', `/video/call/${CALL_TYPE}/${CALL_ID}/rtmp_broadcasts`, {
+    const direct = await rawRequest(h, 'POST', `/video/call/${CALL_TYPE}/${CALL_ID}/rtmp_broadcasts`, {
       token: h.operatorToken,
       body: { broadcasts: [{ name: 'main', stream_url: ingest.url('live') }] },
     });
@@ -401,7 +391,7 @@ describe('web pages in Chromium', { timeout: 175_000 }, () => {
     await page.getByRole('button', { name: 'Stop all broadcasts' }).click();
     await backup.locator('dd[data-field="status"]').filter({ hasText: /^stopped$/ }).waitFor();
     assert.equal(await page.getByRole('button', { name: 'Stop all broadcasts' }).isDisabled(), true);
-    await poll(async () => (await h.api.client.video.call(CALL_TYPE, CALL_ID).get()).call.egress.rtmps.length, (n) => n === 0, 'egress.rtmps empty');
+    await poll(async () => (await h.client.video.call(CALL_TYPE, CALL_ID).get()).call.egress.rtmps.length, (n) => n === 0, 'egress.rtmps empty');
     await page.screenshot({ path: screenshotPath('14-console-all-stopped'), fullPage: true });
     await page.getByRole('button', { name: 'Dismiss broadcast main' }).click();
     assert.equal(await main.count(), 0);
@@ -416,7 +406,7 @@ describe('web pages in Chromium', { timeout: 175_000 }, () => {
     assert.equal(info.video.height, 360);
     assert.ok(info.audio, 'the recording has audio');
     // Both participants are in the recorded picture.
-    const scene = currentScene(media);
+    const scene = currentScene(h);
     assert.equal(scene.items.filter((i) => i.kind === 'tile').length, 2, 'two video tiles');
     const frame = await grabFrameRgb(recording, Math.max(0, info.format.duration - 1), 640, 360);
     assertPicture(scene, (x, y) => pixelAt(frame, 640, x, y), 'recording');
