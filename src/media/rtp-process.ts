@@ -92,6 +92,9 @@ export class RtpProcess {
       '-fflags', '+nobuffer+genpts', '-flags', 'low_delay',
       '-max_delay', '150000', '-reorder_queue_size', '256',
       '-analyzeduration', '3000000', '-probesize', '2000000',
+      // Exit when no packet arrives for 30 s: a decoder never outlives a crashed server for long
+      // (the track decoders start a fresh process if the track resumes).
+      '-rw_timeout', '30000000',
       '-i', sdpFile,
       ...options.outputArgs,
     ];

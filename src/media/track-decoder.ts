@@ -74,7 +74,7 @@ export function videoOutputArgs(specs: readonly VideoOutputSpec[]): string[] {
     ? `[0:v]${outputFilter(specs[0]!)}[o0]`
     : `[0:v]split=${specs.length}${specs.map((_, i) => `[s${i}]`).join('')};` + specs.map((s, i) => `[s${i}]${outputFilter(s)}[o${i}]`).join(';');
   const args = ['-filter_complex', graph];
-  specs.forEach((_, i) => args.push('-map', labels[i]!, '-an', '-fps_mode', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'yuv420p', `pipe:${i === 0 ? 1 : i + 2}`));
+  specs.forEach((_, i) => args.push('-map', labels[i]!, '-an', '-fps_mode', 'passthrough', '-flush_packets', '1', '-f', 'rawvideo', '-pix_fmt', 'yuv420p', `pipe:${i === 0 ? 1 : i + 2}`));
   return args;
 }
 
@@ -349,17 +349,18 @@ export class AudioTrackDecoder {
   private async start(): Promise<void> {
     const proc = await RtpProcess.start({
       kind: 'audio', codec: this.options.codec, log: this.options.log ?? silentLog, label: this.options.label ?? 'audio',
-      outputArgs: ['-vn', '-f', 's16le', '-acodec', 'pcm_s16le', '-ar', '48000', '-ac', '2', 'pipe:1'],
+      outputArgs: ['-vn', '-flush_packets', '1', '-f', 's16le', '-acodec', 'pcm_s16le', '-ar', '48000', '-ac', '2', 'pipe:1'],
     });
     if (this.closed) { await proc.stop(); return; }
     this.proc = proc;
     const reader = new FixedSizeReader(480 * 4, (pcm) => this.options.onPcm(pcm));
     proc.output(0)?.on('data', (d: Buffer) => reader.push(d));
     proc.child.once('exit', () => {
-      if (!this.closed && this.restarts < 5) {
-        this.restarts += 1;
-        void this.start();
-      }
+      if (this.closed) return;
+      // Idle timeout or a crash: start again (backing off), packets meanwhile are dropped.
+      this.restarts += 1;
+      const timer = setTimeout(() => { if (!this.closed) void this.start().catch(() => undefined); }, Math.min(10_000, 500 * this.restarts));
+      timer.unref();
     });
   }
 

@@ -1,20 +1,21 @@
 /**
  * The WebRTC stack that terminates publishers: werift (pure TypeScript).
  *
- * Why werift rather than @roamhq/wrtc (both tried on this machine, Node 20.20, 2 cores):
+ * Why werift rather than @roamhq/wrtc (both installed on this machine, Node 20.20, 2 cores):
  * - Both load and run on Node 20 (werift prints EBADENGINE at install: it declares node>=22).
  * - werift hands us every received RTP packet (`track.onReceiveRtp`), so each track is forwarded
  *   as-is over loopback UDP to its own ffmpeg decoder process: decoding and scaling to the tile
  *   size happen outside the Node process, on whatever core is free. It negotiates VP8, H.264 and
  *   Opus, answers with NACK (it requests retransmissions and unwraps RTX itself), sends PLI on
  *   request (`receiver.sendRtcpPLI`) and FIR through its RTCP API, and runs a transport-wide-cc
- *   receiver so Chromium ramps its bitrate up. Measured cost: about 4% of one core per publishing
- *   participant at Chromium's start-up bitrate, and the media path tests here run 2-3 publishers
- *   at once.
- * - @roamhq/wrtc (libwebrtc prebuilt) exposes no RTP: only decoded frames and PCM through its
- *   non-standard RTCVideoSink/RTCAudioSink, decoded inside the Node process at the published size,
+ *   receiver so Chromium ramps its bitrate up. Measured here: two Chromium publishers (VP8 fake
+ *   camera + Opus) cost the Node process 11.7% of one core together over 10 s, i.e. about 6% per
+ *   publisher including the forwarding to the decoders (ffmpeg's decoding is in its own processes).
+ * - @roamhq/wrtc was installed and loaded on Node 20 (its prebuilt binary works here), but its API
+ *   decides the matter without a CPU measurement of its own: it exposes no RTP, only decoded
+ *   frames and PCM through its non-standard RTCVideoSink/RTCAudioSink, decoded inside the Node process at the published size,
  *   with no way to ask for a keyframe or a size. Every pixel would then cross into JavaScript at
- *   full size and be scaled there, which costs far more than the forwarding above; and it would
+ *   full size and be scaled there (more work than the forwarding above, though not measured); and it would
  *   tie the media plane to a native binary per platform.
  */
 import { isIPv4 } from 'node:net';

@@ -138,7 +138,8 @@ export class TestPublisher {
       input += 1;
     }
     if (input === 0) return;
-    this.ffmpeg = spawn(process.env.CALLCAST_FFMPEG || 'ffmpeg', [...args, ...outputs], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // -t bounds the run even if the test process dies without stopping it.
+    this.ffmpeg = spawn(process.env.CALLCAST_FFMPEG || 'ffmpeg', [...args, ...outputs.flatMap((a) => (a.startsWith('rtp://') ? ['-t', '300', a] : [a]))], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.ffmpeg.stderr?.resume();
   }
 
