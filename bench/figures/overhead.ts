@@ -11,9 +11,11 @@ import {
   cpuWindows, createCall, notMeasured, sleep, startBroadcast, stopBroadcast,
   type FigureResult, type Quality, type RunContext, type Timings,
 } from '../lib/scenario.js';
-import { pairedRatios, round, summarize } from '../lib/stats.js';
+import { median, pairedRatios, round, summarize } from '../lib/stats.js';
 
 const COLOURS = ['red', 'green', 'blue', 'yellow'];
+/** Below this many frames per second at the ingest, a run is flagged as not at full rate. */
+export const MIN_FULL_FPS = 29;
 
 export interface CpuRun {
   cpuPerS: number[];
@@ -31,8 +33,8 @@ async function windowsWithFps(follower: FlvFollower, sample: () => TreeSample, t
 }
 
 /** ffmpeg alone: testsrc2 + sine, encoder settings of the egress, sent to the local ingest. */
-export async function measureBaseline(ctx: RunContext, quality: Quality, t: Timings, tag: string): Promise<CpuRun> {
-  const enc = startBaseline(quality, `${ctx.ingest.url()}/${tag}`);
+export async function measureBaseline(ctx: RunContext, quality: Quality, t: Timings, tag: string, source?: string): Promise<CpuRun> {
+  const enc = startBaseline(quality, `${ctx.ingest.url()}/${tag}`, source);
   try {
     const follower = new FlvFollower(ctx.ingest.recordingPath(tag), 20);
     try {
@@ -77,8 +79,17 @@ export async function measureService(ctx: RunContext, quality: Quality, t: Timin
   }
 }
 
-function ratioFigure(id: string, title: string, service: CpuRun, baseline: CpuRun, target: string | undefined, limit: number | undefined, method: string, extra: Record<string, unknown> = {}): FigureResult {
+function ratioFigure(id: string, title: string, service: CpuRun, baseline: CpuRun, target: string | undefined, limit: number | undefined, method: string, staticBaseline?: CpuRun): FigureResult {
+  const extra: Record<string, unknown> = {};
+  if (staticBaseline) {
+    const m = median(staticBaseline.cpuPerS);
+    extra.staticPictureBaselineCores = staticBaseline.cpuPerS.map((x) => round(x));
+    extra.ratioToStaticPictureBaseline = m > 0 ? round(median(service.cpuPerS) / m) : null;
+  }
   const ratios = pairedRatios(service.cpuPerS, baseline.cpuPerS);
+  const warnings: string[] = [];
+  if (service.ingestFps < MIN_FULL_FPS) warnings.push(`the service delivered ${service.ingestFps} fps at the ingest during the measurement (not the full 30), so its CPU covers fewer frames`);
+  if (baseline.ingestFps < MIN_FULL_FPS) warnings.push(`the baseline delivered ${baseline.ingestFps} fps at the ingest during the measurement (not the full 30)`);
   const s = summarize(ratios);
   return {
     id,
@@ -89,6 +100,7 @@ function ratioFigure(id: string, title: string, service: CpuRun, baseline: CpuRu
     ...(target ? { target } : {}),
     met: limit === undefined ? null : s.median <= limit,
     method,
+    ...(warnings.length ? { warnings } : {}),
     details: {
       serviceCpuCoresPerWindow: service.cpuPerS.map((x) => round(x)),
       baselineCpuCoresPerWindow: baseline.cpuPerS.map((x) => round(x)),
@@ -111,11 +123,18 @@ export async function compositeOverhead(ctx: RunContext, t: Timings): Promise<Fi
     const target = quality === '720p' ? '<= 1.5' : undefined;
     ctx.log(`figure 1 (${quality}): baseline encode`);
     const baseline = await measureBaseline(ctx, quality, t, `baseline-${quality}`);
+    // For reading the ratio: the same encoder on a still, flat picture (easier than testsrc2,
+    // closer to a call of still participants), one window.
+    let still: CpuRun | undefined;
+    if (quality === '720p') {
+      ctx.log(`figure 1 (${quality}): still-picture baseline (for reference)`);
+      still = await measureBaseline(ctx, quality, { ...t, windows: 1 }, `still-${quality}`, 'gray');
+    }
     if (composited) {
       ctx.log(`figure 1 (${quality}): service with 4 participants`);
       try {
         const service = await measureService(ctx, quality, t, `overhead-${quality}`, 4);
-        out.push(ratioFigure(id, title, service, baseline, target, quality === '720p' ? 1.5 : undefined, method));
+        out.push(ratioFigure(id, title, service, baseline, target, quality === '720p' ? 1.5 : undefined, method, still));
       } catch (err) {
         out.push(notMeasured(id, title, 'x', method, `the broadcast with WHIP participants failed: ${(err as Error).message}`, target));
       }
@@ -129,6 +148,7 @@ export async function compositeOverhead(ctx: RunContext, t: Timings): Promise<Fi
         `Egress-only overhead, ${quality}30, no participants (background picture)`,
         service, baseline, undefined, undefined,
         `${method}; the service shows its layout background (no compositing), so this is the egress pipeline's cost against a harder-to-encode synthetic picture`,
+        still,
       ));
     }
   }

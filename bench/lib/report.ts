@@ -92,7 +92,8 @@ export function formatTable(figures: readonly FigureResult[]): string {
   const head = ['Figure', 'Median', 'Spread', 'Target', 'Status'];
   const widths = head.map((h, i) => Math.min(i === 1 ? 70 : 80, Math.max(h.length, ...rows.map((r) => r[i]!.length))));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ');
-  return [line(head), widths.map((w) => '-'.repeat(w)).join('-+-'), ...rows.map(line)].join('\n');
+  const warnings = figures.flatMap((f) => (f.warnings ?? []).map((w) => `warning: ${f.id}: ${w}`));
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('-+-'), ...rows.map(line), ...(warnings.length ? ['', ...warnings] : [])].join('\n');
 }
 
 function mdEscape(s: string): string {
@@ -117,6 +118,13 @@ export function formatMarkdown(r: RunReport): string {
   lines.push('How each figure was measured:');
   lines.push('');
   for (const f of r.figures) lines.push(`- **${f.id}**: ${f.method}.`);
+  const warned = r.figures.filter((f) => f.warnings?.length);
+  if (warned.length) {
+    lines.push('');
+    lines.push('Warnings about this run:');
+    lines.push('');
+    for (const f of warned) for (const w of f.warnings!) lines.push(`- ${f.title}: ${w}.`);
+  }
   const missed = r.figures.filter((f) => f.met === false);
   const notMeasured = r.figures.filter((f) => f.value === null);
   if (missed.length || notMeasured.length) {
