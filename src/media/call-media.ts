@@ -55,6 +55,7 @@ interface Participant {
   isSpeaking: boolean;
   isDominantSpeaker: boolean;
   disconnectTimer: NodeJS.Timeout | undefined;
+  connectTimer: NodeJS.Timeout | undefined;
 }
 
 interface CallState {
@@ -70,6 +71,8 @@ export interface CallMediaOptions {
   speaker?: Partial<SpeakerOptions>;
   /** how long a disconnected publisher may take to come back before it leaves (ms) */
   disconnectGraceMs?: number;
+  /** how long a new publisher may take to connect (ICE + DTLS) before it is dropped (ms) */
+  connectTimeoutMs?: number;
 }
 
 export interface PublishResult { sessionId: string; answer: string; plan: OfferPlan }
@@ -80,6 +83,7 @@ export class CallMedia extends EventEmitter {
   private readonly log: MediaLog;
   private readonly speakerOptions: Partial<SpeakerOptions>;
   private readonly graceMs: number;
+  private readonly connectTimeoutMs: number;
   private readonly timer: NodeJS.Timeout;
 
   constructor(options: CallMediaOptions = {}) {
@@ -88,6 +92,7 @@ export class CallMedia extends EventEmitter {
     this.log = options.log ?? silentLog;
     this.speakerOptions = options.speaker ?? {};
     this.graceMs = options.disconnectGraceMs ?? 10_000;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 20_000;
     this.timer = setInterval(() => this.updateSpeakers(Date.now()), 100);
     this.timer.unref();
   }
@@ -104,13 +109,18 @@ export class CallMedia extends EventEmitter {
     const p: Participant = {
       callCid, sessionId, identity, joinedAt: Date.now(), peer, tracks: [], receiving: new Set(),
       video: undefined, audio: undefined, pcm: new PcmTimeline(), videoSize: undefined,
-      audioLevel: -Infinity, isSpeaking: false, isDominantSpeaker: false, disconnectTimer: undefined,
+      audioLevel: -Infinity, isSpeaking: false, isDominantSpeaker: false, disconnectTimer: undefined, connectTimer: undefined,
     };
     call.participants.set(sessionId, p);
     for (const t of peer.tracks) this.onTrack(p, t);
     peer.on('track', (t: IngestTrack) => this.onTrack(p, t));
     peer.on('rtp', (t: IngestTrack, bytes: Buffer, packet: { payload: Buffer }) => this.onRtp(p, t, bytes, packet.payload));
     peer.on('state', (state: PeerState) => this.onPeerState(p, state));
+    // A publisher that never completes ICE and DTLS is not left in the call.
+    p.connectTimer = setTimeout(() => {
+      if (peer.connectionState !== 'connected') this.leave(callCid, sessionId, 'connect_timeout');
+    }, this.connectTimeoutMs);
+    p.connectTimer.unref();
     this.touch(callCid);
     this.log.info({ callCid, sessionId, userId: identity.userId, accepted: plan.accepted.map((s) => s.kind) }, 'participant joined');
     this.emit('participant_joined', { callCid, participant: toSessionParticipant(p) });
@@ -190,6 +200,7 @@ export class CallMedia extends EventEmitter {
     if (!call || !p) return false;
     call.participants.delete(sessionId);
     if (p.disconnectTimer) clearTimeout(p.disconnectTimer);
+    if (p.connectTimer) clearTimeout(p.connectTimer);
     call.speakers.remove(sessionId);
     if (call.dominant === sessionId) call.dominant = undefined;
     void p.peer.close();

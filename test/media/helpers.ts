@@ -4,7 +4,7 @@
  */
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { ApiError, ErrorCodes } from '../../src/api/errors.js';
-import { CallMedia, type PublisherIdentity } from '../../src/media/call-media.js';
+import { CallMedia, type CallMediaOptions, type PublisherIdentity } from '../../src/media/call-media.js';
 import { registerWhipRoutes } from '../../src/media/whip.js';
 import { samplesOf } from '../../src/media/mixer.js';
 
@@ -33,9 +33,9 @@ async function authorize(req: FastifyRequest, _type: string, id: string): Promis
   return user;
 }
 
-export async function startWhipApp(): Promise<WhipTestApp> {
+export async function startWhipApp(options: CallMediaOptions = {}): Promise<WhipTestApp> {
   const app = Fastify({ logger: false });
-  const media = new CallMedia({ ice: { host: '127.0.0.1' } });
+  const media = new CallMedia({ ice: { host: '127.0.0.1' }, ...options });
   await registerWhipRoutes(app, { media, authorize, log: { info() {}, warn() {} }, publicUrl: '' });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();

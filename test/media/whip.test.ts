@@ -12,7 +12,7 @@ describe('WHIP ingest', { timeout: 170_000 }, () => {
   let alice: TestPublisher | undefined;
   const CALL = 'default:whip-1';
 
-  before(async () => { t = await startWhipApp(); });
+  before(async () => { t = await startWhipApp({ connectTimeoutMs: 5000 }); });
   after(async () => {
     await alice?.close();
     await t?.close();
@@ -123,6 +123,18 @@ describe('WHIP ingest', { timeout: 170_000 }, () => {
     res = await postOffer(t.whipUrl('default', 'ended'), offer, 'bob');
     assert.equal(res.status, 400);
     assert.match(JSON.parse(res.body).message, /call has ended/);
+
+    // A publisher that never connects is dropped after the connect timeout.
+    const left: { participant: { user: { id: string } }; reason: string }[] = [];
+    const onLeft = (e: (typeof left)[number]) => left.push(e);
+    t.media.on('participant_left', onLeft);
+    res = await postOffer(url, offer, 'bob');
+    assert.equal(res.status, 201);
+    assert.ok(t.media.participants(cid).some((x) => x.userId === 'bob'));
+    await waitFor('ghost dropped', () => left.find((e) => e.participant.user.id === 'bob'), 20_000);
+    assert.equal(left.find((e) => e.participant.user.id === 'bob')!.reason, 'connect_timeout');
+    assert.ok(!t.media.participants(cid).some((x) => x.userId === 'bob'));
+    t.media.off('participant_left', onLeft);
 
     // A user who may send audio only: the video m-line is refused, audio is taken.
     const audioOnly = await TestPublisher.start({ url, token: 'novideo', toneHz: 660 });
