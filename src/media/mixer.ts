@@ -77,7 +77,7 @@ export class PcmTimeline {
   private endFrame = 0;
   private readonly cursors = new Map<string, number>();
 
-  constructor(private readonly targetLagFrames = Math.round(SAMPLE_RATE * 0.06), private readonly maxLagFrames = Math.round(SAMPLE_RATE * 0.25)) {
+  constructor(private readonly targetLagFrames = Math.round(SAMPLE_RATE * 0.04), private readonly maxLagFrames = Math.round(SAMPLE_RATE * 0.1)) {
     this.buf = Buffer.alloc(0);
   }
 

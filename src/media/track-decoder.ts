@@ -11,13 +11,15 @@
  *
  * Audio (`AudioTrackDecoder`) comes out as s16le 48 kHz stereo PCM chunks.
  *
- * Lip sync: both kinds are decoded as soon as their packets arrive, and presented on arrival: the
- * frame source takes the latest decoded video frame at each output tick and the audio from a
- * short per-track PCM queue (mixer.ts, PcmTimeline: 60 ms target, 250 ms at most). RTP timestamps
- * are used by ffmpeg only within a stream. Both paths add only decode time (a few ms) and the
- * audio queue's 60 ms, so a participant's audio trails its video by about 40-70 ms, inside the
- * 100 ms bound, as long as the publisher sends them together (browsers do). Audio is never
- * delayed more than 250 ms: a queue that grows beyond that skips ahead.
+ * Lip sync (arrival-time alignment): both kinds are decoded as soon as their packets arrive and
+ * presented on arrival, with the same clock (the server's): the frame source takes the latest
+ * decoded video frame at each output tick (0-33 ms old) and the audio from a short per-track PCM
+ * queue (mixer.ts, PcmTimeline) that a reader enters 40 ms behind the newest sample and that
+ * never lets it fall more than 100 ms behind (it skips ahead). RTP timestamps are used by ffmpeg
+ * only within a stream; every decoder output is flushed per packet, so neither path buffers.
+ * A participant's audio and video therefore stay within about -33..+100 ms of each other, as
+ * long as the publisher sends them together (browsers do). Not done: RTCP sender-report (NTP)
+ * alignment, which would also correct publishers whose audio and video leave them skewed.
  */
 import { EventEmitter } from 'node:events';
 import { FixedSizeReader, RtpProcess, silentLog, type MediaLog, type RtpCodec } from './rtp-process.js';

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { LayoutSettings } from '../../src/layout/settings.js';
 import { createCallFrameSourceFactory, type CallFrameSource } from '../../src/media/call-frame-source.js';
+import { rmsDbfs } from '../../src/media/mixer.js';
 import { ImageStore } from '../../src/render/images.js';
 import { TestPublisher } from '../support/publisher.js';
 import { BLUE, RED, i420PixelRgb, near, startWhipApp, tonePower, waitFor, type WhipTestApp } from './helpers.js';
@@ -90,5 +91,40 @@ describe('call frame source', { timeout: 170_000 }, () => {
       const a = cc.get(ids.get('alice')!);
       return cc.size === 1 && a && near(colourAt(frame, a), RED);
     }, 30_000, 50);
+  });
+
+  it('keeps a participant\'s audio and video aligned (lip sync)', async () => {
+    const cid = 'default:fs-sync';
+    // White with a 440 Hz tone during the first half of every second; black and silent otherwise.
+    publishers.push(await TestPublisher.start({
+      url: t.whipUrl('default', 'fs-sync'), token: 'carol',
+      videoSource: "color=c=black:size=640x360:rate=30,drawbox=x=0:y=0:w=640:h=360:color=white:t=fill:enable='lt(mod(t,1),0.5)'",
+      audioSource: "aevalsrc='if(lt(mod(t,1),0.5),0.5*sin(2*PI*440*t),0)':s=48000",
+    }));
+    await waitFor('publisher', () => t.media.participants(cid).some((p) => p.hasVideo && p.hasAudio));
+    const src = createCallFrameSourceFactory({ media: t.media, images: new ImageStore() })(cid, '360p', GRID) as CallFrameSource;
+    try {
+      // Wait for the first decoded picture, then sample both like the encoder's 30 fps clock does.
+      await waitFor('video', () => { src.videoFrame(0); return t.media.videoDecoder(cid, t.media.participants(cid)[0]!.sessionId)?.latestFrame(); });
+      const rows: { t: number; v: boolean; a: boolean }[] = [];
+      const start = Date.now();
+      for (let i = 0; i < 30 * 8; i++) {
+        await new Promise((r) => setTimeout(r, Math.max(0, start + (i * 1000) / 30 - Date.now())));
+        const frame = src.videoFrame((i * 1000) / 30);
+        const audio = src.audioSamples((i * 1000) / 30, 1600);
+        const tile = src.currentScene()!.items.find((x) => x.kind === 'tile');
+        if (!tile || tile.kind !== 'tile') continue;
+        const c = i420PixelRgb(frame, 640, 360, Math.round(tile.rect.x + tile.rect.width / 2), Math.round(tile.rect.y + tile.rect.height / 2));
+        rows.push({ t: Date.now() - start, v: c.r > 128, a: rmsDbfs(audio) > -30 });
+      }
+      const rising = (k: 'v' | 'a') => rows.filter((r, i) => i > 0 && r[k] && !rows[i - 1]![k]).map((r) => r.t);
+      const ve = rising('v'), ae = rising('a');
+      assert.ok(ve.length >= 4 && ae.length >= 4, `edges: video ${ve.length}, audio ${ae.length}`);
+      const skews = ve.map((v) => ae.reduce((best, a) => (Math.abs(a - v) < Math.abs(best) ? a - v : best), Infinity)).filter(Number.isFinite).sort((x, y) => x - y);
+      const median = skews[Math.floor(skews.length / 2)]!;
+      assert.ok(Math.abs(median) <= 100, `audio minus video at the flashes (ms): ${skews.map(Math.round).join(' ')}`);
+    } finally {
+      src.close();
+    }
   });
 });

@@ -22,6 +22,10 @@ export interface PublisherOptions {
   toneHz?: number;
   video?: boolean;
   audio?: boolean;
+  /** a lavfi video graph replacing the solid colour (e.g. a blinking pattern) */
+  videoSource?: string;
+  /** a lavfi audio graph replacing the sine */
+  audioSource?: string;
   /** sine amplitude, 0..1 (ffmpeg's sine source is 1/8 of full scale at 1) */
   toneVolume?: number;
 }
@@ -126,11 +130,11 @@ export class TestPublisher {
       const port = sock.address().port;
       if (track.kind === 'video') {
         const { width, height } = o.size ?? { width: 640, height: 360 };
-        args.push('-re', '-f', 'lavfi', '-i', `color=c=${o.color ?? 'red'}:size=${width}x${height}:rate=30`);
+        args.push('-re', '-f', 'lavfi', '-i', o.videoSource ?? `color=c=${o.color ?? 'red'}:size=${width}x${height}:rate=30`);
         outputs.push('-map', `${input}:v`, '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '300k',
           '-g', '30', '-keyint_min', '30', '-pix_fmt', 'yuv420p', '-f', 'rtp', '-payload_type', '96', `rtp://127.0.0.1:${port}?pkt_size=1200`);
       } else {
-        args.push('-re', '-f', 'lavfi', '-i', `sine=frequency=${o.toneHz ?? 440}:sample_rate=48000`);
+        args.push('-re', '-f', 'lavfi', '-i', o.audioSource ?? `sine=frequency=${o.toneHz ?? 440}:sample_rate=48000`);
         const vol = o.toneVolume ?? 2;
         outputs.push('-map', `${input}:a`, '-af', `volume=${vol}`, '-c:a', 'libopus', '-b:a', '64k', '-ac', '2', '-ar', '48000',
           '-f', 'rtp', '-payload_type', '111', `rtp://127.0.0.1:${port}?pkt_size=1200`);
