@@ -42,7 +42,7 @@ const FULL: Plan = {
   starts: 10,
   flashes: 20,
   flashPeriodMs: 1500,
-  capacity: { maxN: 24, searchS: 15, confirmS: 60, warmupS: 3, maxTrials: 5 },
+  capacity: { maxN: 24, searchS: 10, confirmS: 60, warmupS: 3, maxTrials: 4 },
 };
 
 const SMOKE: Plan = {

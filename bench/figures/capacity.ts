@@ -175,8 +175,11 @@ export async function capacity(ctx: RunContext, plan: CapacityPlan): Promise<Fig
     met: null,
     method,
   }];
-  // Memory per group from the largest passing service trial.
-  const best = svc.trials.filter((t) => t.pass).sort((a, b) => b.n - a.n || b.seconds - a.seconds)[0];
+  // Memory per group from the service trial at the capacity found
+  // (the trial that established the capacity: passing at that count, the longest such).
+  const passing = svc.trials.filter((t) => t.pass);
+  const best = passing.filter((t) => t.n === svc.capacity).sort((a, b) => b.seconds - a.seconds)[0]
+    ?? passing.sort((a, b) => b.n - a.n || b.seconds - a.seconds)[0];
   if (best) {
     out.push({
       id: 'memory_per_group',

@@ -85,6 +85,18 @@ export function processTree(root: number): number[] {
   return seen;
 }
 
+/**
+ * A readable name for a process of the service: ffmpeg processes are told apart by their role
+ * (the egress encoder writes H.264, the media plane's decoders read RTP). Pure.
+ */
+export function processLabel(comm: string, cmdline: string): string {
+  if (comm !== 'ffmpeg') return comm;
+  const args = cmdline.split('\0');
+  if (args.includes('libx264')) return 'ffmpeg encoder';
+  if (args.some((a) => a.endsWith('.sdp'))) return args.includes('pcm_s16le') ? 'ffmpeg audio decoder' : 'ffmpeg video decoder';
+  return 'ffmpeg';
+}
+
 export interface TreeSample {
   /** When sampled (performance.now(), ms). */
   at: number;
@@ -107,7 +119,7 @@ export function sampleTree(root: number): TreeSample {
     if (!stat) continue;
     const s = parseProcStat(stat);
     cpuByPid.set(pid, (s.ticks + s.childTicks) / hz);
-    commByPid.set(pid, s.comm);
+    commByPid.set(pid, processLabel(s.comm, readOr(`/proc/${pid}/cmdline`) ?? ''));
     rssBytes += parseVmRss(readOr(`/proc/${pid}/status`) ?? '');
   }
   return { at: performance.now(), cpuByPid, commByPid, rssBytes };

@@ -8,7 +8,7 @@ import { encoderArgs } from '../../src/egress/qualities.js';
 import { baselineArgs } from '../../bench/lib/baseline.js';
 import { matchFlashes, centreLuma } from '../../bench/lib/flash-observer.js';
 import { FlvTagReader } from '../../bench/lib/flv.js';
-import { cpuBetween, parseProcStat, parseVmRss, type TreeSample } from '../../bench/lib/proc.js';
+import { cpuBetween, parseProcStat, parseVmRss, processLabel, type TreeSample } from '../../bench/lib/proc.js';
 import { RESULTS_END, RESULTS_START, spliceResults } from '../../bench/lib/report.js';
 import { nextCount } from '../../bench/figures/capacity.js';
 import { median, pairedRatios, percentile, summarize } from '../../bench/lib/stats.js';
@@ -115,5 +115,14 @@ describe('BENCHMARKS.md', () => {
     assert.ok(next.includes('How to read.') && next.includes('kept') && next.includes('new table'));
     assert.ok(!next.includes('old'));
     assert.ok(spliceResults('# Benchmarks\n', 'x').includes(`${RESULTS_START}\nx\n${RESULTS_END}`));
+  });
+});
+
+describe('process labels', () => {
+  it('tells the egress encoder from the media decoders', () => {
+    assert.equal(processLabel('node', ''), 'node');
+    assert.equal(processLabel('ffmpeg', ['ffmpeg', '-i', 'pipe:0', '-c:v', 'libx264', 'pipe:1'].join('\0')), 'ffmpeg encoder');
+    assert.equal(processLabel('ffmpeg', ['ffmpeg', '-i', '/tmp/x/video.sdp', '-f', 'rawvideo', 'pipe:1'].join('\0')), 'ffmpeg video decoder');
+    assert.equal(processLabel('ffmpeg', ['ffmpeg', '-i', '/tmp/x/audio.sdp', '-acodec', 'pcm_s16le', 'pipe:1'].join('\0')), 'ffmpeg audio decoder');
   });
 });
