@@ -45,7 +45,10 @@ export async function startService(): Promise<ServiceHandle> {
   const apiKey = `bench-${randomBytes(4).toString('hex')}`;
   const apiSecret = randomBytes(24).toString('hex');
   const host = fileURLToPath(new URL('../service-host.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', host], {
+  // CALLCAST_BENCH_SERVICE_NODE_ARGS: extra Node options for the service only, e.g.
+  // "--cpu-prof --cpu-prof-dir=/tmp/prof" to see where its CPU goes.
+  const extra = (process.env.CALLCAST_BENCH_SERVICE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const child = spawn(process.execPath, [...extra, '--import', 'tsx', host], {
     cwd: fileURLToPath(new URL('../..', import.meta.url)),
     env: { ...process.env, CALLCAST_API_KEY: apiKey, CALLCAST_API_SECRET: apiSecret, CALLCAST_DATA_DIR: dataDir },
     stdio: ['pipe', 'pipe', 'pipe'],
