@@ -115,13 +115,23 @@ async function main(): Promise<void> {
   const figures: FigureResult[] = [];
   try {
     log(`${smoke ? 'smoke' : 'full'} run; load average ${loadBefore.join(' ')}`);
-    ingest = await startNginxIngest();
-    service = await startService();
-    if (!service.media.composited) log(`media plane: ${service.media.reason}`);
-    const ctx: RunContext = { smoke, service, ingest, deadline: t0 + plan.budgetS * 1000, log };
+    let setupError: string | undefined;
+    try {
+      ingest = await startNginxIngest();
+      service = await startService();
+    } catch (err) {
+      setupError = `the ${ingest ? 'service' : 'nginx-rtmp ingest'} did not start: ${(err as Error).message.split('\n')[0]}`;
+      log(setupError);
+    }
+    if (service && !service.media.composited) log(`media plane: ${service.media.reason}`);
+    const ctx = { smoke, service, ingest, deadline: t0 + plan.budgetS * 1000, log } as RunContext;
 
     const run = async (group: string, fn: () => Promise<FigureResult[]>) => {
       if (!wanted(group)) return;
+      if (setupError) {
+        figures.push(...failed(group, setupError));
+        return;
+      }
       try {
         figures.push(...(await fn()));
       } catch (err) {
