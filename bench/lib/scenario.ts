@@ -6,7 +6,7 @@ import type { StreamClient } from '@stream-io/node-sdk';
 import type { NginxIngest } from '../../test/support/rtmp-ingest.js';
 import { cpuBetween, cpuByCommand, type TreeSample } from './proc.js';
 import type { ServiceHandle } from './service.js';
-import type { Summary } from './stats.js';
+import { median, type Summary } from './stats.js';
 
 export type Quality = '720p' | '1080p';
 
@@ -108,10 +108,18 @@ export async function cpuWindows(
   const first = sample();
   let a = first;
   for (let i = 0; i < t.windows; i++) {
-    await sleep(t.windowS * 1000);
+    // Resident memory moves with garbage collection: take the median of one reading a second.
+    const rss: number[] = [];
+    const end = performance.now() + t.windowS * 1000;
+    while (end - performance.now() > 1000) {
+      await sleep(1000);
+      rss.push(sample().rssBytes);
+    }
+    await sleep(Math.max(0, end - performance.now()));
     const b = sample();
+    rss.push(b.rssBytes);
     cpuPerS.push(cpuBetween(a, b) / ((b.at - a.at) / 1000));
-    rssBytes.push(b.rssBytes);
+    rssBytes.push(median(rss));
     a = b;
   }
   // Where the CPU went over all windows (e.g. node vs ffmpeg), in cores.
