@@ -66,6 +66,7 @@ export async function fanOut(ctx: RunContext, t: Timings, pairs: number): Promis
       summary: { ...s, samples: s.samples.map((x) => round(x)) },
       target: '<= 1.05',
       met: s.median <= 1.05,
+      against: `1 destination: ${round(median(one), 2)} cores; 5: ${round(median(five), 2)} cores`,
       method: `${pairs} pair(s) of ${t.windowS} s windows on one running broadcast: 1 destination, then 4 more joined (all to nginx-rtmp), then back to 1; ratio per pair`,
       ...(warnings.length ? { warnings } : {}),
       details: {
@@ -80,6 +81,7 @@ export async function fanOut(ctx: RunContext, t: Timings, pairs: number): Promis
       unit: 'MiB',
       summary: { ...m, samples: m.samples.map((x) => round(x, 1)) },
       met: null,
+      against: `1 destination: ${round(median(rssOne) / 2 ** 20)} MiB`,
       method: 'resident memory of the service tree (Node + ffmpeg, VmRSS; median of one reading a second over each window) with 5 destinations minus that with 1, divided by 4',
       details: { rssOneMiB: rssOne.map((x) => round(x / 2 ** 20, 1)), rssFiveMiB: rssFive.map((x) => round(x / 2 ** 20, 1)), medianOneMiB: round(median(rssOne) / 2 ** 20, 1) },
     },

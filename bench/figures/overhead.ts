@@ -99,6 +99,7 @@ function ratioFigure(id: string, title: string, service: CpuRun, baseline: CpuRu
     summary: { ...s, samples: s.samples.map((x) => round(x)) },
     ...(target ? { target } : {}),
     met: limit === undefined ? null : s.median <= limit,
+    against: `ffmpeg alone: ${round(median(baseline.cpuPerS), 2)} cores; service: ${round(median(service.cpuPerS), 2)} cores`,
     method,
     ...(warnings.length ? { warnings } : {}),
     details: {

@@ -88,8 +88,8 @@ export function statusText(f: FigureResult): string {
 
 /** A plain-text table for the terminal. */
 export function formatTable(figures: readonly FigureResult[]): string {
-  const rows = figures.map((f) => [f.title, valueText(f), spreadText(f), f.target ?? '', statusText(f)]);
-  const head = ['Figure', 'Median', 'Spread', 'Target', 'Status'];
+  const rows = figures.map((f) => [f.title, valueText(f), spreadText(f), f.against ?? '', f.target ?? '', statusText(f)]);
+  const head = ['Figure', 'Median', 'Spread', 'Baseline (same run)', 'Target', 'Status'];
   const widths = head.map((h, i) => Math.min(i === 1 ? 70 : 80, Math.max(h.length, ...rows.map((r) => r[i]!.length))));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ');
   const warnings = figures.flatMap((f) => (f.warnings ?? []).map((w) => `warning: ${f.id}: ${w}`));
@@ -109,10 +109,10 @@ export function formatMarkdown(r: RunReport): string {
   lines.push(`Machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB RAM, Linux ${m.kernel}; Node ${m.node}; ${m.ffmpeg}; nginx ${m.nginx}.`);
   lines.push(`Load average (1/5/15 min) at start ${r.loadBefore.join(' / ')}, at end ${r.loadAfter.join(' / ')}, highest 1-min value seen during the run ${r.loadMax}.`);
   lines.push('');
-  lines.push('| Figure | Median | Spread | Target | Status |');
-  lines.push('|---|---|---|---|---|');
+  lines.push('| Figure | Median | Spread | Baseline (same run) | Target | Status |');
+  lines.push('|---|---|---|---|---|---|');
   for (const f of r.figures) {
-    lines.push(`| ${mdEscape(f.title)} | ${mdEscape(valueText(f))} | ${spreadText(f)} | ${mdEscape(f.target ?? '')} | ${statusText(f)} |`);
+    lines.push(`| ${mdEscape(f.title)} | ${mdEscape(valueText(f))} | ${spreadText(f)} | ${mdEscape(f.against ?? '')} | ${mdEscape(f.target ?? '')} | ${statusText(f)} |`);
   }
   lines.push('');
   lines.push('How each figure was measured:');

@@ -44,6 +44,8 @@ export interface FigureResult {
   notMeasured?: string;
   /** How it was measured, and the raw inputs. */
   method: string;
+  /** The same-run baseline the figure is read against, in words (e.g. "ffmpeg alone: 0.26 cores"). */
+  against?: string;
   /** What makes this run's figure doubtful (e.g. frames not delivered at full rate). */
   warnings?: string[];
   details?: Record<string, unknown>;
