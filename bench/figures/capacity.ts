@@ -188,7 +188,7 @@ export async function capacity(ctx: RunContext, plan: CapacityPlan): Promise<Fig
       value: round((best.rssBytes - best.idleRssBytes) / best.n / 2 ** 20, 1),
       unit: 'MiB',
       met: null,
-      against: `idle service: ${round(best.idleRssBytes / 2 ** 20)} MiB`,
+      against: `idle service: ${Math.round(best.idleRssBytes / 2 ** 20)} MiB`,
       method: `resident memory of the service tree (Node + ffmpeg, VmRSS) at the end of a ${best.seconds} s trial with ${best.n} group(s), minus the tree's RSS just before it, divided by ${best.n}`,
       details: { groups: best.n, rssMiB: round(best.rssBytes / 2 ** 20, 1), idleRssMiB: round(best.idleRssBytes / 2 ** 20, 1) },
     });

@@ -81,7 +81,7 @@ export async function fanOut(ctx: RunContext, t: Timings, pairs: number): Promis
       unit: 'MiB',
       summary: { ...m, samples: m.samples.map((x) => round(x, 1)) },
       met: null,
-      against: `1 destination: ${round(median(rssOne) / 2 ** 20)} MiB`,
+      against: `1 destination: ${Math.round(median(rssOne) / 2 ** 20)} MiB`,
       method: 'resident memory of the service tree (Node + ffmpeg, VmRSS; median of one reading a second over each window) with 5 destinations minus that with 1, divided by 4',
       details: { rssOneMiB: rssOne.map((x) => round(x / 2 ** 20, 1)), rssFiveMiB: rssFive.map((x) => round(x / 2 ** 20, 1)), medianOneMiB: round(median(rssOne) / 2 ** 20, 1) },
     },

@@ -55,7 +55,7 @@ export async function startLatency(ctx: RunContext, starts: number): Promise<Fig
       summary: { ...s, samples: s.samples.map((x) => round(x, 1)) },
       target: 'median < 1000',
       met: s.median < 1000,
-      against: `ffmpeg alone, spawn to first frame: ${round(b.median)} ms`,
+      against: `ffmpeg alone, spawn to first frame: ${Math.round(b.median)} ms`,
       method: `${starts} start(s): time from sending StartRTMPBroadcasts (SDK) to the first coded video tag in nginx-rtmp's recording (file polled every 2 ms, so up to ~2 ms late); each broadcast stopped before the next start; baseline: ffmpeg alone (testsrc2, the egress's encoder settings) from spawn to its first frame at the same ingest, as many times`,
       details: {
         p95Ms: round(s.p95, 1),
