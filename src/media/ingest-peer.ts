@@ -124,7 +124,8 @@ export class IngestPeer extends EventEmitter {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.pc.close().catch(() => undefined);
+    // Bounded: werift may take long to close a connection that never completed.
+    await Promise.race([this.pc.close().catch(() => undefined), new Promise((r) => setTimeout(r, 3000).unref())]);
     this.emit('state', 'closed');
   }
 }

@@ -311,8 +311,8 @@ export class TrackDecoder extends EventEmitter {
     } else if (this.stalled && now - this.lastPacketAt < 1000) {
       this.requestKeyframe();
     }
-    if (!this.active?.proc.running && !this.pending && !this.starting && this.wantedSpecs.length > 0) {
-      // The process died: start a fresh one.
+    if (!this.active?.proc.running && !this.pending && !this.starting && this.wantedSpecs.length > 0 && now - this.lastPacketAt < 2000) {
+      // The process died (or exited when the track went idle) and packets flow: start a fresh one.
       this.active = undefined;
       this.wantedKey = '';
       this.setOutputs(this.wantedSpecs);

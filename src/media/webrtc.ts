@@ -75,10 +75,14 @@ export function createIngestPeer(ice: IceHostConfig): RTCPeerConnection {
       audio: [useSdesMid(), useAbsSendTime(), useTransportWideCC()],
       video: [useSdesMid(), useAbsSendTime(), useTransportWideCC()],
     },
-    iceUseIpv4: host === undefined || isIPv4(host),
-    iceUseIpv6: host !== undefined && !isIPv4(host),
+    iceUseIpv4: true,
+    iceUseIpv6: false,
   };
   if (host) {
+    // Gather on the media host only: interface enumeration off, the host added explicitly. (With
+    // enumeration on, werift also opens sockets for the other interfaces' addresses, which it
+    // does not close with the connection.)
+    config.iceUseIpv4 = false;
     config.iceAdditionalHostAddresses = [host];
     config.iceInterfaceAddresses = isIPv4(host) ? { udp4: host } : { udp6: host };
     config.iceFilterCandidatePair = (pair) =>

@@ -22,8 +22,8 @@ describe('call frame source', { timeout: 170_000 }, () => {
   before(async () => { t = await startWhipApp(); });
   after(async () => {
     source?.close();
-    await Promise.all(publishers.map((p) => p.close()));
     await t?.close();
+    await Promise.all(publishers.map((p) => p.close()));
   });
 
   it('renders the empty state with nobody publishing', () => {
@@ -105,7 +105,7 @@ describe('call frame source', { timeout: 170_000 }, () => {
     const src = createCallFrameSourceFactory({ media: t.media, images: new ImageStore() })(cid, '360p', GRID) as CallFrameSource;
     try {
       // Wait for the first decoded picture, then sample both like the encoder's 30 fps clock does.
-      await waitFor('video', () => { src.videoFrame(0); return t.media.videoDecoder(cid, t.media.participants(cid)[0]!.sessionId)?.latestFrame(); });
+      await waitFor('video', () => { src.videoFrame(0); return t.media.videoDecoder(cid, t.media.participants(cid)[0]!.sessionId)?.latestFrame(); }, 90_000);
       const rows: { t: number; v: boolean; a: boolean }[] = [];
       const start = Date.now();
       for (let i = 0; i < 30 * 8; i++) {

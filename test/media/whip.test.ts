@@ -14,8 +14,8 @@ describe('WHIP ingest', { timeout: 170_000 }, () => {
 
   before(async () => { t = await startWhipApp({ connectTimeoutMs: 5000 }); });
   after(async () => {
-    await alice?.close();
     await t?.close();
+    await alice?.close();
   });
 
   it('publishes, decodes the colour and the tone, and leaves on DELETE', async () => {

@@ -69,7 +69,10 @@ export class TestPublisher {
         audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2, payloadType: 111 })],
       },
       headerExtensions: { video: [useSdesMid()], audio: [useSdesMid()] },
-      iceUseIpv4: true,
+      // One transport for all tracks (werift leaves the sockets of unbundled transports open).
+      bundlePolicy: 'max-bundle',
+      // Only 127.0.0.1: interface enumeration off, loopback added explicitly.
+      iceUseIpv4: false,
       iceUseIpv6: false,
       iceAdditionalHostAddresses: ['127.0.0.1'],
       iceInterfaceAddresses: { udp4: '127.0.0.1' },
@@ -164,6 +167,7 @@ export class TestPublisher {
       await exited;
     }
     for (const s of this.sockets) s.close();
-    await this.pc.close().catch(() => undefined);
+    // Bounded: a peer connection that is still negotiating may take long to close.
+    await Promise.race([this.pc.close().catch(() => undefined), new Promise((r) => setTimeout(r, 3000).unref())]);
   }
 }
