@@ -124,7 +124,8 @@ export interface TrackDecoderOptions {
 export class TrackDecoder extends EventEmitter {
   private active: VideoProcess | undefined;
   private pending: VideoProcess | undefined;
-  private starting: Promise<void> | undefined;
+  private reconciling = false;
+  private dirty = false;
   private wantedSpecs: VideoOutputSpec[] = [];
   private readonly consumers = new Map<string, VideoOutputSpec>();
   private wantedKey = '';
@@ -223,46 +224,57 @@ export class TrackDecoder extends EventEmitter {
   /** Whether frames stopped coming although the decoder should produce them. */
   get isStalled(): boolean { return this.stalled; }
 
+  /** Brings the running processes in line with the wanted outputs; one pass at a time. */
   private async restart(): Promise<void> {
-    if (this.starting) {
-      await this.starting;
-      // Another change may have arrived meanwhile; the latest wins.
+    if (this.reconciling) {
+      this.dirty = true;
+      return;
     }
+    this.reconciling = true;
+    try {
+      do {
+        this.dirty = false;
+        await this.reconcileOnce();
+      } while (this.dirty && !this.closed);
+    } finally {
+      this.reconciling = false;
+    }
+  }
+
+  private async reconcileOnce(): Promise<void> {
     if (this.closed) return;
     const specs = this.wantedSpecs;
     const key = this.wantedKey;
-    if (this.pending && this.pending.specs.map(outputKey).join('|') === key) return;
-    if (this.active && this.active.specs.map(outputKey).join('|') === key && !this.pending) return;
-    const old = this.pending;
-    this.pending = undefined;
-    if (old) void old.proc.stop();
-    if (this.active && this.active.specs.map(outputKey).join('|') === key) return;
+    const keyOf = (vp: VideoProcess) => vp.specs.map(outputKey).join('|');
+    if (this.pending && keyOf(this.pending) === key) return;
+    if (this.pending) {
+      const old = this.pending;
+      this.pending = undefined;
+      void old.proc.stop();
+    }
+    if (this.active && this.active.proc.running && keyOf(this.active) === key) return;
     if (specs.length === 0) {
       const a = this.active;
       this.active = undefined;
       if (a) await a.proc.stop();
       return;
     }
-    this.starting = (async () => {
-      try {
-        const vp = await VideoProcess.start(this.options.codec, specs, this.log, this.label, () => this.onFrame());
-        if (this.closed || this.wantedKey !== key) { await vp.proc.stop(); return; }
-        if (this.active) {
-          this.pending = vp;
-          this.pendingSince = Date.now();
-        } else {
-          this.active = vp;
-        }
-        this.lastFrameAt = 0;
-        this.requestKeyframe(true);
-      } catch (err) {
-        this.log.warn({ track: this.label, err: (err as Error).message }, 'track decoder could not start');
-      } finally {
-        this.starting = undefined;
+    try {
+      const vp = await VideoProcess.start(this.options.codec, specs, this.log, this.label, () => this.onFrame());
+      if (this.closed) { await vp.proc.stop(); return; }
+      if (this.active && this.active.proc.running) {
+        this.pending = vp;
+        this.pendingSince = Date.now();
+      } else {
+        const dead = this.active;
+        this.active = vp;
+        if (dead) void dead.proc.stop();
       }
-    })();
-    await this.starting;
-    if (!this.closed && this.wantedKey !== key) void this.restart();
+      this.lastFrameAt = 0;
+      this.requestKeyframe(true);
+    } catch (err) {
+      this.log.warn({ track: this.label, err: (err as Error).message }, 'track decoder could not start');
+    }
   }
 
   private onFrame(): void {
@@ -311,11 +323,9 @@ export class TrackDecoder extends EventEmitter {
     } else if (this.stalled && now - this.lastPacketAt < 1000) {
       this.requestKeyframe();
     }
-    if (!this.active?.proc.running && !this.pending && !this.starting && this.wantedSpecs.length > 0 && now - this.lastPacketAt < 2000) {
+    if (!this.active?.proc.running && !this.pending && !this.reconciling && this.wantedSpecs.length > 0 && now - this.lastPacketAt < 2000) {
       // The process died (or exited when the track went idle) and packets flow: start a fresh one.
-      this.active = undefined;
-      this.wantedKey = '';
-      this.setOutputs(this.wantedSpecs);
+      void this.restart();
     }
   }
 
@@ -323,7 +333,6 @@ export class TrackDecoder extends EventEmitter {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
-    if (this.starting) await this.starting.catch(() => undefined);
     await Promise.all([this.active?.proc.stop(), this.pending?.proc.stop()]);
     this.active = undefined;
     this.pending = undefined;
