@@ -19,7 +19,7 @@ import { loadAverage } from './lib/proc.js';
 import {
   formatTable, gitCommit, machineInfo, writeBenchmarksMd, writeJson, type RunReport,
 } from './lib/report.js';
-import { notMeasured, type FigureResult, type RunContext, type Timings } from './lib/scenario.js';
+import { notMeasured, waitQuiet, type FigureResult, type RunContext, type Timings } from './lib/scenario.js';
 import { startService, type ServiceHandle } from './lib/service.js';
 import { median } from './lib/stats.js';
 
@@ -133,6 +133,8 @@ async function main(): Promise<void> {
         return;
       }
       try {
+        // Each group starts from an idle service (nothing left over from the one before).
+        await waitQuiet(ctx);
         figures.push(...(await fn()));
       } catch (err) {
         log(`${group} failed: ${(err as Error).stack ?? String(err)}`);

@@ -8,7 +8,7 @@
 import { FlashObserver, matchFlashes } from '../lib/flash-observer.js';
 import { FlashPublisher } from '../lib/flash-publisher.js';
 import {
-  createCall, notMeasured, sleep, startBroadcast, stopBroadcast, type FigureResult, type RunContext,
+  createCall, notMeasured, sleep, startBroadcast, stopBroadcast, whipLeave, type FigureResult, type RunContext,
 } from '../lib/scenario.js';
 import { round, summarize } from '../lib/stats.js';
 
@@ -53,6 +53,7 @@ export async function addedLatency(ctx: RunContext, flashes: number, periodMs: n
   } catch (err) {
     return [notMeasured(ID, TITLE, 'ms', method, `the measurement failed: ${(err as Error).message}`, 'median < 400')];
   } finally {
+    await whipLeave(ctx, publisher?.location);
     await publisher?.close();
     await observer.stop();
   }

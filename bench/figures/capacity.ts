@@ -8,7 +8,7 @@ import { startBaseline, type BaselineEncode } from '../lib/baseline.js';
 import { FlvFollower } from '../lib/flv.js';
 import { cpuBetween, sampleTree, type TreeSample } from '../lib/proc.js';
 import {
-  createCall, secondsLeft, sleep, startBroadcast, stopBroadcast, type Call, type FigureResult, type RunContext,
+  createCall, secondsLeft, sleep, startBroadcast, stopBroadcast, waitQuiet, type Call, type FigureResult, type RunContext,
 } from '../lib/scenario.js';
 import { round } from '../lib/stats.js';
 
@@ -45,6 +45,7 @@ async function measureStreams(followers: FlvFollower[], sample: () => TreeSample
 /** n broadcast groups of different calls on the service, each to its own ingest stream. */
 export async function serviceTrial(ctx: RunContext, n: number, seconds: number, warmupS: number): Promise<TrialResult> {
   const tag = `cap${++trialNo}`;
+  await waitQuiet(ctx);
   const idleRss = ctx.service.sample().rssBytes;
   const calls: Call[] = [];
   const followers: FlvFollower[] = [];

@@ -8,7 +8,7 @@ import { startBaseline } from '../lib/baseline.js';
 import { FlvFollower } from '../lib/flv.js';
 import { sampleTree, type TreeSample } from '../lib/proc.js';
 import {
-  cpuWindows, createCall, notMeasured, sleep, startBroadcast, stopBroadcast,
+  cpuWindows, createCall, notMeasured, sleep, startBroadcast, stopBroadcast, waitQuiet, whipLeave,
   type FigureResult, type Quality, type RunContext, type Timings,
 } from '../lib/scenario.js';
 import { median, pairedRatios, round, summarize } from '../lib/stats.js';
@@ -75,7 +75,11 @@ export async function measureService(ctx: RunContext, quality: Quality, t: Timin
       follower.close();
     }
   } finally {
-    for (const p of publishers) await p.close();
+    for (const p of publishers) {
+      await whipLeave(ctx, p.location);
+      await p.close();
+    }
+    await waitQuiet(ctx);
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import { startBaseline } from '../lib/baseline.js';
 import { FlvFollower } from '../lib/flv.js';
-import { createCall, sleep, startBroadcast, stopBroadcast, type FigureResult, type RunContext } from '../lib/scenario.js';
+import { createCall, sleep, startBroadcast, stopBroadcast, waitQuiet, type FigureResult, type RunContext } from '../lib/scenario.js';
 import { round, summarize } from '../lib/stats.js';
 
 export async function startLatency(ctx: RunContext, starts: number): Promise<FigureResult[]> {
@@ -26,7 +26,8 @@ export async function startLatency(ctx: RunContext, starts: number): Promise<Fig
     }
     await stopBroadcast(call, key);
     // Let the group close and its encoder exit, so the next start is cold.
-    await sleep(1500);
+    await waitQuiet(ctx, 10_000);
+    await sleep(300);
   }
   // Baseline: ffmpeg alone, from spawning it to its first frame at the same ingest.
   const bare: number[] = [];

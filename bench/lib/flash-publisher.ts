@@ -29,6 +29,8 @@ function loopbackOnly(sdp: string): string {
 export class FlashPublisher {
   /** performance.now() when each flash's first frame went to the encoder. */
   readonly flashTimes: number[] = [];
+  /** The WHIP session resource (Location of the answer). */
+  location: string | undefined;
   private ffmpeg: ChildProcess | undefined;
   private socket: Socket | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -60,6 +62,8 @@ export class FlashPublisher {
       });
       const res = await postOffer(opts.url, loopbackOnly(pc.localDescription!.sdp), opts.token);
       if (res.status !== 201) throw new Error(`WHIP POST answered ${res.status}: ${res.body.slice(0, 300)}`);
+      const location = res.headers.get('location');
+      p.location = location ? new URL(location, opts.url).toString() : undefined;
       await pc.setRemoteDescription({ type: 'answer', sdp: res.body });
       await new Promise<void>((resolve, reject) => {
         if (pc.connectionState === 'connected') return resolve();

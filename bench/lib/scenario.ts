@@ -4,7 +4,7 @@
  */
 import type { StreamClient } from '@stream-io/node-sdk';
 import type { NginxIngest } from '../../test/support/rtmp-ingest.js';
-import { cpuBetween, cpuByCommand, type TreeSample } from './proc.js';
+import { cpuBetween, cpuByCommand, processTree, type TreeSample } from './proc.js';
 import type { ServiceHandle } from './service.js';
 import { median, type Summary } from './stats.js';
 
@@ -134,4 +134,35 @@ export async function cpuWindows(
 /** Seconds left before the run's deadline. */
 export function secondsLeft(ctx: RunContext): number {
   return (ctx.deadline - performance.now()) / 1000;
+}
+
+/**
+ * Waits (at most `timeoutMs`) until the service has no child processes left: the encoders of
+ * stopped broadcasts and the decoders of participants who left (they may linger for the media
+ * plane's disconnect grace) would otherwise be counted in the next measurement.
+ */
+export async function waitQuiet(ctx: RunContext, timeoutMs = 20_000): Promise<boolean> {
+  const until = performance.now() + timeoutMs;
+  while (performance.now() < until) {
+    if (processTree(ctx.service.pid).length <= 1) return true;
+    await sleep(250);
+  }
+  ctx.log(`the service still has ${processTree(ctx.service.pid).length - 1} child process(es) after ${timeoutMs} ms`);
+  return false;
+}
+
+/**
+ * Leaves a call the WHIP way (DELETE of the session resource), so the service releases the
+ * participant at once instead of after its disconnect grace. The resource path is resolved
+ * against the service's own address. Errors are ignored: closing the peer follows anyway.
+ */
+export async function whipLeave(ctx: RunContext, location: string | undefined): Promise<void> {
+  if (!location) return;
+  try {
+    const url = new URL(new URL(location).pathname, ctx.service.url);
+    const res = await fetch(url, { method: 'DELETE', signal: AbortSignal.timeout(5000) });
+    await res.arrayBuffer();
+  } catch {
+    /* the peer is closed next anyway */
+  }
 }
