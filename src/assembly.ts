@@ -65,9 +65,14 @@ function mediaExtension(media: CallMedia) {
     await registerWhipRoutes(app, {
       media,
       log: ctx.log,
-      publicUrl: ctx.publicUrl(),
+      // Session resources are announced with a path-only Location (RFC 9725 allows a relative
+      // one), which stays right behind proxies and whatever port the server ends up on.
+      publicUrl: '',
       authorize: async (req, type, id) => {
-        checkApiKey((req.query as Record<string, string | undefined>).api_key, ctx.apiKey);
+        // WHIP clients (OBS, GStreamer, browsers) send only a bearer token, which is signed with the
+        // app's secret; an api_key, when a client adds one, must still be the right one.
+        const apiKey = (req.query as Record<string, string | undefined>).api_key;
+        if (apiKey !== undefined) checkApiKey(apiKey, ctx.apiKey);
         const principal = await verifyToken(tokenFromHeader(req.headers.authorization), ctx.apiSecret);
         if (principal.kind !== 'user') throw notAllowed('publishing needs a user token (the publisher is a participant)');
         const { call } = await ctx.service.loadCall(type, id);
