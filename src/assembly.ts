@@ -4,6 +4,7 @@
  * call's media through the layout engine and the native compositor, the web pages, and
  * Prometheus metrics.
  */
+import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { checkApiKey, tokenFromHeader, verifyToken } from './api/auth.js';
 import { badRequest, notAllowed } from './api/errors.js';
@@ -35,16 +36,60 @@ export interface Callcast extends CallcastServer {
   previews: PreviewTap;
 }
 
+/**
+ * A call's live session: it starts when the first participant joins and ends when the last one
+ * leaves. Call responses carry it as `call.session` (CallSessionResponse).
+ */
+class LiveSessions {
+  private readonly live = new Map<string, { id: string; startedAt: string }>();
+  constructor(private readonly media: CallMedia) {}
+
+  joined(callCid: string): string {
+    let s = this.live.get(callCid);
+    if (!s) this.live.set(callCid, (s = { id: randomUUID(), startedAt: new Date().toISOString() }));
+    return s.id;
+  }
+
+  /** The session id the participant left (ended with its last participant). */
+  left(callCid: string): string | undefined {
+    const s = this.live.get(callCid);
+    if (s && this.media.sessionParticipants(callCid).length === 0) this.live.delete(callCid);
+    return s?.id;
+  }
+
+  session(callCid: string): (Record<string, unknown> & { id: string }) | null {
+    const s = this.live.get(callCid);
+    if (!s) return null;
+    const participants = this.media.sessionParticipants(callCid);
+    const byRole: Record<string, number> = {};
+    for (const p of participants) byRole[p.role] = (byRole[p.role] ?? 0) + 1;
+    return {
+      id: s.id,
+      participants,
+      participants_count_by_role: byRole,
+      anonymous_participant_count: 0,
+      accepted_by: {},
+      rejected_by: {},
+      missed_by: {},
+      started_at: s.startedAt,
+    };
+  }
+}
+
 /** Mounts WHIP publishing and turns the media plane's changes into call events. */
 function mediaExtension(media: CallMedia) {
   return async (app: FastifyInstance, ctx: ServerContext): Promise<void> => {
     const now = () => new Date().toISOString();
-    media.on('participant_joined', ({ callCid, participant }) =>
-      ctx.bus.publish({ type: 'call.session_participant_joined', created_at: now(), call_cid: callCid, participant }),
-    );
-    media.on('participant_left', ({ callCid, participant }) =>
-      ctx.bus.publish({ type: 'call.session_participant_left', created_at: now(), call_cid: callCid, participant }),
-    );
+    const sessions = new LiveSessions(media);
+    ctx.service.attachSessions(sessions);
+    media.on('participant_joined', ({ callCid, participant }) => {
+      const sessionId = sessions.joined(callCid);
+      ctx.bus.publish({ type: 'call.session_participant_joined', created_at: now(), call_cid: callCid, session_id: sessionId, participant });
+    });
+    media.on('participant_left', ({ callCid, participant }) => {
+      const sessionId = sessions.left(callCid);
+      ctx.bus.publish({ type: 'call.session_participant_left', created_at: now(), call_cid: callCid, session_id: sessionId, participant });
+    });
     media.on('speaker_changed', ({ callCid, dominantSessionId, dominantUserId }) =>
       ctx.bus.publish({
         type: 'call.dominant_speaker_changed',
@@ -54,6 +99,24 @@ function mediaExtension(media: CallMedia) {
         user_id: dominantUserId,
       }),
     );
+    // Who is speaking: published when the set of speakers (or the dominant speaker) changes.
+    const lastSpeaking = new Map<string, string>();
+    media.on('changed', (callCid: string) => {
+      const ps = media.participants(callCid);
+      const speaking = ps.filter((p) => p.isSpeaking).map((p) => p.sessionId).sort();
+      const dominant = ps.find((p) => p.isDominantSpeaker)?.sessionId ?? null;
+      const key = `${speaking.join(',')}|${dominant ?? ''}`;
+      if ((lastSpeaking.get(callCid) ?? '|') === key) return;
+      if (ps.length === 0) lastSpeaking.delete(callCid);
+      else lastSpeaking.set(callCid, key);
+      ctx.bus.publish({
+        type: 'call.speaking_changed',
+        created_at: now(),
+        call_cid: callCid,
+        speaking_session_ids: speaking,
+        dominant_speaker_session_id: dominant,
+      });
+    });
     // Everyone leaves an ended call.
     const unsubscribe = ctx.bus.subscribe((event) => {
       if (event.type === 'call.ended' && event.call_cid) media.endCall(event.call_cid);

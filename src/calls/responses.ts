@@ -77,6 +77,8 @@ export interface CallView {
   createdBy: UserRecord;
   broadcasts: BroadcastRecord[];
   publicUrl: string;
+  /** The call's live session (CallSessionResponse) while anyone is in it. */
+  session?: JsonObject & { id: string };
 }
 
 export function callResponse(v: CallView): JsonObject {
@@ -104,6 +106,10 @@ export function callResponse(v: CallView): JsonObject {
   };
   if (v.call.starts_at !== null) out.starts_at = v.call.starts_at;
   if (v.call.team !== null) out.team = v.call.team;
+  if (v.session) {
+    out.session = v.session;
+    out.current_session_id = v.session.id;
+  }
   return out;
 }
 

@@ -30,6 +30,11 @@ export interface CallServiceOptions {
   now?: () => Date;
 }
 
+/** Where live sessions come from (the media plane): a CallSessionResponse while anyone is in the call. */
+export interface CallSessionSource {
+  session(cid: string): (JsonObject & { id: string }) | null;
+}
+
 export interface MemberInput {
   user_id: string;
   role?: string;
@@ -87,6 +92,13 @@ export class CallService implements EgressListener {
 
   attachEngine(engine: BroadcastEngine): void {
     this.engine = engine;
+  }
+
+  private sessions: CallSessionSource | undefined;
+
+  /** Live sessions (participants) for call responses; without a source, calls have no session. */
+  attachSessions(source: CallSessionSource): void {
+    this.sessions = source;
   }
 
   /** Set at shutdown: engine reports are ignored from then on, so active broadcasts stay persisted. */
@@ -153,12 +165,14 @@ export class CallService implements EgressListener {
       this.store.getUser(loaded.call.created_by_id),
       this.store.listBroadcasts(loaded.call.cid),
     ]);
+    const session = this.sessions?.session(loaded.call.cid) ?? null;
     return callResponse({
       call: loaded.call,
       callType: loaded.callType,
       createdBy: creator ?? unknownUser(loaded.call.created_by_id, loaded.call.created_at),
       broadcasts,
       publicUrl: this.publicUrl(),
+      ...(session ? { session } : {}),
     });
   }
 

@@ -139,6 +139,10 @@ describe('participants composed into broadcasts at a real RTMP ingest', { timeou
     await publish(whip, 'bob');
     await waitFor(() => server.media.participants(cid).filter((p) => p.hasVideo && p.videoSize).length === 2, 'two decoded publishers', 60_000);
     assert.ok(events.some((e) => e.type === 'call.session_participant_joined'));
+    // The call's live session lists both, through the SDK.
+    const live = await call.get();
+    assert.ok(live.call.current_session_id.length > 0);
+    assert.deepEqual(live.call.session?.participants.map((p) => p.user.id).sort(), ['alice', 'bob']);
 
     const layouts: LayoutName[] = ['spotlight', 'grid', 'single-participant'];
     for (const name of layouts) {
