@@ -20,6 +20,7 @@ build: $(NODE_MODULES_STAMP)
 
 typecheck: $(NODE_MODULES_STAMP)
 	npx tsc -p test/tsconfig.json --noEmit
+	npx tsc -p web/tsconfig.json --noEmit
 
 deps: $(NODE_MODULES_STAMP)
 	scripts/install-system-deps.sh runtime

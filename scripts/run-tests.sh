@@ -12,6 +12,7 @@ fi
 
 echo "== typecheck"
 npx tsc -p test/tsconfig.json --noEmit
+npx tsc -p web/tsconfig.json --noEmit
 
 echo "== test suite (SQLite store)"
 # shellcheck disable=SC2086
