@@ -5,7 +5,7 @@ import { groupKey, layoutKey } from '../../src/egress/group-key.js';
 import { isPermanentError, redact } from '../../src/egress/destination.js';
 import type { FlvTag } from '../../src/egress/flv-tag.js';
 import {
-  BackgroundFrameSource, layoutBackgroundColor, parseCssColor, rgbToYuv601, solidI420Frame,
+  BackgroundFrameSource, layoutBackgroundColor, solidI420Frame,
 } from '../../src/egress/frame-source.js';
 import { GopCache } from '../../src/egress/gop-cache.js';
 import { Pacer, planTick, sampleFramesForTick, tickDueMs, type PacerTick } from '../../src/egress/pacer.js';
@@ -267,22 +267,6 @@ describe('gop cache', () => {
 });
 
 describe('frame source', () => {
-  it('parses CSS colours', () => {
-    assert.deepEqual(parseCssColor('#ff0000'), { r: 255, g: 0, b: 0 });
-    assert.deepEqual(parseCssColor('#0f0'), { r: 0, g: 255, b: 0 });
-    assert.deepEqual(parseCssColor('#0000ffcc'), { r: 0, g: 0, b: 255 });
-    assert.deepEqual(parseCssColor('rgb(1, 2, 3)'), { r: 1, g: 2, b: 3 });
-    assert.deepEqual(parseCssColor('White'), { r: 255, g: 255, b: 255 });
-    assert.equal(parseCssColor('nonsense'), null);
-    assert.equal(parseCssColor(42), null);
-  });
-
-  it('converts to BT.601 limited range', () => {
-    assert.deepEqual(rgbToYuv601({ r: 0, g: 0, b: 0 }), { y: 16, u: 128, v: 128 });
-    assert.deepEqual(rgbToYuv601({ r: 255, g: 255, b: 255 }), { y: 235, u: 128, v: 128 });
-    assert.deepEqual(rgbToYuv601({ r: 255, g: 0, b: 0 }), { y: 81, u: 90, v: 240 });
-  });
-
   it('paints the layout background and plays silence', () => {
     assert.deepEqual(layoutBackgroundColor(layout()), { r: 0, g: 0, b: 0 });
     assert.deepEqual(layoutBackgroundColor(layout({ 'layout.background_color': '#123456' })), { r: 0x12, g: 0x34, b: 0x56 });
