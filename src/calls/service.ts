@@ -544,7 +544,9 @@ export class CallService implements EgressListener {
     this.store
       .removeBroadcast(cid, name)
       .then(() => {
-        this.publish({ type: 'call.rtmp_broadcast_failed', call_cid: cid, name });
+        // `error` goes beyond Stream's model (clients ignore unknown fields); the egress words its
+        // reasons without stream keys.
+        this.publish({ type: 'call.rtmp_broadcast_failed', call_cid: cid, name, error: reason });
         this.emitCallUpdated(cid);
       })
       .catch((err: unknown) => this.log.error({ callCid: cid, name, err: String(err) }, 'failed broadcast could not be removed'));

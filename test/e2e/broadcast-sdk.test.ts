@@ -165,7 +165,9 @@ describe('broadcasts through the node SDK to a real RTMP ingest', () => {
 
     // A destination that refuses the key: a failed event, and it leaves the call's state.
     await call.startRTMPBroadcasts({ broadcasts: [{ name: 'refused', stream_url: ingest.url(), stream_key: 'not-a-valid-key' }] });
-    await waitFor(() => receiver.find('call.rtmp_broadcast_failed', 'refused'), 'failed webhook for refused', 30_000);
+    const failedHook = await waitFor(() => receiver.find('call.rtmp_broadcast_failed', 'refused'), 'failed webhook for refused', 30_000);
+    assert.equal(typeof failedHook.event.error, 'string');
+    assert.ok(!String(failedHook.event.error).includes('not-a-valid-key'), 'the reason does not show the stream key');
     state = await call.get();
     assert.deepEqual(state.call.egress.rtmps.map((r) => r.name).sort(), ['backup', 'main']);
 
