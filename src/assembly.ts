@@ -9,7 +9,9 @@ import type { FastifyInstance } from 'fastify';
 import { checkApiKey, tokenFromHeader, verifyToken } from './api/auth.js';
 import { badRequest, notAllowed } from './api/errors.js';
 import type { Config } from './config.js';
+import type { BroadcastEngine } from './egress/contract.js';
 import { EgressEngine, type EgressEngineOptions } from './egress/engine.js';
+import { startQuality } from './layout/orientation.js';
 import { renderMetrics } from './egress/metrics.js';
 import type { Logger } from './log.js';
 import { createCallFrameSourceFactory } from './media/call-frame-source.js';
@@ -34,6 +36,8 @@ export interface Callcast extends CallcastServer {
   media: CallMedia;
   /** Last composed frame of each broadcast group (console previews). */
   previews: PreviewTap;
+  /** The egress engine behind `engine` (encoder processes, stats of every destination). */
+  egress: EgressEngine;
 }
 
 /**
@@ -167,6 +171,21 @@ function metricsExtension(engine: () => EgressEngine | undefined) {
   };
 }
 
+/**
+ * Applies `detect_orientation` when a broadcast starts: the featured participant's published video
+ * picks the portrait or landscape variant of the quality, once (as the reference egress does).
+ */
+function orientingEngine(engine: EgressEngine, media: CallMedia): BroadcastEngine {
+  return {
+    start: (spec) =>
+      engine.start({ ...spec, quality: startQuality(spec.quality, spec.layout.detect_orientation, media.participants(spec.callCid)) }),
+    stop: (callCid, name) => engine.stop(callCid, name),
+    shutdown: () => engine.shutdown(),
+    stats: (callCid) => engine.stats(callCid),
+    encoderCount: () => engine.encoderCount(),
+  };
+}
+
 export async function startCallcast(opts: CallcastOptions): Promise<Callcast> {
   const { config } = opts;
   const log = opts.log;
@@ -189,7 +208,7 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast> {
           log: log ?? { info() {}, warn() {}, error() {} },
           frameSourceFactory,
         });
-        return engine;
+        return orientingEngine(engine, media);
       },
       extensions: [
         mediaExtension(media),
@@ -197,7 +216,7 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast> {
         metricsExtension(() => engine),
       ],
     });
-    return Object.assign(server, { media, previews });
+    return Object.assign(server, { media, previews, egress: engine! });
   } catch (err) {
     await media.close();
     throw err;

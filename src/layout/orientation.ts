@@ -2,6 +2,7 @@
  * detect_orientation: pick the portrait or landscape variant of the configured quality from the
  * orientation of the published video (decided once, when the broadcast starts).
  */
+import { singleOrder, type LayoutParticipant } from './participants.js';
 import type { Quality } from './settings.js';
 
 const PAIRS: ReadonlyArray<[Quality, Quality]> = [
@@ -18,4 +19,19 @@ export function orientQuality(quality: Quality, videoSize?: { width: number; hei
   const pair = PAIRS.find(([l, p]) => l === quality || p === quality);
   if (!pair) return quality;
   return portrait ? pair[1] : pair[0];
+}
+
+/**
+ * The quality a broadcast starts with: with `detect_orientation`, the orientation of the featured
+ * participant's published video (the first in single-participant order among those whose video
+ * size is known) picks the variant; otherwise, or with nobody publishing video, the configured one.
+ */
+export function startQuality(
+  quality: Quality,
+  detectOrientation: boolean | undefined,
+  participants: readonly LayoutParticipant[],
+): Quality {
+  if (!detectOrientation) return quality;
+  const featured = singleOrder(participants.filter((p) => p.hasVideo && p.videoSize))[0];
+  return orientQuality(quality, featured?.videoSize);
 }

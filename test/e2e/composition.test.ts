@@ -157,12 +157,15 @@ describe('participants composed into broadcasts at a real RTMP ingest', { timeou
       });
     }
     await waitFor(() => layouts.every((n) => events.some((e) => e.type === 'call.rtmp_broadcast_started' && e.name === n)), 'all three live', 30_000);
-    const startedAt = Date.now();
-    const pidsBefore = server.engine instanceof Object && 'encoderPids' in server.engine ? (server.engine as { encoderPids(): number[] }).encoderPids() : [];
+    // Where each recording is now, in its own timeline: the encoder stamps frames at 30 fps, so a
+    // destination's sent-frame count is its position (robust to a busy machine running slow).
+    const position = () => Object.fromEntries(server.engine.stats(cid).map((s) => [s.name, s.videoFramesSent / 30]));
+    const pidsBefore = server.egress.encoderPids();
     assert.equal(pidsBefore.length, 3, 'one encoder per layout');
 
     // Two participants for ~5 s, then Carol joins (until she is on screen, plus ~5 s), then leaves.
     await new Promise((r) => setTimeout(r, 5000));
+    const withTwo = position();
     const carol = await publish(whip, 'carol');
     const gridWithThree = tileCentres('grid', 3);
     await waitFor(() => {
@@ -187,36 +190,40 @@ describe('participants composed into broadcasts at a real RTMP ingest', { timeou
       return false;
     };
     await waitFor(() => carolOnScreen(), 'Carol on screen', 60_000);
-    const carolVisibleAt = Date.now();
-    t.diagnostic(`Carol on screen ${carolVisibleAt - joinedAt} ms after her publish was answered`);
+    t.diagnostic(`Carol on screen ${Date.now() - joinedAt} ms after her publish was answered`);
+    const carolVisible = position();
     await new Promise((r) => setTimeout(r, 5000));
-    const carolLeftAt = Date.now();
+    const carolLeaving = position();
     assert.equal(await carol.unpublish(), 200);
     await waitFor(() => server.media.participants(cid).length === 2, 'Carol gone', 20_000);
-    await new Promise((r) => setTimeout(r, 4000));
+    await new Promise((r) => setTimeout(r, 3000));
+    const afterLeave = position();
+    await new Promise((r) => setTimeout(r, 1000));
 
     // Same encoders and the same RTMP sessions throughout.
     const stats = server.engine.stats(cid);
-    assert.deepEqual((server.engine as unknown as { encoderPids(): number[] }).encoderPids(), pidsBefore);
+    assert.deepEqual(server.egress.encoderPids(), pidsBefore);
     for (const s of stats) assert.equal(s.reconnects, 0, `${s.name} reconnected`);
     await call.stopAllRTMPBroadcasts();
     await waitFor(() => layouts.every((n) => events.some((e) => e.type === 'call.rtmp_broadcast_stopped' && e.name === n)), 'all stopped', 20_000);
     await new Promise((r) => setTimeout(r, 500));
 
-    const toRecording = (wall: number) => (wall - startedAt) / 1000;
-    const mid = toRecording((carolVisibleAt + carolLeftAt) / 2);
-    const afterLeave = toRecording(carolLeftAt + 3000);
     const seen: Record<string, { two: string[]; three: string[]; again: string[] }> = {};
     for (const name of layouts) {
       const path = ingest.recordingPath(`composed-${name}`);
-      t.diagnostic(`${name}: recorded ${(await probe(path)).format.duration} s over ${toRecording(Date.now()).toFixed(1)} s of wall time`);
+      const at = {
+        two: withTwo[name]! - 1,
+        three: (carolVisible[name]! + carolLeaving[name]!) / 2,
+        again: afterLeave[name]!,
+      };
+      t.diagnostic(`${name}: recorded ${(await probe(path)).format.duration} s; frames grabbed at ${JSON.stringify(at)}`);
       const n3 = name === 'single-participant' ? 2 : 3;
       seen[name] = {
-        two: coloursAt(await grabFrameRgb(path, 3.5, W, H), tileCentres(name, 2)),
-        three: coloursAt(await grabFrameRgb(path, mid, W, H), tileCentres(name, n3)),
-        again: coloursAt(await grabFrameRgb(path, afterLeave, W, H), tileCentres(name, 2)),
+        two: coloursAt(await grabFrameRgb(path, at.two, W, H), tileCentres(name, 2)),
+        three: coloursAt(await grabFrameRgb(path, at.three, W, H), tileCentres(name, n3)),
+        again: coloursAt(await grabFrameRgb(path, at.again, W, H), tileCentres(name, 2)),
       };
-      t.diagnostic(`${name}: ${JSON.stringify(seen[name])} (three at ${mid.toFixed(1)} s, after at ${afterLeave.toFixed(1)} s)`);
+      t.diagnostic(`${name}: ${JSON.stringify(seen[name])}`);
     }
     // With Alice and Bob: both colours where the layout puts two tiles (in either order); the
     // single-participant layout features one of them.
@@ -232,11 +239,29 @@ describe('participants composed into broadcasts at a real RTMP ingest', { timeou
 
     // Everyone is heard: the grid recording's audio carries both tones (and Carol's while she was there).
     const gridPath = ingest.recordingPath('composed-grid');
-    const pcm = await decodePcm(gridPath, 1, 3);
+    const pcm = await decodePcm(gridPath, 1, withTwo.grid! - 2);
     const off = tonePower(pcm, 660);
     assert.ok(tonePower(pcm, 440) > 20 * off, `440 Hz: ${tonePower(pcm, 440)} vs ${off}`);
     assert.ok(tonePower(pcm, 880) > 20 * off, `880 Hz: ${tonePower(pcm, 880)} vs ${off}`);
-    const pcm3 = await decodePcm(gridPath, mid - 1, 2);
+    const pcm3 = await decodePcm(gridPath, (carolVisible.grid! + carolLeaving.grid!) / 2 - 1, 2);
     assert.ok(tonePower(pcm3, 1320) > 20 * tonePower(pcm3, 1100), `1320 Hz while Carol was there`);
+  });
+  it('detect_orientation starts a portrait broadcast for a portrait publisher', async () => {
+    await client.upsertUsers([{ id: 'dora', name: 'Dora', role: 'user' }]);
+    const call = client.video.call('default', 'portrait');
+    const created = await call.getOrCreate({ data: { created_by_id: 'dora' } });
+    const token = client.generateUserToken({ user_id: 'dora', validity_in_seconds: 600 });
+    publishers.set('dora', await TestPublisher.start({ url: created.call.ingress.whip.address, token, color: 'red', size: { width: 360, height: 640 } }));
+    await waitFor(() => server.media.participants('default:portrait')[0]?.videoSize?.height === 640, 'the portrait video size', 60_000);
+    await call.startRTMPBroadcasts({
+      broadcasts: [{ name: 'phone', stream_url: ingest.url(), stream_key: 'portrait-phone', quality: '720p', layout: { name: 'single-participant', detect_orientation: true } }],
+    });
+    await waitFor(() => events.some((e) => e.type === 'call.rtmp_broadcast_started' && e.name === 'phone'), 'phone live', 30_000);
+    await waitFor(() => (server.engine.stats('default:portrait')[0]?.videoFramesSent ?? 0) > 60, '2 s of video', 30_000);
+    await call.stopRTMPBroadcast({ name: 'phone' });
+    await waitFor(() => events.some((e) => e.type === 'call.rtmp_broadcast_stopped' && e.name === 'phone'), 'phone stopped', 20_000);
+    const info = await probe(ingest.recordingPath('portrait-phone'));
+    assert.equal(info.video?.width, 720);
+    assert.equal(info.video?.height, 1280);
   });
 });
