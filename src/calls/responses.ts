@@ -2,6 +2,7 @@
  * Wire models (Stream's UserResponse, MemberResponse, CallResponse, CallTypeResponse) built from
  * store records. Pure functions.
  */
+import type { DestinationStats } from '../egress/contract.js';
 import type { BroadcastRecord, CallRecord, CallTypeRecord, JsonObject, MemberRecord, UserRecord } from '../store/records.js';
 import { effectiveSettings } from './settings.js';
 
@@ -56,10 +57,20 @@ export function memberResponse(m: MemberRecord, user: UserRecord): JsonObject {
   };
 }
 
-export function egressResponse(broadcasts: BroadcastRecord[]): JsonObject {
+/**
+ * `call.egress`. Each active broadcast also carries its live `stats` (state, bytes and frames sent,
+ * bitrate, reconnects, last error) when the engine has them: a field beyond Stream's model, which
+ * its clients ignore.
+ */
+export function egressResponse(broadcasts: BroadcastRecord[], stats: readonly DestinationStats[] = []): JsonObject {
   return {
     broadcasting: broadcasts.length > 0,
-    rtmps: broadcasts.map((b) => ({ name: b.name, stream_url: b.stream_url, stream_key: b.stream_key, started_at: b.started_at })),
+    rtmps: broadcasts.map((b) => {
+      const entry: JsonObject = { name: b.name, stream_url: b.stream_url, stream_key: b.stream_key, started_at: b.started_at };
+      const s = stats.find((x) => x.name === b.name);
+      if (s) entry.stats = { ...s };
+      return entry;
+    }),
   };
 }
 
@@ -79,6 +90,8 @@ export interface CallView {
   publicUrl: string;
   /** The call's live session (CallSessionResponse) while anyone is in it. */
   session?: JsonObject & { id: string };
+  /** Live stats of the call's destinations. */
+  stats?: readonly DestinationStats[];
 }
 
 export function callResponse(v: CallView): JsonObject {
@@ -101,7 +114,7 @@ export function callResponse(v: CallView): JsonObject {
     backstage: backstage?.enabled === true && v.call.live_started_at === null,
     blocked_user_ids: [],
     settings,
-    egress: egressResponse(v.broadcasts),
+    egress: egressResponse(v.broadcasts, v.stats),
     ingress: ingressResponse(v.publicUrl, v.call.type, v.call.id),
   };
   if (v.call.starts_at !== null) out.starts_at = v.call.starts_at;

@@ -173,6 +173,7 @@ export class CallService implements EgressListener {
       broadcasts,
       publicUrl: this.publicUrl(),
       ...(session ? { session } : {}),
+      stats: this.engine?.stats(loaded.call.cid) ?? [],
     });
   }
 

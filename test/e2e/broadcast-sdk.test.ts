@@ -178,6 +178,10 @@ describe('broadcasts through the node SDK to a real RTMP ingest', () => {
     state = await call.get();
     assert.deepEqual(state.call.egress.rtmps.map((r) => r.name), ['backup']);
     assert.equal(state.call.egress.broadcasting, true);
+    // The call's egress state carries the destination's live stats.
+    const liveStats = (state.call.egress.rtmps[0] as unknown as { stats: { state: string; bytesSent: number; videoFramesSent: number } }).stats;
+    assert.equal(liveStats.state, 'live');
+    assert.ok(liveStats.bytesSent > 0 && liveStats.videoFramesSent > 0);
     const backupStats = t.server.engine.stats('livestream:launch').find((s) => s.name === 'backup');
     assert.equal(backupStats?.state, 'live');
     assert.equal(backupStats?.reconnects, 0);
