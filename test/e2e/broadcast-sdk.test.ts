@@ -8,15 +8,11 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { StreamClient } from '@stream-io/node-sdk';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { startCallcast, type Callcast } from '../../src/assembly.js';
+import type { StreamClient } from '@stream-io/node-sdk';
 import { createLogger } from '../../src/log.js';
 import { grabFrameRgb, pixelAt, probe } from '../support/ffprobe.js';
 import { startNginxIngest, type NginxIngest } from '../support/rtmp-ingest.js';
+import { startTestCallcast, type TestCallcast } from '../support/callcast.js';
 import { waitFor } from '../support/server.js';
 
 interface ReceivedHook {
@@ -84,29 +80,16 @@ const captureLog = createLogger('info', { write: (line: string) => void logLines
 
 describe('broadcasts through the node SDK to a real RTMP ingest', () => {
   let ingest: NginxIngest;
-  let t: { server: Callcast; client: StreamClient; apiKey: string; apiSecret: string };
-  let dataDir: string;
+  let t: TestCallcast;
   let receiver: Awaited<ReturnType<typeof startWebhookReceiver>>;
   const KEYS = { main: 'main-key-4f1c', backup: 'backup-key-9a2e', ended: 'ended-key-77d0' };
 
   before(async () => {
     ingest = await startNginxIngest({ allowedKeys: Object.values(KEYS) });
     receiver = await startWebhookReceiver(() => t?.client);
-    // The complete service as `callcast serve` assembles it, on a throw-away data dir.
-    dataDir = mkdtempSync(join(tmpdir(), 'callcast-e2e-'));
-    const apiKey = `key-${randomBytes(4).toString('hex')}`;
-    const apiSecret = randomBytes(24).toString('hex');
-    const server = await startCallcast({
-      config: {
-        port: 0,
-        host: '127.0.0.1',
-        apiKey,
-        apiSecret,
-        dataDir,
-        logLevel: 'silent',
-        webhookUrl: receiver.url,
-        ...(process.env.CALLCAST_TEST_DATABASE_URL ? { databaseUrl: process.env.CALLCAST_TEST_DATABASE_URL } : {}),
-      },
+    // The complete service as `callcast serve` assembles it.
+    t = await startTestCallcast({
+      config: { webhookUrl: receiver.url },
       log: captureLog,
       egress: {
         tls: { ca: ingest.caCertPem },
@@ -114,11 +97,9 @@ describe('broadcasts through the node SDK to a real RTMP ingest', () => {
         connectTimeoutMs: 3000,
       },
     });
-    t = { server, apiKey, apiSecret, client: new StreamClient(apiKey, apiSecret, { basePath: server.url, timeout: 10_000 }) };
   });
   after(async () => {
-    await t?.server.close();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    await t?.close();
     await receiver?.close();
     await ingest?.stop();
   });

@@ -8,14 +8,10 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { StreamClient } from '@stream-io/node-sdk';
-import { startCallcast, type Callcast } from '../../src/assembly.js';
+import type { StreamClient } from '@stream-io/node-sdk';
+import type { Callcast } from '../../src/assembly.js';
 import type { WireEvent } from '../../src/events/contract.js';
 import type { LayoutParticipant } from '../../src/layout/participants.js';
 import { composeScene } from '../../src/layout/scene.js';
@@ -23,12 +19,18 @@ import type { LayoutName } from '../../src/layout/settings.js';
 import { grabFrameRgb, pixelAt, probe } from '../support/ffprobe.js';
 import { TestPublisher } from '../support/publisher.js';
 import { startNginxIngest, type NginxIngest } from '../support/rtmp-ingest.js';
+import { startTestCallcast, type TestCallcast } from '../support/callcast.js';
 import { waitFor } from '../support/server.js';
-import { tonePower } from '../media/helpers.js';
+import { i420PixelRgb, tonePower } from '../media/helpers.js';
 
 const execFileP = promisify(execFile);
-const W = 640;
-const H = 360;
+/** Each layout broadcasts at its own quality, so each group's composed output can be watched apart. */
+const GROUPS = {
+  spotlight: { quality: '360p', w: 640, h: 360 },
+  grid: { quality: '480p', w: 854, h: 480 },
+  'single-participant': { quality: 'portrait-360x640', w: 360, h: 640 },
+} as const;
+type GroupName = keyof typeof GROUPS;
 
 type Rgb = [number, number, number];
 const COLOURS: Record<string, { ffmpeg: string; rgb: Rgb; tone: number }> = {
@@ -40,7 +42,8 @@ const COLOURS: Record<string, { ffmpeg: string; rgb: Rgb; tone: number }> = {
 const near = (a: number[], b: number[], tol = 60) => a.every((v, i) => Math.abs(v - b[i]!) <= tol);
 
 /** Tile centres of `layout` for `n` participants with video, as the layout engine places them. */
-function tileCentres(layout: LayoutName, n: number): Array<[number, number]> {
+function tileCentres(layout: GroupName, n: number): Array<[number, number]> {
+  const { w: W, h: H } = GROUPS[layout];
   const participants: LayoutParticipant[] = Array.from({ length: n }, (_, i) => ({
     sessionId: `s${i}`,
     userId: `u${i}`,
@@ -55,7 +58,7 @@ function tileCentres(layout: LayoutName, n: number): Array<[number, number]> {
   const scene = composeScene({
     canvas: { width: W, height: H },
     participants,
-    layout: { name: layout, external_app_url: '', external_css_url: '', options: { 'participant_label.display': false } },
+    layout: { name: layout as LayoutName, external_app_url: '', external_css_url: '', options: { 'participant_label.display': false } },
     nowMs: 0,
   });
   return scene.items
@@ -66,12 +69,21 @@ function tileCentres(layout: LayoutName, n: number): Array<[number, number]> {
     });
 }
 
-/** Which participants' colours are at the given points of a frame. */
-function coloursAt(frame: Buffer, points: Array<[number, number]>): string[] {
+function whoIs(px: number[]): string {
+  const hit = Object.entries(COLOURS).find(([, c]) => near(px, c.rgb));
+  return hit ? hit[0] : `rgb(${px.join(',')})`;
+}
+
+/** Which participants' colours are at the given points of an RGB frame (from the recording). */
+function coloursAt(frame: Buffer, width: number, points: Array<[number, number]>): string[] {
+  return points.map(([x, y]) => whoIs(pixelAt(frame, width, x, y)));
+}
+
+/** The same on an I420 frame (the group's latest composed output). */
+function coloursInI420(frame: { data: Buffer; width: number; height: number }, points: Array<[number, number]>): string[] {
   return points.map(([x, y]) => {
-    const px = pixelAt(frame, W, x, y);
-    const hit = Object.entries(COLOURS).find(([, c]) => near(px, c.rgb));
-    return hit ? hit[0] : `rgb(${px.join(',')})`;
+    const c = i420PixelRgb(frame.data, frame.width, frame.height, x, y);
+    return whoIs([c.r, c.g, c.b]);
   });
 }
 
@@ -88,35 +100,21 @@ describe('participants composed into broadcasts at a real RTMP ingest', { timeou
   let ingest: NginxIngest;
   let server: Callcast;
   let client: StreamClient;
-  let dataDir: string;
+  let svc: TestCallcast;
   const events: WireEvent[] = [];
   const publishers = new Map<string, TestPublisher>();
 
   before(async () => {
     ingest = await startNginxIngest();
-    dataDir = mkdtempSync(join(tmpdir(), 'callcast-e2e-'));
-    const apiKey = `key-${randomBytes(4).toString('hex')}`;
-    const apiSecret = randomBytes(24).toString('hex');
-    server = await startCallcast({
-      config: {
-        port: 0,
-        host: '127.0.0.1',
-        apiKey,
-        apiSecret,
-        dataDir,
-        logLevel: 'silent',
-        ...(process.env.CALLCAST_TEST_DATABASE_URL ? { databaseUrl: process.env.CALLCAST_TEST_DATABASE_URL } : {}),
-      },
-      egress: { retry: { initialDelayMs: 200, maxDelayMs: 1000, giveUpAfterMs: 10_000 } },
-    });
+    svc = await startTestCallcast({ egress: { retry: { initialDelayMs: 200, maxDelayMs: 1000, giveUpAfterMs: 10_000 } } });
+    server = svc.server;
+    client = svc.client;
     server.bus.subscribe((e) => events.push(e));
-    client = new StreamClient(apiKey, apiSecret, { basePath: server.url, timeout: 10_000 });
   });
   after(async () => {
     await Promise.all([...publishers.values()].map((p) => p.close()));
-    await server?.close();
+    await svc?.close();
     await ingest?.stop();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
   const publish = async (whip: string, user: string) => {
@@ -144,14 +142,14 @@ describe('participants composed into broadcasts at a real RTMP ingest', { timeou
     assert.ok(live.call.current_session_id.length > 0);
     assert.deepEqual(live.call.session?.participants.map((p) => p.user.id).sort(), ['alice', 'bob']);
 
-    const layouts: LayoutName[] = ['spotlight', 'grid', 'single-participant'];
+    const layouts = Object.keys(GROUPS) as GroupName[];
     for (const name of layouts) {
       await call.startRTMPBroadcasts({
         broadcasts: [{
           name,
           stream_url: ingest.url(),
           stream_key: `composed-${name}`,
-          quality: '360p',
+          quality: GROUPS[name].quality,
           layout: { name, options: { 'participant_label.display': false, 'layout.background_color': '#202020' } },
         }],
       });
@@ -160,43 +158,31 @@ describe('participants composed into broadcasts at a real RTMP ingest', { timeou
     // Where each recording is now, in its own timeline: the encoder stamps frames at 30 fps, so a
     // destination's sent-frame count is its position (robust to a busy machine running slow).
     const position = () => Object.fromEntries(server.engine.stats(cid).map((s) => [s.name, s.videoFramesSent / 30]));
+    // What each group's composed output shows right now at the tile centres of `n` participants.
+    const showing = (name: GroupName, n: number) => {
+      const frame = server.previews.latestFrame(cid, GROUPS[name].quality);
+      return frame ? coloursInI420(frame, tileCentres(name, n)).sort() : [];
+    };
+    const shows = (name: GroupName, who: string[]) => JSON.stringify(showing(name, who.length)) === JSON.stringify([...who].sort());
     const pidsBefore = server.egress.encoderPids();
     assert.equal(pidsBefore.length, 3, 'one encoder per layout');
 
-    // Two participants for ~5 s, then Carol joins (until she is on screen, plus ~5 s), then leaves.
-    await new Promise((r) => setTimeout(r, 5000));
+    // Alice and Bob, until every group shows them (and a second more); then Carol joins until
+    // she is on screen (plus a few seconds), then leaves.
+    await waitFor(() => shows('spotlight', ['alice', 'bob']) && shows('grid', ['alice', 'bob']) && ['alice', 'bob'].includes(showing('single-participant', 1)[0]!), 'both on screen everywhere', 60_000);
+    await new Promise((r) => setTimeout(r, 1000));
     const withTwo = position();
-    const carol = await publish(whip, 'carol');
-    const gridWithThree = tileCentres('grid', 3);
-    await waitFor(() => {
-      const frame = server.previews.latestFrame(cid, '360p');
-      return frame !== null && server.media.participants(cid).length === 3;
-    }, 'Carol in the call', 60_000);
-    // Carol is on screen once her colour shows in the composed output (the latest preview frame).
     const joinedAt = Date.now();
-    const carolOnScreen = () => {
-      const frame = server.previews.latestFrame(cid, '360p');
-      if (!frame) return false;
-      const ySize = frame.width * frame.height;
-      const cw = frame.width >> 1;
-      for (let y = 0; y < frame.height; y += 8) {
-        for (let x = 0; x < frame.width; x += 8) {
-          const Y = frame.data[y * frame.width + x]!;
-          const U = frame.data[ySize + (y >> 1) * cw + (x >> 1)]!;
-          const V = frame.data[ySize + (ySize >> 2) + (y >> 1) * cw + (x >> 1)]!;
-          if (Y > 120 && Y < 170 && U < 70 && V < 70) return true; // lime in BT.601: Y 145, U 54, V 34
-        }
-      }
-      return false;
-    };
-    await waitFor(() => carolOnScreen(), 'Carol on screen', 60_000);
-    t.diagnostic(`Carol on screen ${Date.now() - joinedAt} ms after her publish was answered`);
+    const carol = await publish(whip, 'carol');
+    await waitFor(() => shows('spotlight', ['alice', 'bob', 'carol']) && shows('grid', ['alice', 'bob', 'carol']), 'Carol on screen', 60_000);
+    t.diagnostic(`Carol on screen ${Date.now() - joinedAt} ms after her publish started`);
     const carolVisible = position();
-    await new Promise((r) => setTimeout(r, 5000));
+    await new Promise((r) => setTimeout(r, 3000));
     const carolLeaving = position();
     assert.equal(await carol.unpublish(), 200);
     await waitFor(() => server.media.participants(cid).length === 2, 'Carol gone', 20_000);
-    await new Promise((r) => setTimeout(r, 3000));
+    await waitFor(() => shows('spotlight', ['alice', 'bob']) && shows('grid', ['alice', 'bob']), 'two again', 30_000);
+    await new Promise((r) => setTimeout(r, 1000));
     const afterLeave = position();
     await new Promise((r) => setTimeout(r, 1000));
 
@@ -212,16 +198,17 @@ describe('participants composed into broadcasts at a real RTMP ingest', { timeou
     for (const name of layouts) {
       const path = ingest.recordingPath(`composed-${name}`);
       const at = {
-        two: withTwo[name]! - 1,
+        two: withTwo[name]! - 0.5,
         three: (carolVisible[name]! + carolLeaving[name]!) / 2,
-        again: afterLeave[name]!,
+        again: afterLeave[name]! - 0.5,
       };
+      const { w, h } = GROUPS[name];
       t.diagnostic(`${name}: recorded ${(await probe(path)).format.duration} s; frames grabbed at ${JSON.stringify(at)}`);
       const n3 = name === 'single-participant' ? 2 : 3;
       seen[name] = {
-        two: coloursAt(await grabFrameRgb(path, at.two, W, H), tileCentres(name, 2)),
-        three: coloursAt(await grabFrameRgb(path, at.three, W, H), tileCentres(name, n3)),
-        again: coloursAt(await grabFrameRgb(path, at.again, W, H), tileCentres(name, 2)),
+        two: coloursAt(await grabFrameRgb(path, at.two, w, h), w, tileCentres(name, 2)),
+        three: coloursAt(await grabFrameRgb(path, at.three, w, h), w, tileCentres(name, n3)),
+        again: coloursAt(await grabFrameRgb(path, at.again, w, h), w, tileCentres(name, 2)),
       };
       t.diagnostic(`${name}: ${JSON.stringify(seen[name])}`);
     }

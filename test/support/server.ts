@@ -41,7 +41,7 @@ export interface TestServerOptions {
 }
 
 /** A fresh schema in the test PostgreSQL database; the URL selects it through search_path. */
-async function freshSchema(baseUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
+export async function freshSchema(baseUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
   const schema = `t_${randomBytes(6).toString('hex')}`;
   const client = new pg.Client({ connectionString: baseUrl });
   await client.connect();

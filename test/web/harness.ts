@@ -4,15 +4,14 @@
  * 127.0.0.1, a free port and a throw-away data dir, with the pages freshly built by Vite.
  */
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { StreamClient } from '@stream-io/node-sdk';
-import { startCallcast, type Callcast } from '../../src/assembly.js';
+import type { StreamClient } from '@stream-io/node-sdk';
+import type { Callcast } from '../../src/assembly.js';
 import { mintUserToken } from '../../src/cli.js';
 import type { RetryPolicy } from '../../src/egress/destination.js';
+import { startTestCallcast } from '../support/callcast.js';
 
 const execFileP = promisify(execFile);
 
@@ -58,35 +57,13 @@ export interface WebHarnessOptions {
 
 export async function startWebHarness(opts: WebHarnessOptions = {}): Promise<WebHarness> {
   await buildWebPages();
-  const dataDir = mkdtempSync(join(tmpdir(), 'callcast-web-'));
-  const apiKey = `key-${randomBytes(4).toString('hex')}`;
-  const apiSecret = randomBytes(24).toString('hex');
-  let server: Callcast;
+  const svc = await startTestCallcast({
+    config: { devTokens: true },
+    ...(opts.retry ? { egress: { retry: opts.retry } } : {}),
+    webRoot: WEB_ROOT,
+  });
+  const { server, client, apiKey, apiSecret, close } = svc;
   try {
-    server = await startCallcast({
-      config: {
-        port: 0,
-        host: '127.0.0.1',
-        apiKey,
-        apiSecret,
-        dataDir,
-        logLevel: 'silent',
-        devTokens: true,
-        ...(process.env.CALLCAST_TEST_DATABASE_URL ? { databaseUrl: process.env.CALLCAST_TEST_DATABASE_URL } : {}),
-      },
-      ...(opts.retry ? { egress: { retry: opts.retry } } : {}),
-      webRoot: WEB_ROOT,
-    });
-  } catch (err) {
-    rmSync(dataDir, { recursive: true, force: true });
-    throw err;
-  }
-  const close = async () => {
-    await server.close();
-    rmSync(dataDir, { recursive: true, force: true });
-  };
-  try {
-    const client = new StreamClient(apiKey, apiSecret, { basePath: server.url, timeout: 10_000 });
     await client.upsertUsers([{ id: 'operator', name: 'Operator', role: 'admin' }]);
     const operatorToken = await mintUserToken(apiSecret, { userId: 'operator', ttlSeconds: 3600 });
     return { server, client, apiKey, apiSecret, url: server.url, operatorToken, close };
