@@ -29,7 +29,7 @@ describe('npm run bench -- --smoke', () => {
   const dir = mkdtempSync(join(tmpdir(), 'callcast-bench-smoke-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('runs every figure once, prints the table and writes valid JSON', { timeout: 240_000 }, async (t) => {
+  it('runs every figure once, prints the table and writes valid JSON', { timeout: 540_000 }, async (t) => {
     const out = join(dir, 'smoke.json');
     const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--smoke', '--out', out], {
       cwd: ROOT,
@@ -42,7 +42,8 @@ describe('npm run bench -- --smoke', () => {
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
     child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr = (stderr + d).slice(-20_000); });
-    const timer = setTimeout(() => child.kill('SIGTERM'), 220_000);
+    // Normally a few minutes; a machine busy with other work can take much longer.
+    const timer = setTimeout(() => child.kill('SIGTERM'), 520_000);
     const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
     clearTimeout(timer);
     assert.equal(code, 0, `the smoke run failed:\n${stderr}`);
