@@ -3,7 +3,7 @@
  * process and its ffmpeg children) can be read from /proc apart from the bench's own work and the
  * publishers'. The API is driven through the Stream node SDK, as an integrator would.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { StreamClient } from '@stream-io/node-sdk';
 import { sampleTree, type TreeSample } from './proc.js';
+import { waitExit } from '../../test/support/rtmp-ingest.js';
 
 const READY_MARKER = 'CALLCAST_BENCH_READY';
 
@@ -27,17 +28,6 @@ export interface ServiceHandle {
   /** WHIP endpoint of a call. */
   whipUrl(callType: string, callId: string): string;
   stop(): Promise<void>;
-}
-
-function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const t = setTimeout(() => resolve(false), ms);
-    child.once('exit', () => {
-      clearTimeout(t);
-      resolve(true);
-    });
-  });
 }
 
 export async function startService(): Promise<ServiceHandle> {

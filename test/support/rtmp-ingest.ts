@@ -88,7 +88,8 @@ function isListening(port: number): boolean {
   }
 }
 
-function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
+/** Waits up to `ms` for a child process to exit; true if it did. */
+export function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
   return new Promise((resolve) => {
     const t = setTimeout(() => resolve(false), ms);
