@@ -94,7 +94,7 @@ export class FlashPublisher {
     const ff = spawn(process.env.CALLCAST_FFMPEG || 'ffmpeg', [
       '-hide_banner', '-loglevel', 'error', '-nostdin',
       '-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-s', `${width}x${height}`, '-r', '30', '-i', 'pipe:0',
-      '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-lag-in-frames', '0', '-auto-alt-ref', '0',
+      '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-threads', '1', '-lag-in-frames', '0', '-auto-alt-ref', '0',
       '-error-resilient', '1', '-b:v', '600k', '-g', '60', '-keyint_min', '60', '-pix_fmt', 'yuv420p',
       '-f', 'rtp', '-payload_type', '96', `rtp://127.0.0.1:${port}?pkt_size=1200`,
     ], { stdio: ['pipe', 'ignore', 'pipe'] });

@@ -71,6 +71,12 @@ export function childrenOf(pid: number): number[] {
   return [...out];
 }
 
+/** The command name of a process ('' when it is gone). */
+export function procComm(pid: number): string {
+  const stat = readOr(`/proc/${pid}/stat`);
+  return stat ? parseProcStat(stat).comm : '';
+}
+
 /** The process and all its descendants, root first. */
 export function processTree(root: number): number[] {
   const seen: number[] = [];

@@ -4,7 +4,7 @@
  */
 import type { StreamClient } from '@stream-io/node-sdk';
 import type { NginxIngest } from '../../test/support/rtmp-ingest.js';
-import { cpuBetween, cpuByCommand, processTree, type TreeSample } from './proc.js';
+import { cpuBetween, cpuByCommand, procComm, processTree, type TreeSample } from './proc.js';
 import type { ServiceHandle } from './service.js';
 import { median, type Summary } from './stats.js';
 
@@ -136,18 +136,24 @@ export function secondsLeft(ctx: RunContext): number {
   return (ctx.deadline - performance.now()) / 1000;
 }
 
+/** The service's media processes (its ffmpeg encoders and decoders) running now. */
+export function mediaProcesses(ctx: RunContext): number {
+  return processTree(ctx.service.pid).slice(1).filter((pid) => procComm(pid) === 'ffmpeg').length;
+}
+
 /**
- * Waits (at most `timeoutMs`) until the service has no child processes left: the encoders of
- * stopped broadcasts and the decoders of participants who left (they may linger for the media
- * plane's disconnect grace) would otherwise be counted in the next measurement.
+ * Waits (at most `timeoutMs`) until the service runs no media process: the encoders of stopped
+ * broadcasts and the decoders of participants who left would otherwise be counted in the next
+ * measurement. Other children (the TypeScript loader's esbuild service) live as long as the
+ * service and are not waited for.
  */
 export async function waitQuiet(ctx: RunContext, timeoutMs = 20_000): Promise<boolean> {
   const until = performance.now() + timeoutMs;
   while (performance.now() < until) {
-    if (processTree(ctx.service.pid).length <= 1) return true;
+    if (mediaProcesses(ctx) === 0) return true;
     await sleep(250);
   }
-  ctx.log(`the service still has ${processTree(ctx.service.pid).length - 1} child process(es) after ${timeoutMs} ms`);
+  ctx.log(`the service still runs ${mediaProcesses(ctx)} media process(es) after ${timeoutMs} ms`);
   return false;
 }
 

@@ -186,7 +186,8 @@ export class BroadcastGroup {
       }
       return;
     }
-    encoder.write(video, audio);
+    const releaseFrame = source.releaseFrame?.bind(source);
+    encoder.write(video, audio, releaseFrame ? () => releaseFrame(video) : undefined);
   }
 
   private onTag(encoder: Encoder, tag: FlvTag): void {

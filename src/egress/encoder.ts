@@ -113,17 +113,22 @@ export class Encoder extends EventEmitter<EncoderEvents> {
 
   /**
    * Queues one tick: a video frame and its PCM. Returns false (and writes neither, keeping the
-   * two in step) when the encoder is not running or is not keeping up.
+   * two in step) when the encoder is not running or is not keeping up. `videoTaken` is called
+   * once the pipe no longer needs the video buffer (also when the frame is not written).
    */
-  write(video: Buffer, audio: Buffer): boolean {
+  write(video: Buffer, audio: Buffer, videoTaken?: () => void): boolean {
     const v = this.videoIn;
     const a = this.audioIn;
-    if (!this.running || this.stopping || !v || !a || v.destroyed || a.destroyed) return false;
-    if (v.writableLength + a.writableLength > this.maxQueuedBytes) {
-      this.framesDropped += 1;
+    if (!this.running || this.stopping || !v || !a || v.destroyed || a.destroyed) {
+      videoTaken?.();
       return false;
     }
-    v.write(video);
+    if (v.writableLength + a.writableLength > this.maxQueuedBytes) {
+      this.framesDropped += 1;
+      videoTaken?.();
+      return false;
+    }
+    v.write(video, videoTaken ? () => videoTaken() : undefined);
     a.write(audio);
     this.framesWritten += 1;
     return true;

@@ -10,10 +10,15 @@ import { PCM_BYTES_PER_SAMPLE_FRAME, i420FrameBytes, qualityProfile } from './qu
 export interface FrameSource {
   /**
    * One I420 frame of the quality's size, for presentation time `ptsMs`. The caller does not
-   * modify it, and the source must not modify it afterwards either: it is queued to the encoder
-   * as is (return a fresh buffer, or one that never changes).
+   * modify it, and the source must not modify it afterwards either (until it gets it back through
+   * `releaseFrame`): it is queued to the encoder as is.
    */
   videoFrame(ptsMs: number): Buffer;
+  /**
+   * Optional: the caller is done with a frame from `videoFrame` (the encoder's pipe has taken it),
+   * so the source may draw into that buffer again. Sources that allocate per frame ignore it.
+   */
+  releaseFrame?(frame: Buffer): void;
   /** `sampleFrames` frames of s16le stereo 48 kHz PCM starting at `ptsMs`. */
   audioSamples(ptsMs: number, sampleFrames: number): Buffer;
   close(): void;

@@ -78,6 +78,10 @@ export class CallFrameSource implements FrameSource {
     return this.compositor.compose(frames);
   }
 
+  releaseFrame(frame: Buffer): void {
+    this.compositor.release(frame);
+  }
+
   audioSamples(_ptsMs: number, sampleFrames: number): Buffer {
     const inputs: Buffer[] = [];
     for (const timeline of this.deps.media.audioTimelines(this.callCid).values()) inputs.push(timeline.read(this.consumer, sampleFrames));

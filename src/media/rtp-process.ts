@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
+import { connect as connectUnix, type Socket as NetSocket } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,12 +57,35 @@ export async function allocateRtpPort(): Promise<number> {
 export interface RtpProcessOptions {
   kind: MediaKind;
   codec: RtpCodec;
-  /** ffmpeg arguments after the input (outputs) */
-  outputArgs: string[];
-  /** extra pipes beyond stdout (fd 3, 4, ...) */
-  extraOutputs?: number;
+  /**
+   * ffmpeg arguments after the input (the outputs), given where each output goes: the arguments
+   * that name output i (`pipe:1`, or a listening Unix socket with `-listen 1`).
+   */
+  outputArgs: (targets: string[][]) => string[];
+  /** how many outputs (default 1) */
+  outputs?: number;
+  /**
+   * How outputs reach us. 'pipe' (default): stdout, fd 3, 4, ... 'socket': a Unix socket per
+   * output that ffmpeg listens on and we read into one reused buffer, for outputs of many MB/s
+   * (decoded pictures): reading pipes allocates a new buffer per read, and that external memory
+   * counts against V8's old generation and makes it mark the heap several times a second.
+   */
+  transport?: 'pipe' | 'socket';
   log: MediaLog;
   label: string;
+}
+
+/** Bytes read per system call from an output socket. */
+const SOCKET_READ_BYTES = 256 * 1024;
+/** Between attempts to connect to an output socket ffmpeg has not opened yet. */
+const SOCKET_RETRY_MS = 20;
+/** Unix socket paths longer than this do not fit sockaddr_un everywhere: use pipes then. */
+const MAX_SOCKET_PATH = 100;
+
+/** Where output i goes, as ffmpeg arguments. */
+export function outputTarget(transport: 'pipe' | 'socket', index: number, dir: string): string[] {
+  if (transport === 'socket') return ['-listen', '1', `unix:${join(dir, `out${index}.sock`)}`];
+  return [`pipe:${index === 0 ? 1 : index + 2}`];
 }
 
 /** One running ffmpeg reading RTP from a loopback port. */
@@ -71,6 +95,9 @@ export class RtpProcess {
   private readonly dir: string;
   private readonly socket: Socket;
   private closed = false;
+  private transport: 'pipe' | 'socket' = 'pipe';
+  private readonly outputSockets: NetSocket[] = [];
+  private readonly retryTimers = new Set<NodeJS.Timeout>();
   readonly exited: Promise<number | null>;
 
   private constructor(port: number, dir: string, child: ChildProcess, socket: Socket) {
@@ -96,15 +123,20 @@ export class RtpProcess {
       // (the track decoders start a fresh process if the track resumes).
       '-rw_timeout', '30000000',
       '-i', sdpFile,
-      ...options.outputArgs,
     ];
-    const stdio: ('ignore' | 'pipe')[] = ['ignore', 'pipe', 'pipe'];
-    for (let i = 0; i < (options.extraOutputs ?? 0); i++) stdio.push('pipe');
+    const outputs = options.outputs ?? 1;
+    let transport = options.transport ?? 'pipe';
+    if (transport === 'socket' && join(dir, `out${outputs}.sock`).length > MAX_SOCKET_PATH) transport = 'pipe';
+    args.push(...options.outputArgs(Array.from({ length: outputs }, (_, i) => outputTarget(transport, i, dir))));
+    const stdio: ('ignore' | 'pipe')[] = ['ignore', transport === 'pipe' ? 'pipe' : 'ignore', 'pipe'];
+    if (transport === 'pipe') for (let i = 1; i < outputs; i++) stdio.push('pipe');
     const child = spawn(ffmpegPath(), args, { stdio });
     const socket = createSocket('udp4');
     socket.on('error', () => undefined);
     await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+    await new Promise<void>((resolve) => socket.connect(port, '127.0.0.1', () => resolve()));
     const proc = new RtpProcess(port, dir, child, socket);
+    proc.transport = transport;
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2000); });
     child.on('error', (err) => options.log.warn({ track: options.label, err: err.message }, 'track decoder could not start'));
@@ -122,12 +154,46 @@ export class RtpProcess {
   /** Forwards one RTP packet to the decoder. */
   send(packet: Buffer): void {
     if (!this.running) return;
-    this.socket.send(packet, this.port, '127.0.0.1');
+    // Connected once at start: no address resolution per packet.
+    this.socket.send(packet);
   }
 
-  output(index: number): NodeJS.ReadableStream | null {
+  /**
+   * Delivers output `index` to `onData` as it arrives. The chunk is only valid during the call
+   * (socket outputs reuse one buffer): copy what must be kept.
+   */
+  onOutput(index: number, onData: (chunk: Buffer) => void): void {
+    if (this.transport === 'socket') {
+      this.connectOutput(join(this.dir, `out${index}.sock`), onData);
+      return;
+    }
     const s = index === 0 ? this.child.stdout : (this.child.stdio[index + 2] as NodeJS.ReadableStream | null | undefined);
-    return s ?? null;
+    s?.on('data', (d: Buffer) => onData(d));
+    s?.on('error', () => undefined);
+  }
+
+  /** Connects to an output socket once ffmpeg listens on it (it opens its outputs after probing the input). */
+  private connectOutput(path: string, onData: (chunk: Buffer) => void): void {
+    const buffer = Buffer.allocUnsafe(SOCKET_READ_BYTES);
+    const attempt = () => {
+      if (!this.running) return;
+      let connected = false;
+      const sock = connectUnix({
+        path,
+        onread: { buffer, callback: (n: number, buf: Uint8Array) => { onData((buf as Buffer).subarray(0, n)); return true; } },
+      });
+      sock.once('connect', () => {
+        connected = true;
+        this.outputSockets.push(sock);
+      });
+      sock.on('error', () => {
+        sock.destroy();
+        if (connected || !this.running) return;
+        const timer = setTimeout(() => { this.retryTimers.delete(timer); attempt(); }, SOCKET_RETRY_MS);
+        this.retryTimers.add(timer);
+      });
+    };
+    attempt();
   }
 
   async stop(): Promise<void> {
@@ -143,6 +209,9 @@ export class RtpProcess {
   }
 
   private cleanup(): void {
+    for (const t of this.retryTimers) clearTimeout(t);
+    this.retryTimers.clear();
+    for (const s of this.outputSockets) s.destroy();
     try { this.socket.close(); } catch { /* already closed */ }
     rmSync(this.dir, { recursive: true, force: true });
   }
@@ -152,8 +221,27 @@ export class RtpProcess {
 export class FixedSizeReader {
   private chunks: Buffer[] = [];
   private total = 0;
-  constructor(private readonly size: number, private readonly onRecord: (record: Buffer) => void) {}
+  private readonly records: Buffer[] | undefined;
+  private current = 0;
+  private filled = 0;
+
+  /**
+   * Cuts a byte stream into records of `size` bytes. By default every record is a buffer of its
+   * own. With `recycle` = n (>= 2), records are written into n buffers used in turn, so a stream of
+   * large records (decoded pictures) allocates nothing per record: a record handed out stays
+   * intact until n - 1 further records have been handed out, and a consumer that keeps one longer
+   * must copy it.
+   */
+  constructor(private readonly size: number, private readonly onRecord: (record: Buffer) => void, options: { recycle?: number } = {}) {
+    const n = options.recycle ?? 0;
+    if (n >= 2) this.records = Array.from({ length: n }, () => Buffer.allocUnsafe(size));
+  }
+
   push(data: Buffer): void {
+    if (this.records) {
+      this.pushInto(this.records, data);
+      return;
+    }
     this.chunks.push(data);
     this.total += data.length;
     if (this.total < this.size) return;
@@ -164,5 +252,21 @@ export class FixedSizeReader {
     }
     this.chunks = all.length ? [Buffer.from(all)] : [];
     this.total = all.length;
+  }
+
+  private pushInto(records: Buffer[], data: Buffer): void {
+    let offset = 0;
+    while (offset < data.length) {
+      const record = records[this.current]!;
+      const n = Math.min(this.size - this.filled, data.length - offset);
+      data.copy(record, this.filled, offset, offset + n);
+      this.filled += n;
+      offset += n;
+      if (this.filled === this.size) {
+        this.filled = 0;
+        this.current = (this.current + 1) % records.length;
+        this.onRecord(record);
+      }
+    }
   }
 }

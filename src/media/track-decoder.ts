@@ -69,14 +69,14 @@ export function outputFilter(spec: VideoOutputSpec): string {
   return parts.join(',');
 }
 
-/** ffmpeg output arguments for a set of video outputs (stdout, then fd 3, 4, ...). */
-export function videoOutputArgs(specs: readonly VideoOutputSpec[]): string[] {
+/** ffmpeg output arguments for a set of video outputs (by default stdout, then fd 3, 4, ...). */
+export function videoOutputArgs(specs: readonly VideoOutputSpec[], targets: readonly string[][] = specs.map((_, i) => [`pipe:${i === 0 ? 1 : i + 2}`])): string[] {
   const labels = specs.map((_, i) => `[o${i}]`);
   const graph = specs.length === 1
     ? `[0:v]${outputFilter(specs[0]!)}[o0]`
     : `[0:v]split=${specs.length}${specs.map((_, i) => `[s${i}]`).join('')};` + specs.map((s, i) => `[s${i}]${outputFilter(s)}[o${i}]`).join(';');
   const args = ['-filter_complex', graph];
-  specs.forEach((_, i) => args.push('-map', labels[i]!, '-an', '-fps_mode', 'passthrough', '-flush_packets', '1', '-f', 'rawvideo', '-pix_fmt', 'yuv420p', `pipe:${i === 0 ? 1 : i + 2}`));
+  specs.forEach((_, i) => args.push('-map', labels[i]!, '-an', '-fps_mode', 'passthrough', '-flush_packets', '1', '-f', 'rawvideo', '-pix_fmt', 'yuv420p', ...targets[i]!));
   return args;
 }
 
@@ -85,17 +85,20 @@ class VideoProcess {
   private constructor(readonly proc: RtpProcess, readonly specs: VideoOutputSpec[]) {}
 
   static async start(codec: RtpCodec, specs: VideoOutputSpec[], log: MediaLog, label: string, onFrame: () => void): Promise<VideoProcess> {
-    const proc = await RtpProcess.start({ kind: 'video', codec, outputArgs: videoOutputArgs(specs), extraOutputs: specs.length - 1, log, label });
+    const proc = await RtpProcess.start({
+      kind: 'video', codec, outputArgs: (targets) => videoOutputArgs(specs, targets), outputs: specs.length, transport: 'socket', log, label,
+    });
     const vp = new VideoProcess(proc, specs);
     specs.forEach((spec, i) => {
       const key = outputKey(spec);
+      // Pictures are read into three buffers in turn (no allocation per frame): a frame is only
+      // read synchronously by the compositors between two ticks, so two newer ones never arrive
+      // while it is in use.
       const reader = new FixedSizeReader(i420Bytes(spec.width, spec.height), (record) => {
         vp.frames.set(key, { data: record, width: spec.width, height: spec.height, at: Date.now() });
         onFrame();
-      });
-      const out = proc.output(i);
-      out?.on('data', (d: Buffer) => reader.push(d));
-      out?.on('error', () => undefined);
+      }, { recycle: 3 });
+      proc.onOutput(i, (chunk) => reader.push(chunk));
     });
     return vp;
   }
@@ -140,7 +143,7 @@ export class TrackDecoder extends EventEmitter {
   private readonly stallMs: number;
   private readonly swapTimeoutMs: number;
   private pendingSince = 0;
-  private readonly bridged = new Map<string, { source: Buffer; frame: DecodedFrame }>();
+  private readonly bridged = new Map<string, { source: DecodedFrame; frame: DecodedFrame }>();
 
   constructor(private readonly options: TrackDecoderOptions) {
     super();
@@ -215,9 +218,9 @@ export class TrackDecoder extends EventEmitter {
     }
     if (!best) return null;
     const cached = this.bridged.get(key);
-    if (cached && cached.source === best.data) return cached.frame;
+    if (cached && cached.source === best) return cached.frame;
     const scaled = { ...scaleI420(best, target.width, target.height), at: best.at };
-    this.bridged.set(key, { source: best.data, frame: scaled });
+    this.bridged.set(key, { source: best, frame: scaled });
     return scaled;
   }
 
@@ -360,12 +363,12 @@ export class AudioTrackDecoder {
   private async start(): Promise<void> {
     const proc = await RtpProcess.start({
       kind: 'audio', codec: this.options.codec, log: this.options.log ?? silentLog, label: this.options.label ?? 'audio',
-      outputArgs: ['-vn', '-flush_packets', '1', '-f', 's16le', '-acodec', 'pcm_s16le', '-ar', '48000', '-ac', '2', 'pipe:1'],
+      outputArgs: ([target]) => ['-vn', '-flush_packets', '1', '-f', 's16le', '-acodec', 'pcm_s16le', '-ar', '48000', '-ac', '2', ...target!],
     });
     if (this.closed) { await proc.stop(); return; }
     this.proc = proc;
     const reader = new FixedSizeReader(480 * 4, (pcm) => this.options.onPcm(pcm));
-    proc.output(0)?.on('data', (d: Buffer) => reader.push(d));
+    proc.onOutput(0, (d) => reader.push(d));
     proc.child.once('exit', () => {
       if (this.closed) return;
       // Idle timeout or a crash: start again (backing off), packets meanwhile are dropped.

@@ -29,6 +29,10 @@ export class FrameCompositor {
   private overlays: PlacedSprite[] = [];
   /** the finished frame when no tile shows video: returned as is, without per-frame work */
   private staticFrame: Buffer | undefined;
+  /** frames handed back by `release`, drawn into again instead of allocating */
+  private free: Buffer[] = [];
+  /** frames handed out by `compose` and not yet released */
+  private readonly lent = new WeakSet<Buffer>();
 
   constructor(canvas: CanvasSize) {
     if (canvas.width % 2 !== 0 || canvas.height % 2 !== 0 || canvas.width <= 0 || canvas.height <= 0) {
@@ -77,7 +81,9 @@ export class FrameCompositor {
    */
   compose(tileFrames: ReadonlyMap<string, TileFrame>): Buffer {
     if (this.staticFrame) return this.staticFrame;
-    const frame = Buffer.from(this.base);
+    const frame = this.free.pop() ?? Buffer.allocUnsafe(this.base.length);
+    this.base.copy(frame);
+    this.lent.add(frame);
     const W = this.width, H = this.height;
     for (const tile of this.tiles) {
       const f = tileFrames.get(tile.sessionId);
@@ -92,7 +98,20 @@ export class FrameCompositor {
     for (const o of this.overlays) blendSprite(frame, W, H, o.sprite, o.x, o.y);
     return frame;
   }
+
+  /**
+   * Hands a frame from `compose` back once nobody reads it any more (the encoder's pipe took it),
+   * so the next frames are drawn into it. Frames never released are simply collected; other
+   * buffers are ignored.
+   */
+  release(frame: Buffer): void {
+    if (!this.lent.delete(frame)) return;
+    if (this.free.length < MAX_FREE_FRAMES) this.free.push(frame);
+  }
 }
+
+/** Released frames kept for reuse; more than this in flight means the encoder is behind anyway. */
+const MAX_FREE_FRAMES = 4;
 
 /**
  * Moves each participant's boxes onto the even pixel grid of its tile (chroma is 2x2), so the

@@ -89,20 +89,41 @@ export function blitI420(dst: Buffer, dstW: number, dstH: number, src: Buffer, s
   const w = Math.min(srcW - sx, dstW - (x0 + sx)) & ~1;
   const h = Math.min(srcH - sy, dstH - (y0 + sy)) & ~1;
   if (w <= 0 || h <= 0) return;
-  for (let row = 0; row < h; row++) {
-    const s = (sy + row) * srcW + sx;
-    src.copy(dst, (y0 + sy + row) * dstW + x0 + sx, s, s + w);
-  }
-  const scw = srcW >> 1, sch = srcH >> 1, dcw = dstW >> 1, dch = dstH >> 1;
-  const sU = srcW * srcH, sV = sU + scw * sch;
+  const rows = rowViews(src, srcW, srcH, sx, sy, w, h);
+  for (let row = 0; row < h; row++) dst.set(rows[row]!, (y0 + sy + row) * dstW + x0 + sx);
+  const dcw = dstW >> 1, dch = dstH >> 1;
   const dU = dstW * dstH, dV = dU + dcw * dch;
-  const cx = (x0 + sx) >> 1, cy = (y0 + sy) >> 1, csx = sx >> 1, csy = sy >> 1, cwid = w >> 1;
-  for (let row = 0; row < h >> 1; row++) {
-    const s = (csy + row) * scw + csx;
+  const cx = (x0 + sx) >> 1, cy = (y0 + sy) >> 1, ch = h >> 1;
+  for (let row = 0; row < ch; row++) {
     const d = (cy + row) * dcw + cx;
-    src.copy(dst, dU + d, sU + s, sU + s + cwid);
-    src.copy(dst, dV + d, sV + s, sV + s + cwid);
+    dst.set(rows[h + row]!, dU + d);
+    dst.set(rows[h + ch + row]!, dV + d);
   }
+}
+
+interface RowViews { srcW: number; srcH: number; sx: number; sy: number; w: number; h: number; rows: Uint8Array[] }
+
+/**
+ * Views of the rows a blit copies (Y rows, then U, then V), made once per source buffer and
+ * reused while its geometry stays the same: decoded tile frames arrive in a few recycled buffers,
+ * so per-frame copying allocates nothing (a view per row and frame kept the garbage collector
+ * busy).
+ */
+const rowViewCache = new WeakMap<Buffer, RowViews>();
+
+function rowViews(src: Buffer, srcW: number, srcH: number, sx: number, sy: number, w: number, h: number): Uint8Array[] {
+  const c = rowViewCache.get(src);
+  if (c && c.srcW === srcW && c.srcH === srcH && c.sx === sx && c.sy === sy && c.w === w && c.h === h) return c.rows;
+  const rows: Uint8Array[] = [];
+  const view = (offset: number, length: number) => new Uint8Array(src.buffer, src.byteOffset + offset, length);
+  for (let row = 0; row < h; row++) rows.push(view((sy + row) * srcW + sx, w));
+  const scw = srcW >> 1, sch = srcH >> 1;
+  const sU = srcW * srcH, sV = sU + scw * sch;
+  const csx = sx >> 1, csy = sy >> 1, cw = w >> 1;
+  for (let row = 0; row < h >> 1; row++) rows.push(view(sU + (csy + row) * scw + csx, cw));
+  for (let row = 0; row < h >> 1; row++) rows.push(view(sV + (csy + row) * scw + csx, cw));
+  rowViewCache.set(src, { srcW, srcH, sx, sy, w, h, rows });
+  return rows;
 }
 
 /**

@@ -59,7 +59,8 @@ interface TappedGroup {
 
 /**
  * Remembers the last frame each (call, quality, layout) source produced. The frame buffer is the
- * source's own (not copied); a preview read while it is being rewritten may show a torn picture.
+ * source's own (not copied), and the source draws later frames into it once the encoder took it:
+ * a preview may therefore show a slightly newer picture, or one torn between two frames.
  */
 export class PreviewTap {
   private readonly groups = new Map<string, Set<TappedGroup>>();
@@ -83,6 +84,7 @@ export class PreviewTap {
           return data;
         },
         audioSamples: (ptsMs, n) => source.audioSamples(ptsMs, n),
+        releaseFrame: (frame) => source.releaseFrame?.(frame),
         close: () => {
           set!.delete(group);
           if (set!.size === 0) this.groups.delete(callCid);

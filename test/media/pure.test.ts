@@ -12,6 +12,7 @@ import { SpeakerDetector } from '../../src/media/speaker.js';
 import { outputFilter, outputKey, videoOutputArgs } from '../../src/media/track-decoder.js';
 import { h264PayloadSize, h264SpsSize, vp8KeyframeSize } from '../../src/media/video-size.js';
 import { mediaHostFromEnv } from '../../src/media/webrtc.js';
+import { FixedSizeReader } from '../../src/media/rtp-process.js';
 
 /** s16le stereo PCM of a sine (same on both channels). */
 function sine(freq: number, amplitude: number, frames: number): Buffer {
@@ -222,6 +223,25 @@ describe('decoder plumbing', () => {
     assert.match(args[1]!, /split=2\[s0\]\[s1\]/);
     assert.ok(args.includes('pipe:1') && args.includes('pipe:3'));
     assert.notEqual(outputKey({ width: 2, height: 2 }), outputKey({ width: 2, height: 2, mirror: true }));
+  });
+
+  it('cuts a byte stream into fixed-size records, in fresh buffers or recycled ones', () => {
+    const stream = Buffer.from(Array.from({ length: 50 }, (_, i) => i));
+    // chunks that split records anywhere, including several records in one chunk
+    const chunks = [stream.subarray(0, 3), stream.subarray(3, 4), stream.subarray(4, 31), stream.subarray(31, 50)];
+    const fresh: Buffer[] = [];
+    const plain = new FixedSizeReader(10, (r) => fresh.push(r));
+    for (const c of chunks) plain.push(c);
+    assert.deepEqual(fresh.map((r) => [...r]), [0, 1, 2, 3, 4].map((k) => Array.from({ length: 10 }, (_, i) => k * 10 + i)));
+
+    const seen: number[][] = [];
+    const buffers: Buffer[] = [];
+    const recycled = new FixedSizeReader(10, (r) => { seen.push([...r]); buffers.push(r); }, { recycle: 3 });
+    for (const c of chunks) recycled.push(c);
+    assert.deepEqual(seen, fresh.map((r) => [...r]), 'same records');
+    assert.equal(new Set(buffers).size, 3, 'three buffers used in turn');
+    assert.equal(buffers[3], buffers[0]);
+    assert.deepEqual([...buffers[4]!], seen[4], 'the newest record is intact');
   });
 
   it('builds a full intra request', () => {

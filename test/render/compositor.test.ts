@@ -151,6 +151,27 @@ describe('FrameCompositor', () => {
     assertColor(partial, W, H, r1!.x + 20, r1!.y + r1!.height / 2, { r: 0x19, g: 0x23, b: 0x2d }, 'placeholder behind a missing frame');
   });
 
+  it('draws into released frames again, never into frames still in use', () => {
+    const W = 640, H = 360;
+    const scene = sceneOf(W, H, 'grid', [person(0)], { 'layout.background_color': '#000000' });
+    const c = new FrameCompositor({ width: W, height: H });
+    c.setScene(scene, new ImageStore());
+    const rect = c.tileRects().get('s0')!;
+    const red = { r: 255, g: 0, b: 0 }, blue = { r: 0, g: 0, b: 255 };
+    const centre = [rect.x + rect.width / 2, rect.y + rect.height / 2] as const;
+    const first = c.compose(new Map([['s0', solidFrame(rect.width, rect.height, red)]]));
+    const second = c.compose(new Map([['s0', solidFrame(rect.width, rect.height, blue)]]));
+    assert.notEqual(first, second, 'a frame not released is not drawn into');
+    assertColor(first, W, H, centre[0], centre[1], red, 'first frame unchanged');
+    c.release(first);
+    c.release(Buffer.alloc(first.length)); // not one of its frames: ignored
+    const third = c.compose(new Map([['s0', solidFrame(rect.width, rect.height, blue)]]));
+    assert.equal(third, first, 'the released frame is reused');
+    assertColor(third, W, H, centre[0], centre[1], blue, 'redrawn completely');
+    assertColor(third, W, H, 2, 2, { r: 0, g: 0, b: 0 }, 'background restored');
+    assertColor(second, W, H, centre[0], centre[1], blue, 'frame in use untouched');
+  });
+
   it('placeholders show the initials circle colour', () => {
     const W = 1280, H = 720;
     const scene = sceneOf(W, H, 'grid', [person(0, { hasVideo: false }), person(1, { hasVideo: false, name: 'Zed' })], {});

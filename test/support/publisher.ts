@@ -134,7 +134,8 @@ export class TestPublisher {
       if (track.kind === 'video') {
         const { width, height } = o.size ?? { width: 640, height: 360 };
         args.push('-re', '-f', 'lavfi', '-i', o.videoSource ?? `color=c=${o.color ?? 'red'}:size=${width}x${height}:rate=30`);
-        outputs.push('-map', `${input}:v`, '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '300k',
+        // One encoder thread: libvpx's worker threads cost several times the encode itself here.
+        outputs.push('-map', `${input}:v`, '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-threads', '1', '-b:v', '300k',
           '-g', '30', '-keyint_min', '30', '-pix_fmt', 'yuv420p', '-f', 'rtp', '-payload_type', '96', `rtp://127.0.0.1:${port}?pkt_size=1200`);
       } else {
         args.push('-re', '-f', 'lavfi', '-i', o.audioSource ?? `sine=frequency=${o.toneHz ?? 440}:sample_rate=48000`);
