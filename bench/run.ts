@@ -99,6 +99,7 @@ async function main(): Promise<void> {
   const startedAt = new Date().toISOString();
   const loadBefore = loadAverage();
   let loadMax = loadBefore[0] ?? 0;
+  let loadMaxBeforeCapacity: number | undefined;
   const loadTimer = setInterval(() => { loadMax = Math.max(loadMax, loadAverage()[0] ?? 0); }, 2000);
   const log = (msg: string) => process.stderr.write(`[bench ${((performance.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${msg}\n`);
 
@@ -149,6 +150,7 @@ async function main(): Promise<void> {
     // Start the capacity search near what the CPU of one group predicts for this machine.
     const oneGroup = figures.find((f) => f.id === 'fanout_5_vs_1')?.details?.oneDestinationCores as number[] | undefined;
     const cores = machineInfo().cores;
+    loadMaxBeforeCapacity = loadMax;
     const start = smoke ? 1 : oneGroup?.length ? Math.max(1, Math.min(plan.capacity.maxN, Math.floor((cores * 0.8) / median(oneGroup)))) : 4;
     await run('capacity', () => capacity(ctx, { ...plan.capacity, start }));
   } finally {
@@ -165,6 +167,7 @@ async function main(): Promise<void> {
     loadBefore,
     loadAfter: loadAverage(),
     loadMax,
+    ...(loadMaxBeforeCapacity !== undefined ? { loadMaxBeforeCapacity } : {}),
     figures,
   };
   process.stdout.write(`\n${formatTable(figures)}\n\n`);

@@ -30,6 +30,11 @@ export interface RunReport {
   loadAfter: number[];
   /** Highest 1-minute load average seen during the run. */
   loadMax: number;
+  /**
+   * Highest 1-minute load average seen before the capacity trials, which load the machine on
+   * purpose (figures 1 to 4 run a service, publishers and an ingest: about 1-2 on a quiet machine).
+   */
+  loadMaxBeforeCapacity?: number;
   figures: FigureResult[];
 }
 
@@ -107,7 +112,7 @@ export function formatMarkdown(r: RunReport): string {
   lines.push(`Run of ${r.finishedAt} (${r.mode} mode, ${Math.round(r.durationS)} s), commit ${r.commit}.`);
   lines.push('');
   lines.push(`Machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB RAM, Linux ${m.kernel}; Node ${m.node}; ${m.ffmpeg}; nginx ${m.nginx}.`);
-  lines.push(`Load average (1/5/15 min) at start ${r.loadBefore.join(' / ')}, at end ${r.loadAfter.join(' / ')}, highest 1-min value seen during the run ${r.loadMax}.`);
+  lines.push(`Load average (1/5/15 min) at start ${r.loadBefore.join(' / ')}, at end ${r.loadAfter.join(' / ')}, highest 1-min value seen during the run ${r.loadMax}${r.loadMaxBeforeCapacity !== undefined ? ` (${r.loadMaxBeforeCapacity} before the capacity trials, which saturate the machine on purpose)` : ''}.`);
   lines.push('');
   lines.push('| Figure | Median | Spread | Baseline (same run) | Target | Status |');
   lines.push('|---|---|---|---|---|---|');
