@@ -1,7 +1,7 @@
 /**
  * An ffmpeg process that reads one RTP stream from a loopback UDP port (described by a small SDP
- * file) and writes decoded media to pipes. RTP packets received over WebRTC are forwarded to it
- * as they are.
+ * file) and writes decoded media to pipes or, for decoded pictures, to Unix sockets. RTP packets
+ * received over WebRTC are forwarded to it as they are.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
@@ -159,8 +159,9 @@ export class RtpProcess {
   }
 
   /**
-   * Delivers output `index` to `onData` as it arrives. The chunk is only valid during the call
-   * (socket outputs reuse one buffer): copy what must be kept.
+   * Delivers output `index` to `onData` as it arrives. A socket output's chunk is only valid
+   * during the call (one buffer is reused for every read): copy what must be kept. A pipe output's
+   * chunks are fresh buffers the callback may keep.
    */
   onOutput(index: number, onData: (chunk: Buffer) => void): void {
     if (this.transport === 'socket') {

@@ -4,10 +4,11 @@
  * Video (`TrackDecoder`) comes out as raw I420 at the size(s) the layout asks for: ffmpeg scales,
  * fits (cover: scale up and crop; contain: scale down and letterbox) and mirrors, so frames are
  * ready to copy into their tile. Several broadcast groups (qualities) may ask for different sizes
- * of the same track: one process decodes once and splits into one output pipe per size. When the
- * sizes change, a new process starts beside the running one and takes over once it has produced
- * frames; until then the last frame is shown, scaled to the new size, so nothing flickers. A
- * keyframe is requested whenever a process starts (and again until it yields a frame).
+ * of the same track: one process decodes once and splits into one output per size (each a Unix
+ * socket read into recycled buffers, see rtp-process.ts). When the sizes change, a new process
+ * starts beside the running one and takes over once it has produced frames; until then the last
+ * frame is shown, scaled to the new size, so nothing flickers. A keyframe is requested whenever a
+ * process starts (and again until it yields a frame).
  *
  * Audio (`AudioTrackDecoder`) comes out as s16le 48 kHz stereo PCM chunks.
  *
