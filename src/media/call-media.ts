@@ -270,7 +270,7 @@ export class CallMedia extends EventEmitter {
         p.videoSize = size;
         this.touch(p.callCid);
       }
-      p.video?.feed(bytes);
+      p.video?.feed(bytes, size !== null);
     } else {
       p.audio?.feed(bytes);
     }

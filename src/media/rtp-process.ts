@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { connect as connectUnix, type Socket as NetSocket } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ffmpegRtpSdp, type MediaKind } from './sdp.js';
@@ -151,6 +152,22 @@ export class RtpProcess {
     return !this.closed && this.child.exitCode === null && this.child.signalCode === null;
   }
 
+  /**
+   * Resolves true once ffmpeg has bound its RTP port (read from /proc/net/udp, without touching
+   * the port), false when it exits first, after `timeoutMs`, or where /proc is not available.
+   * Packets sent before that are lost.
+   */
+  async whenListening(timeoutMs = 3000): Promise<boolean> {
+    const until = Date.now() + timeoutMs;
+    while (this.running && Date.now() < until) {
+      const table = await readFile('/proc/net/udp', 'utf8').catch(() => null);
+      if (table === null) return false;
+      if (udpPortBound(table, this.port)) return true;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return false;
+  }
+
   /** Forwards one RTP packet to the decoder. */
   send(packet: Buffer): void {
     if (!this.running) return;
@@ -219,6 +236,16 @@ export class RtpProcess {
 }
 
 /** Splits a byte stream into fixed-size records. */
+/** Whether a /proc/net/udp table lists a socket bound to local port `port` (any address). Pure. */
+export function udpPortBound(table: string, port: number): boolean {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  for (const line of table.split('\n')) {
+    const local = line.trim().split(/\s+/)[1];
+    if (local?.endsWith(hex)) return true;
+  }
+  return false;
+}
+
 export class FixedSizeReader {
   private chunks: Buffer[] = [];
   private total = 0;

@@ -109,6 +109,13 @@ class VideoProcess {
   }
 }
 
+/**
+ * Packets since a keyframe are kept for replay up to this size: a burst larger than a UDP socket's
+ * default receive buffer (about 208 KiB) would be partly dropped. Low-rate tracks with short
+ * keyframe intervals fit; the others rely on the keyframe request alone.
+ */
+const MAX_REPLAY_BYTES = 160 * 1024;
+
 export interface TrackDecoderOptions {
   codec: RtpCodec;
   /** asks the publisher for a keyframe (PLI/FIR) */
@@ -144,6 +151,13 @@ export class TrackDecoder extends EventEmitter {
   private readonly stallMs: number;
   private readonly swapTimeoutMs: number;
   private pendingSince = 0;
+  /**
+   * The track's packets since its last keyframe began (while they stay small), replayed to a new
+   * decoder process so that it shows the picture at once instead of waiting for the publisher's
+   * next keyframe (publishers that ignore PLI send one every few seconds at best).
+   */
+  private gop: Buffer[] | undefined;
+  private gopBytes = 0;
   private readonly bridged = new Map<string, { source: DecodedFrame; frame: DecodedFrame }>();
 
   constructor(private readonly options: TrackDecoderOptions) {
@@ -156,9 +170,17 @@ export class TrackDecoder extends EventEmitter {
     this.timer.unref();
   }
 
-  /** One RTP packet of the track. */
-  feed(packet: Buffer): void {
+  /** One RTP packet of the track; `keyframeStart` when it begins a keyframe. */
+  feed(packet: Buffer, keyframeStart = false): void {
     this.lastPacketAt = Date.now();
+    if (keyframeStart) {
+      this.gop = [packet];
+      this.gopBytes = packet.length;
+    } else if (this.gop) {
+      this.gop.push(packet);
+      this.gopBytes += packet.length;
+      if (this.gopBytes > MAX_REPLAY_BYTES) this.gop = undefined;
+    }
     this.active?.proc.send(packet);
     this.pending?.proc.send(packet);
   }
@@ -265,6 +287,9 @@ export class TrackDecoder extends EventEmitter {
     }
     try {
       const vp = await VideoProcess.start(this.options.codec, specs, this.log, this.label, () => this.onFrame());
+      if (this.closed) { await vp.proc.stop(); return; }
+      // Before it gets live packets: the packets since the last keyframe, in order.
+      if (this.gop && (await vp.proc.whenListening()) && this.gop) for (const packet of this.gop) vp.proc.send(packet);
       if (this.closed) { await vp.proc.stop(); return; }
       if (this.active && this.active.proc.running) {
         this.pending = vp;

@@ -171,6 +171,8 @@ describe('participants composed into broadcasts at a real RTMP ingest', { timeou
     // she is on screen (plus a few seconds), then leaves.
     await waitFor(() => shows('spotlight', ['alice', 'bob']) && shows('grid', ['alice', 'bob']) && ['alice', 'bob'].includes(showing('single-participant', 1)[0]!), 'both on screen everywhere', 60_000);
     await new Promise((r) => setTimeout(r, 1000));
+    // ...and until every recording is 3 s long, so that the tone check below has its two seconds.
+    await waitFor(() => Object.values(position()).every((p) => p >= 3), 'three seconds recorded', 30_000);
     const withTwo = position();
     const joinedAt = Date.now();
     const carol = await publish(whip, 'carol');

@@ -12,7 +12,7 @@ import { SpeakerDetector } from '../../src/media/speaker.js';
 import { outputFilter, outputKey, videoOutputArgs } from '../../src/media/track-decoder.js';
 import { h264PayloadSize, h264SpsSize, vp8KeyframeSize } from '../../src/media/video-size.js';
 import { mediaHostFromEnv } from '../../src/media/webrtc.js';
-import { FixedSizeReader } from '../../src/media/rtp-process.js';
+import { FixedSizeReader, udpPortBound } from '../../src/media/rtp-process.js';
 
 /** s16le stereo PCM of a sine (same on both channels). */
 function sine(freq: number, amplitude: number, frames: number): Buffer {
@@ -242,6 +242,18 @@ describe('decoder plumbing', () => {
     assert.equal(new Set(buffers).size, 3, 'three buffers used in turn');
     assert.equal(buffers[3], buffers[0]);
     assert.deepEqual([...buffers[4]!], seen[4], 'the newest record is intact');
+  });
+
+  it('tells from /proc/net/udp whether a decoder bound its RTP port', () => {
+    const table = [
+      '   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops',
+      '  123: 0100007F:9C40 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 41 2 0000000000000000 0',
+      '  124: 00000000:0035 0100007F:9C42 07 00000000:00000000 00:00000000 00000000     0        0 42 2 0000000000000000 0',
+    ].join('\n');
+    assert.equal(udpPortBound(table, 40000), true);
+    assert.equal(udpPortBound(table, 40002), false, 'a remote port does not count');
+    assert.equal(udpPortBound(table, 53), true);
+    assert.equal(udpPortBound('', 40000), false);
   });
 
   it('builds a full intra request', () => {
