@@ -83,9 +83,14 @@ const SOCKET_RETRY_MS = 20;
 /** Unix socket paths longer than this do not fit sockaddr_un everywhere: use pipes then. */
 const MAX_SOCKET_PATH = 100;
 
-/** Where output i goes, as ffmpeg arguments. */
-export function outputTarget(transport: 'pipe' | 'socket', index: number, dir: string): string[] {
-  if (transport === 'socket') return ['-listen', '1', `unix:${join(dir, `out${index}.sock`)}`];
+/** The Unix socket output i of a process with working directory `dir` listens on. */
+function outputSocketPath(dir: string, index: number): string {
+  return join(dir, `out${index}.sock`);
+}
+
+/** Where output i goes, as ffmpeg arguments (`dir` only matters for sockets). */
+export function outputTarget(transport: 'pipe' | 'socket', index: number, dir = ''): string[] {
+  if (transport === 'socket') return ['-listen', '1', `unix:${outputSocketPath(dir, index)}`];
   return [`pipe:${index === 0 ? 1 : index + 2}`];
 }
 
@@ -127,7 +132,7 @@ export class RtpProcess {
     ];
     const outputs = options.outputs ?? 1;
     let transport = options.transport ?? 'pipe';
-    if (transport === 'socket' && join(dir, `out${outputs}.sock`).length > MAX_SOCKET_PATH) transport = 'pipe';
+    if (transport === 'socket' && outputSocketPath(dir, outputs).length > MAX_SOCKET_PATH) transport = 'pipe';
     args.push(...options.outputArgs(Array.from({ length: outputs }, (_, i) => outputTarget(transport, i, dir))));
     const stdio: ('ignore' | 'pipe')[] = ['ignore', transport === 'pipe' ? 'pipe' : 'ignore', 'pipe'];
     if (transport === 'pipe') for (let i = 1; i < outputs; i++) stdio.push('pipe');
@@ -182,7 +187,7 @@ export class RtpProcess {
    */
   onOutput(index: number, onData: (chunk: Buffer) => void): void {
     if (this.transport === 'socket') {
-      this.connectOutput(join(this.dir, `out${index}.sock`), onData);
+      this.connectOutput(outputSocketPath(this.dir, index), onData);
       return;
     }
     const s = index === 0 ? this.child.stdout : (this.child.stdio[index + 2] as NodeJS.ReadableStream | null | undefined);

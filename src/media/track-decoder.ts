@@ -23,7 +23,7 @@
  * alignment, which would also correct publishers whose audio and video leave them skewed.
  */
 import { EventEmitter } from 'node:events';
-import { FixedSizeReader, RtpProcess, silentLog, type MediaLog, type RtpCodec } from './rtp-process.js';
+import { FixedSizeReader, RtpProcess, outputTarget, silentLog, type MediaLog, type RtpCodec } from './rtp-process.js';
 import { i420Bytes, scaleI420, type I420Frame } from './i420-scale.js';
 
 export interface Rgb { r: number; g: number; b: number }
@@ -71,7 +71,7 @@ export function outputFilter(spec: VideoOutputSpec): string {
 }
 
 /** ffmpeg output arguments for a set of video outputs (by default stdout, then fd 3, 4, ...). */
-export function videoOutputArgs(specs: readonly VideoOutputSpec[], targets: readonly string[][] = specs.map((_, i) => [`pipe:${i === 0 ? 1 : i + 2}`])): string[] {
+export function videoOutputArgs(specs: readonly VideoOutputSpec[], targets: readonly string[][] = specs.map((_, i) => outputTarget('pipe', i))): string[] {
   const labels = specs.map((_, i) => `[o${i}]`);
   const graph = specs.length === 1
     ? `[0:v]${outputFilter(specs[0]!)}[o0]`
