@@ -13,7 +13,7 @@ import type { BroadcastEngine } from './egress/contract.js';
 import { EgressEngine, type EgressEngineOptions } from './egress/engine.js';
 import { startQuality } from './layout/orientation.js';
 import { renderMetrics } from './egress/metrics.js';
-import type { Logger } from './log.js';
+import type { ProcessLogger as Logger } from './log.js';
 import { createCallFrameSourceFactory } from './media/call-frame-source.js';
 import { CallMedia } from './media/call-media.js';
 import { mediaHostFromEnv } from './media/webrtc.js';

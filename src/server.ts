@@ -16,7 +16,7 @@ import { InProcessEventBus } from './events/bus.js';
 import { registerConnectRoutes } from './events/connect.js';
 import type { EventBus, WebhookTarget, WireEvent } from './events/contract.js';
 import { WebhookDispatcher } from './events/webhooks.js';
-import { createLogger, type Logger } from './log.js';
+import { createLogger, type ProcessLogger as Logger } from './log.js';
 import { openStore, type Store } from './store/store.js';
 
 export interface ServerOptions {
