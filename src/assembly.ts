@@ -191,7 +191,7 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast> {
   const log = opts.log;
   const media = new CallMedia({
     ice: mediaHostFromEnv(config.host),
-    ...(log ? { log: { debug: (o, m) => log.debug(o, m), info: (o, m) => log.info(o, m), warn: (o, m) => log.warn(o, m) } } : {}),
+    ...(log ? { log } : {}),
   });
   const images = new ImageStore(log ? { log } : {});
   const previews = new PreviewTap();

@@ -10,10 +10,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { silentLogger, type Logger } from '../log.js';
 import type { LayoutParticipant } from '../layout/participants.js';
 import { IngestPeer, type IngestTrack, type PeerState } from './ingest-peer.js';
 import { PcmTimeline, rmsDbfs } from './mixer.js';
-import { silentLog, type MediaLog } from './rtp-process.js';
 import { inspectOffer, planOffer, type OfferPlan } from './sdp.js';
 import { SpeakerDetector, type SpeakerOptions } from './speaker.js';
 import { AudioTrackDecoder, TrackDecoder } from './track-decoder.js';
@@ -67,7 +67,7 @@ interface CallState {
 
 export interface CallMediaOptions {
   ice?: IceHostConfig;
-  log?: MediaLog;
+  log?: Logger;
   speaker?: Partial<SpeakerOptions>;
   /** how long a disconnected publisher may take to come back before it leaves (ms) */
   disconnectGraceMs?: number;
@@ -80,7 +80,7 @@ export interface PublishResult { sessionId: string; answer: string; plan: OfferP
 export class CallMedia extends EventEmitter {
   private readonly calls = new Map<string, CallState>();
   private readonly ice: IceHostConfig;
-  private readonly log: MediaLog;
+  private readonly log: Logger;
   private readonly speakerOptions: Partial<SpeakerOptions>;
   private readonly graceMs: number;
   private readonly connectTimeoutMs: number;
@@ -89,7 +89,7 @@ export class CallMedia extends EventEmitter {
   constructor(options: CallMediaOptions = {}) {
     super();
     this.ice = options.ice ?? { host: '127.0.0.1' };
-    this.log = options.log ?? silentLog;
+    this.log = options.log ?? silentLogger;
     this.speakerOptions = options.speaker ?? {};
     this.graceMs = options.disconnectGraceMs ?? 10_000;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 20_000;

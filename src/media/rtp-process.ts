@@ -10,17 +10,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Logger } from '../log.js';
 import { ffmpegRtpSdp, type MediaKind } from './sdp.js';
 
 export interface RtpCodec { payloadType: number; name: string; clockRate: number; channels?: number; fmtp?: string }
-
-export interface MediaLog {
-  debug(obj: object | string, msg?: string): void;
-  info(obj: object | string, msg?: string): void;
-  warn(obj: object | string, msg?: string): void;
-}
-
-export const silentLog: MediaLog = { debug() {}, info() {}, warn() {} };
 
 export function ffmpegPath(env: NodeJS.ProcessEnv = process.env): string {
   return env.CALLCAST_FFMPEG || 'ffmpeg';
@@ -72,7 +65,7 @@ export interface RtpProcessOptions {
    * counts against V8's old generation and makes it mark the heap several times a second.
    */
   transport?: 'pipe' | 'socket';
-  log: MediaLog;
+  log: Logger;
   label: string;
 }
 

@@ -23,10 +23,11 @@
  * alignment, which would also correct publishers whose audio and video leave them skewed.
  */
 import { EventEmitter } from 'node:events';
-import { FixedSizeReader, RtpProcess, outputTarget, silentLog, type MediaLog, type RtpCodec } from './rtp-process.js';
-import { i420Bytes, scaleI420, type I420Frame } from './i420-scale.js';
-
-export interface Rgb { r: number; g: number; b: number }
+import { silentLogger, type Logger } from '../log.js';
+import { FixedSizeReader, RtpProcess, outputTarget, type RtpCodec } from './rtp-process.js';
+import type { Rgb } from '../layout/color.js';
+import { i420Bytes, type I420Frame } from '../render/i420-frame.js';
+import { scaleI420 } from './i420-scale.js';
 
 export interface VideoOutputSpec {
   width: number;
@@ -85,7 +86,7 @@ class VideoProcess {
   readonly frames = new Map<string, DecodedFrame>();
   private constructor(readonly proc: RtpProcess, readonly specs: VideoOutputSpec[]) {}
 
-  static async start(codec: RtpCodec, specs: VideoOutputSpec[], log: MediaLog, label: string, onFrame: () => void): Promise<VideoProcess> {
+  static async start(codec: RtpCodec, specs: VideoOutputSpec[], log: Logger, label: string, onFrame: () => void): Promise<VideoProcess> {
     const proc = await RtpProcess.start({
       kind: 'video', codec, outputArgs: (targets) => videoOutputArgs(specs, targets), outputs: specs.length, transport: 'socket', log, label,
     });
@@ -120,7 +121,7 @@ export interface TrackDecoderOptions {
   codec: RtpCodec;
   /** asks the publisher for a keyframe (PLI/FIR) */
   requestKeyframe: () => void;
-  log?: MediaLog;
+  log?: Logger;
   label?: string;
   /** no frame for this long (while packets arrive) counts as a stall */
   stallMs?: number;
@@ -146,7 +147,7 @@ export class TrackDecoder extends EventEmitter {
   private stalled = false;
   private closed = false;
   private readonly timer: NodeJS.Timeout;
-  private readonly log: MediaLog;
+  private readonly log: Logger;
   private readonly label: string;
   private readonly stallMs: number;
   private readonly swapTimeoutMs: number;
@@ -162,7 +163,7 @@ export class TrackDecoder extends EventEmitter {
 
   constructor(private readonly options: TrackDecoderOptions) {
     super();
-    this.log = options.log ?? silentLog;
+    this.log = options.log ?? silentLogger;
     this.label = options.label ?? 'video';
     this.stallMs = options.stallMs ?? 2000;
     this.swapTimeoutMs = options.swapTimeoutMs ?? 4000;
@@ -370,7 +371,7 @@ export class TrackDecoder extends EventEmitter {
 
 export interface AudioTrackDecoderOptions {
   codec: RtpCodec;
-  log?: MediaLog;
+  log?: Logger;
   label?: string;
   onPcm: (pcm: Buffer) => void;
 }
@@ -388,7 +389,7 @@ export class AudioTrackDecoder {
 
   private async start(): Promise<void> {
     const proc = await RtpProcess.start({
-      kind: 'audio', codec: this.options.codec, log: this.options.log ?? silentLog, label: this.options.label ?? 'audio',
+      kind: 'audio', codec: this.options.codec, log: this.options.log ?? silentLogger, label: this.options.label ?? 'audio',
       outputArgs: ([target]) => ['-vn', '-flush_packets', '1', '-f', 's16le', '-acodec', 'pcm_s16le', '-ar', '48000', '-ac', '2', ...target!],
     });
     if (this.closed) { await proc.stop(); return; }

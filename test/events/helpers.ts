@@ -1,4 +1,4 @@
-import type { Logger } from '../../src/events/logger.js';
+import type { Logger } from '../../src/log.js';
 
 /** Polls `check` until it returns a truthy value or the timeout passes (then throws). */
 export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 20_000): Promise<NonNullable<T>> {
