@@ -9,8 +9,8 @@ import { decodeAmf0, encodeAmf0, type Amf0Value } from '../../src/rtmp/amf0.js';
 import { ChunkParser, ChunkWriter, MessageType, type RtmpMessage } from '../../src/rtmp/chunk.js';
 import { RtmpError, RtmpPublisher } from '../../src/rtmp/publisher.js';
 import { parseRtmpTarget } from '../../src/rtmp/url.js';
+import { sleep, waitFor } from '../support/wait.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Script {
   /** Answer to connect: '_result' (default), '_error', or 'garbage' (a malformed AMF command). */
@@ -116,13 +116,6 @@ async function scriptedServer(script: Script): Promise<{ port: number; sessions:
   };
 }
 
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 describe('RtmpPublisher protocol', { timeout: 60_000 }, () => {
   const servers: Array<{ close: () => Promise<void> }> = [];
@@ -147,7 +140,7 @@ describe('RtmpPublisher protocol', { timeout: 60_000 }, () => {
     assert.equal(pub.sendTag(audio, 21), true);
     assert.equal(pub.sendTag(video, 33), true);
     assert.equal(pub.sendTag(audio, 0x1000000), true); // extended timestamp
-    await until(() => s.messages.filter((m) => m.typeId === 8 || m.typeId === 9).length === 4, 5000, 'media messages');
+    await waitFor(() => s.messages.filter((m) => m.typeId === 8 || m.typeId === 9).length === 4, 'media messages', 5000);
     await pub.close();
     await s.ended;
 
