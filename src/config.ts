@@ -94,7 +94,6 @@ export function loadConfig(env: Env): Config {
     throw new ConfigError(`CALLCAST_DEV_TOKENS must be 1 or 0, got "${devTokens}"`);
   }
   const ffmpegPath = nonEmpty(env.CALLCAST_FFMPEG);
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
   if (ffmpegPath !== undefined && /[\u0000-\u001f]/.test(ffmpegPath)) {
     throw new ConfigError('CALLCAST_FFMPEG must be a command name or a path to the ffmpeg executable');
   }
@@ -146,7 +145,7 @@ export function resolveCredentials(config: Config): Credentials {
   }
   const creds = { api_key: randomBytes(8).toString('hex'), api_secret: randomBytes(32).toString('base64url') };
   mkdirSync(resolve(config.dataDir), { recursive: true });
-  writeFileSync(file, JSON.stringify(creds, null, 2) + '\n', { mode: 0o600 });
+  writeFileSync(file, `${JSON.stringify(creds, null, 2)}\n`, { mode: 0o600 });
   chmodSync(file, 0o600);
   return { apiKey: creds.api_key, apiSecret: creds.api_secret, generated: true };
 }

@@ -76,7 +76,7 @@ export function videoOutputArgs(specs: readonly VideoOutputSpec[], targets: read
   const labels = specs.map((_, i) => `[o${i}]`);
   const graph = specs.length === 1
     ? `[0:v]${outputFilter(specs[0]!)}[o0]`
-    : `[0:v]split=${specs.length}${specs.map((_, i) => `[s${i}]`).join('')};` + specs.map((s, i) => `[s${i}]${outputFilter(s)}[o${i}]`).join(';');
+    : `[0:v]split=${specs.length}${specs.map((_, i) => `[s${i}]`).join('')};${specs.map((s, i) => `[s${i}]${outputFilter(s)}[o${i}]`).join(';')}`;
   const args = ['-filter_complex', graph];
   specs.forEach((_, i) => args.push('-map', labels[i]!, '-an', '-fps_mode', 'passthrough', '-flush_packets', '1', '-f', 'rawvideo', '-pix_fmt', 'yuv420p', ...targets[i]!));
   return args;
@@ -293,7 +293,7 @@ export class TrackDecoder extends EventEmitter<TrackDecoderEvents> {
       this.pending = undefined;
       void old.proc.close();
     }
-    if (this.active && this.active.proc.running && keyOf(this.active) === key) return;
+    if (this.active?.proc.running && keyOf(this.active) === key) return;
     if (specs.length === 0) {
       const a = this.active;
       this.active = undefined;
@@ -306,7 +306,7 @@ export class TrackDecoder extends EventEmitter<TrackDecoderEvents> {
       // Before it gets live packets: the packets since the last keyframe, in order.
       if (this.gop && (await vp.proc.whenListening()) && this.gop) for (const packet of this.gop) vp.proc.send(packet);
       if (this.isClosed) { await vp.proc.close(); return; }
-      if (this.active && this.active.proc.running) {
+      if (this.active?.proc.running) {
         this.pending = vp;
         this.pendingSince = Date.now();
       } else {
@@ -325,7 +325,7 @@ export class TrackDecoder extends EventEmitter<TrackDecoderEvents> {
     const now = Date.now();
     const first = this.lastFrameAt === 0;
     this.lastFrameAt = now;
-    if (this.pending && this.pending.hasAllOutputs()) this.swap();
+    if (this.pending?.hasAllOutputs()) this.swap();
     if (this.stalled) {
       this.stalled = false;
       this.emit('recovered');

@@ -114,7 +114,7 @@ describe('call frame source', { timeout: 170_000 }, () => {
         const frame = src.videoFrame((i * 1000) / 30);
         const audio = src.audioSamples((i * 1000) / 30, 1600);
         const tile = src.currentScene()!.items.find((x) => x.kind === 'tile');
-        if (!tile || tile.kind !== 'tile') continue;
+        if (tile?.kind !== 'tile') continue;
         const c = i420PixelRgb(frame, 640, 360, Math.round(tile.rect.x + tile.rect.width / 2), Math.round(tile.rect.y + tile.rect.height / 2));
         rows.push({ t: Date.now() - start, v: c.r > 128, a: rmsDbfs(audio) > -30 });
       }
