@@ -89,9 +89,9 @@ class VideoProcess {
   readonly frames = new Map<string, DecodedFrame>();
   private constructor(readonly proc: RtpProcess, readonly specs: VideoOutputSpec[]) {}
 
-  static async start(codec: RtpCodec, specs: VideoOutputSpec[], process: ProcessOptions, onFrame: () => void): Promise<VideoProcess> {
+  static async start(codec: RtpCodec, specs: VideoOutputSpec[], run: ProcessOptions, onFrame: () => void): Promise<VideoProcess> {
     const proc = await RtpProcess.start({
-      kind: 'video', codec, outputArgs: (targets) => videoOutputArgs(specs, targets), outputs: specs.length, transport: 'socket', ...process,
+      kind: 'video', codec, outputArgs: (targets) => videoOutputArgs(specs, targets), outputs: specs.length, transport: 'socket', ...run,
     });
     const vp = new VideoProcess(proc, specs);
     specs.forEach((spec, i) => {
