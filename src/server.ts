@@ -94,7 +94,7 @@ export async function createServer(opts: ServerOptions): Promise<CallcastServer>
     service.attachEngine(engine);
     cleanups.push(async () => {
       service.beginShutdown();
-      await engine.shutdown();
+      await engine.close();
     });
 
     const app: FastifyInstance = Fastify({

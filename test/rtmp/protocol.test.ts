@@ -219,7 +219,7 @@ describe('RtmpPublisher protocol', { timeout: 60_000 }, () => {
 
   it('refuses tags beyond maxBufferedBytes and times out when the server stops reading', async () => {
     const srv = await serve({ stallAfterPublish: true });
-    const pub = new RtmpPublisher(parseRtmpTarget(`rtmp://127.0.0.1:${srv.port}/live`, 'k'), { maxBufferedBytes: 256 * 1024, idleTimeoutMs: 400 });
+    const pub = new RtmpPublisher(parseRtmpTarget(`rtmp://127.0.0.1:${srv.port}/live`, 'k'), { maxBufferedBytes: 256 * 1024, stallTimeoutMs: 400 });
     await pub.connect();
     const closed = new Promise<Error | null>((resolve) => pub.once('close', resolve));
     const frame = { type: 'video' as const, timestamp: 0, data: Buffer.alloc(200_000, 0x27), keyframe: false, sequenceHeader: false };

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { decodeAmf0 } from '../../src/rtmp/amf0.js';
-import { FlvDemuxer, type FlvTag } from '../../src/rtmp/flv.js';
+import { FlvDemuxer, type FlvTag } from '../../src/flv/demuxer.js';
 import { RtmpError, RtmpPublisher } from '../../src/rtmp/publisher.js';
 import { parseRtmpTarget } from '../../src/rtmp/url.js';
 import { keyframeTimes, probe } from '../support/ffprobe.js';
