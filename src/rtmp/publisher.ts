@@ -57,6 +57,16 @@ export interface RtmpPublisherEvents {
   close: [error: RtmpError | null];
 }
 
+/**
+ * The stall rule's test of one sample of the socket: output is stalled while bytes are queued and
+ * either none left the queue since the last sample or more than `maxBufferedBytes` are queued.
+ * A session stalled for stallTimeoutMs in a row fails.
+ */
+export function isStalled(queuedBytes: number, progressed: boolean, maxBufferedBytes: number): boolean {
+  if (queuedBytes === 0) return false;
+  return !progressed || queuedBytes > maxBufferedBytes;
+}
+
 type Phase = 'idle' | 'connecting' | 'handshake' | 'commands' | 'publishing' | 'closing' | 'closed';
 
 const OUT_CHUNK_SIZE = 4096;
@@ -527,7 +537,7 @@ export class RtmpPublisher extends EventEmitter<RtmpPublisherEvents> {
     const progressed = dispatched !== this.lastDispatched;
     this.lastDispatched = dispatched;
     const now = Date.now();
-    if (queued === 0 || (progressed && queued <= this.policy.maxBufferedBytes)) {
+    if (!isStalled(queued, progressed, this.policy.maxBufferedBytes)) {
       this.stallSince = now;
       return;
     }
