@@ -203,6 +203,7 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast> {
       ...(log ? { log } : {}),
       engine: (listener) => {
         engine = new EgressEngine({
+          ...(process.env.CALLCAST_FFMPEG ? { ffmpegPath: process.env.CALLCAST_FFMPEG } : {}),
           ...opts.egress,
           listener,
           log: log ?? silentLogger,
