@@ -11,7 +11,7 @@ import {
   toWireApiError,
 } from '../../src/events/connect-protocol.js';
 import type { Logger } from '../../src/events/logger.js';
-import { ErrorCodes, unauthenticated } from '../../src/api/errors.js';
+import { ErrorCodes, unauthenticated } from '../../src/wire/errors.js';
 import { createLogger } from '../../src/log.js';
 
 test('parseAuthMessage accepts the WSAuthMessage shape', () => {

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { StreamClient } from '@stream-io/node-sdk';
-import type { Callcast } from '../../src/assembly.js';
+import type { Callcast } from '../../src/app.js';
 import { mintUserToken } from '../../src/cli.js';
 import type { RetryPolicy } from '../../src/egress/destination.js';
 import { startTestCallcast } from '../support/callcast.js';
