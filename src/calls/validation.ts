@@ -134,8 +134,6 @@ export function validateGrants(value: unknown, field: string): Record<string, st
   return value as Record<string, string[]>;
 }
 
-/** Call type names and call ids: 1-64 characters of letters, digits, `_` and `-`. */
-export { validateCallPathPart } from '../wire/call-cid.js';
 
 export interface BroadcastRequest {
   name: string;

@@ -83,7 +83,7 @@ test("the process logger (pino) fits the event plane's Logger", () => {
   assert.ok(log);
 });
 
-test("src/api's ApiError maps to the wire APIError with the message convention", () => {
+test("the wire contract's ApiError maps to the wire APIError with the message convention", () => {
   const wire = toWireApiError(unauthenticated('token is expired', ErrorCodes.tokenExpired));
   assert.equal(wire.code, 40);
   assert.equal(wire.StatusCode, 401);

@@ -1,5 +1,5 @@
 /**
- * The complete service for the browser tests, as `callcast serve` assembles it (src/assembly.ts:
+ * The complete service for the browser tests, as `callcast serve` assembles it (src/app.ts:
  * media plane, compositor-driven egress, web pages with development tokens and previews) on
  * 127.0.0.1, a free port and a throw-away data dir, with the pages freshly built by Vite.
  */
