@@ -151,6 +151,7 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
     steps.push(['sessions', () => sessions.close()]);
     const egressEngine: EngineFactory = (listener) =>
       new EgressEngine({
+        ...(process.env.CALLCAST_FFMPEG ? { ffmpegPath: process.env.CALLCAST_FFMPEG } : {}),
         ...opts.egress,
         listener,
         log,

@@ -156,7 +156,7 @@ export class BroadcastState extends EventEmitter<BroadcastStateEvents> implement
    */
   async close(): Promise<void> {
     this.closing = true;
-    await this.engine.shutdown();
+    await this.engine.close();
   }
 
   // ---- EgressListener -----------------------------------------------------------------------
