@@ -12,8 +12,6 @@ import type { Principal, UserPrincipal } from '../wire/principal.js';
 /** Tolerated clock skew for `iat`, `nbf` and `exp`, in seconds. */
 export const CLOCK_SKEW_SECONDS = 5;
 
-export type { Principal };
-
 /**
  * Whether a request must carry the `api_key` (REST: Stream's rule) or may leave it out (WHIP:
  * clients such as OBS send only a bearer token; a key that is sent must still be right).
@@ -107,11 +105,6 @@ export class Credentials {
   /** Verifies a bare token (the WebSocket's auth message). */
   verify(token: string): Promise<Principal> {
     return verifyToken(token, this.apiSecret);
-  }
-
-  /** Whether the api_key a client sent is the app's. */
-  isApiKey(given: unknown): boolean {
-    return typeof given === 'string' && equalStrings(given, this.apiKey);
   }
 }
 
