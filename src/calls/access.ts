@@ -9,6 +9,7 @@ import { callCid, parseCallCid } from '../wire/call-cid.js';
 import { badRequest, notAllowed, notFound } from '../wire/errors.js';
 import type { Principal } from '../wire/principal.js';
 import { CAPABILITIES, capabilitiesFor, type Capability } from './capabilities.js';
+import { audienceOf, type CallAudience } from './visibility.js';
 
 /** A call with its type. */
 export interface LoadedCall {
@@ -104,13 +105,22 @@ export class Access {
     if (principal.kind !== 'server') throw notAllowed(`${what} requires server-side authentication`);
   }
 
+  /** The principal's audience in the call: operators see its stream keys (see visibility.ts). */
+  async audience(principal: Principal, callType: CallTypeRecord, cid: string): Promise<CallAudience> {
+    return audienceOf(await this.capabilitiesIn(principal, callType, cid));
+  }
+
   /**
-   * Whether a connected user receives the call's events: a call token naming the call, or
-   * `read-call` in it.
+   * Whether a connected user receives the call's events (a call token naming the call, or
+   * `read-call` in it) and as which audience; null when not at all.
    */
-  async mayReceiveEvents(principal: Principal, cid: string): Promise<boolean> {
-    if (principal.kind === 'user' && principal.callCids?.includes(cid)) return true;
-    return this.can(principal, cid, 'read-call');
+  async eventAudience(principal: Principal, cid: string): Promise<CallAudience | null> {
+    if (!parseCallCid(cid)) return null;
+    const call = await this.store.getCall(cid);
+    const callType = call ? await this.store.getCallType(call.type) : null;
+    const caps = callType ? await this.capabilitiesIn(principal, callType, cid) : [];
+    if (caps.includes('read-call') || (principal.kind === 'user' && principal.callCids?.includes(cid))) return audienceOf(caps);
+    return null;
   }
 
   /**

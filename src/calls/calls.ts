@@ -15,6 +15,7 @@ import type { Access, LoadedCall } from './access.js';
 import type { BroadcastState } from './broadcasts.js';
 import { callResponse, memberResponse, unknownUser, userResponse } from './responses.js';
 import { mergeSettings } from './settings.js';
+import { audienceOf, callForAudience } from './visibility.js';
 
 /** Where live sessions come from: a CallSessionResponse while anyone is in the call (LiveSessions fits). */
 export interface CallSessionSource {
@@ -112,14 +113,19 @@ export class CallService {
     return members.map((m) => memberResponse(m, users.get(m.user_id) ?? unknownUser(m.user_id, m.created_at)));
   }
 
-  /** `{call, members, own_capabilities}` for the principal. */
+  /** `{call, members, own_capabilities}` for the principal (stream keys only to operators). */
   async callState(principal: Principal, loaded: LoadedCall, membersLimit?: number): Promise<JsonObject> {
     const [call, members, caps] = await Promise.all([
       this.callJson(loaded),
       this.membersJson(loaded.call.cid, membersLimit),
       this.access.capabilitiesIn(principal, loaded.callType, loaded.call.cid),
     ]);
-    return { call, members, own_capabilities: caps };
+    return { call: callForAudience(call, audienceOf(caps)), members, own_capabilities: caps };
+  }
+
+  /** The call response as the principal sees it (stream keys only to operators). */
+  private async callJsonFor(principal: Principal, loaded: LoadedCall, full: JsonObject): Promise<JsonObject> {
+    return callForAudience(full, await this.access.audience(principal, loaded.callType, loaded.call.cid));
   }
 
   // ---- events -------------------------------------------------------------------------------
@@ -215,8 +221,9 @@ export class CallService {
       updated_at: this.stamp(),
     };
     await this.store.saveCall(call);
-    const state = await this.callState(principal, { call, callType: loaded.callType });
-    this.publish({ type: 'call.updated', call_cid: cid, call: state.call, capabilities_by_role: loaded.callType.grants });
+    const updated: LoadedCall = { call, callType: loaded.callType };
+    const state = await this.callState(principal, updated);
+    this.publish({ type: 'call.updated', call_cid: cid, call: await this.callJson(updated), capabilities_by_role: loaded.callType.grants });
     return state;
   }
 
@@ -225,14 +232,14 @@ export class CallService {
     const loaded = await this.access.requireIn(principal, type, id, 'update-call');
     const cid = loaded.call.cid;
     if (loaded.call.ended_at !== null) throw badRequest(`call ${cid} has ended`);
-    if (loaded.call.live_started_at !== null) return this.callJson(loaded);
+    if (loaded.call.live_started_at !== null) return this.callJsonFor(principal, loaded, await this.callJson(loaded));
     const now = this.stamp();
     const call: CallRecord = { ...loaded.call, live_started_at: now, updated_at: now };
     await this.store.saveCall(call);
     const json = await this.callJson({ call, callType: loaded.callType });
     this.publish({ type: 'call.live_started', call_cid: cid, call: json });
     this.publish({ type: 'call.updated', call_cid: cid, call: json, capabilities_by_role: loaded.callType.grants });
-    return json;
+    return this.callJsonFor(principal, loaded, json);
   }
 
   /** Puts the call back in backstage; its RTMP broadcasts stop unless `continueRtmp`. */
@@ -245,7 +252,7 @@ export class CallService {
     if (!continueRtmp) await this.broadcasts.stopAll(cid);
     const json = await this.callJson({ call, callType: loaded.callType });
     this.publish({ type: 'call.updated', call_cid: cid, call: json, capabilities_by_role: loaded.callType.grants });
-    return json;
+    return this.callJsonFor(principal, loaded, json);
   }
 
   /** Ends the call and stops all of its broadcasts. */

@@ -65,12 +65,23 @@ export interface ConnectedUser {
   callCids?: string[];
 }
 
+/**
+ * Who receives a call's events in full: `operator` (may start or stop its broadcasts: stream keys
+ * and failure details included) or `viewer` (the same events without those secrets).
+ */
+export type CallAudience = 'operator' | 'viewer';
+
 /** What the WebSocket endpoint needs from the control plane. */
 export interface ConnectAuthority {
   /** Verifies a user token (as sent in the WS auth message). Throws an ApiError-like object on failure. */
   authenticate(token: string): Promise<ConnectedUser>;
   /** Upserts the user from `user_details` and returns the OwnUserResponse-like `me` object. */
   upsertConnectedUser(user: ConnectedUser, details: Record<string, unknown>): Promise<Record<string, unknown>>;
-  /** Whether the user may receive this call's events (member, call token, or read-call grant). */
-  canReadCall(user: ConnectedUser, callCid: string): Promise<boolean>;
+  /**
+   * Whether the user may receive this call's events (member, call token, or read-call grant) and
+   * as which audience; null when not at all.
+   */
+  audienceIn(user: ConnectedUser, callCid: string): Promise<CallAudience | null>;
+  /** The event as that audience sees it (secrets left out for viewers). */
+  shapeEvent(event: WireEvent, audience: CallAudience): WireEvent;
 }

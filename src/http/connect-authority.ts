@@ -5,16 +5,15 @@
  */
 import type { Access } from '../calls/access.js';
 import type { UserService } from '../calls/users.js';
-import type { ConnectAuthority, ConnectedUser } from '../events/contract.js';
+import { eventForAudience } from '../calls/visibility.js';
+import type { CallAudience, ConnectAuthority, ConnectedUser, WireEvent } from '../events/contract.js';
 import { unauthenticated } from '../wire/errors.js';
 import type { JsonObject } from '../wire/json.js';
 import type { UserPrincipal } from '../wire/principal.js';
 import type { Credentials } from './auth.js';
 
 export class CallsConnectAuthority implements ConnectAuthority {
-  constructor(
-    private readonly deps: { credentials: Credentials; users: UserService; access: Access },
-  ) {}
+  constructor(private readonly deps: { credentials: Credentials; users: UserService; access: Access }) {}
 
   /** Throws the wire contract's ApiError (401) for a bad or a server token. */
   async authenticate(token: string): Promise<ConnectedUser> {
@@ -29,8 +28,12 @@ export class CallsConnectAuthority implements ConnectAuthority {
     return this.deps.users.connect(user.id, details);
   }
 
-  canReadCall(user: ConnectedUser, callCid: string): Promise<boolean> {
-    return this.deps.access.mayReceiveEvents(principalOf(user), callCid);
+  audienceIn(user: ConnectedUser, callCid: string): Promise<CallAudience | null> {
+    return this.deps.access.eventAudience(principalOf(user), callCid);
+  }
+
+  shapeEvent(event: WireEvent, audience: CallAudience): WireEvent {
+    return eventForAudience(event, audience);
   }
 }
 

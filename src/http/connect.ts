@@ -14,7 +14,7 @@ import {
   toWireApiError,
   type WireApiError,
 } from '../events/connect-protocol.js';
-import type { ConnectAuthority, ConnectedUser, EventBus, WireEvent } from '../events/contract.js';
+import type { CallAudience, ConnectAuthority, ConnectedUser, EventBus, WireEvent } from '../events/contract.js';
 import { describeError, type Logger } from '../log.js';
 
 export { CONNECT_CLOSE_CODES } from '../events/connect-protocol.js';
@@ -83,18 +83,18 @@ type SessionState = 'awaiting_auth' | 'authenticating' | 'open' | 'closed';
 
 interface CachedAccess {
   expires: number;
-  allowed: Promise<boolean>;
+  audience: Promise<CallAudience | null>;
 }
 
 const MAX_CACHED_CALLS = 1_000;
 
-/** Events are serialised once, whatever the number of connections. */
-const serialised = new WeakMap<WireEvent, string>();
-function serialise(event: WireEvent): string {
-  let text = serialised.get(event);
+/** Events are serialised once per audience, whatever the number of connections. */
+const serialised: Record<CallAudience, WeakMap<WireEvent, string>> = { operator: new WeakMap(), viewer: new WeakMap() };
+function serialise(event: WireEvent, audience: CallAudience, shape: (e: WireEvent, a: CallAudience) => WireEvent): string {
+  let text = serialised[audience].get(event);
   if (text === undefined) {
-    text = JSON.stringify(event);
-    serialised.set(event, text);
+    text = JSON.stringify(shape(event, audience));
+    serialised[audience].set(event, text);
   }
   return text;
 }
@@ -223,10 +223,10 @@ class ConnectSession {
     try {
       while (this.state === 'open' && this.pending.length > 0) {
         const event = this.pending.shift()!;
-        const allowed = await this.mayReceive(event);
+        const audience = await this.audienceFor(event);
         if (this.state !== 'open') return;
-        if (!allowed) continue;
-        this.sendText(serialise(event));
+        if (!audience) continue;
+        this.sendText(serialise(event, audience, (e, a) => this.deps.authority.shapeEvent(e, a)));
         if (this.socket.bufferedAmount > this.options.maxBufferedBytes) {
           this.closeSlowConsumer();
           return;
@@ -240,25 +240,27 @@ class ConnectSession {
     }
   }
 
-  private mayReceive(event: WireEvent): boolean | Promise<boolean> {
+  /** As which audience this connection receives the event; null: not at all. */
+  private audienceFor(event: WireEvent): CallAudience | null | Promise<CallAudience | null> {
     const user = this.user;
-    if (!user) return false;
+    if (!user) return null;
     const cid = event.call_cid;
-    if (typeof cid !== 'string' || cid === '') return eventTargetsUser(event, user.id);
+    // Events of no call (user.updated, ...) carry no call secrets.
+    if (typeof cid !== 'string' || cid === '') return eventTargetsUser(event, user.id) ? 'viewer' : null;
     const now = Date.now();
     const cached = this.access.get(cid);
-    if (cached && cached.expires > now) return cached.allowed;
+    if (cached && cached.expires > now) return cached.audience;
     if (this.access.size >= MAX_CACHED_CALLS) this.access.clear();
-    const allowed = this.deps.authority.canReadCall(user, cid).then(
-      (ok) => ok === true,
+    const audience = this.deps.authority.audienceIn(user, cid).then(
+      (a) => a ?? null,
       (err: unknown) => {
         this.deps.log.warn({ connectionId: this.id, callCid: cid, err: describeError(err) }, 'call access check failed; event not sent');
         this.access.delete(cid);
-        return false;
+        return null;
       },
     );
-    this.access.set(cid, { expires: now + this.options.readCacheTtlMs, allowed });
-    return allowed;
+    this.access.set(cid, { expires: now + this.options.readCacheTtlMs, audience });
+    return audience;
   }
 
   private closeSlowConsumer(): void {

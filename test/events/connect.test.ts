@@ -6,7 +6,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import WebSocket from 'ws';
 import { InProcessEventBus } from '../../src/events/bus.js';
 import { CONNECT_CLOSE_CODES, connectPlugin, type ConnectOptions } from '../../src/http/connect.js';
-import type { ConnectAuthority, ConnectedUser, WireEvent } from '../../src/events/contract.js';
+import type { CallAudience, ConnectAuthority, ConnectedUser, WireEvent } from '../../src/events/contract.js';
 import { sleep, waitFor } from '../support/wait.js';
 import { RecordingLogger } from './helpers.js';
 
@@ -35,10 +35,14 @@ class TestAuthority implements ConnectAuthority {
     return { id: user.id, role: user.role, name: details.name ?? user.id, custom: {}, teams: [] };
   }
 
-  async canReadCall(user: ConnectedUser, callCid: string): Promise<boolean> {
+  async audienceIn(user: ConnectedUser, callCid: string): Promise<CallAudience | null> {
     this.canReadCalls.push(`${user.id}:${callCid}`);
-    if (user.callCids) return user.callCids.includes(callCid);
-    return this.readable.get(user.id)?.has(callCid) ?? false;
+    if (user.callCids) return user.callCids.includes(callCid) ? 'viewer' : null;
+    return this.readable.get(user.id)?.has(callCid) ? 'viewer' : null;
+  }
+
+  shapeEvent(event: WireEvent): WireEvent {
+    return event;
   }
 }
 
@@ -293,7 +297,7 @@ test('a client that does not read is closed once its queue bound is exceeded', a
 
 test('the access check of an event is isolated from a failing authority', async () => {
   const own = await server();
-  own.authority.canReadCall = async () => {
+  own.authority.audienceIn = async () => {
     throw new Error('database down');
   };
   const c = await connect(own, 'token-alice', 'alice');

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { parseStartBroadcasts } from '../../calls/validation.js';
+import { broadcastForAudience } from '../../calls/visibility.js';
 import { checkCallParams, type CallParams } from '../call-params.js';
 import { principalOf, type RestOptions } from './index.js';
 import { emptyBody, startBroadcastsBody } from './schemas.js';
@@ -52,9 +53,10 @@ export async function broadcastRoutes(app: FastifyInstance, deps: RestOptions): 
     { config: { operation: 'GetRTMPBroadcast' } },
     async (request) => {
       checkCallParams(request.params);
-      const { call } = await access.requireIn(principalOf(request), request.params.type, request.params.id, 'read-call');
+      const principal = principalOf(request);
+      const { call, callType } = await access.requireIn(principal, request.params.type, request.params.id, 'read-call');
       const broadcast = await broadcasts.details(call.cid, request.params.name);
-      return { broadcast };
+      return { broadcast: broadcastForAudience(broadcast, await access.audience(principal, callType, call.cid)) };
     },
   );
 }
