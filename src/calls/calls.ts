@@ -181,6 +181,8 @@ export class CallService {
       creatorId = principal.userId;
       await this.access.require(principal, callType, cid, 'create-call');
       if (input.settingsOverride) await this.access.require(principal, callType, cid, 'update-call-settings');
+      // Roles are granted only by those who may manage members (or the server side).
+      if (input.members.some((m) => m.role !== undefined)) await this.access.require(principal, callType, cid, 'update-call-member');
     }
     const now = this.stamp();
     if (input.createdBy) await this.store.upsertUsers([input.createdBy]);
@@ -246,6 +248,10 @@ export class CallService {
   async stopLive(principal: Principal, type: string, id: string, continueRtmp: boolean): Promise<JsonObject> {
     const loaded = await this.access.requireIn(principal, type, id, 'update-call');
     const cid = loaded.call.cid;
+    // Stopping the call's broadcasts (started by whoever) is stop-broadcast-call's to do.
+    if (!continueRtmp && (await this.store.listBroadcasts(cid)).length > 0) {
+      await this.access.require(principal, loaded.callType, cid, 'stop-broadcast-call');
+    }
     const now = this.stamp();
     const call: CallRecord = { ...loaded.call, live_started_at: null, updated_at: now };
     await this.store.saveCall(call);

@@ -21,16 +21,19 @@ export const ROLES = ['admin', 'host', 'moderator', 'user', 'call_member', 'gues
 
 const ALL: string[] = [...CAPABILITIES];
 const MODERATOR = ALL.filter((c) => c !== 'update-call-settings' && c !== 'update-call-permissions');
+// `end-call` is not a plain user's (the reference leaves it open): a user could otherwise end
+// anyone's call; hosts, moderators and admins end calls.
 const DEFAULT_USER = [
   'create-call', 'read-call', 'join-call', 'join-ended-call', 'send-audio', 'send-video', 'screenshare',
-  'create-reaction', 'enable-noise-cancellation', 'update-call', 'end-call',
+  'create-reaction', 'enable-noise-cancellation', 'update-call',
 ];
 const VIEWER = ['read-call', 'join-call', 'create-reaction'];
 
 /**
  * Seed grants of the built-in types. Stream does not publish its matrix: these are Callcast's
- * own. Broadcasting (start/stop-broadcast-call) is granted to admin, host and moderator, and to
- * everyone in `development`.
+ * own (reference/stream-api.md section 6). Broadcasting (start/stop-broadcast-call), member
+ * management and `end-call` are granted to admin, host and moderator, and to everyone in
+ * `development` (whose RTMP broadcasting is off in its settings until an operator enables it).
  */
 export function builtinGrants(type: 'default' | 'audio_room' | 'livestream' | 'development'): Record<string, string[]> {
   if (type === 'development') return Object.fromEntries(ROLES.map((r) => [r, [...ALL]]));

@@ -117,14 +117,22 @@ function baseSettings(): JsonObject {
   };
 }
 
-/** Default settings of the built-in call types (Stream's documented defaults; RTMP on at 720p spotlight). */
+/**
+ * Default settings of the built-in call types (Stream's documented defaults; RTMP on at 720p
+ * spotlight). In `development`, where every role may broadcast, RTMP is off until an operator
+ * enables it (`broadcasting.rtmp.enabled`): a development call must not let anyone make the
+ * server connect wherever they like.
+ */
 export function builtinSettings(type: 'default' | 'audio_room' | 'livestream' | 'development'): JsonObject {
   const base = baseSettings();
   switch (type) {
     case 'default':
       return base;
     case 'development':
-      return deepMerge(base, { video: { target_resolution: { width: 1920, height: 1080, bitrate: 3000000 } } });
+      return deepMerge(base, {
+        video: { target_resolution: { width: 1920, height: 1080, bitrate: 3000000 } },
+        broadcasting: { rtmp: { enabled: false } },
+      });
     case 'livestream':
       return deepMerge(base, {
         audio: { access_request_enabled: false, mic_default_on: false, default_device: 'speaker' },

@@ -194,6 +194,8 @@ describe('RTMP broadcasts', () => {
   describe('permissions with user tokens', () => {
     before(async () => {
       await t.client.video.call('default', 'p1').getOrCreate({ data: { created_by_id: 'host1', members: [{ user_id: 'host1', role: 'host' }, { user_id: 'viewer' }] } });
+      // RTMP in development is off until an operator enables it.
+      await t.client.video.updateCallType({ name: 'development', settings: { broadcasting: { rtmp: { enabled: true } } } as any });
       await t.client.video.call('development', 'p2').getOrCreate({ data: { created_by_id: 'host1' } });
     });
     const body = { broadcasts: [{ name: 'perm', stream_url: 'rtmp://127.0.0.1/live' }] };

@@ -19,14 +19,14 @@ describe('call types', () => {
     await t?.close();
   });
 
-  it('seeds the built-in types with RTMP on at 720p spotlight and the broadcast grants', async () => {
+  it('seeds the built-in types with RTMP at 720p spotlight (off in development) and the broadcast grants', async () => {
     const { call_types } = await t.client.video.listCallTypes();
     for (const name of ['default', 'audio_room', 'livestream', 'development']) {
       const ct = call_types[name];
       assert.ok(ct, name);
       assert.equal(ct.settings.broadcasting.enabled, true);
       assert.deepEqual(ct.settings.broadcasting.rtmp, {
-        enabled: true,
+        enabled: name !== 'development',
         quality: '720p',
         layout: { name: 'spotlight', external_app_url: '', external_css_url: '' },
       });
