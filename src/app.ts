@@ -211,7 +211,10 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
       ...(config.devTokens === true ? { devTokens: devTokensFromSecret(creds.apiSecret) } : {}),
       preview: previewSource({ credentials, access, broadcasts, tap: previews }),
     });
-    await app.register(metricsPlugin, egress ? { render: () => renderMetrics(egress) } : {});
+    await app.register(metricsPlugin, {
+      ...(egress ? { render: () => renderMetrics(egress) } : {}),
+      ...(config.metricsToken ? { token: config.metricsToken } : {}),
+    });
     const ctx: EdgeContext = { access, calls, broadcasts, bus, publicUrl: () => publicUrl.get() };
     for (const plugin of opts.plugins ?? []) await app.register(async (scope) => plugin(scope, ctx));
 

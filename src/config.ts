@@ -33,6 +33,8 @@ export interface Config {
    * a wildcard (0.0.0.0, ::) for every interface. Absent: the HTTP host. See `mediaAddress`.
    */
   mediaHost?: string;
+  /** When set, GET /metrics needs `Authorization: Bearer <token>` (CALLCAST_METRICS_TOKEN). */
+  metricsToken?: string;
 }
 
 /** The ffmpeg executable used where the configuration names none. */
@@ -101,6 +103,10 @@ export function loadConfig(env: Env): Config {
   if (mediaHost !== undefined && mediaHost !== 'localhost' && isIP(mediaHost) === 0) {
     throw new ConfigError(`CALLCAST_MEDIA_HOST must be an IP address, localhost, 0.0.0.0 or ::, got "${mediaHost}"`);
   }
+  const metricsToken = nonEmpty(env.CALLCAST_METRICS_TOKEN);
+  if (metricsToken !== undefined && (metricsToken.length < 16 || /\s/.test(metricsToken))) {
+    throw new ConfigError('CALLCAST_METRICS_TOKEN must be at least 16 characters without spaces');
+  }
   const config: Config = {
     port: port === undefined ? 3030 : parsePort(port, 'CALLCAST_PORT'),
     host: nonEmpty(env.CALLCAST_HOST) ?? '127.0.0.1',
@@ -115,6 +121,7 @@ export function loadConfig(env: Env): Config {
   if (devTokens === '1' || devTokens === 'true') config.devTokens = true;
   if (ffmpegPath !== undefined) config.ffmpegPath = ffmpegPath;
   if (mediaHost !== undefined) config.mediaHost = mediaHost;
+  if (metricsToken !== undefined) config.metricsToken = metricsToken;
   return config;
 }
 

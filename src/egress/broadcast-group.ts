@@ -15,6 +15,7 @@ import type { FrameSource, FrameSourceFactory } from './frame-source.js';
 import { GopCache } from './gop-cache.js';
 import { Pacer, type PacerTick } from './pacer.js';
 import { qualityProfile, type QualityProfile } from './qualities.js';
+import { DEFAULT_REALTIME_POLICY, nextDegraded, RealtimeMeter, type RealtimePolicy } from './realtime.js';
 
 export interface EncoderRestartPolicy {
   /** Delay before restarting after the first crash in a while. */
@@ -36,7 +37,33 @@ export interface BroadcastGroupOptions {
   ffmpegPath?: string;
   restart?: Partial<EncoderRestartPolicy>;
   gopCacheMaxBytes?: number;
+  /** When the group counts as behind real time (degraded). */
+  realtime?: Partial<RealtimePolicy>;
 }
+
+/** What a group reports of its encode (for /metrics, the destinations' stats and admission). */
+export interface BroadcastGroupStats {
+  callCid: string;
+  quality: Quality;
+  layout: string;
+  destinations: number;
+  encoderRunning: boolean;
+  /** Encoder processes restarted after a crash. */
+  encoderRestarts: number;
+  /** Clock ticks run. */
+  ticks: number;
+  /** Clock ticks skipped because the process was late (stalls). */
+  skippedTicks: number;
+  /** Frames dropped because the encoder did not keep up with its input. */
+  droppedFrames: number;
+  /** Output media time per wall time over the last window (1 = real time); null while unknown. */
+  realtimeRatio: number | null;
+  /** The group has fallen behind real time (see realtime.ts). */
+  degraded: boolean;
+}
+
+/** How often the group judges whether it keeps up with real time. */
+const HEALTH_INTERVAL_MS = 1_000;
 
 export interface BroadcastGroupEvents {
   /** The group has closed (after its last destination left, or close()): encoder and source released. Once. */
@@ -58,6 +85,12 @@ export class BroadcastGroup extends EventEmitter<BroadcastGroupEvents> {
   private crashTimes: number[] = [];
   private closing: Promise<void> | null = null;
   private sourceErrors = 0;
+  private readonly realtimePolicy: RealtimePolicy;
+  private readonly meter: RealtimeMeter;
+  private healthTimer: NodeJS.Timeout | null = null;
+  private degradedValue = false;
+  /** Frames dropped by encoders that have exited. */
+  private droppedBefore = 0;
   /** Encoder processes started over the group's life. */
   encoderStarts = 0;
 
@@ -67,6 +100,47 @@ export class BroadcastGroup extends EventEmitter<BroadcastGroupEvents> {
     this.profile = qualityProfile(opts.quality);
     this.cache = new GopCache(opts.gopCacheMaxBytes);
     this.restartPolicy = { ...DEFAULT_ENCODER_RESTART, ...(opts.restart ?? {}) };
+    this.realtimePolicy = { ...DEFAULT_REALTIME_POLICY, ...(opts.realtime ?? {}) };
+    this.meter = new RealtimeMeter(this.realtimePolicy.windowMs);
+  }
+
+  /** The group has fallen behind real time. */
+  get degraded(): boolean {
+    return this.degradedValue;
+  }
+
+  stats(now = performance.now()): BroadcastGroupStats {
+    return {
+      callCid: this.opts.callCid,
+      quality: this.opts.quality,
+      layout: this.opts.layout.name,
+      destinations: this.destinations.size,
+      encoderRunning: this.encoderRunning,
+      encoderRestarts: Math.max(0, this.encoderStarts - 1),
+      ticks: this.pacer?.ticks ?? 0,
+      skippedTicks: this.pacer?.skippedTicks ?? 0,
+      droppedFrames: this.droppedBefore + (this.encoder?.framesDropped ?? 0),
+      realtimeRatio: this.meter.ratio(now),
+      degraded: this.degradedValue,
+    };
+  }
+
+  /** Judges the group against real time; a change is logged. */
+  private checkHealth(): void {
+    const now = performance.now();
+    const ratio = this.meter.ratio(now);
+    const next = nextDegraded(this.degradedValue, ratio, this.meter.observedMs(now), this.realtimePolicy);
+    if (next === this.degradedValue) return;
+    this.degradedValue = next;
+    const ctx = {
+      callCid: this.opts.callCid,
+      quality: this.opts.quality,
+      realtimeRatio: ratio === null ? null : Math.round(ratio * 1000) / 1000,
+      skippedTicks: this.pacer?.skippedTicks ?? 0,
+      droppedFrames: this.droppedBefore + (this.encoder?.framesDropped ?? 0),
+    };
+    if (next) this.opts.log.warn(ctx, 'broadcast group falls behind real time (degraded)');
+    else this.opts.log.info(ctx, 'broadcast group back to real time');
   }
 
   get callCid(): string {
@@ -129,6 +203,8 @@ export class BroadcastGroup extends EventEmitter<BroadcastGroupEvents> {
     this.closing = (async () => {
       if (this.restartTimer) clearTimeout(this.restartTimer);
       this.restartTimer = null;
+      if (this.healthTimer) clearInterval(this.healthTimer);
+      this.healthTimer = null;
       this.pacer?.stop();
       const members = [...this.destinations];
       this.destinations.clear();
@@ -159,6 +235,8 @@ export class BroadcastGroup extends EventEmitter<BroadcastGroupEvents> {
       onTick: (tick) => this.onTick(tick),
     });
     this.pacer.start();
+    this.healthTimer = setInterval(() => this.checkHealth(), HEALTH_INTERVAL_MS);
+    this.healthTimer.unref();
     this.opts.log.info({ callCid: this.opts.callCid, quality: this.opts.quality }, 'broadcast group started');
   }
 
@@ -169,7 +247,9 @@ export class BroadcastGroup extends EventEmitter<BroadcastGroupEvents> {
       ffmpegPath: this.opts.ffmpegPath,
       logContext: { callCid: this.opts.callCid, quality: this.opts.quality },
     });
+    if (this.encoder) this.droppedBefore += this.encoder.framesDropped;
     this.encoder = encoder;
+    this.meter.reset(performance.now());
     this.cache.reset();
     if (this.encoderStarts > 0) for (const d of this.destinations) d.encoderRestarted();
     this.encoderStarts += 1;
@@ -199,6 +279,7 @@ export class BroadcastGroup extends EventEmitter<BroadcastGroupEvents> {
 
   private onTag(encoder: Encoder, tag: FlvTag): void {
     if (encoder !== this.encoder || this.closing) return;
+    if (tag.type === 'video' && !tag.sequenceHeader) this.meter.observe(performance.now(), tag.timestamp);
     this.cache.push(tag);
     for (const d of this.destinations) {
       try {

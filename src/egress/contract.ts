@@ -34,6 +34,8 @@ export interface DestinationStats {
   lastError: string | null;
   /** ISO time the server first accepted the publish, or null. */
   liveSince: string | null;
+  /** The encode feeding this destination has fallen behind real time (frames dropped or late). */
+  degraded?: boolean;
 }
 
 export interface EgressListener {

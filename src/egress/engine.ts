@@ -6,10 +6,11 @@
 import type { Logger } from '../log.js';
 import type { PublisherPolicy } from '../rtmp/publisher.js';
 import type { BroadcastEngine, BroadcastSpec, DestinationStats, EgressListener } from './contract.js';
-import { BroadcastGroup } from './broadcast-group.js';
+import { BroadcastGroup, type BroadcastGroupStats } from './broadcast-group.js';
 import { groupKey } from './group-key.js';
 import type { Destination, RetryPolicy } from './destination.js';
 import { backgroundFrameSourceFactory, type FrameSourceFactory } from './frame-source.js';
+import type { RealtimePolicy } from './realtime.js';
 import { openRtmpTarget, type RtmpTargetOpener } from './rtmp-session.js';
 
 export interface EgressEngineOptions {
@@ -27,6 +28,8 @@ export interface EgressEngineOptions {
   rtmp?: Partial<PublisherPolicy>;
   /** How targets are opened; default RTMP(S) through src/rtmp. */
   openTarget?: RtmpTargetOpener;
+  /** When a group counts as behind real time; defaults in realtime.ts. */
+  realtime?: Partial<RealtimePolicy>;
 }
 
 interface Entry {
@@ -86,6 +89,7 @@ export class EgressEngine implements BroadcastEngine {
         sourceFactory: this.sourceFactory,
         log: this.opts.log,
         ...(this.opts.ffmpegPath ? { ffmpegPath: this.opts.ffmpegPath } : {}),
+        ...(this.opts.realtime ? { realtime: this.opts.realtime } : {}),
       });
       created.once('close', () => {
         if (this.groups.get(gk) === created) this.groups.delete(gk);
@@ -162,13 +166,25 @@ export class EgressEngine implements BroadcastEngine {
 
   stats(callCid: string): DestinationStats[] {
     const out: DestinationStats[] = [];
-    for (const e of this.entries.values()) if (e.spec.callCid === callCid) out.push(e.dest.stats());
+    for (const e of this.entries.values()) if (e.spec.callCid === callCid) out.push({ ...e.dest.stats(), degraded: e.group.degraded });
     return out;
   }
 
   /** Stats of every active destination, with their call and quality. */
   allStats(): EngineDestinationStats[] {
-    return [...this.entries.values()].map((e) => ({ ...e.dest.stats(), callCid: e.spec.callCid, quality: e.spec.quality }));
+    return [...this.entries.values()].map((e) => ({ ...e.dest.stats(), degraded: e.group.degraded, callCid: e.spec.callCid, quality: e.spec.quality }));
+  }
+
+  /** Stats of every broadcast group (one encode each). */
+  groupStats(): Array<BroadcastGroupStats & { key: string }> {
+    return [...this.groups.values()].map((g) => ({ ...g.stats(), key: g.key }));
+  }
+
+  /** Broadcast groups behind real time. */
+  degradedGroupCount(): number {
+    let n = 0;
+    for (const g of this.groups.values()) if (g.degraded) n += 1;
+    return n;
   }
 
   encoderCount(): number {
