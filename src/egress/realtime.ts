@@ -23,6 +23,9 @@ export const DEFAULT_REALTIME_POLICY: Readonly<RealtimePolicy> = Object.freeze({
   recoveredAt: 0.97,
 });
 
+/** The shortest span a ratio is computed over. */
+const MIN_SPAN_MS = 3_000;
+
 interface Sample {
   wallMs: number;
   mediaMs: number;
@@ -67,7 +70,8 @@ export class RealtimeMeter {
     const first = this.samples[0]!;
     const last = this.samples[this.samples.length - 1]!;
     const wall = nowMs - first.wallMs;
-    if (wall <= 0) return null;
+    // A short span says little (an encoder's first frames come in a burst).
+    if (wall < Math.min(this.windowMs, MIN_SPAN_MS)) return null;
     return Math.max(0, last.mediaMs - first.mediaMs) / wall;
   }
 }

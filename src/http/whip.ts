@@ -39,7 +39,8 @@ function etagOf(sessionId: string, answer: string): string {
 }
 
 function offerToApiError(err: OfferError): ApiError {
-  return new ApiError(err.status, err.status === 403 ? ErrorCodes.notAllowed : ErrorCodes.input, err.message);
+  const code = err.status === 403 ? ErrorCodes.notAllowed : err.status === 429 ? ErrorCodes.rateLimited : ErrorCodes.input;
+  return new ApiError(err.status, code, err.message);
 }
 
 const CORS_HEADERS = {

@@ -9,7 +9,7 @@ import { silentLogger, type Logger } from '../log.js';
 import type { LayoutParticipant } from '../layout/participants.js';
 import { IngestPeer, type IngestTrack, type PeerState } from './ingest-peer.js';
 import { PcmTimeline, rmsDbfs } from './mixer.js';
-import { inspectOffer, planOffer, type OfferPlan } from './sdp.js';
+import { inspectOffer, OfferError, planOffer, type OfferPlan } from './sdp.js';
 import { SpeakerDetector, type SpeakerOptions } from './speaker.js';
 import { AudioTrackDecoder, TrackDecoder } from './track-decoder.js';
 import { h264PayloadSize, vp8KeyframeSize, type VideoSize } from './video-size.js';
@@ -51,6 +51,10 @@ interface Participant {
   isDominantSpeaker: boolean;
   disconnectTimer: NodeJS.Timeout | undefined;
   connectTimer: NodeJS.Timeout | undefined;
+  /** Media has flowed: the session is a participant of the call (listed, announced). */
+  joined: boolean;
+  /** When the last RTP packet arrived (ms, Date.now()). */
+  lastMediaAt: number;
 }
 
 interface CallState {
@@ -70,12 +74,19 @@ export interface CallMediaOptions {
   connectTimeoutMs?: number;
   /** the ffmpeg executable the track decoders run (default `ffmpeg` on the PATH) */
   ffmpegPath?: string;
+  /** a participant whose media stopped this long ago (peer gone without DELETE) leaves (ms) */
+  mediaTimeoutMs?: number;
+  /** WHIP sessions one user may hold at once, over all calls, connected or not */
+  maxSessionsPerUser?: number;
 }
+
+export const DEFAULT_MEDIA_TIMEOUT_MS = 5_000;
+export const DEFAULT_MAX_SESSIONS_PER_USER = 4;
 
 export interface PublishResult { sessionId: string; answer: string; plan: OfferPlan }
 
 /** Why a participant left: a WHIP DELETE ('left' by default), a connection that ended, the call's end. */
-export type LeaveReason = 'left' | 'connect_timeout' | 'disconnected' | 'connection_failed' | 'closed' | 'call_ended' | (string & {});
+export type LeaveReason = 'left' | 'connect_timeout' | 'media_timeout' | 'disconnected' | 'connection_failed' | 'closed' | 'call_ended' | (string & {});
 
 export interface ParticipantJoinedEvent { callCid: string; participant: SessionParticipant }
 export interface ParticipantLeftEvent { callCid: string; participant: SessionParticipant; reason: LeaveReason }
@@ -99,6 +110,8 @@ export class CallMedia extends EventEmitter<CallMediaEvents> {
   private readonly graceMs: number;
   private readonly connectTimeoutMs: number;
   private readonly ffmpegPath: string | undefined;
+  private readonly mediaTimeoutMs: number;
+  private readonly maxSessionsPerUser: number;
   private readonly timer: NodeJS.Timeout;
   private isClosed = false;
 
@@ -110,16 +123,33 @@ export class CallMedia extends EventEmitter<CallMediaEvents> {
     this.graceMs = options.disconnectGraceMs ?? 10_000;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 20_000;
     this.ffmpegPath = options.ffmpegPath;
-    this.timer = setInterval(() => this.updateSpeakers(Date.now()), 100);
+    this.mediaTimeoutMs = options.mediaTimeoutMs ?? DEFAULT_MEDIA_TIMEOUT_MS;
+    this.maxSessionsPerUser = options.maxSessionsPerUser ?? DEFAULT_MAX_SESSIONS_PER_USER;
+    this.timer = setInterval(() => {
+      const now = Date.now();
+      this.dropSilent(now);
+      this.updateSpeakers(now);
+    }, 100);
     this.timer.unref();
   }
 
+  /** WHIP sessions the user holds (every call, connected or not). */
+  sessionsOf(userId: string): number {
+    let n = 0;
+    for (const call of this.calls.values()) for (const p of call.participants.values()) if (p.identity.userId === userId) n++;
+    return n;
+  }
+
   /**
-   * Takes a WHIP offer: validates it against the user's grants, answers it and adds the
-   * participant. Throws OfferError for offers that cannot be taken.
+   * Takes a WHIP offer: validates it against the user's grants, answers it and opens the session;
+   * the publisher becomes a participant once its media flows. Throws OfferError for offers that
+   * cannot be taken (429 past the user's session limit).
    */
   async publish(callCid: string, identity: PublisherIdentity, offer: string): Promise<PublishResult> {
     if (this.isClosed) throw new Error('the media plane is closed');
+    if (this.sessionsOf(identity.userId) >= this.maxSessionsPerUser) {
+      throw new OfferError(429, 'too_many_sessions', `user "${identity.userId}" already holds ${this.maxSessionsPerUser} WHIP sessions (the limit); end one with DELETE first`);
+    }
     const plan = planOffer(inspectOffer(offer), identity);
     const peer = await IngestPeer.answer(offer, plan, this.ice);
     const sessionId = randomUUID();
@@ -128,20 +158,19 @@ export class CallMedia extends EventEmitter<CallMediaEvents> {
       callCid, sessionId, identity, joinedAt: Date.now(), peer, tracks: [], receiving: new Set(),
       video: undefined, audio: undefined, pcm: new PcmTimeline(), videoSize: undefined,
       audioLevel: -Infinity, isSpeaking: false, isDominantSpeaker: false, disconnectTimer: undefined, connectTimer: undefined,
+      joined: false, lastMediaAt: 0,
     };
     call.participants.set(sessionId, p);
     for (const t of peer.tracks) this.onTrack(p, t);
     peer.on('track', (t) => this.onTrack(p, t));
     peer.on('rtp', (t, bytes, packet) => this.onRtp(p, t, bytes, packet.payload));
     peer.on('state', (state) => this.onPeerState(p, state));
-    // A publisher that never completes ICE and DTLS is not left in the call.
+    // A publisher that never completes ICE and DTLS, or never sends media, is not left waiting.
     p.connectTimer = setTimeout(() => {
-      if (peer.connectionState !== 'connected') this.leave(callCid, sessionId, 'connect_timeout');
+      if (peer.connectionState !== 'connected' || !p.joined) this.leave(callCid, sessionId, 'connect_timeout');
     }, this.connectTimeoutMs);
     p.connectTimer.unref();
-    this.touch(callCid);
-    this.log.info({ callCid, sessionId, userId: identity.userId, accepted: plan.accepted.map((s) => s.kind) }, 'participant joined');
-    this.emit('participant_joined', { callCid, participant: toSessionParticipant(p) });
+    this.log.info({ callCid, sessionId, userId: identity.userId, accepted: plan.accepted.map((s) => s.kind) }, 'publisher session opened');
     return { sessionId, answer: peer.answer, plan };
   }
 
@@ -154,7 +183,7 @@ export class CallMedia extends EventEmitter<CallMediaEvents> {
   participants(callCid: string): LayoutParticipant[] {
     const call = this.calls.get(callCid);
     if (!call) return [];
-    return [...call.participants.values()].map((p) => ({
+    return [...call.participants.values()].filter((p) => p.joined).map((p) => ({
       sessionId: p.sessionId,
       userId: p.identity.userId,
       ...(p.identity.name ? { name: p.identity.name } : {}),
@@ -172,7 +201,7 @@ export class CallMedia extends EventEmitter<CallMediaEvents> {
   /** For `call.session.participants`. */
   sessionParticipants(callCid: string): SessionParticipant[] {
     const call = this.calls.get(callCid);
-    return call ? [...call.participants.values()].map(toSessionParticipant) : [];
+    return call ? [...call.participants.values()].filter((p) => p.joined).map(toSessionParticipant) : [];
   }
 
   /** Trickle ICE: remote candidates for a session (see IngestPeer.addCandidates); -1 if none usable. */
@@ -224,8 +253,12 @@ export class CallMedia extends EventEmitter<CallMediaEvents> {
     void p.peer.close();
     void p.video?.close();
     void p.audio?.close();
-    this.log.info({ callCid, sessionId, userId: p.identity.userId, reason }, 'participant left');
-    this.emit('participant_left', { callCid, participant: toSessionParticipant(p), reason });
+    if (p.joined) {
+      this.log.info({ callCid, sessionId, userId: p.identity.userId, reason }, 'participant left');
+      this.emit('participant_left', { callCid, participant: toSessionParticipant(p), reason });
+    } else {
+      this.log.info({ callCid, sessionId, userId: p.identity.userId, reason }, 'publisher session closed before any media');
+    }
     if (call.participants.size === 0) this.calls.delete(callCid);
     else this.touch(callCid);
     this.emit('changed', callCid);
@@ -284,6 +317,13 @@ export class CallMedia extends EventEmitter<CallMediaEvents> {
 
   private onRtp(p: Participant, t: IngestTrack, bytes: Buffer, payload: Buffer): void {
     if (!this.live(p) || !t.codec) return;
+    p.lastMediaAt = Date.now();
+    if (!p.joined) {
+      p.joined = true;
+      this.touch(p.callCid);
+      this.log.info({ callCid: p.callCid, sessionId: p.sessionId, userId: p.identity.userId }, 'participant joined');
+      this.emit('participant_joined', { callCid: p.callCid, participant: toSessionParticipant(p) });
+    }
     if (!p.receiving.has(t)) {
       p.receiving.add(t);
       this.startDecoder(p, t);
@@ -335,6 +375,15 @@ export class CallMedia extends EventEmitter<CallMediaEvents> {
     } else if (state === 'failed' || state === 'closed') {
       this.leave(p.callCid, p.sessionId, state === 'failed' ? 'connection_failed' : 'closed');
     }
+  }
+
+  /** A participant whose media stopped (a peer gone without DELETE) leaves. */
+  private dropSilent(now: number): void {
+    const silent: Participant[] = [];
+    for (const call of this.calls.values()) {
+      for (const p of call.participants.values()) if (p.joined && now - p.lastMediaAt > this.mediaTimeoutMs) silent.push(p);
+    }
+    for (const p of silent) this.leave(p.callCid, p.sessionId, 'media_timeout');
   }
 
   private updateSpeakers(now: number): void {

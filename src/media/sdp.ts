@@ -27,7 +27,11 @@ export interface OfferSummary { sections: OfferedSection[] }
 
 /** A reason to refuse an offer, with the HTTP status it maps to. */
 export class OfferError extends Error {
-  constructor(readonly status: 400 | 403 | 406, readonly code: 'malformed_sdp' | 'no_usable_codec' | 'forbidden', message: string) {
+  constructor(
+    readonly status: 400 | 403 | 406 | 429,
+    readonly code: 'malformed_sdp' | 'no_usable_codec' | 'forbidden' | 'too_many_sessions',
+    message: string,
+  ) {
     super(message);
     this.name = 'OfferError';
   }

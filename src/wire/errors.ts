@@ -29,6 +29,7 @@ export const ErrorCodes = {
   notFound: 16,
   notAllowed: 17,
   payloadTooBig: 22,
+  rateLimited: 9,
   tokenExpired: 40,
   tokenNotValidYet: 41,
   tokenSignature: 43,

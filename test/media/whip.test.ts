@@ -125,17 +125,20 @@ describe('WHIP ingest', { timeout: 170_000 }, () => {
     assert.equal(res.status, 400);
     assert.match(JSON.parse(res.body).message, /call has ended/);
 
-    // A publisher that never connects is dropped after the connect timeout.
-    const left: { participant: { user: { id: string } }; reason: string }[] = [];
-    const onLeft = (e: (typeof left)[number]) => left.push(e);
-    t.media.on('participant_left', onLeft);
+    // A publisher that never connects is no participant (none until media flows), and its
+    // session is dropped after the connect timeout.
+    const joinedEvents: { participant: { user: { id: string } } }[] = [];
+    const onJoined = (e: (typeof joinedEvents)[number]) => joinedEvents.push(e);
+    t.media.on('participant_joined', onJoined);
     res = await postOffer(url, offer, 'bob');
     assert.equal(res.status, 201);
-    assert.ok(t.media.participants(cid).some((x) => x.userId === 'bob'));
-    await waitFor(() => left.find((e) => e.participant.user.id === 'bob'), 'ghost dropped', 20_000);
-    assert.equal(left.find((e) => e.participant.user.id === 'bob')!.reason, 'connect_timeout');
+    const bobSession = res.headers.get('location')!.split('/').at(-1)!;
+    assert.ok(t.media.has(cid, bobSession));
     assert.ok(!t.media.participants(cid).some((x) => x.userId === 'bob'));
-    t.media.off('participant_left', onLeft);
+    assert.ok(!t.media.sessionParticipants(cid).some((x) => x.user.id === 'bob'));
+    await waitFor(() => !t.media.has(cid, bobSession), 'ghost session dropped', 20_000);
+    assert.ok(!joinedEvents.some((e) => e.participant.user.id === 'bob'));
+    t.media.off('participant_joined', onJoined);
 
     // A user who may send audio only: the video m-line is refused, audio is taken.
     const audioOnly = await TestPublisher.start({ url, token: 'novideo', toneHz: 660 });

@@ -159,6 +159,18 @@ export class TestPublisher {
     return res.status;
   }
 
+  /** Stops sending anything without a DELETE or a close (a publisher whose machine went away). */
+  async vanish(): Promise<void> {
+    if (this.ffmpeg && this.ffmpeg.exitCode === null) {
+      const exited = new Promise((r) => this.ffmpeg!.once('exit', r));
+      this.ffmpeg.kill('SIGKILL');
+      await exited;
+    }
+    this.ffmpeg = undefined;
+    for (const s of this.sockets) s.close();
+    this.sockets = [];
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
