@@ -96,6 +96,12 @@ export function sqlitePathFor(config: Config): string {
   return join(config.dataDir, 'callcast.sqlite');
 }
 
+/** Whether the HTTP server listens only on a loopback address. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
 function hostForUrl(host: string): string {
   if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
   return host.includes(':') ? `[${host}]` : host;
@@ -186,6 +192,13 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
       },
     });
 
+    // Development tokens (a user token for anyone who asks) only on a loopback listener.
+    const devTokensServed = config.devTokens === true && isLoopbackHost(config.host);
+    if (config.devTokens === true && !devTokensServed) {
+      log.warn({ host: config.host }, 'CALLCAST_DEV_TOKENS ignored: /dev/token is served only when the server listens on loopback');
+    } else if (devTokensServed) {
+      log.warn({ host: config.host }, 'development tokens are on: GET /dev/token hands a user token to anyone who can reach this port');
+    }
     const app = createHttpEdge({ log, credentials, logRequests: config.logLevel === 'debug' || config.logLevel === 'trace' });
     steps.push(['http', () => app.close()]);
     await app.register(restPlugin, { access, calls, broadcasts, users, callTypes, store });
@@ -208,7 +221,7 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
     await app.register(webPlugin, {
       webRoot: opts.webRoot ?? DEFAULT_WEB_ROOT,
       apiKey: creds.apiKey,
-      ...(config.devTokens === true ? { devTokens: devTokensFromSecret(creds.apiSecret) } : {}),
+      ...(devTokensServed ? { devTokens: devTokensFromSecret(creds.apiSecret) } : {}),
       preview: previewSource({ credentials, access, broadcasts, tap: previews }),
     });
     await app.register(metricsPlugin, {

@@ -24,17 +24,38 @@ const OPS = new Set<CompareOp>(['$eq', '$ne', '$gt', '$gte', '$lt', '$lte', '$in
 export const MAX_QUERY_LIMIT = 100;
 export const DEFAULT_QUERY_LIMIT = 25;
 
-export function parseCallFilter(value: unknown): CallFilter | null {
+/** How deep `$and` / `$or` may nest, and how many conditions and list values a filter may hold. */
+export const MAX_FILTER_DEPTH = 6;
+export const MAX_FILTER_CONDITIONS = 100;
+export const MAX_FILTER_LIST_VALUES = 100;
+
+interface FilterBudget {
+  conditions: number;
+}
+
+export function parseCallFilter(value: unknown, depth = 0, budget: FilterBudget = { conditions: 0 }): CallFilter | null {
   if (value === undefined || value === null) return null;
   if (!isPlainObject(value)) throw badRequest('filter_conditions must be an object');
-  const items = Object.entries(value).map(([k, v]) => parseCondition(k, v));
+  if (depth > MAX_FILTER_DEPTH) throw badRequest(`filter_conditions nests $and/$or deeper than ${MAX_FILTER_DEPTH} levels`);
+  const entries = Object.entries(value);
+  budget.conditions += entries.length;
+  if (budget.conditions > MAX_FILTER_CONDITIONS) throw badRequest(`filter_conditions holds more than ${MAX_FILTER_CONDITIONS} conditions`);
+  const items = entries.map(([k, v]) => parseCondition(k, v, depth, budget));
   return items.length === 0 ? null : items.length === 1 ? items[0]! : { kind: 'and', items };
 }
 
-function parseCondition(key: string, value: unknown): CallFilter {
+function parseCondition(key: string, value: unknown, depth: number, budget: FilterBudget): CallFilter {
   if (key === '$and' || key === '$or') {
     if (!Array.isArray(value)) throw badRequest(`filter_conditions.${key} must be a list`);
-    return { kind: key === '$and' ? 'and' : 'or', items: value.map((v) => parseCallFilter(v) ?? { kind: 'and', items: [] }) };
+    budget.conditions += value.length;
+    if (budget.conditions > MAX_FILTER_CONDITIONS) throw badRequest(`filter_conditions holds more than ${MAX_FILTER_CONDITIONS} conditions`);
+    return { kind: key === '$and' ? 'and' : 'or', items: value.map((v) => parseCallFilter(v, depth + 1, budget) ?? { kind: 'and', items: [] }) };
+  }
+  if (Array.isArray(value) && value.length > MAX_FILTER_LIST_VALUES) throw badRequest(`filter_conditions.${key} lists more than ${MAX_FILTER_LIST_VALUES} values`);
+  if (isPlainObject(value)) {
+    for (const v of Object.values(value)) {
+      if (Array.isArray(v) && v.length > MAX_FILTER_LIST_VALUES) throw badRequest(`filter_conditions.${key} lists more than ${MAX_FILTER_LIST_VALUES} values`);
+    }
   }
   const [op, operand] = operatorOf(key, value);
   if (key === 'members') {

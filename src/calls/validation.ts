@@ -155,7 +155,10 @@ export function validateBroadcastName(name: unknown, field: string): string {
   return name;
 }
 
-/** rtmp:// or rtmps:// with a host, at most 255 characters. */
+/** The longest stream key accepted (ingests use far shorter ones). */
+export const MAX_STREAM_KEY_LENGTH = 512;
+
+/** rtmp:// or rtmps:// with a host, at most 255 characters, without user:password@. */
 export function validateStreamUrl(value: unknown, field: string): string {
   if (typeof value !== 'string' || value === '') throw badRequest(`${field} must be a non-empty string`);
   if (value.length > 255) throw badRequest(`${field} must be at most 255 characters`);
@@ -167,6 +170,8 @@ export function validateStreamUrl(value: unknown, field: string): string {
   }
   if (url.protocol !== 'rtmp:' && url.protocol !== 'rtmps:') throw badRequest(`${field} must be an rtmp:// or rtmps:// URL`);
   if (!url.hostname) throw badRequest(`${field} must name a host`);
+  // Credentials belong in the stream key, which is kept secret; a URL is shown to readers.
+  if (url.username !== '' || url.password !== '' || /^rtmps?:\/\/[^/]*@/i.test(value)) throw badRequest(`${field} must not carry user:password@ credentials`);
   return value;
 }
 
@@ -181,6 +186,9 @@ export function parseStartBroadcasts(body: unknown): BroadcastRequest {
   const name = validateBroadcastName(b.name, 'broadcasts[0].name');
   const streamUrl = validateStreamUrl(b.stream_url, 'broadcasts[0].stream_url');
   if (b.stream_key !== undefined && typeof b.stream_key !== 'string') throw badRequest('broadcasts[0].stream_key must be a string');
+  if (typeof b.stream_key === 'string' && b.stream_key.length > MAX_STREAM_KEY_LENGTH) {
+    throw badRequest(`broadcasts[0].stream_key must be at most ${MAX_STREAM_KEY_LENGTH} characters`);
+  }
   const out: BroadcastRequest = { name, streamUrl, streamKey: (b.stream_key as string | undefined) ?? '' };
   if (b.quality !== undefined) {
     validateQuality(b.quality, 'broadcasts[0].quality');

@@ -63,6 +63,8 @@ export interface ConnectedUser {
   role: string;
   /** From a call token's call_cids; undefined when the token had none. */
   callCids?: string[];
+  /** When the token expires (epoch seconds); the connection is closed then. */
+  expiresAt?: number;
 }
 
 /**

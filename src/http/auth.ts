@@ -65,6 +65,7 @@ export async function verifyToken(token: string, apiSecret: string, nowSeconds =
   const userId = payload.user_id;
   if (typeof userId !== 'string' || userId === '') throw unauthenticated('token has no user_id claim');
   const principal: UserPrincipal = { kind: 'user', userId };
+  if (typeof payload.exp === 'number') principal.expiresAt = payload.exp;
   if (payload.role !== undefined) {
     if (typeof payload.role !== 'string') throw unauthenticated('token claim role must be a string');
     principal.role = payload.role;

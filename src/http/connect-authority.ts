@@ -21,6 +21,7 @@ export class CallsConnectAuthority implements ConnectAuthority {
     if (principal.kind !== 'user') throw unauthenticated('a server token cannot open a user connection');
     const user: ConnectedUser = { id: principal.userId, role: principal.role ?? (await this.deps.users.roleOf(principal.userId)) };
     if (principal.callCids) user.callCids = principal.callCids;
+    if (principal.expiresAt !== undefined) user.expiresAt = principal.expiresAt;
     return user;
   }
 

@@ -109,6 +109,7 @@ class ConnectSession {
   private idleTimer: NodeJS.Timeout | null = null;
   private healthTimer: NodeJS.Timeout | null = null;
   private terminateTimer: NodeJS.Timeout | null = null;
+  private expiryTimer: NodeJS.Timeout | null = null;
   private readonly pending: WireEvent[] = [];
   private pumping = false;
   private readonly access = new Map<string, CachedAccess>();
@@ -199,6 +200,14 @@ class ConnectSession {
     this.unsubscribe = this.deps.bus.subscribe((event) => this.onEvent(event));
     this.sendJson(connectionOk(this.id, me));
     this.healthTimer = setInterval(() => this.sendJson(healthCheck(this.id)), this.options.healthCheckIntervalMs);
+    if (user.expiresAt !== undefined) {
+      // A connection is authorised as long as its token: at expiry, Stream's token-expired error (40).
+      const inMs = Math.max(0, user.expiresAt * 1000 - Date.now());
+      this.expiryTimer = setTimeout(() => {
+        this.deps.log.info({ connectionId: this.id, userId: user.id }, 'websocket token expired; closing');
+        this.fail(apiError(40, 401, 'token is expired'), CONNECT_CLOSE_CODES.authFailed, 'token expired');
+      }, Math.min(inMs, 2_147_483_647));
+    }
     this.idleTimer = setTimeout(() => {
       this.deps.log.info({ connectionId: this.id, userId: user.id }, 'websocket client silent; closing');
       this.close(CONNECT_CLOSE_CODES.idle, 'no message from the client');
@@ -310,7 +319,8 @@ class ConnectSession {
     this.clearAuthTimer();
     if (this.idleTimer) clearTimeout(this.idleTimer);
     if (this.healthTimer) clearInterval(this.healthTimer);
-    this.idleTimer = this.healthTimer = null;
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.idleTimer = this.healthTimer = this.expiryTimer = null;
     this.pending.length = 0;
     this.access.clear();
     if (wasClosed && this.socket.readyState === this.socket.CLOSED && this.terminateTimer) {

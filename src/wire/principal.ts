@@ -9,4 +9,6 @@ export interface UserPrincipal {
   userId: string;
   role?: string;
   callCids?: string[];
+  /** The token's `exp` (epoch seconds) when it has one. */
+  expiresAt?: number;
 }

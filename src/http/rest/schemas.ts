@@ -27,7 +27,7 @@ const userRequest = {
 const memberRequest = {
   type: 'object',
   required: ['user_id'],
-  properties: { user_id: { type: 'string', minLength: 1 }, role: str, custom: obj },
+  properties: { user_id: { type: 'string', minLength: 1, maxLength: 255 }, role: { type: 'string', maxLength: 64 }, custom: obj },
 } as const;
 
 export const getOrCreateCallBody = {
@@ -63,7 +63,7 @@ export const updateMembersBody = {
   type: 'object',
   properties: {
     update_members: { type: 'array', maxItems: 100, items: memberRequest },
-    remove_members: { type: 'array', maxItems: 100, items: { type: 'string', minLength: 1 } },
+    remove_members: { type: 'array', maxItems: 100, items: { type: 'string', minLength: 1, maxLength: 255 } },
   },
 } as const;
 
