@@ -85,6 +85,11 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('calls').addColumn('live_started_at', 'text').execute();
     },
   },
+  '0003_call_deleted': {
+    async up(db: Kysely<any>): Promise<void> {
+      await db.schema.alterTable('calls').addColumn('deleted_at', 'text').execute();
+    },
+  },
 };
 
 class InCodeMigrationProvider implements MigrationProvider {

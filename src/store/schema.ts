@@ -48,6 +48,8 @@ export interface CallsTable {
   ended_at: string | null;
   /** Set while the call is live (out of backstage); null otherwise. */
   live_started_at: string | null;
+  /** Set when the call was soft-deleted: hidden from reads and queries, replaced by a new call of the same cid. */
+  deleted_at?: string | null;
   created_at: string;
   updated_at: string;
 }

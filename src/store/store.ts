@@ -54,6 +54,13 @@ export interface Store {
   createCall(record: CallRecord, members: MemberRecord[]): Promise<boolean>;
   saveCall(record: CallRecord): Promise<void>;
   queryCalls(query: CallQuery): Promise<CallRecord[]>;
+  /**
+   * Soft delete: the call (ended at `at` if it was not) is hidden from getCall and queryCalls; a
+   * later createCall of the same cid replaces it. False when there is no such call.
+   */
+  softDeleteCall(cid: string, at: string): Promise<boolean>;
+  /** Hard delete: the call, its members and its broadcast rows are removed. */
+  hardDeleteCall(cid: string): Promise<boolean>;
 
   listMembers(cid: string): Promise<MemberRecord[]>;
   getMember(cid: string, userId: string): Promise<MemberRecord | null>;
@@ -352,12 +359,18 @@ export class KyselyStore implements Store {
   }
 
   async getCall(cid: string): Promise<CallRecord | null> {
-    const row = await this.db.selectFrom('calls').selectAll().where('cid', '=', cid).executeTakeFirst();
+    const row = await this.db.selectFrom('calls').selectAll().where('cid', '=', cid).where('deleted_at', 'is', null).executeTakeFirst();
     return row ? toCallRecord(row) : null;
   }
 
   async createCall(record: CallRecord, members: MemberRecord[]): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
+      // A soft-deleted call of the same cid gives way to the new one.
+      const deleted = await trx.deleteFrom('calls').where('cid', '=', record.cid).where('deleted_at', 'is not', null).executeTakeFirst();
+      if (Number(deleted.numDeletedRows) > 0) {
+        await trx.deleteFrom('members').where('call_cid', '=', record.cid).execute();
+        await trx.deleteFrom('rtmp_broadcasts').where('call_cid', '=', record.cid).execute();
+      }
       const res = await trx
         .insertInto('calls')
         .values(fromCallRecord(record))
@@ -393,8 +406,27 @@ export class KyselyStore implements Store {
       .execute();
   }
 
+  async softDeleteCall(cid: string, at: string): Promise<boolean> {
+    const res = await this.db
+      .updateTable('calls')
+      .set({ deleted_at: at, ended_at: sql<string>`coalesce(ended_at, ${at})`, updated_at: at })
+      .where('cid', '=', cid)
+      .where('deleted_at', 'is', null)
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+
+  async hardDeleteCall(cid: string): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('members').where('call_cid', '=', cid).execute();
+      await trx.deleteFrom('rtmp_broadcasts').where('call_cid', '=', cid).execute();
+      const res = await trx.deleteFrom('calls').where('cid', '=', cid).executeTakeFirst();
+      return Number(res.numDeletedRows) > 0;
+    });
+  }
+
   async queryCalls(query: CallQuery): Promise<CallRecord[]> {
-    let q = this.db.selectFrom('calls').selectAll();
+    let q = this.db.selectFrom('calls').selectAll().where('deleted_at', 'is', null);
     if (query.filter) {
       const filter = query.filter;
       q = q.where((eb) => this.compileFilter(eb, filter));

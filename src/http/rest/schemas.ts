@@ -146,6 +146,7 @@ export const upsertUsersBody = {
   properties: { users: { type: 'object', additionalProperties: userRequest } },
 } as const;
 
+/** Types of the fields Callcast keeps; any other field is refused by name (calls/app-settings.ts). */
 export const updateAppBody = {
   type: 'object',
   properties: { webhook_url: str, webhook_events: { type: 'array', items: str } },

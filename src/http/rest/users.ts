@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { appResponse, parseAppPatch } from '../../calls/app-settings.js';
 import { parseUserQuery } from '../../calls/query.js';
 import { fullUserResponse } from '../../calls/responses.js';
 import { isPlainObject } from '../../calls/settings.js';
@@ -37,24 +38,13 @@ export async function userRoutes(app: FastifyInstance, deps: RestOptions): Promi
 
   app.get('/app', { config: { operation: 'GetApp' } }, async (request) => {
     access.requireServer(principalOf(request), 'reading app settings');
-    const settings = await store.getAppSettings();
-    return { app: { name: 'callcast', webhook_url: settings.webhook_url, webhook_events: settings.webhook_events } };
+    const [settings, callTypes] = await Promise.all([store.getAppSettings(), store.listCallTypes()]);
+    return { app: appResponse(settings, callTypes) };
   });
 
-  app.patch<{ Body: { webhook_url?: string; webhook_events?: string[] } }>(
-    '/app',
-    { config: { operation: 'UpdateApp' }, schema: { body: updateAppBody } },
-    async (request) => {
-      access.requireServer(principalOf(request), 'updating app settings');
-      const { webhook_url, webhook_events } = request.body;
-      if (webhook_url !== undefined && webhook_url !== '' && !/^https?:\/\/[^/\s]+/i.test(webhook_url)) {
-        throw badRequest('webhook_url must be an http:// or https:// URL');
-      }
-      const patch: { webhook_url?: string; webhook_events?: string[] } = {};
-      if (webhook_url !== undefined) patch.webhook_url = webhook_url;
-      if (webhook_events !== undefined) patch.webhook_events = webhook_events;
-      await store.updateAppSettings(patch);
-      return {};
-    },
-  );
+  app.patch<{ Body: Record<string, unknown> }>('/app', { config: { operation: 'UpdateApp' }, schema: { body: updateAppBody } }, async (request) => {
+    access.requireServer(principalOf(request), 'updating app settings');
+    await store.updateAppSettings(parseAppPatch(request.body));
+    return {};
+  });
 }
