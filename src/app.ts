@@ -15,9 +15,13 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Access } from './calls/access.js';
 import { BroadcastState, type EngineFactory } from './calls/broadcasts.js';
+import { CallDeletion, type CallDeletionHook } from './calls/call-deletion.js';
+import { CallMembers } from './calls/call-members.js';
 import { CallTypeService, seedCallTypes } from './calls/call-types.js';
 import { CallService } from './calls/calls.js';
 import { LiveSessions } from './calls/live-sessions.js';
+import { TaskLog } from './calls/tasks.js';
+import { UserDeletion } from './calls/user-deletion.js';
 import { UserService } from './calls/users.js';
 import { mediaAddress, resolveCredentials, type Config } from './config.js';
 import type { BroadcastEngine } from './egress/contract.js';
@@ -53,6 +57,8 @@ export interface CallcastOptions {
   webRoot?: string;
   /** More HTTP surfaces, registered as plugins of the edge (under its error handler and `authenticate`). */
   plugins?: EdgePlugin[];
+  /** What else holds data of a call and must hear of its deletion (recordings: their files go on a hard delete). */
+  callDeletionHooks?: CallDeletionHook[];
 }
 
 /** What an extra HTTP surface gets to work with. */
@@ -171,6 +177,10 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
     const egress = broadcasts.engine instanceof EgressEngine ? broadcasts.engine : null;
     const calls = new CallService({ store, bus, log, access, broadcasts, sessions, publicUrl: () => publicUrl.get() });
     const users = new UserService({ store, bus });
+    const tasks = new TaskLog();
+    const deletion = new CallDeletion({ store, bus, log, access, broadcasts, calls, tasks, hooks: opts.callDeletionHooks ?? [] });
+    const members = new CallMembers({ store, access });
+    const userDeletion = new UserDeletion({ store, bus, log, access, calls: deletion, tasks });
     const callTypes = new CallTypeService({ store, access });
 
     const webhooks = new WebhookDispatcher({
@@ -188,7 +198,7 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
 
     const app = createHttpEdge({ log, credentials, logRequests: config.logLevel === 'debug' || config.logLevel === 'trace' });
     steps.push(['http', () => app.close()]);
-    await app.register(restPlugin, { access, calls, broadcasts, users, callTypes, store });
+    await app.register(restPlugin, { access, calls, broadcasts, users, callTypes, store, deletion, members, userDeletion, tasks });
     await app.register(connectPlugin, {
       bus,
       authority: new CallsConnectAuthority({ credentials, users, access }),

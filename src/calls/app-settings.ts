@@ -30,7 +30,8 @@ export function parseAppPatch(body: Record<string, unknown>): AppPatch {
     patch.webhook_url = webhook_url;
   }
   if (webhook_events !== undefined) {
-    if (!Array.isArray(webhook_events) || !webhook_events.every((e) => typeof e === 'string')) throw badRequest('webhook_events must be a list of strings');
+    if (!Array.isArray(webhook_events) || !webhook_events.every((e) => typeof e === 'string'))
+      throw badRequest('webhook_events must be a list of strings');
     patch.webhook_events = webhook_events;
   }
   return patch;

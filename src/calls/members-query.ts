@@ -91,7 +91,11 @@ function condition(key: string, value: unknown): MemberPredicate {
   if (TIME_FIELDS.has(key)) {
     const field = key as 'created_at' | 'updated_at';
     const cmp: Record<string, (a: number, b: number) => boolean> = {
-      $eq: (a, b) => a === b, $gt: (a, b) => a > b, $gte: (a, b) => a >= b, $lt: (a, b) => a < b, $lte: (a, b) => a <= b,
+      $eq: (a, b) => a === b,
+      $gt: (a, b) => a > b,
+      $gte: (a, b) => a >= b,
+      $lt: (a, b) => a < b,
+      $lte: (a, b) => a <= b,
     };
     const fn = cmp[op];
     if (!fn) throw badRequest(`filter_conditions.${key} supports $eq, $gt, $gte, $lt and $lte`);

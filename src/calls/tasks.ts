@@ -42,7 +42,12 @@ export class TaskLog {
   finished(outcome: { result: JsonObject } | { error: string }): string {
     const at = this.now();
     const stamp = at.toISOString();
-    const record: TaskRecord = { task_id: randomUUID(), status: 'result' in outcome ? 'completed' : 'failed', created_at: stamp, updated_at: stamp };
+    const record: TaskRecord = {
+      task_id: randomUUID(),
+      status: 'result' in outcome ? 'completed' : 'failed',
+      created_at: stamp,
+      updated_at: stamp,
+    };
     if ('result' in outcome) record.result = outcome.result;
     else record.error = { type: 'error', description: outcome.error };
     this.tasks.set(record.task_id, { record, at: at.getTime() });

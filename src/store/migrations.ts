@@ -85,9 +85,10 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('calls').addColumn('live_started_at', 'text').execute();
     },
   },
-  '0003_call_deleted': {
+  '0003_deleted_at': {
     async up(db: Kysely<any>): Promise<void> {
       await db.schema.alterTable('calls').addColumn('deleted_at', 'text').execute();
+      await db.schema.alterTable('users').addColumn('deleted_at', 'text').execute();
     },
   },
 };

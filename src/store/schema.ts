@@ -17,6 +17,8 @@ export interface UsersTable {
   image: string | null;
   /** JSON: custom, language, teams, invisible, teams_role, privacy_settings */
   data: string;
+  /** Set when the user was soft-deleted: left out of user queries; an upsert restores the user. */
+  deleted_at?: string | null;
   created_at: string;
   updated_at: string;
 }

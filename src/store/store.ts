@@ -40,7 +40,12 @@ export interface Store {
   upsertUsers(users: UserRecord[]): Promise<void>;
   /** Creates the users that do not exist yet (role "user"); leaves existing ones alone. */
   ensureUsers(ids: string[], now: string): Promise<void>;
+  /** Users matching the query; soft-deleted users are left out. */
   queryUsers(query: UserQuery): Promise<UserRecord[]>;
+  /** Marks the users deleted (kept for call views; left out of queries; an upsert restores one). */
+  softDeleteUsers(ids: string[], at: string): Promise<void>;
+  /** Removes the users and their call memberships. */
+  hardDeleteUsers(ids: string[]): Promise<void>;
 
   listCallTypes(): Promise<CallTypeRecord[]>;
   getCallType(name: string): Promise<CallTypeRecord | null>;
@@ -117,6 +122,11 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     throw err;
   }
   return new KyselyStore(db, dialect);
+}
+
+/** Escapes LIKE wildcards (the queries say `escape '\\'`). */
+function likeEscape(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
 function parseJson<T>(text: string | null | undefined, fallback: T): T {
@@ -289,7 +299,7 @@ export class KyselyStore implements Store {
           .insertInto('users')
           .values(row)
           .onConflict((oc) =>
-            oc.column('id').doUpdateSet({ role: row.role, name: row.name, image: row.image, data: row.data, updated_at: row.updated_at }),
+            oc.column('id').doUpdateSet({ role: row.role, name: row.name, image: row.image, data: row.data, deleted_at: null, updated_at: row.updated_at }),
           )
           .execute();
       }
@@ -317,12 +327,59 @@ export class KyselyStore implements Store {
   }
 
   async queryUsers(query: UserQuery): Promise<UserRecord[]> {
-    let q = this.db.selectFrom('users').selectAll();
+    let q = this.db.selectFrom('users').selectAll().where('deleted_at', 'is', null);
     if (query.ids) q = query.ids.length ? q.where('id', 'in', query.ids) : q.where(sql<boolean>`1 = 0`);
     if (query.role !== undefined) q = q.where('role', '=', query.role);
+    if (query.name) {
+      const { op, value } = query.name;
+      if (op === '$autocomplete') {
+        const text = likeEscape(value[0]!.toLowerCase());
+        q = q.where((eb) =>
+          eb.or([
+            sql<boolean>`lower(name) like ${`${text}%`} escape '\\'`,
+            sql<boolean>`lower(name) like ${`% ${text}%`} escape '\\'`,
+          ]),
+        );
+      } else {
+        q = value.length ? q.where('name', 'in', value) : q.where(sql<boolean>`1 = 0`);
+      }
+    }
+    for (const c of query.custom ?? []) {
+      const extracted = this.jsonPath('users.data', ['custom', ...c.path]);
+      const values = c.value.map((v) => this.customValue(v));
+      q = q.where(
+        c.op === '$in'
+          ? values.length
+            ? sql<boolean>`${extracted} in (${sql.join(values)})`
+            : sql<boolean>`1 = 0`
+          : c.op === '$eq'
+            ? sql<boolean>`${extracted} = ${values[0]}`
+            : sql<boolean>`(${extracted} is null or ${extracted} <> ${values[0]})`,
+      );
+    }
     for (const s of query.sort) q = q.orderBy(s.field, s.direction === 1 ? 'asc' : 'desc');
     q = q.orderBy('id', 'asc').limit(query.limit).offset(query.offset);
     return (await q.execute()).map(toUserRecord);
+  }
+
+  async softDeleteUsers(ids: string[], at: string): Promise<void> {
+    if (ids.length === 0) return;
+    await this.db.updateTable('users').set({ deleted_at: at, updated_at: at }).where('id', 'in', ids).execute();
+  }
+
+  async hardDeleteUsers(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('members').where('user_id', 'in', ids).execute();
+      await trx.deleteFrom('users').where('id', 'in', ids).execute();
+    });
+  }
+
+  /** A JSON value inside a text column, as text (PostgreSQL) or its SQLite value. */
+  private jsonPath(column: string, path: string[]) {
+    return this.dialect === 'postgres'
+      ? sql`(${sql.ref(column)}::jsonb #>> ${'{' + path.join(',') + '}'})`
+      : sql`json_extract(${sql.ref(column)}, ${'$.' + path.map((p) => `"${p.replace(/"/g, '')}"`).join('.')})`;
   }
 
   async listCallTypes(): Promise<CallTypeRecord[]> {
@@ -444,8 +501,20 @@ export class KyselyStore implements Store {
         return f.items.length ? eb.or(f.items.map((i) => this.compileFilter(eb, i))) : sql<boolean>`1 = 0`;
       case 'exists':
         return f.exists ? eb(f.column, 'is not', null) : eb(f.column, 'is', null);
-      case 'ongoing':
-        return f.value ? eb('ended_at', 'is', null) : eb('ended_at', 'is not', null);
+      case 'ongoing': {
+        const broadcasting = eb.exists(eb.selectFrom('rtmp_broadcasts').select('rtmp_broadcasts.name').whereRef('rtmp_broadcasts.call_cid', '=', 'calls.cid'));
+        const active = f.liveCids?.length ? eb.or([broadcasting, eb('cid', 'in', f.liveCids)]) : broadcasting;
+        const ongoing = eb.and([eb('ended_at', 'is', null), active]);
+        return f.value ? ongoing : eb.not(ongoing);
+      }
+      case 'backstage': {
+        const enabled =
+          this.dialect === 'postgres'
+            ? sql<boolean>`coalesce(coalesce(calls.settings_override::jsonb #>> '{backstage,enabled}', (select ct.settings::jsonb #>> '{backstage,enabled}' from call_types ct where ct.name = calls.type)) = 'true', false)`
+            : sql<boolean>`coalesce(coalesce(json_extract(calls.settings_override, '$.backstage.enabled'), (select json_extract(ct.settings, '$.backstage.enabled') from call_types ct where ct.name = calls.type)) = 1, 0)`;
+        const inBackstage = eb.and([enabled, eb('live_started_at', 'is', null)]);
+        return f.value ? inBackstage : eb.not(inBackstage);
+      }
       case 'members': {
         if (f.userIds.length === 0) return sql<boolean>`1 = 0`;
         return eb.exists(

@@ -77,6 +77,8 @@ describe('store', () => {
     assert.deepEqual(await ids({ 'custom.tag': { $in: ['x', 'y'] } }), ['cs1', 'cs2']);
     assert.deepEqual(await ids({ 'custom.nested.k': 'v' }), ['cs1']);
     assert.deepEqual(await ids({ 'custom.tag': { $ne: 'x' }, type: 'default' }), ['cs2']);
-    assert.deepEqual(await ids({ ongoing: true, 'custom.level': { $in: [3, 4] } }), ['cs1', 'cs2']);
+    // Neither call has participants or a broadcast: not ongoing (Stream's `ongoing`).
+    assert.deepEqual(await ids({ ongoing: false, 'custom.level': { $in: [3, 4] } }), ['cs1', 'cs2']);
+    assert.deepEqual(await ids({ ongoing: true, 'custom.level': { $in: [3, 4] } }), []);
   });
 });

@@ -63,7 +63,8 @@ function check(value: unknown, type: string, path: string, out: string[], depth:
   const rec = /^Record<string, (\w+)(\[\])?>$/.exec(t);
   if (rec) {
     if (typeof value === 'object') {
-      for (const [k, v] of Object.entries(value as Record<string, unknown>)) check(v, rec[1]! + (rec[2] ?? ''), `${path}.${k}`, out, depth + 1);
+      for (const [k, v] of Object.entries(value as Record<string, unknown>))
+        check(v, rec[1]! + (rec[2] ?? ''), `${path}.${k}`, out, depth + 1);
     }
     return;
   }

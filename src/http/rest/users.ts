@@ -3,14 +3,15 @@ import { appResponse, parseAppPatch } from '../../calls/app-settings.js';
 import { parseUserQuery } from '../../calls/query.js';
 import { fullUserResponse } from '../../calls/responses.js';
 import { isPlainObject } from '../../calls/settings.js';
-import type { UserRequest } from '../../calls/users.js';
+import type { DeleteUsersRequest } from '../../calls/user-deletion.js';
+import type { UserPartialUpdate, UserRequest } from '../../calls/users.js';
 import { badRequest } from '../../wire/errors.js';
 import { principalOf, type RestOptions } from './index.js';
-import { updateAppBody, upsertUsersBody } from './schemas.js';
+import { deleteUsersBody, updateAppBody, updateUsersPartialBody, upsertUsersBody } from './schemas.js';
 
 /** The common API (under /api/v2): users and app settings. */
 export async function userRoutes(app: FastifyInstance, deps: RestOptions): Promise<void> {
-  const { store, users, access } = deps;
+  const { store, users, access, userDeletion, tasks } = deps;
 
   app.post<{ Body: { users: Record<string, UserRequest> } }>(
     '/users',
@@ -20,6 +21,26 @@ export async function userRoutes(app: FastifyInstance, deps: RestOptions): Promi
       return { users: Object.fromEntries(records.map((r) => [r.id, fullUserResponse(r)])), membership_deletion_task_id: '' };
     },
   );
+
+  app.patch<{ Body: { users: UserPartialUpdate[] } }>(
+    '/users',
+    { config: { operation: 'UpdateUsersPartial' }, schema: { body: updateUsersPartialBody } },
+    async (request) => {
+      const records = await users.partialUpdate(principalOf(request), request.body.users);
+      return { users: Object.fromEntries(records.map((r) => [r.id, fullUserResponse(r)])), membership_deletion_task_id: '' };
+    },
+  );
+
+  app.post<{ Body: DeleteUsersRequest }>(
+    '/users/delete',
+    { config: { operation: 'DeleteUsers' }, schema: { body: deleteUsersBody } },
+    async (request) => ({ task_id: await userDeletion.delete(principalOf(request), request.body) }),
+  );
+
+  app.get<{ Params: { id: string } }>('/tasks/:id', { config: { operation: 'GetTask' } }, async (request) => {
+    principalOf(request);
+    return tasks.get(request.params.id);
+  });
 
   app.get('/users', { config: { operation: 'QueryUsers' } }, async (request) => {
     const raw = (request.query as Record<string, unknown>).payload;
