@@ -16,6 +16,7 @@ import type { FastifyInstance } from 'fastify';
 import { Access } from './calls/access.js';
 import { BroadcastState, type EngineFactory } from './calls/broadcasts.js';
 import { CallDeletion, type CallDeletionHook } from './calls/call-deletion.js';
+import { CallLimits } from './calls/call-limits.js';
 import { CallMembers } from './calls/call-members.js';
 import { CallTypeService, seedCallTypes } from './calls/call-types.js';
 import { CallService } from './calls/calls.js';
@@ -43,6 +44,7 @@ import { createCallFrameSourceFactory } from './media/call-frame-source.js';
 import { CallMedia } from './media/call-media.js';
 import { ImageStore } from './render/images.js';
 import { openStore, type Store } from './store/store.js';
+import { parseCallCid } from './wire/call-cid.js';
 import { PreviewTap } from './web/preview.js';
 
 export interface CallcastOptions {
@@ -181,6 +183,20 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
     const deletion = new CallDeletion({ store, bus, log, access, broadcasts, calls, tasks, hooks: opts.callDeletionHooks ?? [] });
     const members = new CallMembers({ store, access });
     const userDeletion = new UserDeletion({ store, bus, log, access, calls: deletion, tasks });
+    const limits = new CallLimits({
+      store,
+      bus,
+      log,
+      end: async (cid, reason) => {
+        const parts = parseCallCid(cid);
+        if (parts) await calls.end({ kind: 'server' }, parts.type, parts.id, reason);
+      },
+      sessionStartedAt: (cid) => {
+        const startedAt = sessions.session(cid)?.started_at;
+        return typeof startedAt === 'string' ? startedAt : undefined;
+      },
+    });
+    steps.push(['limits', () => limits.close()]);
     const callTypes = new CallTypeService({ store, access });
 
     const webhooks = new WebhookDispatcher({

@@ -250,8 +250,8 @@ export class CallService {
     return json;
   }
 
-  /** Ends the call and stops all of its broadcasts. */
-  async end(principal: Principal, type: string, id: string): Promise<void> {
+  /** Ends the call and stops all of its broadcasts; `reason` (e.g. a limit) goes into `call.ended`. */
+  async end(principal: Principal, type: string, id: string, reason?: string): Promise<void> {
     const loaded = await this.access.requireIn(principal, type, id, 'end-call');
     const cid = loaded.call.cid;
     const now = this.stamp();
@@ -262,6 +262,7 @@ export class CallService {
     const user = principal.kind === 'user' ? await this.store.getUser(principal.userId) : null;
     const event: NewEvent = { type: 'call.ended', call_cid: cid, call: await this.callJson({ call, callType: loaded.callType }), members };
     if (user) event.user = userResponse(user);
+    if (reason) event.reason = reason;
     this.publish(event);
     await this.publishCallUpdated(cid);
   }

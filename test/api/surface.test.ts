@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { MAX_DURATION_REASON, maxDurationDeadline } from '../../src/calls/call-limits.js';
 import { missingRequired } from '../support/sdk-model.js';
 import { rawRequest, startTestServer, type TestServer } from '../support/server.js';
 import { waitFor } from '../support/wait.js';
@@ -413,6 +414,47 @@ describe('the rest of the surface', () => {
       const live = await call.goLive({});
       assertModel(live, 'GoLiveResponse');
       assert.equal(live.call.backstage, false);
+    });
+  });
+
+  describe('call time limits', () => {
+    it('maxDurationDeadline: seconds after the call became active; none without a positive limit', () => {
+      assert.equal(maxDurationDeadline({ limits: { max_duration_seconds: 90 } }, 1_000), 91_000);
+      assert.equal(maxDurationDeadline({ limits: { max_duration_seconds: 0 } }, 1_000), null);
+      assert.equal(maxDurationDeadline({ limits: {} }, 1_000), null);
+      assert.equal(maxDurationDeadline({}, 1_000), null);
+    });
+
+    async function endsAtLimit(id: string, initialSeconds: number, updateTo?: number) {
+      const call = t.client.video.call('default', id);
+      await call.getOrCreate({
+        data: { created_by_id: 'host', settings_override: { limits: { max_duration_seconds: initialSeconds } } as never },
+      });
+      await call.startRTMPBroadcasts({ broadcasts: [{ name: 'out', stream_url: 'rtmp://ingest.example.test/app', stream_key: 'k' }] });
+      const mark = t.events.length;
+      const started = Date.now();
+      t.engine.reportStarted(`default:${id}`, 'out');
+      if (updateTo !== undefined) await call.update({ settings_override: { limits: { max_duration_seconds: updateTo } } as never });
+      const ended = await waitFor(
+        () => t.events.slice(mark).find((e) => e.type === 'call.ended' && e.call_cid === `default:${id}`),
+        'call.ended at the limit',
+        30_000,
+      );
+      console.log(`# ${id}: call.ended ${Date.now() - started} ms after the broadcast started (limit ${updateTo ?? initialSeconds} s)`);
+      assert.equal(ended.reason, MAX_DURATION_REASON);
+      assertModel({ ...ended, created_at: new Date(ended.created_at) }, 'CallEndedEvent');
+      assert.deepEqual(t.engine.stopped.at(-1), { callCid: `default:${id}`, name: 'out' }, 'its broadcasts stopped');
+      const state = await call.get();
+      assert.ok(state.call.ended_at instanceof Date);
+      assert.deepEqual(state.call.egress.rtmps, []);
+    }
+
+    it('limits.max_duration_seconds ends the call and its broadcasts, with call.ended reason max_duration', async () => {
+      await endsAtLimit('limit-1', 1);
+    });
+
+    it('a changed limit moves the deadline', async () => {
+      await endsAtLimit('limit-2', 3600, 1);
     });
   });
 });
