@@ -18,6 +18,9 @@ import { createCallFrameSourceFactory } from './media/call-frame-source.js';
 import { CallMedia } from './media/call-media.js';
 import { mediaHostFromEnv } from './media/webrtc.js';
 import { registerWhipRoutes } from './media/whip.js';
+import type { WebhookDispatcher } from './events/webhooks.js';
+import { DestinationPolicy } from './net/destination-policy.js';
+import { resolveDestination } from './net/resolve.js';
 import { ImageStore } from './render/images.js';
 import { createServer, type CallcastServer, type ServerContext } from './server.js';
 import { PreviewTap } from './web/preview.js';
@@ -161,12 +164,12 @@ function mediaExtension(media: CallMedia) {
   };
 }
 
-function metricsExtension(engine: () => EgressEngine | undefined) {
+function metricsExtension(engine: () => EgressEngine | undefined, webhooks: () => WebhookDispatcher | undefined) {
   return (app: FastifyInstance): void => {
     app.get('/metrics', async (_req, reply) => {
       const e = engine();
       reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8');
-      return e ? renderMetrics(e) : '';
+      return (e ? renderMetrics(e) : '') + ((await webhooks()?.metricsText()) ?? '');
     });
   };
 }
@@ -193,12 +196,14 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast> {
     ice: mediaHostFromEnv(config.host),
     ...(log ? { log: { debug: (o, m) => log.debug(o, m), info: (o, m) => log.info(o, m), warn: (o, m) => log.warn(o, m) } } : {}),
   });
-  const images = new ImageStore(log ? { log } : {});
+  const destinationPolicy = DestinationPolicy.fromAllowList(config.rtmpAllow);
+  const images = new ImageStore({ ...(log ? { log } : {}), policy: destinationPolicy });
   const previews = new PreviewTap();
   const frameSourceFactory = previews.wrap(createCallFrameSourceFactory({ media, images }));
   let engine: EgressEngine | undefined;
+  let server: CallcastServer | undefined;
   try {
-    const server = await createServer({
+    server = await createServer({
       config,
       ...(log ? { log } : {}),
       engine: (listener) => {
@@ -207,13 +212,14 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast> {
           listener,
           log: log ?? { info() {}, warn() {}, error() {} },
           frameSourceFactory,
+          resolveAddress: (host, port) => resolveDestination(destinationPolicy, host, port),
         });
         return orientingEngine(engine, media);
       },
       extensions: [
         mediaExtension(media),
         webExtension({ devTokens: config.devTokens === true, tap: previews, ...(opts.webRoot ? { webRoot: opts.webRoot } : {}) }),
-        metricsExtension(() => engine),
+        metricsExtension(() => engine, () => server?.webhooks),
       ],
     });
     return Object.assign(server, { media, previews, egress: engine! });

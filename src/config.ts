@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { parseAllowList } from './net/destination-policy.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -25,6 +26,13 @@ export interface Config {
   publicUrl?: string;
   /** Serve `/dev/token` (user tokens for anyone who asks): development only. CALLCAST_DEV_TOKENS=1. */
   devTokens?: boolean;
+  /** How long a webhook delivery is retried before it is parked as dead, seconds (CALLCAST_WEBHOOK_RETRY_HORIZON; default 86400). */
+  webhookRetryHorizonSeconds?: number;
+  /**
+   * Outgoing destinations opened despite resolving to internal addresses (CALLCAST_RTMP_ALLOW:
+   * comma-separated hosts, IPs, CIDRs, host:port, *:port). Validated here, applied by src/net.
+   */
+  rtmpAllow?: string;
 }
 
 export class ConfigError extends Error {
@@ -72,6 +80,18 @@ export function loadConfig(env: Env): Config {
   if (devTokens !== undefined && !['0', '1', 'true', 'false'].includes(devTokens)) {
     throw new ConfigError(`CALLCAST_DEV_TOKENS must be 1 or 0, got "${devTokens}"`);
   }
+  const horizon = nonEmpty(env.CALLCAST_WEBHOOK_RETRY_HORIZON);
+  if (horizon !== undefined && (!/^\d+$/.test(horizon) || Number(horizon) < 1 || Number(horizon) > 30 * 86400)) {
+    throw new ConfigError(`CALLCAST_WEBHOOK_RETRY_HORIZON must be a whole number of seconds from 1 to 2592000 (30 days), got "${horizon}"`);
+  }
+  const rtmpAllow = nonEmpty(env.CALLCAST_RTMP_ALLOW);
+  if (rtmpAllow !== undefined) {
+    try {
+      parseAllowList(rtmpAllow);
+    } catch (err) {
+      throw new ConfigError(`CALLCAST_RTMP_ALLOW: ${(err as Error).message}`);
+    }
+  }
   const config: Config = {
     port: port === undefined ? 3030 : parsePort(port, 'CALLCAST_PORT'),
     host: nonEmpty(env.CALLCAST_HOST) ?? '127.0.0.1',
@@ -84,6 +104,8 @@ export function loadConfig(env: Env): Config {
   if (webhookUrl !== undefined) config.webhookUrl = webhookUrl;
   if (publicUrl !== undefined) config.publicUrl = publicUrl.replace(/\/+$/, '');
   if (devTokens === '1' || devTokens === 'true') config.devTokens = true;
+  if (horizon !== undefined) config.webhookRetryHorizonSeconds = Number(horizon);
+  if (rtmpAllow !== undefined) config.rtmpAllow = rtmpAllow;
   return config;
 }
 

@@ -15,7 +15,9 @@ import type { BroadcastEngine, EgressListener } from './egress/contract.js';
 import { InProcessEventBus } from './events/bus.js';
 import { registerConnectRoutes } from './events/connect.js';
 import type { EventBus, WebhookTarget, WireEvent } from './events/contract.js';
-import { WebhookDispatcher } from './events/webhooks.js';
+import { WebhookDispatcher, type WebhookRetryPolicy } from './events/webhooks.js';
+import { DestinationPolicy } from './net/destination-policy.js';
+import { resolveDestination } from './net/resolve.js';
 import { createLogger, type ProcessLogger as Logger } from './log.js';
 import { openStore, type Store } from './store/store.js';
 
@@ -25,6 +27,8 @@ export interface ServerOptions {
   engine?: BroadcastEngine | ((listener: EgressListener) => BroadcastEngine);
   /** Default: a pino logger at config.logLevel. */
   log?: Logger;
+  /** Overrides of the webhook retry policy (tests compress the backoff; the horizon is config's). */
+  webhookPolicy?: Partial<WebhookRetryPolicy>;
   /** More routes (e.g. the media plane's WHIP endpoint), registered before the server listens. */
   extensions?: Array<(app: FastifyInstance, ctx: ServerContext) => Promise<void> | void>;
 }
@@ -58,6 +62,10 @@ export interface CallcastServer {
   apiSecret: string;
   /** True when the credentials were generated for development (and should be shown). */
   credentialsGenerated: boolean;
+  /** The webhook dispatcher (its metrics: dead deliveries). */
+  webhooks: WebhookDispatcher;
+  /** Where outgoing connections may go (CALLCAST_RTMP_ALLOW). */
+  destinationPolicy: DestinationPolicy;
   close(): Promise<void>;
 }
 
@@ -70,16 +78,16 @@ function hostForUrl(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-async function defaultEngine(listener: EgressListener, log: Logger): Promise<BroadcastEngine> {
+async function defaultEngine(listener: EgressListener, log: Logger, policy: DestinationPolicy): Promise<BroadcastEngine> {
   const { EgressEngine } = await import('./egress/engine.js');
-  return new EgressEngine({ listener, log });
+  return new EgressEngine({ listener, log, resolveAddress: (host, port) => resolveDestination(policy, host, port) });
 }
 
 export async function createServer(opts: ServerOptions): Promise<CallcastServer> {
   const { config } = opts;
   const log = opts.log ?? createLogger(config.logLevel);
   const creds = resolveCredentials(config);
-  const store = await openStore({ ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}), sqlitePath: sqlitePathFor(config) });
+  const store = await openStore({ ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}), sqlitePath: sqlitePathFor(config), log });
   const cleanups: Array<() => Promise<void>> = [() => store.close()];
   const cleanup = async () => {
     for (const fn of cleanups.reverse()) await fn().catch((err: unknown) => log.error({ err: String(err) }, 'shutdown step failed'));
@@ -88,9 +96,10 @@ export async function createServer(opts: ServerOptions): Promise<CallcastServer>
     await seedCallTypes(store, new Date().toISOString());
     const bus = new InProcessEventBus({ log });
     let publicUrl = config.publicUrl ?? `http://${hostForUrl(config.host)}:${config.port}`;
-    const service = new CallService({ store, bus, log, publicUrl: () => publicUrl });
+    const destinationPolicy = DestinationPolicy.fromAllowList(config.rtmpAllow);
+    const service = new CallService({ store, bus, log, publicUrl: () => publicUrl, destinationPolicy });
     const engine =
-      typeof opts.engine === 'function' ? opts.engine(service) : (opts.engine ?? (await defaultEngine(service, log)));
+      typeof opts.engine === 'function' ? opts.engine(service) : (opts.engine ?? (await defaultEngine(service, log, destinationPolicy)));
     service.attachEngine(engine);
     cleanups.push(async () => {
       service.beginShutdown();
@@ -136,6 +145,10 @@ export async function createServer(opts: ServerOptions): Promise<CallcastServer>
       apiKey: creds.apiKey,
       apiSecret: creds.apiSecret,
       log,
+      policy: {
+        ...opts.webhookPolicy,
+        ...(config.webhookRetryHorizonSeconds !== undefined ? { horizonMs: config.webhookRetryHorizonSeconds * 1000 } : {}),
+      },
       target: async (): Promise<WebhookTarget | null> => {
         const settings = await store.getAppSettings();
         const url = settings.webhook_url || config.webhookUrl;
@@ -165,6 +178,8 @@ export async function createServer(opts: ServerOptions): Promise<CallcastServer>
       apiKey: creds.apiKey,
       apiSecret: creds.apiSecret,
       credentialsGenerated: creds.generated,
+      webhooks,
+      destinationPolicy,
       close: () => (closing ??= cleanup()),
     };
   } catch (err) {

@@ -3,6 +3,7 @@
  * limit, `duration` on every success, 201 for POST/PUT, and APIError bodies for every failure.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { StoreUnavailableError } from '../store/availability.js';
 import { ApiError, ErrorCodes, errorBody, formatDuration, notFound, toApiError } from './errors.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -52,6 +53,11 @@ export function installHttpConventions(app: FastifyInstance): void {
   });
 
   app.setErrorHandler((err, request, reply) => {
+    // The store is away (PostgreSQL restarting, failing over): the request may be repeated shortly.
+    if (err instanceof StoreUnavailableError) {
+      request.log.warn({ err: err.message }, 'request answered 503: the store is unavailable');
+      return sendApiError(request, reply.header('retry-after', '5'), new ApiError(503, ErrorCodes.internal, 'the service is temporarily unavailable (store unreachable); retry shortly'));
+    }
     const apiErr = toApiError(err);
     if (apiErr.status >= 500) request.log.error({ err }, 'request failed');
     return sendApiError(request, reply, apiErr);

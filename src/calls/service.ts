@@ -9,11 +9,13 @@ import type { BroadcastEngine, BroadcastSpec, EgressListener } from '../egress/c
 import type { EventBus, WireEvent } from '../events/contract.js';
 import type { Quality } from '../layout/settings.js';
 import type { BroadcastRecord, CallQuery, CallRecord, CallTypeRecord, JsonObject, MemberRecord, UserRecord } from '../store/records.js';
+import { retryWhileUnavailable } from '../store/availability.js';
 import type { Store } from '../store/store.js';
 import { CAPABILITIES, capabilitiesFor, type Capability } from './capabilities.js';
 import { callResponse, memberResponse, unknownUser, userResponse } from './responses.js';
 import { dig, effectiveSettings, isPlainObject, mergeSettings } from './settings.js';
-import { toLayoutSettings, type BroadcastRequest } from './validation.js';
+import { checkDestination, toLayoutSettings, type BroadcastRequest } from './validation.js';
+import { DestinationPolicy } from '../net/destination-policy.js';
 
 export interface Logger {
   info(obj: object | string, msg?: string): void;
@@ -28,6 +30,8 @@ export interface CallServiceOptions {
   /** Base URL for ingress addresses (read per response: the port is known only after listen). */
   publicUrl: () => string;
   now?: () => Date;
+  /** Refuses broadcasts to internal addresses written literally (src/net); default: the default policy. */
+  destinationPolicy?: DestinationPolicy;
 }
 
 /** Where live sessions come from (the media plane): a CallSessionResponse while anyone is in the call. */
@@ -81,6 +85,7 @@ export class CallService implements EgressListener {
   private readonly log: Logger;
   private readonly publicUrl: () => string;
   private readonly now: () => Date;
+  private readonly destinationPolicy: DestinationPolicy;
 
   constructor(opts: CallServiceOptions) {
     this.store = opts.store;
@@ -88,6 +93,7 @@ export class CallService implements EgressListener {
     this.log = opts.log;
     this.publicUrl = opts.publicUrl;
     this.now = opts.now ?? (() => new Date());
+    this.destinationPolicy = opts.destinationPolicy ?? new DestinationPolicy();
   }
 
   attachEngine(engine: BroadcastEngine): void {
@@ -425,6 +431,7 @@ export class CallService implements EgressListener {
     const settings = effectiveSettings(loaded.callType.settings, loaded.call.settings_override);
     if (dig(settings, ['broadcasting', 'enabled']) !== true) throw badRequest(`broadcasting is disabled for call ${cid} (settings.broadcasting.enabled)`);
     if (dig(settings, ['broadcasting', 'rtmp', 'enabled']) !== true) throw badRequest(`RTMP broadcasting is disabled for call ${cid} (settings.broadcasting.rtmp.enabled)`);
+    checkDestination(this.destinationPolicy, req.streamUrl, 'broadcasts[0].stream_url');
     const quality = (req.quality ?? (dig(settings, ['broadcasting', 'rtmp', 'quality']) as Quality | undefined) ?? '720p') as Quality;
     const layoutSource = req.layout ?? dig(settings, ['broadcasting', 'rtmp', 'layout']);
     const record: BroadcastRecord = {
@@ -542,8 +549,8 @@ export class CallService implements EgressListener {
   onFailed(cid: string, name: string, reason: string): void {
     if (this.closing) return;
     this.log.warn({ callCid: cid, name, reason }, 'broadcast failed');
-    this.store
-      .removeBroadcast(cid, name)
+    // A state transition that must not be lost: retried until the store is back if it is away.
+    retryWhileUnavailable(() => this.store.removeBroadcast(cid, name), { log: this.log, what: 'failed broadcast removal', abandoned: () => this.closing })
       .then(() => {
         // `error` goes beyond Stream's model (clients ignore unknown fields); the egress words its
         // reasons without stream keys.

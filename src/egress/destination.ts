@@ -80,7 +80,7 @@ function errorCodes(err: unknown): string[] {
 
 /** Errors that retrying cannot fix. */
 export function isPermanentError(err: unknown): boolean {
-  if (errorCodes(err).some((c) => TLS_CERT_ERROR_CODES.has(c))) return true;
+  if (errorCodes(err).some((c) => TLS_CERT_ERROR_CODES.has(c) || c === 'DESTINATION_REFUSED')) return true;
   const msg = err instanceof Error ? err.message : String(err);
   return /certificate|self[- ]signed/i.test(msg);
 }

@@ -25,6 +25,11 @@ export interface EgressEngineOptions {
   maxBufferedBytes?: number;
   /** How targets are opened; default RTMP(S) through src/rtmp. */
   openTarget?: RtmpTargetOpener;
+  /**
+   * Resolves and checks the address every RTMP session connects to (the destination policy,
+   * src/net); a refused address fails the destination without retries. Default: no check.
+   */
+  resolveAddress?: (host: string, port: number) => Promise<{ address: string }>;
 }
 
 interface Entry {
@@ -65,6 +70,7 @@ export class EgressEngine implements BroadcastEngine {
       target = this.openTarget(spec.streamUrl, spec.streamKey, {
         tls: this.opts.tls,
         maxBufferedBytes: this.opts.maxBufferedBytes,
+        ...(this.opts.resolveAddress ? { resolveAddress: this.opts.resolveAddress } : {}),
       });
     } catch (err) {
       const reason = redact(`invalid RTMP target: ${err instanceof Error ? err.message : String(err)}`, [spec.streamKey]);

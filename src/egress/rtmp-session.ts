@@ -10,6 +10,8 @@ import type { FlvTag } from './flv-tag.js';
 export interface OpenTargetOptions {
   tls?: { ca?: string | Buffer };
   maxBufferedBytes?: number;
+  /** Resolves and checks the address each session connects to (the destination policy). */
+  resolveAddress?: (host: string, port: number) => Promise<{ address: string }>;
 }
 
 export interface OpenedTarget {
@@ -65,6 +67,7 @@ export const openRtmpTarget: RtmpTargetOpener = (streamUrl, streamKey, opts) => 
         new RtmpPublisher(target, {
           ...(opts.tls ? { tls: opts.tls } : {}),
           ...(opts.maxBufferedBytes !== undefined ? { maxBufferedBytes: opts.maxBufferedBytes } : {}),
+          ...(opts.resolveAddress ? { resolveAddress: opts.resolveAddress } : {}),
         }),
       ),
   };

@@ -26,11 +26,17 @@ export interface PublisherOptions {
   /** sendTag refuses tags while more than this is queued on the socket. Default 8 MiB. */
   maxBufferedBytes?: number;
   flashVer?: string;
+  /**
+   * Resolves (and checks) the address to connect to; the connection goes to exactly that address,
+   * with the target's host as TLS server name. A rejection fails the session (code
+   * DESTINATION_REFUSED when the destination policy refused it). Default: the system resolver.
+   */
+  resolveAddress?: (host: string, port: number) => Promise<{ address: string }>;
 }
 
 /**
  * code: 'ECONNREFUSED' | 'DNS' | 'NETWORK' | other errno | 'TIMEOUT' | 'TLS' | 'PROTOCOL' |
- * 'REJECTED' | 'BADNAME' | 'CLOSED' | 'STATE'
+ * 'REJECTED' | 'BADNAME' | 'CLOSED' | 'STATE' | 'DESTINATION_REFUSED' (the destination policy)
  */
 export class RtmpError extends Error {
   override readonly name = 'RtmpError';
@@ -76,7 +82,7 @@ function asRecord(v: Amf0Value | undefined): Record<string, Amf0Value> {
 }
 
 export class RtmpPublisher extends EventEmitter {
-  private readonly opts: Required<Omit<PublisherOptions, 'tls'>> & Pick<PublisherOptions, 'tls'>;
+  private readonly opts: Required<Omit<PublisherOptions, 'tls' | 'resolveAddress'>> & Pick<PublisherOptions, 'tls' | 'resolveAddress'>;
   private readonly where: string;
   private phase: Phase = 'idle';
   private socket: Socket | TLSSocket | undefined;
@@ -111,6 +117,7 @@ export class RtmpPublisher extends EventEmitter {
       maxBufferedBytes: options.maxBufferedBytes ?? 8 * 1024 * 1024,
       flashVer: options.flashVer ?? 'FMLE/3.0 (compatible; Callcast)',
       tls: options.tls,
+      resolveAddress: options.resolveAddress,
     };
     this.where = describeTarget(target);
   }
@@ -197,12 +204,30 @@ export class RtmpPublisher extends EventEmitter {
   // --- connection --------------------------------------------------------------------------
 
   private openSocket(): void {
+    const resolve = this.opts.resolveAddress;
+    if (!resolve) return this.openSocketTo(this.target.host);
+    this.armPhaseTimer(this.opts.connectTimeoutMs, () => `connecting to ${this.where} timed out after ${this.opts.connectTimeoutMs} ms`);
+    resolve(this.target.host, this.target.port).then(
+      ({ address }) => this.guard(() => {
+        if (this.phase === 'connecting') this.openSocketTo(address);
+      }),
+      (err: unknown) => this.guard(() => {
+        const code = (err as { code?: unknown }).code;
+        const message = this.redact(err instanceof Error ? err.message : String(err));
+        if (code === 'DESTINATION_REFUSED') this.fail(new RtmpError('DESTINATION_REFUSED', message, { cause: err }));
+        else this.fail(this.classifySocketError(err as NodeJS.ErrnoException, false));
+      }),
+    );
+  }
+
+  /** Connects to `address` (the target's host, or the address resolved for it). */
+  private openSocketTo(address: string): void {
     const { host, port, secure } = this.target;
     let tcpConnected = false;
     let socket: Socket | TLSSocket;
     if (secure) {
       socket = tlsConnect({
-        host,
+        host: address,
         port,
         ...(isIP(host) === 0 ? { servername: host } : {}),
         ...(this.opts.tls?.ca !== undefined ? { ca: this.opts.tls.ca } : {}),
@@ -210,7 +235,7 @@ export class RtmpPublisher extends EventEmitter {
       });
       socket.once('secureConnect', () => this.guard(() => this.onConnected()));
     } else {
-      socket = netConnect({ host, port });
+      socket = netConnect({ host: address, port });
       socket.once('connect', () => this.guard(() => this.onConnected()));
     }
     this.socket = socket;

@@ -13,6 +13,9 @@ import type { Config } from '../../src/config.js';
 import type { BroadcastEngine, EgressListener } from '../../src/egress/contract.js';
 import type { WireEvent } from '../../src/events/contract.js';
 import { createServer, type CallcastServer, type ServerOptions } from '../../src/server.js';
+
+/** What the suite's services may connect to despite the destination policy: its loopback ingests and servers. */
+export const TEST_RTMP_ALLOW = '127.0.0.1,::1';
 import { RecordingEngine } from './recording-engine.js';
 
 export interface TestServer {
@@ -73,6 +76,8 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     apiSecret,
     dataDir,
     logLevel: (process.env.CALLCAST_TEST_LOG_LEVEL as Config['logLevel']) ?? 'silent',
+    // The suite's ingests listen on loopback.
+    rtmpAllow: TEST_RTMP_ALLOW,
   };
   if (schema) config.databaseUrl = schema.url;
   if (opts.webhookUrl) config.webhookUrl = opts.webhookUrl;
