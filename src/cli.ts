@@ -13,6 +13,7 @@ const HELP = `Usage: callcast <command> [options]
 Commands:
   serve                 Start the server.
   token --user ID       Print a user token signed with the API secret.
+  webhooks list|replay  Dead webhook deliveries: list them, send them again (--id ID | --all).
 
 serve options (each mirrors an environment variable):
   --port N              CALLCAST_PORT (default 3030)
@@ -165,6 +166,12 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (command === 'serve') await serve(rest);
     else if (command === 'token') await token(rest);
+    else if (command === 'webhooks') {
+      const { webhooksCommand, WebhooksUsageError } = await import('./cli/webhooks.js');
+      await webhooksCommand(rest, configFrom, (t) => void process.stdout.write(t)).catch((err: unknown) => {
+        throw err instanceof WebhooksUsageError ? new UsageError(err.message) : err;
+      });
+    }
     else throw new UsageError(`unknown command "${command}"`);
     return 0;
   } catch (err) {

@@ -41,6 +41,10 @@ export interface TestServerOptions {
   webhookUrl?: string;
   extensions?: ServerOptions['extensions'];
   log?: ServerOptions['log'];
+  /** Webhook retry policy overrides (compressed backoff for outage tests). */
+  webhookPolicy?: ServerOptions['webhookPolicy'];
+  /** Config fields over the test defaults (a PostgreSQL URL of the test's own, a retry horizon...). */
+  config?: Partial<Config>;
 }
 
 /** A fresh schema in the test PostgreSQL database; the URL selects it through search_path. */
@@ -81,6 +85,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   };
   if (schema) config.databaseUrl = schema.url;
   if (opts.webhookUrl) config.webhookUrl = opts.webhookUrl;
+  Object.assign(config, opts.config);
   let cleaned = false;
   const cleanupData = async () => {
     if (cleaned) return;
@@ -97,6 +102,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
       engine: opts.engine ?? engine.bind,
       ...(opts.extensions ? { extensions: opts.extensions } : {}),
       ...(opts.log ? { log: opts.log } : {}),
+      ...(opts.webhookPolicy ? { webhookPolicy: opts.webhookPolicy } : {}),
     });
     server.bus.subscribe((e) => events.push(e));
     const client = new StreamClient(apiKey, apiSecret, { basePath: server.url, timeout: 10_000 });
