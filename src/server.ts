@@ -80,7 +80,12 @@ function hostForUrl(host: string): string {
 
 async function defaultEngine(listener: EgressListener, log: Logger, policy: DestinationPolicy): Promise<BroadcastEngine> {
   const { EgressEngine } = await import('./egress/engine.js');
-  return new EgressEngine({ listener, log, resolveAddress: (host, port) => resolveDestination(policy, host, port) });
+  return new EgressEngine({
+    listener,
+    log,
+    resolveAddress: (host, port) => resolveDestination(policy, host, port),
+    ...(process.env.CALLCAST_FFMPEG ? { ffmpegPath: process.env.CALLCAST_FFMPEG } : {}),
+  });
 }
 
 export async function createServer(opts: ServerOptions): Promise<CallcastServer> {
@@ -103,7 +108,7 @@ export async function createServer(opts: ServerOptions): Promise<CallcastServer>
     service.attachEngine(engine);
     cleanups.push(async () => {
       service.beginShutdown();
-      await engine.shutdown();
+      await engine.close();
     });
 
     const app: FastifyInstance = Fastify({

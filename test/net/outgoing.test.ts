@@ -36,7 +36,7 @@ describe('outgoing connections and the destination policy', () => {
     // The default policy: no CALLCAST_RTMP_ALLOW.
     strict = await startTestCallcast({
       config: { rtmpAllow: undefined } as unknown as Partial<Config>,
-      egress: { retry: { initialDelayMs: 200, maxDelayMs: 500, giveUpAfterMs: 20_000 }, connectTimeoutMs: 3000 },
+      egress: { retry: { initialDelayMs: 200, maxDelayMs: 500, giveUpAfterMs: 20_000 }, rtmp: { connectTimeoutMs: 3000 } },
     });
     strict.server.bus.subscribe((e) => events.push(e));
     counting = createServer((socket) => {

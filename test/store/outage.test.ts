@@ -70,7 +70,7 @@ describe('the service through a PostgreSQL outage', () => {
     t = await startTestCallcast({
       config: { databaseUrl: pgc.url, webhookUrl: `http://127.0.0.1:${(hooksServer.address() as AddressInfo).port}/hooks` },
       log: captureLog,
-      egress: { retry: { initialDelayMs: 200, maxDelayMs: 1000, giveUpAfterMs: 3000 }, connectTimeoutMs: 3000 },
+      egress: { retry: { initialDelayMs: 200, maxDelayMs: 1000, giveUpAfterMs: 3000 }, rtmp: { connectTimeoutMs: 3000 } },
     });
     serverToken = await new SignJWT({ server: true }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(new TextEncoder().encode(t.apiSecret));
   });
