@@ -110,6 +110,10 @@ describe('the service through a PostgreSQL outage', () => {
     assert.deepEqual(down.body.details, []);
     assert.equal(down.headers.get('retry-after'), '5');
     await assert.rejects(call.get(), (err: Error) => /Stream error code -1/.test(err.message), 'the SDK sees the error');
+    // /metrics does not need the store: it answers, with the last known dead-webhook count.
+    const metrics = await fetch(`${t.server.url}/metrics`, { signal: AbortSignal.timeout(10_000) });
+    assert.equal(metrics.status, 200);
+    assert.match(await metrics.text(), /^callcast_webhook_dead 0$/m);
     const stopAttempt = await rawRequest(t, 'POST', '/api/v2/video/call/livestream/outage/rtmp_broadcasts/main/stop', { token: serverToken, body: {} });
     assert.equal(stopAttempt.status, 503, 'a stop needs the store: refused, and the broadcast goes on');
 
