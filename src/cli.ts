@@ -25,6 +25,8 @@ serve options (each mirrors an environment variable):
   --log-level LEVEL     CALLCAST_LOG_LEVEL (fatal, error, warn, info, debug, trace, silent)
   CALLCAST_DEV_TOKENS=1 serves /dev/token and prints a signed-in console link (development only;
   \`make start\` turns it on). CALLCAST_MEDIA_HOST is the address WebRTC media is received on.
+  CALLCAST_RTMP_ALLOW opens internal destinations (hosts, IPs, CIDRs, host:port, *:port) to outgoing
+  connections; CALLCAST_WEBHOOK_RETRY_HORIZON is how long webhooks are retried (seconds, default 86400).
   API key and secret come from CALLCAST_API_KEY / CALLCAST_API_SECRET; when both are unset,
   development credentials are generated once and kept in <data-dir>/credentials.json.
 
