@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { checkApiKey, tokenFromHeader, verifyToken } from './api/auth.js';
 import { badRequest, notAllowed } from './api/errors.js';
-import type { Config } from './config.js';
+import { mediaAddress, type Config } from './config.js';
 import type { BroadcastEngine } from './egress/contract.js';
 import { EgressEngine, type EgressEngineOptions } from './egress/engine.js';
 import { startQuality } from './layout/orientation.js';
@@ -16,7 +16,6 @@ import { renderMetrics } from './egress/metrics.js';
 import { silentLogger, type ProcessLogger as Logger } from './log.js';
 import { createCallFrameSourceFactory } from './media/call-frame-source.js';
 import { CallMedia } from './media/call-media.js';
-import { mediaHostFromEnv } from './media/webrtc.js';
 import { registerWhipRoutes } from './media/whip.js';
 import type { WebhookDispatcher } from './events/webhooks.js';
 import { DestinationPolicy } from './net/destination-policy.js';
@@ -193,8 +192,9 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast> {
   const { config } = opts;
   const log = opts.log;
   const media = new CallMedia({
-    ice: mediaHostFromEnv(config.host),
-    ...(log ? { log: { debug: (o, m) => log.debug(o, m), info: (o, m) => log.info(o, m), warn: (o, m) => log.warn(o, m) } } : {}),
+    ice: { host: mediaAddress(config.mediaHost, config.host) },
+    ...(config.ffmpegPath ? { ffmpegPath: config.ffmpegPath } : {}),
+    ...(log ? { log } : {}),
   });
   const destinationPolicy = DestinationPolicy.fromAllowList(config.rtmpAllow);
   const images = new ImageStore({ ...(log ? { log } : {}), policy: destinationPolicy });
@@ -208,7 +208,7 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast> {
       ...(log ? { log } : {}),
       engine: (listener) => {
         engine = new EgressEngine({
-          ...(process.env.CALLCAST_FFMPEG ? { ffmpegPath: process.env.CALLCAST_FFMPEG } : {}),
+          ...(config.ffmpegPath ? { ffmpegPath: config.ffmpegPath } : {}),
           ...opts.egress,
           listener,
           log: log ?? silentLogger,

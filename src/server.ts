@@ -78,14 +78,9 @@ function hostForUrl(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-async function defaultEngine(listener: EgressListener, log: Logger, policy: DestinationPolicy): Promise<BroadcastEngine> {
+async function defaultEngine(listener: EgressListener, log: Logger, ffmpegPath: string | undefined, policy: DestinationPolicy): Promise<BroadcastEngine> {
   const { EgressEngine } = await import('./egress/engine.js');
-  return new EgressEngine({
-    listener,
-    log,
-    resolveAddress: (host, port) => resolveDestination(policy, host, port),
-    ...(process.env.CALLCAST_FFMPEG ? { ffmpegPath: process.env.CALLCAST_FFMPEG } : {}),
-  });
+  return new EgressEngine({ listener, log, resolveAddress: (host, port) => resolveDestination(policy, host, port), ...(ffmpegPath ? { ffmpegPath } : {}) });
 }
 
 export async function createServer(opts: ServerOptions): Promise<CallcastServer> {
@@ -104,7 +99,9 @@ export async function createServer(opts: ServerOptions): Promise<CallcastServer>
     const destinationPolicy = DestinationPolicy.fromAllowList(config.rtmpAllow);
     const service = new CallService({ store, bus, log, publicUrl: () => publicUrl, destinationPolicy });
     const engine =
-      typeof opts.engine === 'function' ? opts.engine(service) : (opts.engine ?? (await defaultEngine(service, log, destinationPolicy)));
+      typeof opts.engine === 'function'
+        ? opts.engine(service)
+        : (opts.engine ?? (await defaultEngine(service, log, opts.config.ffmpegPath, destinationPolicy)));
     service.attachEngine(engine);
     cleanups.push(async () => {
       service.beginShutdown();

@@ -36,7 +36,11 @@ function eventType(body: string): string {
 }
 
 /** Runs a webhooks subcommand; `config` comes from the environment and the store flags. */
-export async function webhooksCommand(args: string[], config: (flags: Record<string, unknown>) => Config, out: (text: string) => void): Promise<void> {
+export async function webhooksCommand(
+  args: string[],
+  config: (flags: Record<string, unknown>) => Config,
+  out: (text: string) => void,
+): Promise<void> {
   const [sub, ...rest] = args;
   let values: Record<string, string | boolean | undefined>;
   try {
@@ -63,7 +67,8 @@ export async function webhooksCommand(args: string[], config: (flags: Record<str
   }
   let limit = 100;
   if (values.limit !== undefined) {
-    if (typeof values.limit !== 'string' || !/^\d+$/.test(values.limit) || Number(values.limit) < 1) throw new WebhooksUsageError('--limit must be a positive whole number');
+    if (typeof values.limit !== 'string' || !/^\d+$/.test(values.limit) || Number(values.limit) < 1)
+      throw new WebhooksUsageError('--limit must be a positive whole number');
     limit = Number(values.limit);
   }
   const cfg = config(values);
@@ -74,7 +79,9 @@ export async function webhooksCommand(args: string[], config: (flags: Record<str
       const dead = await outbox.listDead(limit);
       const total = await outbox.countDead();
       for (const d of dead) {
-        out(`${d.id}  ${new Date(d.deadAt).toISOString()}  ${eventType(d.body)}  ${d.orderKey || '-'}  ${redact(d.url)}  attempts=${d.attempts}  ${d.reason}\n`);
+        out(
+          `${d.id}  ${new Date(d.deadAt).toISOString()}  ${eventType(d.body)}  ${d.orderKey || '-'}  ${redact(d.url)}  attempts=${d.attempts}  ${d.reason}\n`,
+        );
       }
       out(`${total} dead deliver${total === 1 ? 'y' : 'ies'}${total > dead.length ? ` (${dead.length} shown)` : ''}\n`);
       return;

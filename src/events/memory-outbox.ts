@@ -74,7 +74,10 @@ export class MemoryWebhookOutbox implements WebhookOutbox {
 
   /** Copies of every pending delivery, in seq order (for inspection). */
   all(): WebhookDelivery[] {
-    return [...this.deliveries.values()].filter((d) => !d.dead).map(strip).sort(bySeq);
+    return [...this.deliveries.values()]
+      .filter((d) => !d.dead)
+      .map(strip)
+      .sort(bySeq);
   }
 
   /** Pending deliveries (dead ones are counted by countDead). */

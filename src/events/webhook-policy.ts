@@ -33,15 +33,9 @@ export const DEFAULT_WEBHOOK_RETRY_POLICY: Readonly<WebhookRetryPolicy> = Object
 });
 
 /** What one attempt came to. */
-export type AttemptOutcome =
-  | { kind: 'response'; status: number }
-  | { kind: 'network' }
-  | { kind: 'timeout' };
+export type AttemptOutcome = { kind: 'response'; status: number } | { kind: 'network' } | { kind: 'timeout' };
 
-export type NextStep =
-  | { action: 'done' }
-  | { action: 'retry'; at: number }
-  | { action: 'dead'; reason: string };
+export type NextStep = { action: 'done' } | { action: 'retry'; at: number } | { action: 'dead'; reason: string };
 
 export function isRetryableStatus(status: number): boolean {
   return status === 408 || status === 429 || status >= 500;
@@ -67,7 +61,10 @@ export function nextAttempt(
   }
   const at = now + backoffAfter(attempts, policy, input.random ?? Math.random);
   if (at > retryFrom + policy.horizonMs) {
-    return { action: 'dead', reason: `${describeOutcome(outcome)} after ${attempts} attempt(s); the ${formatMs(policy.horizonMs)} retry horizon is spent` };
+    return {
+      action: 'dead',
+      reason: `${describeOutcome(outcome)} after ${attempts} attempt(s); the ${formatMs(policy.horizonMs)} retry horizon is spent`,
+    };
   }
   return { action: 'retry', at };
 }
@@ -76,7 +73,11 @@ export function nextAttempt(
  * The pause after attempt number `attempts` (1-based): initial * 2^(attempts-1), capped, of which
  * the `jitter` fraction is random (so receivers coming back are not hit by every sender at once).
  */
-export function backoffAfter(attempts: number, policy: WebhookRetryPolicy = DEFAULT_WEBHOOK_RETRY_POLICY, random: () => number = Math.random): number {
+export function backoffAfter(
+  attempts: number,
+  policy: WebhookRetryPolicy = DEFAULT_WEBHOOK_RETRY_POLICY,
+  random: () => number = Math.random,
+): number {
   const exponent = Math.min(Math.max(attempts, 1) - 1, 40);
   const base = Math.min(policy.maxBackoffMs, policy.initialBackoffMs * 2 ** exponent);
   const jitter = Math.min(Math.max(policy.jitter, 0), 1);

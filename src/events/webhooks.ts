@@ -1,7 +1,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { isStoreUnavailable, retryWhileUnavailable } from '../store/availability.js';
 import type { EventBus, WebhookDelivery, WebhookOutbox, WebhookTarget, WireEvent } from './contract.js';
-import { describeError, type Logger } from './logger.js';
+import { describeError, type Logger } from '../log.js';
 import {
   DEFAULT_WEBHOOK_RETRY_POLICY,
   describeOutcome,

@@ -123,13 +123,24 @@ export function formatIp(ip: IpAddress): string {
   }
   const groups: string[] = [];
   for (let i = 7; i >= 0; i--) groups.push(((ip.value >> BigInt(16 * i)) & 0xffffn).toString(16));
-  return groups.join(':').replace(/(^|:)0(:0)+(:|$)/, '::').replace(/:{3,}/, '::');
+  return groups
+    .join(':')
+    .replace(/(^|:)0(:0)+(:|$)/, '::')
+    .replace(/:{3,}/, '::');
 }
 
 // ---- classification --------------------------------------------------------------------------
 
-interface Net4 { base: number; bits: number; cls: AddressClass }
-interface Net6 { base: bigint; bits: number; cls: AddressClass }
+interface Net4 {
+  base: number;
+  bits: number;
+  cls: AddressClass;
+}
+interface Net6 {
+  base: bigint;
+  bits: number;
+  cls: AddressClass;
+}
 
 function net4(cidr: string, cls: AddressClass): Net4 {
   const [a, b] = cidr.split('/');
@@ -366,7 +377,9 @@ export class DestinationPolicy {
     const ip = parseIpLiteral(name);
     if (ip) return this.checkAddress(name, ip, port);
     if (isLocalhostName(name)) {
-      const rule = this.rules.find((r) => ruleMatches(r, name, { family: 4, value: 0x7f000001 }, port) || ruleMatches(r, name, { family: 6, value: 1n }, port));
+      const rule = this.rules.find(
+        (r) => ruleMatches(r, name, { family: 4, value: 0x7f000001 }, port) || ruleMatches(r, name, { family: 6, value: 1n }, port),
+      );
       if (rule) return { allowed: true, by: rule.text };
       return { allowed: false, reason: refusal(`${name}:${port}`, 'loopback') };
     }

@@ -6,7 +6,7 @@
  */
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import type { LookupFunction } from 'node:net';
-import { DestinationPolicy, formatIp, parseIpLiteral, type IpAddress } from './destination-policy.js';
+import { type DestinationPolicy, formatIp, parseIpLiteral, type IpAddress } from './destination-policy.js';
 
 /** A destination the policy refuses. Not retried: the address will not become allowed by waiting. */
 export class DestinationRefusedError extends Error {
@@ -23,7 +23,9 @@ export interface ResolvedAddress {
 export type HostResolver = (host: string) => Promise<LookupAddress[]>;
 
 export const systemResolver: HostResolver = (host) =>
-  new Promise((resolve, reject) => dnsLookup(host, { all: true, verbatim: true }, (err, addresses) => (err ? reject(err) : resolve(addresses))));
+  new Promise((resolve, reject) =>
+    dnsLookup(host, { all: true, verbatim: true }, (err, addresses) => (err ? reject(err) : resolve(addresses))),
+  );
 
 /** Resolves `host` and returns the first address the policy allows; throws DestinationRefusedError when none is. */
 export async function resolveDestination(

@@ -6,15 +6,14 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { loadImage, type Image } from '@napi-rs/canvas';
+import type { Logger } from '../log.js';
 import { DestinationPolicy } from '../net/destination-policy.js';
 import { DestinationRefusedError, policyLookup } from '../net/resolve.js';
-
-export interface ImageStoreLog { warn(obj: object | string, msg?: string): void }
 
 export interface ImageStoreOptions {
   maxBytes?: number;
   timeoutMs?: number;
-  log?: ImageStoreLog;
+  log?: Logger;
   /** Where images may be fetched from (every hop of a redirect is checked); default: the default policy. */
   policy?: DestinationPolicy;
 }
@@ -106,7 +105,7 @@ export class ImageStore {
   private readonly entries = new Map<string, Entry>();
   private readonly maxBytes: number;
   private readonly timeoutMs: number;
-  private readonly log: ImageStoreLog | undefined;
+  private readonly log: Logger | undefined;
   private readonly policy: DestinationPolicy;
 
   constructor(options: ImageStoreOptions = {}) {

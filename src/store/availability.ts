@@ -18,7 +18,15 @@ export class StoreUnavailableError extends Error {
 
 /** Socket-level error codes that mean the connection to the database is gone or cannot be made. */
 const NETWORK_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ENOENT',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ENOENT',
 ]);
 
 /**
@@ -149,7 +157,8 @@ export async function retryWhileUnavailable<T>(write: () => Promise<T>, opts: Re
     } catch (err) {
       if (!isStoreUnavailable(err) || opts.abandoned?.()) throw err;
       attempts++;
-      if (attempts === 1) opts.log.warn({ what: opts.what, err: describeError(err) }, 'store unavailable; the write will be retried until it is back');
+      if (attempts === 1)
+        opts.log.warn({ what: opts.what, err: describeError(err) }, 'store unavailable; the write will be retried until it is back');
       await new Promise((resolve) => setTimeout(resolve, delay));
       delay = Math.min(max, delay * 2);
     }

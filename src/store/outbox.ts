@@ -64,7 +64,9 @@ export class KyselyWebhookOutbox implements WebhookOutbox {
               .select('p.id')
               .where('p.status', '=', PENDING)
               .whereRef('p.order_key', '=', 'o.order_key')
-              .where((eb) => eb.or([eb('p.seq', '<', eb.ref('o.seq')), eb.and([eb('p.seq', '=', eb.ref('o.seq')), eb('p.id', '<', eb.ref('o.id'))])])),
+              .where((eb) =>
+                eb.or([eb('p.seq', '<', eb.ref('o.seq')), eb.and([eb('p.seq', '=', eb.ref('o.seq')), eb('p.id', '<', eb.ref('o.id'))])]),
+              ),
           ),
         ),
       )

@@ -37,7 +37,11 @@ class Receiver {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        const event = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { type: string; call_cid?: string; call?: { custom?: { n?: number } } };
+        const event = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+          type: string;
+          call_cid?: string;
+          call?: { custom?: { n?: number } };
+        };
         if (this.status === 200) {
           this.hooks.push({
             id: String(req.headers['x-webhook-id']),
@@ -69,7 +73,11 @@ class Receiver {
   }
 }
 
-async function until<T>(check: () => T | null | undefined | false | Promise<T | null | undefined | false>, what: string, timeoutMs: number): Promise<T> {
+async function until<T>(
+  check: () => T | null | undefined | false | Promise<T | null | undefined | false>,
+  what: string,
+  timeoutMs: number,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();
@@ -87,7 +95,9 @@ describe('webhooks through a receiver outage', () => {
     for (const r of receivers) await r.close();
   });
 
-  it(`delivers every event after a ${OUTAGE_MS / 1000} s outage spanning a restart, in order per call`, { timeout: OUTAGE_MS + 240_000 }, async (tc) => {
+  it(`delivers every event after a ${OUTAGE_MS / 1000} s outage spanning a restart, in order per call`, {
+    timeout: OUTAGE_MS + 240_000,
+  }, async (tc) => {
     const rx = new Receiver();
     receivers.push(rx);
     await rx.listen();
@@ -131,7 +141,9 @@ describe('webhooks through a receiver outage', () => {
     await until(() => mine().length >= expected, `all ${expected} events`, 120_000);
     await sleep(1_000);
     const got = mine();
-    tc.diagnostic(`${got.length} events delivered within ${Math.max(...got.map((h) => h.at)) - upAt} ms of the receiver's return; highest attempt ${Math.max(...got.map((h) => h.attempt))}`);
+    tc.diagnostic(
+      `${got.length} events delivered within ${Math.max(...got.map((h) => h.at)) - upAt} ms of the receiver's return; highest attempt ${Math.max(...got.map((h) => h.attempt))}`,
+    );
     assert.equal(got.length, expected, 'each event once');
     assert.equal(new Set(got.map((h) => h.id)).size, expected, 'no delivery twice');
     for (const [cid, list] of published) {
@@ -141,13 +153,19 @@ describe('webhooks through a receiver outage', () => {
     assert.equal(await t.server.webhooks.deadCount(), 0);
   });
 
-  it('parks a delivery past the retry horizon, counts it, and `callcast webhooks replay --all` sends it', { timeout: 120_000 }, async () => {
+  it('parks a delivery past the retry horizon, counts it, and `callcast webhooks replay --all` sends it', {
+    timeout: 120_000,
+  }, async () => {
     const rx = new Receiver();
     receivers.push(rx);
     await rx.listen();
     rx.status = 503;
     await t?.close();
-    t = await startTestServer({ webhookUrl: rx.url, config: { webhookRetryHorizonSeconds: 2 }, webhookPolicy: { initialBackoffMs: 200, maxBackoffMs: 400 } });
+    t = await startTestServer({
+      webhookUrl: rx.url,
+      config: { webhookRetryHorizonSeconds: 2 },
+      webhookPolicy: { initialBackoffMs: 200, maxBackoffMs: 400 },
+    });
     await t.client.upsertUsers([{ id: 'host', role: 'admin' }]);
     await t.client.video.call('default', 'parked').getOrCreate({ data: { created_by_id: 'host' } });
     await until(async () => (await t!.server.webhooks.deadCount()) >= 2, 'the deliveries to be parked', 30_000);
@@ -155,7 +173,10 @@ describe('webhooks through a receiver outage', () => {
     assert.match(metrics, /^callcast_webhook_dead [2-9]\d*$/m);
     assert.match(metrics, /^callcast_webhook_dead_total [2-9]\d*$/m);
     const dead = await t.server.store.webhookOutbox.listDead(100);
-    assert.ok(dead.every((d) => /retry horizon is spent/.test(d.reason)), JSON.stringify(dead.map((d) => d.reason)));
+    assert.ok(
+      dead.every((d) => /retry horizon is spent/.test(d.reason)),
+      JSON.stringify(dead.map((d) => d.reason)),
+    );
 
     rx.status = 200;
     const cli = join(import.meta.dirname, '../../src/cli.ts');
@@ -163,7 +184,10 @@ describe('webhooks through a receiver outage', () => {
     const list = await promisify(execFile)(process.execPath, ['--import', 'tsx', cli, 'webhooks', 'list'], { env, timeout: 60_000 });
     assert.match(list.stdout, /call\.created\s+default:parked/);
     assert.match(list.stdout, new RegExp(`${dead.length} dead deliveries`));
-    const replay = await promisify(execFile)(process.execPath, ['--import', 'tsx', cli, 'webhooks', 'replay', '--all'], { env, timeout: 60_000 });
+    const replay = await promisify(execFile)(process.execPath, ['--import', 'tsx', cli, 'webhooks', 'replay', '--all'], {
+      env,
+      timeout: 60_000,
+    });
     assert.match(replay.stdout, new RegExp(`^${dead.length} deliveries queued again`));
     await until(() => rx.hooks.find((h) => h.type === 'call.created' && h.cid === 'default:parked'), 'the replayed delivery', 30_000);
     await until(async () => (await t!.server.webhooks.deadCount()) === 0, 'no dead delivery left', 10_000);

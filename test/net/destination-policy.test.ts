@@ -1,13 +1,7 @@
 /** The destination policy's pure parts and the resolve-once connect helper. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import {
-  classifyAddress,
-  DestinationPolicy,
-  formatIp,
-  parseAllowList,
-  parseIpLiteral,
-} from '../../src/net/destination-policy.js';
+import { classifyAddress, DestinationPolicy, formatIp, parseAllowList, parseIpLiteral } from '../../src/net/destination-policy.js';
 import { DestinationRefusedError, resolveDestination } from '../../src/net/resolve.js';
 
 function cls(host: string): string {
@@ -39,17 +33,41 @@ test('IPv4 literals in every form getaddrinfo accepts', () => {
 
 test('address classes: only public addresses are reachable by default', () => {
   const expected: Record<string, string> = {
-    '127.0.0.1': 'loopback', '127.255.255.254': 'loopback', '::1': 'loopback', '[::1]': 'loopback',
-    '10.0.0.1': 'private', '172.16.0.1': 'private', '172.31.255.255': 'private', '192.168.1.1': 'private',
-    '169.254.169.254': 'link-local', 'fe80::1': 'link-local', 'fe80::1%eth0': 'link-local',
-    '0.0.0.0': 'unspecified', '::': 'unspecified', '0.1.2.3': 'unspecified',
-    '100.64.0.1': 'cgnat', '100.127.255.255': 'cgnat',
-    '224.0.0.1': 'multicast', 'ff02::1': 'multicast', '255.255.255.255': 'broadcast',
-    'fd12:3456::1': 'unique-local', '2001:db8::1': 'documentation', '240.0.0.1': 'reserved',
+    '127.0.0.1': 'loopback',
+    '127.255.255.254': 'loopback',
+    '::1': 'loopback',
+    '[::1]': 'loopback',
+    '10.0.0.1': 'private',
+    '172.16.0.1': 'private',
+    '172.31.255.255': 'private',
+    '192.168.1.1': 'private',
+    '169.254.169.254': 'link-local',
+    'fe80::1': 'link-local',
+    'fe80::1%eth0': 'link-local',
+    '0.0.0.0': 'unspecified',
+    '::': 'unspecified',
+    '0.1.2.3': 'unspecified',
+    '100.64.0.1': 'cgnat',
+    '100.127.255.255': 'cgnat',
+    '224.0.0.1': 'multicast',
+    'ff02::1': 'multicast',
+    '255.255.255.255': 'broadcast',
+    'fd12:3456::1': 'unique-local',
+    '2001:db8::1': 'documentation',
+    '240.0.0.1': 'reserved',
     // IPv6 forms that carry an IPv4 address are judged by it.
-    '::ffff:127.0.0.1': 'loopback', '::ffff:7f00:1': 'loopback', '::ffff:169.254.169.254': 'link-local',
-    '::ffff:10.1.2.3': 'private', '64:ff9b::a9fe:a9fe': 'link-local', '2002:7f00:1::': 'loopback', '::127.0.0.1': 'loopback',
-    '8.8.8.8': 'public', '172.32.0.1': 'public', '100.128.0.1': 'public', '2606:4700:4700::1111': 'public', '::ffff:8.8.8.8': 'public',
+    '::ffff:127.0.0.1': 'loopback',
+    '::ffff:7f00:1': 'loopback',
+    '::ffff:169.254.169.254': 'link-local',
+    '::ffff:10.1.2.3': 'private',
+    '64:ff9b::a9fe:a9fe': 'link-local',
+    '2002:7f00:1::': 'loopback',
+    '::127.0.0.1': 'loopback',
+    '8.8.8.8': 'public',
+    '172.32.0.1': 'public',
+    '100.128.0.1': 'public',
+    '2606:4700:4700::1111': 'public',
+    '::ffff:8.8.8.8': 'public',
   };
   for (const [host, want] of Object.entries(expected)) assert.equal(cls(host), want, host);
 });
@@ -75,7 +93,9 @@ test('the default policy refuses internal literals, with a reason naming the des
 });
 
 test('the allow list: hosts, wildcards, addresses, CIDRs, ports, *:port', () => {
-  const policy = DestinationPolicy.fromAllowList(' 127.0.0.1 , 10.0.0.0/8:1935, [::1]:1935, ingest.lan, *.studio.internal:443, *:8443, fd00::/8');
+  const policy = DestinationPolicy.fromAllowList(
+    ' 127.0.0.1 , 10.0.0.0/8:1935, [::1]:1935, ingest.lan, *.studio.internal:443, *:8443, fd00::/8',
+  );
   const allowed = (host: string, port: number, address?: string) =>
     address ? policy.checkAddress(host, parseIpLiteral(address)!, port).allowed : policy.checkLiteral(host, port)?.allowed;
   assert.equal(allowed('127.0.0.1', 5432), true);
@@ -94,8 +114,13 @@ test('the allow list: hosts, wildcards, addresses, CIDRs, ports, *:port', () => 
   assert.equal(allowed('fd00::5', 1935), true);
   assert.deepEqual(parseAllowList(''), []);
   for (const [bad, why] of [
-    ['*', /write \*:port/], ['10.0.0.0/33', /prefix length/], ['host:0', /port must be 1-65535/], ['ho st', /not a host name/],
-    ['::1:1935x', /not a valid IPv6/], ['[::1', /not a valid IPv6/], ['1.2.3.4/8/9', /not a valid network/],
+    ['*', /write \*:port/],
+    ['10.0.0.0/33', /prefix length/],
+    ['host:0', /port must be 1-65535/],
+    ['ho st', /not a host name/],
+    ['::1:1935x', /not a valid IPv6/],
+    ['[::1', /not a valid IPv6/],
+    ['1.2.3.4/8/9', /not a valid network/],
   ] as const) {
     assert.throws(() => parseAllowList(bad), why, bad);
   }
@@ -104,7 +129,10 @@ test('the allow list: hosts, wildcards, addresses, CIDRs, ports, *:port', () => 
 test('resolve once, check every address, connect to the one checked (DNS cannot rebind around it)', async () => {
   const policy = new DestinationPolicy();
   // A name whose every answer is internal is refused with the address it resolved to.
-  const internal = async () => [{ address: '127.0.0.1', family: 4 }, { address: '::1', family: 6 }];
+  const internal = async () => [
+    { address: '127.0.0.1', family: 4 },
+    { address: '::1', family: 6 },
+  ];
   await assert.rejects(resolveDestination(policy, 'rebind.example', 1935, internal), (err: unknown) => {
     assert.ok(err instanceof DestinationRefusedError);
     assert.equal(err.code, 'DESTINATION_REFUSED');
@@ -112,7 +140,10 @@ test('resolve once, check every address, connect to the one checked (DNS cannot 
     return true;
   });
   // Mixed answers: only an allowed address is handed out.
-  const mixed = async () => [{ address: '10.0.0.5', family: 4 }, { address: '93.184.215.14', family: 4 }];
+  const mixed = async () => [
+    { address: '10.0.0.5', family: 4 },
+    { address: '93.184.215.14', family: 4 },
+  ];
   assert.deepEqual(await resolveDestination(policy, 'mixed.example', 1935, mixed), { address: '93.184.215.14', family: 4 });
   // A rebinding resolver (public first, loopback after): each connect resolves once and goes to
   // the address it checked, so the second one is refused rather than connected.
@@ -121,6 +152,12 @@ test('resolve once, check every address, connect to the one checked (DNS cannot 
   assert.equal((await resolveDestination(policy, 'flip.example', 1935, rebinding)).address, '93.184.215.14');
   await assert.rejects(resolveDestination(policy, 'flip.example', 1935, rebinding), DestinationRefusedError);
   // Literals are decided without DNS.
-  await assert.rejects(resolveDestination(policy, '2130706433', 1935, async () => assert.fail('no lookup for a literal')), /loopback/);
-  assert.deepEqual(await resolveDestination(DestinationPolicy.fromAllowList('127.0.0.1'), '0x7f.1', 1935), { address: '127.0.0.1', family: 4 });
+  await assert.rejects(
+    resolveDestination(policy, '2130706433', 1935, async () => assert.fail('no lookup for a literal')),
+    /loopback/,
+  );
+  assert.deepEqual(await resolveDestination(DestinationPolicy.fromAllowList('127.0.0.1'), '0x7f.1', 1935), {
+    address: '127.0.0.1',
+    family: 4,
+  });
 });

@@ -14,12 +14,16 @@ import type { WireEvent } from '../../src/events/contract.js';
 import { classifyAddress, parseIpLiteral } from '../../src/net/destination-policy.js';
 import { startNginxIngest, type NginxIngest } from '../support/rtmp-ingest.js';
 import { startTestCallcast, type TestCallcast } from '../support/callcast.js';
-import { rawRequest, waitFor } from '../support/server.js';
+import { rawRequest } from '../support/server.js';
+import { waitFor } from '../support/wait.js';
 import { SignJWT } from 'jose';
 
 async function enableBroadcasting(t: TestCallcast, id: string) {
   await t.client.upsertUsers([{ id: 'host', role: 'admin' }]);
-  await t.client.video.updateCallType({ name: 'livestream', settings: { broadcasting: { enabled: true, rtmp: { enabled: true, quality: '360p' } } } as any });
+  await t.client.video.updateCallType({
+    name: 'livestream',
+    settings: { broadcasting: { enabled: true, rtmp: { enabled: true, quality: '360p' } } } as any,
+  });
   const call = t.client.video.call('livestream', id);
   await call.getOrCreate({ data: { created_by_id: 'host' } });
   return call;
@@ -71,11 +75,18 @@ describe('outgoing connections and the destination policy', () => {
         return true;
       });
     }
-    const token = await new SignJWT({ server: true }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(new TextEncoder().encode(strict.apiSecret));
-    const raw = await rawRequest({ url: strict.server.url, apiKey: strict.apiKey }, 'POST', '/api/v2/video/call/livestream/literals/rtmp_broadcasts', {
-      token,
-      body: { broadcasts: [{ name: 'raw', stream_url: 'rtmp://2130706433:22/live', stream_key: 'k' }] },
-    });
+    const token = await new SignJWT({ server: true })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .sign(new TextEncoder().encode(strict.apiSecret));
+    const raw = await rawRequest(
+      { url: strict.server.url, apiKey: strict.apiKey },
+      'POST',
+      '/api/v2/video/call/livestream/literals/rtmp_broadcasts',
+      {
+        token,
+        body: { broadcasts: [{ name: 'raw', stream_url: 'rtmp://2130706433:22/live', stream_key: 'k' }] },
+      },
+    );
     tc.diagnostic(`raw answer: ${raw.status} ${JSON.stringify(raw.body)}`);
     assert.equal(raw.status, 400);
     assert.equal(raw.body.code, 4);
@@ -89,7 +100,9 @@ describe('outgoing connections and the destination policy', () => {
     if (!internal) return tc.skip(`the host name ${name} does not resolve to internal addresses only here`);
     tc.diagnostic(`${name} resolves to ${addresses.map((a) => a.address).join(', ')}`);
     const call = await enableBroadcasting(strict, 'by-name');
-    await call.startRTMPBroadcasts({ broadcasts: [{ name: 'named', stream_url: `rtmp://${name}:${countingPort}/live`, stream_key: 'named-key-51ab' }] });
+    await call.startRTMPBroadcasts({
+      broadcasts: [{ name: 'named', stream_url: `rtmp://${name}:${countingPort}/live`, stream_key: 'named-key-51ab' }],
+    });
     const failed = await waitFor(
       () => events.find((e) => e.type === 'call.rtmp_broadcast_failed' && e.name === 'named'),
       'the failed event',
@@ -120,14 +133,27 @@ describe('outgoing connections and the destination policy', () => {
       const call = await enableBroadcasting(open, 'allowed');
       const port = ingest.rtmpPort;
       await call.startRTMPBroadcasts({ broadcasts: [{ name: 'by-address', stream_url: ingest.url(), stream_key: 'allowed-key-0c3d' }] });
-      await waitFor(() => events.find((e) => e.type === 'call.rtmp_broadcast_started' && e.name === 'by-address'), 'started by address', 30_000);
+      await waitFor(
+        () => events.find((e) => e.type === 'call.rtmp_broadcast_started' && e.name === 'by-address'),
+        'started by address',
+        30_000,
+      );
       const addresses = await lookup(hostname(), { all: true }).catch(() => []);
       if (addresses.some((a) => a.address === '127.0.0.1')) {
-        await call.startRTMPBroadcasts({ broadcasts: [{ name: 'by-name', stream_url: `rtmp://${hostname()}:${port}/live`, stream_key: 'allowed-key-0c3d-2' }] });
-        await waitFor(() => events.find((e) => e.type === 'call.rtmp_broadcast_started' && e.name === 'by-name'), 'started by name', 30_000);
+        await call.startRTMPBroadcasts({
+          broadcasts: [{ name: 'by-name', stream_url: `rtmp://${hostname()}:${port}/live`, stream_key: 'allowed-key-0c3d-2' }],
+        });
+        await waitFor(
+          () => events.find((e) => e.type === 'call.rtmp_broadcast_started' && e.name === 'by-name'),
+          'started by name',
+          30_000,
+        );
       }
       // Another port of the same address stays refused.
-      await assert.rejects(call.startRTMPBroadcasts({ broadcasts: [{ name: 'other-port', stream_url: 'rtmp://127.0.0.1:5432/live', stream_key: 'k' }] }), /127\.0\.0\.1:5432 is a loopback address/);
+      await assert.rejects(
+        call.startRTMPBroadcasts({ broadcasts: [{ name: 'other-port', stream_url: 'rtmp://127.0.0.1:5432/live', stream_key: 'k' }] }),
+        /127\.0\.0\.1:5432 is a loopback address/,
+      );
     });
   });
 });

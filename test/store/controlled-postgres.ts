@@ -44,13 +44,18 @@ export async function startControlledPostgres(): Promise<ControlledPostgres> {
   const options = `-p ${port} -k ${dir} -h 127.0.0.1 -c fsync=off -c max_connections=50`;
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   const start = () => {
-    run(asPostgres(join(PG_BIN, 'pg_ctl'), ['-D', dataDir, '-o', options, '-l', join(dir, 'server.log'), '-w', '-t', '60', 'start']), 'pg_ctl start', 90_000);
+    run(
+      asPostgres(join(PG_BIN, 'pg_ctl'), ['-D', dataDir, '-o', options, '-l', join(dir, 'server.log'), '-w', '-t', '60', 'start']),
+      'pg_ctl start',
+      90_000,
+    );
   };
   start();
   let destroyed = false;
   return {
     url,
-    stopFast: () => void run(asPostgres(join(PG_BIN, 'pg_ctl'), ['-D', dataDir, '-m', 'fast', '-w', '-t', '60', 'stop']), 'pg_ctl stop -m fast', 90_000),
+    stopFast: () =>
+      void run(asPostgres(join(PG_BIN, 'pg_ctl'), ['-D', dataDir, '-m', 'fast', '-w', '-t', '60', 'stop']), 'pg_ctl stop -m fast', 90_000),
     start,
     async terminateBackends() {
       const client = new pg.Client({ connectionString: url });
@@ -67,7 +72,11 @@ export async function startControlledPostgres(): Promise<ControlledPostgres> {
     destroy() {
       if (destroyed) return;
       destroyed = true;
-      spawnSync(asPostgres(join(PG_BIN, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', 'stop'])[0]!, asPostgres(join(PG_BIN, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', 'stop']).slice(1), { timeout: 30_000 });
+      spawnSync(
+        asPostgres(join(PG_BIN, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', 'stop'])[0]!,
+        asPostgres(join(PG_BIN, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', 'stop']).slice(1),
+        { timeout: 30_000 },
+      );
       rmSync(dir, { recursive: true, force: true });
     },
   };

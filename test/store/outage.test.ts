@@ -21,7 +21,11 @@ import { startControlledPostgres, type ControlledPostgres } from './controlled-p
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-async function until<T>(check: () => Promise<T | null | undefined | false> | T | null | undefined | false, what: string, timeoutMs: number): Promise<T> {
+async function until<T>(
+  check: () => Promise<T | null | undefined | false> | T | null | undefined | false,
+  what: string,
+  timeoutMs: number,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();
@@ -72,7 +76,9 @@ describe('the service through a PostgreSQL outage', () => {
       log: captureLog,
       egress: { retry: { initialDelayMs: 200, maxDelayMs: 1000, giveUpAfterMs: 3000 }, rtmp: { connectTimeoutMs: 3000 } },
     });
-    serverToken = await new SignJWT({ server: true }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(new TextEncoder().encode(t.apiSecret));
+    serverToken = await new SignJWT({ server: true })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .sign(new TextEncoder().encode(t.apiSecret));
   });
   after(async () => {
     process.off('uncaughtException', onUncaught);
@@ -82,10 +88,15 @@ describe('the service through a PostgreSQL outage', () => {
     pgc?.destroy();
   });
 
-  it('keeps broadcasting, answers 503 while PostgreSQL is stopped or its connections are killed, and recovers', { timeout: 240_000 }, async (tc) => {
+  it('keeps broadcasting, answers 503 while PostgreSQL is stopped or its connections are killed, and recovers', {
+    timeout: 240_000,
+  }, async (tc) => {
     const client = t.client;
     await client.upsertUsers([{ id: 'host', name: 'Host', role: 'admin' }]);
-    await client.video.updateCallType({ name: 'livestream', settings: { broadcasting: { enabled: true, rtmp: { enabled: true, quality: '360p' } } } as any });
+    await client.video.updateCallType({
+      name: 'livestream',
+      settings: { broadcasting: { enabled: true, rtmp: { enabled: true, quality: '360p' } } } as any,
+    });
     const call = client.video.call('livestream', 'outage');
     await call.getOrCreate({ data: { created_by_id: 'host' } });
     await call.startRTMPBroadcasts({ broadcasts: [{ name: 'main', stream_url: ingest.url(), stream_key: KEYS.main }] });
@@ -105,7 +116,10 @@ describe('the service through a PostgreSQL outage', () => {
     assert.equal(down.status, 503);
     assert.equal(down.body.StatusCode, 503);
     assert.equal(down.body.code, -1);
-    assert.match(down.body.message, /^GetCall failed with error: "the service is temporarily unavailable \(store unreachable\); retry shortly"$/);
+    assert.match(
+      down.body.message,
+      /^GetCall failed with error: "the service is temporarily unavailable \(store unreachable\); retry shortly"$/,
+    );
     assert.equal(typeof down.body.duration, 'string');
     assert.deepEqual(down.body.details, []);
     assert.equal(down.headers.get('retry-after'), '5');
@@ -114,7 +128,10 @@ describe('the service through a PostgreSQL outage', () => {
     const metrics = await fetch(`${t.server.url}/metrics`, { signal: AbortSignal.timeout(10_000) });
     assert.equal(metrics.status, 200);
     assert.match(await metrics.text(), /^callcast_webhook_dead 0$/m);
-    const stopAttempt = await rawRequest(t, 'POST', '/api/v2/video/call/livestream/outage/rtmp_broadcasts/main/stop', { token: serverToken, body: {} });
+    const stopAttempt = await rawRequest(t, 'POST', '/api/v2/video/call/livestream/outage/rtmp_broadcasts/main/stop', {
+      token: serverToken,
+      body: {},
+    });
     assert.equal(stopAttempt.status, 503, 'a stop needs the store: refused, and the broadcast goes on');
 
     // The outage lasts 8 s: the doomed destination fails in it, the main one keeps streaming.
@@ -123,22 +140,42 @@ describe('the service through a PostgreSQL outage', () => {
     tc.diagnostic(`ingest recording: ${beforeStop} bytes at the stop, ${duringStop} bytes 8 s later`);
     assert.ok(duringStop > beforeStop, 'the ingest kept receiving while PostgreSQL was down');
     assert.equal(t.server.engine.stats('livestream:outage').find((s) => s.name === 'main')?.state, 'live');
-    assert.equal(t.server.engine.stats('livestream:outage').find((s) => s.name === 'doomed'), undefined, 'the doomed destination failed');
+    assert.equal(
+      t.server.engine.stats('livestream:outage').find((s) => s.name === 'doomed'),
+      undefined,
+      'the doomed destination failed',
+    );
 
     pgc.start();
-    const backAfter = await until(async () => {
-      const r = await rawRequest(t, 'GET', '/api/v2/video/call/livestream/outage', { token: serverToken });
-      return r.status === 200 ? r : null;
-    }, 'the API to answer after PostgreSQL restarted', 30_000);
+    const backAfter = await until(
+      async () => {
+        const r = await rawRequest(t, 'GET', '/api/v2/video/call/livestream/outage', { token: serverToken });
+        return r.status === 200 ? r : null;
+      },
+      'the API to answer after PostgreSQL restarted',
+      30_000,
+    );
     tc.diagnostic(`API answered 200 again ${Date.now() - stoppedAt} ms after the stop`);
     // State consistent: the failure during the outage reached the store; main is still active.
     const names = (backAfter.body.call.egress.rtmps as Array<{ name: string }>).map((r) => r.name);
-    await until(async () => {
-      const r = await rawRequest(t, 'GET', '/api/v2/video/call/livestream/outage', { token: serverToken });
-      return r.status === 200 && (r.body.call.egress.rtmps as Array<{ name: string }>).map((x) => x.name).join() === 'main';
-    }, `the failed broadcast to leave the stored state (was ${names.join()})`, 20_000);
-    await until(() => hooks.find((h) => h.type === 'call.rtmp_broadcast_failed' && h.name === 'doomed'), 'the failed webhook published during the outage', 30_000);
-    assert.equal(t.server.engine.stats('livestream:outage').find((s) => s.name === 'main')?.reconnects, 0, 'the ingest session was never interrupted');
+    await until(
+      async () => {
+        const r = await rawRequest(t, 'GET', '/api/v2/video/call/livestream/outage', { token: serverToken });
+        return r.status === 200 && (r.body.call.egress.rtmps as Array<{ name: string }>).map((x) => x.name).join() === 'main';
+      },
+      `the failed broadcast to leave the stored state (was ${names.join()})`,
+      20_000,
+    );
+    await until(
+      () => hooks.find((h) => h.type === 'call.rtmp_broadcast_failed' && h.name === 'doomed'),
+      'the failed webhook published during the outage',
+      30_000,
+    );
+    assert.equal(
+      t.server.engine.stats('livestream:outage').find((s) => s.name === 'main')?.reconnects,
+      0,
+      'the ingest session was never interrupted',
+    );
 
     // ---- 2. killed backend connections ------------------------------------------------------
     // Fill the pool with idle connections, then kill them all.
@@ -148,14 +185,21 @@ describe('the service through a PostgreSQL outage', () => {
     assert.ok(killed > 0);
     const beforeKill = sizeOf(recording);
     const statuses: number[] = [];
-    const ok = await until(async () => {
-      const r = await rawRequest(t, 'GET', '/api/v2/video/call/livestream/outage', { token: serverToken });
-      statuses.push(r.status);
-      if (r.status !== 200) assert.equal(r.status, 503, 'while reconnecting, requests are answered 503');
-      return r.status === 200 ? r : null;
-    }, 'the API after the killed connections', 20_000);
+    const ok = await until(
+      async () => {
+        const r = await rawRequest(t, 'GET', '/api/v2/video/call/livestream/outage', { token: serverToken });
+        statuses.push(r.status);
+        if (r.status !== 200) assert.equal(r.status, 503, 'while reconnecting, requests are answered 503');
+        return r.status === 200 ? r : null;
+      },
+      'the API after the killed connections',
+      20_000,
+    );
     tc.diagnostic(`answers after the kill: ${statuses.join(',')}`);
-    assert.deepEqual((ok.body.call.egress.rtmps as Array<{ name: string }>).map((x) => x.name), ['main']);
+    assert.deepEqual(
+      (ok.body.call.egress.rtmps as Array<{ name: string }>).map((x) => x.name),
+      ['main'],
+    );
     await sleep(2_000);
     assert.ok(sizeOf(recording) > beforeKill, 'the ingest kept receiving');
 
