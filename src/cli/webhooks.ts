@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { Config } from '../config.js';
-import { sqlitePathFor } from '../server.js';
+import { sqlitePathFor } from '../app.js';
 import { openStore } from '../store/store.js';
 
 export const WEBHOOKS_HELP = `webhooks commands:
