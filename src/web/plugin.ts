@@ -1,7 +1,7 @@
 /**
  * Serves the browser pages built by Vite into `dist/web/pages` (see web/vite.config.ts):
  * - `/web/*`: the built assets (hashed file names, cached for a long time);
- * - `/join/:type/:id` and `/console` (and `/console/*`): the pages' HTML;
+ * - `/` (src/web/home.ts), `/join/:type/:id` and `/console` (and `/console/*`): the pages' HTML;
  * - `/web/config.json`: what the pages need to call the API (the API key, which is public);
  * - `/dev/token?user_id=...`: a user token for development, only when `devTokens` is given;
  * - `GET {/api/v2,}/video/call/:type/:id/rtmp_broadcasts/:name/preview.jpg`: a snapshot of the
@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { homePlugin } from './home.js';
 
 /** The request's credentials, as the API reads them (`api_key` query, `Authorization` header). */
 export interface PreviewAuth {
@@ -86,6 +87,8 @@ export async function registerWebRoutes(app: FastifyInstance, deps: WebRoutesDep
       reply.headers(PAGE_HEADERS);
       return reply.sendFile(file, webRoot, { cacheControl: false });
     };
+
+    await scope.register(homePlugin, { devTokens: deps.devTokens !== undefined });
 
     scope.get('/web/config.json', async (_request, reply) => {
       reply.header('Cache-Control', 'no-cache');
