@@ -214,6 +214,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (err instanceof ServerError) {
       process.stderr.write(`callcast: ${err.message} (HTTP ${err.status})\n`);
+      if (err.status === 401) process.stderr.write('callcast: check the API key and secret (CALLCAST_API_KEY, CALLCAST_API_SECRET) against the server\'s\n');
       return EXIT.server;
     }
     process.stderr.write(`callcast: ${err instanceof Error ? err.message : String(err)}\n`);

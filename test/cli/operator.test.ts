@@ -176,7 +176,7 @@ describe('operator CLI against a running server', { timeout: 240_000 }, () => {
     assert.match(unknownCall.stderr, /^callcast: GetCall failed with error: .*default:nope.* \(HTTP 404\)\n$/);
     const wrongSecret = await cli(['calls'], { ...env, CALLCAST_API_SECRET: 'not-the-secret' });
     assert.equal(wrongSecret.code, 1);
-    assert.match(wrongSecret.stderr, /token signature is invalid \(HTTP 401\)/);
+    assert.match(wrongSecret.stderr, /^callcast: QueryCalls failed with error: "token signature is invalid" \(HTTP 401\)\ncallcast: check the API key and secret/);
     assert.ok(!wrongSecret.stderr.includes('not-the-secret'), 'the secret is not printed');
 
     const port = await freePort();
