@@ -192,7 +192,8 @@ function titleOf(call: CallState['call']): string {
 
 /** The app's call types when the token may list them (server tokens), else the built-in ones. */
 async function callTypeNames(): Promise<string[]> {
-  if (!api) return BUILTIN_CALL_TYPES;
+  // Listing call types is server-side only: a user token would only be refused.
+  if (!api || !token || readTokenClaims(token)?.server !== true) return BUILTIN_CALL_TYPES;
   try {
     const { call_types } = await api.request<{ call_types?: Record<string, unknown> }>('GET', '/video/calltypes');
     const names = Object.keys(call_types ?? {});
@@ -390,18 +391,17 @@ function definitionList(rows: Array<[string, string]>, label: string): HTMLEleme
   return dl;
 }
 
-/** Copies text to the clipboard; says so on the button for a moment. */
-async function copyText(text: string, button: HTMLButtonElement): Promise<void> {
-  const label = button.textContent;
+/** Copies text to the clipboard; says so in `status` for a moment. */
+async function copyText(text: string, status: HTMLElement): Promise<void> {
   try {
     await navigator.clipboard.writeText(text);
-    button.textContent = 'Copied';
+    status.textContent = 'Copied to the clipboard.';
   } catch {
-    button.textContent = 'Select and copy the link';
+    status.textContent = 'The browser refused the clipboard: select the link and copy it.';
   }
   setTimeout(() => {
-    button.textContent = label;
-  }, 1500);
+    status.textContent = '';
+  }, 4000);
 }
 
 /** A read-only link field with Copy and Open buttons. */
@@ -409,13 +409,15 @@ function linkField(id: string, label: string, link: string, describe: string): {
   const input = h('input', { id, type: 'url', readonly: true, value: link, spellcheck: 'false', 'aria-describedby': `${id}-note` });
   const copy = h('button', { type: 'button', class: 'secondary', 'aria-label': `Copy ${label.toLowerCase()}` }, 'Copy');
   const open = h('a', { href: link, target: '_blank', rel: 'noopener', class: 'button-link' }, 'Open');
-  copy.addEventListener('click', () => void copyText(input.value, copy));
+  const copied = h('span', { class: 'muted note', role: 'status' });
+  copy.addEventListener('click', () => void copyText(input.value, copied));
   input.addEventListener('focus', () => input.select());
   const root = h(
     'div',
     { class: 'field' },
     h('label', { for: id }, label),
     h('div', { class: 'link-row' }, input, copy, open),
+    copied,
     h('p', { class: 'muted note', id: `${id}-note` }, describe),
   );
   return {
