@@ -8,6 +8,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { EXIT, ServerError, UnreachableError, UsageError } from './cli/errors.js';
+import { nextSteps } from './cli/next-steps.js';
 import { broadcastCommand, callsCommand, type CommandIo } from './cli/operator.js';
 import { mintUserToken } from './cli/tokens.js';
 import { ConfigError, loadConfig, parsePort, resolveCredentials, type Config } from './config.js';
@@ -138,6 +139,7 @@ async function serve(args: string[]): Promise<void> {
     const operatorToken = await mintUserToken(server.apiSecret, { userId: DEV_OPERATOR, ttlSeconds: 12 * 3600 });
     process.stdout.write(`Console:    ${consoleLink(server.url, operatorToken)}\n`);
     process.stdout.write(`Join page:  ${server.url}/join/default/<call-id>  (development tokens are on: CALLCAST_DEV_TOKENS=1)\n`);
+    process.stdout.write(nextSteps(server.url));
   }
   let stopping = false;
   const stop = (signal: string) => {

@@ -6,6 +6,7 @@
  * (recent destinations remembered, stream keys never) and stop one or all. Live from the
  * WebSocket events and the broadcast stats, without reloading.
  */
+import { LOCAL_INGEST_COMMAND } from '../../../src/cli/next-steps.js';
 import { LAYOUT_NAMES, QUALITIES } from '../../../src/layout/settings.js';
 import { ApiClient, ApiRequestError, type BroadcastStartInput, type CallState, type MemberJson } from '../lib/api.js';
 import {
@@ -459,7 +460,7 @@ function localIngestHint(fill: () => void): HTMLElement {
     { class: 'hint' },
     h('summary', {}, 'No platform account? Broadcast to a local ingest'),
     h('p', {}, 'Run this on the server machine; it records what arrives to out.flv (play it with ffplay or VLC):'),
-    h('pre', {}, h('code', {}, 'ffmpeg -listen 1 -i rtmp://127.0.0.1:1935/live/test -c copy out.flv')),
+    h('pre', {}, h('code', {}, LOCAL_INGEST_COMMAND)),
     h('p', {}, 'Then start a broadcast to rtmp://127.0.0.1:1935/live with the stream key test.'),
     use,
   );
