@@ -9,17 +9,6 @@ export function maskKey(key: string): string {
   return key.length >= 8 ? `••••${key.slice(-4)}` : '••••';
 }
 
-/** A deep copy of an API answer with every `stream_key` masked. */
-export function maskStreamKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(maskStreamKeys);
-  if (value && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = k === 'stream_key' && typeof v === 'string' ? maskKey(v) : maskStreamKeys(v);
-    return out;
-  }
-  return value;
-}
-
 /** Columns padded to their widest cell, two spaces apart; the last column is not padded. */
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
