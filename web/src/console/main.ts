@@ -155,7 +155,7 @@ function showSignIn(message = ''): void {
       'div',
       { class: 'actions' },
       h('button', { type: 'submit' }, 'Sign in'),
-      config?.devTokens ? h('button', { type: 'button', class: 'secondary', id: 'dev-sign-in' }, 'Sign in as the development operator') : null,
+      config?.devTokens ? h('button', { type: 'button', class: 'secondary', id: 'dev-sign-in' }, 'Continue as the development operator') : null,
     ),
     error,
   );
