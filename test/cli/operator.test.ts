@@ -44,7 +44,7 @@ async function poll<T>(fn: () => Promise<T>, ok: (v: T) => boolean, what: string
   }
 }
 
-describe('operator CLI against a running server', { timeout: 240_000 }, () => {
+describe('operator CLI against a running server', { timeout: 600_000 }, () => {
   let svc: TestCallcast;
   let ingest: NginxIngest;
   let env: Record<string, string>;

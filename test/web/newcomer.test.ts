@@ -40,7 +40,7 @@ function assertNoConsoleErrors(browser: TestBrowser, page: Page, what: string): 
   assert.deepEqual(browser.errorsOf(page), [], `console errors on ${what}`);
 }
 
-describe('the first five minutes in Chromium', { timeout: 240_000 }, () => {
+describe('the first five minutes in Chromium', { timeout: 420_000 }, () => {
   let h: WebHarness;
   let ingest: NginxIngest;
   let browser: TestBrowser;
