@@ -12,6 +12,7 @@ import { nextSteps } from './cli/next-steps.js';
 import { broadcastCommand, callsCommand, type CommandIo } from './cli/operator.js';
 import { mintUserToken } from './cli/tokens.js';
 import { ConfigError, loadConfig, parsePort, resolveCredentials, type Config } from './config.js';
+import { isCallPathPart, parseCallCid } from './wire/call-cid.js';
 
 export { mintUserToken };
 
@@ -94,9 +95,13 @@ const FLAG_ENV: Record<string, string> = {
   'log-level': 'CALLCAST_LOG_LEVEL',
 };
 
-function parse(args: string[], options: Record<string, { type: 'string' | 'boolean'; short?: string }>): Record<string, string | boolean | undefined> {
+function parse(
+  args: string[],
+  options: Record<string, { type: 'string' | 'boolean'; short?: string }>,
+): Record<string, string | boolean | undefined> {
   try {
-    return parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: false, strict: true }).values;
+    return parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: false, strict: true })
+      .values;
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
@@ -118,7 +123,7 @@ async function serve(args: string[]): Promise<void> {
   if (values.help) return void process.stdout.write(HELP);
   if (typeof values.port === 'string') parsePort(values.port, '--port');
   const config = configFrom(values);
-  const { startCallcast } = await import('./assembly.js');
+  const { startCallcast } = await import('./app.js');
   const server = await startCallcast({ config });
   process.stdout.write(`Callcast listening on ${server.url}\n`);
   process.stdout.write(`API key:    ${server.apiKey}\n`);
@@ -128,12 +133,23 @@ async function serve(args: string[]): Promise<void> {
   }
   if (config.devTokens) {
     // Development: an operator user and a console link that signs them in.
-    const { consoleLink } = await import('./web/wiring.js');
+    const { consoleLink } = await import('./http/web.js');
     const now = new Date().toISOString();
     const existing = await server.store.getUser(DEV_OPERATOR);
     if (!existing) {
       await server.store.upsertUsers([
-        { id: DEV_OPERATOR, role: 'admin', name: 'Operator', image: null, custom: {}, language: '', teams: [], invisible: false, created_at: now, updated_at: now },
+        {
+          id: DEV_OPERATOR,
+          role: 'admin',
+          name: 'Operator',
+          image: null,
+          custom: {},
+          language: '',
+          teams: [],
+          invisible: false,
+          created_at: now,
+          updated_at: now,
+        },
       ]);
     }
     const operatorToken = await mintUserToken(server.apiSecret, { userId: DEV_OPERATOR, ttlSeconds: 12 * 3600 });
@@ -175,9 +191,16 @@ async function token(args: string[]): Promise<void> {
   }
   const claims: { userId: string; ttlSeconds: number; callCids?: string[]; role?: string } = { userId: user, ttlSeconds };
   if (typeof values['call-cids'] === 'string') {
-    const cids = values['call-cids'].split(',').map((s) => s.trim()).filter(Boolean);
-    const bad = cids.find((c) => !/^[\w-]+:[\w-]+$/.test(c));
-    if (cids.length === 0 || bad !== undefined) throw new UsageError(`--call-cids must be a comma-separated list of type:id${bad ? ` (bad: "${bad}")` : ''}`);
+    const cids = values['call-cids']
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    const bad = cids.find((c) => {
+      const parsed = parseCallCid(c);
+      return !parsed || !isCallPathPart(parsed.type) || !isCallPathPart(parsed.id);
+    });
+    if (cids.length === 0 || bad !== undefined)
+      throw new UsageError(`--call-cids must be a comma-separated list of type:id${bad ? ` (bad: "${bad}")` : ''}`);
     claims.callCids = cids;
   }
   if (typeof values.role === 'string') {
@@ -216,7 +239,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (err instanceof ServerError) {
       process.stderr.write(`callcast: ${err.message} (HTTP ${err.status})\n`);
-      if (err.status === 401) process.stderr.write('callcast: check the API key and secret (CALLCAST_API_KEY, CALLCAST_API_SECRET) against the server\'s\n');
+      if (err.status === 401)
+        process.stderr.write("callcast: check the API key and secret (CALLCAST_API_KEY, CALLCAST_API_SECRET) against the server's\n");
       return EXIT.server;
     }
     process.stderr.write(`callcast: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -57,7 +57,15 @@ export function parseCallCid(raw: string): { type: string; id: string } {
 
 function clientFor(values: Values, io: CommandIo): RestClient {
   return new RestClient(
-    resolveTarget({ url: text(values, 'server'), apiKey: text(values, 'api-key'), apiSecret: text(values, 'api-secret'), dataDir: text(values, 'data-dir') }, io.env),
+    resolveTarget(
+      {
+        url: text(values, 'server'),
+        apiKey: text(values, 'api-key'),
+        apiSecret: text(values, 'api-secret'),
+        dataDir: text(values, 'data-dir'),
+      },
+      io.env,
+    ),
   );
 }
 
@@ -90,7 +98,8 @@ export async function callsCommand(args: string[], io: CommandIo): Promise<boole
   let limit = 25;
   const rawLimit = text(values, 'limit');
   if (rawLimit !== undefined) {
-    if (!/^\d+$/.test(rawLimit) || Number(rawLimit) < 1 || Number(rawLimit) > 100) throw new UsageError('--limit must be a whole number from 1 to 100');
+    if (!/^\d+$/.test(rawLimit) || Number(rawLimit) < 1 || Number(rawLimit) > 100)
+      throw new UsageError('--limit must be a whole number from 1 to 100');
     limit = Number(rawLimit);
   }
   const { calls } = await clientFor(values, io).queryCalls(limit);
@@ -147,7 +156,14 @@ async function broadcastStart(args: string[], io: CommandIo): Promise<boolean> {
   }
   const client = clientFor(values, io);
   await client.startBroadcasts(type, id, [broadcast]);
-  const started = { call_cid: `${type}:${id}`, name, stream_url: streamUrl, stream_key: key ? maskKey(key) : null, quality: quality ?? null, layout: layout ?? null };
+  const started = {
+    call_cid: `${type}:${id}`,
+    name,
+    stream_url: streamUrl,
+    stream_key: key ? maskKey(key) : null,
+    quality: quality ?? null,
+    layout: layout ?? null,
+  };
   if (values.json) printJson(io, { started });
   else {
     io.out(`Started broadcast "${name}" of ${type}:${id} to ${streamUrl}${key ? ` (key ${maskKey(key)})` : ''}.\n`);

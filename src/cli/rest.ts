@@ -34,7 +34,12 @@ export class RestClient {
     const url = `${this.target.url}${path}${path.includes('?') ? '&' : '?'}api_key=${encodeURIComponent(this.target.apiKey)}`;
     const init: RequestInit = {
       method,
-      headers: { Authorization: await this.token, 'stream-auth-type': 'jwt', 'Content-Type': 'application/json', Accept: 'application/json' },
+      headers: {
+        Authorization: await this.token,
+        'stream-auth-type': 'jwt',
+        'Content-Type': 'application/json',
+        Accept: 'application/json',
+      },
       signal: AbortSignal.timeout(this.timeoutMs),
     };
     if (body !== undefined) init.body = JSON.stringify(body);
@@ -42,7 +47,9 @@ export class RestClient {
     try {
       res = await fetch(url, init);
     } catch (err) {
-      throw new UnreachableError(`cannot reach Callcast at ${this.target.url} (${reasonOf(err)}): is the server running? set CALLCAST_URL or --server to its address`);
+      throw new UnreachableError(
+        `cannot reach Callcast at ${this.target.url} (${reasonOf(err)}): is the server running? set CALLCAST_URL or --server to its address`,
+      );
     }
     const text = await res.text();
     let parsed: unknown = null;
@@ -53,11 +60,16 @@ export class RestClient {
     }
     if (!res.ok) {
       const obj = (parsed && typeof parsed === 'object' ? parsed : {}) as { message?: unknown; code?: unknown };
-      const message = typeof obj.message === 'string' ? obj.message : `HTTP ${res.status} from ${this.target.url} (is this a Callcast server?)`;
+      const message =
+        typeof obj.message === 'string' ? obj.message : `HTTP ${res.status} from ${this.target.url} (is this a Callcast server?)`;
       throw new ServerError(message, res.status, typeof obj.code === 'number' ? obj.code : null);
     }
     if (parsed === null || typeof parsed !== 'object') {
-      throw new ServerError(`${this.target.url} answered ${method} ${path.split('?')[0]} with something other than JSON (is this a Callcast server?)`, res.status, null);
+      throw new ServerError(
+        `${this.target.url} answered ${method} ${path.split('?')[0]} with something other than JSON (is this a Callcast server?)`,
+        res.status,
+        null,
+      );
     }
     return parsed as T;
   }

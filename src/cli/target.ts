@@ -68,9 +68,7 @@ export function resolveTarget(flags: TargetFlags, env: Env): Target {
     if (saved) ({ apiKey, apiSecret } = saved);
   }
   if (!apiKey || !apiSecret) {
-    throw new UsageError(
-      'the API key and secret are needed: set CALLCAST_API_KEY and CALLCAST_API_SECRET (or --api-key/--api-secret)',
-    );
+    throw new UsageError('the API key and secret are needed: set CALLCAST_API_KEY and CALLCAST_API_SECRET (or --api-key/--api-secret)');
   }
   return { url, apiKey, apiSecret };
 }

@@ -67,14 +67,25 @@ describe('operator CLI against a running server', { timeout: 600_000 }, () => {
     assert.equal(table.code, 0, table.stderr);
     const lines = table.stdout.trimEnd().split('\n');
     assert.match(lines[0]!, /^CALL\s+TITLE\s+CREATED\s+STATE\s+PARTICIPANTS\s+BROADCASTS$/);
-    assert.ok(lines.some((l) => /^default:standup\s+Daily standup\s+\S+ \S+\s+idle\s+0\s+-$/.test(l)), table.stdout);
-    assert.ok(lines.some((l) => l.startsWith('livestream:launch ')), table.stdout);
+    assert.ok(
+      lines.some((l) => /^default:standup\s+Daily standup\s+\S+ \S+\s+idle\s+0\s+-$/.test(l)),
+      table.stdout,
+    );
+    assert.ok(
+      lines.some((l) => l.startsWith('livestream:launch ')),
+      table.stdout,
+    );
 
     const json = await cli(['calls', '--json', '--limit', '10'], env);
     assert.equal(json.code, 0, json.stderr);
-    const { calls } = JSON.parse(json.stdout) as { calls: Array<{ cid: string; title: string; participants: number; broadcasts: unknown[] }> };
+    const { calls } = JSON.parse(json.stdout) as {
+      calls: Array<{ cid: string; title: string; participants: number; broadcasts: unknown[] }>;
+    };
     const standup = calls.find((c) => c.cid === 'default:standup');
-    assert.deepEqual({ ...standup, created_at: undefined }, { cid: 'default:standup', title: 'Daily standup', created_at: undefined, ended: false, participants: 0, broadcasts: [] });
+    assert.deepEqual(
+      { ...standup, created_at: undefined },
+      { cid: 'default:standup', title: 'Daily standup', created_at: undefined, ended: false, participants: 0, broadcasts: [] },
+    );
     // The same calls as the API lists.
     const viaSdk = await svc.client.video.queryCalls({ limit: 10 });
     assert.deepEqual(calls.map((c) => c.cid).sort(), viaSdk.calls.map((c) => c.call.cid).sort());
@@ -83,7 +94,22 @@ describe('operator CLI against a running server', { timeout: 600_000 }, () => {
   test('broadcast start, list and stop: the API reports each step', async () => {
     const call = svc.client.video.call('default', 'standup');
     const start = await cli(
-      ['broadcast', 'start', '--call', 'default:standup', '--name', 'local', '--url', ingest.url('live'), '--key', STREAM_KEY, '--quality', '360p', '--layout', 'grid'],
+      [
+        'broadcast',
+        'start',
+        '--call',
+        'default:standup',
+        '--name',
+        'local',
+        '--url',
+        ingest.url('live'),
+        '--key',
+        STREAM_KEY,
+        '--quality',
+        '360p',
+        '--layout',
+        'grid',
+      ],
       env,
     );
     assert.equal(start.code, 0, start.stderr);
@@ -93,7 +119,10 @@ describe('operator CLI against a running server', { timeout: 600_000 }, () => {
 
     // The API holds it, with the quality and layout given.
     const { call: state } = await call.get();
-    assert.deepEqual(state.egress.rtmps.map((r) => r.name), ['local']);
+    assert.deepEqual(
+      state.egress.rtmps.map((r) => r.name),
+      ['local'],
+    );
     const details = (await fetch(`${svc.url}/api/v2/video/call/default/standup/rtmp_broadcasts/local?api_key=${svc.apiKey}`, {
       headers: { Authorization: svc.client.createToken('host'), 'stream-auth-type': 'jwt' },
     }).then((r) => r.json())) as { broadcast: { quality: string; layout: { name: string } } };
@@ -105,7 +134,9 @@ describe('operator CLI against a running server', { timeout: 600_000 }, () => {
       async () => {
         const r = await cli(['broadcast', 'list', '--call', 'default:standup', '--json'], env);
         assert.equal(r.code, 0, r.stderr);
-        return JSON.parse(r.stdout) as { broadcasts: Array<{ name: string; state: string; bytes_sent: number; stream_url: string; quality: string; layout: string }> };
+        return JSON.parse(r.stdout) as {
+          broadcasts: Array<{ name: string; state: string; bytes_sent: number; stream_url: string; quality: string; layout: string }>;
+        };
       },
       (v) => v.broadcasts[0]?.state === 'live' && v.broadcasts[0].bytes_sent > 0,
       'the broadcast to be live',
@@ -125,17 +156,30 @@ describe('operator CLI against a running server', { timeout: 600_000 }, () => {
     assert.match(calls.stdout, /default:standup\s+Daily standup\s+\S+ \S+\s+live\s+0\s+local \(live\)/);
 
     // A second one, then stop by name and stop all.
-    const second = await cli(['broadcast', 'start', '--call', 'default:standup', '--name', 'backup', '--url', `${ingest.url('live')}/backup`, '--json'], env);
+    const second = await cli(
+      ['broadcast', 'start', '--call', 'default:standup', '--name', 'backup', '--url', `${ingest.url('live')}/backup`, '--json'],
+      env,
+    );
     assert.equal(second.code, 0, second.stderr);
     assert.deepEqual(JSON.parse(second.stdout), {
-      started: { call_cid: 'default:standup', name: 'backup', stream_url: `${ingest.url('live')}/backup`, stream_key: null, quality: null, layout: null },
+      started: {
+        call_cid: 'default:standup',
+        name: 'backup',
+        stream_url: `${ingest.url('live')}/backup`,
+        stream_key: null,
+        quality: null,
+        layout: null,
+      },
     });
     assert.deepEqual((await call.get()).call.egress.rtmps.map((r) => r.name).sort(), ['backup', 'local']);
 
     const stopOne = await cli(['broadcast', 'stop', '--call', 'default:standup', '--name', 'local'], env);
     assert.equal(stopOne.code, 0, stopOne.stderr);
     assert.equal(stopOne.stdout, 'Stopped "local" in default:standup.\n');
-    assert.deepEqual((await call.get()).call.egress.rtmps.map((r) => r.name), ['backup']);
+    assert.deepEqual(
+      (await call.get()).call.egress.rtmps.map((r) => r.name),
+      ['backup'],
+    );
 
     const stopAll = await cli(['broadcast', 'stop', '--call', 'default:standup', '--all', '--json'], env);
     assert.equal(stopAll.code, 0, stopAll.stderr);
@@ -170,25 +214,48 @@ describe('operator CLI against a running server', { timeout: 600_000 }, () => {
 
     const missing = await cli(['broadcast', 'stop', '--call', 'default:standup', '--name', 'nothing'], env);
     assert.equal(missing.code, 1, missing.stderr);
-    assert.equal(missing.stderr, 'callcast: StopRTMPBroadcast failed with error: "no active broadcast named "nothing" in call default:standup" (HTTP 404)\n');
+    assert.equal(
+      missing.stderr,
+      'callcast: StopRTMPBroadcast failed with error: "no active broadcast named "nothing" in call default:standup" (HTTP 404)\n',
+    );
     const unknownCall = await cli(['broadcast', 'list', '--call', 'default:nope'], env);
     assert.equal(unknownCall.code, 1);
     assert.match(unknownCall.stderr, /^callcast: GetCall failed with error: .*default:nope.* \(HTTP 404\)\n$/);
     const wrongSecret = await cli(['calls'], { ...env, CALLCAST_API_SECRET: 'not-the-secret' });
     assert.equal(wrongSecret.code, 1);
-    assert.match(wrongSecret.stderr, /^callcast: QueryCalls failed with error: "token signature is invalid" \(HTTP 401\)\ncallcast: check the API key and secret/);
+    assert.match(
+      wrongSecret.stderr,
+      /^callcast: QueryCalls failed with error: "token signature is invalid" \(HTTP 401\)\ncallcast: check the API key and secret/,
+    );
     assert.ok(!wrongSecret.stderr.includes('not-the-secret'), 'the secret is not printed');
 
     const port = await freePort();
     const down = await cli(['calls'], { ...env, CALLCAST_URL: `http://127.0.0.1:${port}` });
     assert.equal(down.code, 3);
-    assert.match(down.stderr, new RegExp(`cannot reach Callcast at http://127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\): is the server running\\?`));
+    assert.match(
+      down.stderr,
+      new RegExp(`cannot reach Callcast at http://127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\): is the server running\\?`),
+    );
   });
 
   test('--help documents every command', async () => {
     const r = await cli(['--help'], {});
     assert.equal(r.code, 0);
-    for (const s of ['calls', 'broadcast start', 'broadcast stop', 'broadcast list', '--call TYPE:ID', '--name NAME | --all', '--key KEY', '--quality Q', '--layout L', '--json', 'CALLCAST_URL', 'CALLCAST_API_SECRET', 'Exit codes']) {
+    for (const s of [
+      'calls',
+      'broadcast start',
+      'broadcast stop',
+      'broadcast list',
+      '--call TYPE:ID',
+      '--name NAME | --all',
+      '--key KEY',
+      '--quality Q',
+      '--layout L',
+      '--json',
+      'CALLCAST_URL',
+      'CALLCAST_API_SECRET',
+      'Exit codes',
+    ]) {
       assert.ok(r.stdout.includes(s), `help mentions ${s}`);
     }
     const sub = await cli(['broadcast', 'start', '--help'], {});

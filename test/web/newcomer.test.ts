@@ -14,7 +14,7 @@ import type { Page } from 'playwright-core';
 import { homePlugin } from '../../src/web/home.js';
 import { probe } from '../support/ffprobe.js';
 import { startNginxIngest, type NginxIngest } from '../support/rtmp-ingest.js';
-import { launchBrowser, type TestBrowser } from './browser.js';
+import { launchChromium, type ChromiumSession } from '../support/chromium.js';
 import { screenshotPath, startWebHarness, type WebHarness } from './harness.js';
 
 const CALL_ID = 'first-call';
@@ -32,24 +32,34 @@ async function poll<T>(fn: () => Promise<T>, ok: (v: T) => boolean, what: string
 }
 
 async function bytesSent(page: Page, name: string): Promise<number> {
-  const v = await page.getByRole('article', { name: `Broadcast ${name}` }).locator('dd[data-field="bytes"]').getAttribute('data-value');
+  const v = await page
+    .getByRole('article', { name: `Broadcast ${name}` })
+    .locator('dd[data-field="bytes"]')
+    .getAttribute('data-value');
   return Number(v ?? 0);
 }
 
-function assertNoConsoleErrors(browser: TestBrowser, page: Page, what: string): void {
+/** What the page functions read (they run in the browser; the test's types have no DOM). */
+interface BrowserGlobals {
+  navigator: { clipboard: { readText(): Promise<string> } };
+  localStorage: Record<string, string>;
+  document: { querySelector(s: string): { hidden: boolean; complete: boolean; naturalWidth: number } | null };
+}
+
+function assertNoConsoleErrors(browser: ChromiumSession, page: Page, what: string): void {
   assert.deepEqual(browser.errorsOf(page), [], `console errors on ${what}`);
 }
 
 describe('the first five minutes in Chromium', { timeout: 420_000 }, () => {
   let h: WebHarness;
   let ingest: NginxIngest;
-  let browser: TestBrowser;
+  let browser: ChromiumSession;
   let consolePage: Page;
   let joinUrl = '';
   let guestUrl = '';
 
   before(async () => {
-    [h, ingest, browser] = await Promise.all([startWebHarness(), startNginxIngest(), launchBrowser()]);
+    [h, ingest, browser] = await Promise.all([startWebHarness(), startNginxIngest(), launchChromium()]);
     await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: h.url });
   });
 
@@ -93,7 +103,7 @@ describe('the first five minutes in Chromium', { timeout: 420_000 }, () => {
     assert.equal(joinUrl, `${h.url}/join/default/${CALL_ID}`);
     await page.getByRole('button', { name: 'Copy join link' }).click();
     await page.getByRole('status').filter({ hasText: 'Copied to the clipboard.' }).waitFor();
-    assert.equal(await page.evaluate(() => (globalThis as any).navigator.clipboard.readText()), joinUrl);
+    assert.equal(await page.evaluate(() => (globalThis as unknown as BrowserGlobals).navigator.clipboard.readText()), joinUrl);
 
     await page.getByLabel('Guest name', { exact: true }).fill('Ada Lovelace');
     guestUrl = await page.getByLabel('Guest link', { exact: true }).inputValue();
@@ -130,7 +140,11 @@ describe('the first five minutes in Chromium', { timeout: 420_000 }, () => {
     assert.deepEqual(call.session?.participants.map((p) => p.user.name).sort(), ['Ada Lovelace', 'Grace Hopper']);
     await grace.screenshot({ path: screenshotPath('newcomer-03-join-tab'), fullPage: true });
     await consolePage.screenshot({ path: screenshotPath('newcomer-04-console-participants'), fullPage: true });
-    for (const [page, what] of [[ada, 'the first join tab'], [grace, 'the second join tab'], [consolePage, 'the console']] as const) {
+    for (const [page, what] of [
+      [ada, 'the first join tab'],
+      [grace, 'the second join tab'],
+      [consolePage, 'the console'],
+    ] as const) {
       assertNoConsoleErrors(browser, page, what);
     }
   });
@@ -150,32 +164,61 @@ describe('the first five minutes in Chromium', { timeout: 420_000 }, () => {
     await page.getByRole('button', { name: 'Start broadcast' }).click();
 
     const card = page.getByRole('article', { name: 'Broadcast local' });
-    await card.locator('dd[data-field="status"]').filter({ hasText: /^live$/ }).waitFor({ timeout: 60_000 });
-    const first = await poll(() => bytesSent(page, 'local'), (b) => b > 0, 'bytes sent');
-    await poll(() => bytesSent(page, 'local'), (b) => b > first, 'a rising byte count');
+    await card
+      .locator('dd[data-field="status"]')
+      .filter({ hasText: /^live$/ })
+      .waitFor({ timeout: 60_000 });
+    const first = await poll(
+      () => bytesSent(page, 'local'),
+      (b) => b > 0,
+      'bytes sent',
+    );
+    await poll(
+      () => bytesSent(page, 'local'),
+      (b) => b > first,
+      'a rising byte count',
+    );
     await page.waitForFunction(() => {
-      const img = (globalThis as any).document.querySelector('img[alt="Preview of broadcast local"]');
+      const img = (globalThis as unknown as BrowserGlobals).document.querySelector('img[alt="Preview of broadcast local"]');
       return img !== null && !img.hidden && img.complete && img.naturalWidth > 0;
     });
     const { call } = await h.client.video.call('default', CALL_ID).get();
-    assert.deepEqual(call.egress.rtmps.map((r) => r.name), ['local']);
+    assert.deepEqual(
+      call.egress.rtmps.map((r) => r.name),
+      ['local'],
+    );
 
     // The destination is remembered, its key only as a hint: never on the page, never stored.
     const recent = page.getByRole('list', { name: 'Recent destinations' });
     await recent.getByText(`${ingest.url('live')} · key ••••7c3a`).waitFor();
-    const stored = await page.evaluate(() => JSON.stringify({ ...(globalThis as any).localStorage }));
+    const stored = await page.evaluate(() => JSON.stringify({ ...(globalThis as unknown as BrowserGlobals).localStorage }));
     assert.ok(stored.includes(ingest.url('live')), 'the destination is stored');
     assert.ok(!stored.includes(STREAM_KEY), 'the stream key is not stored');
     assert.ok(!(await page.content()).includes(STREAM_KEY), 'the stream key is not on the page');
     await page.screenshot({ path: screenshotPath('newcomer-05-broadcast-live'), fullPage: true });
 
     await page.getByRole('button', { name: 'Stop broadcast local' }).click();
-    await card.locator('dd[data-field="status"]').filter({ hasText: /^stopped$/ }).waitFor();
-    await poll(async () => (await h.client.video.call('default', CALL_ID).get()).call.egress.rtmps.length, (n) => n === 0, 'egress.rtmps empty');
+    await card
+      .locator('dd[data-field="status"]')
+      .filter({ hasText: /^stopped$/ })
+      .waitFor();
+    await poll(
+      async () => (await h.client.video.call('default', CALL_ID).get()).call.egress.rtmps.length,
+      (n) => n === 0,
+      'egress.rtmps empty',
+    );
     // The ingest received the composed broadcast.
     const recording = ingest.recordingPath(STREAM_KEY);
-    await poll(async () => existsSync(recording), (ok) => ok, 'the recording at the ingest');
-    const info = await poll(() => probe(recording).catch(() => null), (p) => p?.video !== undefined, 'a video stream in the recording');
+    await poll(
+      async () => existsSync(recording),
+      (ok) => ok,
+      'the recording at the ingest',
+    );
+    const info = await poll(
+      () => probe(recording).catch(() => null),
+      (p) => p?.video !== undefined,
+      'a video stream in the recording',
+    );
     assert.equal(info!.video!.codec, 'h264');
     assert.deepEqual([info!.video!.width, info!.video!.height], [640, 360]);
 
@@ -190,7 +233,10 @@ describe('the first five minutes in Chromium', { timeout: 420_000 }, () => {
     // A stats or preview request in flight when the broadcast stopped answers 404, which Chromium
     // logs; nothing else is expected.
     const errors = browser.errorsOf(page).splice(0);
-    assert.ok(errors.every((e) => /status of 404/.test(e) && /rtmp_broadcasts\/local/.test(e)), errors.join('\n'));
+    assert.ok(
+      errors.every((e: string) => /status of 404/.test(e) && /rtmp_broadcasts\/local/.test(e)),
+      errors.join('\n'),
+    );
   });
 
   test('/ without development tokens: a page naming the API, the console and the docs', async () => {
@@ -201,7 +247,8 @@ describe('the first five minutes in Chromium', { timeout: 420_000 }, () => {
       assert.equal(res.statusCode, 200);
       assert.match(String(res.headers['content-type']), /^text\/html/);
       assert.match(String(res.headers['content-security-policy']), /default-src 'none'/);
-      for (const s of ['<h1>Callcast</h1>', 'href="/console"', '/api/v2', '/join/', 'README.md']) assert.ok(res.body.includes(s), `the page names ${s}`);
+      for (const s of ['<h1>Callcast</h1>', 'href="/console"', '/api/v2', '/join/', 'README.md'])
+        assert.ok(res.body.includes(s), `the page names ${s}`);
       const dev = Fastify();
       await dev.register(homePlugin, { devTokens: true });
       const redirect = await dev.inject({ method: 'GET', url: '/' });

@@ -9,14 +9,7 @@
 import { LOCAL_INGEST_COMMAND } from '../../../src/cli/next-steps.js';
 import { LAYOUT_NAMES, QUALITIES } from '../../../src/layout/settings.js';
 import { ApiClient, ApiRequestError, type BroadcastStartInput, type CallState, type MemberJson } from '../lib/api.js';
-import {
-  applyBroadcastEvent,
-  applyStats,
-  dropInactive,
-  markStopping,
-  syncWithEgress,
-  type BroadcastView,
-} from '../lib/broadcasts.js';
+import { applyBroadcastEvent, applyStats, dropInactive, markStopping, syncWithEgress, type BroadcastView } from '../lib/broadcasts.js';
 import { loadWebConfig, type WebConfig } from '../lib/config.js';
 import { readTokenClaims, tokenFromUrl } from '../lib/credentials.js';
 import {
@@ -69,10 +62,13 @@ function route(): void {
   leaveView?.();
   leaveView = null;
   viewEvents = null;
-  if (!api || !token) return showSignIn();
+  if (!api || !token) {
+    showSignIn();
+    return;
+  }
   const call = callFromConsolePath(location.pathname);
-  if (call) return showCall(call.type, call.id);
-  showCalls();
+  if (call) showCall(call.type, call.id);
+  else showCalls();
 }
 
 document.addEventListener('click', (ev) => {
@@ -101,7 +97,8 @@ function signIn(newToken: string): void {
       user: { id: claims.userId },
       onEvent: (e) => viewEvents?.(e),
       onStatus: (s, detail) => {
-        connectionEl.textContent = s === 'connected' ? 'Live updates on' : s === 'connecting' ? 'Connecting…' : `Live updates off${detail ? `: ${detail}` : ''}`;
+        connectionEl.textContent =
+          s === 'connected' ? 'Live updates on' : s === 'connecting' ? 'Connecting…' : `Live updates off${detail ? `: ${detail}` : ''}`;
       },
     });
     events.start().catch(() => undefined);
@@ -155,7 +152,9 @@ function showSignIn(message = ''): void {
       'div',
       { class: 'actions' },
       h('button', { type: 'submit' }, 'Sign in'),
-      config?.devTokens ? h('button', { type: 'button', class: 'secondary', id: 'dev-sign-in' }, 'Continue as the development operator') : null,
+      config?.devTokens
+        ? h('button', { type: 'button', class: 'secondary', id: 'dev-sign-in' }, 'Continue as the development operator')
+        : null,
     ),
     error,
   );
@@ -198,7 +197,9 @@ async function callTypeNames(): Promise<string[]> {
   try {
     const { call_types } = await api.request<{ call_types?: Record<string, unknown> }>('GET', '/video/calltypes');
     const names = Object.keys(call_types ?? {});
-    return names.length > 0 ? [...names].sort((a, b) => (a === 'default' ? -1 : b === 'default' ? 1 : a.localeCompare(b))) : BUILTIN_CALL_TYPES;
+    return names.length > 0
+      ? [...names].sort((a, b) => (a === 'default' ? -1 : b === 'default' ? 1 : a.localeCompare(b)))
+      : BUILTIN_CALL_TYPES;
   } catch {
     return BUILTIN_CALL_TYPES;
   }
@@ -207,14 +208,22 @@ async function callTypeNames(): Promise<string[]> {
 /** "Create a call": type, id (a suggestion filled in), optional title; opens the call's page. */
 function newCallForm(): HTMLElement {
   const typeSelect = h('select', { id: 'new-type', name: 'type' }, ...BUILTIN_CALL_TYPES.map((t) => h('option', { value: t }, t)));
-  const idInput = h('input', { id: 'new-id', name: 'id', required: true, maxlength: 64, value: suggestCallId(), autocomplete: 'off', spellcheck: 'false' });
+  const idInput = h('input', {
+    id: 'new-id',
+    name: 'id',
+    required: true,
+    maxlength: 64,
+    value: suggestCallId(),
+    autocomplete: 'off',
+    spellcheck: 'false',
+  });
   const titleInput = h('input', { id: 'new-title', name: 'title', maxlength: 200, placeholder: 'Weekly all-hands', autocomplete: 'off' });
   const error = h('p', { class: 'error', role: 'alert' });
   const submit = h('button', { type: 'submit' }, 'Create call');
   void callTypeNames().then((names) => {
     const current = typeSelect.value;
     render(typeSelect, ...names.map((t) => h('option', { value: t }, t)));
-    typeSelect.value = names.includes(current) ? current : names[0] ?? 'default';
+    typeSelect.value = names.includes(current) ? current : (names[0] ?? 'default');
   });
   const form = h(
     'form',
@@ -444,7 +453,12 @@ function invitePanel(type: string, id: string): HTMLElement {
   const children: HTMLElement[] = [h('h2', { id: 'invite-heading' }, 'Invite people'), join.root];
   if (config?.devTokens) {
     const nameInput = h('input', { id: 'guest-name', maxlength: 64, value: 'Guest', autocomplete: 'off' });
-    const guest = linkField('guest-link', 'Guest link', guestLink(origin, type, id, 'Guest'), 'Signs the guest in under this name when they press Join (development tokens).');
+    const guest = linkField(
+      'guest-link',
+      'Guest link',
+      guestLink(origin, type, id, 'Guest'),
+      'Signs the guest in under this name when they press Join (development tokens).',
+    );
     nameInput.addEventListener('input', () => guest.set(guestLink(origin, type, id, nameInput.value)));
     children.push(h('div', { class: 'field' }, h('label', { for: 'guest-name' }, 'Guest name'), nameInput), guest.root);
   }
@@ -530,7 +544,10 @@ function showCall(type: string, id: string): void {
     keyInput.focus();
   }
   function renderRecent(): void {
-    if (recent.length === 0) return render(recentBox);
+    if (recent.length === 0) {
+      render(recentBox);
+      return;
+    }
     render(
       recentBox,
       h('h3', { id: 'recent-heading' }, 'Recent destinations'),
@@ -549,7 +566,13 @@ function showCall(type: string, id: string): void {
           return h(
             'li',
             { class: 'recent-item' },
-            h('span', { class: 'recent-text' }, h('strong', {}, d.name), ' ', h('span', { class: 'muted' }, `${d.streamUrl}${d.keyHint ? ` · key ${maskedHint(d.keyHint)}` : ''}`)),
+            h(
+              'span',
+              { class: 'recent-text' },
+              h('strong', {}, d.name),
+              ' ',
+              h('span', { class: 'muted' }, `${d.streamUrl}${d.keyHint ? ` · key ${maskedHint(d.keyHint)}` : ''}`),
+            ),
             use,
             forget,
           );
@@ -562,14 +585,45 @@ function showCall(type: string, id: string): void {
     { class: 'start-form', 'aria-labelledby': 'start-heading', novalidate: true },
     h('h2', { id: 'start-heading' }, 'Start a broadcast'),
     recentBox,
-    h('div', { class: 'field' }, h('label', { for: 'bc-name' }, 'Broadcast name'), h('input', { id: 'bc-name', name: 'name', required: true, maxlength: 255, placeholder: 'youtube' })),
-    h('div', { class: 'field' }, h('label', { for: 'bc-url' }, 'Stream URL'), h('input', { id: 'bc-url', name: 'stream_url', type: 'url', required: true, placeholder: 'rtmps://a.rtmps.youtube.com/live2' })),
-    h('div', { class: 'field' }, h('label', { for: 'bc-key' }, 'Stream key'), keyInput, keyNote, h('label', { class: 'check' }, showKey, ' Show stream key')),
+    h(
+      'div',
+      { class: 'field' },
+      h('label', { for: 'bc-name' }, 'Broadcast name'),
+      h('input', { id: 'bc-name', name: 'name', required: true, maxlength: 255, placeholder: 'youtube' }),
+    ),
+    h(
+      'div',
+      { class: 'field' },
+      h('label', { for: 'bc-url' }, 'Stream URL'),
+      h('input', { id: 'bc-url', name: 'stream_url', type: 'url', required: true, placeholder: 'rtmps://a.rtmps.youtube.com/live2' }),
+    ),
+    h(
+      'div',
+      { class: 'field' },
+      h('label', { for: 'bc-key' }, 'Stream key'),
+      keyInput,
+      keyNote,
+      h('label', { class: 'check' }, showKey, ' Show stream key'),
+    ),
     h('div', { class: 'field' }, h('label', { for: 'bc-quality' }, 'Quality'), qualitySelect),
     h('div', { class: 'field' }, h('label', { for: 'bc-layout' }, 'Layout'), layoutSelect),
-    h('div', { class: 'field' }, h('label', { for: 'bc-title' }, 'Title text'), h('input', { id: 'bc-title', name: 'title', maxlength: 200 })),
-    h('div', { class: 'field' }, h('label', { for: 'bc-bg' }, 'Background colour'), h('input', { id: 'bc-bg', name: 'background', placeholder: '#000000', maxlength: 32 })),
-    h('div', { class: 'field' }, h('label', { class: 'check' }, h('input', { id: 'bc-labels', type: 'checkbox', checked: true }), ' Show participant names')),
+    h(
+      'div',
+      { class: 'field' },
+      h('label', { for: 'bc-title' }, 'Title text'),
+      h('input', { id: 'bc-title', name: 'title', maxlength: 200 }),
+    ),
+    h(
+      'div',
+      { class: 'field' },
+      h('label', { for: 'bc-bg' }, 'Background colour'),
+      h('input', { id: 'bc-bg', name: 'background', placeholder: '#000000', maxlength: 32 }),
+    ),
+    h(
+      'div',
+      { class: 'field' },
+      h('label', { class: 'check' }, h('input', { id: 'bc-labels', type: 'checkbox', checked: true }), ' Show participant names'),
+    ),
     h('div', { class: 'actions' }, startButton),
     startError,
     localIngestHint(() => {
@@ -580,7 +634,11 @@ function showCall(type: string, id: string): void {
   );
 
   function fillSelects(): void {
-    render(qualitySelect, h('option', { value: '' }, `Call default${defaults.quality ? ` (${defaults.quality})` : ''}`), ...QUALITIES.map((q) => h('option', { value: q }, q)));
+    render(
+      qualitySelect,
+      h('option', { value: '' }, `Call default${defaults.quality ? ` (${defaults.quality})` : ''}`),
+      ...QUALITIES.map((q) => h('option', { value: q }, q)),
+    );
     render(
       layoutSelect,
       h('option', { value: '' }, `Call default${defaults.layout ? ` (${defaults.layout})` : ''}`),
@@ -618,7 +676,12 @@ function showCall(type: string, id: string): void {
           participantsEmpty,
           membersNote,
         ),
-        h('section', { class: 'panel', 'aria-labelledby': 'settings-heading' }, h('h2', { id: 'settings-heading' }, 'Broadcasting settings'), settingsBox),
+        h(
+          'section',
+          { class: 'panel', 'aria-labelledby': 'settings-heading' },
+          h('h2', { id: 'settings-heading' }, 'Broadcasting settings'),
+          settingsBox,
+        ),
       ),
       h('div', { class: 'column' }, invitePanel(type, id), h('section', { class: 'panel' }, startForm)),
     ),
@@ -655,7 +718,11 @@ function showCall(type: string, id: string): void {
     const previewNote = h('p', { class: 'muted' }, 'Waiting for the first picture…');
     const stop = h('button', { type: 'button', class: 'danger', 'aria-label': `Stop broadcast ${v.name}` }, 'Stop');
     stop.addEventListener('click', () => void stopOne(v.name));
-    const dismiss = h('button', { type: 'button', class: 'secondary', 'aria-label': `Dismiss broadcast ${v.name}`, hidden: true }, 'Dismiss');
+    const dismiss = h(
+      'button',
+      { type: 'button', class: 'secondary', 'aria-label': `Dismiss broadcast ${v.name}`, hidden: true },
+      'Dismiss',
+    );
     dismiss.addEventListener('click', () => {
       broadcasts = dropInactive(broadcasts, v.name);
       renderBroadcasts();
@@ -663,12 +730,18 @@ function showCall(type: string, id: string): void {
     const dl = h(
       'dl',
       { class: 'facts' },
-      h('dt', {}, 'Status'), status,
-      h('dt', {}, 'Bitrate'), bitrate,
-      h('dt', {}, 'Sent'), bytes,
-      h('dt', {}, 'Uptime'), uptime,
-      h('dt', {}, 'Reconnects'), reconnects,
-      h('dt', {}, 'Last error'), lastError,
+      h('dt', {}, 'Status'),
+      status,
+      h('dt', {}, 'Bitrate'),
+      bitrate,
+      h('dt', {}, 'Sent'),
+      bytes,
+      h('dt', {}, 'Uptime'),
+      uptime,
+      h('dt', {}, 'Reconnects'),
+      reconnects,
+      h('dt', {}, 'Last error'),
+      lastError,
     );
     const root = h(
       'article',
@@ -677,7 +750,20 @@ function showCall(type: string, id: string): void {
       h('p', { class: 'muted url' }, v.streamUrl),
       h('div', { class: 'broadcast-body' }, dl, h('figure', {}, preview, previewNote)),
     );
-    const card: BroadcastCard = { root, status, bitrate, bytes, uptime, reconnects, lastError, preview, previewNote, stop, dismiss, previewUrl: null };
+    const card: BroadcastCard = {
+      root,
+      status,
+      bitrate,
+      bytes,
+      uptime,
+      reconnects,
+      lastError,
+      preview,
+      previewNote,
+      stop,
+      dismiss,
+      previewUrl: null,
+    };
     cards.set(v.name, card);
     return card;
   }
@@ -843,7 +929,11 @@ function showCall(type: string, id: string): void {
     try {
       await api.startBroadcast(type, id, input);
       broadcasts = dropInactive(broadcasts, name);
-      recent = rememberDestination(recent, { name, streamUrl: url, streamKey: keyInput.value, quality: qualitySelect.value, layout: layoutSelect.value }, Date.now());
+      recent = rememberDestination(
+        recent,
+        { name, streamUrl: url, streamKey: keyInput.value, quality: qualitySelect.value, layout: layoutSelect.value },
+        Date.now(),
+      );
       saveRecentDestinations(recent);
       renderRecent();
       keyInput.value = '';

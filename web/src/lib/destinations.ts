@@ -93,5 +93,7 @@ export function forgetDestination(list: readonly RecentDestination[], which: { n
 }
 
 export function serializeRecentDestinations(list: readonly RecentDestination[]): string {
-  return JSON.stringify(list.map(({ name, streamUrl, keyHint, quality, layout, usedAt }) => ({ name, streamUrl, keyHint, quality, layout, usedAt })));
+  return JSON.stringify(
+    list.map(({ name, streamUrl, keyHint, quality, layout, usedAt }) => ({ name, streamUrl, keyHint, quality, layout, usedAt })),
+  );
 }
