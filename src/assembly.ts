@@ -190,7 +190,7 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast> {
   const { config } = opts;
   const log = opts.log;
   const media = new CallMedia({
-    ice: mediaHostFromEnv(config.host),
+    ice: { ...mediaHostFromEnv(config.host), publicIp: config.mediaPublicIp, iceServers: config.iceServers ?? [] },
     ...(log ? { log: { debug: (o, m) => log.debug(o, m), info: (o, m) => log.info(o, m), warn: (o, m) => log.warn(o, m) } } : {}),
   });
   const images = new ImageStore(log ? { log } : {});
