@@ -103,8 +103,7 @@ export function createIngestPeer(ice: IceHostConfig): RTCPeerConnection {
 
 /**
  * The answer as sent to the publisher: only candidates on the media host are advertised (on every
- * interface: each address served, never the wildcard itself, nor loopback unless the HTTP side is
- * loopback-only). Behind NAT, the public address stands in for the local one: with one media host
+ * interface: one per address served, as werift gathers them, never a wildcard address). Behind NAT, the public address stands in for the local one: with one media host
  * its candidates carry the public address instead; on every interface each IPv4 candidate gets a
  * public-address twin on the same port.
  */

@@ -119,6 +119,8 @@ describe('GStreamer publishers into broadcasts at nginx-rtmp and node-media-serv
     // The "NAT" in front of the service: packets to the public address go to the veth address.
     await pair.exec(pair.server, ['iptables', '-t', 'nat', '-A', 'PREROUTING', '-d', publicIp, '-j', 'DNAT', '--to-destination', pair.serverAddress]);
     await pair.exec(pair.publisher, ['ip', 'route', 'add', `${publicIp}/32`, 'via', pair.serverAddress]);
+    // The publisher cannot reach the private address over UDP: media can only come through the NAT.
+    await pair.exec(pair.publisher, ['iptables', '-A', 'OUTPUT', '-p', 'udp', '-d', pair.serverAddress, '-j', 'DROP']);
     const pairings = [PAIRINGS[3]!];
     const results = await runScenario(pair, { mediaHost: pair.serverAddress, publicIp, pairings });
     report('NAT', results);
