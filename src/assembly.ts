@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { checkApiKey, tokenFromHeader, verifyToken } from './api/auth.js';
 import { badRequest, notAllowed } from './api/errors.js';
-import type { Config } from './config.js';
+import { mediaAddress, type Config } from './config.js';
 import type { BroadcastEngine } from './egress/contract.js';
 import { EgressEngine, type EgressEngineOptions } from './egress/engine.js';
 import { startQuality } from './layout/orientation.js';
@@ -16,7 +16,6 @@ import { renderMetrics } from './egress/metrics.js';
 import { silentLogger, type ProcessLogger as Logger } from './log.js';
 import { createCallFrameSourceFactory } from './media/call-frame-source.js';
 import { CallMedia } from './media/call-media.js';
-import { mediaHostFromEnv } from './media/webrtc.js';
 import { registerWhipRoutes } from './media/whip.js';
 import { ImageStore } from './render/images.js';
 import { createServer, type CallcastServer, type ServerContext } from './server.js';
@@ -190,8 +189,9 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast> {
   const { config } = opts;
   const log = opts.log;
   const media = new CallMedia({
-    ice: { ...mediaHostFromEnv(config.host), publicIp: config.mediaPublicIp, iceServers: config.iceServers ?? [] },
-    ...(log ? { log: { debug: (o, m) => log.debug(o, m), info: (o, m) => log.info(o, m), warn: (o, m) => log.warn(o, m) } } : {}),
+    ice: { host: mediaAddress(config.mediaHost, config.host), publicIp: config.mediaPublicIp, iceServers: config.iceServers ?? [] },
+    ...(config.ffmpegPath ? { ffmpegPath: config.ffmpegPath } : {}),
+    ...(log ? { log } : {}),
   });
   const images = new ImageStore(log ? { log } : {});
   const previews = new PreviewTap();
@@ -203,7 +203,7 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast> {
       ...(log ? { log } : {}),
       engine: (listener) => {
         engine = new EgressEngine({
-          ...(process.env.CALLCAST_FFMPEG ? { ffmpegPath: process.env.CALLCAST_FFMPEG } : {}),
+          ...(config.ffmpegPath ? { ffmpegPath: config.ffmpegPath } : {}),
           ...opts.egress,
           listener,
           log: log ?? silentLogger,

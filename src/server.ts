@@ -70,9 +70,9 @@ function hostForUrl(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-async function defaultEngine(listener: EgressListener, log: Logger): Promise<BroadcastEngine> {
+async function defaultEngine(listener: EgressListener, log: Logger, ffmpegPath: string | undefined): Promise<BroadcastEngine> {
   const { EgressEngine } = await import('./egress/engine.js');
-  return new EgressEngine({ listener, log, ...(process.env.CALLCAST_FFMPEG ? { ffmpegPath: process.env.CALLCAST_FFMPEG } : {}) });
+  return new EgressEngine({ listener, log, ...(ffmpegPath ? { ffmpegPath } : {}) });
 }
 
 export async function createServer(opts: ServerOptions): Promise<CallcastServer> {
@@ -90,7 +90,7 @@ export async function createServer(opts: ServerOptions): Promise<CallcastServer>
     let publicUrl = config.publicUrl ?? `http://${hostForUrl(config.host)}:${config.port}`;
     const service = new CallService({ store, bus, log, publicUrl: () => publicUrl });
     const engine =
-      typeof opts.engine === 'function' ? opts.engine(service) : (opts.engine ?? (await defaultEngine(service, log)));
+      typeof opts.engine === 'function' ? opts.engine(service) : (opts.engine ?? (await defaultEngine(service, log, opts.config.ffmpegPath)));
     service.attachEngine(engine);
     cleanups.push(async () => {
       service.beginShutdown();

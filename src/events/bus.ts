@@ -1,5 +1,5 @@
 import type { EventBus, EventHandler, WireEvent } from './contract.js';
-import { describeError, silentLogger, type Logger } from './logger.js';
+import { describeError, silentLogger, type Logger } from '../log.js';
 
 /**
  * The embedded event bus: synchronous fan-out to every subscriber, in subscription order.

@@ -15,7 +15,7 @@ import {
   type WireApiError,
 } from './connect-protocol.js';
 import type { ConnectAuthority, ConnectedUser, EventBus, WireEvent } from './contract.js';
-import { describeError, type Logger } from './logger.js';
+import { describeError, type Logger } from '../log.js';
 
 export { CONNECT_CLOSE_CODES } from './connect-protocol.js';
 

@@ -48,7 +48,7 @@ export class CallFrameSource implements FrameSource {
   /** per tile session: the output spec asked of its decoder */
   private tiles = new Map<string, VideoOutputSpec>();
   private visible: string[] = [];
-  private closed = false;
+  private isClosed = false;
   private readonly audioLoss: PcmReadStats = { underrunSampleFrames: 0, droppedSampleFrames: 0 };
 
   constructor(private readonly callCid: string, quality: Quality, private readonly layout: LayoutSettings, private readonly deps: CallFrameSourceDeps) {
@@ -94,9 +94,15 @@ export class CallFrameSource implements FrameSource {
     return { ...this.audioLoss };
   }
 
+  /** Whether `close` was called. */
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  /** Withdraws this source's requests from the decoders and audio queues. Idempotent. */
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.isClosed) return;
+    this.isClosed = true;
     for (const sessionId of this.tiles.keys()) this.deps.media.videoDecoder(this.callCid, sessionId)?.want(this.consumer, undefined);
     for (const timeline of this.deps.media.audioTimelines(this.callCid).values()) timeline.release(this.consumer);
     this.tiles.clear();
