@@ -78,6 +78,7 @@ export interface PacerOptions {
    * Runs one tick. Returning false hands it back (the consumer cannot take it now): it is offered
    * again after RETRY_MS, or skipped with the others if the clock falls too far behind.
    */
+  // biome-ignore lint/suspicious/noConfusingVoidType: consumers that always take their ticks return nothing
   onTick: (tick: PacerTick) => boolean | void;
   /** Milliseconds clock; default performance.now(). */
   now?: () => number;
@@ -88,6 +89,7 @@ export interface PacerOptions {
 export class Pacer {
   private readonly fps: number;
   private readonly sampleRate: number;
+  // biome-ignore lint/suspicious/noConfusingVoidType: consumers that always take their ticks return nothing
   private readonly onTick: (tick: PacerTick) => boolean | void;
   private readonly now: () => number;
   private readonly maxCatchUpTicks: number;

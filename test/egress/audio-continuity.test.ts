@@ -14,14 +14,23 @@ const FPS = 30;
 const RATE = 48000;
 
 /** Drives a Pacer under mocked setTimeout; `stall(ms)` makes the consumer's work take that long. */
-function pacedRun(opts: { ticks: number; onTick: (t: PacerTick, stall: (ms: number) => void) => boolean | void; maxCatchUpTicks?: number }) {
+function pacedRun(opts: {
+  ticks: number;
+  // biome-ignore lint/suspicious/noConfusingVoidType: like the pacer's consumer, a test consumer may return nothing
+  onTick: (t: PacerTick, stall: (ms: number) => void) => boolean | void;
+  maxCatchUpTicks?: number;
+}) {
   let offset = 0;
   const seen: PacerTick[] = [];
   const pacer = new Pacer({
-    fps: FPS, sampleRate: RATE, now: () => Date.now() + offset,
+    fps: FPS,
+    sampleRate: RATE,
+    now: () => Date.now() + offset,
     ...(opts.maxCatchUpTicks !== undefined ? { maxCatchUpTicks: opts.maxCatchUpTicks } : {}),
     onTick: (t) => {
-      const taken = opts.onTick(t, (ms) => { offset += ms; });
+      const taken = opts.onTick(t, (ms) => {
+        offset += ms;
+      });
       if (taken !== false) seen.push(t);
       return taken;
     },
@@ -37,8 +46,17 @@ describe('sound through the pacer', () => {
   afterEach(() => mock.timers.reset());
 
   it('runs every tick a short stall missed, so no sample frame is lost', () => {
-    const { pacer, seen } = pacedRun({ ticks: 90, onTick: (t, stall) => { if (t.index === 20 || t.index === 50) stall(300); } });
-    assert.deepEqual(seen.map((t) => t.index), Array.from({ length: 90 }, (_, i) => i), 'every tick, once, in order');
+    const { pacer, seen } = pacedRun({
+      ticks: 90,
+      onTick: (t, stall) => {
+        if (t.index === 20 || t.index === 50) stall(300);
+      },
+    });
+    assert.deepEqual(
+      seen.map((t) => t.index),
+      Array.from({ length: 90 }, (_, i) => i),
+      'every tick, once, in order',
+    );
     const total = seen.reduce((n, t) => n + t.sampleFrames, 0);
     assert.equal(total, Math.floor((90 * RATE) / FPS), 'the sound of 90 ticks');
     assert.equal(pacer.skippedTicks, 0);
@@ -48,7 +66,13 @@ describe('sound through the pacer', () => {
   });
 
   it('skips after a stall longer than the catch-up allowance and counts the sound it lost', () => {
-    const { pacer, seen } = pacedRun({ ticks: 40, maxCatchUpTicks: 15, onTick: (t, stall) => { if (t.index === 10) stall(1000); } });
+    const { pacer, seen } = pacedRun({
+      ticks: 40,
+      maxCatchUpTicks: 15,
+      onTick: (t, stall) => {
+        if (t.index === 10) stall(1000);
+      },
+    });
     const skipped = seen.find((t) => t.skipped > 0)!;
     assert.ok(skipped, 'a tick after the stall reports skipped ticks');
     let lost = 0;
@@ -63,9 +87,12 @@ describe('sound through the pacer', () => {
 
   it('offers a tick the consumer handed back again, instead of dropping it', () => {
     let refusals = 0;
-    const { pacer, seen } = pacedRun({ ticks: 40, onTick: (t) => (t.index === 12 && refusals++ < 4 ? false : true) });
+    const { pacer, seen } = pacedRun({ ticks: 40, onTick: (t) => !(t.index === 12 && refusals++ < 4) });
     assert.equal(refusals, 5);
-    assert.deepEqual(seen.map((t) => t.index), Array.from({ length: 40 }, (_, i) => i));
+    assert.deepEqual(
+      seen.map((t) => t.index),
+      Array.from({ length: 40 }, (_, i) => i),
+    );
     assert.equal(pacer.deferredTicks, 4);
     assert.equal(pacer.skippedTicks, 0);
   });
@@ -88,19 +115,25 @@ function frameValues(pcm: Buffer): number[] {
   return out;
 }
 
-describe('a participant\'s PCM queue under gaps and late chunks', () => {
+describe("a participant's PCM queue under gaps and late chunks", () => {
   it('plays an underrun as silence in place of the late samples, keeping the timing, and counts it', () => {
     const tl = new PcmTimeline();
     const stats: PcmReadStats = { underrunSampleFrames: 0, droppedSampleFrames: 0 };
     let written = 0;
-    const write = (frames: number) => { tl.write(ramp(written, frames)); written += frames; };
+    const write = (frames: number) => {
+      tl.write(ramp(written, frames));
+      written += frames;
+    };
     const out: number[] = [];
     let clock = 0;
     let nextRead = 0;
     const advance = (ms: number, writing: boolean) => {
       for (const end = clock + ms; clock < end; clock += 10) {
         if (writing) write(480);
-        while (nextRead <= clock) { out.push(...frameValues(tl.read('group', sampleFramesForTick(Math.round(nextRead * FPS / 1000), RATE, FPS), stats))); nextRead += 1000 / FPS; }
+        while (nextRead <= clock) {
+          out.push(...frameValues(tl.read('group', sampleFramesForTick(Math.round((nextRead * FPS) / 1000), RATE, FPS), stats)));
+          nextRead += 1000 / FPS;
+        }
       }
     };
     advance(1000, true); // 10 ms chunks, read at 30 fps
@@ -119,7 +152,9 @@ describe('a participant\'s PCM queue under gaps and late chunks', () => {
       if (out[k] === 0) silence += 1;
       else offsets.add((((out[k]! - 1 - k) % 30000) + 30000) % 30000);
     }
-    console.log(`two late chunks (80 and 200 ms): ${silence} sample frames of silence in their place, underrun counted ${stats.underrunSampleFrames}, dropped ${stats.droppedSampleFrames}`);
+    console.log(
+      `two late chunks (80 and 200 ms): ${silence} sample frames of silence in their place, underrun counted ${stats.underrunSampleFrames}, dropped ${stats.droppedSampleFrames}`,
+    );
     assert.equal(offsets.size, 1, 'no sample cut, shifted or repeated: one offset between output and input');
     assert.ok(silence > 0, 'the late parts were played as silence');
     assert.equal(stats.underrunSampleFrames, silence, 'the silence is counted as underrun');
@@ -130,11 +165,20 @@ describe('a participant\'s PCM queue under gaps and late chunks', () => {
     const tl = new PcmTimeline();
     const stats: PcmReadStats = { underrunSampleFrames: 0, droppedSampleFrames: 0 };
     let written = 0;
-    const write = (frames: number) => { tl.write(ramp(written, frames)); written += frames; };
+    const write = (frames: number) => {
+      tl.write(ramp(written, frames));
+      written += frames;
+    };
     const out: number[] = [];
-    for (let i = 0; i < 30; i++) { write(1600); out.push(...frameValues(tl.read('g', 1600, stats))); }
+    for (let i = 0; i < 30; i++) {
+      write(1600);
+      out.push(...frameValues(tl.read('g', 1600, stats)));
+    }
     for (let i = 0; i < 60; i++) out.push(...frameValues(tl.read('g', 1600, stats))); // 2 s without sound
-    for (let i = 0; i < 30; i++) { write(1600); out.push(...frameValues(tl.read('g', 1600, stats))); }
+    for (let i = 0; i < 30; i++) {
+      write(1600);
+      out.push(...frameValues(tl.read('g', 1600, stats)));
+    }
     const sound = out.filter((v) => v !== 0);
     for (let i = 1; i < sound.length; i++) assert.equal(sound[i], (sound[i - 1]! % 30000) + 1, `sample ${i} follows the one before`);
     assert.ok(sound.length >= 60 * 1600 - 2 * 1920, 'all but the lag at the start and end was played');
@@ -146,18 +190,30 @@ describe('a participant\'s PCM queue under gaps and late chunks', () => {
     const tl = new PcmTimeline();
     const stats: PcmReadStats = { underrunSampleFrames: 0, droppedSampleFrames: 0 };
     let written = 0;
-    const write = (frames: number) => { tl.write(ramp(written, frames)); written += frames; };
+    const write = (frames: number) => {
+      tl.write(ramp(written, frames));
+      written += frames;
+    };
     const out: number[] = [];
-    for (let i = 0; i < 30; i++) { write(1600); out.push(...frameValues(tl.read('g', 1600, stats))); }
+    for (let i = 0; i < 30; i++) {
+      write(1600);
+      out.push(...frameValues(tl.read('g', 1600, stats)));
+    }
     for (let i = 0; i < 17; i++) write(1600); // the reader stalls for 17 ticks (567 ms)
-    for (let i = 0; i < 30; i++) { write(1600); out.push(...frameValues(tl.read('g', 1600, stats))); }
+    for (let i = 0; i < 30; i++) {
+      write(1600);
+      out.push(...frameValues(tl.read('g', 1600, stats)));
+    }
     const sound = out.filter((v) => v !== 0);
     let jumps = 0;
     let jumped = 0;
     for (let i = 1; i < sound.length; i++) {
       const gap = (((sound[i]! - sound[i - 1]! - 1) % 30000) + 30000) % 30000;
       assert.ok(gap < 29000, 'nothing repeated (a repeat shows as a gap just under the ramp period)');
-      if (gap > 0) { jumps += 1; jumped += gap; }
+      if (gap > 0) {
+        jumps += 1;
+        jumped += gap;
+      }
     }
     assert.equal(jumps, 1);
     assert.equal(stats.droppedSampleFrames, jumped, 'the skipped sound is counted');

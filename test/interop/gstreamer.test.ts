@@ -33,11 +33,17 @@ async function runScenario(pair: NetnsPair, sc: Omit<Scenario, 'pubNetns' | 'ser
   const scenario: Scenario = { pubNetns: pair.publisher, serverAddress: pair.serverAddress, ...sc };
   return await new Promise((resolve, reject) => {
     const child = spawn('ip', ['netns', 'exec', pair.server, process.execPath, '--import', 'tsx', FIXTURE], {
-      env: { ...process.env, INTEROP_SCENARIO: JSON.stringify(scenario) }, stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, INTEROP_SCENARIO: JSON.stringify(scenario) },
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let out = '', err = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { if (err.length < 20_000) err += d.toString(); });
+    let out = '',
+      err = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      if (err.length < 20_000) err += d.toString();
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), 20 * 60_000);
     child.on('exit', () => {
       clearTimeout(timer);
@@ -50,9 +56,13 @@ async function runScenario(pair: NetnsPair, sc: Omit<Scenario, 'pubNetns' | 'ser
 
 function report(mode: string, results: PairingResult[]): void {
   for (const r of results) {
-    console.log(`[${mode}] ${r.pairing?.codec} ${r.pairing?.bundle}: answer ${r.answerAudio ?? '-'}; candidates ${r.answerCandidates?.join(', ') ?? '-'}; ice ${r.ice?.join('>') ?? '-'}${r.error ? `; ERROR ${r.error}` : ''}`);
+    console.log(
+      `[${mode}] ${r.pairing?.codec} ${r.pairing?.bundle}: answer ${r.answerAudio ?? '-'}; candidates ${r.answerCandidates?.join(', ') ?? '-'}; ice ${r.ice?.join('>') ?? '-'}${r.error ? `; ERROR ${r.error}` : ''}`,
+    );
     for (const x of r.readings) {
-      console.log(`    ${x.source}: ${x.ok ? `${x.video}/${x.audio} ${x.durationS?.toFixed(1)} s, centre rgb ${x.rgb?.join(',')}, tone ${x.tone?.toExponential(2)} vs ${x.off?.toExponential(2)}, tone in ${x.windowsWithTone}/${x.windows} windows of 100 ms` : `FAILED ${x.error}`}`);
+      console.log(
+        `    ${x.source}: ${x.ok ? `${x.video}/${x.audio} ${x.durationS?.toFixed(1)} s, centre rgb ${x.rgb?.join(',')}, tone ${x.tone?.toExponential(2)} vs ${x.off?.toExponential(2)}, tone in ${x.windowsWithTone}/${x.windows} windows of 100 ms` : `FAILED ${x.error}`}`,
+      );
     }
     if (r.stats) console.log(`    group stats ${JSON.stringify((r.stats as { group?: unknown }).group)}`);
   }
@@ -72,7 +82,10 @@ function checkPicturesAndTones(results: PairingResult[], pairings: Pairing[]): v
       assert.equal(x.audio, 'aac', `${what} / ${x.source}: audio codec`);
       const want = rgbOf(p.color);
       const got = x.rgb!;
-      assert.ok(want.every((c, k) => Math.abs(c - got[k]!) <= 60), `${what} / ${x.source}: centre ${got.join(',')} is the publisher's colour ${want.join(',')}`);
+      assert.ok(
+        want.every((c, k) => Math.abs(c - got[k]!) <= 60),
+        `${what} / ${x.source}: centre ${got.join(',')} is the publisher's colour ${want.join(',')}`,
+      );
       assert.ok(x.tone! > 10 * x.off!, `${what} / ${x.source}: the ${p.freq} Hz tone is heard (${x.tone} vs ${x.off})`);
     }
   }
@@ -80,15 +93,23 @@ function checkPicturesAndTones(results: PairingResult[], pairings: Pairing[]): v
 
 const gst = gstAvailable();
 
-describe('GStreamer publishers into broadcasts at nginx-rtmp and node-media-server', { timeout: 30 * 60_000, skip: gst.ok ? false : gst.why }, () => {
+describe('GStreamer publishers into broadcasts at nginx-rtmp and node-media-server', {
+  timeout: 30 * 60_000,
+  skip: gst.ok ? false : gst.why,
+}, () => {
   let pair: NetnsPair | undefined;
   let skipWhy: string | undefined;
   before(async () => {
     const allowed = await netnsPermitted();
-    if (!allowed.ok) { skipWhy = allowed.why; return; }
+    if (!allowed.ok) {
+      skipWhy = allowed.why;
+      return;
+    }
     pair = await createNetnsPair('gst');
   });
-  after(async () => { await pair?.remove(); });
+  after(async () => {
+    await pair?.remove();
+  });
 
   it('every interface (CALLCAST_MEDIA_HOST=0.0.0.0): each pairing, picture and tone at both ingests and pulled back', async (t) => {
     if (!pair) return t.skip(skipWhy);
@@ -97,7 +118,11 @@ describe('GStreamer publishers into broadcasts at nginx-rtmp and node-media-serv
     for (const r of results) {
       assert.ok(r.answerCandidates && r.answerCandidates.length > 0, 'the answer has candidates');
       assert.ok(!r.answerCandidates.includes('0.0.0.0'), 'no wildcard candidate');
-      assert.deepEqual([...new Set(r.answerCandidates)], [pair.serverAddress], 'a candidate for the one address served (the veth; loopback is not advertised)');
+      assert.deepEqual(
+        [...new Set(r.answerCandidates)],
+        [pair.serverAddress],
+        'a candidate for the one address served (the veth; loopback is not advertised)',
+      );
     }
     checkPicturesAndTones(results, PAIRINGS);
   });
@@ -113,11 +138,26 @@ describe('GStreamer publishers into broadcasts at nginx-rtmp and node-media-serv
 
   it('behind 1:1 NAT (CALLCAST_MEDIA_PUBLIC_IP): the answer advertises the public address and media flows through the NAT', async (t) => {
     if (!pair) return t.skip(skipWhy);
-    const iptables = await execFileP('iptables', ['--version']).then(() => true, () => false);
+    const iptables = await execFileP('iptables', ['--version']).then(
+      () => true,
+      () => false,
+    );
     if (!iptables) return t.skip('iptables is not installed (scripts/install-system-deps.sh test)');
     const publicIp = pair.spareAddress;
     // The "NAT" in front of the service: packets to the public address go to the veth address.
-    await pair.exec(pair.server, ['iptables', '-t', 'nat', '-A', 'PREROUTING', '-d', publicIp, '-j', 'DNAT', '--to-destination', pair.serverAddress]);
+    await pair.exec(pair.server, [
+      'iptables',
+      '-t',
+      'nat',
+      '-A',
+      'PREROUTING',
+      '-d',
+      publicIp,
+      '-j',
+      'DNAT',
+      '--to-destination',
+      pair.serverAddress,
+    ]);
     await pair.exec(pair.publisher, ['ip', 'route', 'add', `${publicIp}/32`, 'via', pair.serverAddress]);
     // The publisher cannot reach the private address over UDP: media can only come through the NAT.
     await pair.exec(pair.publisher, ['iptables', '-A', 'OUTPUT', '-p', 'udp', '-d', pair.serverAddress, '-j', 'DROP']);

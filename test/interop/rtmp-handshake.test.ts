@@ -22,8 +22,12 @@ const PUBLISH_ONCE = fileURLToPath(new URL('./fixtures/rtmp-publish-once.ts', im
 
 describe('RTMP handshake with a strict server', { timeout: 60_000 }, () => {
   let server: StrictRtmpServer;
-  before(async () => { server = await startStrictRtmpServer(); });
-  after(async () => { await server.close(); });
+  before(async () => {
+    server = await startStrictRtmpServer();
+  });
+  after(async () => {
+    await server.close();
+  });
 
   it('sends C2 as the exact echo of S1 and gets to publish', async () => {
     const pub = new RtmpPublisher(parseRtmpTarget(`rtmp://127.0.0.1:${server.port}/live`, 'strict-key'));
@@ -41,9 +45,12 @@ describe('RTMP handshake with a strict server', { timeout: 60_000 }, () => {
   });
 });
 
-describe('RTMP handshake with librtmp\'s rtmpsrv', { timeout: 60_000 }, () => {
+describe("RTMP handshake with librtmp's rtmpsrv", { timeout: 60_000 }, () => {
   it('rtmpsrv finds that C2 matches its S1 (no "client signature does not match")', async (t) => {
-    const rtmpsrv = await execFileP('sh', ['-c', 'command -v rtmpsrv || ls /usr/sbin/rtmpsrv']).then(() => true, () => false);
+    const rtmpsrv = await execFileP('sh', ['-c', 'command -v rtmpsrv || ls /usr/sbin/rtmpsrv']).then(
+      () => true,
+      () => false,
+    );
     if (!rtmpsrv) return t.skip('rtmpsrv (rtmpdump) is not installed (scripts/install-system-deps.sh test)');
     const allowed = await netnsPermitted();
     if (!allowed.ok) return t.skip(allowed.why);
@@ -56,14 +63,26 @@ describe('RTMP handshake with librtmp\'s rtmpsrv', { timeout: 60_000 }, () => {
       // rtmpsrv logs to a file (its log reaches a pipe only in part) and stops at its timeout.
       const server = spawn('ip', ['netns', 'exec', ns, 'sh', '-c', `timeout 15 rtmpsrv > '${logFile}' 2>&1`], { stdio: 'ignore' });
       const exited = new Promise<void>((r) => server.on('exit', () => r()));
-      const log = () => { try { return readFileSync(logFile, 'utf8'); } catch { return ''; } };
+      const log = () => {
+        try {
+          return readFileSync(logFile, 'utf8');
+        } catch {
+          return '';
+        }
+      };
       const deadline = Date.now() + 10_000;
       while (!log().includes('Streaming on') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       await new Promise((r) => setTimeout(r, 300));
-      const { stdout } = await execFileP('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', PUBLISH_ONCE, 'rtmp://127.0.0.1:1935/live', 'strict-key'], { timeout: 30_000 });
+      const { stdout } = await execFileP(
+        'ip',
+        ['netns', 'exec', ns, process.execPath, '--import', 'tsx', PUBLISH_ONCE, 'rtmp://127.0.0.1:1935/live', 'strict-key'],
+        { timeout: 30_000 },
+      );
       await exited;
       const outcome = (JSON.parse(stdout.trim().split('\n').at(-1)!) as { outcome: string }).outcome;
-      const lines = log().split('\n').filter((l) => l && !l.startsWith('Unknown command'));
+      const lines = log()
+        .split('\n')
+        .filter((l) => l && !l.startsWith('Unknown command'));
       console.log(`publisher: ${outcome}; rtmpsrv: ${lines.join(' | ')}`);
       // The session got past the handshake (rtmpsrv is a redirector: it does not take publishes).
       assert.ok(!/handshake|refused/i.test(outcome), `past the handshake: ${outcome}`);

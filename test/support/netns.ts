@@ -55,7 +55,10 @@ export async function createNetnsPair(tag: string): Promise<NetnsPair> {
     await ip(['netns', 'add', server]);
     await ip(['netns', 'add', publisher]);
     await ip(['link', 'add', vs, 'netns', server, 'type', 'veth', 'peer', 'name', vp, 'netns', publisher]);
-    for (const [ns, dev, addr] of [[server, vs, serverAddress], [publisher, vp, publisherAddress]] as const) {
+    for (const [ns, dev, addr] of [
+      [server, vs, serverAddress],
+      [publisher, vp, publisherAddress],
+    ] as const) {
       await ip(['-n', ns, 'link', 'set', 'lo', 'up']);
       await ip(['-n', ns, 'addr', 'add', `${addr}/24`, 'dev', dev]);
       await ip(['-n', ns, 'link', 'set', dev, 'up']);
@@ -65,7 +68,11 @@ export async function createNetnsPair(tag: string): Promise<NetnsPair> {
     throw err;
   }
   return {
-    server, publisher, serverAddress, publisherAddress, spareAddress,
+    server,
+    publisher,
+    serverAddress,
+    publisherAddress,
+    spareAddress,
     exec: async (ns, cmd) => (await execFileP('ip', ['netns', 'exec', ns, ...cmd], { timeout: 20_000 })).stdout,
     remove,
   };

@@ -30,7 +30,10 @@ const require = createRequire(import.meta.url);
 async function portOpen(port: number): Promise<boolean> {
   return await new Promise((resolve) => {
     const s = connect(port, '127.0.0.1');
-    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
     s.once('error', () => resolve(false));
   });
 }
@@ -41,22 +44,31 @@ export async function startNmsIngest(): Promise<NmsIngest> {
   const [rtmpPort, rtmpsPort, httpPort, httpsPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const recordDir = join(prefix, 'record');
   const conf = join(prefix, 'config.json');
-  writeFileSync(conf, JSON.stringify({
-    bind: '127.0.0.1',
-    notify: { url: '' },
-    store: { path: join(prefix, 'data') },
-    auth: { play: false, publish: false, secret: '' },
-    rtmp: { port: rtmpPort },
-    rtmps: { port: rtmpsPort, key: certs.key, cert: certs.cert },
-    http: { port: httpPort },
-    https: { port: httpsPort, key: certs.key, cert: certs.cert },
-    webadmin: { enable: false },
-    record: { auto: true, path: recordDir },
-  }, null, 2));
+  writeFileSync(
+    conf,
+    JSON.stringify(
+      {
+        bind: '127.0.0.1',
+        notify: { url: '' },
+        store: { path: join(prefix, 'data') },
+        auth: { play: false, publish: false, secret: '' },
+        rtmp: { port: rtmpPort },
+        rtmps: { port: rtmpsPort, key: certs.key, cert: certs.cert },
+        http: { port: httpPort },
+        https: { port: httpsPort, key: certs.key, cert: certs.cert },
+        webadmin: { enable: false },
+        record: { auto: true, path: recordDir },
+      },
+      null,
+      2,
+    ),
+  );
   const app = join(dirname(require.resolve('node-media-server/package.json')), 'bin', 'app.js');
   const child: ChildProcess = spawn(process.execPath, [app, '-c', conf, '--no-admin'], { stdio: ['ignore', 'pipe', 'pipe'], cwd: prefix });
   let log = '';
-  const keep = (d: Buffer) => { if (log.length < 200_000) log += d.toString('utf8'); };
+  const keep = (d: Buffer) => {
+    if (log.length < 200_000) log += d.toString('utf8');
+  };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
   const deadline = Date.now() + 20_000;
@@ -71,7 +83,11 @@ export async function startNmsIngest(): Promise<NmsIngest> {
   const files = (dir: string): string[] => {
     let out: string[] = [];
     let entries: string[] = [];
-    try { entries = readdirSync(dir); } catch { return out; }
+    try {
+      entries = readdirSync(dir);
+    } catch {
+      return out;
+    }
     for (const e of entries) {
       const p = join(dir, e);
       if (statSync(p).isDirectory()) out = out.concat(files(p));
@@ -80,7 +96,8 @@ export async function startNmsIngest(): Promise<NmsIngest> {
     return out;
   };
   return {
-    rtmpPort, rtmpsPort,
+    rtmpPort,
+    rtmpsPort,
     caCertPem: readFileSync(certs.caCert, 'utf8'),
     url: (a = 'live') => `rtmp://127.0.0.1:${rtmpPort}/${a}`,
     secureUrl: (a = 'live') => `rtmps://localhost:${rtmpsPort}/${a}`,
@@ -89,7 +106,10 @@ export async function startNmsIngest(): Promise<NmsIngest> {
     async stop() {
       if (child.exitCode === null) {
         child.kill('SIGTERM');
-        if (!(await waitExit(child, 5000))) { child.kill('SIGKILL'); await waitExit(child, 5000); }
+        if (!(await waitExit(child, 5000))) {
+          child.kill('SIGKILL');
+          await waitExit(child, 5000);
+        }
       }
       rmSync(prefix, { recursive: true, force: true });
     },

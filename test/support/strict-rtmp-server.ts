@@ -88,13 +88,27 @@ export async function startStrictRtmpServer(): Promise<StrictRtmpServer> {
         if (name === 'connect') {
           send(2, MessageType.WindowAckSize, 0, u32(5_000_000));
           send(2, MessageType.SetPeerBandwidth, 0, Buffer.concat([u32(5_000_000), Buffer.from([2])]));
-          send(3, MessageType.CommandAmf0, 0, encodeAmf0('_result', txn, { fmsVer: 'FMS/3,0,1,123' },
-            { level: 'status', code: 'NetConnection.Connect.Success', description: 'Connection succeeded.' }));
+          send(
+            3,
+            MessageType.CommandAmf0,
+            0,
+            encodeAmf0(
+              '_result',
+              txn,
+              { fmsVer: 'FMS/3,0,1,123' },
+              { level: 'status', code: 'NetConnection.Connect.Success', description: 'Connection succeeded.' },
+            ),
+          );
         } else if (name === 'createStream') {
           send(3, MessageType.CommandAmf0, 0, encodeAmf0('_result', txn, null, 1));
         } else if (name === 'publish') {
           session.published = String(cmd[3]);
-          send(5, MessageType.CommandAmf0, 1, encodeAmf0('onStatus', 0, null, { level: 'status', code: 'NetStream.Publish.Start', description: 'publishing' }));
+          send(
+            5,
+            MessageType.CommandAmf0,
+            1,
+            encodeAmf0('onStatus', 0, null, { level: 'status', code: 'NetStream.Publish.Start', description: 'publishing' }),
+          );
         }
       }
     });
