@@ -151,7 +151,7 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
     const bus = new InProcessEventBus({ log });
 
     const media = new CallMedia({
-      ice: { host: mediaAddress(config.mediaHost, config.host) },
+      ice: { host: mediaAddress(config.mediaHost, config.host), publicIp: config.mediaPublicIp, iceServers: config.iceServers ?? [] },
       ...(config.ffmpegPath ? { ffmpegPath: config.ffmpegPath } : {}),
       log,
     });

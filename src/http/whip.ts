@@ -80,6 +80,10 @@ export async function whipPlugin(app: FastifyInstance, deps: WhipOptions): Promi
           sessions.set(sessionId, { callCid, etag, ufrag: /a=ice-ufrag:(\S+)/.exec(offer)?.[1] });
           const location = `${deps.publicUrl}${prefix}/video/call/${encodeURIComponent(type)}/${encodeURIComponent(id)}/whip/${sessionId}`;
           deps.log.info({ callCid, sessionId, userId: identity.userId, refused: plan.refused.map((r) => `${r.section.kind}:${r.reason}`) }, 'WHIP session created');
+          const unreceived = plan.refused.filter((r) => r.reason === 'not_received');
+          if (unreceived.length > 0) {
+            deps.log.warn({ callCid, sessionId, sections: unreceived.map((r) => `${r.section.kind}:${r.section.mid ?? r.section.index}`) }, 'WHIP offer sections refused in the answer: no track could be received for them');
+          }
           return reply.code(201).type('application/sdp').header('location', location).header('etag', etag)
             .header('accept-patch', 'application/trickle-ice-sdpfrag').send(answer);
         } catch (err) {

@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import type { RtcpPacket, RTCRtpReceiver, RtpPacket } from 'werift';
 import type { RtpCodec } from './rtp-process.js';
-import { deactivateSections, type OfferPlan } from './sdp.js';
+import { acceptBundleOnly, deactivateSections, refuseAnswerSections, type OfferPlan } from './sdp.js';
 import { advertisedAnswer, createIngestPeer, waitForGathering, type IceHostConfig, type RTCPeerConnection } from './webrtc.js';
 
 export interface IngestTrack {
@@ -38,7 +38,12 @@ export class IngestPeer extends EventEmitter<IngestPeerEvents> {
     super();
   }
 
-  /** Applies the offer (refused sections made inactive) and produces the complete answer. */
+  /**
+   * Applies the offer (refused sections made inactive, bundle-only ones taken as live) and produces
+   * the complete answer. An accepted section for which the WebRTC stack raises no track is refused
+   * in the answer too (port 0) and moved to the plan's refused list as `not_received`, so the
+   * answer never accepts media that would not be received.
+   */
   static async answer(offer: string, plan: OfferPlan, ice: IceHostConfig): Promise<IngestPeer> {
     const pc = createIngestPeer(ice);
     const refused = new Set(plan.refused.filter((r) => r.section.kind === 'audio' || r.section.kind === 'video').map((r) => r.section.index));
@@ -50,12 +55,20 @@ export class IngestPeer extends EventEmitter<IngestPeerEvents> {
       else pendingTracks.push(event);
     };
     try {
-      await pc.setRemoteDescription({ type: 'offer', sdp: deactivateSections(offer, refused) });
+      await pc.setRemoteDescription({ type: 'offer', sdp: deactivateSections(acceptBundleOnly(offer), refused) });
+      const received = new Set(pendingTracks.map((e) => e.transceiver.mid).filter((m): m is string => typeof m === 'string'));
+      const unreceived = new Set<string>();
+      for (const section of [...plan.accepted]) {
+        if (section.mid === undefined || received.has(section.mid)) continue;
+        unreceived.add(section.mid);
+        plan.accepted.splice(plan.accepted.indexOf(section), 1);
+        plan.refused.push({ section, reason: 'not_received' });
+      }
       const answer = await pc.createAnswer();
       await pc.setLocalDescription(answer);
       await waitForGathering(pc);
       const local = pc.localDescription?.sdp ?? answer.sdp;
-      peer = new IngestPeer(pc, advertisedAnswer(local, ice));
+      peer = new IngestPeer(pc, refuseAnswerSections(advertisedAnswer(local, ice), unreceived));
     } catch (err) {
       await pc.close().catch(() => undefined);
       throw err;

@@ -53,6 +53,14 @@ export interface IceHostConfig {
    * (config.ts `mediaAddress` derives it from the configuration)
    */
   host: string | undefined;
+  /** behind 1:1 NAT: the public address answers advertise in place of the local one(s) */
+  publicIp?: string | undefined;
+  /** STUN/TURN servers; none when absent (werift's own default would be a public STUN server) */
+  iceServers?: readonly { urls: string | string[]; username?: string; credential?: string }[];
+}
+
+function isWildcard(address: string): boolean {
+  return address === '0.0.0.0' || address === '::' || address === '[::]';
 }
 
 function isLoopback(address: string): boolean {
@@ -70,6 +78,8 @@ export function createIngestPeer(ice: IceHostConfig): RTCPeerConnection {
     },
     iceUseIpv4: true,
     iceUseIpv6: false,
+    // Only configured servers: never werift's default public STUN server.
+    iceServers: (ice.iceServers ?? []).map((s) => ({ ...s })),
   };
   if (host) {
     // Gather on the media host only: interface enumeration off, the host added explicitly. (With
@@ -84,10 +94,26 @@ export function createIngestPeer(ice: IceHostConfig): RTCPeerConnection {
   return new RTCPeerConnection(config);
 }
 
-/** The answer as sent to the publisher: only candidates on the media host are advertised. */
+/**
+ * The answer as sent to the publisher: only candidates on the media host are advertised (on every
+ * interface: one per address served, as werift gathers them, never a wildcard address). Behind NAT, the public address stands in for the local one: with one media host
+ * its candidates carry the public address instead; on every interface each IPv4 candidate gets a
+ * public-address twin on the same port.
+ */
 export function advertisedAnswer(sdp: string, ice: IceHostConfig): string {
   const host = ice.host;
-  return host ? keepCandidates(sdp, (address) => address === host) : sdp;
+  const kept = host ? keepCandidates(sdp, (address) => address === host) : keepCandidates(sdp, (address) => !isWildcard(address));
+  const publicIp = ice.publicIp;
+  if (!publicIp) return kept;
+  const eol = kept.includes('\r\n') ? '\r\n' : '\n';
+  const out: string[] = [];
+  for (const line of kept.split(/\r?\n/)) {
+    const m = /^(a=candidate:\S+ \d+ \S+ \d+ )(\S+)( \d+ typ host.*)$/.exec(line);
+    if (!m || !isIPv4(m[2]!) || isLoopback(m[2]!)) { out.push(line); continue; }
+    if (host) out.push(`${m[1]}${publicIp}${m[3]}`);
+    else out.push(line, `${m[1]!.replace(/^a=candidate:(\S+)/, 'a=candidate:$1n')}${publicIp}${m[3]}`);
+  }
+  return out.join(eol);
 }
 
 /** Resolves when ICE gathering completes (or after `timeoutMs`). */
