@@ -18,6 +18,7 @@ import { createCallFrameSourceFactory } from './media/call-frame-source.js';
 import { CallMedia } from './media/call-media.js';
 import { mediaHostFromEnv } from './media/webrtc.js';
 import { registerWhipRoutes } from './media/whip.js';
+import { callReaderAuthorizer, whepRoutes } from './http/whep.js';
 import { ImageStore } from './render/images.js';
 import { createServer, type CallcastServer, type ServerContext } from './server.js';
 import { PreviewTap } from './web/preview.js';
@@ -158,6 +159,7 @@ function mediaExtension(media: CallMedia) {
         };
       },
     });
+    await app.register(whepRoutes, { media, authorize: callReaderAuthorizer(ctx), log: ctx.log });
   };
 }
 

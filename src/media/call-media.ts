@@ -10,7 +10,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import type { RtpPacket } from 'werift';
 import type { LayoutParticipant } from '../layout/participants.js';
+import { Forwarder } from './forwarding/forwarder.js';
 import { IngestPeer, type IngestTrack, type PeerState } from './ingest-peer.js';
 import { PcmTimeline, rmsDbfs } from './mixer.js';
 import { silentLog, type MediaLog } from './rtp-process.js';
@@ -35,6 +37,8 @@ export interface SessionParticipant {
   user: { id: string; name?: string; image?: string };
   role: string;
   joined_at: string;
+  /** the kinds of tracks whose media arrives, in order audio, video (beyond Stream's model) */
+  published_tracks: ('audio' | 'video')[];
 }
 
 export interface PublishedTrackInfo { kind: 'audio' | 'video'; codec: string | undefined; mid: string | undefined; receiving: boolean }
@@ -85,6 +89,8 @@ export class CallMedia extends EventEmitter {
   private readonly graceMs: number;
   private readonly connectTimeoutMs: number;
   private readonly timer: NodeJS.Timeout;
+  /** Subscriptions (WHEP): every participant's packets forwarded to the subscribers. */
+  readonly forwarding: Forwarder;
 
   constructor(options: CallMediaOptions = {}) {
     super();
@@ -95,6 +101,7 @@ export class CallMedia extends EventEmitter {
     this.connectTimeoutMs = options.connectTimeoutMs ?? 20_000;
     this.timer = setInterval(() => this.updateSpeakers(Date.now()), 100);
     this.timer.unref();
+    this.forwarding = new Forwarder({ ice: this.ice, log: this.log, connectTimeoutMs: this.connectTimeoutMs, disconnectGraceMs: this.graceMs });
   }
 
   /**
@@ -114,7 +121,7 @@ export class CallMedia extends EventEmitter {
     call.participants.set(sessionId, p);
     for (const t of peer.tracks) this.onTrack(p, t);
     peer.on('track', (t: IngestTrack) => this.onTrack(p, t));
-    peer.on('rtp', (t: IngestTrack, bytes: Buffer, packet: { payload: Buffer }) => this.onRtp(p, t, bytes, packet.payload));
+    peer.on('rtp', (t: IngestTrack, bytes: Buffer, packet: RtpPacket) => this.onRtp(p, t, bytes, packet));
     peer.on('state', (state: PeerState) => this.onPeerState(p, state));
     // A publisher that never completes ICE and DTLS is not left in the call.
     p.connectTimer = setTimeout(() => {
@@ -203,6 +210,7 @@ export class CallMedia extends EventEmitter {
     if (p.connectTimer) clearTimeout(p.connectTimer);
     call.speakers.remove(sessionId);
     if (call.dominant === sessionId) call.dominant = undefined;
+    this.forwarding.removePublisher(callCid, sessionId, reason);
     void p.peer.close();
     void p.video?.close();
     void p.audio?.close();
@@ -224,7 +232,7 @@ export class CallMedia extends EventEmitter {
   /** Drops every participant of every call and stops the timers. */
   async close(): Promise<void> {
     clearInterval(this.timer);
-    const closing: Promise<unknown>[] = [];
+    const closing: Promise<unknown>[] = [this.forwarding.close()];
     for (const [callCid, call] of [...this.calls]) {
       for (const p of call.participants.values()) closing.push(p.peer.close(), p.video?.close() ?? Promise.resolve(), p.audio?.close() ?? Promise.resolve());
       this.endCall(callCid);
@@ -254,14 +262,22 @@ export class CallMedia extends EventEmitter {
   private onTrack(p: Participant, t: IngestTrack): void {
     if (!this.live(p) || p.tracks.includes(t)) return;
     p.tracks.push(t);
+    this.forwarding.addTrack(p.callCid, p.sessionId, t, {
+      kind: t.kind,
+      codecs: () => (t.codec ? [t.codec] : t.negotiated),
+      requestKeyframe: () => p.peer.requestKeyframe(t),
+      requestRetransmission: (seqs) => p.peer.requestRetransmission(t, seqs),
+    });
     this.touch(p.callCid);
   }
 
-  private onRtp(p: Participant, t: IngestTrack, bytes: Buffer, payload: Buffer): void {
+  private onRtp(p: Participant, t: IngestTrack, bytes: Buffer, packet: RtpPacket): void {
     if (!this.live(p) || !t.codec) return;
+    const payload = packet.payload;
     if (!p.receiving.has(t)) {
       p.receiving.add(t);
       this.startDecoder(p, t);
+      this.touch(p.callCid);
     }
     if (t.kind === 'video') {
       const name = t.codec.name.toLowerCase();
@@ -274,12 +290,13 @@ export class CallMedia extends EventEmitter {
     } else {
       p.audio?.feed(bytes);
     }
+    this.forwarding.forward(p.callCid, p.sessionId, t, packet, t.codec);
   }
 
   private startDecoder(p: Participant, t: IngestTrack): void {
     const label = `${p.callCid}/${p.sessionId}/${t.kind}`;
     if (t.kind === 'video' && !p.video) {
-      p.video = new TrackDecoder({ codec: t.codec!, requestKeyframe: () => p.peer.requestKeyframe(t), log: this.log, label });
+      p.video = new TrackDecoder({ codec: t.codec!, requestKeyframe: () => this.forwarding.requestKeyframe(p.callCid, p.sessionId, t), log: this.log, label });
       p.video.on('stall', (info: { sinceMs: number }) => this.log.warn({ track: label, ...info }, 'video track stalled'));
     } else if (t.kind === 'audio' && !p.audio) {
       p.audio = new AudioTrackDecoder({
@@ -336,5 +353,6 @@ function toSessionParticipant(p: Participant): SessionParticipant {
     user: { id: p.identity.userId, ...(p.identity.name ? { name: p.identity.name } : {}), ...(p.identity.image ? { image: p.identity.image } : {}) },
     role: p.identity.roles[0] ?? 'user',
     joined_at: new Date(p.joinedAt).toISOString(),
+    published_tracks: (['audio', 'video'] as const).filter((kind) => [...p.receiving].some((t) => t.kind === kind)),
   };
 }

@@ -66,8 +66,11 @@ export function mediaHostFromEnv(serverHost: string | undefined, env: NodeJS.Pro
   return { host: raw };
 }
 
-/** A peer connection configured for ingest: our codecs, TWCC, IPv4 host candidates on the media host. */
-export function createIngestPeer(ice: IceHostConfig): RTCPeerConnection {
+/**
+ * A peer connection configured for ingest: our codecs, TWCC, IPv4 host candidates on the media
+ * host. `media` replaces the codecs and header extensions (subscriptions send other sets).
+ */
+export function createIngestPeer(ice: IceHostConfig, media: Pick<PeerConfig, 'codecs' | 'headerExtensions'> | undefined = undefined): RTCPeerConnection {
   const host = ice.host;
   const config: Partial<PeerConfig> = {
     codecs: ingestCodecs(),
@@ -75,6 +78,7 @@ export function createIngestPeer(ice: IceHostConfig): RTCPeerConnection {
       audio: [useSdesMid(), useAbsSendTime(), useTransportWideCC()],
       video: [useSdesMid(), useAbsSendTime(), useTransportWideCC()],
     },
+    ...media,
     iceUseIpv4: true,
     iceUseIpv6: false,
   };
@@ -109,4 +113,24 @@ export function waitForGathering(pc: RTCPeerConnection, timeoutMs = 5000): Promi
       resolve();
     }
   });
+}
+
+/**
+ * Adds the remote candidates of a trickle-ICE SDP fragment (RFC 8840). Returns how many were
+ * added, or -1 when candidate lines were present but none could be used.
+ */
+export async function addTrickleCandidates(pc: RTCPeerConnection, fragment: string): Promise<number> {
+  let mid: string | undefined;
+  let seen = 0, added = 0;
+  for (const line of fragment.split(/\r?\n/)) {
+    const m = /^a=mid:(\S+)$/.exec(line);
+    if (m) { mid = m[1]; continue; }
+    if (!line.startsWith('a=candidate:')) continue;
+    seen += 1;
+    try {
+      await pc.addIceCandidate({ candidate: line.slice(2), sdpMid: mid ?? '0', sdpMLineIndex: 0 });
+      added += 1;
+    } catch { /* an unusable candidate */ }
+  }
+  return seen > 0 && added === 0 ? -1 : added;
 }

@@ -1,14 +1,15 @@
 /**
  * WHIP ingest (RFC 9725) as a Fastify plugin:
  * - POST   {prefix}/video/call/:type/:id/whip              application/sdp offer -> 201 answer
- * - PATCH  {prefix}/video/call/:type/:id/whip/:sessionId   trickle ICE candidates -> 204
- * - DELETE {prefix}/video/call/:type/:id/whip/:sessionId   leaves the call -> 200
+ * - PATCH  {prefix}/video/call/:type/:id/whip/:resourceId  trickle ICE candidates -> 204
+ * - DELETE {prefix}/video/call/:type/:id/whip/:resourceId  leaves the call -> 200
  * - OPTIONS on both (CORS preflight, Accept-Post)
- * with prefix '' and '/api/v2'. The session id in the resource URL is unguessable (UUIDv4) and is
- * what authorizes PATCH and DELETE, as the RFC's session URL does.
+ * with prefix '' and '/api/v2'. The resource id in the session URL is unguessable (128 random bits),
+ * distinct from the participant's `user_session_id` (which every reader of the call sees in
+ * `call.session`), and is what authorizes PATCH and DELETE, as the RFC's session URL does.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { ApiError, ErrorCodes, errorBody } from '../api/errors.js';
 import type { CallMedia, PublisherIdentity } from './call-media.js';
 import { OfferError } from './sdp.js';
@@ -31,7 +32,7 @@ const SDP_LIMIT = 64 * 1024;
 const PREFIXES = ['/api/v2', ''] as const;
 
 interface CallParams { type: string; id: string }
-interface SessionParams extends CallParams { sessionId: string }
+interface SessionParams extends CallParams { resourceId: string }
 
 function etagOf(sessionId: string, answer: string): string {
   return `"${createHash('sha256').update(sessionId).update(answer).digest('hex').slice(0, 16)}"`;
@@ -62,8 +63,14 @@ const CORS_HEADERS = {
 };
 
 export async function registerWhipRoutes(app: FastifyInstance, deps: WhipDeps): Promise<void> {
-  const sessions = new Map<string, { callCid: string; etag: string; ufrag: string | undefined }>();
-  const forget = ({ participant }: { participant: { user_session_id: string } }) => { sessions.delete(participant.user_session_id); };
+  /** by resource id */
+  const sessions = new Map<string, { callCid: string; sessionId: string; etag: string; ufrag: string | undefined }>();
+  const resourceOf = new Map<string, string>();
+  const forget = ({ participant }: { participant: { user_session_id: string } }) => {
+    const resourceId = resourceOf.get(participant.user_session_id);
+    resourceOf.delete(participant.user_session_id);
+    if (resourceId !== undefined) sessions.delete(resourceId);
+  };
   deps.media.on('participant_left', forget);
   app.addHook('onClose', async () => { deps.media.off('participant_left', forget); });
 
@@ -75,7 +82,7 @@ export async function registerWhipRoutes(app: FastifyInstance, deps: WhipDeps): 
       const base = `${prefix}/video/call/:type/:id/whip`;
 
       scope.options(base, async (_req, reply) => reply.code(204).header('accept-post', 'application/sdp').send());
-      scope.options(`${base}/:sessionId`, async (_req, reply) => reply.code(204).header('accept-patch', 'application/trickle-ice-sdpfrag').send());
+      scope.options(`${base}/:resourceId`, async (_req, reply) => reply.code(204).header('accept-patch', 'application/trickle-ice-sdpfrag').send());
 
       scope.post<{ Params: CallParams }>(base, async (req, reply) => {
         const startedAt = performance.now();
@@ -98,9 +105,11 @@ export async function registerWhipRoutes(app: FastifyInstance, deps: WhipDeps): 
         try {
           const offer = typeof req.body === 'string' ? req.body : '';
           const { sessionId, answer, plan } = await deps.media.publish(callCid, identity, offer);
-          const etag = etagOf(sessionId, answer);
-          sessions.set(sessionId, { callCid, etag, ufrag: /a=ice-ufrag:(\S+)/.exec(offer)?.[1] });
-          const location = `${deps.publicUrl}${prefix}/video/call/${encodeURIComponent(type)}/${encodeURIComponent(id)}/whip/${sessionId}`;
+          const resourceId = randomBytes(16).toString('hex');
+          const etag = etagOf(resourceId, answer);
+          sessions.set(resourceId, { callCid, sessionId, etag, ufrag: /a=ice-ufrag:(\S+)/.exec(offer)?.[1] });
+          resourceOf.set(sessionId, resourceId);
+          const location = `${deps.publicUrl}${prefix}/video/call/${encodeURIComponent(type)}/${encodeURIComponent(id)}/whip/${resourceId}`;
           deps.log.info({ callCid, sessionId, userId: identity.userId, refused: plan.refused.map((r) => `${r.section.kind}:${r.reason}`) }, 'WHIP session created');
           return reply.code(201).type('application/sdp').header('location', location).header('etag', etag)
             .header('accept-patch', 'application/trickle-ice-sdpfrag').send(answer);
@@ -111,12 +120,12 @@ export async function registerWhipRoutes(app: FastifyInstance, deps: WhipDeps): 
         }
       });
 
-      scope.patch<{ Params: SessionParams }>(`${base}/:sessionId`, async (req, reply) => {
+      scope.patch<{ Params: SessionParams }>(`${base}/:resourceId`, async (req, reply) => {
         const startedAt = performance.now();
         const op = 'WhipTrickle';
-        const { type, id, sessionId } = req.params;
-        const s = sessions.get(sessionId);
-        if (!s || s.callCid !== `${type}:${id}` || !deps.media.has(s.callCid, sessionId)) {
+        const { type, id, resourceId } = req.params;
+        const s = sessions.get(resourceId);
+        if (!s || s.callCid !== `${type}:${id}` || !deps.media.has(s.callCid, s.sessionId)) {
           return sendError(reply, op, new ApiError(404, ErrorCodes.notFound, 'WHIP session not found'), startedAt);
         }
         const contentType = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
@@ -133,19 +142,20 @@ export async function registerWhipRoutes(app: FastifyInstance, deps: WhipDeps): 
           // An ICE restart: not supported; the publisher should start a new session.
           return sendError(reply, op, new ApiError(422, ErrorCodes.input, 'ICE restarts are not supported: publish a new offer'), startedAt);
         }
-        const added = await deps.media.addRemoteCandidates(s.callCid, sessionId, frag);
+        const added = await deps.media.addRemoteCandidates(s.callCid, s.sessionId, frag);
         if (added < 0) return sendError(reply, op, new ApiError(400, ErrorCodes.input, 'the fragment holds no valid candidate lines'), startedAt);
         return reply.code(204).send();
       });
 
-      scope.delete<{ Params: SessionParams }>(`${base}/:sessionId`, async (req, reply) => {
+      scope.delete<{ Params: SessionParams }>(`${base}/:resourceId`, async (req, reply) => {
         const startedAt = performance.now();
-        const { type, id, sessionId } = req.params;
-        const callCid = `${type}:${id}`;
-        if (!deps.media.leave(callCid, sessionId)) {
+        const { type, id, resourceId } = req.params;
+        const s = sessions.get(resourceId);
+        if (!s || s.callCid !== `${type}:${id}` || !deps.media.leave(s.callCid, s.sessionId)) {
           return sendError(reply, 'WhipDelete', new ApiError(404, ErrorCodes.notFound, 'WHIP session not found'), startedAt);
         }
-        sessions.delete(sessionId);
+        sessions.delete(resourceId);
+        resourceOf.delete(s.sessionId);
         return reply.code(200).send();
       });
     }
