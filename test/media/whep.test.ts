@@ -149,10 +149,13 @@ describe('WHEP subscriptions', { timeout: 290_000 }, () => {
     const script = fileURLToPath(new URL('../support/subscriber.ts', import.meta.url));
     const child = spawn(process.execPath, ['--import', 'tsx', script, whepUrl(bob), token('carol')], { stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(child);
-    let out = '';
+    let out = '', err = '';
     child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr!.resume();
-    const { location } = JSON.parse(await waitFor('frozen subscriber subscribed', () => out.split('\n').find((l) => l.startsWith('{')), 60_000)) as { location: string };
+    child.stderr!.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-2000); });
+    const line = await waitFor('frozen subscriber subscribed', () => out.split('\n').find((l) => l.startsWith('{')) ?? (child.exitCode !== null ? 'exited' : undefined), 90_000)
+      .catch((e: Error) => { throw new Error(`${e.message}: ${err}`); });
+    assert.notEqual(line, 'exited', `the subscriber process failed: ${err}`);
+    const { location } = JSON.parse(line) as { location: string };
     const frozenId = new URL(location).pathname.split('/').pop()!;
     const legsOf = () => svc.server.media.forwarding.list(CID, bob).find((x) => x.resourceId === frozenId);
     await waitFor('packets to the frozen subscriber', () => (legsOf()?.legs.find((l) => l.kind === 'video')?.sent ?? 0) > 30, 30_000);

@@ -30,6 +30,8 @@ export interface SubscriberOptions {
   size?: { width: number; height: number };
   videoPayloadType?: number;
   audioPayloadType?: number;
+  /** how long ICE and DTLS may take (default 30 s) */
+  connectTimeoutMs?: number;
 }
 
 export interface SubscriberStats {
@@ -126,7 +128,7 @@ export class TestSubscriber {
       subscriber.location = location ? new URL(location, options.url).toString() : undefined;
       subscriber.answer = res.body;
       await subscriber.pc.setRemoteDescription({ type: 'answer', sdp: res.body });
-      await subscriber.connected();
+      await subscriber.connected(options.connectTimeoutMs);
       return subscriber;
     } catch (err) {
       await subscriber.close();
@@ -134,7 +136,7 @@ export class TestSubscriber {
     }
   }
 
-  private connected(timeoutMs = 15_000): Promise<void> {
+  private connected(timeoutMs = 30_000): Promise<void> {
     return new Promise((resolve, reject) => {
       if (this.pc.connectionState === 'connected') return resolve();
       const t = setTimeout(() => reject(new Error(`subscriber did not connect (state ${this.pc.connectionState})`)), timeoutMs);
