@@ -13,7 +13,7 @@ import type { BroadcastEngine } from './egress/contract.js';
 import { EgressEngine, type EgressEngineOptions } from './egress/engine.js';
 import { startQuality } from './layout/orientation.js';
 import { renderMetrics } from './egress/metrics.js';
-import type { ProcessLogger as Logger } from './log.js';
+import { silentLogger, type ProcessLogger as Logger } from './log.js';
 import { createCallFrameSourceFactory } from './media/call-frame-source.js';
 import { CallMedia } from './media/call-media.js';
 import { mediaHostFromEnv } from './media/webrtc.js';
@@ -182,7 +182,7 @@ function orientingEngine(engine: EgressEngine, media: CallMedia): BroadcastEngin
     start: (spec) =>
       engine.start({ ...spec, quality: startQuality(spec.quality, spec.layout.detect_orientation, media.participants(spec.callCid)) }),
     stop: (callCid, name) => engine.stop(callCid, name),
-    shutdown: () => engine.shutdown(),
+    close: () => engine.close(),
     stats: (callCid) => engine.stats(callCid),
     encoderCount: () => engine.encoderCount(),
   };
@@ -205,9 +205,10 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast> {
       ...(log ? { log } : {}),
       engine: (listener) => {
         engine = new EgressEngine({
+          ...(process.env.CALLCAST_FFMPEG ? { ffmpegPath: process.env.CALLCAST_FFMPEG } : {}),
           ...opts.egress,
           listener,
-          log: log ?? { info() {}, warn() {}, error() {} },
+          log: log ?? silentLogger,
           frameSourceFactory,
         });
         return orientingEngine(engine, media);

@@ -72,7 +72,7 @@ function hostForUrl(host: string): string {
 
 async function defaultEngine(listener: EgressListener, log: Logger): Promise<BroadcastEngine> {
   const { EgressEngine } = await import('./egress/engine.js');
-  return new EgressEngine({ listener, log });
+  return new EgressEngine({ listener, log, ...(process.env.CALLCAST_FFMPEG ? { ffmpegPath: process.env.CALLCAST_FFMPEG } : {}) });
 }
 
 export async function createServer(opts: ServerOptions): Promise<CallcastServer> {
@@ -94,7 +94,7 @@ export async function createServer(opts: ServerOptions): Promise<CallcastServer>
     service.attachEngine(engine);
     cleanups.push(async () => {
       service.beginShutdown();
-      await engine.shutdown();
+      await engine.close();
     });
 
     const app: FastifyInstance = Fastify({

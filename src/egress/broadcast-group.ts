@@ -3,15 +3,16 @@
  * one pacer, one encoder, one GOP cache, N destinations. The encoder is restarted (at a bounded
  * rate) when it dies; the destinations keep their sessions. The group ends with its last destination.
  */
+import { EventEmitter } from 'node:events';
+import type { FlvTag } from '../flv/tag.js';
 import type { LayoutSettings, Quality } from '../layout/settings.js';
+import type { Logger } from '../log.js';
 import { backoffDelay } from './backoff.js';
 import { groupKey } from './group-key.js';
 import { Destination, type DestinationOptions } from './destination.js';
 import { Encoder, type EncoderExit } from './encoder.js';
-import type { FlvTag } from './flv-tag.js';
 import type { FrameSource, FrameSourceFactory } from './frame-source.js';
 import { GopCache } from './gop-cache.js';
-import type { EgressLog } from './log.js';
 import { Pacer, type PacerTick } from './pacer.js';
 import { qualityProfile, type QualityProfile } from './qualities.js';
 
@@ -30,17 +31,21 @@ export interface BroadcastGroupOptions {
   quality: Quality;
   layout: LayoutSettings;
   sourceFactory: FrameSourceFactory;
-  log: EgressLog;
+  log: Logger;
+  /** The ffmpeg executable; default "ffmpeg" on PATH. */
   ffmpegPath?: string;
   restart?: Partial<EncoderRestartPolicy>;
   gopCacheMaxBytes?: number;
-  /** Called once the group has stopped after its last destination left. */
-  onClosed: () => void;
+}
+
+export interface BroadcastGroupEvents {
+  /** The group has closed (after its last destination left, or close()): encoder and source released. Once. */
+  close: [];
 }
 
 export type JoinOptions = Omit<DestinationOptions, 'snapshot' | 'frameMs' | 'callCid'>;
 
-export class BroadcastGroup {
+export class BroadcastGroup extends EventEmitter<BroadcastGroupEvents> {
   readonly key: string;
   readonly profile: QualityProfile;
   private readonly destinations = new Set<Destination>();
@@ -57,6 +62,7 @@ export class BroadcastGroup {
   encoderStarts = 0;
 
   constructor(private readonly opts: BroadcastGroupOptions) {
+    super();
     this.key = groupKey(opts.callCid, opts.quality, opts.layout);
     this.profile = qualityProfile(opts.quality);
     this.cache = new GopCache(opts.gopCacheMaxBytes);
@@ -67,6 +73,7 @@ export class BroadcastGroup {
     return this.opts.callCid;
   }
 
+  /** close() was called (or the last destination left). */
   get closed(): boolean {
     return this.closing !== null;
   }
@@ -84,7 +91,7 @@ export class BroadcastGroup {
     return [...this.destinations];
   }
 
-  /** Adds a destination; starts the encode if this is the first. */
+  /** Adds a destination and starts it (its events follow asynchronously); starts the encode if this is the first. */
   join(options: JoinOptions): Destination {
     if (this.closing) throw new Error('broadcast group is closed');
     const dest = new Destination({
@@ -99,7 +106,7 @@ export class BroadcastGroup {
       } catch (err) {
         // Nothing to broadcast from: the group cannot start.
         this.pacer?.stop();
-        void this.encoder?.kill();
+        void this.encoder?.close();
         this.source = null;
         void this.close();
         throw err;
@@ -116,7 +123,7 @@ export class BroadcastGroup {
     if (this.destinations.size === 0) void this.close();
   }
 
-  /** Stops the encode and every destination still in the group (without reporting them). */
+  /** Stops the encode and closes every destination still in the group (without reporting them). Idempotent. */
   close(): Promise<void> {
     if (this.closing) return this.closing;
     this.closing = (async () => {
@@ -125,14 +132,14 @@ export class BroadcastGroup {
       this.pacer?.stop();
       const members = [...this.destinations];
       this.destinations.clear();
-      await Promise.all([...members.map((d) => d.stop()), this.encoder?.stop() ?? Promise.resolve()]);
+      await Promise.all([...members.map((d) => d.close()), this.encoder?.close() ?? Promise.resolve()]);
       try {
         this.source?.close();
       } catch (err) {
         this.opts.log.warn({ callCid: this.opts.callCid, err: String(err) }, 'frame source failed to close');
       }
       this.opts.log.info({ callCid: this.opts.callCid, quality: this.opts.quality }, 'broadcast group stopped');
-      this.opts.onClosed();
+      this.emit('close');
     })();
     return this.closing;
   }
@@ -210,7 +217,7 @@ export class BroadcastGroup {
     if (errno === 'ENOENT' || errno === 'EACCES') {
       const reason = `the encoder (ffmpeg) could not be started (${errno}); install ffmpeg or set CALLCAST_FFMPEG`;
       this.opts.log.error(ctx, reason);
-      for (const d of [...this.destinations]) d.abort(reason);
+      for (const d of [...this.destinations]) d.fail(reason);
       return;
     }
     const now = Date.now();

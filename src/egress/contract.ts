@@ -50,8 +50,8 @@ export interface BroadcastEngine {
   start(spec: BroadcastSpec): void;
   /** Stops one destination (FCUnpublish, deleteStream, close). Resolves when closed. */
   stop(callCid: string, name: string): Promise<void>;
-  /** Stops everything (service shutdown). Does not report onStopped. */
-  shutdown(): Promise<void>;
+  /** Stops everything (service shutdown). Does not report onStopped. Idempotent. */
+  close(): Promise<void>;
   /** Live stats of the call's destinations. */
   stats(callCid: string): DestinationStats[];
   /** Number of running encoder processes (for tests and metrics). */

@@ -4,27 +4,36 @@
  *
  * - Joins at a keyframe, after metadata and sequence headers (from the group's GOP cache).
  * - A lost or refused session is retried with exponential backoff; after `giveUpAfterMs` without
- *   success the destination fails. TLS certificate errors fail at once.
- * - A slow session drops tags until the next keyframe instead of buffering without bound.
+ *   success the destination fails. Errors that say they are not retryable (an untrusted TLS
+ *   certificate) fail it at once.
+ * - A backed-up session drops tags until the next keyframe instead of buffering without bound
+ *   (the session owns the bound, its timeouts and the stall rule; see src/rtmp/publisher.ts).
  * - Timestamps stay continuous and monotonic across encoder restarts and reconnects.
  */
+import { EventEmitter } from 'node:events';
+import type { FlvTag } from '../flv/tag.js';
+import type { Logger } from '../log.js';
 import type { DestinationState, DestinationStats } from './contract.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
-import type { FlvTag } from './flv-tag.js';
 import type { JoinSnapshot } from './gop-cache.js';
-import type { EgressLog } from './log.js';
 import { TimestampMapper } from './timestamps.js';
 
-/** The RTMP publish session a destination drives (src/rtmp's RtmpPublisher has this shape). */
+/**
+ * The publish session a destination drives (src/rtmp's RtmpPublisher is one). Errors it rejects
+ * connect() with, or closes with, may carry `retryable: false` (RtmpError does): the destination
+ * then fails at once instead of retrying.
+ */
 export interface PublishSession {
-  /** Resolves once the server accepted the publish. */
+  /** Resolves once the server accepted the publish; the session bounds each phase in time. */
   connect(): Promise<void>;
-  /** Sends an FLV tag at `timestamp` (ms); false when the socket is backed up. */
+  /** Sends an FLV tag at `timestamp` (ms); false when the session is backed up or not publishing. */
   sendTag(tag: FlvTag, timestamp: number): boolean;
-  bufferedBytes(): number;
+  /** More output is queued than the session allows: tags are refused until it drains. */
+  readonly backedUp: boolean;
   readonly bytesSent: number;
-  /** FCUnpublish, deleteStream, close. */
+  /** FCUnpublish, deleteStream, close. Idempotent. */
   close(): Promise<void>;
+  /** Emitted once when the session ends: null after close(), else the error (a stall included). */
   on(event: 'close', listener: (err: Error | null) => void): unknown;
 }
 
@@ -40,71 +49,35 @@ export const DEFAULT_RETRY: RetryPolicy = { initialDelayMs: 500, maxDelayMs: 10_
 export interface DestinationOptions {
   callCid: string;
   name: string;
-  /** Printable target (stream key redacted), for logs and reasons. */
+  /** Printable target (stream key redacted where the target was parsed), for logs and reasons. */
   describe: string;
-  /** Secrets to scrub from any text that leaves the destination. */
-  secrets: string[];
   createSession: () => PublishSession;
   /** What the group's cache holds now. */
   snapshot: () => JoinSnapshot;
-  log: EgressLog;
+  log: Logger;
   retry?: Partial<RetryPolicy>;
-  /** Max wait for the server to accept the publish; default 10 s. */
-  connectTimeoutMs?: number;
-  /** Above this many bytes buffered in the socket, tags are dropped until the next keyframe; default 4 MiB. */
-  maxBufferedBytes?: number;
-  /** A live session whose socket stays backed up this long is dropped and reconnected; default 30 s. */
-  stallTimeoutMs?: number;
   /** Output frame duration, ms (for gaps across restarts). */
   frameMs?: number;
-  onStarted: () => void;
-  onFailed: (reason: string) => void;
 }
 
-const TLS_CERT_ERROR_CODES = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN',
-  'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'ERR_TLS_CERT_ALTNAME_INVALID', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'UNABLE_TO_GET_ISSUER_CERT', 'CERT_SIGNATURE_FAILURE', 'CERT_UNTRUSTED', 'CERT_REJECTED', 'HOSTNAME_MISMATCH',
-]);
-
-function errorCodes(err: unknown): string[] {
-  const codes: string[] = [];
-  let e: unknown = err;
-  for (let i = 0; i < 4 && e && typeof e === 'object'; i++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string') codes.push(code);
-    e = (e as { cause?: unknown }).cause;
-  }
-  return codes;
+export interface DestinationEvents {
+  /** The server accepted the publish and the first video frame went out. Once. */
+  started: [];
+  /** The destination gave up; it is closed. Once. */
+  failed: [reason: string];
 }
 
-/** Errors that retrying cannot fix. */
+/** The error says retrying cannot help (`retryable: false`, as RtmpError sets for certificates). */
 export function isPermanentError(err: unknown): boolean {
-  if (errorCodes(err).some((c) => TLS_CERT_ERROR_CODES.has(c))) return true;
-  const msg = err instanceof Error ? err.message : String(err);
-  return /certificate|self[- ]signed/i.test(msg);
+  return err !== null && typeof err === 'object' && (err as { retryable?: unknown }).retryable === false;
 }
 
-export function redact(text: string, secrets: string[]): string {
-  let out = text;
-  for (const s of secrets) {
-    if (s.length >= 3) out = out.split(s).join('***');
-  }
-  return out;
-}
-
-class ConnectTimeoutError extends Error {
-  readonly code = 'CONNECT_TIMEOUT';
-}
-
-export class Destination {
+export class Destination extends EventEmitter<DestinationEvents> {
   readonly callCid: string;
   readonly name: string;
   private stateValue: DestinationState = 'connecting';
   private readonly retry: RetryPolicy;
   private readonly backoff: BackoffOptions;
-  private readonly connectTimeoutMs: number;
-  private readonly maxBufferedBytes: number;
   private readonly frameMs: number;
   private session: PublishSession | null = null;
   /** The session is accepted and tags may flow. */
@@ -118,10 +91,9 @@ export class Destination {
   /** The current session has the current encoder's sequence headers. */
   private headersSent = false;
   private lastSendWall = 0;
-  private stalledSince: number | null = null;
-  private readonly stallTimeoutMs: number;
   private startedReported = false;
-  private done = false;
+  /** Set once the destination ends (closed or failed): resolves when its session is closed. */
+  private closing: Promise<void> | null = null;
   // Stats.
   private bytesBefore = 0;
   private videoFrames = 0;
@@ -133,23 +105,21 @@ export class Destination {
   private readonly byteSamples: Array<[number, number]> = [];
 
   constructor(private readonly opts: DestinationOptions) {
+    super();
     this.callCid = opts.callCid;
     this.name = opts.name;
     this.retry = { ...DEFAULT_RETRY, ...stripUndefined(opts.retry ?? {}) };
     this.backoff = { initialDelayMs: this.retry.initialDelayMs, maxDelayMs: this.retry.maxDelayMs, jitter: 0.2 };
-    this.connectTimeoutMs = opts.connectTimeoutMs ?? 10_000;
-    this.maxBufferedBytes = opts.maxBufferedBytes ?? 4 * 1024 * 1024;
     this.frameMs = opts.frameMs ?? 1000 / 30;
-    this.stallTimeoutMs = opts.stallTimeoutMs ?? 30_000;
   }
 
   get state(): DestinationState {
     return this.stateValue;
   }
 
-  /** Failed or stopped. */
-  get finished(): boolean {
-    return this.done;
+  /** Failed or closed. */
+  get closed(): boolean {
+    return this.closing !== null;
   }
 
   start(): void {
@@ -159,7 +129,7 @@ export class Destination {
   private connectSafely(): void {
     this.connect().catch((err: unknown) => {
       // Not expected (connect handles its own failures); never let it escape as an unhandled rejection.
-      this.opts.log.error({ callCid: this.callCid, name: this.name, err: this.describeError(err) }, 'broadcast destination error');
+      this.opts.log.error({ callCid: this.callCid, name: this.name, err: this.reasonOf(err) }, 'broadcast destination error');
       this.onFailure(err, false);
     });
   }
@@ -183,13 +153,11 @@ export class Destination {
         if (tag.type === 'video') this.droppedFrames += 1;
         return;
       }
-      if (session.bufferedBytes() > this.maxBufferedBytes) {
+      if (session.backedUp) {
+        // Still backed up at this keyframe: skip to the next one (the session fails itself if it stalls).
         this.droppedFrames += 1;
-        this.stalledSince ??= Date.now();
-        if (Date.now() - this.stalledSince > this.stallTimeoutMs) this.abandonSession(session, 'the server stopped reading (stalled)');
         return;
       }
-      this.stalledSince = null;
       this.beginRun(session, tag, null);
       return;
     }
@@ -203,18 +171,23 @@ export class Destination {
     this.awaitingKeyframe = true;
   }
 
-  async stop(): Promise<void> {
-    if (this.done) return;
-    this.done = true;
+  /** Stops publishing (FCUnpublish, deleteStream, close). Idempotent; resolves once the session is closed. */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
     this.stateValue = 'stopped';
+    this.closing = this.releaseSession();
+    return this.closing;
+  }
+
+  /** Ends the session and the retries; resolves when the session is closed. */
+  private releaseSession(): Promise<void> {
     this.clearRetry();
     const session = this.session;
     this.session = null;
     this.sessionLive = false;
-    if (session) {
-      this.bytesBefore += session.bytesSent;
-      await session.close().catch(() => undefined);
-    }
+    if (!session) return Promise.resolve();
+    this.bytesBefore += session.bytesSent;
+    return session.close().catch(() => undefined);
   }
 
   stats(): DestinationStats {
@@ -287,7 +260,7 @@ export class Destination {
     if (rest) for (const tag of rest) if (!this.awaitingKeyframe) this.send(session, tag);
     if (!this.startedReported && this.sessionLive && this.session === session) {
       this.startedReported = true;
-      this.opts.onStarted();
+      this.emit('started');
     }
   }
 
@@ -302,7 +275,7 @@ export class Destination {
     try {
       ok = session.sendTag(tag, out);
     } catch (err) {
-      this.lastErrorText = this.describeError(err);
+      this.lastErrorText = this.reasonOf(err);
       ok = false;
     }
     if (!ok) {
@@ -320,12 +293,12 @@ export class Destination {
         this.audioFrames += 1;
       }
     }
-    if (session.bufferedBytes() > this.maxBufferedBytes) this.awaitingKeyframe = true;
+    if (session.backedUp) this.awaitingKeyframe = true;
     return true;
   }
 
   private async connect(): Promise<void> {
-    if (this.done) return;
+    if (this.closing) return;
     this.retryTimer = null;
     let session: PublishSession;
     try {
@@ -337,19 +310,9 @@ export class Destination {
     this.session = session;
     this.sessionLive = false;
     session.on('close', (err) => this.onSessionClosed(session, err));
-    let timer: NodeJS.Timeout | undefined;
     try {
-      await Promise.race([
-        session.connect(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new ConnectTimeoutError(`no answer from the server within ${Math.round(this.connectTimeoutMs / 1000)} s`)),
-            this.connectTimeoutMs,
-          );
-        }),
-      ]);
+      await session.connect();
     } catch (err) {
-      clearTimeout(timer);
       if (this.session !== session) return;
       this.session = null;
       this.bytesBefore += session.bytesSent;
@@ -357,8 +320,7 @@ export class Destination {
       this.onFailure(err, false);
       return;
     }
-    clearTimeout(timer);
-    if (this.done || this.session !== session) {
+    if (this.closing || this.session !== session) {
       session.close().catch(() => undefined);
       return;
     }
@@ -369,7 +331,6 @@ export class Destination {
     this.attempt = 0;
     this.headersSent = false;
     this.awaitingKeyframe = true;
-    this.stalledSince = null;
     this.ts.invalidate();
     this.opts.log.info({ callCid: this.callCid, name: this.name, target: this.opts.describe }, 'broadcast destination publishing');
     const snap = this.opts.snapshot();
@@ -379,29 +340,22 @@ export class Destination {
     }
   }
 
-  /** Gives up on a live session that no longer works and reconnects. */
-  private abandonSession(session: PublishSession, why: string): void {
-    if (this.session !== session) return;
-    this.onSessionClosed(session, new Error(why));
-    session.close().catch(() => undefined);
-  }
-
   private onSessionClosed(session: PublishSession, err: Error | null): void {
-    if (this.done || this.session !== session || !this.sessionLive) return;
+    if (this.closing || this.session !== session || !this.sessionLive) return;
     this.session = null;
     this.sessionLive = false;
     this.bytesBefore += session.bytesSent;
     this.reconnectCount += 1;
     this.opts.log.warn(
-      { callCid: this.callCid, name: this.name, target: this.opts.describe, err: err ? this.describeError(err) : null },
+      { callCid: this.callCid, name: this.name, target: this.opts.describe, err: err ? this.reasonOf(err) : null },
       'broadcast destination lost its session; reconnecting',
     );
     this.onFailure(err ?? new Error('the server closed the connection'), false);
   }
 
   private onFailure(err: unknown, permanent: boolean): void {
-    if (this.done) return;
-    const text = this.describeError(err);
+    if (this.closing) return;
+    const text = this.reasonOf(err);
     this.lastErrorText = text;
     const now = Date.now();
     this.failingSince ??= now;
@@ -420,23 +374,14 @@ export class Destination {
     this.retryTimer = setTimeout(() => this.connectSafely(), delay);
   }
 
-  /** Fails the destination at once (the group cannot produce its stream). */
-  abort(reason: string): void {
-    this.lastErrorText = redact(reason, this.opts.secrets);
-    this.fail(this.lastErrorText);
-  }
-
-  private fail(reason: string): void {
-    if (this.done) return;
-    this.done = true;
+  /** Fails the destination at once (e.g. the group cannot produce its stream): closes it and emits failed. */
+  fail(reason: string): void {
+    if (this.closing) return;
+    this.lastErrorText = reason;
     this.stateValue = 'failed';
-    this.clearRetry();
-    const session = this.session;
-    this.session = null;
-    this.sessionLive = false;
-    if (session) session.close().catch(() => undefined);
+    this.closing = this.releaseSession();
     this.opts.log.error({ callCid: this.callCid, name: this.name, target: this.opts.describe, reason }, 'broadcast destination failed');
-    this.opts.onFailed(reason);
+    this.emit('failed', reason);
   }
 
   private clearRetry(): void {
@@ -444,7 +389,8 @@ export class Destination {
     this.retryTimer = null;
   }
 
-  private describeError(err: unknown): string {
+  /** The reason given to the API and the log: the error's message and code, with the printable target. */
+  private reasonOf(err: unknown): string {
     let text: string;
     if (err instanceof Error) {
       const code = (err as { code?: unknown }).code;
@@ -452,7 +398,7 @@ export class Destination {
     } else {
       text = String(err);
     }
-    return redact(text.includes(this.opts.describe) ? text : `${this.opts.describe}: ${text}`, this.opts.secrets);
+    return text.includes(this.opts.describe) ? text : `${this.opts.describe}: ${text}`;
   }
 }
 

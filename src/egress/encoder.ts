@@ -5,20 +5,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { Writable } from 'node:stream';
-import { FlvDemuxer } from '../rtmp/flv.js';
-import type { FlvTag } from './flv-tag.js';
-import type { EgressLog } from './log.js';
+import { FlvDemuxer } from '../flv/demuxer.js';
+import type { FlvTag } from '../flv/tag.js';
+import type { Logger } from '../log.js';
 import { encoderArgs, i420FrameBytes, type QualityProfile } from './qualities.js';
-
-/** The ffmpeg executable: explicit path, else CALLCAST_FFMPEG, else "ffmpeg" on PATH. */
-export function resolveFfmpegPath(explicit?: string): string {
-  return explicit || process.env.CALLCAST_FFMPEG || 'ffmpeg';
-}
 
 export interface EncoderExit {
   code: number | null;
   signal: NodeJS.Signals | null;
-  /** True when the exit followed stop(). */
+  /** True when the exit followed close(). */
   expected: boolean;
   /** Set when the process could not be started or its pipes failed. */
   error?: Error;
@@ -26,11 +21,12 @@ export interface EncoderExit {
 
 export interface EncoderOptions {
   profile: QualityProfile;
-  log: EgressLog;
+  log: Logger;
+  /** The ffmpeg executable; default "ffmpeg" on PATH. */
   ffmpegPath?: string;
   /** Input bytes allowed to queue in the pipes before ticks are dropped; default 4 video frames. */
   maxQueuedBytes?: number;
-  /** Milliseconds stop() waits for a clean exit before SIGKILL; default 2000. */
+  /** Milliseconds close() waits for a clean exit before SIGKILL; default 2000. */
   stopTimeoutMs?: number;
   /** Extra context for log lines. */
   logContext?: Record<string, unknown>;
@@ -40,8 +36,10 @@ const STDERR_LINES_PER_MINUTE = 30;
 const STDERR_LINE_MAX = 500;
 
 export interface EncoderEvents {
-  tag: [FlvTag];
-  exit: [EncoderExit];
+  /** One FLV tag of the output (script, sequence headers, frames). */
+  tag: [tag: FlvTag];
+  /** The process ended (after close(), or on its own: `expected` says which). Once. */
+  exit: [exit: EncoderExit];
 }
 
 export class Encoder extends EventEmitter<EncoderEvents> {
@@ -53,6 +51,7 @@ export class Encoder extends EventEmitter<EncoderEvents> {
   private stopping = false;
   private exited = false;
   private exitPromise: Promise<void> | null = null;
+  private closing: Promise<void> | null = null;
   private stderrBuf = '';
   private stderrWindowStart = 0;
   private stderrLinesInWindow = 0;
@@ -76,10 +75,15 @@ export class Encoder extends EventEmitter<EncoderEvents> {
     return this.child !== null && !this.exited;
   }
 
+  /** close() was called or the process ended. */
+  get closed(): boolean {
+    return this.stopping || this.exited;
+  }
+
   start(): void {
     if (this.child) throw new Error('encoder already started');
-    const path = resolveFfmpegPath(this.opts.ffmpegPath);
-    const child = spawn(path, encoderArgs(this.opts.profile), { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
+    if (this.closing) throw new Error('encoder is closed');
+    const child = spawn(this.opts.ffmpegPath || 'ffmpeg', encoderArgs(this.opts.profile), { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
     this.child = child;
     let resolveExit!: () => void;
     this.exitPromise = new Promise((r) => (resolveExit = r));
@@ -134,9 +138,21 @@ export class Encoder extends EventEmitter<EncoderEvents> {
     return true;
   }
 
-  /** Ends the input and waits for ffmpeg to flush and exit; kills it if it takes too long. */
-  async stop(): Promise<void> {
-    if (!this.child || this.exited) return;
+  /**
+   * Ends the input and waits for ffmpeg to flush and exit; kills it if it takes longer than
+   * stopTimeoutMs. Idempotent; resolves once the process is gone.
+   */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.closing = this.endProcess();
+    return this.closing;
+  }
+
+  private async endProcess(): Promise<void> {
+    if (!this.child || this.exited) {
+      this.stopping = true;
+      return;
+    }
     this.stopping = true;
     this.videoIn?.end();
     this.audioIn?.end();
@@ -147,14 +163,6 @@ export class Encoder extends EventEmitter<EncoderEvents> {
     } finally {
       clearTimeout(timer);
     }
-  }
-
-  /** Kills the process at once (expected exit). */
-  async kill(): Promise<void> {
-    if (!this.child || this.exited) return;
-    this.stopping = true;
-    this.child.kill('SIGKILL');
-    await this.exitPromise;
   }
 
   private onOutput(chunk: Buffer): void {

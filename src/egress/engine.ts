@@ -3,26 +3,28 @@
  * (call, quality, layout) so each combination is encoded once, and reports each destination's
  * fate to the listener.
  */
+import type { Logger } from '../log.js';
+import type { PublisherPolicy } from '../rtmp/publisher.js';
 import type { BroadcastEngine, BroadcastSpec, DestinationStats, EgressListener } from './contract.js';
 import { BroadcastGroup } from './broadcast-group.js';
 import { groupKey } from './group-key.js';
 import type { Destination, RetryPolicy } from './destination.js';
-import { redact } from './destination.js';
 import { backgroundFrameSourceFactory, type FrameSourceFactory } from './frame-source.js';
-import type { EgressLog } from './log.js';
 import { openRtmpTarget, type RtmpTargetOpener } from './rtmp-session.js';
 
 export interface EgressEngineOptions {
   listener: EgressListener;
-  log: EgressLog;
+  log: Logger;
   frameSourceFactory?: FrameSourceFactory;
+  /** The ffmpeg executable; default "ffmpeg" on PATH. */
   ffmpegPath?: string;
   tls?: { ca?: string | Buffer };
   retry?: Partial<RetryPolicy>;
-  /** Max wait for a server to accept a publish; default 10 s. */
-  connectTimeoutMs?: number;
-  /** Per-destination socket buffer bound before frames are dropped; default 4 MiB. */
-  maxBufferedBytes?: number;
+  /**
+   * The socket policy of every RTMP session: phase timeouts (connect, handshake, publish), the
+   * send-buffer bound above which frames are dropped, the stall rule. Defaults: src/rtmp/publisher.ts.
+   */
+  rtmp?: Partial<PublisherPolicy>;
   /** How targets are opened; default RTMP(S) through src/rtmp. */
   openTarget?: RtmpTargetOpener;
 }
@@ -47,7 +49,7 @@ export class EgressEngine implements BroadcastEngine {
   private readonly entries = new Map<string, Entry>();
   private readonly sourceFactory: FrameSourceFactory;
   private readonly openTarget: RtmpTargetOpener;
-  private shuttingDown = false;
+  private closing: Promise<void> | null = null;
 
   constructor(private readonly opts: EgressEngineOptions) {
     this.sourceFactory = opts.frameSourceFactory ?? backgroundFrameSourceFactory;
@@ -57,17 +59,18 @@ export class EgressEngine implements BroadcastEngine {
   start(spec: BroadcastSpec): void {
     const { callCid, name } = spec;
     const key = destKey(callCid, name);
-    if (this.shuttingDown) throw new Error('the egress is shutting down');
+    if (this.closing) throw new Error('the egress is closed');
     if (this.entries.has(key)) throw new Error(`broadcast "${name}" is already active for call ${callCid}`);
 
     let target: ReturnType<RtmpTargetOpener>;
     try {
       target = this.openTarget(spec.streamUrl, spec.streamKey, {
-        tls: this.opts.tls,
-        maxBufferedBytes: this.opts.maxBufferedBytes,
+        ...(this.opts.tls ? { tls: this.opts.tls } : {}),
+        ...(this.opts.rtmp ? { policy: this.opts.rtmp } : {}),
       });
     } catch (err) {
-      const reason = redact(`invalid RTMP target: ${err instanceof Error ? err.message : String(err)}`, [spec.streamKey]);
+      // The target parser never puts the key in its messages.
+      const reason = `invalid RTMP target: ${err instanceof Error ? err.message : String(err)}`;
       this.opts.log.warn({ callCid, name, reason }, 'broadcast not started');
       queueMicrotask(() => this.opts.listener.onFailed(callCid, name, reason));
       return;
@@ -82,10 +85,10 @@ export class EgressEngine implements BroadcastEngine {
         layout: spec.layout,
         sourceFactory: this.sourceFactory,
         log: this.opts.log,
-        ffmpegPath: this.opts.ffmpegPath,
-        onClosed: () => {
-          if (this.groups.get(gk) === created) this.groups.delete(gk);
-        },
+        ...(this.opts.ffmpegPath ? { ffmpegPath: this.opts.ffmpegPath } : {}),
+      });
+      created.once('close', () => {
+        if (this.groups.get(gk) === created) this.groups.delete(gk);
       });
       group = created;
       this.groups.set(gk, group);
@@ -97,7 +100,7 @@ export class EgressEngine implements BroadcastEngine {
       entry.dest = this.joinGroup(theGroup, spec, key, entry, target);
     } catch (err) {
       this.entries.delete(key);
-      const reason = redact(`the broadcast could not start: ${err instanceof Error ? err.message : String(err)}`, [spec.streamKey]);
+      const reason = `the broadcast could not start: ${err instanceof Error ? err.message : String(err)}`;
       this.opts.log.error({ callCid, name, reason }, 'broadcast not started');
       queueMicrotask(() => this.safely(() => this.opts.listener.onFailed(callCid, name, reason)));
     }
@@ -111,25 +114,24 @@ export class EgressEngine implements BroadcastEngine {
     target: ReturnType<RtmpTargetOpener>,
   ): Destination {
     const { callCid, name } = spec;
-    return theGroup.join({
+    const dest = theGroup.join({
       name,
       describe: target.describe,
-      secrets: [spec.streamKey],
       createSession: target.createSession,
       log: this.opts.log,
-      retry: this.opts.retry,
-      connectTimeoutMs: this.opts.connectTimeoutMs,
-      maxBufferedBytes: this.opts.maxBufferedBytes,
-      onStarted: () => {
-        if (this.entries.get(key) === entry) this.safely(() => this.opts.listener.onStarted(callCid, name));
-      },
-      onFailed: (reason) => {
-        if (this.entries.get(key) !== entry) return;
-        this.entries.delete(key);
-        if (entry.dest) theGroup.leave(entry.dest);
-        this.safely(() => this.opts.listener.onFailed(callCid, name, reason));
-      },
+      ...(this.opts.retry ? { retry: this.opts.retry } : {}),
     });
+    // The destination starts in a microtask: nothing is emitted before these are in place.
+    dest.on('started', () => {
+      if (this.entries.get(key) === entry) this.safely(() => this.opts.listener.onStarted(callCid, name));
+    });
+    dest.on('failed', (reason) => {
+      if (this.entries.get(key) !== entry) return;
+      this.entries.delete(key);
+      theGroup.leave(dest);
+      this.safely(() => this.opts.listener.onFailed(callCid, name, reason));
+    });
+    return dest;
   }
 
   async stop(callCid: string, name: string): Promise<void> {
@@ -137,18 +139,25 @@ export class EgressEngine implements BroadcastEngine {
     const entry = this.entries.get(key);
     if (!entry) return;
     this.entries.delete(key);
-    await entry.dest.stop();
+    await entry.dest.close();
     entry.group.leave(entry.dest);
     this.opts.log.info({ callCid, name }, 'broadcast stopped');
     this.safely(() => this.opts.listener.onStopped(callCid, name));
   }
 
-  async shutdown(): Promise<void> {
-    this.shuttingDown = true;
+  /** Closes every group (encoders, sessions) without reporting onStopped. Idempotent; start() throws afterwards. */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
     this.entries.clear();
-    await Promise.all([...this.groups.values()].map((g) => g.close()));
+    const groups = [...this.groups.values()];
     this.groups.clear();
-    this.shuttingDown = false;
+    this.closing = Promise.all(groups.map((g) => g.close())).then(() => undefined);
+    return this.closing;
+  }
+
+  /** close() was called. */
+  get closed(): boolean {
+    return this.closing !== null;
   }
 
   stats(callCid: string): DestinationStats[] {

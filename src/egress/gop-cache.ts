@@ -3,7 +3,7 @@
  * the latest onMetaData, the AVC and AAC sequence headers, and the tags since the last video
  * keyframe (bounded in bytes). Pure: no I/O.
  */
-import type { FlvTag } from './flv-tag.js';
+import type { FlvTag } from '../flv/tag.js';
 
 export interface JoinSnapshot {
   metadata: FlvTag | null;

@@ -6,4 +6,3 @@ export {
   BackgroundFrameSource, backgroundFrameSourceFactory, type FrameSource, type FrameSourceFactory,
 } from './frame-source.js';
 export { qualityProfile, encoderArgs, i420FrameBytes, type QualityProfile } from './qualities.js';
-export type { EgressLog } from './log.js';

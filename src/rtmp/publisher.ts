@@ -2,69 +2,78 @@
  * An RTMP(S) publishing client: TCP or TLS, handshake, connect/createStream/publish, then audio,
  * video and data messages from FLV tags. Everything the network sends is parsed defensively: a
  * malformed or hostile peer closes the session with an RtmpError, never throws out of an event
- * handler, and every phase has a timeout.
+ * handler. The socket policy lives here and only here: a timeout for each phase (connect,
+ * handshake, each command), the bound on queued output and the stall rule while publishing.
  */
 import { EventEmitter } from 'node:events';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { Amf0EcmaArray, decodeAmf0, encodeAmf0, type Amf0Value } from './amf0.js';
+import type { FlvTag } from '../flv/tag.js';
+import { decodeAmf0, type Amf0Value } from './amf0.js';
 import { ChunkParser, ChunkWriter, MessageType, type RtmpMessage } from './chunk.js';
-import type { FlvTag } from './flv.js';
+import { classifySocketError, publishStatusOutcome, RtmpError } from './errors.js';
 import { createC0C1, createC2, parseServerHandshake } from './handshake.js';
-import { describeTarget, type RtmpTarget } from './url.js';
+import {
+  acknowledgement, connectCommand, createStreamCommand, deleteStreamCommand, fcPublishCommand, fcUnpublishCommand,
+  onMetaDataBody, pingResponse, publishCommand, readSetPeerBandwidth, readU32Control, readUserControl, releaseStreamCommand,
+  setChunkSize, setDataFrame, tagMessage, UserControlEvent, windowAckSize,
+} from './messages.js';
+import { redactStreamName, type RtmpTarget } from './url.js';
 
-export interface PublisherOptions {
+export { RtmpError } from './errors.js';
+
+/** How long each phase may take and how much output may queue: the socket policy of a session. */
+export interface PublisherPolicy {
   /** TCP (and TLS) connection, ms. Default 10000. */
-  connectTimeoutMs?: number;
+  connectTimeoutMs: number;
   /** RTMP handshake, ms. Default 10000. */
-  handshakeTimeoutMs?: number;
+  handshakeTimeoutMs: number;
   /** Each command's answer (connect, createStream, publish), ms. Default 10000. */
-  publishTimeoutMs?: number;
-  /** While publishing: how long queued output may make no progress before giving up, ms. Default 30000. */
-  idleTimeoutMs?: number;
+  publishTimeoutMs: number;
+  /**
+   * While publishing: how long output may stay stalled (queued without progress, or above
+   * maxBufferedBytes) before the session fails with TIMEOUT, ms. Default 30000.
+   */
+  stallTimeoutMs: number;
+  /** Above this many bytes queued on the socket the session is backed up: sendTag refuses tags. Default 4 MiB. */
+  maxBufferedBytes: number;
+}
+
+export const DEFAULT_PUBLISHER_POLICY: Readonly<PublisherPolicy> = {
+  connectTimeoutMs: 10_000,
+  handshakeTimeoutMs: 10_000,
+  publishTimeoutMs: 10_000,
+  stallTimeoutMs: 30_000,
+  maxBufferedBytes: 4 * 1024 * 1024,
+};
+
+export interface PublisherOptions extends Partial<PublisherPolicy> {
   tls?: { ca?: string | Buffer; rejectUnauthorized?: boolean };
-  /** sendTag refuses tags while more than this is queued on the socket. Default 8 MiB. */
-  maxBufferedBytes?: number;
   flashVer?: string;
 }
 
+export interface RtmpPublisherEvents {
+  /** The session ended: null after close(), else why it failed. Emitted once. */
+  close: [error: RtmpError | null];
+}
+
 /**
- * code: 'ECONNREFUSED' | 'DNS' | 'NETWORK' | other errno | 'TIMEOUT' | 'TLS' | 'PROTOCOL' |
- * 'REJECTED' | 'BADNAME' | 'CLOSED' | 'STATE'
+ * The stall rule's test of one sample of the socket: output is stalled while bytes are queued and
+ * either none left the queue since the last sample or more than `maxBufferedBytes` are queued.
+ * A session stalled for stallTimeoutMs in a row fails.
  */
-export class RtmpError extends Error {
-  override readonly name = 'RtmpError';
-  constructor(
-    readonly code: string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
+export function isStalled(queuedBytes: number, progressed: boolean, maxBufferedBytes: number): boolean {
+  if (queuedBytes === 0) return false;
+  return !progressed || queuedBytes > maxBufferedBytes;
 }
 
 type Phase = 'idle' | 'connecting' | 'handshake' | 'commands' | 'publishing' | 'closing' | 'closed';
-
-const CSID_PROTOCOL = 2;
-const CSID_COMMAND = 3;
-const CSID_AUDIO = 4;
-const CSID_DATA = 5;
-const CSID_VIDEO = 6;
-const CSID_STREAM_COMMAND = 8;
 
 const OUT_CHUNK_SIZE = 4096;
 const CLIENT_WINDOW_ACK_SIZE = 2_500_000;
 const MAX_INCOMING_MESSAGE = 1024 * 1024;
 const MAX_HANDSHAKE_BUFFER = 64 * 1024;
 const CLOSE_GRACE_MS = 2000;
-
-const UserControl = { StreamBegin: 0, PingRequest: 6, PingResponse: 7 } as const;
-
-const TLS_ERROR_CODES = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID', 'ERR_TLS_CERT_ALTNAME_INVALID', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_GET_ISSUER_CERT',
-  'CERT_SIGNATURE_FAILURE', 'CERT_UNTRUSTED', 'CERT_REJECTED', 'HOSTNAME_MISMATCH',
-]);
 
 interface PendingCall {
   resolve: (args: Amf0Value[]) => void;
@@ -75,8 +84,10 @@ function asRecord(v: Amf0Value | undefined): Record<string, Amf0Value> {
   return v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date) ? v : {};
 }
 
-export class RtmpPublisher extends EventEmitter {
-  private readonly opts: Required<Omit<PublisherOptions, 'tls'>> & Pick<PublisherOptions, 'tls'>;
+export class RtmpPublisher extends EventEmitter<RtmpPublisherEvents> {
+  private readonly policy: PublisherPolicy;
+  private readonly tls: PublisherOptions['tls'];
+  private readonly flashVer: string;
   private readonly where: string;
   private phase: Phase = 'idle';
   private socket: Socket | TLSSocket | undefined;
@@ -93,7 +104,9 @@ export class RtmpPublisher extends EventEmitter {
   private statusWaiter: PendingCall | undefined;
   private streamId = 0;
   private phaseTimer: NodeJS.Timeout | undefined;
-  private idleTimer: NodeJS.Timeout | undefined;
+  private stallTimer: NodeJS.Timeout | undefined;
+  private lastDispatched = 0;
+  private stallSince = 0;
   private connectSettle: { resolve: () => void; reject: (e: RtmpError) => void } | undefined;
   private closePromise: Promise<void> | undefined;
   private closedEmitted = false;
@@ -103,25 +116,33 @@ export class RtmpPublisher extends EventEmitter {
     options: PublisherOptions = {},
   ) {
     super();
-    this.opts = {
-      connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
-      handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10_000,
-      publishTimeoutMs: options.publishTimeoutMs ?? 10_000,
-      idleTimeoutMs: options.idleTimeoutMs ?? 30_000,
-      maxBufferedBytes: options.maxBufferedBytes ?? 8 * 1024 * 1024,
-      flashVer: options.flashVer ?? 'FMLE/3.0 (compatible; Callcast)',
-      tls: options.tls,
-    };
-    this.where = describeTarget(target);
+    const { tls, flashVer, ...policy } = options;
+    this.policy = { ...DEFAULT_PUBLISHER_POLICY };
+    for (const [k, v] of Object.entries(policy) as Array<[keyof PublisherPolicy, number | undefined]>) {
+      if (v !== undefined) this.policy[k] = v;
+    }
+    this.tls = tls;
+    this.flashVer = flashVer ?? 'FMLE/3.0 (compatible; Callcast)';
+    this.where = target.redacted;
   }
 
   get bytesSent(): number {
     return this.sent;
   }
 
+  /** close() was called or the session ended; it sends nothing more. */
+  get closed(): boolean {
+    return this.phase === 'closing' || this.phase === 'closed';
+  }
+
   /** Bytes queued on the socket, not yet handed to the kernel. */
   bufferedBytes(): number {
     return this.socket?.writableLength ?? 0;
+  }
+
+  /** More than maxBufferedBytes are queued: sendTag refuses tags until the socket drains. */
+  get backedUp(): boolean {
+    return this.bufferedBytes() > this.policy.maxBufferedBytes;
   }
 
   /** Resolves once the server answered NetStream.Publish.Start. */
@@ -139,23 +160,21 @@ export class RtmpPublisher extends EventEmitter {
     return done;
   }
 
-  /** Sends @setDataFrame onMetaData with the given properties (an AMF0 ECMA array). */
-  sendMetadata(meta: Record<string, unknown>): void {
-    if (this.phase !== 'publishing') return;
-    const payload = encodeAmf0('@setDataFrame', 'onMetaData', new Amf0EcmaArray(meta));
-    this.send(CSID_DATA, MessageType.DataAmf0, this.streamId, 0, payload);
+  /** Sends "@setDataFrame", "onMetaData" and the properties (an AMF0 ECMA array), as sendTag sends a script tag. */
+  sendMetadata(meta: Record<string, unknown>, timestamp = 0): boolean {
+    if (this.phase !== 'publishing' || this.backedUp) return false;
+    this.send(setDataFrame(this.streamId, Math.max(0, Math.floor(timestamp)), onMetaDataBody(meta)));
+    return true;
   }
 
   /**
-   * Sends one FLV tag as an audio, video or data message at `timestamp` (ms). False when the
-   * session is not publishing or more than maxBufferedBytes are queued (the tag is not sent).
+   * Sends one FLV tag at `timestamp` (ms): audio and video as such, a script tag (onMetaData) as
+   * "@setDataFrame" data. False when the session is not publishing or is backed up (the tag is
+   * not sent).
    */
   sendTag(tag: FlvTag, timestamp: number): boolean {
-    if (this.phase !== 'publishing' || !this.socket) return false;
-    if (this.socket.writableLength > this.opts.maxBufferedBytes) return false;
-    const [csid, typeId] =
-      tag.type === 'audio' ? [CSID_AUDIO, MessageType.Audio] : tag.type === 'video' ? [CSID_VIDEO, MessageType.Video] : [CSID_DATA, MessageType.DataAmf0];
-    this.send(csid, typeId, this.streamId, Math.max(0, Math.floor(timestamp)), tag.data);
+    if (this.phase !== 'publishing' || this.backedUp) return false;
+    this.send(tagMessage(this.streamId, tag, timestamp));
     return true;
   }
 
@@ -175,8 +194,8 @@ export class RtmpPublisher extends EventEmitter {
     const socket = this.socket;
     if (socket && !socket.destroyed) {
       if (wasPublishing) {
-        this.sendCommand(CSID_COMMAND, 0, 'FCUnpublish', 0, null, this.target.streamName);
-        this.sendCommand(CSID_COMMAND, 0, 'deleteStream', 0, null, this.streamId);
+        this.send(fcUnpublishCommand(this.target.streamName));
+        this.send(deleteStreamCommand(this.streamId));
       }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
@@ -205,8 +224,8 @@ export class RtmpPublisher extends EventEmitter {
         host,
         port,
         ...(isIP(host) === 0 ? { servername: host } : {}),
-        ...(this.opts.tls?.ca !== undefined ? { ca: this.opts.tls.ca } : {}),
-        rejectUnauthorized: this.opts.tls?.rejectUnauthorized ?? true,
+        ...(this.tls?.ca !== undefined ? { ca: this.tls.ca } : {}),
+        rejectUnauthorized: this.tls?.rejectUnauthorized ?? true,
       });
       socket.once('secureConnect', () => this.guard(() => this.onConnected()));
     } else {
@@ -218,33 +237,34 @@ export class RtmpPublisher extends EventEmitter {
       tcpConnected = true;
     });
     socket.setNoDelay(true);
-    socket.on('error', (err: NodeJS.ErrnoException) => this.guard(() => this.fail(this.classifySocketError(err, tcpConnected))));
+    socket.on('error', (err: NodeJS.ErrnoException) =>
+      this.guard(() =>
+        this.fail(
+          classifySocketError(err, {
+            where: this.where,
+            host: this.target.host,
+            secure: this.target.secure,
+            connecting: this.phase === 'connecting',
+            tcpConnected,
+            redact: (text) => this.redact(text),
+          }),
+        ),
+      ),
+    );
     socket.on('data', (data: Buffer) => this.guard(() => this.onData(data)));
     socket.on('end', () => this.guard(() => this.onRemoteClosed()));
     socket.on('close', () => this.guard(() => this.onRemoteClosed()));
-    socket.on('drain', () => this.bumpIdle());
-    this.armPhaseTimer(this.opts.connectTimeoutMs, () => `connecting to ${this.where} timed out after ${this.opts.connectTimeoutMs} ms`);
-  }
-
-  private classifySocketError(err: NodeJS.ErrnoException, tcpConnected: boolean): RtmpError {
-    const code = typeof err.code === 'string' ? err.code : '';
-    const text = this.redact(err.message);
-    const isTlsCode = TLS_ERROR_CODES.has(code) || code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS');
-    if (this.target.secure && (isTlsCode || (tcpConnected && this.phase === 'connecting'))) {
-      return new RtmpError('TLS', `TLS connection to ${this.where} failed: ${text}`, { cause: err });
-    }
-    if (this.phase === 'connecting') {
-      if (code === 'ECONNREFUSED') return new RtmpError('ECONNREFUSED', `connection to ${this.where} refused`, { cause: err });
-      if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new RtmpError('DNS', `cannot resolve ${this.target.host}: ${text}`, { cause: err });
-    }
-    return new RtmpError(/^E[A-Z]+$/.test(code) ? code : 'NETWORK', `connection to ${this.where} failed: ${text}`, { cause: err });
+    socket.on('drain', () => {
+      this.stallSince = Date.now();
+    });
+    this.armPhaseTimer(this.policy.connectTimeoutMs, () => `connecting to ${this.where} timed out after ${this.policy.connectTimeoutMs} ms`);
   }
 
   private onConnected(): void {
     if (this.phase !== 'connecting') return;
     this.phase = 'handshake';
     this.socket?.setKeepAlive(true, 10_000);
-    this.armPhaseTimer(this.opts.handshakeTimeoutMs, () => `no RTMP handshake from ${this.where} within ${this.opts.handshakeTimeoutMs} ms`);
+    this.armPhaseTimer(this.policy.handshakeTimeoutMs, () => `no RTMP handshake from ${this.where} within ${this.policy.handshakeTimeoutMs} ms`);
     this.write(createC0C1(Date.now() & 0x7fffffff));
   }
 
@@ -315,9 +335,7 @@ export class RtmpPublisher extends EventEmitter {
   private maybeAcknowledge(): void {
     if (this.windowAckSize > 0 && this.received - this.lastAcked >= this.windowAckSize) {
       this.lastAcked = this.received;
-      const b = Buffer.alloc(4);
-      b.writeUInt32BE(this.received >>> 0);
-      this.send(CSID_PROTOCOL, MessageType.Acknowledgement, 0, 0, b);
+      this.send(acknowledgement(this.received));
     }
   }
 
@@ -329,28 +347,18 @@ export class RtmpPublisher extends EventEmitter {
       case MessageType.Acknowledgement:
         return; // chunk size and abort are applied by the parser
       case MessageType.WindowAckSize:
-        if (p.length < 4) throw new RtmpError('PROTOCOL', 'Window Acknowledgement Size message too short');
-        this.windowAckSize = p.readUInt32BE(0);
+        this.windowAckSize = this.control(() => readU32Control(p, 'Window Acknowledgement Size'));
         return;
       case MessageType.SetPeerBandwidth:
-        if (p.length < 4) throw new RtmpError('PROTOCOL', 'Set Peer Bandwidth message too short');
+        this.control(() => readSetPeerBandwidth(p));
         if (!this.sentWindowAck) {
           this.sentWindowAck = true;
-          const b = Buffer.alloc(4);
-          b.writeUInt32BE(CLIENT_WINDOW_ACK_SIZE);
-          this.send(CSID_PROTOCOL, MessageType.WindowAckSize, 0, 0, b);
+          this.send(windowAckSize(CLIENT_WINDOW_ACK_SIZE));
         }
         return;
       case MessageType.UserControl: {
-        if (p.length < 2) throw new RtmpError('PROTOCOL', 'User Control message too short');
-        const event = p.readUInt16BE(0);
-        if (event === UserControl.PingRequest) {
-          if (p.length < 6) throw new RtmpError('PROTOCOL', 'PingRequest too short');
-          const b = Buffer.alloc(6);
-          b.writeUInt16BE(UserControl.PingResponse, 0);
-          p.copy(b, 2, 2, 6);
-          this.send(CSID_PROTOCOL, MessageType.UserControl, 0, 0, b);
-        }
+        const { event, value } = this.control(() => readUserControl(p));
+        if (event === UserControlEvent.PingRequest) this.send(pingResponse(value ?? 0));
         return;
       }
       case MessageType.CommandAmf0:
@@ -391,15 +399,12 @@ export class RtmpPublisher extends EventEmitter {
       const code = typeof info['code'] === 'string' ? info['code'] : '';
       const level = typeof info['level'] === 'string' ? info['level'] : '';
       if (this.statusWaiter) {
-        if (code === 'NetStream.Publish.Start') {
-          const w = this.statusWaiter;
-          this.statusWaiter = undefined;
-          w.resolve(values);
-        } else if (level === 'error' || /BadName|Rejected|Failed|Denied/i.test(code)) {
-          const w = this.statusWaiter;
-          this.statusWaiter = undefined;
-          w.reject(new RtmpError(/BadName/i.test(code) ? 'BADNAME' : 'REJECTED', `${this.where} refused to publish: ${this.describeStatus(info)}`));
-        }
+        const outcome = publishStatusOutcome(code, level);
+        if (outcome === null) return;
+        const w = this.statusWaiter;
+        this.statusWaiter = undefined;
+        if (outcome === 'started') w.resolve(values);
+        else w.reject(new RtmpError(outcome, `${this.where} refused to publish: ${this.describeStatus(info)}`));
         return;
       }
       if (this.phase === 'publishing' && level === 'error') {
@@ -421,16 +426,14 @@ export class RtmpPublisher extends EventEmitter {
   private startSession(): void {
     this.phase = 'commands';
     this.clearPhaseTimer();
-    const size = Buffer.alloc(4);
-    size.writeUInt32BE(OUT_CHUNK_SIZE);
-    this.send(CSID_PROTOCOL, MessageType.SetChunkSize, 0, 0, size);
+    this.send(setChunkSize(OUT_CHUNK_SIZE));
     this.writer.setChunkSize(OUT_CHUNK_SIZE);
     void this.negotiate().then(
       () => {
         if (this.phase !== 'commands') return;
         this.phase = 'publishing';
         this.clearPhaseTimer();
-        this.startIdleWatch();
+        this.startStallWatch();
         const settle = this.connectSettle;
         this.connectSettle = undefined;
         settle?.resolve();
@@ -443,10 +446,10 @@ export class RtmpPublisher extends EventEmitter {
 
   private async negotiate(): Promise<void> {
     const { app, tcUrl, streamName } = this.target;
-    await this.call('connect', { app, type: 'nonprivate', flashVer: this.opts.flashVer, tcUrl }, 'connect');
-    this.sendCommand(CSID_COMMAND, 0, 'releaseStream', this.nextTxn++, null, streamName);
-    this.sendCommand(CSID_COMMAND, 0, 'FCPublish', this.nextTxn++, null, streamName);
-    const created = await this.call('createStream', null, 'createStream');
+    await this.call((txn) => connectCommand(txn, { app, tcUrl, flashVer: this.flashVer }), 'connect');
+    this.send(releaseStreamCommand(this.nextTxn++, streamName));
+    this.send(fcPublishCommand(this.nextTxn++, streamName));
+    const created = await this.call((txn) => createStreamCommand(txn), 'createStream');
     const id = created[3];
     if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id > 0xffffffff) {
       throw new RtmpError('PROTOCOL', `${this.where} answered createStream without a valid stream id`);
@@ -455,32 +458,37 @@ export class RtmpPublisher extends EventEmitter {
     const published = new Promise<Amf0Value[]>((resolve, reject) => {
       this.statusWaiter = { resolve, reject };
     });
-    this.sendCommand(CSID_STREAM_COMMAND, this.streamId, 'publish', this.nextTxn++, null, streamName, 'live');
-    this.armPhaseTimer(this.opts.publishTimeoutMs, () => `no answer to publish from ${this.where} within ${this.opts.publishTimeoutMs} ms`);
+    this.send(publishCommand(this.streamId, this.nextTxn++, streamName));
+    this.armPhaseTimer(this.policy.publishTimeoutMs, () => `no answer to publish from ${this.where} within ${this.policy.publishTimeoutMs} ms`);
     await published;
   }
 
-  /** Sends a command on stream 0 and waits for its _result (or _error) within publishTimeoutMs. */
-  private call(name: string, commandObject: Amf0Value | Record<string, unknown>, what: string): Promise<Amf0Value[]> {
+  /** Sends a command (built for its transaction id) and waits for its _result (or _error) within publishTimeoutMs. */
+  private call(build: (transactionId: number) => RtmpMessage, what: string): Promise<Amf0Value[]> {
     const txn = this.nextTxn++;
     const result = new Promise<Amf0Value[]>((resolve, reject) => {
       this.calls.set(txn, { resolve, reject });
     });
-    this.sendCommand(CSID_COMMAND, 0, name, txn, commandObject);
-    this.armPhaseTimer(this.opts.publishTimeoutMs, () => `no answer to ${what} from ${this.where} within ${this.opts.publishTimeoutMs} ms`);
+    this.send(build(txn));
+    this.armPhaseTimer(this.policy.publishTimeoutMs, () => `no answer to ${what} from ${this.where} within ${this.policy.publishTimeoutMs} ms`);
     return result;
   }
 
-  private sendCommand(csid: number, streamId: number, name: string, txn: number, ...args: unknown[]): void {
-    this.send(csid, MessageType.CommandAmf0, streamId, 0, encodeAmf0(name, txn, ...args));
+  /** Reads a control message; a malformed one closes the session with PROTOCOL. */
+  private control<T>(read: () => T): T {
+    try {
+      return read();
+    } catch (err) {
+      throw new RtmpError('PROTOCOL', `invalid control message from ${this.where}: ${(err as Error).message}`, { cause: err });
+    }
   }
 
   // --- output ------------------------------------------------------------------------------------
 
-  private send(csid: number, typeId: number, streamId: number, timestamp: number, payload: Buffer): void {
+  private send(message: RtmpMessage): void {
     const socket = this.socket;
     if (!socket || socket.destroyed || !socket.writable) return;
-    const chunks = this.writer.write({ csid, typeId, streamId, timestamp, payload });
+    const chunks = this.writer.write(message);
     socket.cork();
     for (const c of chunks) {
       this.sent += c.length;
@@ -508,39 +516,41 @@ export class RtmpPublisher extends EventEmitter {
     this.phaseTimer = undefined;
   }
 
-  private lastWritten = 0;
-  private lastProgressAt = 0;
-
-  /** While publishing: fails when queued output makes no progress for idleTimeoutMs. */
-  private startIdleWatch(): void {
-    this.lastProgressAt = Date.now();
-    const every = Math.max(50, Math.min(1000, Math.floor(this.opts.idleTimeoutMs / 4)));
-    this.idleTimer = setInterval(() => this.guard(() => this.checkIdle()), every);
-    this.idleTimer.unref();
+  /**
+   * While publishing, the stall rule: the session fails with TIMEOUT once its output has been
+   * stalled for stallTimeoutMs, stalled meaning queued without reaching the kernel, or queued
+   * above maxBufferedBytes (the server reads, but too slowly for the stream).
+   */
+  private startStallWatch(): void {
+    this.stallSince = Date.now();
+    const every = Math.max(50, Math.min(1000, Math.floor(this.policy.stallTimeoutMs / 4)));
+    this.stallTimer = setInterval(() => this.guard(() => this.checkStall()), every);
+    this.stallTimer.unref();
   }
 
-  private bumpIdle(): void {
-    this.lastProgressAt = Date.now();
-  }
-
-  private checkIdle(): void {
+  private checkStall(): void {
     const socket = this.socket;
     if (this.phase !== 'publishing' || !socket) return;
-    const written = socket.bytesWritten;
-    if (socket.writableLength === 0 || written !== this.lastWritten) {
-      this.lastWritten = written;
-      this.lastProgressAt = Date.now();
+    const queued = socket.writableLength;
+    // bytesWritten counts queued bytes too: what left the queue is the difference.
+    const dispatched = socket.bytesWritten - queued;
+    const progressed = dispatched !== this.lastDispatched;
+    this.lastDispatched = dispatched;
+    const now = Date.now();
+    if (!isStalled(queued, progressed, this.policy.maxBufferedBytes)) {
+      this.stallSince = now;
       return;
     }
-    if (Date.now() - this.lastProgressAt >= this.opts.idleTimeoutMs) {
-      this.fail(new RtmpError('TIMEOUT', `${this.where} stopped reading for ${this.opts.idleTimeoutMs} ms`));
+    if (now - this.stallSince >= this.policy.stallTimeoutMs) {
+      const how = progressed ? `read too slowly (${queued} bytes queued)` : 'stopped reading';
+      this.fail(new RtmpError('TIMEOUT', `${this.where} ${how} for ${this.policy.stallTimeoutMs} ms`));
     }
   }
 
   private clearTimers(): void {
     this.clearPhaseTimer();
-    if (this.idleTimer) clearInterval(this.idleTimer);
-    this.idleTimer = undefined;
+    if (this.stallTimer) clearInterval(this.stallTimer);
+    this.stallTimer = undefined;
   }
 
   private rejectPending(err: RtmpError): void {
@@ -588,11 +598,6 @@ export class RtmpPublisher extends EventEmitter {
   }
 
   private redact(text: string): string {
-    let out = text;
-    const name = this.target.streamName;
-    for (const s of [name, name.split('?')[0] ?? '']) {
-      if (s.length >= 3) out = out.split(s).join('***');
-    }
-    return out;
+    return redactStreamName(this.target, text);
   }
 }

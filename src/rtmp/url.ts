@@ -1,6 +1,8 @@
 /**
  * RTMP(S) destination parsing: a platform's stream URL plus stream key -> where to connect,
- * which application to connect to and which stream name to publish. Pure.
+ * which application to connect to and which stream name to publish. Pure. The stream name is
+ * secret: the parsed target carries its printable form (`redacted`), which every log line and
+ * error message uses, and `redactStreamName` scrubs it from text that came from elsewhere.
  */
 
 export interface RtmpTarget {
@@ -14,6 +16,8 @@ export interface RtmpTarget {
   tcUrl: string;
   /** Name to publish (the stream key, with its own query if any). Secret: never log it. */
   streamName: string;
+  /** scheme://host:port/app for logs and error messages: no stream name, no query. */
+  redacted: string;
 }
 
 export class RtmpUrlError extends Error {
@@ -98,12 +102,34 @@ export function parseRtmpTarget(streamUrl: string, streamKey: string): RtmpTarge
   if (streamName.length === 0 || streamName.startsWith('?')) throw new RtmpUrlError('stream key is empty');
 
   const explicitPort = portText !== undefined ? `:${port}` : '';
-  return { secure: scheme === 'rtmps', host, port, app, tcUrl: `${scheme}://${hostForUrl}${explicitPort}/${app}`, streamName };
+  const secure = scheme === 'rtmps';
+  return {
+    secure,
+    host,
+    port,
+    app,
+    tcUrl: `${scheme}://${hostForUrl}${explicitPort}/${app}`,
+    streamName,
+    redacted: describeTarget({ secure, host, port, app }),
+  };
 }
 
 /** scheme://host:port/app for logs and error messages: no stream name, no query. */
-export function describeTarget(t: RtmpTarget): string {
+export function describeTarget(t: Pick<RtmpTarget, 'secure' | 'host' | 'port' | 'app'>): string {
   const host = t.host.includes(':') ? `[${t.host}]` : t.host;
   const [app] = splitQuery(t.app);
   return `${t.secure ? 'rtmps' : 'rtmp'}://${host}:${t.port}/${app}`;
+}
+
+/**
+ * `text` with the target's stream name (and the name without its query) replaced by "***", for
+ * text the target does not control: a server's status description, a socket error.
+ */
+export function redactStreamName(target: Pick<RtmpTarget, 'streamName'>, text: string): string {
+  let out = text;
+  const name = target.streamName;
+  for (const s of [name, name.split('?')[0] ?? '']) {
+    if (s.length >= 3) out = out.split(s).join('***');
+  }
+  return out;
 }

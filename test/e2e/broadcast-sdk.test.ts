@@ -94,7 +94,7 @@ describe('broadcasts through the node SDK to a real RTMP ingest', () => {
       egress: {
         tls: { ca: ingest.caCertPem },
         retry: { initialDelayMs: 200, maxDelayMs: 1000, giveUpAfterMs: 3000 },
-        connectTimeoutMs: 3000,
+        rtmp: { connectTimeoutMs: 3000, handshakeTimeoutMs: 3000, publishTimeoutMs: 3000 },
       },
     });
   });

@@ -23,7 +23,7 @@ describe('every output quality', () => {
     engine = new EgressEngine({ listener, log: new MemoryLog(), retry: { giveUpAfterMs: 10_000 } });
   });
   after(async () => {
-    await engine?.shutdown();
+    await engine?.close();
     await ingest?.stop();
   });
 

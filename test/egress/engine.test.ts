@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type { PublishSession } from '../../src/egress/destination.js';
 import { EgressEngine } from '../../src/egress/engine.js';
-import type { FlvTag } from '../../src/egress/flv-tag.js';
+import type { FlvTag } from '../../src/flv/tag.js';
 import { renderMetrics } from '../../src/egress/metrics.js';
 import type { OpenedTarget } from '../../src/egress/rtmp-session.js';
 import { MemoryLog, RecordingListener, ffmpegChildren, layout, sleep, until } from './helpers.js';
@@ -41,8 +41,8 @@ class MemorySession implements PublishSession {
     return true;
   }
   /** A slow server: after each send the socket stays backed up (beyond the bound) for half a second. */
-  bufferedBytes(): number {
-    return this.behaviour.slow && Date.now() - this.lastSendAt < 500 ? 64 * 1024 * 1024 : 0;
+  get backedUp(): boolean {
+    return this.behaviour.slow === true && Date.now() - this.lastSendAt < 500;
   }
   private lastSendAt = 0;
   async close(): Promise<void> {
@@ -125,7 +125,7 @@ describe('egress engine (real encoders, in-memory sessions)', () => {
     retry: { initialDelayMs: 100, maxDelayMs: 400, giveUpAfterMs: 2000 },
   });
   after(async () => {
-    await engine.shutdown();
+    await engine.close();
     assert.deepEqual(ffmpegChildren(), [], 'no encoder left behind');
   });
 
@@ -293,7 +293,7 @@ describe('egress engine (real encoders, in-memory sessions)', () => {
     const failed = await listener.waitFor('failed', 'u');
     assert.ok(!failed.reason!.includes('hidden-key'));
     assert.equal(strict.encoderCount(), 0);
-    await strict.shutdown();
+    await strict.close();
 
     engine.start({ callCid: 'default:dup', name: 'x', streamUrl: 'rtmp://x/live', streamKey: 'k', quality: '360p', layout: layout() });
     assert.throws(
@@ -314,7 +314,7 @@ describe('egress engine (real encoders, in-memory sessions)', () => {
     assert.match(failed.reason!, /ffmpeg/);
     assert.equal(broken.stats('default:noffmpeg').length, 0);
     await until(() => broken.groupCount() === 0, 5000, 'group to close');
-    await broken.shutdown();
+    await broken.close();
   });
 
   it('draws from the frame source factory it is given, once per group, and closes it with the group', async () => {
@@ -355,6 +355,6 @@ describe('egress engine (real encoders, in-memory sessions)', () => {
     await until(() => made[0]!.closed, 10_000, 'source to close');
     // Audio and video advance together: 1600 sample frames (48 kHz / 30 fps) per video frame.
     assert.equal(made[0]!.samples, made[0]!.frames * 1600);
-    await custom.shutdown();
+    await custom.close();
   });
 });

@@ -1,7 +1,7 @@
 /** Shared pieces of the egress tests. */
 import { execFileSync } from 'node:child_process';
 import type { EgressListener } from '../../src/egress/contract.js';
-import type { EgressLog } from '../../src/egress/log.js';
+import type { Logger } from '../../src/log.js';
 import type { LayoutSettings } from '../../src/layout/settings.js';
 
 export const layout = (options?: Record<string, unknown>): LayoutSettings => ({
@@ -63,8 +63,11 @@ export class RecordingListener implements EgressListener {
 }
 
 /** A logger that keeps lines in memory (and checks nothing secret is logged). */
-export class MemoryLog implements EgressLog {
+export class MemoryLog implements Logger {
   readonly lines: string[] = [];
+  debug(o: object | string, msg?: string): void {
+    this.lines.push(`DEBUG ${JSON.stringify(o)} ${msg ?? ''}`);
+  }
   info(o: object | string, msg?: string): void {
     this.lines.push(`INFO ${JSON.stringify(o)} ${msg ?? ''}`);
   }

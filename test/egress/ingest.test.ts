@@ -84,11 +84,11 @@ describe('egress to real ingests', () => {
       log,
       tls: { ca: ingest.caCertPem },
       retry: { initialDelayMs: 200, maxDelayMs: 1000, giveUpAfterMs: 4000 },
-      connectTimeoutMs: 3000,
+      rtmp: { connectTimeoutMs: 3000, handshakeTimeoutMs: 3000, publishTimeoutMs: 3000 },
     });
   });
   after(async () => {
-    await engine?.shutdown();
+    await engine?.close();
     await ingest?.stop();
     await second?.stop();
     assert.deepEqual(ffmpegChildren(), [], 'no encoder left behind');
@@ -268,7 +268,7 @@ describe('egress to real ingests', () => {
     try {
       engine.start({ callCid: cid, name: 'healthy', streamUrl: ingest.url(), streamKey: 'healthy', quality: '360p', layout: layout() });
       await listener.waitFor('started', 'healthy');
-      const untrusting = new EgressEngine({ listener, log, retry: { giveUpAfterMs: 4000 }, connectTimeoutMs: 3000 });
+      const untrusting = new EgressEngine({ listener, log, retry: { giveUpAfterMs: 4000 }, rtmp: { connectTimeoutMs: 3000, handshakeTimeoutMs: 3000, publishTimeoutMs: 3000 } });
       try {
         engine.start({ callCid: cid, name: 'refused', streamUrl: ingest.url(), streamKey: 'not-allowed-key', quality: '360p', layout: layout() });
         engine.start({ callCid: cid, name: 'garbage', streamUrl: `rtmp://127.0.0.1:${garbage.port}/live`, streamKey: 'g', quality: '360p', layout: layout() });
@@ -293,7 +293,7 @@ describe('egress to real ingests', () => {
         assert.equal(h[0]!.state, 'live');
         assert.equal(h[0]!.reconnects, 0);
       } finally {
-        await untrusting.shutdown();
+        await untrusting.close();
       }
       await engine.stop(cid, 'healthy');
     } finally {

@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { backoffDelay } from '../../src/egress/backoff.js';
 import { groupKey, layoutKey } from '../../src/egress/group-key.js';
-import { isPermanentError, redact } from '../../src/egress/destination.js';
-import type { FlvTag } from '../../src/egress/flv-tag.js';
+import { isPermanentError } from '../../src/egress/destination.js';
+import type { FlvTag } from '../../src/flv/tag.js';
+import { classifySocketError, isCertificateError, type SocketErrorContext } from '../../src/rtmp/errors.js';
+import { redactStreamName } from '../../src/rtmp/url.js';
 import {
   BackgroundFrameSource, layoutBackgroundColor, solidI420Frame,
 } from '../../src/egress/frame-source.js';
@@ -295,11 +297,20 @@ describe('grouping and errors', () => {
   });
 
   it('treats certificate errors as permanent and redacts secrets', () => {
+    // Certificate errors are classified where the socket raises them (src/rtmp/errors.ts).
+    const tls: SocketErrorContext = { where: 'rtmps://h:443/app', host: 'h', secure: true, connecting: true, tcpConnected: true, redact: (t) => t };
+    const classify = (err: Error, ctx: Partial<SocketErrorContext> = {}) => classifySocketError(err, { ...tls, ...ctx });
     const e = Object.assign(new Error('unable to verify the first certificate'), { code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
-    assert.ok(isPermanentError(e));
-    assert.ok(isPermanentError(new Error('wrapped', { cause: { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' } })));
-    assert.ok(!isPermanentError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })));
-    assert.equal(redact('rtmp://h/app/sk-12345 refused', ['sk-12345']), 'rtmp://h/app/*** refused');
-    assert.equal(redact('nothing', ['']), 'nothing');
+    assert.ok(isCertificateError(e));
+    assert.ok(isPermanentError(classify(e)));
+    const wrapped = new Error('wrapped', { cause: { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' } });
+    assert.ok(isCertificateError(wrapped));
+    assert.ok(isPermanentError(classify(wrapped)));
+    const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    assert.ok(!isCertificateError(refused));
+    assert.ok(!isPermanentError(refused));
+    assert.ok(!isPermanentError(classify(refused, { tcpConnected: false })));
+    assert.equal(redactStreamName({ streamName: 'sk-12345' }, 'rtmp://h/app/sk-12345 refused'), 'rtmp://h/app/*** refused');
+    assert.equal(redactStreamName({ streamName: '' }, 'nothing'), 'nothing');
   });
 });

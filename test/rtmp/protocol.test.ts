@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
 import { decodeAmf0, encodeAmf0, type Amf0Value } from '../../src/rtmp/amf0.js';
 import { ChunkParser, ChunkWriter, MessageType, type RtmpMessage } from '../../src/rtmp/chunk.js';
-import { RtmpError, RtmpPublisher } from '../../src/rtmp/publisher.js';
+import { isStalled, RtmpError, RtmpPublisher } from '../../src/rtmp/publisher.js';
 import { parseRtmpTarget } from '../../src/rtmp/url.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -147,7 +147,11 @@ describe('RtmpPublisher protocol', { timeout: 60_000 }, () => {
     assert.equal(pub.sendTag(audio, 21), true);
     assert.equal(pub.sendTag(video, 33), true);
     assert.equal(pub.sendTag(audio, 0x1000000), true); // extended timestamp
+    // A script tag from the encoder goes out as @setDataFrame, as sendMetadata's does.
+    const script = { type: 'script' as const, timestamp: 0, data: encodeAmf0('onMetaData', { encoder: 'x' }), keyframe: false, sequenceHeader: false };
+    assert.equal(pub.sendTag(script, 40), true);
     await until(() => s.messages.filter((m) => m.typeId === 8 || m.typeId === 9).length === 4, 5000, 'media messages');
+    await until(() => s.messages.filter((m) => m.typeId === MessageType.DataAmf0).length === 2, 5000, 'data messages');
     await pub.close();
     await s.ended;
 
@@ -178,6 +182,9 @@ describe('RtmpPublisher protocol', { timeout: 60_000 }, () => {
     const data = s.messages.find((m) => m.typeId === MessageType.DataAmf0)!;
     assert.equal(data.streamId, 1);
     assert.deepEqual(decodeAmf0(data.payload), ['@setDataFrame', 'onMetaData', { width: 640, height: 360, framerate: 30 }]);
+    const scriptData = s.messages.filter((m) => m.typeId === MessageType.DataAmf0)[1]!;
+    assert.equal(scriptData.timestamp, 40);
+    assert.deepEqual(decodeAmf0(scriptData.payload), ['@setDataFrame', 'onMetaData', { encoder: 'x' }]);
     const media = s.messages.filter((m) => m.typeId === 8 || m.typeId === 9);
     assert.deepEqual(media.map((m) => [m.typeId, m.timestamp, m.payload.length, m.streamId]), [
       [9, 0, 10_000, 1],
@@ -219,7 +226,7 @@ describe('RtmpPublisher protocol', { timeout: 60_000 }, () => {
 
   it('refuses tags beyond maxBufferedBytes and times out when the server stops reading', async () => {
     const srv = await serve({ stallAfterPublish: true });
-    const pub = new RtmpPublisher(parseRtmpTarget(`rtmp://127.0.0.1:${srv.port}/live`, 'k'), { maxBufferedBytes: 256 * 1024, idleTimeoutMs: 400 });
+    const pub = new RtmpPublisher(parseRtmpTarget(`rtmp://127.0.0.1:${srv.port}/live`, 'k'), { maxBufferedBytes: 256 * 1024, stallTimeoutMs: 400 });
     await pub.connect();
     const closed = new Promise<Error | null>((resolve) => pub.once('close', resolve));
     const frame = { type: 'video' as const, timestamp: 0, data: Buffer.alloc(200_000, 0x27), keyframe: false, sequenceHeader: false };
@@ -230,9 +237,12 @@ describe('RtmpPublisher protocol', { timeout: 60_000 }, () => {
     }
     assert.ok(refused, 'sendTag returns false once the socket is backed up');
     assert.ok(pub.bufferedBytes() > 256 * 1024);
+    assert.equal(pub.backedUp, true);
     const err = await closed;
     assert.ok(err instanceof RtmpError);
     assert.equal(err.code, 'TIMEOUT');
+    assert.equal(err.retryable, true);
+    assert.equal(pub.closed, true);
     await pub.close();
   });
 
@@ -247,5 +257,14 @@ describe('RtmpPublisher protocol', { timeout: 60_000 }, () => {
     await rejected;
     assert.deepEqual(closes, [null]);
     await assert.rejects(pub.connect(), (err: unknown) => err instanceof RtmpError && err.code === 'STATE');
+  });
+
+  it('the stall rule: queued output that does not move, or stays above the bound', () => {
+    const bound = 1000;
+    assert.equal(isStalled(0, false, bound), false, 'nothing queued');
+    assert.equal(isStalled(500, true, bound), false, 'moving, under the bound');
+    assert.equal(isStalled(500, false, bound), true, 'not moving');
+    assert.equal(isStalled(1500, true, bound), true, 'moving, but above the bound');
+    assert.equal(isStalled(1000, true, bound), false, 'at the bound');
   });
 });

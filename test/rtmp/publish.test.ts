@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { decodeAmf0 } from '../../src/rtmp/amf0.js';
-import { FlvDemuxer, type FlvTag } from '../../src/rtmp/flv.js';
+import { FlvDemuxer, type FlvTag } from '../../src/flv/demuxer.js';
 import { RtmpError, RtmpPublisher } from '../../src/rtmp/publisher.js';
 import { parseRtmpTarget } from '../../src/rtmp/url.js';
 import { keyframeTimes, probe } from '../support/ffprobe.js';
@@ -198,6 +198,8 @@ describe('RtmpPublisher against real servers', { timeout: 170_000 }, () => {
     const pub = new RtmpPublisher(parseRtmpTarget(nginx.secureUrl(), 'untrusted'));
     const err = await expectRtmpError(pub.connect(), 'TLS');
     assert.match(err.message, /certificate/i);
+    assert.equal(err.kind, 'certificate');
+    assert.equal(err.retryable, false, 'reconnecting cannot make the certificate trusted');
     await pub.close();
   });
 
@@ -206,7 +208,8 @@ describe('RtmpPublisher against real servers', { timeout: 170_000 }, () => {
     const port = srv.port;
     await closeServer(srv);
     const pub = new RtmpPublisher(parseRtmpTarget(`rtmp://127.0.0.1:${port}/live`, 'k'));
-    await expectRtmpError(pub.connect(), 'ECONNREFUSED');
+    const err = await expectRtmpError(pub.connect(), 'ECONNREFUSED');
+    assert.equal(err.retryable, true);
   });
 
   it('a server that accepts TCP and says nothing times out in the handshake', async () => {

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { describeTarget, parseRtmpTarget, RtmpUrlError } from '../../src/rtmp/url.js';
+import { describeTarget, parseRtmpTarget, redactStreamName, RtmpUrlError } from '../../src/rtmp/url.js';
 
 describe('parseRtmpTarget', () => {
   it('YouTube RTMPS: default port 443, app from the path, key as stream name', () => {
@@ -11,6 +11,7 @@ describe('parseRtmpTarget', () => {
       app: 'live2',
       tcUrl: 'rtmps://a.rtmps.youtube.com/live2',
       streamName: 'abcd-efgh-ijkl',
+      redacted: 'rtmps://a.rtmps.youtube.com:443/live2',
     });
   });
 
@@ -84,5 +85,16 @@ describe('parseRtmpTarget', () => {
     const d = describeTarget(t);
     assert.equal(d, 'rtmps://a.rtmps.youtube.com:443/live2');
     assert.ok(!d.includes('my-secret-key') && !d.includes('zzz'));
+  });
+
+  it('the parsed target carries its redacted form, and scrubs its stream name from other text', () => {
+    const t = parseRtmpTarget('rtmp://[::1]:1936/live/inst?auth=zzz', 'my-secret-key?pw=1');
+    assert.equal(t.redacted, 'rtmp://[::1]:1936/live/inst');
+    assert.equal(t.redacted, describeTarget(t));
+    assert.equal(redactStreamName(t, 'about my-secret-key?pw=1 and my-secret-key'), 'about *** and ***');
+    const bare = parseRtmpTarget('rtmp://host/live/stream1', '');
+    assert.equal(bare.redacted, 'rtmp://host:1935/live');
+    assert.equal(redactStreamName(bare, 'NetStream.Publish.BadName (stream1 is busy)'), 'NetStream.Publish.BadName (*** is busy)');
+    assert.equal(redactStreamName(parseRtmpTarget('rtmp://host/live', 'ab'), 'ab cd'), 'ab cd', 'names under 3 characters are left (they would scrub everything)');
   });
 });

@@ -49,7 +49,7 @@ export class RecordingEngine implements BroadcastEngine {
   /** When set, shutdown reports every active destination as failed (a noisy close). */
   failOnShutdown = false;
 
-  async shutdown(): Promise<void> {
+  async close(): Promise<void> {
     this.shutdownCalls++;
     const active = [...this.active.values()];
     this.active.clear();

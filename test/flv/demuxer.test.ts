@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { FlvDemuxer, FlvError, type FlvTag } from '../../src/rtmp/flv.js';
+import { FlvDemuxer, FlvError, type FlvTag } from '../../src/flv/demuxer.js';
 
 const HEADER = Buffer.from([0x46, 0x4c, 0x56, 0x01, 0x05, 0, 0, 0, 9, 0, 0, 0, 0]);
 
