@@ -132,6 +132,16 @@ describe('WHEP subscriptions', { timeout: 290_000 }, () => {
     t.diagnostic(`late subscriber (alice publishing ${Math.round((st.startedAt - since) / 1000)} s): connected +${st.connectedAt! - st.startedAt} ms, `
       + `first video packet +${st.firstVideoPacketAt! - st.startedAt} ms, first keyframe +${st.firstKeyframeAt! - st.startedAt} ms, `
       + `first decoded frame +${st.firstFrameAt! - st.startedAt} ms (from the POST; the last includes starting the test's ffmpeg decoder)`);
+
+    // A NACK for a packet older than werift's own send history (128) is answered from the
+    // forwarder's per-track cache (512): the packet arrives a second time, with the same number.
+    await waitFor('300 video packets', () => s.stats.packets.video > 300, 60_000);
+    const old = s.recentVideoSequence[s.recentVideoSequence.length - 200]!;
+    const legs = () => svc.server.media.forwarding.list(CID).find((x) => x.resourceId === new URL(s.location!).pathname.split('/').pop())!.legs;
+    const before = legs().find((l) => l.kind === 'video')!.retransmitted;
+    await s.nackVideo([old]);
+    await waitFor('retransmission', () => (s.videoArrivals.get(old) ?? 0) >= 2, 10_000);
+    assert.equal(legs().find((l) => l.kind === 'video')!.retransmitted, before + 1);
     assert.equal(await s.unsubscribe(), 200);
   });
 

@@ -10,7 +10,8 @@
  */
 import { pathToFileURL } from 'node:url';
 import {
-  MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, useNACK, usePLI, useSdesMid, type RtpPacket,
+  GenericNack, MediaStreamTrack, RtcpTransportLayerFeedback, RTCPeerConnection, RTCRtpCodecParameters, useNACK, usePLI, useSdesMid,
+  type RTCRtpReceiver, type RtpPacket,
 } from 'werift';
 import { i420Bytes } from '../../src/media/i420-scale.js';
 import { FixedSizeReader, RtpProcess, silentLog, type RtpCodec } from '../../src/media/rtp-process.js';
@@ -65,6 +66,12 @@ export class TestSubscriber {
   private pending: Buffer[] = [];
   private audio: AudioTrackDecoder | undefined;
   private closed = false;
+  private videoReceiver: RTCRtpReceiver | undefined;
+  private videoSsrc: number | undefined;
+  /** how often each recent video sequence number arrived (the last 1000) */
+  readonly videoArrivals = new Map<number, number>();
+  /** recent video sequence numbers, in arrival order */
+  readonly recentVideoSequence: number[] = [];
 
   private constructor(readonly pc: RTCPeerConnection, readonly options: SubscriberOptions) {
     this.size = options.size ?? { width: 64, height: 36 };
@@ -99,7 +106,8 @@ export class TestSubscriber {
     const subscriber = new TestSubscriber(pc, options);
     if (options.video !== false) pc.addTransceiver('video', { direction: 'recvonly' });
     if (options.audio !== false) pc.addTransceiver('audio', { direction: 'recvonly' });
-    pc.ontrack = ({ track, transceiver }) => {
+    pc.ontrack = ({ track, transceiver, receiver }) => {
+      if (track.kind === 'video') subscriber.videoReceiver = receiver;
       const c = transceiver.codecs[0];
       if (!c) return;
       const codec: RtpCodec = {
@@ -153,6 +161,11 @@ export class TestSubscriber {
     if (track.kind === 'video') {
       this.stats.packets.video += 1;
       this.stats.firstVideoPacketAt ??= now;
+      const seq = packet.header.sequenceNumber;
+      this.videoSsrc = packet.header.ssrc;
+      this.videoArrivals.set(seq, (this.videoArrivals.get(seq) ?? 0) + 1);
+      this.recentVideoSequence.push(seq);
+      if (this.recentVideoSequence.length > 1000) this.videoArrivals.delete(this.recentVideoSequence.shift()!);
       if (this.stats.firstKeyframeAt === undefined && vp8KeyframeSize(packet.payload)) this.stats.firstKeyframeAt = now;
       if (this.options.decode === false) return;
       const bytes = packet.serialize();
@@ -192,6 +205,14 @@ export class TestSubscriber {
     for (const p of this.pending) proc.send(p);
     this.pending = [];
     this.video = proc;
+  }
+
+  /** Sends an RTCP generic NACK for these video sequence numbers (as if they were lost). */
+  async nackVideo(sequenceNumbers: number[]): Promise<void> {
+    const r = this.videoReceiver;
+    if (!r || this.videoSsrc === undefined) throw new Error('no video received yet');
+    const nack = new GenericNack({ senderSsrc: r.rtcpSsrc, mediaSourceSsrc: this.videoSsrc, lost: sequenceNumbers });
+    await r.dtlsTransport.sendRtcp([new RtcpTransportLayerFeedback({ feedback: nack })]);
   }
 
   /** The decoded audio of the last `ms` milliseconds (s16le 48 kHz stereo). */
