@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
@@ -39,6 +40,11 @@ describe('WHEP subscriptions', { timeout: 290_000 }, () => {
   const CID = `${TYPE}:${ID}`;
   let whip = '';
   const publishedAt = new Map<string, number>();
+  // This one process runs the service, the publishers' and the subscribers' peers: its event-loop
+  // delay, printed, tells a loaded machine apart (werift drops a peer whose consent checks go
+  // unanswered for 30 s).
+  const lag = monitorEventLoopDelay({ resolution: 20 });
+  const lagText = () => `event-loop delay p50 ${(lag.percentile(50) / 1e6).toFixed(0)} ms, p99 ${(lag.percentile(99) / 1e6).toFixed(0)} ms, max ${(lag.max / 1e6).toFixed(0)} ms`;
 
   const token = (user: string) => svc.client.generateUserToken({ user_id: user, validity_in_seconds: 900 });
   const sessionOf = (user: string, cid = CID) => svc.server.media.sessionParticipants(cid).find((p) => p.user.id === user)?.user_session_id;
@@ -52,6 +58,7 @@ describe('WHEP subscriptions', { timeout: 290_000 }, () => {
   const shows = (s: TestSubscriber, user: string) => s.latestFrame !== undefined && near(centre(s), PEOPLE[user]!.rgb, 60);
 
   before(async () => {
+    lag.enable();
     svc = await startTestCallcast();
     await svc.client.upsertUsers([...NAMES, 'stranger'].map((id) => ({ id, role: 'user' })));
     const call = svc.client.video.call(TYPE, ID);
@@ -64,6 +71,7 @@ describe('WHEP subscriptions', { timeout: 290_000 }, () => {
     }
   });
   after(async () => {
+    lag.disable();
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     await Promise.all(subscribers.map((s) => s.close()));
     await Promise.all([...publishers.values()].map((p) => p.close()));
@@ -111,6 +119,7 @@ describe('WHEP subscriptions', { timeout: 290_000 }, () => {
       assert.deepEqual(info.legs.map((l) => [l.kind, l.codec.toLowerCase(), l.payloadType]).sort(), [['audio', 'opus', 109], ['video', 'vp8', 98]]);
       for (const l of info.legs) assert.ok(l.sent > 0);
     }
+    t.diagnostic(lagText());
     for (const user of NAMES) t.diagnostic(`keyframe requests to ${user}: ${JSON.stringify(svc.server.media.forwarding.keyframeStats(CID, sessionOf(user)!))}`);
     // Audio levels and speaking still come from the decoded audio.
     for (const user of NAMES) assert.ok((svc.server.media.audioLevel(CID, sessionOf(user)!) ?? -Infinity) > -40);
@@ -204,6 +213,7 @@ describe('WHEP subscriptions', { timeout: 290_000 }, () => {
       const inWindow = (from: number, to: number) => pts.filter((x) => x >= from / 30 && x < to / 30).length;
       const recorded = { reading: inWindow(a.broadcast, b.broadcast), frozen: inWindow(b.broadcast, c.broadcast) };
       t.diagnostic(`frames nginx-rtmp recorded in the two windows: ${JSON.stringify(recorded)}`);
+      t.diagnostic(lagText());
       assert.ok(recorded.frozen > 0, 'nginx-rtmp kept receiving frames');
     } finally {
       clearInterval(poll);
