@@ -111,6 +111,8 @@ describe('WHEP subscriptions', { timeout: 290_000 }, () => {
       const f = dominantFrequency(s.recentPcm(1000));
       assert.ok(Math.abs(f - PEOPLE[user]!.tone) <= 10, `${viewer} hears ${f} Hz from ${user}`);
       t.diagnostic(`${viewer} <- ${user}: first frame ${s.stats.firstFrameAt! - s.stats.startedAt} ms after its POST, colour ${JSON.stringify(centre(s))}, ${f} Hz`);
+      // Checked: its decoders stop (less load on a small machine), its subscription stays.
+      await s.stopDecoding();
     }
     // The subscriber's own payload types (98 VP8, 109 Opus), not the publishers' (96, 111).
     const subs0 = svc.server.media.forwarding.list(CID);
@@ -145,12 +147,17 @@ describe('WHEP subscriptions', { timeout: 290_000 }, () => {
     // A NACK for a packet older than werift's own send history (128) is answered from the
     // forwarder's per-track cache (512): the packet arrives a second time, with the same number.
     await waitFor('300 video packets', () => s.stats.packets.video > 300, 60_000);
-    const old = s.recentVideoSequence[s.recentVideoSequence.length - 200]!;
+    // (One that arrived once: on a loaded machine others are lost and retransmitted meanwhile.)
+    const recent = s.recentVideoSequence;
+    const old = recent.slice(recent.length - 250, recent.length - 200).find((seq) => s.videoArrivals.get(seq) === 1)!;
+    assert.notEqual(old, undefined);
     const legs = () => svc.server.media.forwarding.list(CID).find((x) => x.resourceId === new URL(s.location!).pathname.split('/').pop())!.legs;
     const before = legs().find((l) => l.kind === 'video')!.retransmitted;
     await s.nackVideo([old]);
     await waitFor('retransmission', () => (s.videoArrivals.get(old) ?? 0) >= 2, 10_000);
-    assert.equal(legs().find((l) => l.kind === 'video')!.retransmitted, before + 1);
+    const after = legs().find((l) => l.kind === 'video')!.retransmitted;
+    t.diagnostic(`retransmissions from the forwarder's cache on this leg: ${before} before the NACK, ${after} after`);
+    assert.ok(after >= before + 1, 'answered from the forwarder cache');
     assert.equal(await s.unsubscribe(), 200);
   });
 

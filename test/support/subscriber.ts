@@ -66,6 +66,7 @@ export class TestSubscriber {
   private pending: Buffer[] = [];
   private audio: AudioTrackDecoder | undefined;
   private closed = false;
+  private decoding: boolean;
   private videoReceiver: RTCRtpReceiver | undefined;
   private videoSsrc: number | undefined;
   /** how often each recent video sequence number arrived (the last 1000) */
@@ -75,6 +76,7 @@ export class TestSubscriber {
 
   private constructor(readonly pc: RTCPeerConnection, readonly options: SubscriberOptions) {
     this.size = options.size ?? { width: 64, height: 36 };
+    this.decoding = options.decode !== false;
     this.stats = {
       startedAt: Date.now(), connectedAt: undefined, packets: { audio: 0, video: 0 },
       firstVideoPacketAt: undefined, firstKeyframeAt: undefined, firstFrameAt: undefined, frames: 0, audioChunks: 0,
@@ -167,7 +169,7 @@ export class TestSubscriber {
       this.recentVideoSequence.push(seq);
       if (this.recentVideoSequence.length > 1000) this.videoArrivals.delete(this.recentVideoSequence.shift()!);
       if (this.stats.firstKeyframeAt === undefined && vp8KeyframeSize(packet.payload)) this.stats.firstKeyframeAt = now;
-      if (this.options.decode === false) return;
+      if (!this.decoding) return;
       const bytes = packet.serialize();
       if (this.video) this.video.send(bytes);
       else {
@@ -176,7 +178,7 @@ export class TestSubscriber {
       }
     } else if (track.kind === 'audio') {
       this.stats.packets.audio += 1;
-      if (this.options.decode === false) return;
+      if (!this.decoding) return;
       this.audio ??= new AudioTrackDecoder({
         codec, log: silentLog, label: 'subscriber audio',
         onPcm: (pcm) => {
@@ -194,7 +196,7 @@ export class TestSubscriber {
     const proc = await RtpProcess.start({
       kind: 'video', codec, outputArgs: (targets) => videoOutputArgs([{ width, height }], targets), log: silentLog, label: 'subscriber video',
     });
-    if (this.closed) { await proc.stop(); return; }
+    if (this.closed || !this.decoding) { await proc.stop(); return; }
     const reader = new FixedSizeReader(i420Bytes(width, height), (record) => {
       this.stats.frames += 1;
       this.stats.firstFrameAt ??= Date.now();
@@ -205,6 +207,16 @@ export class TestSubscriber {
     for (const p of this.pending) proc.send(p);
     this.pending = [];
     this.video = proc;
+  }
+
+  /** Stops decoding (the ffmpeg processes end); packets are still received and counted. */
+  async stopDecoding(): Promise<void> {
+    this.decoding = false;
+    await this.videoStarting?.catch(() => undefined);
+    const [video, audio] = [this.video, this.audio];
+    this.video = undefined;
+    this.audio = undefined;
+    await Promise.all([video?.stop(), audio?.close()]);
   }
 
   /** Sends an RTCP generic NACK for these video sequence numbers (as if they were lost). */
