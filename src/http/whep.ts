@@ -12,9 +12,9 @@
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { createHash } from 'node:crypto';
-import { checkApiKey, tokenFromHeader, verifyToken } from '../api/auth.js';
-import { ApiError, ErrorCodes, errorBody, notAllowed, notFound } from '../api/errors.js';
-import type { CallService } from '../calls/service.js';
+import type { Access } from '../calls/access.js';
+import { ApiError, ErrorCodes, errorBody, notAllowed, notFound } from '../wire/errors.js';
+import type { Principal } from '../wire/principal.js';
 import type { CallMedia } from '../media/call-media.js';
 import { UnknownParticipantError } from '../media/forwarding/forwarder.js';
 import { OfferError } from '../media/sdp.js';
@@ -61,21 +61,16 @@ function contentTypeOf(req: FastifyRequest): string {
  * `join-call` (app role, membership, call token). A call token (one with `call_cids`) is good for
  * its calls only. An `api_key`, when given, must be the app's.
  */
-export function callReaderAuthorizer(deps: { apiKey: string; apiSecret: string; service: CallService }): WhepOptions['authorize'] {
-  return async (req, type, id) => {
-    const apiKey = (req.query as Record<string, string | undefined>).api_key;
-    if (apiKey !== undefined) checkApiKey(apiKey, deps.apiKey);
-    const principal = await verifyToken(tokenFromHeader(req.headers.authorization), deps.apiSecret);
-    const { call, callType } = await deps.service.loadCall(type, id);
-    if (principal.kind === 'server') return;
-    if (principal.callCids !== undefined && !principal.callCids.includes(call.cid)) {
-      throw notAllowed(`the token is for other calls than ${call.cid}`);
-    }
-    const caps = await deps.service.capabilitiesIn(principal, callType, call.cid);
-    if (!caps.includes('read-call') && !caps.includes('join-call')) {
-      throw notAllowed(`User '${principal.userId}' is not allowed to perform action read-call in scope '${callType.name}'`);
-    }
-  };
+export async function authorizeCallReader(access: Access, principal: Principal, type: string, id: string): Promise<void> {
+  const { call, callType } = await access.loadCall(type, id);
+  if (principal.kind === 'server') return;
+  if (principal.callCids !== undefined && !principal.callCids.includes(call.cid)) {
+    throw notAllowed(`the token is for other calls than ${call.cid}`);
+  }
+  const caps = await access.capabilitiesIn(principal, callType, call.cid);
+  if (!caps.includes('read-call') && !caps.includes('join-call')) {
+    throw notAllowed(`User '${principal.userId}' is not allowed to perform action read-call in scope '${callType.name}'`);
+  }
 }
 
 export const whepRoutes: FastifyPluginAsync<WhepOptions> = async (app, opts) => {

@@ -3,10 +3,13 @@
  * authorize function, pixel and tone checks.
  */
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
-import { ApiError, ErrorCodes } from '../../src/api/errors.js';
+import { ApiError, ErrorCodes } from '../../src/wire/errors.js';
 import { CallMedia, type CallMediaOptions, type PublisherIdentity } from '../../src/media/call-media.js';
-import { registerWhipRoutes } from '../../src/media/whip.js';
+import { installHttpConventions } from '../../src/http/edge.js';
+import { whipPlugin } from '../../src/http/whip.js';
 import { samplesOf } from '../../src/media/mixer.js';
+import type { Rgb } from '../../src/layout/color.js';
+import { i420Planes } from '../../src/render/i420-frame.js';
 
 export interface WhipTestApp {
   app: FastifyInstance;
@@ -35,8 +38,9 @@ async function authorize(req: FastifyRequest, _type: string, id: string): Promis
 
 export async function startWhipApp(options: CallMediaOptions = {}): Promise<WhipTestApp> {
   const app = Fastify({ logger: false });
+  installHttpConventions(app);
   const media = new CallMedia({ ice: { host: '127.0.0.1' }, ...options });
-  await registerWhipRoutes(app, { media, authorize, log: { info() {}, warn() {} }, publicUrl: '' });
+  await whipPlugin(app, { media, authorize, log: { info() {}, warn() {} }, publicUrl: '' });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
@@ -51,24 +55,13 @@ export async function startWhipApp(options: CallMediaOptions = {}): Promise<Whip
   };
 }
 
-export async function waitFor<T>(what: string, probe: () => T | undefined | null | false, timeoutMs = 60_000, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
-
-export interface Rgb { r: number; g: number; b: number }
-
 /** The RGB colour of pixel (x, y) of an I420 frame (BT.601 limited range). */
 export function i420PixelRgb(data: Buffer, width: number, height: number, x: number, y: number): Rgb {
   const Y = data[y * width + x]!;
-  const cw = Math.ceil(width / 2), ch = Math.ceil(height / 2);
-  const U = data[width * height + (y >> 1) * cw + (x >> 1)]!;
-  const V = data[width * height + cw * ch + (y >> 1) * cw + (x >> 1)]!;
+  const p = i420Planes(width, height);
+  const ci = (y >> 1) * p.chromaWidth + (x >> 1);
+  const U = data[p.uOffset + ci]!;
+  const V = data[p.vOffset + ci]!;
   const c = 1.164 * (Y - 16), d = U - 128, e = V - 128;
   const clamp = (v: number) => Math.max(0, Math.min(255, Math.round(v)));
   return { r: clamp(c + 1.596 * e), g: clamp(c - 0.392 * d - 0.813 * e), b: clamp(c + 2.017 * d) };

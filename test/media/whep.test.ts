@@ -17,7 +17,12 @@ import { postOffer, TestPublisher } from '../support/publisher.js';
 import { startNginxIngest, type NginxIngest } from '../support/rtmp-ingest.js';
 import { startTestCallcast, type TestCallcast } from '../support/callcast.js';
 import { TestSubscriber } from '../support/subscriber.js';
-import { dominantFrequency, i420PixelRgb, near, waitFor, type Rgb } from './helpers.js';
+import type { Rgb } from '../../src/layout/color.js';
+import { sleep, waitFor as waitUntil } from '../support/wait.js';
+import { dominantFrequency, i420PixelRgb, near } from './helpers.js';
+
+/** (what, check, timeout) order, as these tests were written. */
+const waitFor = <T>(what: string, check: () => T, timeoutMs: number) => waitUntil(check, what, timeoutMs);
 
 const execFileP = promisify(execFile);
 
@@ -27,7 +32,6 @@ const PEOPLE: Record<string, { color: string; rgb: Rgb; tone: number }> = {
   carol: { color: 'lime', rgb: { r: 0, g: 255, b: 0 }, tone: 1320 },
 };
 const NAMES = Object.keys(PEOPLE);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('WHEP subscriptions', { timeout: 290_000 }, () => {
   let svc: TestCallcast;

@@ -13,8 +13,9 @@ import {
   GenericNack, MediaStreamTrack, RtcpTransportLayerFeedback, RTCPeerConnection, RTCRtpCodecParameters, useNACK, usePLI, useSdesMid,
   type RTCRtpReceiver, type RtpPacket,
 } from 'werift';
-import { i420Bytes } from '../../src/media/i420-scale.js';
-import { FixedSizeReader, RtpProcess, silentLog, type RtpCodec } from '../../src/media/rtp-process.js';
+import { i420Bytes } from '../../src/render/i420-frame.js';
+import { silentLogger } from '../../src/log.js';
+import { FixedSizeReader, RtpProcess, type RtpCodec } from '../../src/media/rtp-process.js';
 import { AudioTrackDecoder, videoOutputArgs } from '../../src/media/track-decoder.js';
 import { vp8KeyframeSize } from '../../src/media/video-size.js';
 import { postOffer, type WhipResponse } from './publisher.js';
@@ -180,7 +181,7 @@ export class TestSubscriber {
       this.stats.packets.audio += 1;
       if (!this.decoding) return;
       this.audio ??= new AudioTrackDecoder({
-        codec, log: silentLog, label: 'subscriber audio',
+        codec, log: silentLogger, label: 'subscriber audio',
         onPcm: (pcm) => {
           this.stats.audioChunks += 1;
           this.pcm.push(Buffer.from(pcm));
@@ -194,9 +195,9 @@ export class TestSubscriber {
   private async startVideo(codec: RtpCodec): Promise<void> {
     const { width, height } = this.size;
     const proc = await RtpProcess.start({
-      kind: 'video', codec, outputArgs: (targets) => videoOutputArgs([{ width, height }], targets), log: silentLog, label: 'subscriber video',
+      kind: 'video', codec, outputArgs: (targets) => videoOutputArgs([{ width, height }], targets), log: silentLogger, label: 'subscriber video',
     });
-    if (this.closed || !this.decoding) { await proc.stop(); return; }
+    if (this.closed || !this.decoding) { await proc.close(); return; }
     const reader = new FixedSizeReader(i420Bytes(width, height), (record) => {
       this.stats.frames += 1;
       this.stats.firstFrameAt ??= Date.now();
@@ -216,7 +217,7 @@ export class TestSubscriber {
     const [video, audio] = [this.video, this.audio];
     this.video = undefined;
     this.audio = undefined;
-    await Promise.all([video?.stop(), audio?.close()]);
+    await Promise.all([video?.close(), audio?.close()]);
   }
 
   /** Sends an RTCP generic NACK for these video sequence numbers (as if they were lost). */
@@ -246,7 +247,7 @@ export class TestSubscriber {
     if (this.closed) return;
     this.closed = true;
     await this.videoStarting?.catch(() => undefined);
-    await Promise.all([this.video?.stop(), this.audio?.close()]);
+    await Promise.all([this.video?.close(), this.audio?.close()]);
     await Promise.race([this.pc.close().catch(() => undefined), new Promise((r) => setTimeout(r, 3000).unref())]);
   }
 }

@@ -16,7 +16,8 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { PeerState } from '../ingest-peer.js';
-import { silentLog, type MediaLog, type RtpCodec } from '../rtp-process.js';
+import { silentLogger, type Logger } from '../../log.js';
+import type { RtpCodec } from '../rtp-process.js';
 import type { MediaKind } from '../sdp.js';
 import type { IceHostConfig } from '../webrtc.js';
 import { KeyframeRequests } from './keyframe-requests.js';
@@ -52,7 +53,7 @@ export class UnknownParticipantError extends Error {
 
 export interface ForwarderOptions {
   ice: IceHostConfig;
-  log?: MediaLog;
+  log?: Logger;
   /** how long a new subscriber may take to connect (ICE + DTLS) before it is dropped (ms) */
   connectTimeoutMs?: number;
   /** how long a disconnected subscriber may take to come back before it is dropped (ms) */
@@ -101,7 +102,7 @@ const keyOf = (callCid: string, sessionId: string) => `${callCid}\n${sessionId}`
 export class Forwarder extends EventEmitter {
   private readonly publishers = new Map<string, Publisher>();
   private readonly subscriptions = new Map<string, Subscription>();
-  private readonly log: MediaLog;
+  private readonly log: Logger;
   private readonly connectTimeoutMs: number;
   private readonly graceMs: number;
   private readonly keyframeIntervalMs: number;
@@ -109,7 +110,7 @@ export class Forwarder extends EventEmitter {
 
   constructor(private readonly options: ForwarderOptions) {
     super();
-    this.log = options.log ?? silentLog;
+    this.log = options.log ?? silentLogger;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 20_000;
     this.graceMs = options.disconnectGraceMs ?? 10_000;
     this.keyframeIntervalMs = options.keyframeIntervalMs ?? 1000;
