@@ -29,8 +29,14 @@ export interface WhepOptions {
 const SDP_LIMIT = 64 * 1024;
 const PREFIXES = ['/api/v2', ''] as const;
 
-interface ParticipantParams { type: string; id: string; sessionId: string }
-interface ResourceParams extends ParticipantParams { resourceId: string }
+interface ParticipantParams {
+  type: string;
+  id: string;
+  sessionId: string;
+}
+interface ResourceParams extends ParticipantParams {
+  resourceId: string;
+}
 
 const CORS_HEADERS = {
   'access-control-allow-origin': '*',
@@ -40,20 +46,30 @@ const CORS_HEADERS = {
 };
 
 function sendError(reply: FastifyReply, operation: string, err: ApiError, startedAt: number): FastifyReply {
-  return reply.code(err.status).type('application/json').send(errorBody(operation, err, performance.now() - startedAt));
+  return reply
+    .code(err.status)
+    .type('application/json')
+    .send(errorBody(operation, err, performance.now() - startedAt));
 }
 
 function asApiError(err: unknown): ApiError | undefined {
   if (err instanceof ApiError) return err;
   const e = err as { status?: unknown; code?: unknown; detail?: unknown; message?: unknown } | null;
   if (e && typeof e.status === 'number' && typeof e.code === 'number' && e.status >= 400 && e.status < 600) {
-    return new ApiError(e.status, e.code, typeof e.detail === 'string' ? e.detail : typeof e.message === 'string' ? e.message : 'request failed');
+    return new ApiError(
+      e.status,
+      e.code,
+      typeof e.detail === 'string' ? e.detail : typeof e.message === 'string' ? e.message : 'request failed',
+    );
   }
   return undefined;
 }
 
 function contentTypeOf(req: FastifyRequest): string {
-  return String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  return String(req.headers['content-type'] ?? '')
+    .split(';')[0]!
+    .trim()
+    .toLowerCase();
 }
 
 /**
@@ -77,18 +93,30 @@ export const whepRoutes: FastifyPluginAsync<WhepOptions> = async (app, opts) => 
   const forwarding = opts.media.forwarding;
   /** by resource id: the ETag and the subscriber's ICE username fragment */
   const resources = new Map<string, { etag: string; ufrag: string | undefined }>();
-  const forget = ({ resourceId }: { resourceId: string }) => { resources.delete(resourceId); };
+  const forget = ({ resourceId }: { resourceId: string }) => {
+    resources.delete(resourceId);
+  };
   forwarding.on('subscription_closed', forget);
-  app.addHook('onClose', async () => { forwarding.off('subscription_closed', forget); });
+  app.addHook('onClose', async () => {
+    forwarding.off('subscription_closed', forget);
+  });
 
-  app.addContentTypeParser(['application/sdp', 'application/trickle-ice-sdpfrag'], { parseAs: 'string', bodyLimit: SDP_LIMIT }, (_req, body, done) => done(null, body));
-  app.addHook('onSend', async (_req, reply) => { reply.headers(CORS_HEADERS); });
+  app.addContentTypeParser(
+    ['application/sdp', 'application/trickle-ice-sdpfrag'],
+    { parseAs: 'string', bodyLimit: SDP_LIMIT },
+    (_req, body, done) => done(null, body),
+  );
+  app.addHook('onSend', async (_req, reply) => {
+    reply.headers(CORS_HEADERS);
+  });
 
   for (const prefix of PREFIXES) {
     const base = `${prefix}/video/call/:type/:id/participants/:sessionId/whep`;
 
     app.options(base, async (_req, reply) => reply.code(204).header('accept-post', 'application/sdp').send());
-    app.options(`${base}/:resourceId`, async (_req, reply) => reply.code(204).header('accept-patch', 'application/trickle-ice-sdpfrag').send());
+    app.options(`${base}/:resourceId`, async (_req, reply) =>
+      reply.code(204).header('accept-patch', 'application/trickle-ice-sdpfrag').send(),
+    );
 
     app.post<{ Params: ParticipantParams }>(base, async (req, reply) => {
       const startedAt = performance.now();
@@ -96,7 +124,12 @@ export const whepRoutes: FastifyPluginAsync<WhepOptions> = async (app, opts) => 
       const { type, id, sessionId } = req.params;
       const callCid = `${type}:${id}`;
       if (contentTypeOf(req) !== 'application/sdp') {
-        return sendError(reply, op, new ApiError(415, ErrorCodes.input, 'the offer must be sent with Content-Type: application/sdp'), startedAt);
+        return sendError(
+          reply,
+          op,
+          new ApiError(415, ErrorCodes.input, 'the offer must be sent with Content-Type: application/sdp'),
+          startedAt,
+        );
       }
       try {
         await opts.authorize(req, type, id);
@@ -112,13 +145,23 @@ export const whepRoutes: FastifyPluginAsync<WhepOptions> = async (app, opts) => 
         const etag = `"${createHash('sha256').update(resourceId).update(answer).digest('hex').slice(0, 16)}"`;
         resources.set(resourceId, { etag, ufrag: /a=ice-ufrag:(\S+)/.exec(offer)?.[1] });
         const location = `${prefix}/video/call/${encodeURIComponent(type)}/${encodeURIComponent(id)}/participants/${encodeURIComponent(sessionId)}/whep/${resourceId}`;
-        return reply.code(201).type('application/sdp').header('location', location).header('etag', etag)
-          .header('accept-patch', 'application/trickle-ice-sdpfrag').send(answer);
+        return reply
+          .code(201)
+          .type('application/sdp')
+          .header('location', location)
+          .header('etag', etag)
+          .header('accept-patch', 'application/trickle-ice-sdpfrag')
+          .send(answer);
       } catch (err) {
         if (err instanceof UnknownParticipantError) return sendError(reply, op, notFound(err.message), startedAt);
         if (err instanceof OfferError) return sendError(reply, op, new ApiError(400, ErrorCodes.input, err.message), startedAt);
         opts.log?.warn({ callCid, err: (err as Error)?.message }, 'WHEP offer could not be answered');
-        return sendError(reply, op, new ApiError(400, ErrorCodes.input, `the SDP offer could not be negotiated: ${(err as Error)?.message ?? 'unknown error'}`), startedAt);
+        return sendError(
+          reply,
+          op,
+          new ApiError(400, ErrorCodes.input, `the SDP offer could not be negotiated: ${(err as Error)?.message ?? 'unknown error'}`),
+          startedAt,
+        );
       }
     });
 
@@ -130,7 +173,12 @@ export const whepRoutes: FastifyPluginAsync<WhepOptions> = async (app, opts) => 
         return sendError(reply, op, notFound('WHEP session not found'), startedAt);
       }
       if (contentTypeOf(req) !== 'application/trickle-ice-sdpfrag') {
-        return sendError(reply, op, new ApiError(415, ErrorCodes.input, 'send ICE candidates as application/trickle-ice-sdpfrag'), startedAt);
+        return sendError(
+          reply,
+          op,
+          new ApiError(415, ErrorCodes.input, 'send ICE candidates as application/trickle-ice-sdpfrag'),
+          startedAt,
+        );
       }
       const ifMatch = req.headers['if-match'];
       const r = resources.get(resourceId);
@@ -140,10 +188,16 @@ export const whepRoutes: FastifyPluginAsync<WhepOptions> = async (app, opts) => 
       const frag = typeof req.body === 'string' ? req.body : '';
       const ufrag = /a=ice-ufrag:(\S+)/.exec(frag)?.[1];
       if (ufrag !== undefined && r?.ufrag !== undefined && ufrag !== r.ufrag) {
-        return sendError(reply, op, new ApiError(422, ErrorCodes.input, 'ICE restarts are not supported: subscribe with a new offer'), startedAt);
+        return sendError(
+          reply,
+          op,
+          new ApiError(422, ErrorCodes.input, 'ICE restarts are not supported: subscribe with a new offer'),
+          startedAt,
+        );
       }
       const added = await forwarding.addRemoteCandidates(resourceId, frag);
-      if (added < 0) return sendError(reply, op, new ApiError(400, ErrorCodes.input, 'the fragment holds no valid candidate lines'), startedAt);
+      if (added < 0)
+        return sendError(reply, op, new ApiError(400, ErrorCodes.input, 'the fragment holds no valid candidate lines'), startedAt);
       return reply.code(204).send();
     });
 

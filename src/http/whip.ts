@@ -33,7 +33,9 @@ export interface WhipOptions {
 const SDP_LIMIT = 64 * 1024;
 const PREFIXES = ['/api/v2', ''] as const;
 
-interface SessionParams extends CallParams { resourceId: string }
+interface SessionParams extends CallParams {
+  resourceId: string;
+}
 
 function etagOf(sessionId: string, answer: string): string {
   return `"${createHash('sha256').update(sessionId).update(answer).digest('hex').slice(0, 16)}"`;
@@ -59,22 +61,35 @@ export async function whipPlugin(app: FastifyInstance, deps: WhipOptions): Promi
     if (resourceId !== undefined) sessions.delete(resourceId);
   };
   deps.media.on('participant_left', forget);
-  app.addHook('onClose', async () => { deps.media.off('participant_left', forget); });
+  app.addHook('onClose', async () => {
+    deps.media.off('participant_left', forget);
+  });
 
   await app.register(async (scope) => {
-    scope.addContentTypeParser(['application/sdp', 'application/trickle-ice-sdpfrag'], { parseAs: 'string', bodyLimit: SDP_LIMIT }, (_req, body, done) => done(null, body));
-    scope.addHook('onSend', async (_req, reply) => { reply.headers(CORS_HEADERS); });
+    scope.addContentTypeParser(
+      ['application/sdp', 'application/trickle-ice-sdpfrag'],
+      { parseAs: 'string', bodyLimit: SDP_LIMIT },
+      (_req, body, done) => done(null, body),
+    );
+    scope.addHook('onSend', async (_req, reply) => {
+      reply.headers(CORS_HEADERS);
+    });
 
     for (const prefix of PREFIXES) {
       const base = `${prefix}/video/call/:type/:id/whip`;
 
       scope.options(base, async (_req, reply) => reply.code(204).header('accept-post', 'application/sdp').send());
-      scope.options(`${base}/:resourceId`, async (_req, reply) => reply.code(204).header('accept-patch', 'application/trickle-ice-sdpfrag').send());
+      scope.options(`${base}/:resourceId`, async (_req, reply) =>
+        reply.code(204).header('accept-patch', 'application/trickle-ice-sdpfrag').send(),
+      );
 
       scope.post<{ Params: CallParams }>(base, { config: { operation: 'WhipPublish' } }, async (req, reply) => {
         const { type, id } = req.params;
         const callCid = cidOf(type, id);
-        const contentType = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+        const contentType = String(req.headers['content-type'] ?? '')
+          .split(';')[0]!
+          .trim()
+          .toLowerCase();
         if (contentType !== 'application/sdp') {
           throw new ApiError(415, ErrorCodes.input, 'the offer must be sent with Content-Type: application/sdp');
         }
@@ -88,9 +103,17 @@ export async function whipPlugin(app: FastifyInstance, deps: WhipOptions): Promi
           sessions.set(resourceId, { callCid, sessionId, etag, ufrag: /a=ice-ufrag:(\S+)/.exec(offer)?.[1] });
           resourceOf.set(sessionId, resourceId);
           const location = `${deps.publicUrl}${prefix}/video/call/${encodeURIComponent(type)}/${encodeURIComponent(id)}/whip/${resourceId}`;
-          deps.log.info({ callCid, sessionId, userId: identity.userId, refused: plan.refused.map((r) => `${r.section.kind}:${r.reason}`) }, 'WHIP session created');
-          return reply.code(201).type('application/sdp').header('location', location).header('etag', etag)
-            .header('accept-patch', 'application/trickle-ice-sdpfrag').send(answer);
+          deps.log.info(
+            { callCid, sessionId, userId: identity.userId, refused: plan.refused.map((r) => `${r.section.kind}:${r.reason}`) },
+            'WHIP session created',
+          );
+          return reply
+            .code(201)
+            .type('application/sdp')
+            .header('location', location)
+            .header('etag', etag)
+            .header('accept-patch', 'application/trickle-ice-sdpfrag')
+            .send(answer);
         } catch (err) {
           if (err instanceof OfferError) throw offerToApiError(err);
           deps.log.warn({ callCid, err: (err as Error)?.message }, 'WHIP offer could not be answered');
@@ -104,7 +127,10 @@ export async function whipPlugin(app: FastifyInstance, deps: WhipOptions): Promi
         if (!s || s.callCid !== cidOf(type, id) || !deps.media.has(s.callCid, s.sessionId)) {
           throw new ApiError(404, ErrorCodes.notFound, 'WHIP session not found');
         }
-        const contentType = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+        const contentType = String(req.headers['content-type'] ?? '')
+          .split(';')[0]!
+          .trim()
+          .toLowerCase();
         if (contentType !== 'application/trickle-ice-sdpfrag') {
           throw new ApiError(415, ErrorCodes.input, 'send ICE candidates as application/trickle-ice-sdpfrag');
         }
@@ -126,7 +152,8 @@ export async function whipPlugin(app: FastifyInstance, deps: WhipOptions): Promi
       scope.delete<{ Params: SessionParams }>(`${base}/:resourceId`, { config: { operation: 'WhipDelete' } }, async (req, reply) => {
         const { type, id, resourceId } = req.params;
         const s = sessions.get(resourceId);
-        if (!s || s.callCid !== cidOf(type, id) || !deps.media.leave(s.callCid, s.sessionId)) throw new ApiError(404, ErrorCodes.notFound, 'WHIP session not found');
+        if (!s || s.callCid !== cidOf(type, id) || !deps.media.leave(s.callCid, s.sessionId))
+          throw new ApiError(404, ErrorCodes.notFound, 'WHIP session not found');
         sessions.delete(resourceId);
         resourceOf.delete(s.sessionId);
         return reply.code(200).send();

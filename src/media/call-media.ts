@@ -36,7 +36,12 @@ export interface SessionParticipant {
   published_tracks: ('audio' | 'video')[];
 }
 
-export interface PublishedTrackInfo { kind: 'audio' | 'video'; codec: string | undefined; mid: string | undefined; receiving: boolean }
+export interface PublishedTrackInfo {
+  kind: 'audio' | 'video';
+  codec: string | undefined;
+  mid: string | undefined;
+  receiving: boolean;
+}
 
 interface Participant {
   callCid: string;
@@ -76,14 +81,29 @@ export interface CallMediaOptions {
   ffmpegPath?: string;
 }
 
-export interface PublishResult { sessionId: string; answer: string; plan: OfferPlan }
+export interface PublishResult {
+  sessionId: string;
+  answer: string;
+  plan: OfferPlan;
+}
 
 /** Why a participant left: a WHIP DELETE ('left' by default), a connection that ended, the call's end. */
 export type LeaveReason = 'left' | 'connect_timeout' | 'disconnected' | 'connection_failed' | 'closed' | 'call_ended' | (string & {});
 
-export interface ParticipantJoinedEvent { callCid: string; participant: SessionParticipant }
-export interface ParticipantLeftEvent { callCid: string; participant: SessionParticipant; reason: LeaveReason }
-export interface SpeakerChangedEvent { callCid: string; dominantSessionId: string | undefined; dominantUserId: string | undefined }
+export interface ParticipantJoinedEvent {
+  callCid: string;
+  participant: SessionParticipant;
+}
+export interface ParticipantLeftEvent {
+  callCid: string;
+  participant: SessionParticipant;
+  reason: LeaveReason;
+}
+export interface SpeakerChangedEvent {
+  callCid: string;
+  dominantSessionId: string | undefined;
+  dominantUserId: string | undefined;
+}
 
 /** The events of `CallMedia`. */
 export interface CallMediaEvents {
@@ -118,7 +138,12 @@ export class CallMedia extends EventEmitter<CallMediaEvents> {
     this.ffmpegPath = options.ffmpegPath;
     this.timer = setInterval(() => this.updateSpeakers(Date.now()), 100);
     this.timer.unref();
-    this.forwarding = new Forwarder({ ice: this.ice, log: this.log, connectTimeoutMs: this.connectTimeoutMs, disconnectGraceMs: this.graceMs });
+    this.forwarding = new Forwarder({
+      ice: this.ice,
+      log: this.log,
+      connectTimeoutMs: this.connectTimeoutMs,
+      disconnectGraceMs: this.graceMs,
+    });
   }
 
   /**
@@ -132,9 +157,22 @@ export class CallMedia extends EventEmitter<CallMediaEvents> {
     const sessionId = randomUUID();
     const call = this.call(callCid);
     const p: Participant = {
-      callCid, sessionId, identity, joinedAt: Date.now(), peer, tracks: [], receiving: new Set(),
-      video: undefined, audio: undefined, pcm: new PcmTimeline(), videoSize: undefined,
-      audioLevel: -Infinity, isSpeaking: false, isDominantSpeaker: false, disconnectTimer: undefined, connectTimer: undefined,
+      callCid,
+      sessionId,
+      identity,
+      joinedAt: Date.now(),
+      peer,
+      tracks: [],
+      receiving: new Set(),
+      video: undefined,
+      audio: undefined,
+      pcm: new PcmTimeline(),
+      videoSize: undefined,
+      audioLevel: -Infinity,
+      isSpeaking: false,
+      isDominantSpeaker: false,
+      disconnectTimer: undefined,
+      connectTimer: undefined,
     };
     call.participants.set(sessionId, p);
     for (const t of peer.tracks) this.onTrack(p, t);
@@ -259,7 +297,8 @@ export class CallMedia extends EventEmitter<CallMediaEvents> {
     clearInterval(this.timer);
     const closing: Promise<unknown>[] = [this.forwarding.close()];
     for (const [callCid, call] of [...this.calls]) {
-      for (const p of call.participants.values()) closing.push(p.peer.close(), p.video?.close() ?? Promise.resolve(), p.audio?.close() ?? Promise.resolve());
+      for (const p of call.participants.values())
+        closing.push(p.peer.close(), p.video?.close() ?? Promise.resolve(), p.audio?.close() ?? Promise.resolve());
       this.endCall(callCid);
     }
     await Promise.allSettled(closing);
@@ -322,13 +361,18 @@ export class CallMedia extends EventEmitter<CallMediaEvents> {
     const label = `${p.callCid}/${p.sessionId}/${t.kind}`;
     if (t.kind === 'video' && !p.video) {
       p.video = new TrackDecoder({
-        codec: t.codec!, requestKeyframe: () => this.forwarding.requestKeyframe(p.callCid, p.sessionId, t), log: this.log, label,
+        codec: t.codec!,
+        requestKeyframe: () => this.forwarding.requestKeyframe(p.callCid, p.sessionId, t),
+        log: this.log,
+        label,
         ...(this.ffmpegPath ? { ffmpegPath: this.ffmpegPath } : {}),
       });
       p.video.on('stall', (info) => this.log.warn({ track: label, ...info }, 'video track stalled'));
     } else if (t.kind === 'audio' && !p.audio) {
       p.audio = new AudioTrackDecoder({
-        codec: t.codec!, log: this.log, label,
+        codec: t.codec!,
+        log: this.log,
+        label,
         ...(this.ffmpegPath ? { ffmpegPath: this.ffmpegPath } : {}),
         onPcm: (pcm) => {
           if (!this.live(p)) return;
@@ -379,7 +423,11 @@ export class CallMedia extends EventEmitter<CallMediaEvents> {
 function toSessionParticipant(p: Participant): SessionParticipant {
   return {
     user_session_id: p.sessionId,
-    user: { id: p.identity.userId, ...(p.identity.name ? { name: p.identity.name } : {}), ...(p.identity.image ? { image: p.identity.image } : {}) },
+    user: {
+      id: p.identity.userId,
+      ...(p.identity.name ? { name: p.identity.name } : {}),
+      ...(p.identity.image ? { image: p.identity.image } : {}),
+    },
     role: p.identity.roles[0] ?? 'user',
     joined_at: new Date(p.joinedAt).toISOString(),
     published_tracks: (['audio', 'video'] as const).filter((kind) => [...p.receiving].some((t) => t.kind === kind)),

@@ -6,7 +6,14 @@ import { EventEmitter } from 'node:events';
 import { GenericNack, RtcpTransportLayerFeedback, type RtcpPacket, type RTCRtpReceiver, type RtpPacket } from 'werift';
 import type { RtpCodec } from './rtp-process.js';
 import { deactivateSections, type OfferPlan } from './sdp.js';
-import { addTrickleCandidates, advertisedAnswer, createIngestPeer, waitForGathering, type IceHostConfig, type RTCPeerConnection } from './webrtc.js';
+import {
+  addTrickleCandidates,
+  advertisedAnswer,
+  createIngestPeer,
+  waitForGathering,
+  type IceHostConfig,
+  type RTCPeerConnection,
+} from './webrtc.js';
 
 export interface IngestTrack {
   kind: 'audio' | 'video';
@@ -36,14 +43,19 @@ export class IngestPeer extends EventEmitter<IngestPeerEvents> {
   private firSequence = 0;
   private isClosed = false;
 
-  private constructor(private readonly pc: RTCPeerConnection, readonly answer: string) {
+  private constructor(
+    private readonly pc: RTCPeerConnection,
+    readonly answer: string,
+  ) {
     super();
   }
 
   /** Applies the offer (refused sections made inactive) and produces the complete answer. */
   static async answer(offer: string, plan: OfferPlan, ice: IceHostConfig): Promise<IngestPeer> {
     const pc = createIngestPeer(ice);
-    const refused = new Set(plan.refused.filter((r) => r.section.kind === 'audio' || r.section.kind === 'video').map((r) => r.section.index));
+    const refused = new Set(
+      plan.refused.filter((r) => r.section.kind === 'audio' || r.section.kind === 'video').map((r) => r.section.index),
+    );
     const accepted = new Set(plan.accepted.map((s) => s.mid).filter((m): m is string => m !== undefined));
     let peer: IngestPeer | undefined;
     const pendingTracks: Parameters<NonNullable<RTCPeerConnection['ontrack']>>[0][] = [];
@@ -71,7 +83,10 @@ export class IngestPeer extends EventEmitter<IngestPeerEvents> {
     return peer;
   }
 
-  private addTrack(event: { track: import('werift').MediaStreamTrack; receiver: RTCRtpReceiver; transceiver: import('werift').RTCRtpTransceiver }, accepted: ReadonlySet<string>): void {
+  private addTrack(
+    event: { track: import('werift').MediaStreamTrack; receiver: RTCRtpReceiver; transceiver: import('werift').RTCRtpTransceiver },
+    accepted: ReadonlySet<string>,
+  ): void {
     const { track, receiver, transceiver } = event;
     const mid = transceiver.mid ?? undefined;
     if (track.kind !== 'audio' && track.kind !== 'video') return;
@@ -121,7 +136,9 @@ export class IngestPeer extends EventEmitter<IngestPeerEvents> {
     return addTrickleCandidates(this.pc, fragment);
   }
 
-  get connectionState(): string { return this.pc.connectionState; }
+  get connectionState(): string {
+    return this.pc.connectionState;
+  }
 
   /** Whether `close` was called. */
   get closed(): boolean {
@@ -140,7 +157,13 @@ export class IngestPeer extends EventEmitter<IngestPeerEvents> {
 
 function rtpCodecOf(c: { payloadType: number; mimeType: string; clockRate: number; channels?: number; parameters?: string }): RtpCodec {
   const name = c.mimeType.split('/')[1] ?? c.mimeType;
-  return { payloadType: c.payloadType, name, clockRate: c.clockRate, ...(c.channels ? { channels: c.channels } : {}), ...(c.parameters ? { fmtp: c.parameters } : {}) };
+  return {
+    payloadType: c.payloadType,
+    name,
+    clockRate: c.clockRate,
+    ...(c.channels ? { channels: c.channels } : {}),
+    ...(c.parameters ? { fmtp: c.parameters } : {}),
+  };
 }
 
 /** An RTCP Full Intra Request (RFC 5104 §4.3.1) for `mediaSsrc`. */

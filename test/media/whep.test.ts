@@ -48,7 +48,8 @@ describe('WHEP subscriptions', { timeout: 290_000 }, () => {
   // delay, printed, tells a loaded machine apart (werift drops a peer whose consent checks go
   // unanswered for 30 s).
   const lag = monitorEventLoopDelay({ resolution: 20 });
-  const lagText = () => `event-loop delay p50 ${(lag.percentile(50) / 1e6).toFixed(0)} ms, p99 ${(lag.percentile(99) / 1e6).toFixed(0)} ms, max ${(lag.max / 1e6).toFixed(0)} ms`;
+  const lagText = () =>
+    `event-loop delay p50 ${(lag.percentile(50) / 1e6).toFixed(0)} ms, p99 ${(lag.percentile(99) / 1e6).toFixed(0)} ms, max ${(lag.max / 1e6).toFixed(0)} ms`;
 
   const token = (user: string) => svc.client.generateUserToken({ user_id: user, validity_in_seconds: 900 });
   const sessionOf = (user: string, cid = CID) => svc.server.media.sessionParticipants(cid).find((p) => p.user.id === user)?.user_session_id;
@@ -85,9 +86,17 @@ describe('WHEP subscriptions', { timeout: 290_000 }, () => {
 
   it('lists what each participant publishes, and gives WHIP sessions a resource id of their own', async () => {
     const call = svc.client.video.call(TYPE, ID);
-    await waitFor('all tracks received', () => svc.server.media.sessionParticipants(CID).filter((p) => p.published_tracks.length === 2).length === 3, 30_000);
+    await waitFor(
+      'all tracks received',
+      () => svc.server.media.sessionParticipants(CID).filter((p) => p.published_tracks.length === 2).length === 3,
+      30_000,
+    );
     const { call: state } = await call.get();
-    const listed = (state.session?.participants ?? []) as unknown as { user: { id: string }; user_session_id: string; published_tracks: string[] }[];
+    const listed = (state.session?.participants ?? []) as unknown as {
+      user: { id: string };
+      user_session_id: string;
+      published_tracks: string[];
+    }[];
     assert.deepEqual(listed.map((p) => p.user.id).sort(), NAMES);
     for (const p of listed) assert.deepEqual(p.published_tracks, ['audio', 'video']);
 
@@ -100,7 +109,11 @@ describe('WHEP subscriptions', { timeout: 290_000 }, () => {
     // What every reader of the call sees does not remove anyone.
     const res = await fetch(`${whip}/${aliceSession}`, { method: 'DELETE' });
     assert.equal(res.status, 404);
-    const patch = await fetch(`${whip}/${aliceSession}`, { method: 'PATCH', headers: { 'content-type': 'application/trickle-ice-sdpfrag' }, body: 'a=mid:0\r\na=candidate:1 1 udp 1 127.0.0.1 9 typ host\r\n' });
+    const patch = await fetch(`${whip}/${aliceSession}`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/trickle-ice-sdpfrag' },
+      body: 'a=mid:0\r\na=candidate:1 1 udp 1 127.0.0.1 9 typ host\r\n',
+    });
     assert.equal(patch.status, 404);
     assert.ok(sessionOf('alice'), 'alice is still in the call');
   });
@@ -114,7 +127,9 @@ describe('WHEP subscriptions', { timeout: 290_000 }, () => {
       await waitFor(`${viewer} hears ${user}`, () => s.stats.audioChunks > 150, 60_000);
       const f = dominantFrequency(s.recentPcm(1000));
       assert.ok(Math.abs(f - PEOPLE[user]!.tone) <= 10, `${viewer} hears ${f} Hz from ${user}`);
-      t.diagnostic(`${viewer} <- ${user}: first frame ${s.stats.firstFrameAt! - s.stats.startedAt} ms after its POST, colour ${JSON.stringify(centre(s))}, ${f} Hz`);
+      t.diagnostic(
+        `${viewer} <- ${user}: first frame ${s.stats.firstFrameAt! - s.stats.startedAt} ms after its POST, colour ${JSON.stringify(centre(s))}, ${f} Hz`,
+      );
       // Checked: its decoders stop (less load on a small machine), its subscription stays.
       await s.stopDecoding();
     }
@@ -122,11 +137,15 @@ describe('WHEP subscriptions', { timeout: 290_000 }, () => {
     const subs0 = svc.server.media.forwarding.list(CID);
     assert.equal(subs0.length, 6);
     for (const info of subs0) {
-      assert.deepEqual(info.legs.map((l) => [l.kind, l.codec.toLowerCase(), l.payloadType]).sort(), [['audio', 'opus', 109], ['video', 'vp8', 98]]);
+      assert.deepEqual(info.legs.map((l) => [l.kind, l.codec.toLowerCase(), l.payloadType]).sort(), [
+        ['audio', 'opus', 109],
+        ['video', 'vp8', 98],
+      ]);
       for (const l of info.legs) assert.ok(l.sent > 0);
     }
     t.diagnostic(lagText());
-    for (const user of NAMES) t.diagnostic(`keyframe requests to ${user}: ${JSON.stringify(svc.server.media.forwarding.keyframeStats(CID, sessionOf(user)!))}`);
+    for (const user of NAMES)
+      t.diagnostic(`keyframe requests to ${user}: ${JSON.stringify(svc.server.media.forwarding.keyframeStats(CID, sessionOf(user)!))}`);
     // Audio levels and speaking still come from the decoded audio.
     for (const user of NAMES) assert.ok((svc.server.media.audioLevel(CID, sessionOf(user)!) ?? -Infinity) > -40);
 
@@ -144,9 +163,11 @@ describe('WHEP subscriptions', { timeout: 290_000 }, () => {
     const s = await subscribe('bob', 'alice');
     await waitFor('late picture', () => shows(s, 'alice'), 30_000);
     const st = s.stats;
-    t.diagnostic(`late subscriber (alice publishing ${Math.round((st.startedAt - since) / 1000)} s): connected +${st.connectedAt! - st.startedAt} ms, `
-      + `first video packet +${st.firstVideoPacketAt! - st.startedAt} ms, first keyframe +${st.firstKeyframeAt! - st.startedAt} ms, `
-      + `first decoded frame +${st.firstFrameAt! - st.startedAt} ms (from the POST; the last includes starting the test's ffmpeg decoder)`);
+    t.diagnostic(
+      `late subscriber (alice publishing ${Math.round((st.startedAt - since) / 1000)} s): connected +${st.connectedAt! - st.startedAt} ms, ` +
+        `first video packet +${st.firstVideoPacketAt! - st.startedAt} ms, first keyframe +${st.firstKeyframeAt! - st.startedAt} ms, ` +
+        `first decoded frame +${st.firstFrameAt! - st.startedAt} ms (from the POST; the last includes starting the test's ffmpeg decoder)`,
+    );
 
     // A NACK for a packet older than werift's own send history (128) is answered from the
     // forwarder's per-track cache (512): the packet arrives a second time, with the same number.
@@ -155,7 +176,8 @@ describe('WHEP subscriptions', { timeout: 290_000 }, () => {
     const recent = s.recentVideoSequence;
     const old = recent.slice(recent.length - 250, recent.length - 200).find((seq) => s.videoArrivals.get(seq) === 1)!;
     assert.notEqual(old, undefined);
-    const legs = () => svc.server.media.forwarding.list(CID).find((x) => x.resourceId === new URL(s.location!).pathname.split('/').pop())!.legs;
+    const legs = () =>
+      svc.server.media.forwarding.list(CID).find((x) => x.resourceId === new URL(s.location!).pathname.split('/').pop())!.legs;
     const before = legs().find((l) => l.kind === 'video')!.retransmitted;
     await s.nackVideo([old]);
     await waitFor('retransmission', () => (s.videoArrivals.get(old) ?? 0) >= 2, 10_000);
@@ -168,7 +190,9 @@ describe('WHEP subscriptions', { timeout: 290_000 }, () => {
   it('a subscriber that stops reading does not slow another subscriber nor the broadcast', async (t) => {
     ingest = await startNginxIngest();
     const call = svc.client.video.call(TYPE, ID);
-    await call.startRTMPBroadcasts({ broadcasts: [{ name: 'frozen-check', stream_url: ingest.url(), stream_key: 'whep-frozen', quality: '360p' }] });
+    await call.startRTMPBroadcasts({
+      broadcasts: [{ name: 'frozen-check', stream_url: ingest.url(), stream_key: 'whep-frozen', quality: '360p' }],
+    });
     const framesSent = () => svc.server.engine.stats(CID).find((s) => s.name === 'frozen-check')?.videoFramesSent ?? 0;
     await waitFor('broadcast live', () => framesSent() > 30, 60_000);
 
@@ -179,11 +203,21 @@ describe('WHEP subscriptions', { timeout: 290_000 }, () => {
     const script = fileURLToPath(new URL('../support/subscriber.ts', import.meta.url));
     const child = spawn(process.execPath, ['--import', 'tsx', script, whepUrl(bob), token('carol')], { stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(child);
-    let out = '', err = '';
-    child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr!.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-2000); });
-    const line = await waitFor('frozen subscriber subscribed', () => out.split('\n').find((l) => l.startsWith('{')) ?? (child.exitCode !== null ? 'exited' : undefined), 90_000)
-      .catch((e: Error) => { throw new Error(`${e.message}: ${err}`); });
+    let out = '',
+      err = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr!.on('data', (d: Buffer) => {
+      err = (err + d.toString()).slice(-2000);
+    });
+    const line = await waitFor(
+      'frozen subscriber subscribed',
+      () => out.split('\n').find((l) => l.startsWith('{')) ?? (child.exitCode !== null ? 'exited' : undefined),
+      90_000,
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}: ${err}`);
+    });
     assert.notEqual(line, 'exited', `the subscriber process failed: ${err}`);
     const { location } = JSON.parse(line) as { location: string };
     const frozenId = new URL(location).pathname.split('/').pop()!;
@@ -191,12 +225,21 @@ describe('WHEP subscriptions', { timeout: 290_000 }, () => {
     await waitFor('packets to the frozen subscriber', () => (legsOf()?.legs.find((l) => l.kind === 'video')?.sent ?? 0) > 30, 30_000);
 
     // Bob's decoder in the service (what the compositor draws), by distinct decoded pictures.
-    let decoded = 0, lastAt = 0;
+    let decoded = 0,
+      lastAt = 0;
     const poll = setInterval(() => {
       const at = svc.server.media.videoDecoder(CID, bob)?.latestFrame()?.at ?? 0;
-      if (at !== lastAt) { decoded += 1; lastAt = at; }
+      if (at !== lastAt) {
+        decoded += 1;
+        lastAt = at;
+      }
     }, 10);
-    const sample = () => ({ watcher: watcher.stats.frames, broadcast: framesSent(), decoder: decoded, toFrozen: legsOf()?.legs.find((l) => l.kind === 'video')?.sent ?? 0 });
+    const sample = () => ({
+      watcher: watcher.stats.frames,
+      broadcast: framesSent(),
+      decoder: decoded,
+      toFrozen: legsOf()?.legs.find((l) => l.kind === 'video')?.sent ?? 0,
+    });
     try {
       const WINDOW = 6000;
       const a = sample();
@@ -205,8 +248,14 @@ describe('WHEP subscriptions', { timeout: 290_000 }, () => {
       process.kill(child.pid!, 'SIGSTOP');
       await sleep(WINDOW);
       const c = sample();
-      const d = (x: typeof a, y: typeof a) => ({ watcher: y.watcher - x.watcher, broadcast: y.broadcast - x.broadcast, decoder: y.decoder - x.decoder, toFrozen: y.toFrozen - x.toFrozen });
-      const reading = d(a, b), frozen = d(b, c);
+      const d = (x: typeof a, y: typeof a) => ({
+        watcher: y.watcher - x.watcher,
+        broadcast: y.broadcast - x.broadcast,
+        decoder: y.decoder - x.decoder,
+        toFrozen: y.toFrozen - x.toFrozen,
+      });
+      const reading = d(a, b),
+        frozen = d(b, c);
       t.diagnostic(`over ${WINDOW} ms with the other subscriber reading: ${JSON.stringify(reading)}`);
       t.diagnostic(`over ${WINDOW} ms with it frozen (SIGSTOP):        ${JSON.stringify(frozen)}`);
       assert.ok(frozen.watcher > 0, 'the other subscriber keeps decoding frames');
@@ -219,8 +268,25 @@ describe('WHEP subscriptions', { timeout: 290_000 }, () => {
       await call.stopRTMPBroadcast({ name: 'frozen-check' });
       await waitFor('broadcast stopped', () => !svc.server.engine.stats(CID).some((s) => s.name === 'frozen-check'), 20_000);
       await sleep(500);
-      const { stdout } = await execFileP('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', ingest.recordingPath('whep-frozen')], { maxBuffer: 16 * 1024 * 1024 });
-      const pts = stdout.split('\n').map(Number).filter((x) => Number.isFinite(x) && x > 0);
+      const { stdout } = await execFileP(
+        'ffprobe',
+        [
+          '-v',
+          'error',
+          '-select_streams',
+          'v:0',
+          '-show_entries',
+          'packet=pts_time',
+          '-of',
+          'csv=p=0',
+          ingest.recordingPath('whep-frozen'),
+        ],
+        { maxBuffer: 16 * 1024 * 1024 },
+      );
+      const pts = stdout
+        .split('\n')
+        .map(Number)
+        .filter((x) => Number.isFinite(x) && x > 0);
       const inWindow = (from: number, to: number) => pts.filter((x) => x >= from / 30 && x < to / 30).length;
       const recorded = { reading: inWindow(a.broadcast, b.broadcast), frozen: inWindow(b.broadcast, c.broadcast) };
       t.diagnostic(`frames nginx-rtmp recorded in the two windows: ${JSON.stringify(recorded)}`);
@@ -249,7 +315,10 @@ describe('WHEP subscriptions', { timeout: 290_000 }, () => {
       const stalled = toCarol.stats.packets.video;
       await sleep(1000);
       assert.equal(toCarol.stats.packets.video, stalled, 'nothing arrives any more');
-      assert.ok(toBob.stats.packets.video > 0 && svc.server.media.forwarding.list(CID).some((x) => x.resourceId === new URL(toBob.location!).pathname.split('/').pop()));
+      assert.ok(
+        toBob.stats.packets.video > 0 &&
+          svc.server.media.forwarding.list(CID).some((x) => x.resourceId === new URL(toBob.location!).pathname.split('/').pop()),
+      );
 
       await svc.client.video.call(TYPE, ID).end();
       await waitFor('call ended', () => svc.server.media.sessionParticipants(CID).length === 0, 10_000);
@@ -261,7 +330,7 @@ describe('WHEP subscriptions', { timeout: 290_000 }, () => {
     }
   });
 
-  it('refuses what it cannot serve, in Stream\'s error shape', async () => {
+  it("refuses what it cannot serve, in Stream's error shape", async () => {
     // A fresh call with one publisher (the first one has ended).
     const call = svc.client.video.call(TYPE, 'whep-refusals');
     const created = await call.getOrCreate({ data: { created_by_id: 'alice', members: [{ user_id: 'alice' }] } });
@@ -284,7 +353,9 @@ describe('WHEP subscriptions', { timeout: 290_000 }, () => {
 
     // 401: no token, a token signed with another secret, a wrong api_key.
     await expectError(await postOffer(url, offer), 401, 5, /Authorization header is missing/);
-    const forged = await new SignJWT({ user_id: 'alice' }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(new TextEncoder().encode('not-the-secret'));
+    const forged = await new SignJWT({ user_id: 'alice' })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .sign(new TextEncoder().encode('not-the-secret'));
     await expectError(await postOffer(url, offer, forged), 401, 43, /signature/);
     await expectError(await postOffer(`${url}?api_key=wrong`, offer, token('stranger')), 401, 2, /api_key/);
 
@@ -305,19 +376,29 @@ describe('WHEP subscriptions', { timeout: 290_000 }, () => {
     await sparePub.close();
     await expectError(await postOffer(url, sendOffer, token('stranger')), 400, 4, /receives no audio or video/);
     const h264Only = offer.replace(/VP8\/90000/g, 'H264/90000').replace(/opus\/48000\/2/g, 'G722/8000');
-    await expectError(await postOffer(url, h264Only, token('stranger')), 400, 4, /none of the codecs the participant sends \(video VP8, audio opus\)/);
+    await expectError(
+      await postOffer(url, h264Only, token('stranger')),
+      400,
+      4,
+      /none of the codecs the participant sends \(video VP8, audio opus\)/,
+    );
     const wrongType = await postOffer(url, '{}', token('stranger'), {}, 'application/json');
     assert.equal(wrongType.status, 415);
 
     // CORS: preflight and exposed headers, so a page on another origin can subscribe.
-    const pre = await fetch(url, { method: 'OPTIONS', headers: { origin: 'https://elsewhere.example', 'access-control-request-method': 'POST' } });
+    const pre = await fetch(url, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://elsewhere.example', 'access-control-request-method': 'POST' },
+    });
     assert.equal(pre.status, 204);
     assert.equal(pre.headers.get('access-control-allow-origin'), '*');
     assert.match(pre.headers.get('accept-post') ?? '', /application\/sdp/);
 
     // Accepted: a server token, and a user with read-call through the app role (not a member),
     // also under /video without /api/v2.
-    const serverToken = await new SignJWT({ server: true }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(new TextEncoder().encode(svc.apiSecret));
+    const serverToken = await new SignJWT({ server: true })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .sign(new TextEncoder().encode(svc.apiSecret));
     const ok = await postOffer(`${url}?api_key=${svc.apiKey}`, offer, serverToken);
     assert.equal(ok.status, 201, ok.body);
     assert.equal(ok.headers.get('content-type'), 'application/sdp');
@@ -326,11 +407,20 @@ describe('WHEP subscriptions', { timeout: 290_000 }, () => {
     const location = ok.headers.get('location')!;
     assert.match(location, new RegExp(`^/api/v2/video/call/default/whep-refusals/participants/${sid}/whep/[0-9a-f]{32}$`));
     // Trickle on the resource, ICE restart refused, then DELETE.
-    const patch = (body: string) => fetch(new URL(location, svc.url), { method: 'PATCH', headers: { 'content-type': 'application/trickle-ice-sdpfrag' }, body });
+    const patch = (body: string) =>
+      fetch(new URL(location, svc.url), { method: 'PATCH', headers: { 'content-type': 'application/trickle-ice-sdpfrag' }, body });
     assert.equal((await patch('a=mid:0\r\na=candidate:9 1 udp 2122260223 127.0.0.1 40002 typ host\r\n')).status, 204);
-    assert.equal((await patch('a=ice-ufrag:other\r\na=ice-pwd:xxxxxxxxxxxxxxxxxxxxxxxx\r\na=mid:0\r\na=candidate:1 1 udp 1 127.0.0.1 9 typ host\r\n')).status, 422);
+    assert.equal(
+      (await patch('a=ice-ufrag:other\r\na=ice-pwd:xxxxxxxxxxxxxxxxxxxxxxxx\r\na=mid:0\r\na=candidate:1 1 udp 1 127.0.0.1 9 typ host\r\n'))
+        .status,
+      422,
+    );
     assert.equal((await fetch(new URL(location, svc.url), { method: 'DELETE' })).status, 200);
-    const viaVideo = await postOffer(url.replace('/api/v2/video/', '/video/'), offer.replace(/a=ice-ufrag:\S+/g, 'a=ice-ufrag:zzzz'), token('stranger'));
+    const viaVideo = await postOffer(
+      url.replace('/api/v2/video/', '/video/'),
+      offer.replace(/a=ice-ufrag:\S+/g, 'a=ice-ufrag:zzzz'),
+      token('stranger'),
+    );
     assert.equal(viaVideo.status, 201, viaVideo.body);
     assert.match(viaVideo.headers.get('location') ?? '', /^\/video\/call\//);
     assert.equal((await fetch(new URL(viaVideo.headers.get('location')!, svc.url), { method: 'DELETE' })).status, 200);

@@ -10,8 +10,16 @@
  */
 import { pathToFileURL } from 'node:url';
 import {
-  GenericNack, MediaStreamTrack, RtcpTransportLayerFeedback, RTCPeerConnection, RTCRtpCodecParameters, useNACK, usePLI, useSdesMid,
-  type RTCRtpReceiver, type RtpPacket,
+  GenericNack,
+  type MediaStreamTrack,
+  RtcpTransportLayerFeedback,
+  RTCPeerConnection,
+  RTCRtpCodecParameters,
+  useNACK,
+  usePLI,
+  useSdesMid,
+  type RTCRtpReceiver,
+  type RtpPacket,
 } from 'werift';
 import { i420Bytes } from '../../src/render/i420-frame.js';
 import { silentLogger } from '../../src/log.js';
@@ -75,12 +83,21 @@ export class TestSubscriber {
   /** recent video sequence numbers, in arrival order */
   readonly recentVideoSequence: number[] = [];
 
-  private constructor(readonly pc: RTCPeerConnection, readonly options: SubscriberOptions) {
+  private constructor(
+    readonly pc: RTCPeerConnection,
+    readonly options: SubscriberOptions,
+  ) {
     this.size = options.size ?? { width: 64, height: 36 };
     this.decoding = options.decode !== false;
     this.stats = {
-      startedAt: Date.now(), connectedAt: undefined, packets: { audio: 0, video: 0 },
-      firstVideoPacketAt: undefined, firstKeyframeAt: undefined, firstFrameAt: undefined, frames: 0, audioChunks: 0,
+      startedAt: Date.now(),
+      connectedAt: undefined,
+      packets: { audio: 0, video: 0 },
+      firstVideoPacketAt: undefined,
+      firstKeyframeAt: undefined,
+      firstFrameAt: undefined,
+      frames: 0,
+      audioChunks: 0,
     };
     this.ended = new Promise((resolve) => {
       pc.connectionStateChange.subscribe((s) => {
@@ -96,7 +113,9 @@ export class TestSubscriber {
     const audioPt = options.audioPayloadType ?? 109;
     const pc = new RTCPeerConnection({
       codecs: {
-        video: [new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000, payloadType: videoPt, rtcpFeedback: [useNACK(), usePLI()] })],
+        video: [
+          new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000, payloadType: videoPt, rtcpFeedback: [useNACK(), usePLI()] }),
+        ],
         audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2, payloadType: audioPt })],
       },
       headerExtensions: { video: [useSdesMid()], audio: [useSdesMid()] },
@@ -114,8 +133,11 @@ export class TestSubscriber {
       const c = transceiver.codecs[0];
       if (!c) return;
       const codec: RtpCodec = {
-        payloadType: c.payloadType, name: c.mimeType.split('/')[1]!, clockRate: c.clockRate,
-        ...(c.channels ? { channels: c.channels } : {}), ...(c.parameters ? { fmtp: c.parameters } : {}),
+        payloadType: c.payloadType,
+        name: c.mimeType.split('/')[1]!,
+        clockRate: c.clockRate,
+        ...(c.channels ? { channels: c.channels } : {}),
+        ...(c.parameters ? { fmtp: c.parameters } : {}),
       };
       track.onReceiveRtp.subscribe((packet: RtpPacket) => subscriber.onPacket(track, codec, packet));
     };
@@ -123,9 +145,17 @@ export class TestSubscriber {
     await new Promise<void>((resolve) => {
       if (pc.iceGatheringState === 'complete') return resolve();
       const t = setTimeout(resolve, 5000);
-      pc.iceGatheringStateChange.subscribe((s) => { if (s === 'complete') { clearTimeout(t); resolve(); } });
+      pc.iceGatheringStateChange.subscribe((s) => {
+        if (s === 'complete') {
+          clearTimeout(t);
+          resolve();
+        }
+      });
     });
-    const offer = pc.localDescription!.sdp.split(/\r?\n/).filter((l) => !l.startsWith('a=candidate:') || / 127\.0\.0\.1 /.test(l)).join('\r\n');
+    const offer = pc
+      .localDescription!.sdp.split(/\r?\n/)
+      .filter((l) => !l.startsWith('a=candidate:') || / 127\.0\.0\.1 /.test(l))
+      .join('\r\n');
     return { subscriber, offer };
   }
 
@@ -152,8 +182,14 @@ export class TestSubscriber {
       if (this.pc.connectionState === 'connected') return resolve();
       const t = setTimeout(() => reject(new Error(`subscriber did not connect (state ${this.pc.connectionState})`)), timeoutMs);
       this.pc.connectionStateChange.subscribe((s) => {
-        if (s === 'connected') { clearTimeout(t); resolve(); }
-        if (s === 'failed') { clearTimeout(t); reject(new Error('subscriber connection failed')); }
+        if (s === 'connected') {
+          clearTimeout(t);
+          resolve();
+        }
+        if (s === 'failed') {
+          clearTimeout(t);
+          reject(new Error('subscriber connection failed'));
+        }
       });
     });
   }
@@ -181,7 +217,9 @@ export class TestSubscriber {
       this.stats.packets.audio += 1;
       if (!this.decoding) return;
       this.audio ??= new AudioTrackDecoder({
-        codec, log: silentLogger, label: 'subscriber audio',
+        codec,
+        log: silentLogger,
+        label: 'subscriber audio',
         onPcm: (pcm) => {
           this.stats.audioChunks += 1;
           this.pcm.push(Buffer.from(pcm));
@@ -195,9 +233,16 @@ export class TestSubscriber {
   private async startVideo(codec: RtpCodec): Promise<void> {
     const { width, height } = this.size;
     const proc = await RtpProcess.start({
-      kind: 'video', codec, outputArgs: (targets) => videoOutputArgs([{ width, height }], targets), log: silentLogger, label: 'subscriber video',
+      kind: 'video',
+      codec,
+      outputArgs: (targets) => videoOutputArgs([{ width, height }], targets),
+      log: silentLogger,
+      label: 'subscriber video',
     });
-    if (this.closed || !this.decoding) { await proc.close(); return; }
+    if (this.closed || !this.decoding) {
+      await proc.close();
+      return;
+    }
     const reader = new FixedSizeReader(i420Bytes(width, height), (record) => {
       this.stats.frames += 1;
       this.stats.firstFrameAt ??= Date.now();
@@ -233,7 +278,9 @@ export class TestSubscriber {
     return Buffer.concat(this.pcm.slice(-Math.ceil(ms / 10)));
   }
 
-  get connectionState(): string { return this.pc.connectionState; }
+  get connectionState(): string {
+    return this.pc.connectionState;
+  }
 
   /** WHEP DELETE of the resource. */
   async unsubscribe(): Promise<number> {
@@ -258,6 +305,9 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   setTimeout(() => process.exit(0), 120_000);
   TestSubscriber.start({ url: url!, ...(token ? { token } : {}), decode: false }).then(
     (s) => process.stdout.write(`${JSON.stringify({ location: s.location })}\n`),
-    (err: unknown) => { process.stderr.write(`${String(err)}\n`); process.exit(1); },
+    (err: unknown) => {
+      process.stderr.write(`${String(err)}\n`);
+      process.exit(1);
+    },
   );
 }

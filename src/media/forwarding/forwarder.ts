@@ -157,7 +157,8 @@ export class Forwarder extends EventEmitter {
     const publisher = this.publishers.get(k);
     if (!publisher) return;
     this.publishers.delete(k);
-    for (const s of [...publisher.subscriptions]) this.unsubscribe(s.resourceId, reason === 'call_ended' ? 'call_ended' : 'participant_left');
+    for (const s of [...publisher.subscriptions])
+      this.unsubscribe(s.resourceId, reason === 'call_ended' ? 'call_ended' : 'participant_left');
     for (const t of publisher.tracks.values()) {
       t.keyframes.close();
       t.cache.clear();
@@ -169,11 +170,18 @@ export class Forwarder extends EventEmitter {
    * UnknownParticipantError when the participant is not in the call, OfferError (400) for an
    * offer that cannot be used.
    */
-  async subscribe(callCid: string, sessionId: string, offer: string): Promise<{ resourceId: string; answer: string; plan: SubscriptionPlan }> {
+  async subscribe(
+    callCid: string,
+    sessionId: string,
+    offer: string,
+  ): Promise<{ resourceId: string; answer: string; plan: SubscriptionPlan }> {
     const publisher = this.publishers.get(keyOf(callCid, sessionId));
     if (!publisher || this.closed) throw new UnknownParticipantError(callCid, sessionId);
     const tracks = [...publisher.tracks.values()];
-    const plan = planSubscription(offer, tracks.map((t) => ({ kind: t.source.kind, codecs: t.source.codecs() })));
+    const plan = planSubscription(
+      offer,
+      tracks.map((t) => ({ kind: t.source.kind, codecs: t.source.codecs() })),
+    );
     const peer = await SubscriberPeer.answer(offer, plan, this.options.ice);
     // The participant may have left while the answer was made.
     if (this.publishers.get(keyOf(callCid, sessionId)) !== publisher) {
@@ -199,7 +207,10 @@ export class Forwarder extends EventEmitter {
       if (peer.connectionState !== 'connected') this.unsubscribe(resourceId, 'connect_timeout');
     }, this.connectTimeoutMs);
     s.connectTimer.unref();
-    this.log.info({ callCid, sessionId, kinds: plan.accepted.map((a) => `${a.kind}:${a.codec.name}/${a.codec.payloadType}`) }, 'subscription created');
+    this.log.info(
+      { callCid, sessionId, kinds: plan.accepted.map((a) => `${a.kind}:${a.codec.name}/${a.codec.payloadType}`) },
+      'subscription created',
+    );
     return { resourceId, answer: peer.answer, plan };
   }
 
@@ -241,7 +252,12 @@ export class Forwarder extends EventEmitter {
         sessionId: s.publisher.sessionId,
         state: s.peer.connectionState,
         legs: [...s.legs.keys()].map((l) => ({
-          kind: l.kind, codec: l.codec.name, payloadType: l.codec.payloadType, sent: l.sent, dropped: l.dropped, retransmitted: l.retransmitted,
+          kind: l.kind,
+          codec: l.codec.name,
+          payloadType: l.codec.payloadType,
+          sent: l.sent,
+          dropped: l.dropped,
+          retransmitted: l.retransmitted,
         })),
       }));
   }

@@ -56,7 +56,11 @@ export class KeyframeRequests {
   private fire(now: number): void {
     this.lastSentAt = now;
     this.sent += 1;
-    try { this.options.send(); } catch { /* the publisher may be gone */ }
+    try {
+      this.options.send();
+    } catch {
+      /* the publisher may be gone */
+    }
   }
 
   close(): void {

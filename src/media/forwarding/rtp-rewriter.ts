@@ -4,7 +4,10 @@
  * e.g. after its encoder restarted), so the subscriber's jitter buffer never sees a jump. Pure.
  */
 
-export interface RewrittenHeader { sequenceNumber: number; timestamp: number }
+export interface RewrittenHeader {
+  sequenceNumber: number;
+  timestamp: number;
+}
 
 export class RtpRewriter {
   private sourceSsrc: number | undefined;
@@ -15,10 +18,13 @@ export class RtpRewriter {
   private lastAtMs = 0;
 
   /** `start` gives the first outgoing sequence number and timestamp (random by default). */
-  constructor(private readonly clockRate: number, start: RewrittenHeader = {
-    sequenceNumber: Math.floor(Math.random() * 0x10000),
-    timestamp: Math.floor(Math.random() * 0x100000000),
-  }) {
+  constructor(
+    private readonly clockRate: number,
+    start: RewrittenHeader = {
+      sequenceNumber: Math.floor(Math.random() * 0x10000),
+      timestamp: Math.floor(Math.random() * 0x100000000),
+    },
+  ) {
     this.seqOffset = start.sequenceNumber;
     this.tsOffset = start.timestamp;
   }

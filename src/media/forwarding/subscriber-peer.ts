@@ -8,11 +8,25 @@
  */
 import { EventEmitter } from 'node:events';
 import {
-  RTCRtpCodecParameters, RtpHeader, RtpPacket, useAbsSendTime, useSdesMid, type GenericNack, type RTCRtpSender, type RTCRtpTransceiver,
+  RTCRtpCodecParameters,
+  RtpHeader,
+  RtpPacket,
+  useAbsSendTime,
+  useSdesMid,
+  type GenericNack,
+  type RTCRtpSender,
+  type RTCRtpTransceiver,
 } from 'werift';
 import type { PeerState } from '../ingest-peer.js';
 import type { MediaKind } from '../sdp.js';
-import { addTrickleCandidates, advertisedAnswer, createIngestPeer, waitForGathering, type IceHostConfig, type RTCPeerConnection } from '../webrtc.js';
+import {
+  addTrickleCandidates,
+  advertisedAnswer,
+  createIngestPeer,
+  waitForGathering,
+  type IceHostConfig,
+  type RTCPeerConnection,
+} from '../webrtc.js';
 import { RtpRewriter } from './rtp-rewriter.js';
 import { narrowOffer, type SubscriptionPlan, type SubscriptionSection } from './subscription-offer.js';
 
@@ -44,7 +58,10 @@ export class SubscriberLeg {
   dropped = 0;
   retransmitted = 0;
 
-  constructor(readonly sender: RTCRtpSender, section: SubscriptionSection) {
+  constructor(
+    readonly sender: RTCRtpSender,
+    section: SubscriptionSection,
+  ) {
     this.kind = section.kind;
     this.codec = section.codec;
     this.sourceCodec = section.source;
@@ -94,12 +111,20 @@ export class SubscriberLeg {
   private transmit(p: SourcePacket, sequenceNumber: number, timestamp: number): void {
     // A fresh header: the publisher's header extensions (its ids, its mid) must not reach the
     // subscriber; werift adds the ones negotiated with it.
-    const header = new RtpHeader({ marker: p.marker, payloadType: this.codec.payloadType, sequenceNumber, timestamp, ssrc: this.sender.ssrc });
+    const header = new RtpHeader({
+      marker: p.marker,
+      payloadType: this.codec.payloadType,
+      sequenceNumber,
+      timestamp,
+      ssrc: this.sender.ssrc,
+    });
     this.inFlight += 1;
     this.sender.sendRtp(new RtpPacket(header, p.payload)).then(this.settled, this.settled);
   }
 
-  private readonly settled = (): void => { this.inFlight -= 1; };
+  private readonly settled = (): void => {
+    this.inFlight -= 1;
+  };
 }
 
 /**
@@ -109,7 +134,11 @@ export class SubscriberLeg {
 export class SubscriberPeer extends EventEmitter {
   private closed = false;
 
-  private constructor(private readonly pc: RTCPeerConnection, readonly answer: string, readonly legs: SubscriberLeg[]) {
+  private constructor(
+    private readonly pc: RTCPeerConnection,
+    readonly answer: string,
+    readonly legs: SubscriberLeg[],
+  ) {
     super();
   }
 
@@ -149,10 +178,13 @@ export class SubscriberPeer extends EventEmitter {
       if (!this.closed) this.emit('state', (state === 'new' ? 'connecting' : state) as PeerState);
     });
     for (const leg of this.legs) {
-      leg.sender.onPictureLossIndication.subscribe(() => { if (!this.closed) this.emit('keyframe', leg.kind); });
+      leg.sender.onPictureLossIndication.subscribe(() => {
+        if (!this.closed) this.emit('keyframe', leg.kind);
+      });
       leg.sender.onRtcp.subscribe((packet) => {
         // FIR (RFC 5104): werift reports only PLI itself.
-        if (!this.closed && packet.type === 206 && (packet as { feedback?: { count?: number } }).feedback?.count === 4) this.emit('keyframe', leg.kind);
+        if (!this.closed && packet.type === 206 && (packet as { feedback?: { count?: number } }).feedback?.count === 4)
+          this.emit('keyframe', leg.kind);
       });
       leg.sender.onGenericNack.subscribe((nack: GenericNack) => {
         if (this.closed) return;
@@ -162,7 +194,9 @@ export class SubscriberPeer extends EventEmitter {
     }
   }
 
-  get connectionState(): string { return this.pc.connectionState; }
+  get connectionState(): string {
+    return this.pc.connectionState;
+  }
 
   addCandidates(fragment: string): Promise<number> {
     return addTrickleCandidates(this.pc, fragment);

@@ -24,14 +24,17 @@ export interface SubscriptionSection {
 
 export interface SubscriptionPlan {
   accepted: SubscriptionSection[];
-  refused: { section: OfferedSection; reason: 'not_receiving' | 'not_published' | 'no_matching_codec' | 'unsupported_kind' | 'duplicate_kind' }[];
+  refused: {
+    section: OfferedSection;
+    reason: 'not_receiving' | 'not_published' | 'no_matching_codec' | 'unsupported_kind' | 'duplicate_kind';
+  }[];
 }
 
 function fmtpParams(fmtp: string | undefined): Map<string, string> {
   const out = new Map<string, string>();
   for (const part of (fmtp ?? '').split(';')) {
     const [k, v] = part.split('=');
-    if (k && k.trim()) out.set(k.trim().toLowerCase(), (v ?? '').trim().toLowerCase());
+    if (k?.trim()) out.set(k.trim().toLowerCase(), (v ?? '').trim().toLowerCase());
   }
   return out;
 }
@@ -44,9 +47,11 @@ export function codecsCompatible(offered: OfferedCodec, source: RtpCodec): boole
   const name = source.name.toLowerCase();
   if (offered.name.toLowerCase() !== name || offered.clockRate !== source.clockRate) return false;
   if (name === 'h264') {
-    const a = fmtpParams(offered.fmtp), b = fmtpParams(source.fmtp);
+    const a = fmtpParams(offered.fmtp),
+      b = fmtpParams(source.fmtp);
     if ((a.get('packetization-mode') ?? '0') !== (b.get('packetization-mode') ?? '0')) return false;
-    const pa = a.get('profile-level-id'), pb = b.get('profile-level-id');
+    const pa = a.get('profile-level-id'),
+      pb = b.get('profile-level-id');
     if (pa && pb && pa.slice(0, 2) !== pb.slice(0, 2)) return false;
   }
   return true;
@@ -62,23 +67,45 @@ export function planSubscription(offer: unknown, published: readonly PublishedTr
   const plan: SubscriptionPlan = { accepted: [], refused: [] };
   const seen = new Set<string>();
   for (const s of summary.sections) {
-    if (s.kind !== 'audio' && s.kind !== 'video') { plan.refused.push({ section: s, reason: 'unsupported_kind' }); continue; }
-    if (seen.has(s.kind)) { plan.refused.push({ section: s, reason: 'duplicate_kind' }); continue; }
+    if (s.kind !== 'audio' && s.kind !== 'video') {
+      plan.refused.push({ section: s, reason: 'unsupported_kind' });
+      continue;
+    }
+    if (seen.has(s.kind)) {
+      plan.refused.push({ section: s, reason: 'duplicate_kind' });
+      continue;
+    }
     seen.add(s.kind);
-    if (s.direction !== 'recvonly' && s.direction !== 'sendrecv') { plan.refused.push({ section: s, reason: 'not_receiving' }); continue; }
+    if (s.direction !== 'recvonly' && s.direction !== 'sendrecv') {
+      plan.refused.push({ section: s, reason: 'not_receiving' });
+      continue;
+    }
     const track = published.find((t) => t.kind === s.kind);
-    if (!track || track.codecs.length === 0) { plan.refused.push({ section: s, reason: 'not_published' }); continue; }
+    if (!track || track.codecs.length === 0) {
+      plan.refused.push({ section: s, reason: 'not_published' });
+      continue;
+    }
     let match: SubscriptionSection | undefined;
     for (const source of track.codecs) {
       const codec = s.codecs.find((c) => codecsCompatible(c, source));
-      if (codec) { match = { section: s, kind: s.kind, codec, source }; break; }
+      if (codec) {
+        match = { section: s, kind: s.kind, codec, source };
+        break;
+      }
     }
     if (match) plan.accepted.push(match);
     else plan.refused.push({ section: s, reason: 'no_matching_codec' });
   }
   if (plan.accepted.length === 0) {
-    const receiving = summary.sections.filter((s) => (s.kind === 'audio' || s.kind === 'video') && (s.direction === 'recvonly' || s.direction === 'sendrecv'));
-    if (receiving.length === 0) throw new OfferError(400, 'malformed_sdp', 'the offer receives no audio or video (WHEP offers need recvonly audio and/or video sections)');
+    const receiving = summary.sections.filter(
+      (s) => (s.kind === 'audio' || s.kind === 'video') && (s.direction === 'recvonly' || s.direction === 'sendrecv'),
+    );
+    if (receiving.length === 0)
+      throw new OfferError(
+        400,
+        'malformed_sdp',
+        'the offer receives no audio or video (WHEP offers need recvonly audio and/or video sections)',
+      );
     const sent = published.map((t) => `${t.kind} ${t.codecs.map((c) => c.name).join('/')}`).join(', ') || 'nothing yet';
     if (plan.refused.some((r) => r.reason === 'no_matching_codec')) {
       throw new OfferError(400, 'no_usable_codec', `the offer accepts none of the codecs the participant sends (${sent})`);
