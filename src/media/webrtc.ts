@@ -20,8 +20,17 @@
  */
 import { isIPv4 } from 'node:net';
 import {
-  RTCPeerConnection, RTCRtpCodecParameters, useAbsSendTime, useFIR, useNACK, usePLI, useREMB, useSdesMid,
-  useTransportWideCC, useTWCC, type PeerConfig,
+  RTCPeerConnection,
+  RTCRtpCodecParameters,
+  useAbsSendTime,
+  useFIR,
+  useNACK,
+  usePLI,
+  useREMB,
+  useSdesMid,
+  useTransportWideCC,
+  useTWCC,
+  type PeerConfig,
 } from 'werift';
 import { keepCandidates } from './sdp.js';
 
@@ -36,11 +45,16 @@ export const H264_PT = 102;
 export function ingestCodecs(): NonNullable<PeerConfig['codecs']> {
   const videoFeedback = [useNACK(), usePLI(), useFIR(), useREMB(), useTWCC()];
   return {
-    audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2, payloadType: OPUS_PT, rtcpFeedback: [useTWCC()] })],
+    audio: [
+      new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2, payloadType: OPUS_PT, rtcpFeedback: [useTWCC()] }),
+    ],
     video: [
       new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000, payloadType: VP8_PT, rtcpFeedback: videoFeedback }),
       new RTCRtpCodecParameters({
-        mimeType: 'video/H264', clockRate: 90000, payloadType: H264_PT, rtcpFeedback: videoFeedback,
+        mimeType: 'video/H264',
+        clockRate: 90000,
+        payloadType: H264_PT,
+        rtcpFeedback: videoFeedback,
         parameters: 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f',
       }),
     ],
@@ -67,8 +81,14 @@ function isLoopback(address: string): boolean {
   return address === '::1' || address.startsWith('127.');
 }
 
-/** A peer connection configured for ingest: our codecs, TWCC, IPv4 host candidates on the media host. */
-export function createIngestPeer(ice: IceHostConfig): RTCPeerConnection {
+/**
+ * A peer connection configured for ingest: our codecs, TWCC, IPv4 host candidates on the media
+ * host. `media` replaces the codecs and header extensions (subscriptions send other sets).
+ */
+export function createIngestPeer(
+  ice: IceHostConfig,
+  media: Pick<PeerConfig, 'codecs' | 'headerExtensions'> | undefined = undefined,
+): RTCPeerConnection {
   const host = ice.host;
   const config: Partial<PeerConfig> = {
     codecs: ingestCodecs(),
@@ -76,6 +96,7 @@ export function createIngestPeer(ice: IceHostConfig): RTCPeerConnection {
       audio: [useSdesMid(), useAbsSendTime(), useTransportWideCC()],
       video: [useSdesMid(), useAbsSendTime(), useTransportWideCC()],
     },
+    ...media,
     iceUseIpv4: true,
     iceUseIpv6: false,
     // Only configured servers: never werift's default public STUN server.
@@ -121,11 +142,39 @@ export function waitForGathering(pc: RTCPeerConnection, timeoutMs = 5000): Promi
   if (pc.iceGatheringState === 'complete') return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(done, timeoutMs);
-    const sub = pc.iceGatheringStateChange.subscribe((state) => { if (state === 'complete') done(); });
+    const sub = pc.iceGatheringStateChange.subscribe((state) => {
+      if (state === 'complete') done();
+    });
     function done() {
       clearTimeout(timer);
       sub.unSubscribe();
       resolve();
     }
   });
+}
+
+/**
+ * Adds the remote candidates of a trickle-ICE SDP fragment (RFC 8840). Returns how many were
+ * added, or -1 when candidate lines were present but none could be used.
+ */
+export async function addTrickleCandidates(pc: RTCPeerConnection, fragment: string): Promise<number> {
+  let mid: string | undefined;
+  let seen = 0,
+    added = 0;
+  for (const line of fragment.split(/\r?\n/)) {
+    const m = /^a=mid:(\S+)$/.exec(line);
+    if (m) {
+      mid = m[1];
+      continue;
+    }
+    if (!line.startsWith('a=candidate:')) continue;
+    seen += 1;
+    try {
+      await pc.addIceCandidate({ candidate: line.slice(2), sdpMid: mid ?? '0', sdpMLineIndex: 0 });
+      added += 1;
+    } catch {
+      /* an unusable candidate */
+    }
+  }
+  return seen > 0 && added === 0 ? -1 : added;
 }
