@@ -30,7 +30,9 @@ import { EgressEngine, type EgressEngineOptions } from './egress/engine.js';
 import { renderMetrics } from './egress/metrics.js';
 import { InProcessEventBus } from './events/bus.js';
 import type { EventBus, WebhookTarget } from './events/contract.js';
-import { WebhookDispatcher } from './events/webhooks.js';
+import { WebhookDispatcher, type WebhookRetryPolicy } from './events/webhooks.js';
+import { DestinationPolicy } from './net/destination-policy.js';
+import { resolveDestination } from './net/resolve.js';
 import { Credentials } from './http/auth.js';
 import { connectPlugin } from './http/connect.js';
 import { CallsConnectAuthority } from './http/connect-authority.js';
@@ -39,6 +41,7 @@ import { metricsPlugin } from './http/metrics.js';
 import { restPlugin } from './http/rest/index.js';
 import { DEFAULT_WEB_ROOT, devTokensFromSecret, previewSource, webPlugin } from './http/web.js';
 import { whipPlugin } from './http/whip.js';
+import { authorizeCallReader, whepRoutes } from './http/whep.js';
 import { createLogger, describeError, type ProcessLogger } from './log.js';
 import { createCallFrameSourceFactory } from './media/call-frame-source.js';
 import { CallMedia } from './media/call-media.js';
@@ -61,6 +64,8 @@ export interface CallcastOptions {
   plugins?: EdgePlugin[];
   /** What else holds data of a call and must hear of its deletion (recordings: their files go on a hard delete). */
   callDeletionHooks?: CallDeletionHook[];
+  /** Overrides of the webhook retry policy (tests compress the backoff; the horizon is config's). */
+  webhookPolicy?: Partial<WebhookRetryPolicy>;
 }
 
 /** What an extra HTTP surface gets to work with. */
@@ -96,6 +101,10 @@ export interface Callcast<Egress extends EgressEngine | null = EgressEngine> {
   apiSecret: string;
   /** True when the credentials were generated for development (and should be shown). */
   credentialsGenerated: boolean;
+  /** The webhook dispatcher (its metrics: dead deliveries). */
+  webhooks: WebhookDispatcher;
+  /** Where outgoing connections may go (CALLCAST_RTMP_ALLOW). */
+  destinationPolicy: DestinationPolicy;
   /** Stops everything (idempotent). */
   close(): Promise<void>;
 }
@@ -143,18 +152,20 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
   };
 
   try {
-    const store = await openStore({ ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}), sqlitePath: sqlitePathFor(config) });
+    const store = await openStore({ ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}), sqlitePath: sqlitePathFor(config), log });
+    // Where user-chosen outgoing connections (RTMP targets, images) may go.
+    const destinationPolicy = DestinationPolicy.fromAllowList(config.rtmpAllow);
     steps.push(['store', () => store.close()]);
     await seedCallTypes(store, new Date().toISOString());
     const bus = new InProcessEventBus({ log });
 
     const media = new CallMedia({
-      ice: { host: mediaAddress(config.mediaHost, config.host) },
+      ice: { host: mediaAddress(config.mediaHost, config.host), publicIp: config.mediaPublicIp, iceServers: config.iceServers ?? [] },
       ...(config.ffmpegPath ? { ffmpegPath: config.ffmpegPath } : {}),
       log,
     });
     steps.push(['media', () => media.close()]);
-    const images = new ImageStore({ log });
+    const images = new ImageStore({ log, policy: destinationPolicy });
     const previews = new PreviewTap();
 
     const access = new Access(store);
@@ -167,6 +178,7 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
         listener,
         log,
         frameSourceFactory: previews.wrap(createCallFrameSourceFactory({ media, images })),
+        resolveAddress: (host, port) => resolveDestination(destinationPolicy, host, port),
       });
     const broadcasts = new BroadcastState({
       store,
@@ -174,6 +186,7 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
       log,
       participants: (cid) => media.participants(cid),
       engine: opts.engine ?? egressEngine,
+      destinationPolicy,
     });
     steps.push(['broadcasts', () => broadcasts.close()]);
     const egress = broadcasts.engine instanceof EgressEngine ? broadcasts.engine : null;
@@ -205,6 +218,10 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
       apiKey: creds.apiKey,
       apiSecret: creds.apiSecret,
       log,
+      policy: {
+        ...opts.webhookPolicy,
+        ...(config.webhookRetryHorizonSeconds !== undefined ? { horizonMs: config.webhookRetryHorizonSeconds * 1000 } : {}),
+      },
       target: async (): Promise<WebhookTarget | null> => {
         const settings = await store.getAppSettings();
         const url = settings.webhook_url || config.webhookUrl;
@@ -231,13 +248,16 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
       // client adds one, must still be the right one.
       authorize: async (req, type, id) => access.publisher(await req.authenticate({ apiKey: 'optional' }), type, id),
     });
+    await app.register(whepRoutes, { media, log, authorize: async (req, type, id) => authorizeCallReader(access, await req.authenticate({ apiKey: 'optional' }), type, id) });
     await app.register(webPlugin, {
       webRoot: opts.webRoot ?? DEFAULT_WEB_ROOT,
       apiKey: creds.apiKey,
       ...(config.devTokens === true ? { devTokens: devTokensFromSecret(creds.apiSecret) } : {}),
       preview: previewSource({ credentials, access, broadcasts, tap: previews }),
     });
-    await app.register(metricsPlugin, egress ? { render: () => renderMetrics(egress) } : {});
+    await app.register(metricsPlugin, {
+      render: async () => (egress ? renderMetrics(egress) : '') + (await webhooks.metricsText()),
+    });
     const ctx: EdgeContext = { access, calls, broadcasts, bus, publicUrl: () => publicUrl.get() };
     for (const plugin of opts.plugins ?? []) await app.register(async (scope) => plugin(scope, ctx));
 
@@ -269,6 +289,8 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
       apiKey: creds.apiKey,
       apiSecret: creds.apiSecret,
       credentialsGenerated: creds.generated,
+      webhooks,
+      destinationPolicy,
       close: () => (closing ??= shutdown()),
     };
   } catch (err) {
