@@ -9,6 +9,7 @@ import pg from 'pg';
 import type { WebhookOutbox } from '../events/contract.js';
 import { migrateToLatest } from './migrations.js';
 import { KyselyWebhookOutbox } from './outbox.js';
+import { KyselyOutputsStore, type OutputsStore } from './outputs.js';
 import type {
   AppSettingsRecord,
   BroadcastRecord,
@@ -30,6 +31,8 @@ export type StoreDialect = 'sqlite' | 'postgres';
 export interface Store {
   readonly dialect: StoreDialect;
   readonly webhookOutbox: WebhookOutbox;
+  /** HLS broadcasts and recordings. */
+  readonly outputs: OutputsStore;
 
   getAppSettings(): Promise<AppSettingsRecord>;
   updateAppSettings(patch: Partial<AppSettingsRecord>): Promise<AppSettingsRecord>;
@@ -227,12 +230,14 @@ function toBroadcastRecord(row: Database['rtmp_broadcasts']): BroadcastRecord {
 
 export class KyselyStore implements Store {
   readonly webhookOutbox: WebhookOutbox;
+  readonly outputs: OutputsStore;
 
   constructor(
     private readonly db: Kysely<Database>,
     readonly dialect: StoreDialect,
   ) {
     this.webhookOutbox = new KyselyWebhookOutbox(db);
+    this.outputs = new KyselyOutputsStore(db);
   }
 
   async getAppSettings(): Promise<AppSettingsRecord> {
