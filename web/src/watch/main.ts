@@ -5,6 +5,7 @@
  * the call's `egress.hls.playlist_url`, looked up until the broadcast is live.
  */
 import Hls from 'hls.js/light';
+import type { ErrorData } from 'hls.js';
 import { ApiClient, ApiRequestError } from '../lib/api.js';
 import { loadWebConfig } from '../lib/config.js';
 import { tokenFromUrl } from '../lib/credentials.js';
@@ -38,7 +39,7 @@ function play(url: string): void {
   if (Hls.isSupported()) {
     const h = new Hls({ liveSyncDurationCount: 2 });
     hls = h;
-    h.on(Hls.Events.ERROR, (_e, data) => {
+    h.on(Hls.Events.ERROR, (_e: unknown, data: ErrorData) => {
       if (!data.fatal) return;
       if (data.type === Hls.ErrorTypes.NETWORK_ERROR) {
         setStatus('Reconnecting to the broadcast…');
