@@ -37,7 +37,7 @@ function play(url: string): void {
   hls?.destroy();
   hls = null;
   if (Hls.isSupported()) {
-    const h = new Hls({ liveSyncDurationCount: 2 });
+    const h = new Hls({ liveSyncDurationCount: 2, enableWorker: false });
     hls = h;
     h.on(Hls.Events.ERROR, (_e: unknown, data: ErrorData) => {
       if (!data.fatal) return;
