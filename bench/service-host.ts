@@ -1,11 +1,8 @@
 /**
  * The service under measurement, in its own process: the complete service as `callcast serve`
- * runs it (src/assembly.ts: API, egress engine drawing each broadcast from the call's media through
+ * runs it (src/app.ts: API, egress engine drawing each broadcast from the call's media through
  * the compositor, WHIP ingest, web pages, metrics) on 127.0.0.1 with a fresh data directory. The
  * parent measures this process and its children (ffmpeg encoders and decoders) through /proc.
- *
- * When the assembly cannot be loaded in this tree, the control plane alone runs with the egress
- * engine's placeholder picture, and the ready line says why the media plane is missing.
  *
  * Environment: CALLCAST_API_KEY, CALLCAST_API_SECRET, CALLCAST_DATA_DIR (all required).
  * Prints one line `CALLCAST_BENCH_READY {"url":...,"media":...}` on stdout when listening.
@@ -14,7 +11,7 @@
 import pino from 'pino';
 import type { Config } from '../src/config.js';
 import { createLogger } from '../src/log.js';
-import { createServer, type CallcastServer } from '../src/server.js';
+import { startCallcast } from '../src/app.js';
 
 export const READY_MARKER = 'CALLCAST_BENCH_READY';
 
@@ -33,24 +30,8 @@ async function main(): Promise<void> {
   const config: Config = { port: 0, host: '127.0.0.1', apiKey, apiSecret, dataDir, logLevel: 'error' };
   const log = createLogger('error', pino.destination(2));
 
-  let server: CallcastServer;
-  let plane: MediaPlane;
-  let assembly: { startCallcast(opts: { config: Config; log: typeof log }): Promise<CallcastServer> } | undefined;
-  let missing = '';
-  try {
-    // By name, so that this file still loads where the assembly is not (yet) part of the tree.
-    const specifier = '../src/assembly.js';
-    assembly = (await import(specifier)) as typeof assembly;
-  } catch (err) {
-    missing = `the service assembly (src/assembly.ts) could not be loaded: ${(err as Error).message.split('\n')[0]}`;
-  }
-  if (assembly) {
-    server = await assembly.startCallcast({ config, log });
-    plane = { composited: true, reason: null };
-  } else {
-    server = await createServer({ config, log });
-    plane = { composited: false, reason: missing };
-  }
+  const server = await startCallcast({ config, log });
+  const plane: MediaPlane = { composited: true, reason: null };
 
   process.stdout.write(`${READY_MARKER} ${JSON.stringify({ url: server.url, pid: process.pid, media: plane })}\n`);
 

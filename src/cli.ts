@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SignJWT } from 'jose';
 import { ConfigError, loadConfig, parsePort, resolveCredentials, type Config } from './config.js';
+import { isCallPathPart, parseCallCid } from './wire/call-cid.js';
 
 const HELP = `Usage: callcast <command> [options]
 
@@ -73,7 +74,7 @@ async function serve(args: string[]): Promise<void> {
   if (values.help) return void process.stdout.write(HELP);
   if (typeof values.port === 'string') parsePort(values.port, '--port');
   const config = configFrom(values);
-  const { startCallcast } = await import('./assembly.js');
+  const { startCallcast } = await import('./app.js');
   const server = await startCallcast({ config });
   process.stdout.write(`Callcast listening on ${server.url}\n`);
   process.stdout.write(`API key:    ${server.apiKey}\n`);
@@ -83,7 +84,7 @@ async function serve(args: string[]): Promise<void> {
   }
   if (config.devTokens) {
     // Development: an operator user and a console link that signs them in.
-    const { consoleLink } = await import('./web/wiring.js');
+    const { consoleLink } = await import('./http/web.js');
     const now = new Date().toISOString();
     const existing = await server.store.getUser(DEV_OPERATOR);
     if (!existing) {
@@ -143,7 +144,10 @@ async function token(args: string[]): Promise<void> {
   const claims: { userId: string; ttlSeconds: number; callCids?: string[]; role?: string } = { userId: user, ttlSeconds };
   if (typeof values['call-cids'] === 'string') {
     const cids = values['call-cids'].split(',').map((s) => s.trim()).filter(Boolean);
-    const bad = cids.find((c) => !/^[\w-]+:[\w-]+$/.test(c));
+    const bad = cids.find((c) => {
+      const parsed = parseCallCid(c);
+      return !parsed || !isCallPathPart(parsed.type) || !isCallPathPart(parsed.id);
+    });
     if (cids.length === 0 || bad !== undefined) throw new UsageError(`--call-cids must be a comma-separated list of type:id${bad ? ` (bad: "${bad}")` : ''}`);
     claims.callCids = cids;
   }

@@ -1,8 +1,14 @@
 /**
- * Call types: the seed of the built-in types, creation and the partial update semantics.
+ * Call types: the seed of the built-in types, creation and the partial update semantics, and the
+ * service the API manages them through.
  */
-import type { CallTypeRecord, JsonObject } from '../store/records.js';
+import type { CallTypeRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
+import { validateCallPathPart } from '../wire/call-cid.js';
+import { badRequest, notFound } from '../wire/errors.js';
+import type { JsonObject } from '../wire/json.js';
+import type { Principal } from '../wire/principal.js';
+import type { Access } from './access.js';
 import { builtinGrants, mergeGrants } from './capabilities.js';
 import { builtinSettings, defaultNotificationSettings, deepMerge, mergeSettings, newCallTypeSettings } from './settings.js';
 
@@ -53,4 +59,54 @@ export function updatedCallType(current: CallTypeRecord, changes: CallTypeChange
     external_storage: changes.external_storage ?? current.external_storage,
     updated_at: now,
   };
+}
+
+/** Call types as the API manages them: server-side only. */
+export class CallTypeService {
+  constructor(
+    private readonly deps: { store: Store; access: Access; now?: () => Date },
+  ) {}
+
+  private stamp(): string {
+    return (this.deps.now?.() ?? new Date()).toISOString();
+  }
+
+  /**
+   * Throws 403 unless a server token: the routes call it before parsing a body, so a user token
+   * learns nothing about the body's validity.
+   */
+  assertServer(principal: Principal, what: string): void {
+    this.deps.access.requireServer(principal, what);
+  }
+
+  async list(principal: Principal): Promise<CallTypeRecord[]> {
+    this.deps.access.requireServer(principal, 'listing call types');
+    return this.deps.store.listCallTypes();
+  }
+
+  async create(principal: Principal, name: string, changes: CallTypeChanges): Promise<CallTypeRecord> {
+    this.deps.access.requireServer(principal, 'creating call types');
+    validateCallPathPart(name, 'name');
+    const record = newCallType(name, changes, this.stamp());
+    if (!(await this.deps.store.createCallType(record))) throw badRequest(`call type ${name} already exists`);
+    return record;
+  }
+
+  async get(principal: Principal, name: string): Promise<CallTypeRecord> {
+    this.deps.access.requireServer(principal, 'reading call types');
+    return this.deps.access.loadCallType(name);
+  }
+
+  async update(principal: Principal, name: string, changes: CallTypeChanges): Promise<CallTypeRecord> {
+    this.deps.access.requireServer(principal, 'updating call types');
+    const current = await this.deps.access.loadCallType(name);
+    const record = updatedCallType(current, changes, this.stamp());
+    await this.deps.store.saveCallType(record);
+    return record;
+  }
+
+  async delete(principal: Principal, name: string): Promise<void> {
+    this.deps.access.requireServer(principal, 'deleting call types');
+    if (!(await this.deps.store.deleteCallType(name))) throw notFound(`call type ${name} does not exist`);
+  }
 }

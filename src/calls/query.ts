@@ -2,7 +2,7 @@
  * Stream's query language for QueryCalls and QueryUsers, compiled into the store's filters.
  * Pure functions; unsupported fields or operators are a 400 (code 4) naming them.
  */
-import { badRequest } from '../api/errors.js';
+import { badRequest } from '../wire/errors.js';
 import type { CallColumn, CallFilter, CallSort, CompareOp, JsonObject, UserQuery } from '../store/records.js';
 import { isPlainObject } from './settings.js';
 import { parseTimestamp } from './validation.js';

@@ -3,7 +3,8 @@
  * store records. Pure functions.
  */
 import type { DestinationStats } from '../egress/contract.js';
-import type { BroadcastRecord, CallRecord, CallTypeRecord, JsonObject, MemberRecord, UserRecord } from '../store/records.js';
+import type { BroadcastRecord, CallRecord, CallTypeRecord, MemberRecord, UserRecord } from '../store/records.js';
+import type { JsonObject } from '../wire/json.js';
 import { effectiveSettings } from './settings.js';
 
 export function userResponse(u: UserRecord): JsonObject {

@@ -3,10 +3,10 @@
  * settings_override), layouts, RTMP broadcast requests, call ids. Pure: each returns the cleaned
  * value or throws a 400 ApiError (code 4) naming the field.
  */
-import { badRequest } from '../api/errors.js';
+import { badRequest } from '../wire/errors.js';
 import { validateLayoutOptions } from '../layout/options.js';
 import { isLayoutName, isQuality, LAYOUT_NAMES, QUALITIES, type LayoutSettings, type Quality } from '../layout/settings.js';
-import type { JsonObject } from '../store/records.js';
+import type { JsonObject } from '../wire/json.js';
 import { isCapability } from './capabilities.js';
 import { isPlainObject } from './settings.js';
 
@@ -134,14 +134,6 @@ export function validateGrants(value: unknown, field: string): Record<string, st
   return value as Record<string, string[]>;
 }
 
-const ID_PATTERN = /^[A-Za-z0-9_-]+$/;
-
-/** Call type names and call ids: 1-64 characters of letters, digits, `_` and `-`. */
-export function validateCallPathPart(value: string, what: string): void {
-  if (value.length === 0 || value.length > 64 || !ID_PATTERN.test(value)) {
-    throw badRequest(`${what} must be 1 to 64 letters, digits, '_' or '-'`);
-  }
-}
 
 export interface BroadcastRequest {
   name: string;

@@ -2,52 +2,42 @@
  * The coordinator WebSocket protocol (reference §1.5) as pure functions: parsing what clients
  * send and building what the server sends. No sockets here.
  */
+import { ApiError, errorBody, MORE_INFO_URL, type ApiErrorBody } from '../wire/errors.js';
 import type { WireEvent } from './contract.js';
 
-/** APIError as sent on the wire (note the PascalCase `StatusCode`). */
-export interface WireApiError {
-  code: number;
-  message: string;
-  StatusCode: number;
-  duration: string;
-  more_info: string;
-  details: number[];
+/** APIError as sent on the wire (note the PascalCase `StatusCode`); `unrecoverable` tells clients not to retry. */
+export interface WireApiError extends ApiErrorBody {
   unrecoverable?: boolean;
 }
 
-export const API_ERRORS_INFO_URL = 'https://getstream.io/chat/docs/api_errors_response';
+/** Stream's operation name of the WebSocket handshake, in every error message it sends. */
+const OPERATION = 'WSConnect';
 
 export function apiError(code: number, statusCode: number, detail: string, unrecoverable?: boolean): WireApiError {
   return {
-    code,
-    message: `WSConnect failed with error: "${detail}"`,
-    StatusCode: statusCode,
-    duration: '0.00ms',
-    more_info: API_ERRORS_INFO_URL,
-    details: [],
+    ...errorBody(OPERATION, new ApiError(statusCode, code, detail), 0),
     ...(unrecoverable === undefined ? {} : { unrecoverable }),
   };
 }
 
 /**
- * Turns what an authority threw into a wire APIError. An ApiError-like value (numeric `code`,
- * string `message`, a status in `StatusCode`, `statusCode` or `status`, optionally a bare
- * `detail`) keeps its code and message; anything else becomes an opaque internal error, so no
- * internal detail leaks.
+ * Turns what an authority threw into a wire APIError: the wire contract's ApiError gets the
+ * WSConnect message convention; an APIError body (numeric `code`, string `message`, a status in
+ * `StatusCode`, `statusCode` or `status`) is kept; anything else becomes an opaque internal error,
+ * so no internal detail leaks.
  */
 export function toWireApiError(err: unknown): WireApiError {
+  if (err instanceof ApiError) return errorBody(OPERATION, err, 0);
   if (err && typeof err === 'object') {
     const e = err as Record<string, unknown>;
     if (typeof e.code === 'number' && typeof e.message === 'string') {
       const status = [e.StatusCode, e.statusCode, e.status].find((v): v is number => typeof v === 'number') ?? 401;
-      // src/api's ApiError keeps the bare detail apart; give it the wire message convention.
-      const message = typeof e.detail === 'string' ? `WSConnect failed with error: "${e.detail}"` : e.message;
       return {
         code: e.code,
-        message,
+        message: e.message,
         StatusCode: status,
         duration: typeof e.duration === 'string' ? e.duration : '0.00ms',
-        more_info: typeof e.more_info === 'string' ? e.more_info : API_ERRORS_INFO_URL,
+        more_info: typeof e.more_info === 'string' ? e.more_info : MORE_INFO_URL,
         details: Array.isArray(e.details) ? e.details.filter((d): d is number => typeof d === 'number') : [],
         ...(typeof e.unrecoverable === 'boolean' ? { unrecoverable: e.unrecoverable } : {}),
       };

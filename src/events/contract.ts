@@ -1,6 +1,6 @@
 /**
  * Contracts of the event plane: the in-process bus, the durable webhook outbox (implemented by the
- * store) and what the WebSocket endpoint needs from the control plane (implemented by src/api).
+ * store) and what the WebSocket endpoint needs from the control plane (implemented by src/calls).
  */
 
 /** An event as sent on the wire (WebSocket and webhook body). Timestamps are RFC3339 strings. */
@@ -11,10 +11,19 @@ export interface WireEvent {
   [key: string]: unknown;
 }
 
+/** An event as its publisher hands it to the bus: `created_at` is stamped by the bus when absent. */
+export interface NewEvent {
+  type: string;
+  created_at?: string;
+  call_cid?: string;
+  [key: string]: unknown;
+}
+
 export type EventHandler = (event: WireEvent) => void;
 
 export interface EventBus {
-  publish(event: WireEvent): void;
+  /** Stamps `created_at` (unless the event has one) and hands the event to every subscriber. */
+  publish(event: NewEvent): void;
   /** Returns an unsubscribe function. */
   subscribe(handler: EventHandler): () => void;
 }

@@ -1,7 +1,9 @@
 /** The store's domain records: rows with their JSON columns parsed. */
 import type { LayoutSettings } from '../layout/settings.js';
 
-export type JsonObject = Record<string, unknown>;
+import type { JsonObject } from '../wire/json.js';
+
+export type { JsonObject };
 
 export interface AppSettingsRecord {
   webhook_url: string;

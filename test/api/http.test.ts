@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { SignJWT, UnsecuredJWT } from 'jose';
 import { StreamClient } from '@stream-io/node-sdk';
-import { ApiError } from '../../src/api/errors.js';
+import { callCid } from '../../src/wire/call-cid.js';
+import { ApiError } from '../../src/wire/errors.js';
 import { rawRequest, startTestServer, type TestServer } from '../support/server.js';
 
 function assertApiError(res: { status: number; body: any }, status: number, code: number, operation?: string): void {
@@ -148,18 +149,15 @@ describe('HTTP conventions', () => {
     assert.ok(q.body.calls.some((c: any) => c.call.cid === 'default:conv'));
   });
 
-  it('lets extensions add routes that share the error conventions', async () => {
+  it('lets plugins add routes that share the error conventions, authenticate and call access', async () => {
     const ext = await startTestServer({
-      extensions: [
+      plugins: [
         (app, ctx) => {
           app.get('/api/v2/video/call/:type/:id/whip', { config: { operation: 'WHIP' } }, async () => {
             throw new ApiError(404, 16, `no ingest yet at ${ctx.publicUrl()}`);
           });
-          app.get<{ Params: { type: string; id: string }; Querystring: { api_key?: string } }>('/peek/:type/:id', async (request) => {
-            await ctx.authorizeCallRead(`${request.params.type}:${request.params.id}`, {
-              apiKey: request.query.api_key,
-              authorization: request.headers.authorization,
-            });
+          app.get<{ Params: { type: string; id: string } }>('/peek/:type/:id', async (request) => {
+            await ctx.access.requireRead(await request.authenticate(), callCid(request.params.type, request.params.id));
             return { ok: true };
           });
         },

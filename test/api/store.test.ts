@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { openStore } from '../../src/store/store.js';
-import { sqlitePathFor } from '../../src/server.js';
+import { sqlitePathFor } from '../../src/app.js';
 
 describe('store', () => {
   let t: TestServer;

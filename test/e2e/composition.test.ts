@@ -11,7 +11,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import type { StreamClient } from '@stream-io/node-sdk';
-import type { Callcast } from '../../src/assembly.js';
+import type { Callcast } from '../../src/app.js';
 import type { WireEvent } from '../../src/events/contract.js';
 import type { LayoutParticipant } from '../../src/layout/participants.js';
 import { composeScene } from '../../src/layout/scene.js';

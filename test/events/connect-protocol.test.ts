@@ -11,7 +11,7 @@ import {
   toWireApiError,
 } from '../../src/events/connect-protocol.js';
 import type { Logger } from '../../src/events/logger.js';
-import { ErrorCodes, unauthenticated } from '../../src/api/errors.js';
+import { ErrorCodes, unauthenticated } from '../../src/wire/errors.js';
 import { createLogger } from '../../src/log.js';
 
 test('parseAuthMessage accepts the WSAuthMessage shape', () => {
@@ -83,7 +83,7 @@ test("the process logger (pino) fits the event plane's Logger", () => {
   assert.ok(log);
 });
 
-test("src/api's ApiError maps to the wire APIError with the message convention", () => {
+test("the wire contract's ApiError maps to the wire APIError with the message convention", () => {
   const wire = toWireApiError(unauthenticated('token is expired', ErrorCodes.tokenExpired));
   assert.equal(wire.code, 40);
   assert.equal(wire.StatusCode, 401);

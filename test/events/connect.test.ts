@@ -5,7 +5,7 @@ import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance } from 'fastify';
 import WebSocket from 'ws';
 import { InProcessEventBus } from '../../src/events/bus.js';
-import { CONNECT_CLOSE_CODES, registerConnectRoutes, type ConnectOptions } from '../../src/events/connect.js';
+import { CONNECT_CLOSE_CODES, connectPlugin, type ConnectOptions } from '../../src/http/connect.js';
 import type { ConnectAuthority, ConnectedUser, WireEvent } from '../../src/events/contract.js';
 import { RecordingLogger, sleep, waitFor } from './helpers.js';
 
@@ -61,7 +61,7 @@ async function server(options: Partial<ConnectOptions> = {}): Promise<Server> {
   const app = Fastify({ logger: false });
   const bus = new InProcessEventBus({ log: logs });
   const authority = new TestAuthority();
-  await registerConnectRoutes(app, { bus, authority, apiKey: API_KEY, log: logs, options });
+  await connectPlugin(app, { bus, authority, apiKey: API_KEY, log: logs, options });
   await app.listen({ host: '127.0.0.1', port: 0 });
   servers.push(app);
   const port = (app.server.address() as AddressInfo).port;
@@ -309,7 +309,7 @@ test('works on an app that registered @fastify/websocket itself; plain HTTP GET 
   servers.push(app);
   await app.register(fastifyWebsocket);
   const bus = new InProcessEventBus({ log: logs });
-  await registerConnectRoutes(app, { bus, authority: new TestAuthority(), apiKey: API_KEY, log: logs });
+  await connectPlugin(app, { bus, authority: new TestAuthority(), apiKey: API_KEY, log: logs });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const port = (app.server.address() as AddressInfo).port;
   const c = new Client(`ws://127.0.0.1:${port}/api/v2/connect?api_key=${API_KEY}`);
@@ -336,7 +336,7 @@ test('the message size bound holds when @fastify/websocket was registered with a
   servers.push(app);
   await app.register(fastifyWebsocket);
   const bus = new InProcessEventBus({ log: logs });
-  await registerConnectRoutes(app, { bus, authority: new TestAuthority(), apiKey: API_KEY, log: logs, options: { maxPayloadBytes: 1024 } });
+  await connectPlugin(app, { bus, authority: new TestAuthority(), apiKey: API_KEY, log: logs, options: { maxPayloadBytes: 1024 } });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const port = (app.server.address() as AddressInfo).port;
   const c = new Client(`ws://127.0.0.1:${port}/video/connect?api_key=${API_KEY}`);

@@ -3,9 +3,10 @@
  * authorize function, pixel and tone checks.
  */
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
-import { ApiError, ErrorCodes } from '../../src/api/errors.js';
+import { ApiError, ErrorCodes } from '../../src/wire/errors.js';
 import { CallMedia, type CallMediaOptions, type PublisherIdentity } from '../../src/media/call-media.js';
-import { registerWhipRoutes } from '../../src/media/whip.js';
+import { installHttpConventions } from '../../src/http/edge.js';
+import { whipPlugin } from '../../src/http/whip.js';
 import { samplesOf } from '../../src/media/mixer.js';
 
 export interface WhipTestApp {
@@ -35,8 +36,9 @@ async function authorize(req: FastifyRequest, _type: string, id: string): Promis
 
 export async function startWhipApp(options: CallMediaOptions = {}): Promise<WhipTestApp> {
   const app = Fastify({ logger: false });
+  installHttpConventions(app);
   const media = new CallMedia({ ice: { host: '127.0.0.1' }, ...options });
-  await registerWhipRoutes(app, { media, authorize, log: { info() {}, warn() {} }, publicUrl: '' });
+  await whipPlugin(app, { media, authorize, log: { info() {}, warn() {} }, publicUrl: '' });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StreamClient } from '@stream-io/node-sdk';
-import { startCallcast, type Callcast, type CallcastOptions } from '../../src/assembly.js';
+import { startCallcast, type Callcast, type CallcastOptions } from '../../src/app.js';
 import type { Config } from '../../src/config.js';
 import { freshSchema } from './server.js';
 
@@ -23,7 +23,7 @@ export interface TestCallcast {
 }
 
 export async function startTestCallcast(
-  opts: Omit<CallcastOptions, 'config'> & { config?: Partial<Config> } = {},
+  opts: Omit<CallcastOptions, 'config' | 'engine'> & { config?: Partial<Config> } = {},
 ): Promise<TestCallcast> {
   const dataDir = mkdtempSync(join(tmpdir(), 'callcast-test-'));
   const pgBase = process.env.CALLCAST_TEST_DATABASE_URL;

@@ -12,7 +12,7 @@ export class RecordingEngine implements BroadcastEngine {
   listener: EgressListener | null = null;
   shutdownCalls = 0;
 
-  /** Factory for createServer({ engine }). */
+  /** Factory for startCallcast({ engine }). */
   bind = (listener: EgressListener): BroadcastEngine => {
     this.listener = listener;
     return this;

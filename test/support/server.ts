@@ -1,7 +1,8 @@
 /**
- * Starts a Callcast server for a test: 127.0.0.1, port 0, a fresh temp data dir (SQLite) or, when
- * CALLCAST_TEST_DATABASE_URL is set, a fresh schema in that PostgreSQL database. The broadcast
- * engine is a RecordingEngine unless one is given.
+ * Starts a Callcast server for a control-plane test: the composition root (src/app.ts) on
+ * 127.0.0.1, port 0, a fresh temp data dir (SQLite) or, when CALLCAST_TEST_DATABASE_URL is set, a
+ * fresh schema in that PostgreSQL database. The broadcast engine is a RecordingEngine unless one
+ * is given.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -9,10 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StreamClient } from '@stream-io/node-sdk';
 import pg from 'pg';
+import { startCallcast, type Callcast, type CallcastOptions } from '../../src/app.js';
+import type { EngineFactory } from '../../src/calls/broadcasts.js';
 import type { Config } from '../../src/config.js';
-import type { BroadcastEngine, EgressListener } from '../../src/egress/contract.js';
+import type { EgressEngine } from '../../src/egress/engine.js';
 import type { WireEvent } from '../../src/events/contract.js';
-import { createServer, type CallcastServer, type ServerOptions } from '../../src/server.js';
 import { RecordingEngine } from './recording-engine.js';
 
 export interface TestServer {
@@ -20,7 +22,7 @@ export interface TestServer {
   apiKey: string;
   apiSecret: string;
   client: StreamClient;
-  server: CallcastServer;
+  server: Callcast<EgressEngine | null>;
   engine: RecordingEngine;
   /** Every event published on the bus since start. */
   events: WireEvent[];
@@ -34,10 +36,13 @@ export interface TestServer {
 }
 
 export interface TestServerOptions {
-  engine?: BroadcastEngine | ((listener: EgressListener) => BroadcastEngine);
+  engine?: EngineFactory;
   webhookUrl?: string;
-  extensions?: ServerOptions['extensions'];
-  log?: ServerOptions['log'];
+  /** More HTTP surfaces (plugins of the edge). */
+  plugins?: CallcastOptions['plugins'];
+  log?: CallcastOptions['log'];
+  /** Where the built pages are (default the repository's dist/web/pages). */
+  webRoot?: string;
 }
 
 /** A fresh schema in the test PostgreSQL database; the URL selects it through search_path. */
@@ -87,11 +92,12 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   const boot = async (): Promise<TestServer> => {
     const engine = new RecordingEngine();
     const events: WireEvent[] = [];
-    const server = await createServer({
+    const server = await startCallcast({
       config,
       engine: opts.engine ?? engine.bind,
-      ...(opts.extensions ? { extensions: opts.extensions } : {}),
+      ...(opts.plugins ? { plugins: opts.plugins } : {}),
       ...(opts.log ? { log: opts.log } : {}),
+      ...(opts.webRoot ? { webRoot: opts.webRoot } : {}),
     });
     server.bus.subscribe((e) => events.push(e));
     const client = new StreamClient(apiKey, apiSecret, { basePath: server.url, timeout: 10_000 });

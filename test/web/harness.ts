@@ -1,5 +1,5 @@
 /**
- * The complete service for the browser tests, as `callcast serve` assembles it (src/assembly.ts:
+ * The complete service for the browser tests, as `callcast serve` assembles it (src/app.ts:
  * media plane, compositor-driven egress, web pages with development tokens and previews) on
  * 127.0.0.1, a free port and a throw-away data dir, with the pages freshly built by Vite.
  */
@@ -8,7 +8,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { StreamClient } from '@stream-io/node-sdk';
-import type { Callcast } from '../../src/assembly.js';
+import type { Callcast } from '../../src/app.js';
 import { mintUserToken } from '../../src/cli.js';
 import type { RetryPolicy } from '../../src/egress/destination.js';
 import { startTestCallcast } from '../support/callcast.js';

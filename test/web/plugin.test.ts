@@ -8,11 +8,10 @@ import { after, before, describe, test } from 'node:test';
 import { loadImage } from '@napi-rs/canvas';
 import Fastify from 'fastify';
 import { solidI420Frame, type FrameSource } from '../../src/egress/frame-source.js';
-import { registerWebRoutes, type PreviewAuth } from '../../src/web/plugin.js';
+import { consoleLink, DEFAULT_WEB_ROOT, devTokensFromSecret, webPlugin, type PreviewAuth } from '../../src/http/web.js';
 import { PreviewTap, i420ToJpeg, i420ToRgba } from '../../src/web/preview.js';
-import { consoleLink, DEFAULT_WEB_ROOT, devTokensFromSecret, webExtension } from '../../src/web/wiring.js';
 import { rawRequest, startTestServer } from '../support/server.js';
-import { verifyToken } from '../../src/api/auth.js';
+import { verifyToken } from '../../src/http/auth.js';
 import { buildWebPages, WEB_ROOT } from './harness.js';
 
 class Forbidden extends Error {
@@ -27,7 +26,7 @@ describe('web plugin', () => {
   before(async () => {
     await buildWebPages();
     jpeg = await i420ToJpeg({ data: solidI420Frame(64, 36, { r: 0, g: 0, b: 255 }), width: 64, height: 36 });
-    await registerWebRoutes(app, {
+    await webPlugin(app, {
       webRoot: WEB_ROOT,
       apiKey: 'key-1',
       devTokens: (userId) => (userId === 'blocked' ? null : Promise.resolve(`token-for-${userId}`)),
@@ -78,7 +77,7 @@ describe('web plugin', () => {
 
   test('without devTokens there is no token endpoint', async () => {
     const prod = Fastify({ logger: false });
-    await registerWebRoutes(prod, { webRoot: WEB_ROOT, apiKey: 'k', preview: async () => null });
+    await webPlugin(prod, { webRoot: WEB_ROOT, apiKey: 'k', preview: async () => null });
     assert.equal((await prod.inject({ url: '/dev/token?user_id=ada' })).statusCode, 404);
     assert.deepEqual((await prod.inject({ url: '/web/config.json' })).json(), { api_key: 'k', dev_tokens: false });
     await prod.close();
@@ -106,7 +105,7 @@ describe('web plugin', () => {
     const empty = mkdtempSync(join(tmpdir(), 'callcast-web-empty-'));
     const unbuilt = Fastify({ logger: false });
     try {
-      await registerWebRoutes(unbuilt, { webRoot: empty, preview: async () => null });
+      await webPlugin(unbuilt, { webRoot: empty, preview: async () => null });
       const res = await unbuilt.inject({ url: '/console' });
       assert.equal(res.statusCode, 503);
       assert.match(res.json().message, /npm run build:web/);
@@ -178,9 +177,9 @@ test('development tokens are user tokens the API accepts', async () => {
   await assert.rejects(verifyToken(token, 'other'), /signature/);
 });
 
-test('webExtension on a server: pages, no dev tokens unless enabled, previews checked without a tap', async () => {
+test('the pages on a server: no dev tokens unless enabled, previews checked before any picture', async () => {
   await buildWebPages();
-  const ts = await startTestServer({ extensions: [webExtension({ webRoot: WEB_ROOT, devTokens: false })] });
+  const ts = await startTestServer({ webRoot: WEB_ROOT });
   try {
     assert.equal((await fetch(`${ts.url}/console`)).status, 200);
     assert.equal((await fetch(`${ts.url}/dev/token?user_id=ada`)).status, 404);

@@ -1,65 +1,27 @@
 /**
- * Stream's APIError: `{code, message, StatusCode, duration, more_info, details}` with the message
- * `<Operation> failed with error: "<detail>"`.
+ * The HTTP edge's errors: whatever a route of any surface threw (the wire contract's ApiError,
+ * Fastify's own errors, anything else) becomes one APIError body, named by the route's
+ * `config.operation`, without leaking internals.
  */
-export const MORE_INFO_URL = 'https://getstream.io/chat/docs/api_errors_response';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ApiError, ErrorCodes, badRequest, errorBody } from '../wire/errors.js';
 
-export class ApiError extends Error {
-  override name = 'ApiError';
-  constructor(
-    readonly status: number,
-    readonly code: number,
-    readonly detail: string,
-  ) {
-    super(detail);
-  }
-
-  /** The HTTP status under the name Fastify and other modules read. */
-  get statusCode(): number {
-    return this.status;
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Stream's operation id, used in error messages ("GetCall failed with error: ..."). */
+    operation?: string;
   }
 }
 
-export const ErrorCodes = {
-  internal: -1,
-  accessKey: 2,
-  input: 4,
-  auth: 5,
-  notFound: 16,
-  notAllowed: 17,
-  payloadTooBig: 22,
-  tokenExpired: 40,
-  tokenNotValidYet: 41,
-  tokenSignature: 43,
-} as const;
-
-export const badRequest = (detail: string) => new ApiError(400, ErrorCodes.input, detail);
-export const notFound = (detail: string) => new ApiError(404, ErrorCodes.notFound, detail);
-export const notAllowed = (detail: string) => new ApiError(403, ErrorCodes.notAllowed, detail);
-export const unauthenticated = (detail: string, code: number = ErrorCodes.auth) => new ApiError(401, code, detail);
-
-export interface ApiErrorBody {
-  code: number;
-  message: string;
-  StatusCode: number;
-  duration: string;
-  more_info: string;
-  details: number[];
+export function operationOf(request: FastifyRequest): string {
+  return request.routeOptions?.config?.operation ?? 'Request';
 }
 
-export function formatDuration(ms: number): string {
-  return `${ms.toFixed(2)}ms`;
-}
-
-export function errorBody(operation: string, err: ApiError, elapsedMs: number): ApiErrorBody {
-  return {
-    code: err.code,
-    message: `${operation} failed with error: "${err.detail}"`,
-    StatusCode: err.status,
-    duration: formatDuration(elapsedMs),
-    more_info: MORE_INFO_URL,
-    details: [],
-  };
+export function sendApiError(request: FastifyRequest, reply: FastifyReply, err: ApiError): FastifyReply {
+  return reply
+    .code(err.status)
+    .type('application/json; charset=utf-8')
+    .send(errorBody(operationOf(request), err, reply.elapsedTime));
 }
 
 /** Maps what a route threw (ours, Fastify's, or anything else) to an ApiError without leaking internals. */

@@ -13,11 +13,11 @@ import {
   parseAuthMessage,
   toWireApiError,
   type WireApiError,
-} from './connect-protocol.js';
-import type { ConnectAuthority, ConnectedUser, EventBus, WireEvent } from './contract.js';
-import { describeError, type Logger } from './logger.js';
+} from '../events/connect-protocol.js';
+import type { ConnectAuthority, ConnectedUser, EventBus, WireEvent } from '../events/contract.js';
+import { describeError, type Logger } from '../events/logger.js';
 
-export { CONNECT_CLOSE_CODES } from './connect-protocol.js';
+export { CONNECT_CLOSE_CODES } from '../events/connect-protocol.js';
 
 /** The coordinator WebSocket paths (the client SDKs' `/video/connect` and the v2 one). */
 export const CONNECT_PATHS = ['/video/connect', '/api/v2/connect'] as const;
@@ -52,19 +52,22 @@ export const DEFAULT_CONNECT_OPTIONS: Readonly<ConnectOptions> = Object.freeze({
   closeGraceMs: 2_000,
 });
 
+/** The connect plugin's options. */
 export interface ConnectDeps {
   bus: EventBus;
   authority: ConnectAuthority;
+  /** The app's API key: the client opens the socket with it (`?api_key=`). */
   apiKey: string;
   log: Logger;
   options?: Partial<ConnectOptions>;
 }
 
 /**
- * Registers the coordinator WebSocket (`GET /video/connect` and `GET /api/v2/connect`), and
- * @fastify/websocket first unless the instance already has it.
+ * The coordinator WebSocket (`GET /video/connect` and `GET /api/v2/connect`) as a plugin of the
+ * HTTP edge; registers @fastify/websocket first unless the instance already has it. The protocol's
+ * pure parts are in src/events/connect-protocol.ts.
  */
-export async function registerConnectRoutes(app: FastifyInstance, deps: ConnectDeps): Promise<void> {
+export async function connectPlugin(app: FastifyInstance, deps: ConnectDeps): Promise<void> {
   const options: ConnectOptions = { ...DEFAULT_CONNECT_OPTIONS, ...deps.options };
   if (!app.hasDecorator('websocketServer')) {
     await app.register(fastifyWebsocket, { options: { maxPayload: options.maxPayloadBytes } });

@@ -1,12 +1,15 @@
 import type { FastifyInstance } from 'fastify';
 import { parseStartBroadcasts } from '../../calls/validation.js';
-import { principalOf, type ApiDeps } from '../context.js';
-import { emptyBody, startBroadcastsBody } from '../schemas.js';
-import { checkCallParams, type CallParams } from './calls.js';
+import { checkCallParams, type CallParams } from '../call-params.js';
+import { principalOf, type RestOptions } from './index.js';
+import { emptyBody, startBroadcastsBody } from './schemas.js';
 
-/** RTMP broadcast routes: start (one per request), stop one by name, stop all, details with stats. */
-export async function broadcastRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
-  const { service } = deps;
+/**
+ * RTMP broadcast routes: start (one per request), stop one by name, stop all, details with stats.
+ * Each goes route -> access (the capability in the call) -> broadcast state (-> engine).
+ */
+export async function broadcastRoutes(app: FastifyInstance, deps: RestOptions): Promise<void> {
+  const { access, broadcasts } = deps;
 
   app.post<{ Params: CallParams }>(
     '/call/:type/:id/rtmp_broadcasts',
@@ -14,7 +17,8 @@ export async function broadcastRoutes(app: FastifyInstance, deps: ApiDeps): Prom
     async (request) => {
       checkCallParams(request.params);
       const broadcast = parseStartBroadcasts(request.body);
-      await service.startBroadcast(principalOf(request), request.params.type, request.params.id, broadcast);
+      const loaded = await access.requireIn(principalOf(request), request.params.type, request.params.id, 'start-broadcast-call');
+      await broadcasts.start(loaded, broadcast);
       return {};
     },
   );
@@ -26,7 +30,8 @@ export async function broadcastRoutes(app: FastifyInstance, deps: ApiDeps): Prom
     { config: { operation: 'StopAllRTMPBroadcasts' }, schema: { body: emptyBody } },
     async (request) => {
       checkCallParams(request.params);
-      await service.stopAllBroadcasts(principalOf(request), request.params.type, request.params.id);
+      const { call } = await access.requireIn(principalOf(request), request.params.type, request.params.id, 'stop-broadcast-call');
+      await broadcasts.stopAll(call.cid);
       return {};
     },
   );
@@ -36,7 +41,8 @@ export async function broadcastRoutes(app: FastifyInstance, deps: ApiDeps): Prom
     { config: { operation: 'StopRTMPBroadcast' }, schema: { body: emptyBody } },
     async (request) => {
       checkCallParams(request.params);
-      await service.stopBroadcast(principalOf(request), request.params.type, request.params.id, request.params.name);
+      const { call } = await access.requireIn(principalOf(request), request.params.type, request.params.id, 'stop-broadcast-call');
+      await broadcasts.stop(call.cid, request.params.name);
       return {};
     },
   );
@@ -46,7 +52,8 @@ export async function broadcastRoutes(app: FastifyInstance, deps: ApiDeps): Prom
     { config: { operation: 'GetRTMPBroadcast' } },
     async (request) => {
       checkCallParams(request.params);
-      const broadcast = await service.broadcastDetails(principalOf(request), request.params.type, request.params.id, request.params.name);
+      const { call } = await access.requireIn(principalOf(request), request.params.type, request.params.id, 'read-call');
+      const broadcast = await broadcasts.details(call.cid, request.params.name);
       return { broadcast };
     },
   );

@@ -1,53 +1,41 @@
 /**
- * WHIP ingest (RFC 9725) as a Fastify plugin:
+ * WHIP ingest (RFC 9725) as a plugin of the HTTP edge:
  * - POST   {prefix}/video/call/:type/:id/whip              application/sdp offer -> 201 answer
  * - PATCH  {prefix}/video/call/:type/:id/whip/:sessionId   trickle ICE candidates -> 204
  * - DELETE {prefix}/video/call/:type/:id/whip/:sessionId   leaves the call -> 200
  * - OPTIONS on both (CORS preflight, Accept-Post)
  * with prefix '' and '/api/v2'. The session id in the resource URL is unguessable (UUIDv4) and is
- * what authorizes PATCH and DELETE, as the RFC's session URL does.
+ * what authorizes PATCH and DELETE, as the RFC's session URL does. Errors are thrown as the wire
+ * contract's ApiError and answered by the edge's error handler; the media plane does the rest.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { createHash } from 'node:crypto';
-import { ApiError, ErrorCodes, errorBody } from '../api/errors.js';
-import type { CallMedia, PublisherIdentity } from './call-media.js';
-import { OfferError } from './sdp.js';
+import type { Logger } from '../log.js';
+import type { CallMedia, PublisherIdentity } from '../media/call-media.js';
+import { OfferError } from '../media/sdp.js';
+import { callCid as cidOf } from '../wire/call-cid.js';
+import type { CallParams } from './call-params.js';
+import { ApiError, ErrorCodes } from '../wire/errors.js';
 
-export interface WhipLogger {
-  info(obj: object | string, msg?: string): void;
-  warn(obj: object | string, msg?: string): void;
-}
-
-export interface WhipDeps {
+export interface WhipOptions {
   media: CallMedia;
-  /** Throws the API's error for bad auth, an unknown or an ended call. */
+  /**
+   * Who publishes and what they may send; throws the wire contract's errors for bad credentials,
+   * an unknown or ended call, or no join-call (the root: `request.authenticate` + Access).
+   */
   authorize(req: FastifyRequest, callType: string, callId: string): Promise<PublisherIdentity>;
-  log: WhipLogger;
-  /** the server's public base URL (no trailing slash), used for Location */
+  log: Pick<Logger, 'info' | 'warn'>;
+  /** The base of the session's Location (no trailing slash); '' for a path-only Location. */
   publicUrl: string;
 }
 
 const SDP_LIMIT = 64 * 1024;
 const PREFIXES = ['/api/v2', ''] as const;
 
-interface CallParams { type: string; id: string }
 interface SessionParams extends CallParams { sessionId: string }
 
 function etagOf(sessionId: string, answer: string): string {
   return `"${createHash('sha256').update(sessionId).update(answer).digest('hex').slice(0, 16)}"`;
-}
-
-function sendError(reply: FastifyReply, operation: string, err: ApiError, startedAt: number): FastifyReply {
-  return reply.code(err.status).type('application/json').send(errorBody(operation, err, performance.now() - startedAt));
-}
-
-function asApiError(err: unknown): ApiError | undefined {
-  if (err instanceof ApiError) return err;
-  const e = err as { status?: unknown; code?: unknown; detail?: unknown; message?: unknown } | null;
-  if (e && typeof e.status === 'number' && typeof e.code === 'number' && e.status >= 400 && e.status < 600) {
-    return new ApiError(e.status, e.code, typeof e.detail === 'string' ? e.detail : typeof e.message === 'string' ? e.message : 'request failed');
-  }
-  return undefined;
 }
 
 function offerToApiError(err: OfferError): ApiError {
@@ -61,7 +49,7 @@ const CORS_HEADERS = {
   'access-control-expose-headers': 'Location, ETag, Link, Accept-Patch',
 };
 
-export async function registerWhipRoutes(app: FastifyInstance, deps: WhipDeps): Promise<void> {
+export async function whipPlugin(app: FastifyInstance, deps: WhipOptions): Promise<void> {
   const sessions = new Map<string, { callCid: string; etag: string; ufrag: string | undefined }>();
   const forget = ({ participant }: { participant: { user_session_id: string } }) => { sessions.delete(participant.user_session_id); };
   deps.media.on('participant_left', forget);
@@ -77,24 +65,14 @@ export async function registerWhipRoutes(app: FastifyInstance, deps: WhipDeps): 
       scope.options(base, async (_req, reply) => reply.code(204).header('accept-post', 'application/sdp').send());
       scope.options(`${base}/:sessionId`, async (_req, reply) => reply.code(204).header('accept-patch', 'application/trickle-ice-sdpfrag').send());
 
-      scope.post<{ Params: CallParams }>(base, async (req, reply) => {
-        const startedAt = performance.now();
-        const op = 'WhipPublish';
+      scope.post<{ Params: CallParams }>(base, { config: { operation: 'WhipPublish' } }, async (req, reply) => {
         const { type, id } = req.params;
-        const callCid = `${type}:${id}`;
+        const callCid = cidOf(type, id);
         const contentType = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
         if (contentType !== 'application/sdp') {
-          return sendError(reply, op, new ApiError(415, ErrorCodes.input, 'the offer must be sent with Content-Type: application/sdp'), startedAt);
+          throw new ApiError(415, ErrorCodes.input, 'the offer must be sent with Content-Type: application/sdp');
         }
-        let identity: PublisherIdentity;
-        try {
-          identity = await deps.authorize(req, type, id);
-        } catch (err) {
-          const api = asApiError(err);
-          if (api) return sendError(reply, op, api, startedAt);
-          deps.log.warn({ callCid, err: (err as Error)?.message }, 'WHIP authorization failed');
-          return sendError(reply, op, new ApiError(500, ErrorCodes.internal, 'internal error'), startedAt);
-        }
+        const identity = await deps.authorize(req, type, id);
         try {
           const offer = typeof req.body === 'string' ? req.body : '';
           const { sessionId, answer, plan } = await deps.media.publish(callCid, identity, offer);
@@ -105,46 +83,40 @@ export async function registerWhipRoutes(app: FastifyInstance, deps: WhipDeps): 
           return reply.code(201).type('application/sdp').header('location', location).header('etag', etag)
             .header('accept-patch', 'application/trickle-ice-sdpfrag').send(answer);
         } catch (err) {
-          if (err instanceof OfferError) return sendError(reply, op, offerToApiError(err), startedAt);
+          if (err instanceof OfferError) throw offerToApiError(err);
           deps.log.warn({ callCid, err: (err as Error)?.message }, 'WHIP offer could not be answered');
-          return sendError(reply, op, new ApiError(400, ErrorCodes.input, `the SDP offer could not be negotiated: ${(err as Error)?.message ?? 'unknown error'}`), startedAt);
+          throw new ApiError(400, ErrorCodes.input, `the SDP offer could not be negotiated: ${(err as Error)?.message ?? 'unknown error'}`);
         }
       });
 
-      scope.patch<{ Params: SessionParams }>(`${base}/:sessionId`, async (req, reply) => {
-        const startedAt = performance.now();
-        const op = 'WhipTrickle';
+      scope.patch<{ Params: SessionParams }>(`${base}/:sessionId`, { config: { operation: 'WhipTrickle' } }, async (req, reply) => {
         const { type, id, sessionId } = req.params;
         const s = sessions.get(sessionId);
-        if (!s || s.callCid !== `${type}:${id}` || !deps.media.has(s.callCid, sessionId)) {
-          return sendError(reply, op, new ApiError(404, ErrorCodes.notFound, 'WHIP session not found'), startedAt);
+        if (!s || s.callCid !== cidOf(type, id) || !deps.media.has(s.callCid, sessionId)) {
+          throw new ApiError(404, ErrorCodes.notFound, 'WHIP session not found');
         }
         const contentType = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
         if (contentType !== 'application/trickle-ice-sdpfrag') {
-          return sendError(reply, op, new ApiError(415, ErrorCodes.input, 'send ICE candidates as application/trickle-ice-sdpfrag'), startedAt);
+          throw new ApiError(415, ErrorCodes.input, 'send ICE candidates as application/trickle-ice-sdpfrag');
         }
         const ifMatch = req.headers['if-match'];
         if (ifMatch !== undefined && ifMatch !== '*' && ifMatch !== s.etag) {
-          return sendError(reply, op, new ApiError(412, ErrorCodes.input, 'If-Match does not match the session ETag'), startedAt);
+          throw new ApiError(412, ErrorCodes.input, 'If-Match does not match the session ETag');
         }
         const frag = typeof req.body === 'string' ? req.body : '';
         const ufrag = /a=ice-ufrag:(\S+)/.exec(frag)?.[1];
         if (ufrag !== undefined && s.ufrag !== undefined && ufrag !== s.ufrag) {
           // An ICE restart: not supported; the publisher should start a new session.
-          return sendError(reply, op, new ApiError(422, ErrorCodes.input, 'ICE restarts are not supported: publish a new offer'), startedAt);
+          throw new ApiError(422, ErrorCodes.input, 'ICE restarts are not supported: publish a new offer');
         }
         const added = await deps.media.addRemoteCandidates(s.callCid, sessionId, frag);
-        if (added < 0) return sendError(reply, op, new ApiError(400, ErrorCodes.input, 'the fragment holds no valid candidate lines'), startedAt);
+        if (added < 0) throw new ApiError(400, ErrorCodes.input, 'the fragment holds no valid candidate lines');
         return reply.code(204).send();
       });
 
-      scope.delete<{ Params: SessionParams }>(`${base}/:sessionId`, async (req, reply) => {
-        const startedAt = performance.now();
+      scope.delete<{ Params: SessionParams }>(`${base}/:sessionId`, { config: { operation: 'WhipDelete' } }, async (req, reply) => {
         const { type, id, sessionId } = req.params;
-        const callCid = `${type}:${id}`;
-        if (!deps.media.leave(callCid, sessionId)) {
-          return sendError(reply, 'WhipDelete', new ApiError(404, ErrorCodes.notFound, 'WHIP session not found'), startedAt);
-        }
+        if (!deps.media.leave(cidOf(type, id), sessionId)) throw new ApiError(404, ErrorCodes.notFound, 'WHIP session not found');
         sessions.delete(sessionId);
         return reply.code(200).send();
       });

@@ -1,16 +1,29 @@
 /**
- * Serves the browser pages built by Vite into `dist/web/pages` (see web/vite.config.ts):
+ * The browser pages as a plugin of the HTTP edge, serving what Vite built into `dist/web/pages`
+ * (see web/vite.config.ts):
  * - `/web/*`: the built assets (hashed file names, cached for a long time);
  * - `/join/:type/:id` and `/console` (and `/console/*`): the pages' HTML;
  * - `/web/config.json`: what the pages need to call the API (the API key, which is public);
  * - `/dev/token?user_id=...`: a user token for development, only when `devTokens` is given;
  * - `GET {/api/v2,}/video/call/:type/:id/rtmp_broadcasts/:name/preview.jpg`: a snapshot of the
- *   composed broadcast; `deps.preview` authenticates and permission-checks the request.
+ *   composed broadcast; `deps.preview` authenticates and permission-checks the request (the root
+ *   gives it `previewSource`: the edge's credentials, `read-call`, an active broadcast).
+ * Errors are thrown as the wire contract's ApiError and answered by the edge's error handler.
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { SignJWT } from 'jose';
+import type { Access } from '../calls/access.js';
+import type { BroadcastState } from '../calls/broadcasts.js';
+import { isQuality } from '../layout/settings.js';
+import type { PreviewTap } from '../web/preview.js';
+import { ApiError, ErrorCodes, badRequest, notAllowed, notFound } from '../wire/errors.js';
+import type { Credentials } from './auth.js';
+import { isCallParams } from './call-params.js';
+import { callCid } from '../wire/call-cid.js';
 
 /** The request's credentials, as the API reads them (`api_key` query, `Authorization` header). */
 export interface PreviewAuth {
@@ -46,7 +59,6 @@ export const PAGE_HEADERS: Readonly<Record<string, string>> = {
 };
 
 const USER_ID_PATTERN = /^[A-Za-z0-9@_.-]{1,64}$/;
-const PATH_PART_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 function firstString(v: unknown): string | undefined {
   if (typeof v === 'string') return v;
@@ -54,17 +66,7 @@ function firstString(v: unknown): string | undefined {
   return undefined;
 }
 
-/** Stream's error codes for the statuses these routes answer themselves. */
-const ERROR_CODES: Record<number, number> = { 400: 4, 403: 17, 404: 16 };
-
-function problem(reply: FastifyReply, status: number, message: string): FastifyReply {
-  return reply
-    .code(status)
-    .type('application/json; charset=utf-8')
-    .send({ code: ERROR_CODES[status] ?? -1, message, StatusCode: status, details: [] });
-}
-
-export async function registerWebRoutes(app: FastifyInstance, deps: WebRoutesDeps): Promise<void> {
+export async function webPlugin(app: FastifyInstance, deps: WebRoutesDeps): Promise<void> {
   const webRoot = resolve(deps.webRoot);
   await app.register(async (scope) => {
     await scope.register(fastifyStatic, {
@@ -81,7 +83,7 @@ export async function registerWebRoutes(app: FastifyInstance, deps: WebRoutesDep
 
     const sendPage = (file: 'join.html' | 'console.html') => async (_request: FastifyRequest, reply: FastifyReply) => {
       if (!existsSync(join(webRoot, file))) {
-        return problem(reply, 503, `the web pages are not built (${file} is missing): run "npm run build:web"`);
+        throw new ApiError(503, ErrorCodes.internal, `the web pages are not built (${file} is missing): run "npm run build:web"`);
       }
       reply.headers(PAGE_HEADERS);
       return reply.sendFile(file, webRoot, { cacheControl: false });
@@ -92,26 +94,22 @@ export async function registerWebRoutes(app: FastifyInstance, deps: WebRoutesDep
       return { api_key: deps.apiKey ?? null, dev_tokens: deps.devTokens !== undefined };
     });
 
-    scope.get<{ Params: { type: string; id: string } }>('/join/:type/:id', async (request, reply) => {
-      const { type, id } = request.params;
-      if (!PATH_PART_PATTERN.test(type) || !PATH_PART_PATTERN.test(id)) {
-        return problem(reply, 404, 'a call type and id are letters, digits, "_" and "-" (at most 64 each)');
-      }
+    const page = { config: { operation: 'GetPage' } };
+    scope.get<{ Params: { type: string; id: string } }>('/join/:type/:id', page, async (request, reply) => {
+      if (!isCallParams(request.params)) throw notFound('a call type and id are letters, digits, "_" and "-" (at most 64 each)');
       return sendPage('join.html')(request, reply);
     });
-    scope.get('/console', sendPage('console.html'));
-    scope.get('/console/*', sendPage('console.html'));
+    scope.get('/console', page, sendPage('console.html'));
+    scope.get('/console/*', page, sendPage('console.html'));
 
     if (deps.devTokens) {
       const mint = deps.devTokens;
-      scope.get('/dev/token', async (request, reply) => {
+      scope.get('/dev/token', { config: { operation: 'GetDevToken' } }, async (request, reply) => {
         const userId = firstString((request.query as Record<string, unknown> | undefined)?.user_id);
-        if (!userId || !USER_ID_PATTERN.test(userId)) {
-          return problem(reply, 400, 'user_id is required: letters, digits and @ _ . - (at most 64)');
-        }
+        if (!userId || !USER_ID_PATTERN.test(userId)) throw badRequest('user_id is required: letters, digits and @ _ . - (at most 64)');
         const pending = mint(userId);
         const token = pending === null ? null : await pending;
-        if (!token) return problem(reply, 403, 'development tokens are not available for this user');
+        if (!token) throw notAllowed('development tokens are not available for this user');
         reply.header('Cache-Control', 'no-store');
         return { user_id: userId, token };
       });
@@ -120,18 +118,17 @@ export async function registerWebRoutes(app: FastifyInstance, deps: WebRoutesDep
     for (const prefix of ['/api/v2/video', '/video']) {
       scope.get<{ Params: { type: string; id: string; name: string } }>(
         `${prefix}/call/:type/:id/rtmp_broadcasts/:name/preview.jpg`,
+        { config: { operation: 'GetRTMPBroadcastPreview' } },
         async (request, reply) => {
           const { type, id, name } = request.params;
-          if (!PATH_PART_PATTERN.test(type) || !PATH_PART_PATTERN.test(id)) {
-            return problem(reply, 400, 'call type and id must be letters, digits, "_" and "-" (at most 64 each)');
-          }
+          if (!isCallParams(request.params)) throw badRequest('call type and id must be letters, digits, "_" and "-" (at most 64 each)');
           const query = (request.query ?? {}) as Record<string, unknown>;
           const auth: PreviewAuth = {
             apiKey: firstString(query.api_key),
             authorization: firstString(request.headers.authorization),
             authType: firstString(request.headers['stream-auth-type']),
           };
-          const jpeg = await deps.preview(`${type}:${id}`, name, auth);
+          const jpeg = await deps.preview(callCid(type, id), name, auth);
           reply.header('Cache-Control', 'no-store');
           // 204 while the broadcast has no picture yet (a 404 is kept for unknown broadcasts).
           if (!jpeg) return reply.code(204).send();
@@ -140,4 +137,36 @@ export async function registerWebRoutes(app: FastifyInstance, deps: WebRoutesDep
       );
     }
   });
+}
+
+/**
+ * The previews as the service serves them: checked like the broadcast details endpoint (api_key +
+ * JWT, `read-call`, the broadcast must be active) and read from the tap (none: 204).
+ */
+export function previewSource(deps: { credentials: Credentials; access: Access; broadcasts: BroadcastState; tap?: PreviewTap }): WebRoutesDeps['preview'] {
+  return async (cid, name, auth) => {
+    const principal = await deps.credentials.authenticate(auth);
+    // Throws the API's errors: unknown call (404), no read-call (403), no such broadcast (404).
+    await deps.access.requireRead(principal, cid);
+    const details = await deps.broadcasts.details(cid, name);
+    if (!deps.tap) return null;
+    return deps.tap.latestJpeg(cid, isQuality(details.quality) ? details.quality : undefined);
+  };
+}
+
+/** Development user tokens (`user_id`, one hour), signed with the API secret. */
+export function devTokensFromSecret(apiSecret: string, ttlSeconds = 3600): (userId: string) => Promise<string> {
+  const key = new TextEncoder().encode(apiSecret);
+  return (userId: string) => {
+    const iat = Math.floor(Date.now() / 1000) - 1;
+    return new SignJWT({ user_id: userId, iat, exp: iat + ttlSeconds }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(key);
+  };
+}
+
+/** `<repo>/dist/web/pages`, from both src/http (tsx) and dist/http (compiled). */
+export const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../dist/web/pages', import.meta.url));
+
+/** The console address carrying a token (development: printed by `callcast serve`). */
+export function consoleLink(baseUrl: string, token: string): string {
+  return `${baseUrl.replace(/\/+$/, '')}/console#token=${encodeURIComponent(token)}`;
 }

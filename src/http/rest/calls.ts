@@ -1,22 +1,13 @@
 import type { FastifyInstance } from 'fastify';
+import type { CreateCallInput, MemberInput, UpdateCallInput } from '../../calls/calls.js';
 import { parseCallFilter, parseCallSort, parseLimit, decodeCursor, encodeCursor } from '../../calls/query.js';
-import type { CreateCallInput, MemberInput, UpdateCallInput } from '../../calls/service.js';
-import { userFromRequest, type UserRequest } from '../../calls/users.js';
-import { parseTimestamp, validateCallPathPart, validateSettingsPatch } from '../../calls/validation.js';
-import type { JsonObject } from '../../store/records.js';
-import { badRequest } from '../errors.js';
-import { principalOf, type ApiDeps } from '../context.js';
-import { emptyBody, getOrCreateCallBody, goLiveBody, queryCallsBody, stopLiveBody, updateCallBody, updateMembersBody } from '../schemas.js';
-
-export interface CallParams {
-  type: string;
-  id: string;
-}
-
-export function checkCallParams(params: CallParams): void {
-  validateCallPathPart(params.type, 'call type');
-  validateCallPathPart(params.id, 'call id');
-}
+import type { UserRequest } from '../../calls/users.js';
+import { parseTimestamp, validateSettingsPatch } from '../../calls/validation.js';
+import { badRequest } from '../../wire/errors.js';
+import type { JsonObject } from '../../wire/json.js';
+import { checkCallParams, type CallParams } from '../call-params.js';
+import { principalOf, type RestOptions } from './index.js';
+import { emptyBody, getOrCreateCallBody, goLiveBody, queryCallsBody, stopLiveBody, updateCallBody, updateMembersBody } from './schemas.js';
 
 function membersLimitOf(query: unknown): number | undefined {
   const raw = (query as Record<string, unknown> | undefined)?.members_limit;
@@ -27,8 +18,8 @@ function membersLimitOf(query: unknown): number | undefined {
 }
 
 /** Routes under /api/v2/video (and the /video mirror). */
-export async function callRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
-  const { service } = deps;
+export async function callRoutes(app: FastifyInstance, deps: RestOptions): Promise<void> {
+  const { calls: service, users } = deps;
 
   app.get<{ Params: CallParams }>('/call/:type/:id', { config: { operation: 'GetCall' } }, async (request) => {
     checkCallParams(request.params);
@@ -42,12 +33,10 @@ export async function callRoutes(app: FastifyInstance, deps: ApiDeps): Promise<v
       checkCallParams(request.params);
       const body = request.body;
       const data = (body.data ?? {}) as JsonObject;
-      const now = new Date().toISOString();
       const input: CreateCallInput = { members: (data.members as MemberInput[] | undefined) ?? [] };
       if (typeof data.created_by_id === 'string' && data.created_by_id !== '') input.createdById = data.created_by_id;
       if (data.created_by) {
-        const req = data.created_by as UserRequest;
-        input.createdBy = userFromRequest(req, now, await deps.store.getUser(req.id));
+        input.createdBy = await users.fromRequest(data.created_by as UserRequest);
       }
       if (data.custom) input.custom = data.custom as JsonObject;
       if (data.settings_override !== undefined) input.settingsOverride = validateSettingsPatch(data.settings_override, 'data.settings_override');

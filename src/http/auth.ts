@@ -1,17 +1,28 @@
 /**
- * Request authentication: the `api_key` query parameter and an HS256 JWT in `Authorization`
- * (raw, as the node SDK sends it, or with `Bearer `).
+ * Request authentication, the one way every surface does it: the `api_key` query parameter and an
+ * HS256 JWT signed with the API secret in `Authorization` (raw, as the node SDK sends it, or with
+ * `Bearer `). `Credentials` checks them; the HTTP edge exposes it as the `authenticate` request
+ * decorator (see edge.ts), the WebSocket uses `verify` on the token of its auth message.
  */
 import { timingSafeEqual } from 'node:crypto';
 import { errors as joseErrors, jwtVerify } from 'jose';
-import { ErrorCodes, unauthenticated, type ApiError } from './errors.js';
+import { ErrorCodes, unauthenticated, type ApiError } from '../wire/errors.js';
+import type { Principal, UserPrincipal } from '../wire/principal.js';
 
 /** Tolerated clock skew for `iat`, `nbf` and `exp`, in seconds. */
 export const CLOCK_SKEW_SECONDS = 5;
 
-export type Principal =
-  | { kind: 'server' }
-  | { kind: 'user'; userId: string; role?: string; callCids?: string[] };
+/**
+ * Whether a request must carry the `api_key` (REST: Stream's rule) or may leave it out (WHIP:
+ * clients such as OBS send only a bearer token; a key that is sent must still be right).
+ */
+export type ApiKeyRule = 'required' | 'optional';
+
+/** A request's credentials as they arrive. */
+export interface RequestCredentials {
+  apiKey: unknown;
+  authorization: unknown;
+}
 
 function equalStrings(a: string, b: string): boolean {
   const ab = Buffer.from(a);
@@ -53,7 +64,7 @@ export async function verifyToken(token: string, apiSecret: string, nowSeconds =
   if (payload.server === true) return { kind: 'server' };
   const userId = payload.user_id;
   if (typeof userId !== 'string' || userId === '') throw unauthenticated('token has no user_id claim');
-  const principal: { kind: 'user'; userId: string; role?: string; callCids?: string[] } = { kind: 'user', userId };
+  const principal: UserPrincipal = { kind: 'user', userId };
   if (payload.role !== undefined) {
     if (typeof payload.role !== 'string') throw unauthenticated('token claim role must be a string');
     principal.role = payload.role;
@@ -78,14 +89,27 @@ function tokenError(err: unknown): ApiError {
   return unauthenticated('token is not a valid HS256 JWT', ErrorCodes.tokenSignature);
 }
 
-/** Authenticates a request from its query api_key and Authorization header. */
-export async function authenticate(
-  req: { query: unknown; headers: Record<string, string | string[] | undefined> },
-  apiKey: string,
-  apiSecret: string,
-): Promise<Principal> {
+/** The app's credentials: checks what requests present. */
+export class Credentials {
+  constructor(
+    readonly apiKey: string,
+    private readonly apiSecret: string,
+  ) {}
+
+  /** Who the request speaks for; throws 401 (codes 2, 5, 40, 41, 43) otherwise. */
+  async authenticate(creds: RequestCredentials, apiKeyRule: ApiKeyRule = 'required'): Promise<Principal> {
+    if (apiKeyRule === 'required' || creds.apiKey !== undefined) checkApiKey(creds.apiKey, this.apiKey);
+    return verifyToken(tokenFromHeader(creds.authorization), this.apiSecret);
+  }
+
+  /** Verifies a bare token (the WebSocket's auth message). */
+  verify(token: string): Promise<Principal> {
+    return verifyToken(token, this.apiSecret);
+  }
+}
+
+/** The credentials of a Fastify-like request (`api_key` query value, `Authorization` header). */
+export function requestCredentials(req: { query: unknown; headers: Record<string, string | string[] | undefined> }): RequestCredentials {
   const query = (req.query ?? {}) as Record<string, unknown>;
-  checkApiKey(query.api_key, apiKey);
-  const token = tokenFromHeader(req.headers.authorization);
-  return verifyToken(token, apiSecret);
+  return { apiKey: query.api_key, authorization: req.headers.authorization };
 }

@@ -1,0 +1,249 @@
+/**
+ * The composition root: the complete service as `callcast serve` runs it. It builds, in order and
+ * each with what it needs at construction:
+ *
+ *   store -> bus -> media plane (CallMedia, images, preview tap) -> Access -> LiveSessions
+ *     -> BroadcastState (which builds the broadcast engine with itself as the engine's listener)
+ *     -> CallService, UserService, CallTypeService -> webhooks
+ *     -> the HTTP edge and its plugins (REST, WHIP, connect WebSocket, pages, metrics)
+ *
+ * then listens, and resumes the broadcasts the store holds as active. Domain rules live in the
+ * units (src/calls, src/media, src/egress); this file only wires them. docs/architecture.md has
+ * the picture.
+ */
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { Access } from './calls/access.js';
+import { BroadcastState, type EngineFactory } from './calls/broadcasts.js';
+import { CallTypeService, seedCallTypes } from './calls/call-types.js';
+import { CallService } from './calls/calls.js';
+import { LiveSessions } from './calls/live-sessions.js';
+import { UserService } from './calls/users.js';
+import { resolveCredentials, type Config } from './config.js';
+import type { BroadcastEngine } from './egress/contract.js';
+import { EgressEngine, type EgressEngineOptions } from './egress/engine.js';
+import { renderMetrics } from './egress/metrics.js';
+import { InProcessEventBus } from './events/bus.js';
+import type { EventBus, WebhookTarget } from './events/contract.js';
+import { WebhookDispatcher } from './events/webhooks.js';
+import { Credentials } from './http/auth.js';
+import { connectPlugin } from './http/connect.js';
+import { CallsConnectAuthority } from './http/connect-authority.js';
+import { createHttpEdge } from './http/edge.js';
+import { metricsPlugin } from './http/metrics.js';
+import { restPlugin } from './http/rest/index.js';
+import { DEFAULT_WEB_ROOT, devTokensFromSecret, previewSource, webPlugin } from './http/web.js';
+import { whipPlugin } from './http/whip.js';
+import { createLogger, describeError, type ProcessLogger } from './log.js';
+import { createCallFrameSourceFactory } from './media/call-frame-source.js';
+import { CallMedia } from './media/call-media.js';
+import { mediaHostFromEnv } from './media/webrtc.js';
+import { ImageStore } from './render/images.js';
+import { openStore, type Store } from './store/store.js';
+import { PreviewTap } from './web/preview.js';
+
+export interface CallcastOptions {
+  config: Config;
+  /** Default: a pino logger at config.logLevel. */
+  log?: ProcessLogger;
+  /** Egress settings for special setups and tests (trusted CA, retry policy, timeouts). */
+  egress?: Partial<Omit<EgressEngineOptions, 'listener' | 'log' | 'frameSourceFactory'>>;
+  /** A broadcast engine in place of the egress (control-plane tests); built with its listener. */
+  engine?: EngineFactory;
+  /** Where the built pages are; default the repository's dist/web/pages. */
+  webRoot?: string;
+  /** More HTTP surfaces, registered as plugins of the edge (under its error handler and `authenticate`). */
+  plugins?: EdgePlugin[];
+}
+
+/** What an extra HTTP surface gets to work with. */
+export interface EdgeContext {
+  access: Access;
+  calls: CallService;
+  broadcasts: BroadcastState;
+  bus: EventBus;
+  /** The base URL clients use (known once the server listens; read it per request). */
+  publicUrl(): string;
+}
+
+export type EdgePlugin = (app: FastifyInstance, ctx: EdgeContext) => Promise<void> | void;
+
+/** The running service; `Egress` is null when another broadcast engine was given (`engine`). */
+export interface Callcast<Egress extends EgressEngine | null = EgressEngine> {
+  app: FastifyInstance;
+  /** Where the server listens, e.g. http://127.0.0.1:3030 (no trailing slash). */
+  url: string;
+  store: Store;
+  bus: EventBus;
+  access: Access;
+  calls: CallService;
+  broadcasts: BroadcastState;
+  /** The broadcast engine (the egress unless `engine` was given). */
+  engine: BroadcastEngine;
+  /** The egress engine (encoder processes, stats of every destination); null with another engine. */
+  egress: Egress;
+  media: CallMedia;
+  /** Last composed frame of each broadcast group (console previews). */
+  previews: PreviewTap;
+  apiKey: string;
+  apiSecret: string;
+  /** True when the credentials were generated for development (and should be shown). */
+  credentialsGenerated: boolean;
+  /** Stops everything (idempotent). */
+  close(): Promise<void>;
+}
+
+export function sqlitePathFor(config: Config): string {
+  return join(config.dataDir, 'callcast.sqlite');
+}
+
+function hostForUrl(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** The base URL clients reach the server at: configured, or where it listens (known after listen). */
+class PublicUrl {
+  private value: string;
+  constructor(private readonly config: Config) {
+    this.value = config.publicUrl ?? `http://${hostForUrl(config.host)}:${config.port}`;
+  }
+  get(): string {
+    return this.value;
+  }
+  listening(url: string): void {
+    if (!this.config.publicUrl) this.value = url;
+  }
+}
+
+export async function startCallcast(opts: CallcastOptions & { engine?: undefined }): Promise<Callcast>;
+export async function startCallcast(opts: CallcastOptions): Promise<Callcast<EgressEngine | null>>;
+export async function startCallcast(opts: CallcastOptions): Promise<Callcast<EgressEngine | null>> {
+  const { config } = opts;
+  const log = opts.log ?? createLogger(config.logLevel);
+  const creds = resolveCredentials(config);
+  const credentials = new Credentials(creds.apiKey, creds.apiSecret);
+  const publicUrl = new PublicUrl(config);
+  const steps: Array<[string, () => Promise<void> | void]> = [];
+  const shutdown = async () => {
+    for (const [what, step] of steps.reverse()) {
+      try {
+        await step();
+      } catch (err) {
+        log.error({ step: what, err: describeError(err) }, 'shutdown step failed');
+      }
+    }
+  };
+
+  try {
+    const store = await openStore({ ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}), sqlitePath: sqlitePathFor(config) });
+    steps.push(['store', () => store.close()]);
+    await seedCallTypes(store, new Date().toISOString());
+    const bus = new InProcessEventBus({ log });
+
+    const media = new CallMedia({ ice: mediaHostFromEnv(config.host), log });
+    steps.push(['media', () => media.close()]);
+    const images = new ImageStore({ log });
+    const previews = new PreviewTap();
+
+    const access = new Access(store);
+    const sessions = new LiveSessions({ media, bus });
+    steps.push(['sessions', () => sessions.close()]);
+    const egressEngine: EngineFactory = (listener) =>
+      new EgressEngine({
+        ...(process.env.CALLCAST_FFMPEG ? { ffmpegPath: process.env.CALLCAST_FFMPEG } : {}),
+        ...opts.egress,
+        listener,
+        log,
+        frameSourceFactory: previews.wrap(createCallFrameSourceFactory({ media, images })),
+      });
+    const broadcasts = new BroadcastState({
+      store,
+      bus,
+      log,
+      participants: (cid) => media.participants(cid),
+      engine: opts.engine ?? egressEngine,
+    });
+    steps.push(['broadcasts', () => broadcasts.close()]);
+    const egress = broadcasts.engine instanceof EgressEngine ? broadcasts.engine : null;
+    const calls = new CallService({ store, bus, log, access, broadcasts, sessions, publicUrl: () => publicUrl.get() });
+    const users = new UserService({ store, bus });
+    const callTypes = new CallTypeService({ store, access });
+
+    const webhooks = new WebhookDispatcher({
+      bus,
+      outbox: store.webhookOutbox,
+      apiKey: creds.apiKey,
+      apiSecret: creds.apiSecret,
+      log,
+      target: async (): Promise<WebhookTarget | null> => {
+        const settings = await store.getAppSettings();
+        const url = settings.webhook_url || config.webhookUrl;
+        return url ? { url, events: settings.webhook_events } : null;
+      },
+    });
+
+    const app = createHttpEdge({ log, credentials, logRequests: config.logLevel === 'debug' || config.logLevel === 'trace' });
+    steps.push(['http', () => app.close()]);
+    await app.register(restPlugin, { access, calls, broadcasts, users, callTypes, store });
+    await app.register(connectPlugin, {
+      bus,
+      authority: new CallsConnectAuthority({ credentials, users, access }),
+      apiKey: creds.apiKey,
+      log,
+    });
+    await app.register(whipPlugin, {
+      media,
+      log,
+      // Session resources are announced with a path-only Location (RFC 9725 allows a relative
+      // one), which stays right behind proxies and whatever port the server ends up on.
+      publicUrl: '',
+      // WHIP clients (OBS, GStreamer, browsers) send only a bearer token; an api_key, when a
+      // client adds one, must still be the right one.
+      authorize: async (req, type, id) => access.publisher(await req.authenticate({ apiKey: 'optional' }), type, id),
+    });
+    await app.register(webPlugin, {
+      webRoot: opts.webRoot ?? DEFAULT_WEB_ROOT,
+      apiKey: creds.apiKey,
+      ...(config.devTokens === true ? { devTokens: devTokensFromSecret(creds.apiSecret) } : {}),
+      preview: previewSource({ credentials, access, broadcasts, tap: previews }),
+    });
+    await app.register(metricsPlugin, egress ? { render: () => renderMetrics(egress) } : {});
+    const ctx: EdgeContext = { access, calls, broadcasts, bus, publicUrl: () => publicUrl.get() };
+    for (const plugin of opts.plugins ?? []) await app.register(async (scope) => plugin(scope, ctx));
+
+    webhooks.start();
+    steps.push(['webhooks', () => webhooks.stop()]);
+
+    await app.listen({ host: config.host, port: config.port });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    const url = `http://${hostForUrl(config.host)}:${port}`;
+    publicUrl.listening(url);
+
+    const resumed = await broadcasts.resume();
+    if (resumed > 0) log.info({ resumed }, 'active broadcasts resumed');
+
+    let closing: Promise<void> | null = null;
+    return {
+      app,
+      url,
+      store,
+      bus,
+      access,
+      calls,
+      broadcasts,
+      engine: broadcasts.engine,
+      egress,
+      media,
+      previews,
+      apiKey: creds.apiKey,
+      apiSecret: creds.apiSecret,
+      credentialsGenerated: creds.generated,
+      close: () => (closing ??= shutdown()),
+    };
+  } catch (err) {
+    await shutdown();
+    throw err;
+  }
+}

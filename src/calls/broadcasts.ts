@@ -1,0 +1,231 @@
+/**
+ * Broadcast state: which RTMP broadcasts of which calls are active. It keeps them in the store (so
+ * they survive a restart and are resumed on start), hands them to the broadcast engine, which it
+ * builds with itself as the engine's listener, and turns what the engine reports into events.
+ * It applies `detect_orientation` on the way to the engine: the featured participant's published
+ * video picks the portrait or landscape variant of the quality, once per start.
+ */
+import { EventEmitter } from 'node:events';
+import type { BroadcastEngine, BroadcastSpec, DestinationStats, EgressListener } from '../egress/contract.js';
+import type { EventBus, NewEvent } from '../events/contract.js';
+import { startQuality } from '../layout/orientation.js';
+import type { LayoutParticipant } from '../layout/participants.js';
+import type { Quality } from '../layout/settings.js';
+import type { Logger } from '../log.js';
+import type { BroadcastRecord } from '../store/records.js';
+import type { Store } from '../store/store.js';
+import { badRequest, notFound } from '../wire/errors.js';
+import type { JsonObject } from '../wire/json.js';
+import type { LoadedCall } from './access.js';
+import { dig, effectiveSettings, isPlainObject } from './settings.js';
+import { toLayoutSettings, type BroadcastRequest } from './validation.js';
+
+/** Builds the engine that produces the broadcasts, given the listener it reports to. */
+export type EngineFactory = (listener: EgressListener) => BroadcastEngine;
+
+export interface BroadcastStateOptions {
+  store: Store;
+  bus: EventBus;
+  log: Logger;
+  engine: EngineFactory;
+  /** The call's participants as the layout sees them (orientation); default: none. */
+  participants?: (callCid: string) => readonly LayoutParticipant[];
+  now?: () => Date;
+}
+
+export interface BroadcastStateEvents {
+  /** The call's broadcasts changed (started, stopped, failed): its call response did too. */
+  changed: [callCid: string];
+}
+
+/** How long a start waits for an engine stop of the same broadcast name still in progress. */
+const PREDECESSOR_STOP_WAIT_MS = 2_000;
+
+export class BroadcastState extends EventEmitter<BroadcastStateEvents> implements EgressListener {
+  /** The engine producing the broadcasts (built with this state as its listener). */
+  readonly engine: BroadcastEngine;
+  /** Engine stops in progress, so a broadcast restarted under the same name waits for its predecessor. */
+  private readonly stopping = new Map<string, Promise<void>>();
+  /** Set at close: engine reports are ignored from then on, so active broadcasts stay persisted. */
+  private closing = false;
+  private readonly store: Store;
+  private readonly bus: EventBus;
+  private readonly log: Logger;
+  private readonly participants: (callCid: string) => readonly LayoutParticipant[];
+  private readonly now: () => Date;
+
+  constructor(opts: BroadcastStateOptions) {
+    super();
+    this.store = opts.store;
+    this.bus = opts.bus;
+    this.log = opts.log;
+    this.participants = opts.participants ?? (() => []);
+    this.now = opts.now ?? (() => new Date());
+    this.engine = opts.engine(this);
+  }
+
+  /** Live stats of the call's destinations. */
+  stats(cid: string): DestinationStats[] {
+    return this.engine.stats(cid);
+  }
+
+  /** Starts a broadcast of the loaded call (access already checked): stored, then handed to the engine. */
+  async start(loaded: LoadedCall, req: BroadcastRequest): Promise<void> {
+    const cid = loaded.call.cid;
+    if (loaded.call.ended_at !== null) throw badRequest(`call ${cid} has ended: broadcasts cannot be started`);
+    const settings = effectiveSettings(loaded.callType.settings, loaded.call.settings_override);
+    if (dig(settings, ['broadcasting', 'enabled']) !== true) throw badRequest(`broadcasting is disabled for call ${cid} (settings.broadcasting.enabled)`);
+    if (dig(settings, ['broadcasting', 'rtmp', 'enabled']) !== true) throw badRequest(`RTMP broadcasting is disabled for call ${cid} (settings.broadcasting.rtmp.enabled)`);
+    const quality = (req.quality ?? (dig(settings, ['broadcasting', 'rtmp', 'quality']) as Quality | undefined) ?? '720p') as Quality;
+    const layoutSource = req.layout ?? dig(settings, ['broadcasting', 'rtmp', 'layout']);
+    const record: BroadcastRecord = {
+      call_cid: cid,
+      name: req.name,
+      stream_url: req.streamUrl,
+      stream_key: req.streamKey,
+      quality,
+      layout: toLayoutSettings(isPlainObject(layoutSource) ? layoutSource : {}),
+      started_at: this.now().toISOString(),
+    };
+    if (!(await this.store.addBroadcast(record))) {
+      throw badRequest(`a broadcast named "${req.name}" is already active in call ${cid}`);
+    }
+    await this.predecessorStopped(cid, record.name);
+    try {
+      this.engine.start(this.specOf(record));
+    } catch (err) {
+      await this.store.removeBroadcast(cid, record.name);
+      this.log.error({ callCid: cid, name: record.name, err: String(err) }, 'broadcast could not be started');
+      this.publish({ type: 'call.rtmp_broadcast_failed', call_cid: cid, name: record.name });
+      throw badRequest(`broadcast "${record.name}" could not be started`);
+    }
+    this.log.info({ callCid: cid, name: record.name, quality }, 'broadcast started');
+    this.emit('changed', cid);
+  }
+
+  /** Stops the call's active broadcast of that name (404 when there is none). */
+  async stop(cid: string, name: string): Promise<void> {
+    const record = await this.store.getBroadcast(cid, name);
+    if (!record) throw notFound(`no active broadcast named "${name}" in call ${cid}`);
+    await this.stopRecords(cid, [record]);
+  }
+
+  /** Stops every active broadcast of the call. */
+  async stopAll(cid: string): Promise<void> {
+    await this.stopRecords(cid, await this.store.listBroadcasts(cid));
+  }
+
+  /** The active broadcast with its quality, layout and live stats (404 when there is none). */
+  async details(cid: string, name: string): Promise<JsonObject> {
+    const record = await this.store.getBroadcast(cid, name);
+    if (!record) throw notFound(`no active broadcast named "${name}" in call ${cid}`);
+    const stats = this.engine.stats(cid).find((s) => s.name === name) ?? null;
+    return {
+      name: record.name,
+      stream_url: record.stream_url,
+      stream_key: record.stream_key,
+      started_at: record.started_at,
+      quality: record.quality,
+      layout: record.layout,
+      stats,
+    };
+  }
+
+  /** Starts on the engine every broadcast the store holds as active (after a restart). */
+  async resume(): Promise<number> {
+    const records = await this.store.listBroadcasts();
+    let resumed = 0;
+    for (const r of records) {
+      try {
+        this.engine.start(this.specOf(r));
+        resumed++;
+        this.log.info({ callCid: r.call_cid, name: r.name }, 'broadcast resumed');
+      } catch (err) {
+        this.log.error({ callCid: r.call_cid, name: r.name, err: String(err) }, 'broadcast could not be resumed');
+        await this.store.removeBroadcast(r.call_cid, r.name);
+        this.publish({ type: 'call.rtmp_broadcast_failed', call_cid: r.call_cid, name: r.name });
+        this.emit('changed', r.call_cid);
+      }
+    }
+    return resumed;
+  }
+
+  /**
+   * Service shutdown: engine reports are ignored from now on, so the active broadcasts stay in the
+   * store (to be resumed on the next start); then the engine closes.
+   */
+  async close(): Promise<void> {
+    this.closing = true;
+    await this.engine.close();
+  }
+
+  // ---- EgressListener -----------------------------------------------------------------------
+
+  onStarted(cid: string, name: string): void {
+    if (this.closing) return;
+    this.publish({ type: 'call.rtmp_broadcast_started', call_cid: cid, name });
+  }
+
+  onFailed(cid: string, name: string, reason: string): void {
+    if (this.closing) return;
+    this.log.warn({ callCid: cid, name, reason }, 'broadcast failed');
+    this.store
+      .removeBroadcast(cid, name)
+      .then(() => {
+        // `error` goes beyond Stream's model (clients ignore unknown fields); the egress words its
+        // reasons without stream keys.
+        this.publish({ type: 'call.rtmp_broadcast_failed', call_cid: cid, name, error: reason });
+        this.emit('changed', cid);
+      })
+      .catch((err: unknown) => this.log.error({ callCid: cid, name, err: String(err) }, 'failed broadcast could not be removed'));
+  }
+
+  onStopped(cid: string, name: string): void {
+    if (this.closing) return;
+    this.publish({ type: 'call.rtmp_broadcast_stopped', call_cid: cid, name });
+    this.emit('changed', cid);
+  }
+
+  // ---- internals ----------------------------------------------------------------------------
+
+  /** The engine's spec of a stored broadcast, with the orientation chosen now. */
+  private specOf(r: BroadcastRecord): BroadcastSpec {
+    const quality = startQuality(r.quality as Quality, r.layout.detect_orientation, this.participants(r.call_cid));
+    return { callCid: r.call_cid, name: r.name, streamUrl: r.stream_url, streamKey: r.stream_key, quality, layout: r.layout };
+  }
+
+  /** Removes the broadcasts from the state now; the engine reports onStopped when each is closed. */
+  private async stopRecords(cid: string, records: BroadcastRecord[]): Promise<void> {
+    for (const r of records) {
+      if (!(await this.store.removeBroadcast(cid, r.name))) continue;
+      this.log.info({ callCid: cid, name: r.name }, 'broadcast stop requested');
+      const key = `${cid}\u0000${r.name}`;
+      const done = this.engine
+        .stop(cid, r.name)
+        .catch((err: unknown) => {
+          this.log.error({ callCid: cid, name: r.name, err: String(err) }, 'broadcast did not stop cleanly');
+        })
+        .finally(() => {
+          if (this.stopping.get(key) === done) this.stopping.delete(key);
+        });
+      this.stopping.set(key, done);
+    }
+  }
+
+  /** Waits (at most a few seconds) for an engine stop of the same name still in progress. */
+  private async predecessorStopped(cid: string, name: string): Promise<void> {
+    const pending = this.stopping.get(`${cid}\u0000${name}`);
+    if (!pending) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([pending, new Promise<void>((resolve) => (timer = setTimeout(resolve, PREDECESSOR_STOP_WAIT_MS)))]);
+    clearTimeout(timer);
+  }
+
+  private publish(event: NewEvent): void {
+    try {
+      this.bus.publish(event);
+    } catch (err) {
+      this.log.error({ eventType: event.type, err: String(err) }, 'event could not be published');
+    }
+  }
+}
