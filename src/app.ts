@@ -17,6 +17,8 @@ import { Access } from './calls/access.js';
 import { BroadcastState, type EngineFactory } from './calls/broadcasts.js';
 import { CallTypeService, seedCallTypes } from './calls/call-types.js';
 import { CallService } from './calls/calls.js';
+import { HlsState } from './calls/hls.js';
+import { RecordingState } from './calls/recordings.js';
 import { LiveSessions } from './calls/live-sessions.js';
 import { UserService } from './calls/users.js';
 import { resolveCredentials, type Config } from './config.js';
@@ -30,6 +32,7 @@ import { Credentials } from './http/auth.js';
 import { connectPlugin } from './http/connect.js';
 import { CallsConnectAuthority } from './http/connect-authority.js';
 import { createHttpEdge } from './http/edge.js';
+import { mediaFilesPlugin } from './http/media-files.js';
 import { metricsPlugin } from './http/metrics.js';
 import { restPlugin } from './http/rest/index.js';
 import { DEFAULT_WEB_ROOT, devTokensFromSecret, previewSource, webPlugin } from './http/web.js';
@@ -39,6 +42,7 @@ import { createCallFrameSourceFactory } from './media/call-frame-source.js';
 import { CallMedia } from './media/call-media.js';
 import { mediaHostFromEnv } from './media/webrtc.js';
 import { ImageStore } from './render/images.js';
+import { LocalDirectoryStorage } from './storage/local-directory.js';
 import { openStore, type Store } from './store/store.js';
 import { PreviewTap } from './web/preview.js';
 
@@ -52,6 +56,8 @@ export interface CallcastOptions {
   engine?: EngineFactory;
   /** Where the built pages are; default the repository's dist/web/pages. */
   webRoot?: string;
+  /** HLS and recording settings for tests: how long stopped HLS files stay, how long download links work. */
+  outputs?: { hlsRetentionMs?: number; downloadTtlMs?: number };
   /** More HTTP surfaces, registered as plugins of the edge (under its error handler and `authenticate`). */
   plugins?: EdgePlugin[];
 }
@@ -78,6 +84,8 @@ export interface Callcast<Egress extends EgressEngine | null = EgressEngine> {
   access: Access;
   calls: CallService;
   broadcasts: BroadcastState;
+  hls: HlsState;
+  recordings: RecordingState;
   /** The broadcast engine (the egress unless `engine` was given). */
   engine: BroadcastEngine;
   /** The egress engine (encoder processes, stats of every destination); null with another engine. */
@@ -166,7 +174,36 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
     });
     steps.push(['broadcasts', () => broadcasts.close()]);
     const egress = broadcasts.engine instanceof EgressEngine ? broadcasts.engine : null;
-    const calls = new CallService({ store, bus, log, access, broadcasts, sessions, publicUrl: () => publicUrl.get() });
+    const ffmpegPath = process.env.CALLCAST_FFMPEG || opts.egress?.ffmpegPath;
+    const hls = new HlsState({
+      store,
+      bus,
+      log,
+      engine: egress,
+      dir: join(config.dataDir, 'hls'),
+      publicUrl: () => publicUrl.get(),
+      participants: (cid) => media.participants(cid),
+      ...(ffmpegPath ? { ffmpegPath } : {}),
+      ...(opts.outputs?.hlsRetentionMs !== undefined ? { retentionMs: opts.outputs.hlsRetentionMs } : {}),
+    });
+    steps.push(['hls', () => hls.close()]);
+    const storage = new LocalDirectoryStorage(join(config.dataDir, 'recordings'));
+    const recordings = new RecordingState({
+      store,
+      bus,
+      log,
+      engine: egress,
+      storage,
+      workDir: join(config.dataDir, 'recordings-work'),
+      publicUrl: () => publicUrl.get(),
+      signingSecret: creds.apiSecret,
+      sessionId: (cid) => sessions.session(cid)?.id ?? null,
+      participants: (cid) => media.participants(cid),
+      ...(ffmpegPath ? { ffmpegPath } : {}),
+      ...(opts.outputs?.downloadTtlMs !== undefined ? { downloadTtlMs: opts.outputs.downloadTtlMs } : {}),
+    });
+    steps.push(['recordings', () => recordings.close()]);
+    const calls = new CallService({ store, bus, log, access, broadcasts, hls, recordings, sessions, publicUrl: () => publicUrl.get() });
     const users = new UserService({ store, bus });
     const callTypes = new CallTypeService({ store, access });
 
@@ -185,7 +222,8 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
 
     const app = createHttpEdge({ log, credentials, logRequests: config.logLevel === 'debug' || config.logLevel === 'trace' });
     steps.push(['http', () => app.close()]);
-    await app.register(restPlugin, { access, calls, broadcasts, users, callTypes, store });
+    await app.register(restPlugin, { access, calls, broadcasts, hls, recordings, users, callTypes, store });
+    await app.register(mediaFilesPlugin, { hls, recordings, storage });
     await app.register(connectPlugin, {
       bus,
       authority: new CallsConnectAuthority({ credentials, users, access }),
@@ -223,6 +261,10 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
 
     const resumed = await broadcasts.resume();
     if (resumed > 0) log.info({ resumed }, 'active broadcasts resumed');
+    const recovered = await recordings.recover();
+    if (recovered > 0) log.info({ recovered }, 'interrupted recordings finished');
+    const resumedHls = await hls.resume();
+    if (resumedHls > 0) log.info({ resumed: resumedHls }, 'HLS broadcasts resumed');
 
     let closing: Promise<void> | null = null;
     return {
@@ -233,6 +275,8 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
       access,
       calls,
       broadcasts,
+      hls,
+      recordings,
       engine: broadcasts.engine,
       egress,
       media,

@@ -8,18 +8,23 @@ import type { Access } from '../../calls/access.js';
 import type { BroadcastState } from '../../calls/broadcasts.js';
 import type { CallTypeService } from '../../calls/call-types.js';
 import type { CallService } from '../../calls/calls.js';
+import type { HlsState } from '../../calls/hls.js';
+import type { RecordingState } from '../../calls/recordings.js';
 import type { UserService } from '../../calls/users.js';
 import type { Store } from '../../store/store.js';
 import type { Principal } from '../../wire/principal.js';
 import { broadcastRoutes } from './broadcasts.js';
 import { callTypeRoutes } from './call-types.js';
 import { callRoutes } from './calls.js';
+import { outputRoutes } from './outputs.js';
 import { userRoutes } from './users.js';
 
 export interface RestOptions {
   access: Access;
   calls: CallService;
   broadcasts: BroadcastState;
+  hls: HlsState;
+  recordings: RecordingState;
   users: UserService;
   callTypes: CallTypeService;
   /** App settings (webhook target). */
@@ -48,6 +53,7 @@ export async function restPlugin(app: FastifyInstance, opts: RestOptions): Promi
       async (video) => {
         await callRoutes(video, opts);
         await broadcastRoutes(video, opts);
+        await outputRoutes(video, opts);
         await callTypeRoutes(video, opts);
       },
       { prefix },
