@@ -1,0 +1,361 @@
+/**
+ * HLS broadcasting and composite recordings of the complete service, driven through the official
+ * node SDK with Node WHIP publishers of known colours:
+ * - HLS: the playlist URL answers without headers, ffprobe reads it (codec, size), segments are
+ *   2 s and the playlist grows; the watch page plays it in Debian's Chromium (currentTime
+ *   advances, a participant's colour on screen); stop and call end remove it from `egress`, and
+ *   the files go after the retention time.
+ * - Recording: ~10 s of two participants, fetched through the listed `url` (no headers), probed
+ *   and a frame checked at both tiles; deleted through the SDK.
+ * - Crash: the service process is killed during a recording; the next start finishes it into a
+ *   playable file.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { StreamClient } from '@stream-io/node-sdk';
+import { startCallcast } from '../../src/app.js';
+import type { WireEvent } from '../../src/events/contract.js';
+import type { LayoutParticipant } from '../../src/layout/participants.js';
+import { composeScene } from '../../src/layout/scene.js';
+import { grabFrameRgb, pixelAt, probe } from '../support/ffprobe.js';
+import { TestPublisher } from '../support/publisher.js';
+import { startTestCallcast, type TestCallcast } from '../support/callcast.js';
+import { waitFor } from '../support/server.js';
+import { launchBrowser } from '../web/browser.js';
+import { buildWebPages } from '../web/harness.js';
+
+type Rgb = [number, number, number];
+const RED: Rgb = [255, 0, 0];
+const BLUE: Rgb = [0, 0, 255];
+const near = (a: number[], b: number[], tol = 70) => a.every((v, i) => Math.abs(v - b[i]!) <= tol);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const NO_LABELS = { 'participant_label.display': false, 'layout.background_color': '#202020' };
+
+function parseVariant(text: string): { sequence: number; durations: number[] } {
+  const seq = /#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(text);
+  return { sequence: seq ? Number(seq[1]) : 0, durations: [...text.matchAll(/#EXTINF:([\d.]+),/g)].map((m) => Number(m[1])) };
+}
+
+/** Tile centres of a grid of `n` participants on a W x H canvas, as the layout engine places them. */
+function gridCentres(W: number, H: number, n: number): Array<[number, number]> {
+  const participants: LayoutParticipant[] = Array.from({ length: n }, (_, i) => ({
+    sessionId: `s${i}`, userId: `u${i}`, roles: ['user'], hasVideo: true, hasAudio: true,
+    isSpeaking: false, isDominantSpeaker: false, joinedAt: i, videoSize: { width: 640, height: 360 },
+  }));
+  const scene = composeScene({
+    canvas: { width: W, height: H },
+    participants,
+    layout: { name: 'grid', external_app_url: '', external_css_url: '', options: NO_LABELS },
+    nowMs: 0,
+  });
+  return scene.items
+    .filter((i) => i.kind === 'tile')
+    .map((i) => {
+      const r = (i as { rect: { x: number; y: number; width: number; height: number } }).rect;
+      return [Math.round(r.x + r.width / 2), Math.round(r.y + r.height / 2)];
+    });
+}
+
+async function enableOutputs(client: StreamClient): Promise<void> {
+  await client.video.updateCallType({
+    name: 'default',
+    settings: {
+      broadcasting: {
+        enabled: true,
+        hls: { enabled: true, quality_tracks: ['360p'], layout: { name: 'spotlight', options: NO_LABELS } },
+      },
+      recording: { mode: 'available', audio_only: false, quality: '360p', layout: { name: 'grid', options: NO_LABELS } },
+    },
+  });
+}
+
+describe('HLS broadcasting and composite recordings through the node SDK', { timeout: 280_000 }, () => {
+  let svc: TestCallcast;
+  const events: WireEvent[] = [];
+  const publishers: TestPublisher[] = [];
+  const publish = async (whip: string, user: string, color: string, toneHz: number) => {
+    const token = svc.client.generateUserToken({ user_id: user, validity_in_seconds: 600 });
+    const p = await TestPublisher.start({ url: whip, token, color, toneHz });
+    publishers.push(p);
+    return p;
+  };
+
+  before(async () => {
+    await buildWebPages();
+    svc = await startTestCallcast({ outputs: { hlsRetentionMs: 3000 } });
+    svc.server.bus.subscribe((e) => events.push(e));
+    await enableOutputs(svc.client);
+    await svc.client.upsertUsers([{ id: 'alice', role: 'user' }, { id: 'bob', role: 'user' }, { id: 'viewer', role: 'user' }]);
+  });
+  after(async () => {
+    await Promise.all(publishers.map((p) => p.close()));
+    await svc?.close();
+  });
+
+  it('HLS: a playlist URL without headers, 2 s segments, the watch page plays it, stop and call end remove it', async (t) => {
+    const call = svc.client.video.call('default', 'hls-live');
+    const created = await call.getOrCreate({ data: { created_by_id: 'alice', members: [{ user_id: 'alice' }, { user_id: 'viewer' }] } });
+    const cid = 'default:hls-live';
+    await publish(created.call.ingress.whip.address, 'alice', 'red', 440);
+    await waitFor(() => svc.server.media.participants(cid).some((p) => p.hasVideo && p.videoSize), 'alice decoded', 60_000);
+
+    const started = await call.startHLSBroadcasting();
+    assert.match(started.playlist_url, /^http:\/\/127\.0\.0\.1:\d+\/hls\/[A-Za-z0-9_-]{32,}\/master\.m3u8$/);
+    const ev = await waitFor(() => events.find((e) => e.type === 'call.hls_broadcasting_started' && e.call_cid === cid), 'hls started', 60_000);
+    assert.equal(ev.hls_playlist_url, started.playlist_url);
+    assert.equal((ev.call as { cid: string }).cid, cid);
+    const state = await call.get();
+    assert.equal(state.call.egress.broadcasting, true);
+    assert.deepEqual(state.call.egress.hls, { playlist_url: started.playlist_url, status: 'live' });
+    assert.equal(svc.server.egress.encoderCount(), 1);
+
+    // Without headers, as a player fetches it.
+    const master = await fetch(started.playlist_url);
+    assert.equal(master.status, 200);
+    assert.equal(master.headers.get('content-type'), 'application/vnd.apple.mpegurl');
+    assert.match(await master.text(), /RESOLUTION=640x360/);
+    const p = await probe(started.playlist_url);
+    assert.equal(p.video?.codec, 'h264');
+    assert.equal(p.video?.width, 640);
+    assert.equal(p.video?.height, 360);
+    assert.equal(p.audio?.codec, 'aac');
+    const variantUrl = started.playlist_url.replace('master.m3u8', '360p.m3u8');
+    const first = parseVariant(await (await fetch(variantUrl)).text());
+    await sleep(6000);
+    const later = parseVariant(await (await fetch(variantUrl)).text());
+    t.diagnostic(`variant playlist: ${JSON.stringify(first)} then ${JSON.stringify(later)}`);
+    assert.ok(later.sequence + later.durations.length > first.sequence + first.durations.length, 'the playlist grows');
+    for (const d of later.durations) assert.ok(Math.abs(d - 2) < 0.1, `a segment of ${d} s`);
+    // A wrong token is not found.
+    assert.equal((await fetch(started.playlist_url.replace(/\/hls\/[^/]+\//, `/hls/${'x'.repeat(32)}/`))).status, 404);
+
+    // The watch page plays it in Chromium.
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.newPage({ width: 960, height: 640 });
+      const token = svc.client.generateUserToken({ user_id: 'viewer', validity_in_seconds: 600 });
+      await page.goto(`${svc.url}/watch/default/hls-live#token=${token}`);
+      const currentTime = "document.getElementById('player').currentTime";
+      await page.waitForFunction(`${currentTime} > 1`, undefined, { timeout: 60_000 });
+      const t1 = await page.evaluate<number>(currentTime);
+      await sleep(2500);
+      const t2 = await page.evaluate<number>(currentTime);
+      t.diagnostic(`watch page currentTime ${t1.toFixed(2)} -> ${t2.toFixed(2)}`);
+      assert.ok(t2 > t1, 'playback advances');
+      // The decoded picture's centre, read back through a canvas.
+      const px = await page.evaluate<number[]>(`(() => {
+        const v = document.getElementById('player');
+        const c = document.createElement('canvas');
+        c.width = v.videoWidth;
+        c.height = v.videoHeight;
+        const g = c.getContext('2d');
+        g.drawImage(v, 0, 0);
+        return Array.from(g.getImageData(Math.floor(c.width / 2), Math.floor(c.height / 2), 1, 1).data.slice(0, 3));
+      })()`);
+      assert.ok(near(px, RED), `the participant's red at the centre, got ${px.join(',')}`);
+      assert.deepEqual(browser.errorsOf(page).filter((e) => !/favicon/.test(e)), []);
+    } finally {
+      await browser.close();
+    }
+
+    await call.stopHLSBroadcasting();
+    await waitFor(() => events.find((e) => e.type === 'call.hls_broadcasting_stopped' && e.call_cid === cid), 'hls stopped', 20_000);
+    const stopped = await call.get();
+    assert.equal(stopped.call.egress.hls, undefined);
+    assert.equal(stopped.call.egress.broadcasting, false);
+    // Segments are removed after the retention time (3 s here).
+    await waitFor(async () => (await fetch(started.playlist_url)).status === 404, 'files removed', 30_000).catch(async () => {
+      assert.equal((await fetch(started.playlist_url)).status, 404);
+    });
+    assert.equal((await fetch(started.playlist_url)).status, 404);
+
+    // goLive({ start_hls }) starts it again; ending the call stops it.
+    const live = await call.goLive({ start_hls: true });
+    assert.ok(live.call.egress.hls?.playlist_url, 'goLive answers with egress.hls');
+    assert.notEqual(live.call.egress.hls?.playlist_url, started.playlist_url, 'a new unguessable path');
+    assert.equal(live.call.egress.broadcasting, true);
+    await call.end();
+    const ended = await call.get();
+    assert.equal(ended.call.egress.hls, undefined);
+    assert.equal(ended.call.egress.broadcasting, false);
+    assert.equal(events.filter((e) => e.type === 'call.hls_broadcasting_stopped' && e.call_cid === cid).length, 2);
+    await waitFor(() => svc.server.egress.groupCount() === 0, 'no encode left', 20_000);
+  });
+
+  it('recording: 10 s of two participants, fetched through its signed url, probed, a frame checked, deleted', async (t) => {
+    const call = svc.client.video.call('default', 'rec-two');
+    const created = await call.getOrCreate({ data: { created_by_id: 'alice', members: [{ user_id: 'alice' }, { user_id: 'bob' }] } });
+    const cid = 'default:rec-two';
+    await publish(created.call.ingress.whip.address, 'alice', 'red', 440);
+    await publish(created.call.ingress.whip.address, 'bob', 'blue', 880);
+    await waitFor(() => svc.server.media.participants(cid).filter((p) => p.hasVideo && p.videoSize).length === 2, 'two decoded', 60_000);
+
+    await call.startRecording({ recording_type: 'composite' });
+    await waitFor(() => events.find((e) => e.type === 'call.recording_started' && e.call_cid === cid), 'recording started', 60_000);
+    const running = await call.get();
+    assert.equal(running.call.recording, true);
+    // A second start is refused with Stream's error shape.
+    await assert.rejects(call.startRecording({ recording_type: 'composite' }), /already running/);
+    await assert.rejects(call.startRecording({ recording_type: 'raw' }), /not supported/);
+    await sleep(10_000);
+    await call.stopRecording({ recording_type: 'composite' });
+    const ready = await waitFor(() => events.find((e) => e.type === 'call.recording_ready' && e.call_cid === cid), 'recording ready', 60_000);
+    assert.ok(events.some((e) => e.type === 'call.recording_stopped' && e.call_cid === cid));
+    assert.equal((await call.get()).call.recording, false);
+
+    const { recordings } = await call.listRecordings();
+    assert.equal(recordings.length, 1);
+    const rec = recordings[0]!;
+    assert.equal((ready.call_recording as { filename: string }).filename, rec.filename);
+    assert.match(rec.filename, /^rec_default_rec-two_360p_\d+\.mp4$/);
+    assert.ok(rec.session_id.length > 0);
+    assert.ok(rec.end_time > rec.start_time);
+    const res = await fetch(rec.url);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'video/mp4');
+    const bytes = Buffer.from(await res.arrayBuffer());
+    const dir = mkdtempSync(join(tmpdir(), 'callcast-rec-'));
+    try {
+      const file = join(dir, rec.filename);
+      writeFileSync(file, bytes);
+      const pr = await probe(file);
+      t.diagnostic(`recording: ${pr.format.duration} s, ${bytes.length} bytes`);
+      assert.equal(pr.video?.codec, 'h264');
+      assert.equal(pr.video?.width, 640);
+      assert.equal(pr.video?.height, 360);
+      assert.equal(pr.audio?.codec, 'aac');
+      assert.ok(pr.format.duration >= 5 && pr.format.duration <= 15, `about 10 s recorded (${pr.format.duration} s)`);
+      assert.equal(bytes.subarray(4, 8).toString('latin1'), 'ftyp');
+      assert.ok(bytes.indexOf('moov') < bytes.indexOf('mdat'), 'the index is at the front');
+      const frame = await grabFrameRgb(file, pr.format.duration / 2, 640, 360);
+      const seen = gridCentres(640, 360, 2).map(([x, y]) => pixelAt(frame, 640, x, y));
+      t.diagnostic(`tile centres: ${JSON.stringify(seen)}`);
+      assert.ok(seen.some((px) => near(px, RED)) && seen.some((px) => near(px, BLUE)), `both participants on the frame: ${JSON.stringify(seen)}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // A tampered link is not found; a range request gets a part.
+    assert.equal((await fetch(rec.url.replace(/signature=[^&]+/, 'signature=AAAA'))).status, 404);
+    const part = await fetch(rec.url, { headers: { range: 'bytes=0-99' } });
+    assert.equal(part.status, 206);
+    assert.equal((await part.arrayBuffer()).byteLength, 100);
+
+    await call.deleteRecording({ session: rec.session_id, filename: rec.filename });
+    assert.deepEqual((await call.listRecordings()).recordings, []);
+    assert.equal((await fetch(rec.url)).status, 404);
+    await assert.rejects(call.deleteRecording({ session: rec.session_id, filename: rec.filename }), /no recording/);
+  });
+});
+
+async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      s.close(() => resolvePort(port));
+    });
+  });
+}
+
+function childPids(pid: number): number[] {
+  try {
+    return execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' }).split('\n').map((l) => Number(l.trim())).filter((n) => n > 0);
+  } catch {
+    return [];
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('a recording interrupted by a crash of the service', { timeout: 200_000 }, () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'callcast-crash-'));
+  const apiKey = `key-${randomBytes(4).toString('hex')}`;
+  const apiSecret = randomBytes(24).toString('hex');
+  let child: ChildProcess | null = null;
+  after(() => {
+    if (child?.pid && alive(child.pid)) child.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('is finished into a playable file at the next start', async (t) => {
+    if (process.env.CALLCAST_TEST_DATABASE_URL) t.diagnostic('runs on SQLite (its own process and data dir)');
+    const port = await freePort();
+    const env = {
+      ...process.env,
+      CALLCAST_PORT: String(port),
+      CALLCAST_HOST: '127.0.0.1',
+      CALLCAST_API_KEY: apiKey,
+      CALLCAST_API_SECRET: apiSecret,
+      CALLCAST_DATA_DIR: dataDir,
+      CALLCAST_LOG_LEVEL: 'silent',
+      CALLCAST_DATABASE_URL: '',
+    };
+    const fixture = resolve(import.meta.dirname, 'fixtures/serve.ts');
+    child = spawn(process.execPath, ['--import', 'tsx', fixture], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const url = await new Promise<string>((resolveUrl, reject) => {
+      let out = '';
+      const timer = setTimeout(() => reject(new Error('the service did not start')), 60_000);
+      child!.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /READY (\S+)/.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolveUrl(m[1]!);
+        }
+      });
+      child!.once('exit', (code) => reject(new Error(`the service exited (${code})`)));
+    });
+    const client = new StreamClient(apiKey, apiSecret, { basePath: url, timeout: 10_000 });
+    await enableOutputs(client);
+    const call = client.video.call('default', 'crash');
+    await call.getOrCreate({ data: { created_by_id: 'alice' } });
+    await call.startRecording({ recording_type: 'composite' });
+    await waitFor(async () => (await call.get()).call.recording, 'recording', 30_000);
+    await sleep(6000);
+    const pid = child.pid!;
+    const mediaPids = childPids(pid);
+    t.diagnostic(`killing the service (pid ${pid}); its ffmpeg processes ${mediaPids.join(', ')}`);
+    process.kill(pid, 'SIGKILL');
+    await waitFor(() => !alive(pid), 'the service gone', 10_000);
+    // Its encoder and packager see their input end and exit on their own.
+    await waitFor(() => mediaPids.every((p) => !alive(p)), 'its ffmpeg processes gone', 30_000);
+
+    const restarted = await startCallcast({ config: { port: 0, host: '127.0.0.1', apiKey, apiSecret, dataDir, logLevel: 'silent' } });
+    try {
+      const again = new StreamClient(apiKey, apiSecret, { basePath: restarted.url, timeout: 10_000 });
+      const { recordings } = await again.video.call('default', 'crash').listRecordings();
+      assert.equal(recordings.length, 1, 'the interrupted recording is listed');
+      const res = await fetch(recordings[0]!.url);
+      assert.equal(res.status, 200);
+      const dir = mkdtempSync(join(tmpdir(), 'callcast-crashrec-'));
+      try {
+        const file = join(dir, 'r.mp4');
+        writeFileSync(file, Buffer.from(await res.arrayBuffer()));
+        const pr = await probe(file);
+        t.diagnostic(`finished after the crash: ${pr.format.duration} s`);
+        assert.equal(pr.video?.codec, 'h264');
+        assert.ok(pr.format.duration > 1, `what was recorded is kept (${pr.format.duration} s)`);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+      assert.equal((await again.video.call('default', 'crash').get()).call.recording, false);
+    } finally {
+      await restarted.close();
+    }
+  });
+});
