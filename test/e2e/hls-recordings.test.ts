@@ -26,6 +26,18 @@ import { launchBrowser } from '../web/browser.js';
 import { buildWebPages } from '../web/harness.js';
 
 type Rgb = [number, number, number];
+
+/** The parts of the watch page's DOM the test reads (the test compiles without the DOM library). */
+interface PageGlobals {
+  document: {
+    getElementById(id: string): { currentTime: number; videoWidth: number; videoHeight: number };
+    createElement(tag: 'canvas'): {
+      width: number;
+      height: number;
+      getContext(kind: '2d'): { drawImage(v: unknown, x: number, y: number): void; getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } };
+    };
+  };
+}
 const RED: Rgb = [255, 0, 0];
 const BLUE: Rgb = [0, 0, 255];
 const near = (a: number[], b: number[], tol = 70) => a.every((v, i) => Math.abs(v - b[i]!) <= tol);
@@ -135,23 +147,25 @@ describe('HLS broadcasting and composite recordings through the node SDK', { tim
       const page = await browser.newPage({ width: 960, height: 640 });
       const token = client.generateUserToken({ user_id: 'viewer', validity_in_seconds: 600 });
       await page.goto(`${svc.url}/watch/default/hls-live#token=${token}`);
-      const currentTime = "document.getElementById('player').currentTime";
-      await page.waitForFunction(`${currentTime} > 1`, undefined, { timeout: 60_000 });
-      const t1 = await page.evaluate<number>(currentTime);
+      // Functions evaluated in the page (its CSP forbids string evaluation); `globalThis` is the page's window.
+      const currentTime = () => (globalThis as unknown as PageGlobals).document.getElementById('player').currentTime;
+      await page.waitForFunction(() => (globalThis as unknown as PageGlobals).document.getElementById('player').currentTime > 1, undefined, { timeout: 60_000 });
+      const t1 = await page.evaluate(currentTime);
       await sleep(2500);
-      const t2 = await page.evaluate<number>(currentTime);
+      const t2 = await page.evaluate(currentTime);
       t.diagnostic(`watch page currentTime ${t1.toFixed(2)} -> ${t2.toFixed(2)}`);
       assert.ok(t2 > t1, 'playback advances');
       // The decoded picture's centre, read back through a canvas.
-      const px = await page.evaluate<number[]>(`(() => {
-        const v = document.getElementById('player');
-        const c = document.createElement('canvas');
+      const px = await page.evaluate(() => {
+        const doc = (globalThis as unknown as PageGlobals).document;
+        const v = doc.getElementById('player');
+        const c = doc.createElement('canvas');
         c.width = v.videoWidth;
         c.height = v.videoHeight;
         const g = c.getContext('2d');
         g.drawImage(v, 0, 0);
         return Array.from(g.getImageData(Math.floor(c.width / 2), Math.floor(c.height / 2), 1, 1).data.slice(0, 3));
-      })()`);
+      });
       assert.ok(near(px, RED), `the participant's red at the centre, got ${px.join(',')}`);
       assert.deepEqual(browser.errorsOf(page).filter((e) => !/favicon/.test(e)), []);
     } finally {
