@@ -8,7 +8,7 @@ import type { Logger } from '../log.js';
 import type { CallQuery, CallRecord, CallTypeRecord, MemberRecord, UserRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import { callCid } from '../wire/call-cid.js';
-import { badRequest } from '../wire/errors.js';
+import { ApiError, badRequest } from '../wire/errors.js';
 import type { JsonObject } from '../wire/json.js';
 import type { Principal } from '../wire/principal.js';
 import type { Access, LoadedCall } from './access.js';
@@ -256,14 +256,19 @@ export class CallService {
     if (start.recording) await this.access.require(principal, loaded.callType, cid, 'start-record-call');
     if (start.hls && !this.hls) throw badRequest('start_hls is not supported by this server');
     if (start.recording && !this.recordings) throw badRequest('start_recording is not supported by this server');
+    // A refusal names the flag it answers (start_hls: HLS broadcasting is disabled ...).
+    const naming = (flag: string) => (err: unknown): never => {
+      if (err instanceof ApiError) throw new ApiError(err.status, err.code, `${flag}: ${err.detail}`);
+      throw err;
+    };
     let startedHls = false;
     if (start.hls && this.hls && !this.hls.active(cid)) {
-      await this.hls.start(loaded);
+      await this.hls.start(loaded).catch(naming('start_hls'));
       startedHls = true;
     }
     if (start.recording && this.recordings && !this.recordings.active(cid)) {
       try {
-        await this.recordings.start(loaded);
+        await this.recordings.start(loaded).catch(naming('start_recording'));
       } catch (err) {
         if (startedHls) await this.hls?.stopForCall(cid);
         throw err;

@@ -95,6 +95,12 @@ export class RecordingState extends EventEmitter<RecordingStateEvents> {
     return this.running.has(cid) ? { status: 'running' } : null;
   }
 
+  /** Seconds of video the call's running recording holds so far (frames / 30), or null. */
+  recordedSeconds(cid: string): number | null {
+    const r = this.running.get(cid);
+    return r ? r.output.videoFramesWritten / 30 : null;
+  }
+
   /** Starts a composite recording of the call (access already checked). */
   async start(loaded: LoadedCall): Promise<void> {
     const { call } = loaded;

@@ -128,6 +128,11 @@ export class RecordingOutput extends EventEmitter<RecordingOutputEvents> {
     });
   }
 
+  /** Video frames written into the file so far (30 per second of recording). */
+  get videoFramesWritten(): number {
+    return this.handle?.destination.stats().videoFramesSent ?? 0;
+  }
+
   /** Ends the recording: the packager closes its fragmented MP4. Idempotent. */
   stop(): Promise<void> {
     return (this.stopping ??= this.handle?.stop() ?? Promise.resolve());
