@@ -1,15 +1,30 @@
-# Callcast: `make start` serves on the embedded defaults; `make test` runs the whole suite.
-# Both install what is missing first (Debian packages as root, npm packages from the lockfile).
+# Callcast: `make start` serves on the embedded defaults; `make test` runs `make check` and then the
+# whole suite; `make check` runs the linter, the formatter check and the three typechecks.
+# All install what is missing first (Debian packages as root, npm packages from the lockfile).
 
 NODE_MODULES_STAMP := node_modules/.install-stamp
 
-.PHONY: start test build deps deps-test bench typecheck clean
+.PHONY: start test check lint format typecheck build deps deps-test bench clean
 
 start: deps build
 	CALLCAST_DEV_TOKENS=$${CALLCAST_DEV_TOKENS:-1} node dist/cli.js serve
 
-test: deps-test build
+test: deps-test check build
 	scripts/run-tests.sh
+
+# Lint (Biome), formatter check (Biome, changes nothing: `make format` applies it), and the
+# typechecks of src (tsconfig.json), test and bench (test/tsconfig.json) and web (web/tsconfig.json).
+check: $(NODE_MODULES_STAMP)
+	npm run --silent check
+
+lint: $(NODE_MODULES_STAMP)
+	npm run --silent lint
+
+format: $(NODE_MODULES_STAMP)
+	npm run --silent format
+
+typecheck: $(NODE_MODULES_STAMP)
+	npm run --silent typecheck
 
 bench: deps-test build
 	npm run bench
@@ -17,10 +32,6 @@ bench: deps-test build
 build: $(NODE_MODULES_STAMP)
 	npx tsc -p tsconfig.json
 	npm run --silent build:web
-
-typecheck: $(NODE_MODULES_STAMP)
-	npx tsc -p test/tsconfig.json --noEmit
-	npx tsc -p web/tsconfig.json --noEmit
 
 deps: $(NODE_MODULES_STAMP)
 	scripts/install-system-deps.sh runtime

@@ -21,7 +21,7 @@ import { HlsState } from './calls/hls.js';
 import { RecordingState } from './calls/recordings.js';
 import { LiveSessions } from './calls/live-sessions.js';
 import { UserService } from './calls/users.js';
-import { resolveCredentials, type Config } from './config.js';
+import { mediaAddress, resolveCredentials, type Config } from './config.js';
 import type { BroadcastEngine } from './egress/contract.js';
 import { EgressEngine, type EgressEngineOptions } from './egress/engine.js';
 import { renderMetrics } from './egress/metrics.js';
@@ -40,7 +40,6 @@ import { whipPlugin } from './http/whip.js';
 import { createLogger, describeError, type ProcessLogger } from './log.js';
 import { createCallFrameSourceFactory } from './media/call-frame-source.js';
 import { CallMedia } from './media/call-media.js';
-import { mediaHostFromEnv } from './media/webrtc.js';
 import { ImageStore } from './render/images.js';
 import { LocalDirectoryStorage } from './storage/local-directory.js';
 import { openStore, type Store } from './store/store.js';
@@ -149,7 +148,11 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
     await seedCallTypes(store, new Date().toISOString());
     const bus = new InProcessEventBus({ log });
 
-    const media = new CallMedia({ ice: mediaHostFromEnv(config.host), log });
+    const media = new CallMedia({
+      ice: { host: mediaAddress(config.mediaHost, config.host) },
+      ...(config.ffmpegPath ? { ffmpegPath: config.ffmpegPath } : {}),
+      log,
+    });
     steps.push(['media', () => media.close()]);
     const images = new ImageStore({ log });
     const previews = new PreviewTap();
@@ -159,7 +162,7 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
     steps.push(['sessions', () => sessions.close()]);
     const egressEngine: EngineFactory = (listener) =>
       new EgressEngine({
-        ...(process.env.CALLCAST_FFMPEG ? { ffmpegPath: process.env.CALLCAST_FFMPEG } : {}),
+        ...(config.ffmpegPath ? { ffmpegPath: config.ffmpegPath } : {}),
         ...opts.egress,
         listener,
         log,
@@ -174,7 +177,7 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
     });
     steps.push(['broadcasts', () => broadcasts.close()]);
     const egress = broadcasts.engine instanceof EgressEngine ? broadcasts.engine : null;
-    const ffmpegPath = process.env.CALLCAST_FFMPEG || opts.egress?.ffmpegPath;
+    const ffmpegPath = opts.egress?.ffmpegPath ?? config.ffmpegPath;
     const hls = new HlsState({
       store,
       bus,

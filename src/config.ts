@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -25,7 +26,17 @@ export interface Config {
   publicUrl?: string;
   /** Serve `/dev/token` (user tokens for anyone who asks): development only. CALLCAST_DEV_TOKENS=1. */
   devTokens?: boolean;
+  /** The ffmpeg executable (CALLCAST_FFMPEG); absent: `ffmpeg` on the PATH. */
+  ffmpegPath?: string;
+  /**
+   * The address WebRTC media is received on (CALLCAST_MEDIA_HOST): an IP address, `localhost`, or
+   * a wildcard (0.0.0.0, ::) for every interface. Absent: the HTTP host. See `mediaAddress`.
+   */
+  mediaHost?: string;
 }
+
+/** The ffmpeg executable used where the configuration names none. */
+export const DEFAULT_FFMPEG_PATH = 'ffmpeg';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -42,6 +53,16 @@ export function parsePort(value: string, what: string): number {
   const n = Number(value);
   if (n > 65535) throw new ConfigError(`${what} must be a port number (0-65535), got "${value}"`);
   return n;
+}
+
+/**
+ * The address media is received on, from the media host (else the HTTP server's host): undefined
+ * for every interface (a wildcard, or no host at all), 127.0.0.1 for `localhost`. Pure.
+ */
+export function mediaAddress(mediaHost: string | undefined, serverHost: string | undefined): string | undefined {
+  const raw = (mediaHost ?? serverHost ?? '').trim();
+  if (!raw || raw === '0.0.0.0' || raw === '::') return undefined;
+  return raw === 'localhost' ? '127.0.0.1' : raw;
 }
 
 /** Reads the configuration from environment variables. Throws ConfigError on bad values. */
@@ -72,6 +93,14 @@ export function loadConfig(env: Env): Config {
   if (devTokens !== undefined && !['0', '1', 'true', 'false'].includes(devTokens)) {
     throw new ConfigError(`CALLCAST_DEV_TOKENS must be 1 or 0, got "${devTokens}"`);
   }
+  const ffmpegPath = nonEmpty(env.CALLCAST_FFMPEG);
+  if (ffmpegPath !== undefined && /[\u0000-\u001f]/.test(ffmpegPath)) {
+    throw new ConfigError('CALLCAST_FFMPEG must be a command name or a path to the ffmpeg executable');
+  }
+  const mediaHost = nonEmpty(env.CALLCAST_MEDIA_HOST);
+  if (mediaHost !== undefined && mediaHost !== 'localhost' && isIP(mediaHost) === 0) {
+    throw new ConfigError(`CALLCAST_MEDIA_HOST must be an IP address, localhost, 0.0.0.0 or ::, got "${mediaHost}"`);
+  }
   const config: Config = {
     port: port === undefined ? 3030 : parsePort(port, 'CALLCAST_PORT'),
     host: nonEmpty(env.CALLCAST_HOST) ?? '127.0.0.1',
@@ -84,6 +113,8 @@ export function loadConfig(env: Env): Config {
   if (webhookUrl !== undefined) config.webhookUrl = webhookUrl;
   if (publicUrl !== undefined) config.publicUrl = publicUrl.replace(/\/+$/, '');
   if (devTokens === '1' || devTokens === 'true') config.devTokens = true;
+  if (ffmpegPath !== undefined) config.ffmpegPath = ffmpegPath;
+  if (mediaHost !== undefined) config.mediaHost = mediaHost;
   return config;
 }
 
@@ -114,7 +145,7 @@ export function resolveCredentials(config: Config): Credentials {
   }
   const creds = { api_key: randomBytes(8).toString('hex'), api_secret: randomBytes(32).toString('base64url') };
   mkdirSync(resolve(config.dataDir), { recursive: true });
-  writeFileSync(file, JSON.stringify(creds, null, 2) + '\n', { mode: 0o600 });
+  writeFileSync(file, `${JSON.stringify(creds, null, 2)}\n`, { mode: 0o600 });
   chmodSync(file, 0o600);
   return { apiKey: creds.api_key, apiSecret: creds.api_secret, generated: true };
 }

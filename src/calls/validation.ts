@@ -143,7 +143,6 @@ export interface BroadcastRequest {
   layout?: JsonObject;
 }
 
-// eslint-disable-next-line no-control-regex
 const UNSAFE_NAME = /[/?#%\u0000-\u001f\u007f]/;
 
 /** A broadcast name that can travel as one URL path segment. */

@@ -2,10 +2,10 @@
  * Where a broadcast group's pictures and sound come from. The compositor implements this; until
  * it is wired in, the default source paints the layout's background colour and plays silence.
  */
-import { parseColor } from '../layout/color.js';
+import { parseColor, type Rgb } from '../layout/color.js';
 import type { LayoutSettings, Quality } from '../layout/settings.js';
-import { rgbToYuv } from '../render/i420.js';
-import { PCM_BYTES_PER_SAMPLE_FRAME, i420FrameBytes, qualityProfile } from './qualities.js';
+import { solidI420Frame } from '../render/i420.js';
+import { PCM_BYTES_PER_SAMPLE_FRAME, qualityProfile } from './qualities.js';
 
 export interface FrameSource {
   /**
@@ -26,19 +26,8 @@ export interface FrameSource {
 
 export type FrameSourceFactory = (callCid: string, quality: Quality, layout: LayoutSettings) => FrameSource;
 
-export interface Rgb { r: number; g: number; b: number }
-
-/** One I420 frame filled with a single colour. */
-export function solidI420Frame(width: number, height: number, color: Rgb): Buffer {
-  const { y, u, v } = rgbToYuv(color);
-  const frame = Buffer.alloc(i420FrameBytes(width, height));
-  const ySize = width * height;
-  const cSize = Math.ceil(width / 2) * Math.ceil(height / 2);
-  frame.fill(y, 0, ySize);
-  frame.fill(u, ySize, ySize + cSize);
-  frame.fill(v, ySize + cSize, ySize + 2 * cSize);
-  return frame;
-}
+/** One I420 frame filled with a single colour (drawn by the render module). */
+export { solidI420Frame };
 
 /** The layout's canvas background colour (`layout.background_color`, default black). */
 export function layoutBackgroundColor(layout: LayoutSettings): Rgb {

@@ -1,5 +1,5 @@
 import type { EventBus, EventHandler, NewEvent, WireEvent } from './contract.js';
-import { describeError, silentLogger, type Logger } from './logger.js';
+import { describeError, silentLogger, type Logger } from '../log.js';
 
 /**
  * The embedded event bus: stamps `created_at`, then fans out synchronously to every subscriber,

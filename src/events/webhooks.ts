@@ -1,6 +1,6 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import type { EventBus, WebhookDelivery, WebhookOutbox, WebhookTarget, WireEvent } from './contract.js';
-import { describeError, type Logger } from './logger.js';
+import { describeError, type Logger } from '../log.js';
 import {
   attemptTimeout,
   DEFAULT_WEBHOOK_RETRY_POLICY,

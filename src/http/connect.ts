@@ -15,7 +15,7 @@ import {
   type WireApiError,
 } from '../events/connect-protocol.js';
 import type { ConnectAuthority, ConnectedUser, EventBus, WireEvent } from '../events/contract.js';
-import { describeError, type Logger } from '../events/logger.js';
+import { describeError, type Logger } from '../log.js';
 
 export { CONNECT_CLOSE_CODES } from '../events/connect-protocol.js';
 

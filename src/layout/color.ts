@@ -3,7 +3,11 @@
  * Supported: #rgb, #rgba, #rrggbb, #rrggbbaa, rgb()/rgba() (comma or space syntax, numbers or %),
  * hsl()/hsla(), `transparent` and the CSS named colours.
  */
-export interface Rgba { r: number; g: number; b: number; a: number }
+/** An opaque colour, channels 0..255. */
+export interface Rgb { r: number; g: number; b: number }
+
+/** A colour with straight alpha, channels 0..255. */
+export interface Rgba extends Rgb { a: number }
 
 const NAMED_HEX = `aliceblue f0f8ff antiquewhite faebd7 aqua 00ffff aquamarine 7fffd4 azure f0ffff beige f5f5dc bisque ffe4c4
 black 000000 blanchedalmond ffebcd blue 0000ff blueviolet 8a2be2 brown a52a2a burlywood deb887 cadetblue 5f9ea0

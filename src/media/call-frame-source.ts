@@ -48,7 +48,7 @@ export class CallFrameSource implements FrameSource {
   /** per tile session: the output spec asked of its decoder */
   private tiles = new Map<string, VideoOutputSpec>();
   private visible: string[] = [];
-  private closed = false;
+  private isClosed = false;
 
   constructor(private readonly callCid: string, quality: Quality, private readonly layout: LayoutSettings, private readonly deps: CallFrameSourceDeps) {
     this.canvas = canvasFor(quality);
@@ -88,9 +88,15 @@ export class CallFrameSource implements FrameSource {
     return mixPcm(inputs, sampleFrames);
   }
 
+  /** Whether `close` was called. */
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  /** Withdraws this source's requests from the decoders and audio queues. Idempotent. */
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.isClosed) return;
+    this.isClosed = true;
     for (const sessionId of this.tiles.keys()) this.deps.media.videoDecoder(this.callCid, sessionId)?.want(this.consumer, undefined);
     for (const timeline of this.deps.media.audioTimelines(this.callCid).values()) timeline.release(this.consumer);
     this.tiles.clear();

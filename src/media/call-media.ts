@@ -1,19 +1,14 @@
 /**
  * The media state of every live call: who publishes, their tracks and decoders, audio levels and
- * speaking flags. WHIP sessions join through `publish`; the frame sources read from here.
- *
- * Events (all with `callCid`):
- * - 'participant_joined' ({ callCid, participant: SessionParticipant })
- * - 'participant_left'   ({ callCid, participant: SessionParticipant, reason })
- * - 'speaker_changed'    ({ callCid, dominantSessionId, dominantUserId })
- * - 'changed'            (callCid): anything the layout depends on changed
+ * speaking flags. WHIP sessions join through `publish`; the frame sources read from here. Its
+ * events are `CallMediaEvents`.
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { silentLogger, type Logger } from '../log.js';
 import type { LayoutParticipant } from '../layout/participants.js';
 import { IngestPeer, type IngestTrack, type PeerState } from './ingest-peer.js';
 import { PcmTimeline, rmsDbfs } from './mixer.js';
-import { silentLog, type MediaLog } from './rtp-process.js';
 import { inspectOffer, planOffer, type OfferPlan } from './sdp.js';
 import { SpeakerDetector, type SpeakerOptions } from './speaker.js';
 import { AudioTrackDecoder, TrackDecoder } from './track-decoder.js';
@@ -67,32 +62,54 @@ interface CallState {
 
 export interface CallMediaOptions {
   ice?: IceHostConfig;
-  log?: MediaLog;
+  log?: Logger;
   speaker?: Partial<SpeakerOptions>;
   /** how long a disconnected publisher may take to come back before it leaves (ms) */
   disconnectGraceMs?: number;
   /** how long a new publisher may take to connect (ICE + DTLS) before it is dropped (ms) */
   connectTimeoutMs?: number;
+  /** the ffmpeg executable the track decoders run (default `ffmpeg` on the PATH) */
+  ffmpegPath?: string;
 }
 
 export interface PublishResult { sessionId: string; answer: string; plan: OfferPlan }
 
-export class CallMedia extends EventEmitter {
+/** Why a participant left: a WHIP DELETE ('left' by default), a connection that ended, the call's end. */
+export type LeaveReason = 'left' | 'connect_timeout' | 'disconnected' | 'connection_failed' | 'closed' | 'call_ended' | (string & {});
+
+export interface ParticipantJoinedEvent { callCid: string; participant: SessionParticipant }
+export interface ParticipantLeftEvent { callCid: string; participant: SessionParticipant; reason: LeaveReason }
+export interface SpeakerChangedEvent { callCid: string; dominantSessionId: string | undefined; dominantUserId: string | undefined }
+
+/** The events of `CallMedia`. */
+export interface CallMediaEvents {
+  participant_joined: [event: ParticipantJoinedEvent];
+  participant_left: [event: ParticipantLeftEvent];
+  /** the dominant speaker of a call changed (undefined: nobody dominates) */
+  speaker_changed: [event: SpeakerChangedEvent];
+  /** anything the layout of the call depends on changed */
+  changed: [callCid: string];
+}
+
+export class CallMedia extends EventEmitter<CallMediaEvents> {
   private readonly calls = new Map<string, CallState>();
   private readonly ice: IceHostConfig;
-  private readonly log: MediaLog;
+  private readonly log: Logger;
   private readonly speakerOptions: Partial<SpeakerOptions>;
   private readonly graceMs: number;
   private readonly connectTimeoutMs: number;
+  private readonly ffmpegPath: string | undefined;
   private readonly timer: NodeJS.Timeout;
+  private isClosed = false;
 
   constructor(options: CallMediaOptions = {}) {
     super();
     this.ice = options.ice ?? { host: '127.0.0.1' };
-    this.log = options.log ?? silentLog;
+    this.log = options.log ?? silentLogger;
     this.speakerOptions = options.speaker ?? {};
     this.graceMs = options.disconnectGraceMs ?? 10_000;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 20_000;
+    this.ffmpegPath = options.ffmpegPath;
     this.timer = setInterval(() => this.updateSpeakers(Date.now()), 100);
     this.timer.unref();
   }
@@ -102,6 +119,7 @@ export class CallMedia extends EventEmitter {
    * participant. Throws OfferError for offers that cannot be taken.
    */
   async publish(callCid: string, identity: PublisherIdentity, offer: string): Promise<PublishResult> {
+    if (this.isClosed) throw new Error('the media plane is closed');
     const plan = planOffer(inspectOffer(offer), identity);
     const peer = await IngestPeer.answer(offer, plan, this.ice);
     const sessionId = randomUUID();
@@ -113,9 +131,9 @@ export class CallMedia extends EventEmitter {
     };
     call.participants.set(sessionId, p);
     for (const t of peer.tracks) this.onTrack(p, t);
-    peer.on('track', (t: IngestTrack) => this.onTrack(p, t));
-    peer.on('rtp', (t: IngestTrack, bytes: Buffer, packet: { payload: Buffer }) => this.onRtp(p, t, bytes, packet.payload));
-    peer.on('state', (state: PeerState) => this.onPeerState(p, state));
+    peer.on('track', (t) => this.onTrack(p, t));
+    peer.on('rtp', (t, bytes, packet) => this.onRtp(p, t, bytes, packet.payload));
+    peer.on('state', (state) => this.onPeerState(p, state));
     // A publisher that never completes ICE and DTLS is not left in the call.
     p.connectTimer = setTimeout(() => {
       if (peer.connectionState !== 'connected') this.leave(callCid, sessionId, 'connect_timeout');
@@ -194,7 +212,7 @@ export class CallMedia extends EventEmitter {
   }
 
   /** Removes a participant (WHIP DELETE, disconnect). Returns whether it was there. */
-  leave(callCid: string, sessionId: string, reason = 'left'): boolean {
+  leave(callCid: string, sessionId: string, reason: LeaveReason = 'left'): boolean {
     const call = this.calls.get(callCid);
     const p = call?.participants.get(sessionId);
     if (!call || !p) return false;
@@ -221,8 +239,15 @@ export class CallMedia extends EventEmitter {
     for (const sessionId of [...call.participants.keys()]) this.leave(callCid, sessionId, 'call_ended');
   }
 
-  /** Drops every participant of every call and stops the timers. */
+  /** Whether `close` was called. */
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  /** Drops every participant of every call and stops the timers. Idempotent. */
   async close(): Promise<void> {
+    if (this.isClosed) return;
+    this.isClosed = true;
     clearInterval(this.timer);
     const closing: Promise<unknown>[] = [];
     for (const [callCid, call] of [...this.calls]) {
@@ -279,11 +304,15 @@ export class CallMedia extends EventEmitter {
   private startDecoder(p: Participant, t: IngestTrack): void {
     const label = `${p.callCid}/${p.sessionId}/${t.kind}`;
     if (t.kind === 'video' && !p.video) {
-      p.video = new TrackDecoder({ codec: t.codec!, requestKeyframe: () => p.peer.requestKeyframe(t), log: this.log, label });
-      p.video.on('stall', (info: { sinceMs: number }) => this.log.warn({ track: label, ...info }, 'video track stalled'));
+      p.video = new TrackDecoder({
+        codec: t.codec!, requestKeyframe: () => p.peer.requestKeyframe(t), log: this.log, label,
+        ...(this.ffmpegPath ? { ffmpegPath: this.ffmpegPath } : {}),
+      });
+      p.video.on('stall', (info) => this.log.warn({ track: label, ...info }, 'video track stalled'));
     } else if (t.kind === 'audio' && !p.audio) {
       p.audio = new AudioTrackDecoder({
         codec: t.codec!, log: this.log, label,
+        ...(this.ffmpegPath ? { ffmpegPath: this.ffmpegPath } : {}),
         onPcm: (pcm) => {
           if (!this.live(p)) return;
           p.pcm.write(pcm);

@@ -3,12 +3,7 @@
  * tile changing size and its decoder producing frames at the new size, so the tile never shows a
  * gap; the decoder itself scales with ffmpeg.
  */
-
-export interface I420Frame { data: Buffer; width: number; height: number }
-
-export function i420Bytes(width: number, height: number): number {
-  return width * height + 2 * Math.ceil(width / 2) * Math.ceil(height / 2);
-}
+import { allocI420, i420Planes, type I420Frame } from '../render/i420-frame.js';
 
 function scalePlane(src: Buffer, sOff: number, sw: number, sh: number, dst: Buffer, dOff: number, dw: number, dh: number): void {
   const xs = new Int32Array(dw);
@@ -23,12 +18,11 @@ function scalePlane(src: Buffer, sOff: number, sw: number, sh: number, dst: Buff
 
 export function scaleI420(frame: I420Frame, width: number, height: number): I420Frame {
   if (frame.width === width && frame.height === height) return frame;
-  const data = Buffer.alloc(i420Bytes(width, height));
-  const sw = frame.width, sh = frame.height;
-  const scw = Math.ceil(sw / 2), sch = Math.ceil(sh / 2);
-  const dcw = Math.ceil(width / 2), dch = Math.ceil(height / 2);
-  scalePlane(frame.data, 0, sw, sh, data, 0, width, height);
-  scalePlane(frame.data, sw * sh, scw, sch, data, width * height, dcw, dch);
-  scalePlane(frame.data, sw * sh + scw * sch, scw, sch, data, width * height + dcw * dch, dcw, dch);
+  const data = allocI420(width, height);
+  const s = i420Planes(frame.width, frame.height);
+  const d = i420Planes(width, height);
+  scalePlane(frame.data, 0, s.width, s.height, data, 0, width, height);
+  scalePlane(frame.data, s.uOffset, s.chromaWidth, s.chromaHeight, data, d.uOffset, d.chromaWidth, d.chromaHeight);
+  scalePlane(frame.data, s.vOffset, s.chromaWidth, s.chromaHeight, data, d.vOffset, d.chromaWidth, d.chromaHeight);
   return { data, width, height };
 }

@@ -18,14 +18,21 @@ export interface IngestTrack {
 
 export type PeerState = 'connecting' | 'connected' | 'disconnected' | 'failed' | 'closed';
 
-/**
- * Events: 'track' (IngestTrack), 'rtp' (IngestTrack, packet bytes, codec), 'state' (PeerState).
- */
-export class IngestPeer extends EventEmitter {
+/** The events of an `IngestPeer`. */
+export interface IngestPeerEvents {
+  /** a published track was added (also listed in `tracks`) */
+  track: [track: IngestTrack];
+  /** one RTP packet of a track: its bytes as received, and the parsed packet */
+  rtp: [track: IngestTrack, bytes: Buffer, packet: RtpPacket];
+  /** the connection's state changed ('closed' once, after `close`) */
+  state: [state: PeerState];
+}
+
+export class IngestPeer extends EventEmitter<IngestPeerEvents> {
   readonly tracks: IngestTrack[] = [];
   private readonly receivers = new Map<IngestTrack, RTCRtpReceiver>();
   private firSequence = 0;
-  private closed = false;
+  private isClosed = false;
 
   private constructor(private readonly pc: RTCPeerConnection, readonly answer: string) {
     super();
@@ -71,7 +78,7 @@ export class IngestPeer extends EventEmitter {
     this.tracks.push(t);
     this.receivers.set(t, receiver);
     track.onReceiveRtp.subscribe((packet: RtpPacket) => {
-      if (this.closed) return;
+      if (this.isClosed) return;
       t.ssrc = packet.header.ssrc;
       const pt = packet.header.payloadType;
       if (!t.codec || t.codec.payloadType !== pt) {
@@ -88,7 +95,7 @@ export class IngestPeer extends EventEmitter {
   /** Asks the publisher for a keyframe on this track: PLI when negotiated, else FIR. */
   requestKeyframe(track: IngestTrack): void {
     const receiver = this.receivers.get(track);
-    if (!receiver || track.ssrc === undefined || this.closed) return;
+    if (!receiver || track.ssrc === undefined || this.isClosed) return;
     if (receiver.pliEnabled) {
       void receiver.sendRtcpPLI(track.ssrc).catch(() => undefined);
       return;
@@ -121,9 +128,15 @@ export class IngestPeer extends EventEmitter {
 
   get connectionState(): string { return this.pc.connectionState; }
 
+  /** Whether `close` was called. */
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  /** Closes the connection (bounded to 3 s) and emits 'state' 'closed'. Idempotent. */
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.isClosed) return;
+    this.isClosed = true;
     // Bounded: werift may take long to close a connection that never completed.
     await Promise.race([this.pc.close().catch(() => undefined), new Promise((r) => setTimeout(r, 3000).unref())]);
     this.emit('state', 'closed');

@@ -10,21 +10,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Logger } from '../log.js';
 import { ffmpegRtpSdp, type MediaKind } from './sdp.js';
 
 export interface RtpCodec { payloadType: number; name: string; clockRate: number; channels?: number; fmtp?: string }
-
-export interface MediaLog {
-  debug(obj: object | string, msg?: string): void;
-  info(obj: object | string, msg?: string): void;
-  warn(obj: object | string, msg?: string): void;
-}
-
-export const silentLog: MediaLog = { debug() {}, info() {}, warn() {} };
-
-export function ffmpegPath(env: NodeJS.ProcessEnv = process.env): string {
-  return env.CALLCAST_FFMPEG || 'ffmpeg';
-}
 
 function bindUdp(port: number): Promise<Socket | null> {
   return new Promise((resolve) => {
@@ -72,8 +61,10 @@ export interface RtpProcessOptions {
    * counts against V8's old generation and makes it mark the heap several times a second.
    */
   transport?: 'pipe' | 'socket';
-  log: MediaLog;
+  log: Logger;
   label: string;
+  /** the ffmpeg executable (default `ffmpeg` on the PATH) */
+  ffmpegPath?: string;
 }
 
 /** Bytes read per system call from an output socket. */
@@ -100,7 +91,7 @@ export class RtpProcess {
   readonly port: number;
   private readonly dir: string;
   private readonly socket: Socket;
-  private closed = false;
+  private isClosed = false;
   private transport: 'pipe' | 'socket' = 'pipe';
   private readonly outputSockets: NetSocket[] = [];
   private readonly retryTimers = new Set<NodeJS.Timeout>();
@@ -136,7 +127,7 @@ export class RtpProcess {
     args.push(...options.outputArgs(Array.from({ length: outputs }, (_, i) => outputTarget(transport, i, dir))));
     const stdio: ('ignore' | 'pipe')[] = ['ignore', transport === 'pipe' ? 'pipe' : 'ignore', 'pipe'];
     if (transport === 'pipe') for (let i = 1; i < outputs; i++) stdio.push('pipe');
-    const child = spawn(ffmpegPath(), args, { stdio });
+    const child = spawn(options.ffmpegPath ?? 'ffmpeg', args, { stdio });
     const socket = createSocket('udp4');
     socket.on('error', () => undefined);
     await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
@@ -147,14 +138,14 @@ export class RtpProcess {
     child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2000); });
     child.on('error', (err) => options.log.warn({ track: options.label, err: err.message }, 'track decoder could not start'));
     child.once('exit', (code, signal) => {
-      if (!proc.closed) options.log.warn({ track: options.label, code, signal, stderr: stderr.trim().slice(-500) }, 'track decoder exited');
+      if (!proc.isClosed) options.log.warn({ track: options.label, code, signal, stderr: stderr.trim().slice(-500) }, 'track decoder exited');
       proc.cleanup();
     });
     return proc;
   }
 
   get running(): boolean {
-    return !this.closed && this.child.exitCode === null && this.child.signalCode === null;
+    return !this.isClosed && this.child.exitCode === null && this.child.signalCode === null;
   }
 
   /**
@@ -219,9 +210,15 @@ export class RtpProcess {
     attempt();
   }
 
-  async stop(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+  /** Whether `close` was called. */
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  /** Ends the process (SIGTERM, then SIGKILL after 2 s) and removes its files. Idempotent. */
+  async close(): Promise<void> {
+    if (this.isClosed) return;
+    this.isClosed = true;
     if (this.child.exitCode === null && this.child.signalCode === null) {
       this.child.kill('SIGTERM');
       const timer = setTimeout(() => this.child.kill('SIGKILL'), 2000);
@@ -240,7 +237,6 @@ export class RtpProcess {
   }
 }
 
-/** Splits a byte stream into fixed-size records. */
 /** Whether a /proc/net/udp table lists a socket bound to local port `port` (any address). Pure. */
 export function udpPortBound(table: string, port: number): boolean {
   const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;

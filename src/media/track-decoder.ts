@@ -23,10 +23,11 @@
  * alignment, which would also correct publishers whose audio and video leave them skewed.
  */
 import { EventEmitter } from 'node:events';
-import { FixedSizeReader, RtpProcess, outputTarget, silentLog, type MediaLog, type RtpCodec } from './rtp-process.js';
-import { i420Bytes, scaleI420, type I420Frame } from './i420-scale.js';
-
-export interface Rgb { r: number; g: number; b: number }
+import { describeError, silentLogger, type Logger } from '../log.js';
+import { FixedSizeReader, RtpProcess, outputTarget, type RtpCodec, type RtpProcessOptions } from './rtp-process.js';
+import type { Rgb } from '../layout/color.js';
+import { i420Bytes, type I420Frame } from '../render/i420-frame.js';
+import { scaleI420 } from './i420-scale.js';
 
 export interface VideoOutputSpec {
   width: number;
@@ -75,19 +76,22 @@ export function videoOutputArgs(specs: readonly VideoOutputSpec[], targets: read
   const labels = specs.map((_, i) => `[o${i}]`);
   const graph = specs.length === 1
     ? `[0:v]${outputFilter(specs[0]!)}[o0]`
-    : `[0:v]split=${specs.length}${specs.map((_, i) => `[s${i}]`).join('')};` + specs.map((s, i) => `[s${i}]${outputFilter(s)}[o${i}]`).join(';');
+    : `[0:v]split=${specs.length}${specs.map((_, i) => `[s${i}]`).join('')};${specs.map((s, i) => `[s${i}]${outputFilter(s)}[o${i}]`).join(';')}`;
   const args = ['-filter_complex', graph];
   specs.forEach((_, i) => args.push('-map', labels[i]!, '-an', '-fps_mode', 'passthrough', '-flush_packets', '1', '-f', 'rawvideo', '-pix_fmt', 'yuv420p', ...targets[i]!));
   return args;
 }
 
+/** What every decoder process of a track is started with. */
+type ProcessOptions = Pick<RtpProcessOptions, 'log' | 'label' | 'ffmpegPath'>;
+
 class VideoProcess {
   readonly frames = new Map<string, DecodedFrame>();
   private constructor(readonly proc: RtpProcess, readonly specs: VideoOutputSpec[]) {}
 
-  static async start(codec: RtpCodec, specs: VideoOutputSpec[], log: MediaLog, label: string, onFrame: () => void): Promise<VideoProcess> {
+  static async start(codec: RtpCodec, specs: VideoOutputSpec[], run: ProcessOptions, onFrame: () => void): Promise<VideoProcess> {
     const proc = await RtpProcess.start({
-      kind: 'video', codec, outputArgs: (targets) => videoOutputArgs(specs, targets), outputs: specs.length, transport: 'socket', log, label,
+      kind: 'video', codec, outputArgs: (targets) => videoOutputArgs(specs, targets), outputs: specs.length, transport: 'socket', ...run,
     });
     const vp = new VideoProcess(proc, specs);
     specs.forEach((spec, i) => {
@@ -120,19 +124,28 @@ export interface TrackDecoderOptions {
   codec: RtpCodec;
   /** asks the publisher for a keyframe (PLI/FIR) */
   requestKeyframe: () => void;
-  log?: MediaLog;
+  log?: Logger;
   label?: string;
   /** no frame for this long (while packets arrive) counts as a stall */
   stallMs?: number;
   /** how long a replacement process may take before it is swapped in anyway */
   swapTimeoutMs?: number;
+  /** the ffmpeg executable (default `ffmpeg` on the PATH) */
+  ffmpegPath?: string;
 }
 
-/**
- * Decodes one video track. Events: 'frame' (first frame of a process, and each size change
- * done), 'stall' ({ sinceMs }), 'recovered'.
- */
-export class TrackDecoder extends EventEmitter {
+/** The events of a `TrackDecoder`. */
+export interface TrackDecoderEvents {
+  /** the first frame of a process, and each change of output sizes done */
+  frame: [];
+  /** no frame for `sinceMs` although packets arrive */
+  stall: [info: { sinceMs: number }];
+  /** frames come again after a stall */
+  recovered: [];
+}
+
+/** Decodes one video track. */
+export class TrackDecoder extends EventEmitter<TrackDecoderEvents> {
   private active: VideoProcess | undefined;
   private pending: VideoProcess | undefined;
   private reconciling = false;
@@ -144,10 +157,9 @@ export class TrackDecoder extends EventEmitter {
   private lastPacketAt = 0;
   private lastKeyframeRequestAt = 0;
   private stalled = false;
-  private closed = false;
+  private isClosed = false;
   private readonly timer: NodeJS.Timeout;
-  private readonly log: MediaLog;
-  private readonly label: string;
+  private readonly process: ProcessOptions;
   private readonly stallMs: number;
   private readonly swapTimeoutMs: number;
   private pendingSince = 0;
@@ -162,8 +174,11 @@ export class TrackDecoder extends EventEmitter {
 
   constructor(private readonly options: TrackDecoderOptions) {
     super();
-    this.log = options.log ?? silentLog;
-    this.label = options.label ?? 'video';
+    this.process = {
+      log: options.log ?? silentLogger,
+      label: options.label ?? 'video',
+      ...(options.ffmpegPath ? { ffmpegPath: options.ffmpegPath } : {}),
+    };
     this.stallMs = options.stallMs ?? 2000;
     this.swapTimeoutMs = options.swapTimeoutMs ?? 4000;
     this.timer = setInterval(() => this.check(), 250);
@@ -207,7 +222,7 @@ export class TrackDecoder extends EventEmitter {
 
   /** The full set of outputs wanted now; an empty set stops decoding. */
   private setOutputs(specs: readonly VideoOutputSpec[]): void {
-    if (this.closed) return;
+    if (this.isClosed) return;
     const unique = new Map<string, VideoOutputSpec>();
     for (const s of specs) {
       if (!(s.width > 0 && s.height > 0)) continue;
@@ -261,14 +276,14 @@ export class TrackDecoder extends EventEmitter {
       do {
         this.dirty = false;
         await this.reconcileOnce();
-      } while (this.dirty && !this.closed);
+      } while (this.dirty && !this.isClosed);
     } finally {
       this.reconciling = false;
     }
   }
 
   private async reconcileOnce(): Promise<void> {
-    if (this.closed) return;
+    if (this.isClosed) return;
     const specs = this.wantedSpecs;
     const key = this.wantedKey;
     const keyOf = (vp: VideoProcess) => vp.specs.map(outputKey).join('|');
@@ -276,33 +291,33 @@ export class TrackDecoder extends EventEmitter {
     if (this.pending) {
       const old = this.pending;
       this.pending = undefined;
-      void old.proc.stop();
+      void old.proc.close();
     }
-    if (this.active && this.active.proc.running && keyOf(this.active) === key) return;
+    if (this.active?.proc.running && keyOf(this.active) === key) return;
     if (specs.length === 0) {
       const a = this.active;
       this.active = undefined;
-      if (a) await a.proc.stop();
+      if (a) await a.proc.close();
       return;
     }
     try {
-      const vp = await VideoProcess.start(this.options.codec, specs, this.log, this.label, () => this.onFrame());
-      if (this.closed) { await vp.proc.stop(); return; }
+      const vp = await VideoProcess.start(this.options.codec, specs, this.process, () => this.onFrame());
+      if (this.isClosed) { await vp.proc.close(); return; }
       // Before it gets live packets: the packets since the last keyframe, in order.
       if (this.gop && (await vp.proc.whenListening()) && this.gop) for (const packet of this.gop) vp.proc.send(packet);
-      if (this.closed) { await vp.proc.stop(); return; }
-      if (this.active && this.active.proc.running) {
+      if (this.isClosed) { await vp.proc.close(); return; }
+      if (this.active?.proc.running) {
         this.pending = vp;
         this.pendingSince = Date.now();
       } else {
         const dead = this.active;
         this.active = vp;
-        if (dead) void dead.proc.stop();
+        if (dead) void dead.proc.close();
       }
       this.lastFrameAt = 0;
       this.requestKeyframe(true);
     } catch (err) {
-      this.log.warn({ track: this.label, err: (err as Error).message }, 'track decoder could not start');
+      this.process.log.warn({ track: this.process.label, err: describeError(err) }, 'track decoder could not start');
     }
   }
 
@@ -310,7 +325,7 @@ export class TrackDecoder extends EventEmitter {
     const now = Date.now();
     const first = this.lastFrameAt === 0;
     this.lastFrameAt = now;
-    if (this.pending && this.pending.hasAllOutputs()) this.swap();
+    if (this.pending?.hasAllOutputs()) this.swap();
     if (this.stalled) {
       this.stalled = false;
       this.emit('recovered');
@@ -323,7 +338,7 @@ export class TrackDecoder extends EventEmitter {
     this.active = this.pending;
     this.pending = undefined;
     this.bridged.clear();
-    if (old) void old.proc.stop();
+    if (old) void old.proc.close();
     this.emit('frame');
   }
 
@@ -335,7 +350,7 @@ export class TrackDecoder extends EventEmitter {
   }
 
   private check(): void {
-    if (this.closed) return;
+    if (this.isClosed) return;
     const now = Date.now();
     if (this.pending && now - this.pendingSince > this.swapTimeoutMs && this.pending.frames.size > 0) this.swap();
     const proc = this.pending ?? this.active;
@@ -358,11 +373,17 @@ export class TrackDecoder extends EventEmitter {
     }
   }
 
+  /** Whether `close` was called. */
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  /** Stops decoding: ends the processes and the timer. Idempotent. */
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.isClosed) return;
+    this.isClosed = true;
     clearInterval(this.timer);
-    await Promise.all([this.active?.proc.stop(), this.pending?.proc.stop()]);
+    await Promise.all([this.active?.proc.close(), this.pending?.proc.close()]);
     this.active = undefined;
     this.pending = undefined;
   }
@@ -370,16 +391,18 @@ export class TrackDecoder extends EventEmitter {
 
 export interface AudioTrackDecoderOptions {
   codec: RtpCodec;
-  log?: MediaLog;
+  log?: Logger;
   label?: string;
   onPcm: (pcm: Buffer) => void;
+  /** the ffmpeg executable (default `ffmpeg` on the PATH) */
+  ffmpegPath?: string;
 }
 
 /** Decodes one audio track into s16le 48 kHz stereo PCM (delivered in 10 ms multiples). */
 export class AudioTrackDecoder {
   private proc: RtpProcess | undefined;
   private readonly ready: Promise<void>;
-  private closed = false;
+  private isClosed = false;
   private restarts = 0;
 
   constructor(private readonly options: AudioTrackDecoderOptions) {
@@ -388,18 +411,19 @@ export class AudioTrackDecoder {
 
   private async start(): Promise<void> {
     const proc = await RtpProcess.start({
-      kind: 'audio', codec: this.options.codec, log: this.options.log ?? silentLog, label: this.options.label ?? 'audio',
+      kind: 'audio', codec: this.options.codec, log: this.options.log ?? silentLogger, label: this.options.label ?? 'audio',
+      ...(this.options.ffmpegPath ? { ffmpegPath: this.options.ffmpegPath } : {}),
       outputArgs: ([target]) => ['-vn', '-flush_packets', '1', '-f', 's16le', '-acodec', 'pcm_s16le', '-ar', '48000', '-ac', '2', ...target!],
     });
-    if (this.closed) { await proc.stop(); return; }
+    if (this.isClosed) { await proc.close(); return; }
     this.proc = proc;
     const reader = new FixedSizeReader(480 * 4, (pcm) => this.options.onPcm(pcm));
     proc.onOutput(0, (d) => reader.push(d));
     proc.child.once('exit', () => {
-      if (this.closed) return;
+      if (this.isClosed) return;
       // Idle timeout or a crash: start again (backing off), packets meanwhile are dropped.
       this.restarts += 1;
-      const timer = setTimeout(() => { if (!this.closed) void this.start().catch(() => undefined); }, Math.min(10_000, 500 * this.restarts));
+      const timer = setTimeout(() => { if (!this.isClosed) void this.start().catch(() => undefined); }, Math.min(10_000, 500 * this.restarts));
       timer.unref();
     });
   }
@@ -411,9 +435,16 @@ export class AudioTrackDecoder {
     this.proc?.send(packet);
   }
 
+  /** Whether `close` was called. */
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  /** Stops decoding (no restart after that). Idempotent. */
   async close(): Promise<void> {
-    this.closed = true;
+    if (this.isClosed) return;
+    this.isClosed = true;
     await this.ready.catch(() => undefined);
-    await this.proc?.stop();
+    await this.proc?.close();
   }
 }

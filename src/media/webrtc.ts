@@ -48,22 +48,15 @@ export function ingestCodecs(): NonNullable<PeerConfig['codecs']> {
 }
 
 export interface IceHostConfig {
-  /** the address host candidates are gathered on and advertised with; undefined = every interface */
+  /**
+   * the address host candidates are gathered on and advertised with; undefined = every interface
+   * (config.ts `mediaAddress` derives it from the configuration)
+   */
   host: string | undefined;
 }
 
 function isLoopback(address: string): boolean {
   return address === '::1' || address.startsWith('127.');
-}
-
-/**
- * Where media is received: CALLCAST_MEDIA_HOST, else the HTTP server's host. A wildcard host
- * (0.0.0.0, ::) means every interface.
- */
-export function mediaHostFromEnv(serverHost: string | undefined, env: NodeJS.ProcessEnv = process.env): IceHostConfig {
-  const raw = (env.CALLCAST_MEDIA_HOST ?? serverHost ?? '').trim();
-  if (!raw || raw === '0.0.0.0' || raw === '::' || raw === 'localhost') return { host: raw === 'localhost' ? '127.0.0.1' : undefined };
-  return { host: raw };
 }
 
 /** A peer connection configured for ingest: our codecs, TWCC, IPv4 host candidates on the media host. */

@@ -9,11 +9,13 @@
  */
 import type { Rect, Scene } from '../layout/scene.js';
 import type { CanvasSize } from '../layout/settings.js';
-import { allocI420, blendSprite, fillI420, blitI420, compileSprite, evenRect, i420Size, rgbaToI420, type CompiledSprite } from './i420.js';
+import { blendSprite, blitI420, compileSprite, evenRect, rgbaToI420, solidI420Frame, type CompiledSprite } from './i420.js';
+import { allocI420, i420Bytes, i420Planes, type I420Frame } from './i420-frame.js';
 import type { ImageStore } from './images.js';
 import { cornerSprites, overlaySprites, renderBackground, renderBase, type Sprite } from './sprites.js';
 
-export interface TileFrame { data: Buffer; width: number; height: number }
+/** A decoded tile picture, at (or clipped to) its tile's pixel rect. */
+export type TileFrame = I420Frame;
 
 interface PlacedSprite { sprite: CompiledSprite; x: number; y: number }
 
@@ -40,7 +42,7 @@ export class FrameCompositor {
     }
     this.width = canvas.width;
     this.height = canvas.height;
-    this.base = fillI420(allocI420(this.width, this.height), this.width, this.height, { r: 0, g: 0, b: 0, a: 255 });
+    this.base = solidI420Frame(this.width, this.height, { r: 0, g: 0, b: 0 });
     this.staticFrame = this.base;
   }
 
@@ -87,7 +89,7 @@ export class FrameCompositor {
     const W = this.width, H = this.height;
     for (const tile of this.tiles) {
       const f = tileFrames.get(tile.sessionId);
-      if (!f || f.width <= 0 || f.height <= 0 || f.data.length < i420Size(f.width, f.height)) continue;
+      if (!f || f.width <= 0 || f.height <= 0 || f.data.length < i420Bytes(f.width, f.height)) continue;
       if (f.width === tile.rect.width && f.height === tile.rect.height) {
         blitI420(frame, W, H, f.data, f.width, f.height, tile.rect.x, tile.rect.y);
       } else {
@@ -158,14 +160,15 @@ function blitClipped(dst: Buffer, W: number, H: number, f: TileFrame, rect: Rect
   const h = Math.min(f.height, rect.height) & ~1;
   if (w <= 0 || h <= 0) return;
   // Crop the source into a temporary I420 of w x h, then blit.
-  const crop = Buffer.alloc(i420Size(w, h));
+  const crop = allocI420(w, h);
   for (let row = 0; row < h; row++) f.data.copy(crop, row * w, row * f.width, row * f.width + w);
-  const sU = f.width * f.height, sV = sU + (f.width >> 1) * (f.height >> 1);
-  const cU = w * h, cV = cU + (w >> 1) * (h >> 1);
-  for (let row = 0; row < h >> 1; row++) {
-    const s = row * (f.width >> 1);
-    f.data.copy(crop, cU + row * (w >> 1), sU + s, sU + s + (w >> 1));
-    f.data.copy(crop, cV + row * (w >> 1), sV + s, sV + s + (w >> 1));
+  const from = i420Planes(f.width, f.height);
+  const to = i420Planes(w, h);
+  for (let row = 0; row < to.chromaHeight; row++) {
+    const s = row * from.chromaWidth;
+    const d = row * to.chromaWidth;
+    f.data.copy(crop, to.uOffset + d, from.uOffset + s, from.uOffset + s + to.chromaWidth);
+    f.data.copy(crop, to.vOffset + d, from.vOffset + s, from.vOffset + s + to.chromaWidth);
   }
   blitI420(dst, W, H, crop, w, h, rect.x, rect.y);
 }

@@ -1,19 +1,13 @@
 /**
- * Raw yuv420p (I420) frame helpers: planar Y (w*h), then U and V ((w/2)*(h/2) each).
- * Colour conversion is BT.601 limited range, as ffmpeg's default RGB -> yuv420p conversion. Frame sizes and blit positions are even (chroma is 2x2 subsampled).
+ * Drawing into I420 frames (layout and sizes in i420-frame.ts): colour conversion, fills, blits
+ * and sprite blending. Colour conversion is BT.601 limited range, as ffmpeg's default RGB ->
+ * yuv420p conversion. Blit positions and sizes are even (chroma is 2x2 subsampled).
  */
-import type { Rgba } from '../layout/color.js';
+import type { Rgb, Rgba } from '../layout/color.js';
 import type { Rect } from '../layout/scene.js';
+import { allocI420, i420Planes } from './i420-frame.js';
 
 export interface Yuv { y: number; u: number; v: number }
-
-export function i420Size(width: number, height: number): number {
-  return width * height + 2 * (width >> 1) * (height >> 1);
-}
-
-export function allocI420(width: number, height: number): Buffer {
-  return Buffer.alloc(i420Size(width, height));
-}
 
 // BT.601 limited range in 15-bit fixed point, rounded to nearest like swscale:
 // Y = 16 + 219/255 (0.299 R + 0.587 G + 0.114 B), U/V = 128 + 224/255 (...).
@@ -28,37 +22,39 @@ const yOf = (r: number, g: number, b: number): number => (YR * r + YG * g + YB *
 const uOf = (r: number, g: number, b: number): number => (UR * r + UG * g + UB * b + C_OFF) >> 15;
 const vOf = (r: number, g: number, b: number): number => (VR * r + VG * g + VB * b + C_OFF) >> 15;
 
-export function rgbToYuv(c: { r: number; g: number; b: number }): Yuv {
+export function rgbToYuv(c: Rgb): Yuv {
   return { y: yOf(c.r, c.g, c.b), u: uOf(c.r, c.g, c.b), v: vOf(c.r, c.g, c.b) };
 }
 
 /** Reads the pixel at (x, y) of an I420 frame. */
 export function pixelAt(frame: Buffer, width: number, height: number, x: number, y: number): Yuv {
-  const cw = width >> 1;
-  const uBase = width * height;
-  const vBase = uBase + cw * (height >> 1);
-  const ci = (y >> 1) * cw + (x >> 1);
-  return { y: frame[y * width + x]!, u: frame[uBase + ci]!, v: frame[vBase + ci]! };
+  const p = i420Planes(width, height);
+  const ci = (y >> 1) * p.chromaWidth + (x >> 1);
+  return { y: frame[y * width + x]!, u: frame[p.uOffset + ci]!, v: frame[p.vOffset + ci]! };
 }
 
-/** Fills the whole frame with one opaque colour (alpha is ignored). */
-export function fillI420(frame: Buffer, width: number, height: number, color: Rgba): Buffer {
+/** Fills the whole frame with one opaque colour (an alpha channel, if any, is ignored). */
+export function fillI420(frame: Buffer, width: number, height: number, color: Rgb | Rgba): Buffer {
   const { y, u, v } = rgbToYuv(color);
-  const ySize = width * height;
-  const cSize = (width >> 1) * (height >> 1);
-  frame.fill(y, 0, ySize);
-  frame.fill(u, ySize, ySize + cSize);
-  frame.fill(v, ySize + cSize, ySize + 2 * cSize);
+  const p = i420Planes(width, height);
+  frame.fill(y, 0, p.lumaBytes);
+  frame.fill(u, p.uOffset, p.vOffset);
+  frame.fill(v, p.vOffset, p.bytes);
   return frame;
 }
 
-/** Converts an RGBA image (alpha ignored) to I420; chroma is the average of each 2x2 block. */
+/** A new I420 frame filled with one colour. */
+export function solidI420Frame(width: number, height: number, color: Rgb): Buffer {
+  return fillI420(allocI420(width, height), width, height, color);
+}
+
+/**
+ * Converts an RGBA image (alpha ignored) to I420; chroma is the average of each 2x2 block (a
+ * block on the right or bottom edge of an odd size repeats the edge pixels).
+ */
 export function rgbaToI420(rgba: Uint8Array, width: number, height: number): Buffer {
   const out = allocI420(width, height);
-  const cw = width >> 1;
-  const ch = height >> 1;
-  const uBase = width * height;
-  const vBase = uBase + cw * ch;
+  const { chromaWidth: cw, chromaHeight: ch, uOffset: uBase, vOffset: vBase } = i420Planes(width, height);
   for (let y = 0; y < height; y++) {
     let s = y * width * 4;
     let d = y * width;
@@ -66,11 +62,13 @@ export function rgbaToI420(rgba: Uint8Array, width: number, height: number): Buf
   }
   for (let cy = 0; cy < ch; cy++) {
     for (let cx = 0; cx < cw; cx++) {
-      const a = (2 * cy * width + 2 * cx) * 4;
-      const b = a + width * 4;
-      const r = (rgba[a]! + rgba[a + 4]! + rgba[b]! + rgba[b + 4]! + 2) >> 2;
-      const g = (rgba[a + 1]! + rgba[a + 5]! + rgba[b + 1]! + rgba[b + 5]! + 2) >> 2;
-      const bl = (rgba[a + 2]! + rgba[a + 6]! + rgba[b + 2]! + rgba[b + 6]! + 2) >> 2;
+      const x0 = 2 * cx, x1 = Math.min(x0 + 1, width - 1);
+      const y0 = 2 * cy, y1 = Math.min(y0 + 1, height - 1);
+      const a = (y0 * width + x0) * 4, a1 = (y0 * width + x1) * 4;
+      const b = (y1 * width + x0) * 4, b1 = (y1 * width + x1) * 4;
+      const r = (rgba[a]! + rgba[a1]! + rgba[b]! + rgba[b1]! + 2) >> 2;
+      const g = (rgba[a + 1]! + rgba[a1 + 1]! + rgba[b + 1]! + rgba[b1 + 1]! + 2) >> 2;
+      const bl = (rgba[a + 2]! + rgba[a1 + 2]! + rgba[b + 2]! + rgba[b1 + 2]! + 2) >> 2;
       out[uBase + cy * cw + cx] = uOf(r, g, bl);
       out[vBase + cy * cw + cx] = vOf(r, g, bl);
     }
@@ -91,8 +89,7 @@ export function blitI420(dst: Buffer, dstW: number, dstH: number, src: Buffer, s
   if (w <= 0 || h <= 0) return;
   const rows = rowViews(src, srcW, srcH, sx, sy, w, h);
   for (let row = 0; row < h; row++) dst.set(rows[row]!, (y0 + sy + row) * dstW + x0 + sx);
-  const dcw = dstW >> 1, dch = dstH >> 1;
-  const dU = dstW * dstH, dV = dU + dcw * dch;
+  const { chromaWidth: dcw, uOffset: dU, vOffset: dV } = i420Planes(dstW, dstH);
   const cx = (x0 + sx) >> 1, cy = (y0 + sy) >> 1, ch = h >> 1;
   for (let row = 0; row < ch; row++) {
     const d = (cy + row) * dcw + cx;
@@ -117,8 +114,7 @@ function rowViews(src: Buffer, srcW: number, srcH: number, sx: number, sy: numbe
   const rows: Uint8Array[] = [];
   const view = (offset: number, length: number) => new Uint8Array(src.buffer, src.byteOffset + offset, length);
   for (let row = 0; row < h; row++) rows.push(view((sy + row) * srcW + sx, w));
-  const scw = srcW >> 1, sch = srcH >> 1;
-  const sU = srcW * srcH, sV = sU + scw * sch;
+  const { chromaWidth: scw, uOffset: sU, vOffset: sV } = i420Planes(srcW, srcH);
   const csx = sx >> 1, csy = sy >> 1, cw = w >> 1;
   for (let row = 0; row < h >> 1; row++) rows.push(view(sU + (csy + row) * scw + csx, cw));
   for (let row = 0; row < h >> 1; row++) rows.push(view(sV + (csy + row) * scw + csx, cw));
@@ -208,8 +204,8 @@ export function blendSprite(dst: Buffer, w: number, h: number, sprite: CompiledS
       dst[d] = al === 255 ? sprite.y[rowS + sx]! : dst[d]! + (((sprite.y[rowS + sx]! - dst[d]!) * al + 127) / 255 | 0);
     }
   }
-  const cw = w >> 1, ch = h >> 1, scw = sprite.width >> 1;
-  const uBase = w * h, vBase = uBase + cw * ch;
+  const { chromaWidth: cw, chromaHeight: ch, uOffset: uBase, vOffset: vBase } = i420Planes(w, h);
+  const scw = sprite.width >> 1;
   const cx0 = x0 >> 1, cy0 = y0 >> 1;
   for (let i = 0; i < chromaRuns.length; i += 3) {
     const dy = cy0 + chromaRuns[i]!;

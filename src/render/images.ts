@@ -4,13 +4,12 @@
  * A failure is remembered and logged, never thrown into the frame loop.
  */
 import { loadImage, type Image } from '@napi-rs/canvas';
-
-export interface ImageStoreLog { warn(obj: object | string, msg?: string): void }
+import type { Logger } from '../log.js';
 
 export interface ImageStoreOptions {
   maxBytes?: number;
   timeoutMs?: number;
-  log?: ImageStoreLog;
+  log?: Logger;
 }
 
 type Entry = { state: 'loading'; done: Promise<void> } | { state: 'ready'; image: Image } | { state: 'failed'; reason: string };
@@ -67,7 +66,7 @@ export class ImageStore {
   private readonly entries = new Map<string, Entry>();
   private readonly maxBytes: number;
   private readonly timeoutMs: number;
-  private readonly log: ImageStoreLog | undefined;
+  private readonly log: Logger | undefined;
 
   constructor(options: ImageStoreOptions = {}) {
     this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;

@@ -224,8 +224,8 @@ function labelSprite(item: Item<'label'>, canvas: { width: number; height: numbe
   const maxText = Math.max(0, item.rect.width - chrome);
   if (textW > maxText) {
     const chars = [...text];
-    while (chars.length > 0 && measure.measureText(chars.join('') + '…').width > maxText) chars.pop();
-    text = chars.join('') + '…';
+    while (chars.length > 0 && measure.measureText(`${chars.join('')}…`).width > maxText) chars.pop();
+    text = `${chars.join('')}…`;
     textW = measure.measureText(text).width;
   }
   const width = Math.min(item.rect.width, Math.ceil(textW + chrome));

@@ -5,12 +5,9 @@
 import { createCanvas, ImageData } from '@napi-rs/canvas';
 import type { FrameSource, FrameSourceFactory } from '../egress/frame-source.js';
 import { canvasFor, type LayoutSettings, type Quality } from '../layout/settings.js';
+import { i420Planes, type I420Frame } from '../render/i420-frame.js';
 
-export interface I420Frame {
-  data: Buffer;
-  width: number;
-  height: number;
-}
+export type { I420Frame } from '../render/i420-frame.js';
 
 /** Scaled-down RGBA (nearest neighbour, BT.601 limited range) of an I420 frame. Pure. */
 export function i420ToRgba(frame: I420Frame, maxWidth: number): { rgba: Uint8ClampedArray; width: number; height: number } {
@@ -18,11 +15,8 @@ export function i420ToRgba(frame: I420Frame, maxWidth: number): { rgba: Uint8Cla
   const scale = Math.min(1, maxWidth / width);
   const outW = Math.max(1, Math.round(width * scale));
   const outH = Math.max(1, Math.round(height * scale));
-  const cw = Math.ceil(width / 2);
-  const ch = Math.ceil(height / 2);
-  const uOff = width * height;
-  const vOff = uOff + cw * ch;
-  if (data.length < vOff + cw * ch) throw new Error(`I420 frame of ${width}x${height} needs ${vOff + cw * ch} bytes, got ${data.length}`);
+  const { chromaWidth: cw, uOffset: uOff, vOffset: vOff, bytes } = i420Planes(width, height);
+  if (data.length < bytes) throw new Error(`I420 frame of ${width}x${height} needs ${bytes} bytes, got ${data.length}`);
   const rgba = new Uint8ClampedArray(outW * outH * 4);
   for (let oy = 0; oy < outH; oy++) {
     const y = Math.min(height - 1, Math.floor(oy / scale));

@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { rawRequest, startTestServer, waitFor, type TestServer } from '../support/server.js';
+import { rawRequest, startTestServer, type TestServer } from '../support/server.js';
+import { waitFor } from '../support/wait.js';
 
 const code = (err: unknown) => (err as { code?: number }).code;
 

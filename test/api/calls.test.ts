@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { rawRequest, startTestServer, waitFor, type TestServer } from '../support/server.js';
+import { rawRequest, startTestServer, type TestServer } from '../support/server.js';
+import { waitFor } from '../support/wait.js';
 
 const code = (err: unknown) => (err as { code?: number }).code;
 

@@ -13,7 +13,7 @@ import { createLogger } from '../../src/log.js';
 import { grabFrameRgb, pixelAt, probe } from '../support/ffprobe.js';
 import { startNginxIngest, type NginxIngest } from '../support/rtmp-ingest.js';
 import { startTestCallcast, type TestCallcast } from '../support/callcast.js';
-import { waitFor } from '../support/server.js';
+import { waitFor } from '../support/wait.js';
 
 interface ReceivedHook {
   id: string;

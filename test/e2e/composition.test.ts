@@ -20,7 +20,7 @@ import { grabFrameRgb, pixelAt, probe } from '../support/ffprobe.js';
 import { TestPublisher } from '../support/publisher.js';
 import { startNginxIngest, type NginxIngest } from '../support/rtmp-ingest.js';
 import { startTestCallcast, type TestCallcast } from '../support/callcast.js';
-import { waitFor } from '../support/server.js';
+import { waitFor } from '../support/wait.js';
 import { i420PixelRgb, tonePower } from '../media/helpers.js';
 
 const execFileP = promisify(execFile);

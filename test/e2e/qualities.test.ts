@@ -9,7 +9,8 @@ import { EgressEngine } from '../../src/egress/engine.js';
 import { QUALITIES, canvasFor, type LayoutSettings } from '../../src/layout/settings.js';
 import { keyframeTimes, probe } from '../support/ffprobe.js';
 import { startNginxIngest, type NginxIngest } from '../support/rtmp-ingest.js';
-import { MemoryLog, RecordingListener, until } from '../egress/helpers.js';
+import { waitFor } from '../support/wait.js';
+import { MemoryLog, RecordingListener } from '../egress/helpers.js';
 
 const layout: LayoutSettings = { name: 'spotlight', external_app_url: '', external_css_url: '' };
 
@@ -34,7 +35,7 @@ describe('every output quality', () => {
       engine.start({ callCid: cid, name, streamUrl: ingest.url(), streamKey: name, quality, layout });
       await listener.waitFor('started', name, 20_000);
       // A little over two GOPs.
-      await until(() => (engine.stats(cid)[0]?.videoFramesSent ?? 0) >= 140, 60_000, `${quality}: ~4.7 s of video`);
+      await waitFor(() => (engine.stats(cid)[0]?.videoFramesSent ?? 0) >= 140, `${quality}: ~4.7 s of video`, 60_000);
       await engine.stop(cid, name);
       await new Promise((r) => setTimeout(r, 300));
 

@@ -10,7 +10,8 @@ import { EgressEngine } from '../../src/egress/engine.js';
 import type { FlvTag } from '../../src/flv/tag.js';
 import { renderMetrics } from '../../src/egress/metrics.js';
 import type { OpenedTarget } from '../../src/egress/rtmp-session.js';
-import { MemoryLog, RecordingListener, ffmpegChildren, layout, sleep, until } from './helpers.js';
+import { sleep, waitFor } from '../support/wait.js';
+import { MemoryLog, RecordingListener, ffmpegChildren, layout } from './helpers.js';
 
 interface SentTag {
   type: FlvTag['type'];
@@ -188,11 +189,11 @@ describe('egress engine (real encoders, in-memory sessions)', () => {
     assert.equal(engine.encoderCount(), 3);
     // The last destination of a group leaving stops its encoder.
     await engine.stop('default:share', 'b');
-    await until(() => engine.encoderCount() === 2, 10_000, 'encoder of the 360p group to stop');
-    await until(() => ffmpegChildren().length === 2, 10_000, 'ffmpeg process to exit');
+    await waitFor(() => engine.encoderCount() === 2, 'encoder of the 360p group to stop', 10_000);
+    await waitFor(() => ffmpegChildren().length === 2, 'ffmpeg process to exit', 10_000);
     await engine.stop('default:share', 'c');
     await engine.stop('default:share', 'd');
-    await until(() => ffmpegChildren().length === 0, 10_000, 'all encoders to exit');
+    await waitFor(() => ffmpegChildren().length === 0, 'all encoders to exit', 10_000);
     assert.equal(engine.stats('default:share').length, 0);
     assert.equal(listener.events.filter((e) => e.kind === 'failed').length, 0);
   });
@@ -208,8 +209,8 @@ describe('egress engine (real encoders, in-memory sessions)', () => {
     const session = targets.last('rtmp://k/live/kk');
     const before = session.sent.length;
     process.kill(pid, 'SIGKILL');
-    await until(() => group.encoderPid !== undefined && group.encoderPid !== pid, 15_000, 'encoder restart');
-    await until(() => videoFrames(session).filter((t) => t.keyframe).length >= 2 && session.sent.length > before + 60, 20_000, 'frames after the restart');
+    await waitFor(() => group.encoderPid !== undefined && group.encoderPid !== pid, 'encoder restart', 15_000);
+    await waitFor(() => videoFrames(session).filter((t) => t.keyframe).length >= 2 && session.sent.length > before + 60, 'frames after the restart', 20_000);
     assert.equal(targets.all('rtmp://k/live/kk').length, 1, 'no reconnect');
     assert.equal(session.closed, false);
     assertMonotonic(session.sent);
@@ -236,7 +237,7 @@ describe('egress engine (real encoders, in-memory sessions)', () => {
     const first = targets.last('rtmp://r/live/kr');
     const other = targets.last('rtmp://s/live/ks');
     first.drop();
-    await until(() => targets.all('rtmp://r/live/kr').length === 2 && videoFrames(targets.last('rtmp://r/live/kr')).length > 30, 15_000, 'reconnect');
+    await waitFor(() => targets.all('rtmp://r/live/kr').length === 2 && videoFrames(targets.last('rtmp://r/live/kr')).length > 30, 'reconnect', 15_000);
     const second = targets.last('rtmp://r/live/kr');
     assertJoinOrder(second);
     assert.ok(second.sent[0]!.ts >= first.sent.at(-1)!.ts, 'the new session continues the timeline');
@@ -277,7 +278,7 @@ describe('egress engine (real encoders, in-memory sessions)', () => {
     await listener.waitFor('started', 'fast');
     const slow = targets.last('rtmp://slow/live/k');
     const fast = targets.last('rtmp://fast/live/k');
-    await until(() => videoFrames(fast).filter((t) => t.keyframe).length >= 3, 20_000, 'three GOPs');
+    await waitFor(() => videoFrames(fast).filter((t) => t.keyframe).length >= 3, 'three GOPs', 20_000);
     // The socket backs up after every send and drains within a GOP: only keyframes get through.
     const slowFrames = videoFrames(slow);
     assert.ok(slowFrames.length >= 2);
@@ -313,7 +314,7 @@ describe('egress engine (real encoders, in-memory sessions)', () => {
     const failed = await listener.waitFor('failed', 'nf');
     assert.match(failed.reason!, /ffmpeg/);
     assert.equal(broken.stats('default:noffmpeg').length, 0);
-    await until(() => broken.groupCount() === 0, 5000, 'group to close');
+    await waitFor(() => broken.groupCount() === 0, 'group to close', 5000);
     await broken.close();
   });
 
@@ -352,7 +353,7 @@ describe('egress engine (real encoders, in-memory sessions)', () => {
     await custom.stop('default:src', 'p');
     assert.equal(made[0]!.closed, false);
     await custom.stop('default:src', 'q');
-    await until(() => made[0]!.closed, 10_000, 'source to close');
+    await waitFor(() => made[0]!.closed, 'source to close', 10_000);
     // Audio and video advance together: 1600 sample frames (48 kHz / 30 fps) per video frame.
     assert.equal(made[0]!.samples, made[0]!.frames * 1600);
     await custom.close();

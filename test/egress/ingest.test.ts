@@ -12,7 +12,8 @@ import { EgressEngine } from '../../src/egress/engine.js';
 import type { Quality } from '../../src/layout/settings.js';
 import { grabFrameRgb, keyframeTimes, pixelAt, probe } from '../support/ffprobe.js';
 import { startFfmpegListenIngest, startNginxIngest, type NginxIngest } from '../support/rtmp-ingest.js';
-import { MemoryLog, RecordingListener, ffmpegChildren, layout, sleep, until } from './helpers.js';
+import { sleep, waitFor } from '../support/wait.js';
+import { MemoryLog, RecordingListener, ffmpegChildren, layout } from './helpers.js';
 
 /** Packet timestamps (ms) per stream, in file order. */
 async function packetTimes(path: string): Promise<Map<string, number[]>> {
@@ -114,7 +115,7 @@ describe('egress to real ingests', () => {
     }
     for (const c of cases) await listener.waitFor('started', c.name);
     assert.equal(engine.encoderCount(), 3);
-    await until(() => cases.every((c) => (engine.stats('default:qualities').find((s) => s.name === c.name)?.videoFramesSent ?? 0) >= 200), 60_000, '~6 s of video each');
+    await waitFor(() => cases.every((c) => (engine.stats('default:qualities').find((s) => s.name === c.name)?.videoFramesSent ?? 0) >= 200), '~6 s of video each', 60_000);
     for (const c of cases) await engine.stop('default:qualities', c.name);
     for (const c of cases) assert.ok(listener.find('stopped', c.name));
     await sleep(500);
@@ -166,15 +167,15 @@ describe('egress to real ingests', () => {
     await sleep(3000);
 
     await second.stop();
-    await until(() => engine.stats(cid).find((s) => s.name === 'flaky')?.state === 'reconnecting', 15_000, 'flaky to notice');
+    await waitFor(() => engine.stats(cid).find((s) => s.name === 'flaky')?.state === 'reconnecting', 'flaky to notice', 15_000);
     const beforeRestart = await probe(second.recordingPath('flaky'));
     await sleep(1000);
     await second.restart();
-    await until(() => engine.stats(cid).find((s) => s.name === 'flaky')?.state === 'live', 20_000, 'flaky to reconnect');
+    await waitFor(() => engine.stats(cid).find((s) => s.name === 'flaky')?.state === 'live', 'flaky to reconnect', 20_000);
     const flakyStats = engine.stats(cid).find((s) => s.name === 'flaky')!;
     assert.ok(flakyStats.reconnects >= 1);
     const framesAtReconnect = flakyStats.videoFramesSent;
-    await until(() => (engine.stats(cid).find((s) => s.name === 'flaky')?.videoFramesSent ?? 0) > framesAtReconnect + 90, 30_000, '3 s more of flaky');
+    await waitFor(() => (engine.stats(cid).find((s) => s.name === 'flaky')?.videoFramesSent ?? 0) > framesAtReconnect + 90, '3 s more of flaky', 30_000);
     const steadyStats = engine.stats(cid).find((s) => s.name === 'steady')!;
     assert.equal(steadyStats.reconnects, 0);
     assert.equal(steadyStats.state, 'live');
@@ -237,8 +238,8 @@ describe('egress to real ingests', () => {
     const sizeBefore = fileSize(ingest.recordingPath('killed'));
     const framesBefore = engine.stats(cid)[0]!.videoFramesSent;
     process.kill(pid, 'SIGKILL');
-    await until(() => group.encoderPid !== undefined && group.encoderPid !== pid, 15_000, 'encoder restart');
-    await until(() => engine.stats(cid)[0]!.videoFramesSent > framesBefore + 90, 30_000, '3 s after the restart');
+    await waitFor(() => group.encoderPid !== undefined && group.encoderPid !== pid, 'encoder restart', 15_000);
+    await waitFor(() => engine.stats(cid)[0]!.videoFramesSent > framesBefore + 90, '3 s after the restart', 30_000);
     const st = engine.stats(cid)[0]!;
     assert.equal(st.reconnects, 0, 'same RTMP connection');
     assert.equal(st.state, 'live');
@@ -307,7 +308,7 @@ describe('egress to real ingests', () => {
     try {
       engine.start({ callCid: cid, name: 'ff', streamUrl: server.appUrl, streamKey: server.streamName, quality: 'portrait-360x640', layout: layout({ 'layout.background_color': '#ffffff' }) });
       await listener.waitFor('started', 'ff');
-      await until(() => (engine.stats(cid)[0]?.videoFramesSent ?? 0) >= 120, 30_000, '4 s of video');
+      await waitFor(() => (engine.stats(cid)[0]?.videoFramesSent ?? 0) >= 120, '4 s of video', 30_000);
       await engine.stop(cid, 'ff');
       await server.stop();
       const info = await probe(server.outputPath);
@@ -333,7 +334,7 @@ describe('egress to real ingests', () => {
     assert.equal(engine.groupOf(cid, 'late')!.encoderPid, pid, 'the same encoder process');
     assert.equal(engine.encoderCount(), 1);
     const early = engine.stats(cid).find((s) => s.name === 'early')!;
-    await until(() => (engine.stats(cid).find((s) => s.name === 'late')?.videoFramesSent ?? 0) >= 120, 30_000, '4 s of the late one');
+    await waitFor(() => (engine.stats(cid).find((s) => s.name === 'late')?.videoFramesSent ?? 0) >= 120, '4 s of the late one', 30_000);
     assert.equal(engine.stats(cid).find((s) => s.name === 'early')!.reconnects, 0);
     assert.ok(engine.stats(cid).find((s) => s.name === 'early')!.videoFramesSent > early.videoFramesSent);
     await engine.stop(cid, 'late');

@@ -10,7 +10,7 @@ import {
   parseAuthMessage,
   toWireApiError,
 } from '../../src/events/connect-protocol.js';
-import type { Logger } from '../../src/events/logger.js';
+import type { Logger } from '../../src/log.js';
 import { ErrorCodes, unauthenticated } from '../../src/wire/errors.js';
 import { createLogger } from '../../src/log.js';
 

@@ -7,7 +7,8 @@ import WebSocket from 'ws';
 import { InProcessEventBus } from '../../src/events/bus.js';
 import { CONNECT_CLOSE_CODES, connectPlugin, type ConnectOptions } from '../../src/http/connect.js';
 import type { ConnectAuthority, ConnectedUser, WireEvent } from '../../src/events/contract.js';
-import { RecordingLogger, sleep, waitFor } from './helpers.js';
+import { sleep, waitFor } from '../support/wait.js';
+import { RecordingLogger } from './helpers.js';
 
 const API_KEY = 'connect-test-key';
 

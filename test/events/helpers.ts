@@ -1,17 +1,4 @@
-import type { Logger } from '../../src/events/logger.js';
-
-/** Polls `check` until it returns a truthy value or the timeout passes (then throws). */
-export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 20_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 15));
-  }
-}
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+import type { Logger } from '../../src/log.js';
 
 /** A logger that keeps every line as text, to check what was logged (and what never was). */
 export class RecordingLogger implements Logger {

@@ -15,7 +15,8 @@ import { StreamClient } from '@stream-io/node-sdk';
 import { InProcessEventBus } from '../../src/events/bus.js';
 import { WebhookDispatcher } from '../../src/events/webhooks.js';
 import { openStore, type Store } from '../../src/store/store.js';
-import { RecordingLogger, waitFor } from './helpers.js';
+import { waitFor } from '../support/wait.js';
+import { RecordingLogger } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'callcast-webhooks-'));
 const children: ChildProcess[] = [];

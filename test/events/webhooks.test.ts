@@ -7,7 +7,8 @@ import { InProcessEventBus } from '../../src/events/bus.js';
 import type { WebhookTarget, WireEvent } from '../../src/events/contract.js';
 import { MemoryWebhookOutbox } from '../../src/events/memory-outbox.js';
 import { WebhookDispatcher, type WebhookDispatcherOptions } from '../../src/events/webhooks.js';
-import { RecordingLogger, sleep, waitFor } from './helpers.js';
+import { sleep, waitFor } from '../support/wait.js';
+import { RecordingLogger } from './helpers.js';
 
 const API_KEY = 'callcast-test-key';
 const API_SECRET = 'webhook-secret-never-logged-4f1c';

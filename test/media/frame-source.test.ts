@@ -10,7 +10,8 @@ import { createCallFrameSourceFactory, type CallFrameSource } from '../../src/me
 import { rmsDbfs } from '../../src/media/mixer.js';
 import { ImageStore } from '../../src/render/images.js';
 import { TestPublisher } from '../support/publisher.js';
-import { BLUE, RED, i420PixelRgb, near, startWhipApp, tonePower, waitFor, type WhipTestApp } from './helpers.js';
+import { waitFor } from '../support/wait.js';
+import { BLUE, RED, i420PixelRgb, near, startWhipApp, tonePower, type WhipTestApp } from './helpers.js';
 
 const GRID: LayoutSettings = { name: 'grid', external_app_url: '', external_css_url: '' };
 
@@ -42,9 +43,9 @@ describe('call frame source', { timeout: 170_000 }, () => {
     const cid = 'default:fs-1';
     const url = t.whipUrl('default', 'fs-1');
     publishers.push(await TestPublisher.start({ url, token: 'alice', color: 'red', toneHz: 440 }));
-    await waitFor('alice', () => t.media.participants(cid).length === 1);
+    await waitFor(() => t.media.participants(cid).length === 1, 'alice');
     publishers.push(await TestPublisher.start({ url, token: 'bob', color: 'blue', toneHz: 880 }));
-    await waitFor('both with tracks', () => { const ps = t.media.participants(cid); return ps.length === 2 && ps.every((p) => p.hasVideo && p.hasAudio); });
+    await waitFor(() => { const ps = t.media.participants(cid); return ps.length === 2 && ps.every((p) => p.hasVideo && p.hasAudio); }, 'both with tracks');
 
     const factory = createCallFrameSourceFactory({ media: t.media, images: new ImageStore() });
     source = factory(cid, '360p', GRID) as CallFrameSource;
@@ -62,12 +63,12 @@ describe('call frame source', { timeout: 170_000 }, () => {
 
     // Tick like the encoder does until both tiles show decoded video.
     let frame = source.videoFrame(0);
-    await waitFor('both colours on the canvas', () => {
+    await waitFor(() => {
       frame = source!.videoFrame(0);
       const c = centres();
       const a = c.get(ids.get('alice')!), b = c.get(ids.get('bob')!);
       return a && b && near(colourAt(frame, a), RED) && near(colourAt(frame, b), BLUE);
-    }, 60_000, 50);
+    }, 'both colours on the canvas', 60_000, 50);
     const c = centres();
     assert.equal(c.size, 2);
     assert.notDeepEqual(c.get(ids.get('alice')!), c.get(ids.get('bob')!));
@@ -85,12 +86,12 @@ describe('call frame source', { timeout: 170_000 }, () => {
 
     // Bob leaves: the same source now draws Alice alone (one tile), still red at its centre.
     assert.equal(await publishers[1]!.unpublish(), 200);
-    await waitFor('one tile', () => {
+    await waitFor(() => {
       frame = source!.videoFrame(0);
       const cc = centres();
       const a = cc.get(ids.get('alice')!);
       return cc.size === 1 && a && near(colourAt(frame, a), RED);
-    }, 30_000, 50);
+    }, 'one tile', 30_000, 50);
   });
 
   it('keeps a participant\'s audio and video aligned (lip sync)', async () => {
@@ -101,11 +102,11 @@ describe('call frame source', { timeout: 170_000 }, () => {
       videoSource: "color=c=black:size=640x360:rate=30,drawbox=x=0:y=0:w=640:h=360:color=white:t=fill:enable='lt(mod(t,1),0.5)'",
       audioSource: "aevalsrc='if(lt(mod(t,1),0.5),0.5*sin(2*PI*440*t),0)':s=48000",
     }));
-    await waitFor('publisher', () => t.media.participants(cid).some((p) => p.hasVideo && p.hasAudio));
+    await waitFor(() => t.media.participants(cid).some((p) => p.hasVideo && p.hasAudio), 'publisher');
     const src = createCallFrameSourceFactory({ media: t.media, images: new ImageStore() })(cid, '360p', GRID) as CallFrameSource;
     try {
       // Wait for the first decoded picture, then sample both like the encoder's 30 fps clock does.
-      await waitFor('video', () => { src.videoFrame(0); return t.media.videoDecoder(cid, t.media.participants(cid)[0]!.sessionId)?.latestFrame(); }, 90_000);
+      await waitFor(() => { src.videoFrame(0); return t.media.videoDecoder(cid, t.media.participants(cid)[0]!.sessionId)?.latestFrame(); }, 'video', 90_000);
       const rows: { t: number; v: boolean; a: boolean }[] = [];
       const start = Date.now();
       for (let i = 0; i < 30 * 8; i++) {
@@ -113,7 +114,7 @@ describe('call frame source', { timeout: 170_000 }, () => {
         const frame = src.videoFrame((i * 1000) / 30);
         const audio = src.audioSamples((i * 1000) / 30, 1600);
         const tile = src.currentScene()!.items.find((x) => x.kind === 'tile');
-        if (!tile || tile.kind !== 'tile') continue;
+        if (tile?.kind !== 'tile') continue;
         const c = i420PixelRgb(frame, 640, 360, Math.round(tile.rect.x + tile.rect.width / 2), Math.round(tile.rect.y + tile.rect.height / 2));
         rows.push({ t: Date.now() - start, v: c.r > 128, a: rmsDbfs(audio) > -30 });
       }

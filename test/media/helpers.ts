@@ -8,6 +8,8 @@ import { CallMedia, type CallMediaOptions, type PublisherIdentity } from '../../
 import { installHttpConventions } from '../../src/http/edge.js';
 import { whipPlugin } from '../../src/http/whip.js';
 import { samplesOf } from '../../src/media/mixer.js';
+import type { Rgb } from '../../src/layout/color.js';
+import { i420Planes } from '../../src/render/i420-frame.js';
 
 export interface WhipTestApp {
   app: FastifyInstance;
@@ -53,24 +55,13 @@ export async function startWhipApp(options: CallMediaOptions = {}): Promise<Whip
   };
 }
 
-export async function waitFor<T>(what: string, probe: () => T | undefined | null | false, timeoutMs = 60_000, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
-
-export interface Rgb { r: number; g: number; b: number }
-
 /** The RGB colour of pixel (x, y) of an I420 frame (BT.601 limited range). */
 export function i420PixelRgb(data: Buffer, width: number, height: number, x: number, y: number): Rgb {
   const Y = data[y * width + x]!;
-  const cw = Math.ceil(width / 2), ch = Math.ceil(height / 2);
-  const U = data[width * height + (y >> 1) * cw + (x >> 1)]!;
-  const V = data[width * height + cw * ch + (y >> 1) * cw + (x >> 1)]!;
+  const p = i420Planes(width, height);
+  const ci = (y >> 1) * p.chromaWidth + (x >> 1);
+  const U = data[p.uOffset + ci]!;
+  const V = data[p.vOffset + ci]!;
   const c = 1.164 * (Y - 16), d = U - 128, e = V - 128;
   const clamp = (v: number) => Math.max(0, Math.min(255, Math.round(v)));
   return { r: clamp(c + 1.596 * e), g: clamp(c - 0.392 * d - 0.813 * e), b: clamp(c + 2.017 * d) };

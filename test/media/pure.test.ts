@@ -11,7 +11,7 @@ import { OfferError, deactivateSections, ffmpegRtpSdp, inspectOffer, keepCandida
 import { SpeakerDetector } from '../../src/media/speaker.js';
 import { outputFilter, outputKey, videoOutputArgs } from '../../src/media/track-decoder.js';
 import { h264PayloadSize, h264SpsSize, vp8KeyframeSize } from '../../src/media/video-size.js';
-import { mediaHostFromEnv } from '../../src/media/webrtc.js';
+import { mediaAddress } from '../../src/config.js';
 import { FixedSizeReader, udpPortBound } from '../../src/media/rtp-process.js';
 
 /** s16le stereo PCM of a sine (same on both channels). */
@@ -264,9 +264,9 @@ describe('decoder plumbing', () => {
     assert.equal(fir[16], 7);
   });
 
-  it('picks the media host from the environment', () => {
-    assert.deepEqual(mediaHostFromEnv('127.0.0.1', {}), { host: '127.0.0.1' });
-    assert.deepEqual(mediaHostFromEnv('0.0.0.0', {}), { host: undefined });
-    assert.deepEqual(mediaHostFromEnv('127.0.0.1', { CALLCAST_MEDIA_HOST: '192.0.2.10' }), { host: '192.0.2.10' });
+  it('picks the media host from the configuration', () => {
+    assert.deepEqual(mediaAddress(undefined, '127.0.0.1'), '127.0.0.1');
+    assert.deepEqual(mediaAddress(undefined, '0.0.0.0'), undefined);
+    assert.deepEqual(mediaAddress('192.0.2.10', '127.0.0.1'), '192.0.2.10');
   });
 });

@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { postOffer, TestPublisher } from '../support/publisher.js';
-import { RED, dominantFrequency, i420PixelRgb, near, startWhipApp, waitFor, type WhipTestApp } from './helpers.js';
+import { waitFor } from '../support/wait.js';
+import { RED, dominantFrequency, i420PixelRgb, near, startWhipApp, type WhipTestApp } from './helpers.js';
 
 describe('WHIP ingest', { timeout: 170_000 }, () => {
   let t: WhipTestApp;
@@ -26,10 +27,10 @@ describe('WHIP ingest', { timeout: 170_000 }, () => {
     assert.match(alice.answer ?? '', /a=candidate:\S+ 1 udp \d+ 127\.0\.0\.1 /);
     assert.doesNotMatch(alice.answer ?? '', /a=candidate:\S+ 1 udp \d+ (?!127\.0\.0\.1 )/);
 
-    const [p] = await waitFor('participant with tracks', () => {
+    const [p] = await waitFor(() => {
       const ps = t.media.participants(CALL);
       return ps.length === 1 && ps[0]!.hasVideo && ps[0]!.hasAudio ? ps : undefined;
-    });
+    }, 'participant with tracks');
     assert.equal(p!.userId, 'alice');
     assert.equal(p!.name, 'Alice Red');
     assert.equal(joined.length, 1);
@@ -43,23 +44,23 @@ describe('WHIP ingest', { timeout: 170_000 }, () => {
     assert.deepEqual(tracks.map((x) => x.kind).sort(), ['audio', 'video']);
 
     // Video: decoded at the size asked, centre pixel is the published red.
-    const decoder = await waitFor('video decoder', () => t.media.videoDecoder(CALL, p!.sessionId));
+    const decoder = await waitFor(() => t.media.videoDecoder(CALL, p!.sessionId), 'video decoder');
     decoder.setOutputSize(320, 180);
-    const frame = await waitFor('decoded frame', () => decoder.latestFrame());
+    const frame = await waitFor(() => decoder.latestFrame(), 'decoded frame');
     assert.equal(frame.width, 320);
     assert.equal(frame.height, 180);
     assert.ok(near(i420PixelRgb(frame.data, 320, 180, 160, 90), RED), `centre is ${JSON.stringify(i420PixelRgb(frame.data, 320, 180, 160, 90))}`);
-    await waitFor('published size', () => t.media.participants(CALL)[0]?.videoSize?.width === 640);
+    await waitFor(() => t.media.participants(CALL)[0]?.videoSize?.width === 640, 'published size');
     assert.deepEqual(t.media.participants(CALL)[0]!.videoSize, { width: 640, height: 360 });
 
     // A size change: the new size arrives (bridged until the new decoder runs).
     decoder.setOutputSize(160, 90);
-    const small = await waitFor('resized frame', () => { const f = decoder.latestFrame(); return f && f.width === 160 ? f : undefined; });
+    const small = await waitFor(() => { const f = decoder.latestFrame(); return f && f.width === 160 ? f : undefined; }, 'resized frame');
     assert.ok(near(i420PixelRgb(small.data, 160, 90, 80, 45), RED));
 
     // Audio: the decoded PCM carries the 440 Hz tone.
-    const timeline = await waitFor('audio timeline', () => t.media.audioTimelines(CALL).get(p!.sessionId));
-    await waitFor('audio samples', () => timeline.writtenFrames > 48000 / 2);
+    const timeline = await waitFor(() => t.media.audioTimelines(CALL).get(p!.sessionId), 'audio timeline');
+    await waitFor(() => timeline.writtenFrames > 48000 / 2, 'audio samples');
     const chunks: Buffer[] = [];
     for (let i = 0; i < 25; i++) {
       chunks.push(timeline.read('test', 960));
@@ -67,7 +68,7 @@ describe('WHIP ingest', { timeout: 170_000 }, () => {
     }
     const pcm = Buffer.concat(chunks);
     assert.ok(Math.abs(dominantFrequency(pcm) - 440) <= 10, `dominant frequency ${dominantFrequency(pcm)}`);
-    await waitFor('audio level', () => (t.media.audioLevel(CALL, p!.sessionId) ?? -Infinity) > -40);
+    await waitFor(() => (t.media.audioLevel(CALL, p!.sessionId) ?? -Infinity) > -40, 'audio level');
 
     // DELETE leaves the call.
     const left: unknown[] = [];
@@ -85,10 +86,10 @@ describe('WHIP ingest', { timeout: 170_000 }, () => {
     const url = t.whipUrl('default', 'whip-2');
     const cid = 'default:whip-2';
     alice = await TestPublisher.start({ url, token: 'alice', color: 'red' });
-    const [p] = await waitFor('participant', () => { const ps = t.media.participants(cid); return ps.length === 1 ? ps : undefined; });
-    const decoder = await waitFor('video decoder', () => t.media.videoDecoder(cid, p!.sessionId));
+    const [p] = await waitFor(() => { const ps = t.media.participants(cid); return ps.length === 1 ? ps : undefined; }, 'participant');
+    const decoder = await waitFor(() => t.media.videoDecoder(cid, p!.sessionId), 'video decoder');
     decoder.setOutputSize(64, 36);
-    await waitFor('frame', () => decoder.latestFrame());
+    await waitFor(() => decoder.latestFrame(), 'frame');
 
     // Malformed SDP.
     let res = await postOffer(url, 'this is not sdp', 'bob');
@@ -131,7 +132,7 @@ describe('WHIP ingest', { timeout: 170_000 }, () => {
     res = await postOffer(url, offer, 'bob');
     assert.equal(res.status, 201);
     assert.ok(t.media.participants(cid).some((x) => x.userId === 'bob'));
-    await waitFor('ghost dropped', () => left.find((e) => e.participant.user.id === 'bob'), 20_000);
+    await waitFor(() => left.find((e) => e.participant.user.id === 'bob'), 'ghost dropped', 20_000);
     assert.equal(left.find((e) => e.participant.user.id === 'bob')!.reason, 'connect_timeout');
     assert.ok(!t.media.participants(cid).some((x) => x.userId === 'bob'));
     t.media.off('participant_left', onLeft);
@@ -139,10 +140,10 @@ describe('WHIP ingest', { timeout: 170_000 }, () => {
     // A user who may send audio only: the video m-line is refused, audio is taken.
     const audioOnly = await TestPublisher.start({ url, token: 'novideo', toneHz: 660 });
     try {
-      assert.match(audioOnly.answer!, /m=video[^]*a=inactive/);
-      const q = await waitFor('audio-only participant', () => t.media.participants(cid).find((x) => x.userId === 'novideo'));
+      assert.match(audioOnly.answer!, /m=video[\s\S]*a=inactive/);
+      const q = await waitFor(() => t.media.participants(cid).find((x) => x.userId === 'novideo'), 'audio-only participant');
       assert.equal(q.hasVideo, false);
-      await waitFor('audio track', () => t.media.participants(cid).find((x) => x.userId === 'novideo')?.hasAudio);
+      await waitFor(() => t.media.participants(cid).find((x) => x.userId === 'novideo')?.hasAudio, 'audio track');
     } finally {
       await audioOnly.unpublish();
       await audioOnly.close();
@@ -159,7 +160,7 @@ describe('WHIP ingest', { timeout: 170_000 }, () => {
     // Alice was not disturbed: still there, frames keep coming.
     assert.equal(t.media.participants(cid).filter((x) => x.userId === 'alice').length, 1);
     const before = decoder.latestFrame()!.at;
-    await waitFor('newer frame', () => (decoder.latestFrame()?.at ?? 0) > before);
+    await waitFor(() => (decoder.latestFrame()?.at ?? 0) > before, 'newer frame');
     assert.ok(near(i420PixelRgb(decoder.latestFrame()!.data, 64, 36, 32, 18), RED));
   });
 });

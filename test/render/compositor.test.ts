@@ -5,8 +5,10 @@ import { after, before, describe, it } from 'node:test';
 import { createCanvas } from '@napi-rs/canvas';
 import { composeScene, type Scene } from '../../src/layout/scene.js';
 import type { LayoutParticipant } from '../../src/layout/participants.js';
+import { silentLogger } from '../../src/log.js';
 import { FrameCompositor, type TileFrame } from '../../src/render/compositor.js';
-import { allocI420, fillI420, pixelAt, rgbToYuv, type Yuv } from '../../src/render/i420.js';
+import { fillI420, pixelAt, rgbToYuv, type Yuv } from '../../src/render/i420.js';
+import { allocI420 } from '../../src/render/i420-frame.js';
 import { ImageStore } from '../../src/render/images.js';
 import { sceneImageUrls } from '../../src/render/sprites.js';
 
@@ -224,7 +226,7 @@ describe('FrameCompositor', () => {
 describe('ImageStore', () => {
   it('remembers failures instead of throwing', async () => {
     const warnings: unknown[] = [];
-    const images = new ImageStore({ log: { warn: (o) => warnings.push(o) }, maxBytes: 32 * 1024, timeoutMs: 300 });
+    const images = new ImageStore({ log: { ...silentLogger, warn: (o: unknown) => void warnings.push(o) }, maxBytes: 32 * 1024, timeoutMs: 300 });
     await images.load(`${base}/missing.png?token=secret`);
     await images.load(`${base}/missing.png?token=secret`);
     assert.equal(images.get(`${base}/missing.png?token=secret`), undefined);

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  allocI420, blendRgbaOntoI420, blitI420, evenRect, fillI420, i420Size, pixelAt, rgbaToI420, rgbToYuv,
+  blendRgbaOntoI420, blitI420, evenRect, fillI420, pixelAt, rgbaToI420, rgbToYuv,
 } from '../../src/render/i420.js';
+import { allocI420, i420Bytes, i420Planes } from '../../src/render/i420-frame.js';
+import { scaleI420 } from '../../src/media/i420-scale.js';
 
 describe('I420 helpers', () => {
   it('converts colours with BT.601 limited range (ffmpeg yuv420p values)', () => {
@@ -14,7 +16,7 @@ describe('I420 helpers', () => {
   });
   it('fills and converts whole frames', () => {
     const f = fillI420(allocI420(4, 4), 4, 4, { r: 255, g: 0, b: 0, a: 255 });
-    assert.equal(f.length, i420Size(4, 4));
+    assert.equal(f.length, i420Bytes(4, 4));
     assert.deepEqual(pixelAt(f, 4, 4, 3, 3), { y: 81, u: 90, v: 240 });
     const rgba = new Uint8Array(4 * 4 * 4);
     for (let i = 0; i < 16; i++) rgba.set(i % 4 < 2 ? [0, 0, 255, 255] : [255, 255, 255, 255], i * 4);
@@ -59,5 +61,30 @@ describe('I420 helpers', () => {
   it('evenRect rounds to even pixels inside the canvas', () => {
     assert.deepEqual(evenRect({ x: 366, y: 116.9, width: 1188, height: 668.3 }, { width: 1920, height: 1080 }), { x: 366, y: 116, width: 1188, height: 670 });
     assert.deepEqual(evenRect({ x: -5, y: 1070, width: 20, height: 30 }, { width: 1920, height: 1080 }), { x: 0, y: 1070, width: 16, height: 10 });
+  });
+});
+
+describe('I420 frame layout', () => {
+  it('sizes chroma planes ceil(w/2) x ceil(h/2), as ffmpeg does for odd sizes', () => {
+    assert.deepEqual(i420Planes(5, 3), {
+      width: 5, height: 3, chromaWidth: 3, chromaHeight: 2, lumaBytes: 15, chromaBytes: 6, uOffset: 15, vOffset: 21, bytes: 27,
+    });
+    assert.equal(i420Bytes(640, 360), 640 * 360 * 1.5);
+    assert.equal(allocI420(5, 3).length, 27);
+  });
+  it('fills, reads and converts odd sizes over every chroma sample', () => {
+    const f = fillI420(allocI420(5, 3), 5, 3, { r: 255, g: 0, b: 0 });
+    assert.deepEqual(pixelAt(f, 5, 3, 4, 2), { y: 81, u: 90, v: 240 });
+    const rgba = new Uint8Array(5 * 3 * 4);
+    for (let i = 0; i < 15; i++) rgba.set([0, 0, 255, 255], i * 4);
+    const c = rgbaToI420(rgba, 5, 3);
+    assert.equal(c.length, 27);
+    assert.deepEqual(pixelAt(c, 5, 3, 4, 2), { y: 41, u: 240, v: 110 });
+  });
+  it('scales odd sizes with the same plane layout', () => {
+    const src = { data: fillI420(allocI420(7, 5), 7, 5, { r: 0, g: 255, b: 0 }), width: 7, height: 5 };
+    const scaled = scaleI420(src, 3, 3);
+    assert.equal(scaled.data.length, i420Bytes(3, 3));
+    assert.deepEqual(pixelAt(scaled.data, 3, 3, 2, 2), { y: 145, u: 54, v: 34 });
   });
 });

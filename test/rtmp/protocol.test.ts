@@ -9,8 +9,7 @@ import { decodeAmf0, encodeAmf0, type Amf0Value } from '../../src/rtmp/amf0.js';
 import { ChunkParser, ChunkWriter, MessageType, type RtmpMessage } from '../../src/rtmp/chunk.js';
 import { isStalled, RtmpError, RtmpPublisher } from '../../src/rtmp/publisher.js';
 import { parseRtmpTarget } from '../../src/rtmp/url.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep, waitFor } from '../support/wait.js';
 
 interface Script {
   /** Answer to connect: '_result' (default), '_error', or 'garbage' (a malformed AMF command). */
@@ -116,13 +115,6 @@ async function scriptedServer(script: Script): Promise<{ port: number; sessions:
   };
 }
 
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 describe('RtmpPublisher protocol', { timeout: 60_000 }, () => {
   const servers: Array<{ close: () => Promise<void> }> = [];
@@ -150,8 +142,8 @@ describe('RtmpPublisher protocol', { timeout: 60_000 }, () => {
     // A script tag from the encoder goes out as @setDataFrame, as sendMetadata's does.
     const script = { type: 'script' as const, timestamp: 0, data: encodeAmf0('onMetaData', { encoder: 'x' }), keyframe: false, sequenceHeader: false };
     assert.equal(pub.sendTag(script, 40), true);
-    await until(() => s.messages.filter((m) => m.typeId === 8 || m.typeId === 9).length === 4, 5000, 'media messages');
-    await until(() => s.messages.filter((m) => m.typeId === MessageType.DataAmf0).length === 2, 5000, 'data messages');
+    await waitFor(() => s.messages.filter((m) => m.typeId === 8 || m.typeId === 9).length === 4, 'media messages', 5000);
+    await waitFor(() => s.messages.filter((m) => m.typeId === MessageType.DataAmf0).length === 2, 'data messages', 5000);
     await pub.close();
     await s.ended;
 

@@ -1,7 +1,8 @@
 /**
- * Debian's Chromium driven by playwright-core (no browser downloads) for tests: fake camera and
- * microphone, a fresh profile, everything on loopback. `publishFromChromium` opens a page served
- * from a loopback HTTP server that publishes the fake devices over WHIP.
+ * Debian's Chromium driven by playwright-core (never a downloaded browser) for tests: headless,
+ * fake camera and microphone, a fresh user-data-dir removed on close, console errors collected
+ * per page. `publishFromChromium` opens a page served from a loopback HTTP server that publishes
+ * the fake devices over WHIP.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -12,29 +13,73 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 export const CHROMIUM_PATH = process.env.CALLCAST_CHROMIUM || '/usr/bin/chromium';
 
 export const CHROMIUM_ARGS = [
-  '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', '--headless', '--no-sandbox', '--disable-gpu',
-  '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  // Host candidates on loopback (Chromium skips the loopback interface otherwise) and plain IPs
-  // rather than mDNS names, so ICE runs over 127.0.0.1 only.
-  '--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns',
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
 ];
+
+/**
+ * Host candidates on loopback (Chromium skips the loopback interface otherwise) and plain IPs
+ * rather than mDNS names, so ICE runs over 127.0.0.1 only.
+ */
+export const LOOPBACK_ICE_ARGS = ['--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns'];
 
 export interface ChromiumSession {
   context: BrowserContext;
+  /** A new page; its console errors and uncaught exceptions are collected in `errorsOf(page)`. */
+  newPage(viewport?: { width: number; height: number }): Promise<Page>;
+  errorsOf(page: Page): string[];
   close(): Promise<void>;
 }
 
-/** Launches Chromium with a fresh user-data-dir. */
-export async function launchChromium(): Promise<ChromiumSession> {
-  const dir = mkdtempSync(join(tmpdir(), 'callcast-chromium-'));
-  const context = await chromium.launchPersistentContext(dir, {
-    executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS, timeout: 60_000,
-  });
+export interface LaunchOptions {
+  /** A WAV file the fake microphone plays (looped) instead of Chromium's quiet beeps. */
+  fakeAudioFile?: string;
+  /** Gather ICE candidates on loopback, as plain IPs (LOOPBACK_ICE_ARGS). */
+  loopbackIce?: boolean;
+}
+
+/** Launches Chromium with a fresh user-data-dir (removed by `close`). */
+export async function launchChromium(opts: LaunchOptions = {}): Promise<ChromiumSession> {
+  const userDataDir = mkdtempSync(join(tmpdir(), 'callcast-chromium-'));
+  const args = [...CHROMIUM_ARGS, ...(opts.loopbackIce ? LOOPBACK_ICE_ARGS : [])];
+  if (opts.fakeAudioFile) args.push(`--use-file-for-fake-audio-capture=${opts.fakeAudioFile}`);
+  let context: BrowserContext;
+  try {
+    context = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: CHROMIUM_PATH,
+      headless: true,
+      args,
+      viewport: { width: 1280, height: 900 },
+      timeout: 60_000,
+      permissions: ['camera', 'microphone'],
+    });
+  } catch (err) {
+    rmSync(userDataDir, { recursive: true, force: true });
+    throw err;
+  }
+  context.setDefaultTimeout(30_000);
+  const errors = new WeakMap<Page, string[]>();
+  // The persistent context opens with one blank page; close it so every page is ours.
+  for (const p of context.pages()) await p.close();
   return {
     context,
+    async newPage(viewport) {
+      const page = await context.newPage();
+      const list: string[] = [];
+      errors.set(page, list);
+      page.on('console', (msg) => {
+        if (msg.type() === 'error') list.push(`console: ${msg.text()} (${msg.location().url})`);
+      });
+      page.on('pageerror', (err) => list.push(`pageerror: ${err.message}`));
+      if (viewport) await page.setViewportSize(viewport);
+      return page;
+    },
+    errorsOf(page) {
+      return errors.get(page) ?? [];
+    },
     async close() {
       await context.close().catch(() => undefined);
-      rmSync(dir, { recursive: true, force: true });
+      rmSync(userDataDir, { recursive: true, force: true });
     },
   };
 }
@@ -98,7 +143,7 @@ async function servePage(): Promise<{ server: Server; url: string }> {
 /** Opens a page that publishes Chromium's fake camera + microphone to `whipUrl`. */
 export async function publishFromChromium(session: ChromiumSession, whipUrl: string, token: string, kinds: { video?: boolean; audio?: boolean; videoCodec?: 'VP8' | 'H264' } = {}): Promise<ChromiumPublisher> {
   const { server, url } = await servePage();
-  const page = await session.context.newPage();
+  const page = await session.newPage();
   const closeAll = async () => {
     await page.close().catch(() => undefined);
     await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });

@@ -33,21 +33,21 @@ export async function probe(path: string): Promise<ProbeResult> {
   };
   const result: ProbeResult = { format: { duration: Number(j.format?.duration ?? 0) || 0 } };
   for (const s of j.streams ?? []) {
-    if (s['codec_type'] === 'video' && !result.video) {
-      const fps = parseRate(s['avg_frame_rate']) || parseRate(s['r_frame_rate']);
+    if (s.codec_type === 'video' && !result.video) {
+      const fps = parseRate(s.avg_frame_rate) || parseRate(s.r_frame_rate);
       result.video = {
-        codec: String(s['codec_name']),
-        width: Number(s['width']),
-        height: Number(s['height']),
+        codec: String(s.codec_name),
+        width: Number(s.width),
+        height: Number(s.height),
         fps,
-        ...(typeof s['profile'] === 'string' ? { profile: s['profile'] } : {}),
-        ...(typeof s['pix_fmt'] === 'string' ? { pix_fmt: s['pix_fmt'] } : {}),
+        ...(typeof s.profile === 'string' ? { profile: s.profile } : {}),
+        ...(typeof s.pix_fmt === 'string' ? { pix_fmt: s.pix_fmt } : {}),
       };
-    } else if (s['codec_type'] === 'audio' && !result.audio) {
+    } else if (s.codec_type === 'audio' && !result.audio) {
       result.audio = {
-        codec: String(s['codec_name']),
-        sampleRate: Number(s['sample_rate']),
-        channels: Number(s['channels']),
+        codec: String(s.codec_name),
+        sampleRate: Number(s.sample_rate),
+        channels: Number(s.channels),
       };
     }
   }

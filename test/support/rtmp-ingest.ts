@@ -12,6 +12,7 @@ import { createServer as createNetServer, connect as netConnect } from 'node:net
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { sleep } from './wait.js';
 
 const execFileP = promisify(execFile);
 
@@ -55,10 +56,6 @@ export async function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 function canConnect(port: number): Promise<boolean> {

@@ -161,13 +161,3 @@ export async function rawRequest(
   return { status: res.status, body, headers: res.headers };
 }
 
-/** Waits (bounded) until `pred` holds, polling. */
-export async function waitFor<T>(pred: () => T | undefined | false | null, what: string, timeoutMs = 5_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = pred();
-    if (v) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

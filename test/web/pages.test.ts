@@ -17,7 +17,7 @@ import { rawRequest } from '../support/server.js';
 import { createCanvas, loadImage } from '@napi-rs/canvas';
 import { grabFrameRgb, pixelAt, probe } from '../support/ffprobe.js';
 import { freePort, startNginxIngest, type NginxIngest } from '../support/rtmp-ingest.js';
-import { launchBrowser, type TestBrowser } from './browser.js';
+import { launchChromium, type ChromiumSession } from '../support/chromium.js';
 import { OUTPUT_DIR, screenshotPath, startWebHarness, type WebHarness } from './harness.js';
 
 const execFileP = promisify(execFile);
@@ -91,14 +91,14 @@ async function assertFitsWidth(page: Page): Promise<void> {
   assert.ok(scroll <= width + 1, `page is ${scroll}px wide in a ${width}px viewport`);
 }
 
-function assertNoConsoleErrors(browser: TestBrowser, page: Page, what: string): void {
+function assertNoConsoleErrors(browser: ChromiumSession, page: Page, what: string): void {
   assert.deepEqual(browser.errorsOf(page), [], `console errors on ${what}`);
 }
 
 describe('web pages in Chromium', { timeout: 175_000 }, () => {
   let h: WebHarness;
   let ingest: NginxIngest;
-  let browser: TestBrowser;
+  let browser: ChromiumSession;
   let consolePage: Page;
   let toneDir: string | undefined;
   const joinPages: Page[] = [];
@@ -112,7 +112,7 @@ describe('web pages in Chromium', { timeout: 175_000 }, () => {
       // A destination that cannot connect gives up after 8 s (the default is a minute).
       startWebHarness({ retry: { giveUpAfterMs: 8_000 } }),
       startNginxIngest(),
-      launchBrowser({ fakeAudioFile: tone }),
+      launchChromium({ fakeAudioFile: tone }),
     ]);
     await h.client.video.call(CALL_TYPE, CALL_ID).getOrCreate({ data: { created_by_id: 'operator' } });
   });
