@@ -21,8 +21,8 @@ import { grabFrameRgb, pixelAt, probe } from '../support/ffprobe.js';
 import { TestPublisher } from '../support/publisher.js';
 import { startTestCallcast, type TestCallcast } from '../support/callcast.js';
 import { enableOutputs, NO_LABELS } from '../support/outputs.js';
-import { waitFor } from '../support/server.js';
-import { launchBrowser } from '../web/browser.js';
+import { sleep, waitFor } from '../support/wait.js';
+import { launchChromium } from '../support/chromium.js';
 import { buildWebPages } from '../web/harness.js';
 
 type Rgb = [number, number, number];
@@ -41,16 +41,7 @@ interface PageGlobals {
 const RED: Rgb = [255, 0, 0];
 const BLUE: Rgb = [0, 0, 255];
 const near = (a: number[], b: number[], tol = 70) => a.every((v, i) => Math.abs(v - b[i]!) <= tol);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Waits (bounded) until the async condition holds, polling. */
-async function poll(cond: () => Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(250);
-  }
-}
 
 function parseVariant(text: string): { sequence: number; durations: number[] } {
   const seq = /#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(text);
@@ -142,7 +133,7 @@ describe('HLS broadcasting and composite recordings through the node SDK', { tim
     assert.equal((await fetch(started.playlist_url.replace(/\/hls\/[^/]+\//, `/hls/${'x'.repeat(32)}/`))).status, 404);
 
     // The watch page plays it in Chromium.
-    const browser = await launchBrowser();
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage({ width: 960, height: 640 });
       const token = client.generateUserToken({ user_id: 'viewer', validity_in_seconds: 600 });
@@ -178,7 +169,7 @@ describe('HLS broadcasting and composite recordings through the node SDK', { tim
     assert.equal(stopped.call.egress.hls, undefined);
     assert.equal(stopped.call.egress.broadcasting, false);
     // Segments are removed after the retention time (3 s here).
-    await poll(async () => (await fetch(started.playlist_url)).status === 404, 'the files removed', 30_000);
+    await waitFor(async () => (await fetch(started.playlist_url)).status === 404, 'the files removed', 30_000);
     assert.equal((await fetch(variantUrl)).status, 404);
 
     // goLive({ start_hls }) starts it again; ending the call stops it.

@@ -14,18 +14,10 @@ import { after, describe, it } from 'node:test';
 import { StreamClient } from '@stream-io/node-sdk';
 import { startCallcast } from '../../src/app.js';
 import { probe } from '../support/ffprobe.js';
-import { waitFor } from '../support/server.js';
+import { sleep, waitFor } from '../support/wait.js';
 import { enableOutputs } from '../support/outputs.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function poll(cond: () => Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(250);
-  }
-}
 
 async function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
@@ -99,7 +91,7 @@ describe('a recording interrupted by a crash of the service', { timeout: 200_000
     const call = client.video.call('default', 'crash');
     await call.getOrCreate({ data: { created_by_id: 'alice' } });
     await call.startRecording({ recording_type: 'composite' });
-    await poll(async () => (await call.get()).call.recording, 'recording', 30_000);
+    await waitFor(async () => (await call.get()).call.recording, 'recording', 30_000);
     await sleep(6000);
     const pid = child.pid!;
     const mediaPids = childPids(pid);

@@ -21,7 +21,8 @@ import { flvFileHeader, flvTagBytes } from '../../src/flv/writer.js';
 import { LocalDirectoryStorage } from '../../src/storage/local-directory.js';
 import { assertStorageKey } from '../../src/storage/storage.js';
 import { grabFrameRgb, pixelAt, probe } from '../support/ffprobe.js';
-import { MemoryLog, RecordingListener, ffmpegChildren, layout, sleep, until } from './helpers.js';
+import { sleep, waitFor } from '../support/wait.js';
+import { MemoryLog, RecordingListener, ffmpegChildren, layout } from './helpers.js';
 
 class CountingSession implements PublishSession {
   frames = 0;
@@ -146,7 +147,7 @@ describe('HLS and recording outputs of a broadcast group (real encoders and pack
   it('HLS and a recording join a running RTMP encode of the same picture; HLS segments are 2 s and grow; the recording is a faststart MP4', async () => {
     const cid = 'default:pack';
     engine.start({ callCid: cid, name: 'rtmp', streamUrl: 'rtmp://memory/live', streamKey: 'k', quality: '360p', layout: red });
-    await until(() => (sessions[0]?.frames ?? 0) > 10, 60_000, 'the RTMP destination receiving frames');
+    await waitFor(() => (sessions[0]?.frames ?? 0) > 10, 'the RTMP destination receiving frames', 60_000);
     assert.equal(engine.encoderCount(), 1);
 
     const hlsDir = join(dir, 'hls');
@@ -209,7 +210,7 @@ describe('HLS and recording outputs of a broadcast group (real encoders and pack
     // The RTMP destination still runs on its encode.
     assert.equal(engine.encoderCount(), 1);
     await engine.stop(cid, 'rtmp');
-    await until(() => engine.groupCount() === 0, 10_000, 'the group closing with its last output');
+    await waitFor(() => engine.groupCount() === 0, 'the group closing with its last output', 10_000);
   });
 
   it('a master playlist over two quality tracks, one encode each', async () => {
@@ -227,7 +228,7 @@ describe('HLS and recording outputs of a broadcast group (real encoders and pack
     assert.ok(master.indexOf('480p.m3u8') > 0 && master.indexOf('480p.m3u8') < master.indexOf('360p.m3u8'), master);
     assert.match(master, /RESOLUTION=854x480/);
     await hls.stop();
-    await until(() => engine.groupCount() === 0, 10_000, 'the groups closing');
+    await waitFor(() => engine.groupCount() === 0, 'the groups closing', 10_000);
   });
 
   it('a recording whose packager dies reports failed and leaves a part that finishes into a playable file', async () => {
@@ -243,7 +244,7 @@ describe('HLS and recording outputs of a broadcast group (real encoders and pack
     process.kill(pid, 'SIGKILL');
     const reason = await failed;
     assert.match(reason, /packager/);
-    await until(() => engine.groupCount() === 0, 10_000, 'the group closing after its only output failed');
+    await waitFor(() => engine.groupCount() === 0, 'the group closing after its only output failed', 10_000);
     const finished = await finishRecording(rec.partPath, join(dir, 'work', 'crash.mp4'));
     const stored = await storage.putFile('default/crash/s1/crash.mp4', finished.path);
     assert.deepEqual((await storage.list('default/crash')).map((o) => o.key), ['default/crash/s1/crash.mp4']);
