@@ -96,8 +96,10 @@ export class HlsState extends EventEmitter<HlsStateEvents> {
     const running = this.running.get(cid);
     if (running) return this.playlistUrl(running.record.token);
     const settings = effectiveSettings(loaded.callType.settings, loaded.call.settings_override);
-    if (dig(settings, ['broadcasting', 'enabled']) !== true) throw badRequest(`broadcasting is disabled for call ${cid} (settings.broadcasting.enabled)`);
-    if (dig(settings, ['broadcasting', 'hls', 'enabled']) !== true) throw badRequest(`HLS broadcasting is disabled for call ${cid} (settings.broadcasting.hls.enabled)`);
+    if (dig(settings, ['broadcasting', 'enabled']) !== true)
+      throw badRequest(`broadcasting is disabled for call ${cid} (settings.broadcasting.enabled)`);
+    if (dig(settings, ['broadcasting', 'hls', 'enabled']) !== true)
+      throw badRequest(`HLS broadcasting is disabled for call ${cid} (settings.broadcasting.hls.enabled)`);
     const tracks = dig(settings, ['broadcasting', 'hls', 'quality_tracks']);
     const qualities = (Array.isArray(tracks) && tracks.length > 0 ? tracks : ['720p']).map(String).slice(0, 3);
     const layoutSource = dig(settings, ['broadcasting', 'hls', 'layout']);

@@ -109,8 +109,10 @@ export class RecordingState extends EventEmitter<RecordingStateEvents> {
     if (call.ended_at !== null) throw badRequest(`call ${cid} has ended: recording cannot be started`);
     if (this.running.has(cid)) throw badRequest(`a recording is already running in call ${cid}`);
     const settings = effectiveSettings(loaded.callType.settings, call.settings_override);
-    if (dig(settings, ['recording', 'mode']) === 'disabled') throw badRequest(`recording is disabled for call ${cid} (settings.recording.mode)`);
-    if (dig(settings, ['recording', 'audio_only']) === true) throw badRequest(`audio-only recordings are not supported (settings.recording.audio_only)`);
+    if (dig(settings, ['recording', 'mode']) === 'disabled')
+      throw badRequest(`recording is disabled for call ${cid} (settings.recording.mode)`);
+    if (dig(settings, ['recording', 'audio_only']) === true)
+      throw badRequest(`audio-only recordings are not supported (settings.recording.audio_only)`);
     const quality = String(dig(settings, ['recording', 'quality']) ?? '720p');
     const layoutSource = dig(settings, ['recording', 'layout']);
     const startedAt = this.now();
@@ -231,7 +233,7 @@ export class RecordingState extends EventEmitter<RecordingStateEvents> {
     const given = Buffer.from(signature);
     if (expected.length !== given.length || !timingSafeEqual(expected, given)) return null;
     const r = await this.opts.store.outputs.getRecording(id);
-    if (!r || r.status !== 'ready' || r.filename !== filename) return null;
+    if (r?.status !== 'ready' || r.filename !== filename) return null;
     const st = await this.opts.storage.stat(r.storage_key);
     return st ? { key: r.storage_key, bytes: st.bytes } : null;
   }
@@ -280,7 +282,13 @@ export class RecordingState extends EventEmitter<RecordingStateEvents> {
       const ready: RecordingRecord = { ...r, status: 'ready', end_time: endTime, error: failure };
       await this.opts.store.outputs.updateRecording(r.id, { status: 'ready', end_time: endTime, error: failure });
       if (failure) {
-        this.publish({ type: 'call.recording_failed', call_cid: r.call_cid, egress_id: r.id, recording_type: RECORDING_TYPE, error: failure });
+        this.publish({
+          type: 'call.recording_failed',
+          call_cid: r.call_cid,
+          egress_id: r.id,
+          recording_type: RECORDING_TYPE,
+          error: failure,
+        });
       }
       this.opts.log.info({ callCid: r.call_cid, recording: r.id }, 'recording ready');
       this.publish({

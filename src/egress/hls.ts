@@ -36,16 +36,27 @@ export function trackPlaylistName(quality: Quality): string {
 /** ffmpeg's output arguments that package one track into `dir`. */
 export function hlsOutputArgs(dir: string, quality: Quality, opts: HlsPackagingOptions = DEFAULT_HLS_PACKAGING): string[] {
   return [
-    '-map', '0:v:0', '-map', '0:a:0?',
-    '-c', 'copy',
-    '-f', 'hls',
-    '-hls_time', String(opts.segmentSeconds),
-    '-hls_list_size', String(opts.listSize),
-    '-hls_delete_threshold', String(opts.deleteThreshold),
+    '-map',
+    '0:v:0',
+    '-map',
+    '0:a:0?',
+    '-c',
+    'copy',
+    '-f',
+    'hls',
+    '-hls_time',
+    String(opts.segmentSeconds),
+    '-hls_list_size',
+    String(opts.listSize),
+    '-hls_delete_threshold',
+    String(opts.deleteThreshold),
     // A restarted packager appends to the playlist (sequence numbers continue) instead of starting over.
-    '-hls_flags', 'independent_segments+delete_segments+append_list+temp_file',
-    '-hls_segment_type', 'mpegts',
-    '-hls_segment_filename', join(dir, `${quality}_%06d.ts`),
+    '-hls_flags',
+    'independent_segments+delete_segments+append_list+temp_file',
+    '-hls_segment_type',
+    'mpegts',
+    '-hls_segment_filename',
+    join(dir, `${quality}_%06d.ts`),
     join(dir, trackPlaylistName(quality)),
   ];
 }
@@ -83,7 +94,7 @@ export function masterPlaylist(tracks: readonly MasterTrack[]): string {
     lines.push(`#EXT-X-STREAM-INF:BANDWIDTH=${t.bandwidth},RESOLUTION=${t.width}x${t.height},FRAME-RATE=${t.fps.toFixed(3)}${codecs}`);
     lines.push(t.uri);
   }
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 /** The master entry of a quality: its nominal rates plus ~10% MPEG-TS overhead. */
@@ -225,7 +236,10 @@ export class HlsOutput extends EventEmitter<HlsOutputEvents> {
       }
       if (Date.now() > deadline) {
         const missing = this.tracks.filter((_, i) => !ready[i]).map((t) => t.quality);
-        this.onTrackFailed(this.tracks[0]!, `no segment after ${Math.round((this.opts.firstSegmentTimeoutMs ?? 30_000) / 1000)} s (${missing.join(', ') || 'codecs unknown'})`);
+        this.onTrackFailed(
+          this.tracks[0]!,
+          `no segment after ${Math.round((this.opts.firstSegmentTimeoutMs ?? 30_000) / 1000)} s (${missing.join(', ') || 'codecs unknown'})`,
+        );
         return;
       }
       this.poll = setTimeout(() => void check(), this.opts.pollMs ?? 200);

@@ -18,21 +18,40 @@ import { PackagerSession } from './packager.js';
 /** ffmpeg's output arguments that copy the group's FLV into a fragmented MP4 at `partPath`. */
 export function recordingPartArgs(partPath: string): string[] {
   return [
-    '-map', '0:v:0', '-map', '0:a:0?',
-    '-c', 'copy',
-    '-movflags', '+frag_keyframe+empty_moov+default_base_moof',
-    '-y', '-f', 'mp4', partPath,
+    '-map',
+    '0:v:0',
+    '-map',
+    '0:a:0?',
+    '-c',
+    'copy',
+    '-movflags',
+    '+frag_keyframe+empty_moov+default_base_moof',
+    '-y',
+    '-f',
+    'mp4',
+    partPath,
   ];
 }
 
 /** ffmpeg's arguments that remux a (possibly truncated) fragmented MP4 into a faststart MP4. */
 export function faststartArgs(input: string, output: string): string[] {
   return [
-    '-hide_banner', '-loglevel', 'error', '-nostdin',
-    '-i', input,
-    '-map', '0', '-c', 'copy',
-    '-movflags', '+faststart',
-    '-y', '-f', 'mp4', output,
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-nostdin',
+    '-i',
+    input,
+    '-map',
+    '0',
+    '-c',
+    'copy',
+    '-movflags',
+    '+faststart',
+    '-y',
+    '-f',
+    'mp4',
+    output,
   ];
 }
 
@@ -45,12 +64,17 @@ export interface FinishedRecording {
  * Remuxes the part file into `output` (written next to it first, then renamed) and removes the
  * part. Rejects (keeping the part) when ffmpeg cannot read it, e.g. nothing was ever written.
  */
-export async function finishRecording(partPath: string, output: string, opts: { ffmpegPath?: string; timeoutMs?: number } = {}): Promise<FinishedRecording> {
+export async function finishRecording(
+  partPath: string,
+  output: string,
+  opts: { ffmpegPath?: string; timeoutMs?: number } = {},
+): Promise<FinishedRecording> {
   await mkdir(dirname(output), { recursive: true });
   const tmp = `${output}.tmp`;
   await new Promise<void>((resolve, reject) => {
     execFile(opts.ffmpegPath || 'ffmpeg', faststartArgs(partPath, tmp), { timeout: opts.timeoutMs ?? 120_000 }, (err, _out, stderr) => {
-      if (err) reject(new Error(`the recording could not be finished: ${String(stderr).trim().split('\n').slice(-2).join(' | ') || err.message}`));
+      if (err)
+        reject(new Error(`the recording could not be finished: ${String(stderr).trim().split('\n').slice(-2).join(' | ') || err.message}`));
       else resolve();
     });
   }).catch(async (err: unknown) => {

@@ -73,7 +73,12 @@ export async function mediaFilesPlugin(app: FastifyInstance, opts: MediaFilesOpt
     { config: { operation: 'GetRecordingFile' } },
     async (request, reply) => {
       const q = request.query ?? {};
-      const found = await opts.recordings.download(request.params.id, request.params.filename, firstString(q.expires), firstString(q.signature));
+      const found = await opts.recordings.download(
+        request.params.id,
+        request.params.filename,
+        firstString(q.expires),
+        firstString(q.signature),
+      );
       if (!found) throw notFound('no such recording, or the link has expired');
       const range = parseRange(firstString(request.headers.range) || undefined, found.bytes);
       if (range === 'invalid') {

@@ -1,5 +1,5 @@
 /** ObjectStorage in a local directory (the data directory's recordings/). */
-import { createReadStream } from 'node:fs';
+import { createReadStream, type Dirent } from 'node:fs';
 import { copyFile, mkdir, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -56,7 +56,7 @@ export class LocalDirectoryStorage implements ObjectStorage {
     const base = prefix === '' ? this.root : this.pathOf(prefix);
     const out: StoredObject[] = [];
     const walk = async (dir: string): Promise<void> => {
-      let entries;
+      let entries: Dirent[];
       try {
         entries = await readdir(dir, { withFileTypes: true });
       } catch (err) {

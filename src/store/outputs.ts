@@ -89,7 +89,10 @@ export class KyselyOutputsStore implements OutputsStore {
   }
 
   async addRecording(r: RecordingRecord): Promise<void> {
-    await this.db.insertInto('recordings').values({ ...r, layout: JSON.stringify(r.layout) }).execute();
+    await this.db
+      .insertInto('recordings')
+      .values({ ...r, layout: JSON.stringify(r.layout) })
+      .execute();
   }
 
   async getRecording(id: string): Promise<RecordingRecord | null> {

@@ -34,14 +34,16 @@ interface PageGlobals {
     createElement(tag: 'canvas'): {
       width: number;
       height: number;
-      getContext(kind: '2d'): { drawImage(v: unknown, x: number, y: number): void; getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } };
+      getContext(kind: '2d'): {
+        drawImage(v: unknown, x: number, y: number): void;
+        getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray };
+      };
     };
   };
 }
 const RED: Rgb = [255, 0, 0];
 const BLUE: Rgb = [0, 0, 255];
 const near = (a: number[], b: number[], tol = 70) => a.every((v, i) => Math.abs(v - b[i]!) <= tol);
-
 
 function parseVariant(text: string): { sequence: number; durations: number[] } {
   const seq = /#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(text);
@@ -51,8 +53,15 @@ function parseVariant(text: string): { sequence: number; durations: number[] } {
 /** Tile centres of a grid of `n` participants on a W x H canvas, as the layout engine places them. */
 function gridCentres(W: number, H: number, n: number): Array<[number, number]> {
   const participants: LayoutParticipant[] = Array.from({ length: n }, (_, i) => ({
-    sessionId: `s${i}`, userId: `u${i}`, roles: ['user'], hasVideo: true, hasAudio: true,
-    isSpeaking: false, isDominantSpeaker: false, joinedAt: i, videoSize: { width: 640, height: 360 },
+    sessionId: `s${i}`,
+    userId: `u${i}`,
+    roles: ['user'],
+    hasVideo: true,
+    hasAudio: true,
+    isSpeaking: false,
+    isDominantSpeaker: false,
+    joinedAt: i,
+    videoSize: { width: 640, height: 360 },
   }));
   const scene = composeScene({
     canvas: { width: W, height: H },
@@ -67,7 +76,6 @@ function gridCentres(W: number, H: number, n: number): Array<[number, number]> {
       return [Math.round(r.x + r.width / 2), Math.round(r.y + r.height / 2)];
     });
 }
-
 
 describe('HLS broadcasting and composite recordings through the node SDK', { timeout: 280_000 }, () => {
   let svc: TestCallcast;
@@ -88,7 +96,11 @@ describe('HLS broadcasting and composite recordings through the node SDK', { tim
     client = new StreamClient(svc.apiKey, svc.apiSecret, { basePath: svc.url, timeout: 60_000 });
     svc.server.bus.subscribe((e) => events.push(e));
     await enableOutputs(client);
-    await client.upsertUsers([{ id: 'alice', role: 'user' }, { id: 'bob', role: 'user' }, { id: 'viewer', role: 'user' }]);
+    await client.upsertUsers([
+      { id: 'alice', role: 'user' },
+      { id: 'bob', role: 'user' },
+      { id: 'viewer', role: 'user' },
+    ]);
   });
   after(async () => {
     await Promise.all(publishers.map((p) => p.close()));
@@ -104,7 +116,11 @@ describe('HLS broadcasting and composite recordings through the node SDK', { tim
 
     const started = await call.startHLSBroadcasting();
     assert.match(started.playlist_url, /^http:\/\/127\.0\.0\.1:\d+\/hls\/[A-Za-z0-9_-]{32,}\/master\.m3u8$/);
-    const ev = await waitFor(() => events.find((e) => e.type === 'call.hls_broadcasting_started' && e.call_cid === cid), 'hls started', 60_000);
+    const ev = await waitFor(
+      () => events.find((e) => e.type === 'call.hls_broadcasting_started' && e.call_cid === cid),
+      'hls started',
+      60_000,
+    );
     assert.equal(ev.hls_playlist_url, started.playlist_url);
     assert.equal((ev.call as { cid: string }).cid, cid);
     const state = await call.get();
@@ -140,7 +156,11 @@ describe('HLS broadcasting and composite recordings through the node SDK', { tim
       await page.goto(`${svc.url}/watch/default/hls-live#token=${token}`);
       // Functions evaluated in the page (its CSP forbids string evaluation); `globalThis` is the page's window.
       const currentTime = () => (globalThis as unknown as PageGlobals).document.getElementById('player').currentTime;
-      await page.waitForFunction(() => (globalThis as unknown as PageGlobals).document.getElementById('player').currentTime > 1, undefined, { timeout: 60_000 });
+      await page.waitForFunction(
+        () => (globalThis as unknown as PageGlobals).document.getElementById('player').currentTime > 1,
+        undefined,
+        { timeout: 60_000 },
+      );
       const t1 = await page.evaluate(currentTime);
       await sleep(2500);
       const t2 = await page.evaluate(currentTime);
@@ -158,7 +178,10 @@ describe('HLS broadcasting and composite recordings through the node SDK', { tim
         return Array.from(g.getImageData(Math.floor(c.width / 2), Math.floor(c.height / 2), 1, 1).data.slice(0, 3));
       });
       assert.ok(near(px, RED), `the participant's red at the centre, got ${px.join(',')}`);
-      assert.deepEqual(browser.errorsOf(page).filter((e) => !/favicon/.test(e)), []);
+      assert.deepEqual(
+        browser.errorsOf(page).filter((e) => !/favicon/.test(e)),
+        [],
+      );
     } finally {
       await browser.close();
     }
@@ -205,7 +228,11 @@ describe('HLS broadcasting and composite recordings through the node SDK', { tim
     await waitFor(() => (svc.server.recordings.recordedSeconds(cid) ?? 0) >= 10, '10 s recorded', 120_000);
     t.diagnostic(`10 s recorded in ${((Date.now() - wallStart) / 1000).toFixed(1)} s of wall time`);
     await call.stopRecording({ recording_type: 'composite' });
-    const ready = await waitFor(() => events.find((e) => e.type === 'call.recording_ready' && e.call_cid === cid), 'recording ready', 60_000);
+    const ready = await waitFor(
+      () => events.find((e) => e.type === 'call.recording_ready' && e.call_cid === cid),
+      'recording ready',
+      60_000,
+    );
     assert.ok(events.some((e) => e.type === 'call.recording_stopped' && e.call_cid === cid));
     assert.equal((await call.get()).call.recording, false);
 
@@ -230,13 +257,19 @@ describe('HLS broadcasting and composite recordings through the node SDK', { tim
       assert.equal(pr.video?.width, 640);
       assert.equal(pr.video?.height, 360);
       assert.equal(pr.audio?.codec, 'aac');
-      assert.ok(pr.format.duration >= 9.9 && pr.format.duration <= 20, `10 s recorded, plus what came before the stop took effect (${pr.format.duration} s)`);
+      assert.ok(
+        pr.format.duration >= 9.9 && pr.format.duration <= 20,
+        `10 s recorded, plus what came before the stop took effect (${pr.format.duration} s)`,
+      );
       assert.equal(bytes.subarray(4, 8).toString('latin1'), 'ftyp');
       assert.ok(bytes.indexOf('moov') < bytes.indexOf('mdat'), 'the index is at the front');
       const frame = await grabFrameRgb(file, pr.format.duration / 2, 640, 360);
       const seen = gridCentres(640, 360, 2).map(([x, y]) => pixelAt(frame, 640, x, y));
       t.diagnostic(`tile centres: ${JSON.stringify(seen)}`);
-      assert.ok(seen.some((px) => near(px, RED)) && seen.some((px) => near(px, BLUE)), `both participants on the frame: ${JSON.stringify(seen)}`);
+      assert.ok(
+        seen.some((px) => near(px, RED)) && seen.some((px) => near(px, BLUE)),
+        `both participants on the frame: ${JSON.stringify(seen)}`,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

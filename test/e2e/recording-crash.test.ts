@@ -17,8 +17,6 @@ import { probe } from '../support/ffprobe.js';
 import { sleep, waitFor } from '../support/wait.js';
 import { enableOutputs } from '../support/outputs.js';
 
-
-
 async function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const s = createServer();
@@ -33,7 +31,10 @@ async function freePort(): Promise<number> {
 
 function childPids(pid: number): number[] {
   try {
-    return execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' }).split('\n').map((l) => Number(l.trim())).filter((n) => n > 0);
+    return execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' })
+      .split('\n')
+      .map((l) => Number(l.trim()))
+      .filter((n) => n > 0);
   } catch {
     return [];
   }

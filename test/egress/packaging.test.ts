@@ -12,7 +12,13 @@ import { after, describe, it } from 'node:test';
 import type { PublishSession } from '../../src/egress/destination.js';
 import { EgressEngine } from '../../src/egress/engine.js';
 import {
-  HlsOutput, MASTER_PLAYLIST, aacCodecString, avcCodecString, hlsOutputArgs, masterPlaylist, masterTrackOf,
+  HlsOutput,
+  MASTER_PLAYLIST,
+  aacCodecString,
+  avcCodecString,
+  hlsOutputArgs,
+  masterPlaylist,
+  masterTrackOf,
 } from '../../src/egress/hls.js';
 import { RecordingOutput, faststartArgs, finishRecording, recordingPartArgs } from '../../src/egress/recording.js';
 import type { FlvTag } from '../../src/flv/tag.js';
@@ -45,7 +51,12 @@ function parseVariant(text: string): { sequence: number; durations: number[]; en
   const seq = /#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(text);
   const target = /#EXT-X-TARGETDURATION:(\d+)/.exec(text);
   const durations = [...text.matchAll(/#EXTINF:([\d.]+),/g)].map((m) => Number(m[1]));
-  return { sequence: seq ? Number(seq[1]) : 0, durations, ended: text.includes('#EXT-X-ENDLIST'), targetDuration: target ? Number(target[1]) : 0 };
+  return {
+    sequence: seq ? Number(seq[1]) : 0,
+    durations,
+    ended: text.includes('#EXT-X-ENDLIST'),
+    targetDuration: target ? Number(target[1]) : 0,
+  };
 }
 
 /** Index of a top-level MP4 box type in the file, or -1. */
@@ -112,12 +123,16 @@ describe('pure packaging pieces', () => {
     ];
     const bytes = Buffer.concat([flvFileHeader(), ...tags.map((t) => flvTagBytes(t, t.timestamp))]);
     const back = new FlvDemuxer().push(bytes);
-    assert.deepEqual(back.map((t) => [t.type, t.timestamp, t.data.toString('hex'), t.keyframe]), tags.map((t) => [t.type, t.timestamp, t.data.toString('hex'), t.keyframe]));
+    assert.deepEqual(
+      back.map((t) => [t.type, t.timestamp, t.data.toString('hex'), t.keyframe]),
+      tags.map((t) => [t.type, t.timestamp, t.data.toString('hex'), t.keyframe]),
+    );
   });
 
   it('storage keys are relative paths of safe segments', () => {
     assertStorageKey('default/standup/s1/rec_1.mp4');
-    for (const bad of ['../x', '/abs', 'a//b', 'a/../b', '.hidden', 'a/b c']) assert.throws(() => assertStorageKey(bad), /invalid storage key/);
+    for (const bad of ['../x', '/abs', 'a//b', 'a/../b', '.hidden', 'a/b c'])
+      assert.throws(() => assertStorageKey(bad), /invalid storage key/);
   });
 });
 
@@ -158,7 +173,14 @@ describe('HLS and recording outputs of a broadcast group (real encoders and pack
     });
     const t0 = Date.now();
     await hls.start();
-    const rec = new RecordingOutput({ engine, callCid: cid, quality: '360p', layout: red, partPath: join(dir, 'work', 'r1.part.mp4'), log });
+    const rec = new RecordingOutput({
+      engine,
+      callCid: cid,
+      quality: '360p',
+      layout: red,
+      partPath: join(dir, 'work', 'r1.part.mp4'),
+      log,
+    });
     const recStarted = new Promise<void>((resolve, reject) => {
       rec.once('started', resolve);
       rec.once('failed', (r) => reject(new Error(r)));
@@ -172,7 +194,10 @@ describe('HLS and recording outputs of a broadcast group (real encoders and pack
     assert.equal(engine.groupCount(), 1);
 
     const master = await readFile(join(hlsDir, MASTER_PLAYLIST), 'utf8');
-    assert.match(master, /#EXT-X-STREAM-INF:BANDWIDTH=\d+,RESOLUTION=640x360,FRAME-RATE=30\.000,CODECS="avc1\.64[0-9a-f]{4},mp4a\.40\.2"\n360p\.m3u8/);
+    assert.match(
+      master,
+      /#EXT-X-STREAM-INF:BANDWIDTH=\d+,RESOLUTION=640x360,FRAME-RATE=30\.000,CODECS="avc1\.64[0-9a-f]{4},mp4a\.40\.2"\n360p\.m3u8/,
+    );
     const p = await probe(join(hlsDir, MASTER_PLAYLIST));
     assert.equal(p.video?.codec, 'h264');
     assert.equal(p.video?.width, 640);
@@ -234,7 +259,14 @@ describe('HLS and recording outputs of a broadcast group (real encoders and pack
   it('a recording whose packager dies reports failed and leaves a part that finishes into a playable file', async () => {
     const cid = 'default:crash';
     const storage = new LocalDirectoryStorage(join(dir, 'store'));
-    const rec = new RecordingOutput({ engine, callCid: cid, quality: '360p', layout: red, partPath: join(dir, 'work', 'crash.part.mp4'), log });
+    const rec = new RecordingOutput({
+      engine,
+      callCid: cid,
+      quality: '360p',
+      layout: red,
+      partPath: join(dir, 'work', 'crash.part.mp4'),
+      log,
+    });
     const failed = new Promise<string>((resolve) => rec.once('failed', resolve));
     await rec.start();
     await new Promise<void>((resolve) => rec.once('started', resolve));
@@ -247,7 +279,10 @@ describe('HLS and recording outputs of a broadcast group (real encoders and pack
     await waitFor(() => engine.groupCount() === 0, 'the group closing after its only output failed', 10_000);
     const finished = await finishRecording(rec.partPath, join(dir, 'work', 'crash.mp4'));
     const stored = await storage.putFile('default/crash/s1/crash.mp4', finished.path);
-    assert.deepEqual((await storage.list('default/crash')).map((o) => o.key), ['default/crash/s1/crash.mp4']);
+    assert.deepEqual(
+      (await storage.list('default/crash')).map((o) => o.key),
+      ['default/crash/s1/crash.mp4'],
+    );
     const p = await probe(join(storage.root, 'default', 'crash', 's1', 'crash.mp4'));
     console.log(`finished after a crash: ${p.format.duration} s, ${stored.bytes} bytes`);
     assert.equal(p.video?.codec, 'h264');

@@ -9,7 +9,8 @@ const RECORDING_TYPES = ['composite', 'individual', 'raw'];
 
 function checkRecordingType(recordingType: string): void {
   if (recordingType === 'composite') return;
-  if (RECORDING_TYPES.includes(recordingType)) throw badRequest(`${recordingType} recordings are not supported by this server (composite only)`);
+  if (RECORDING_TYPES.includes(recordingType))
+    throw badRequest(`${recordingType} recordings are not supported by this server (composite only)`);
   throw badRequest(`recording_type must be one of ${RECORDING_TYPES.join(', ')}`);
 }
 
@@ -96,15 +97,11 @@ export async function outputRoutes(app: FastifyInstance, deps: RestOptions): Pro
     },
   );
 
-  app.get<{ Params: CallParams }>(
-    '/call/:type/:id/recordings',
-    { config: { operation: 'ListRecordings' } },
-    async (request) => {
-      checkCallParams(request.params);
-      const { call } = await access.requireIn(principalOf(request), request.params.type, request.params.id, 'read-call');
-      return { recordings: await recordings.list(call.cid) };
-    },
-  );
+  app.get<{ Params: CallParams }>('/call/:type/:id/recordings', { config: { operation: 'ListRecordings' } }, async (request) => {
+    checkCallParams(request.params);
+    const { call } = await access.requireIn(principalOf(request), request.params.type, request.params.id, 'read-call');
+    return { recordings: await recordings.list(call.cid) };
+  });
 
   app.delete<{ Params: CallParams & { session: string; filename: string } }>(
     '/call/:type/:id/:session/recordings/:filename',

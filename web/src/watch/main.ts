@@ -21,7 +21,7 @@ const LOOKUP_INTERVAL_MS = 2000;
 
 function setStatus(text: string): void {
   statusEl.textContent = text;
-  statusEl.dataset['state'] = text;
+  statusEl.dataset.state = text;
 }
 
 function showError(text: string): void {
