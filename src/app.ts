@@ -37,6 +37,7 @@ import { metricsPlugin } from './http/metrics.js';
 import { restPlugin } from './http/rest/index.js';
 import { DEFAULT_WEB_ROOT, devTokensFromSecret, previewSource, webPlugin } from './http/web.js';
 import { whipPlugin } from './http/whip.js';
+import { authorizeCallReader, whepRoutes } from './http/whep.js';
 import { createLogger, describeError, type ProcessLogger } from './log.js';
 import { createCallFrameSourceFactory } from './media/call-frame-source.js';
 import { CallMedia } from './media/call-media.js';
@@ -149,7 +150,7 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
     const bus = new InProcessEventBus({ log });
 
     const media = new CallMedia({
-      ice: { host: mediaAddress(config.mediaHost, config.host) },
+      ice: { host: mediaAddress(config.mediaHost, config.host), publicIp: config.mediaPublicIp, iceServers: config.iceServers ?? [] },
       ...(config.ffmpegPath ? { ffmpegPath: config.ffmpegPath } : {}),
       log,
     });
@@ -243,6 +244,7 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
       // client adds one, must still be the right one.
       authorize: async (req, type, id) => access.publisher(await req.authenticate({ apiKey: 'optional' }), type, id),
     });
+    await app.register(whepRoutes, { media, log, authorize: async (req, type, id) => authorizeCallReader(access, await req.authenticate({ apiKey: 'optional' }), type, id) });
     await app.register(webPlugin, {
       webRoot: opts.webRoot ?? DEFAULT_WEB_ROOT,
       apiKey: creds.apiKey,

@@ -33,6 +33,47 @@ export interface Config {
    * a wildcard (0.0.0.0, ::) for every interface. Absent: the HTTP host. See `mediaAddress`.
    */
   mediaHost?: string;
+  /**
+   * The public address WebRTC media is reached at when the media host is behind 1:1 NAT
+   * (CALLCAST_MEDIA_PUBLIC_IP): answers advertise it in place of the local address.
+   */
+  mediaPublicIp?: string;
+  /** STUN/TURN servers for WHIP sessions (CALLCAST_ICE_SERVERS); absent or empty: none. */
+  iceServers?: IceServer[];
+}
+
+export interface IceServer { urls: string[]; username?: string; credential?: string }
+
+const ICE_URL = /^(stun|stuns|turn|turns):[^\s,]+$/;
+
+/**
+ * CALLCAST_ICE_SERVERS: a comma-separated list of stun:/turn: URLs, or a JSON array of
+ * `{ urls, username?, credential? }` (for TURN credentials). Empty or unset: none.
+ */
+export function parseIceServers(value: string | undefined): IceServer[] {
+  if (value === undefined || value.trim() === '') return [];
+  const raw = value.trim();
+  const bad = (why: string) => new ConfigError(`CALLCAST_ICE_SERVERS ${why}`);
+  if (raw.startsWith('[')) {
+    let parsed: unknown;
+    try { parsed = JSON.parse(raw); } catch { throw bad('is not valid JSON'); }
+    if (!Array.isArray(parsed)) throw bad('must be a JSON array');
+    return parsed.map((entry, i) => {
+      const e = entry as { urls?: unknown; username?: unknown; credential?: unknown } | null;
+      const urls = typeof e?.urls === 'string' ? [e.urls] : e?.urls;
+      if (!Array.isArray(urls) || urls.length === 0 || !urls.every((u) => typeof u === 'string' && ICE_URL.test(u))) {
+        throw bad(`entry ${i}: "urls" must be stun:, stuns:, turn: or turns: URLs`);
+      }
+      const server: IceServer = { urls: urls as string[] };
+      if (e!.username !== undefined) { if (typeof e!.username !== 'string') throw bad(`entry ${i}: "username" must be a string`); server.username = e!.username; }
+      if (e!.credential !== undefined) { if (typeof e!.credential !== 'string') throw bad(`entry ${i}: "credential" must be a string`); server.credential = e!.credential; }
+      return server;
+    });
+  }
+  return raw.split(',').map((u) => u.trim()).filter(Boolean).map((u) => {
+    if (!ICE_URL.test(u)) throw bad(`must list stun:, stuns:, turn: or turns: URLs, got "${u}"`);
+    return { urls: [u] };
+  });
 }
 
 /** The ffmpeg executable used where the configuration names none. */
@@ -93,6 +134,10 @@ export function loadConfig(env: Env): Config {
   if (devTokens !== undefined && !['0', '1', 'true', 'false'].includes(devTokens)) {
     throw new ConfigError(`CALLCAST_DEV_TOKENS must be 1 or 0, got "${devTokens}"`);
   }
+  const mediaPublicIp = nonEmpty(env.CALLCAST_MEDIA_PUBLIC_IP);
+  if (mediaPublicIp !== undefined && (isIP(mediaPublicIp) !== 4 || mediaPublicIp === '0.0.0.0' || mediaPublicIp.startsWith('127.'))) {
+    throw new ConfigError(`CALLCAST_MEDIA_PUBLIC_IP must be an IPv4 address clients can reach (not a wildcard or loopback), got "${mediaPublicIp}"`);
+  }
   const ffmpegPath = nonEmpty(env.CALLCAST_FFMPEG);
   if (ffmpegPath !== undefined && /[\u0000-\u001f]/.test(ffmpegPath)) {
     throw new ConfigError('CALLCAST_FFMPEG must be a command name or a path to the ffmpeg executable');
@@ -107,6 +152,9 @@ export function loadConfig(env: Env): Config {
     dataDir: nonEmpty(env.CALLCAST_DATA_DIR) ?? './data',
     logLevel: logLevel as LogLevel,
   };
+  const iceServers = parseIceServers(env.CALLCAST_ICE_SERVERS);
+  if (iceServers.length > 0) config.iceServers = iceServers;
+  if (mediaPublicIp !== undefined) config.mediaPublicIp = mediaPublicIp;
   if (apiKey !== undefined) config.apiKey = apiKey;
   if (apiSecret !== undefined) config.apiSecret = apiSecret;
   if (databaseUrl !== undefined) config.databaseUrl = databaseUrl;

@@ -2,7 +2,7 @@
  * The browser pages as a plugin of the HTTP edge, serving what Vite built into `dist/web/pages`
  * (see web/vite.config.ts):
  * - `/web/*`: the built assets (hashed file names, cached for a long time);
- * - `/join/:type/:id`, `/watch/:type/:id` and `/console` (and `/console/*`): the pages' HTML;
+ * - `/` (src/web/home.ts), `/join/:type/:id`, `/watch/:type/:id` and `/console` (and `/console/*`): the pages' HTML;
  * - `/web/config.json`: what the pages need to call the API (the API key, which is public);
  * - `/dev/token?user_id=...`: a user token for development, only when `devTokens` is given;
  * - `GET {/api/v2,}/video/call/:type/:id/rtmp_broadcasts/:name/preview.jpg`: a snapshot of the
@@ -19,6 +19,7 @@ import { SignJWT } from 'jose';
 import type { Access } from '../calls/access.js';
 import type { BroadcastState } from '../calls/broadcasts.js';
 import { isQuality } from '../layout/settings.js';
+import { homePlugin } from '../web/home.js';
 import type { PreviewTap } from '../web/preview.js';
 import { ApiError, ErrorCodes, badRequest, notAllowed, notFound } from '../wire/errors.js';
 import type { Credentials } from './auth.js';
@@ -95,6 +96,8 @@ export async function webPlugin(app: FastifyInstance, deps: WebRoutesDeps): Prom
       return reply.sendFile(file, webRoot, { cacheControl: false });
     };
 
+    await scope.register(homePlugin, { devTokens: deps.devTokens !== undefined });
+
     scope.get('/web/config.json', async (_request, reply) => {
       reply.header('Cache-Control', 'no-cache');
       return { api_key: deps.apiKey ?? null, dev_tokens: deps.devTokens !== undefined };
@@ -153,7 +156,12 @@ export async function webPlugin(app: FastifyInstance, deps: WebRoutesDeps): Prom
  * The previews as the service serves them: checked like the broadcast details endpoint (api_key +
  * JWT, `read-call`, the broadcast must be active) and read from the tap (none: 204).
  */
-export function previewSource(deps: { credentials: Credentials; access: Access; broadcasts: BroadcastState; tap?: PreviewTap }): WebRoutesDeps['preview'] {
+export function previewSource(deps: {
+  credentials: Credentials;
+  access: Access;
+  broadcasts: BroadcastState;
+  tap?: PreviewTap;
+}): WebRoutesDeps['preview'] {
   return async (cid, name, auth) => {
     const principal = await deps.credentials.authenticate(auth);
     // Throws the API's errors: unknown call (404), no read-call (403), no such broadcast (404).

@@ -5,8 +5,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import type { RtpPacket } from 'werift';
 import { silentLogger, type Logger } from '../log.js';
 import type { LayoutParticipant } from '../layout/participants.js';
+import { Forwarder } from './forwarding/forwarder.js';
 import { IngestPeer, type IngestTrack, type PeerState } from './ingest-peer.js';
 import { PcmTimeline, rmsDbfs } from './mixer.js';
 import { inspectOffer, planOffer, type OfferPlan } from './sdp.js';
@@ -30,9 +32,16 @@ export interface SessionParticipant {
   user: { id: string; name?: string; image?: string };
   role: string;
   joined_at: string;
+  /** the kinds of tracks whose media arrives, in order audio, video (beyond Stream's model) */
+  published_tracks: ('audio' | 'video')[];
 }
 
-export interface PublishedTrackInfo { kind: 'audio' | 'video'; codec: string | undefined; mid: string | undefined; receiving: boolean }
+export interface PublishedTrackInfo {
+  kind: 'audio' | 'video';
+  codec: string | undefined;
+  mid: string | undefined;
+  receiving: boolean;
+}
 
 interface Participant {
   callCid: string;
@@ -72,14 +81,29 @@ export interface CallMediaOptions {
   ffmpegPath?: string;
 }
 
-export interface PublishResult { sessionId: string; answer: string; plan: OfferPlan }
+export interface PublishResult {
+  sessionId: string;
+  answer: string;
+  plan: OfferPlan;
+}
 
 /** Why a participant left: a WHIP DELETE ('left' by default), a connection that ended, the call's end. */
 export type LeaveReason = 'left' | 'connect_timeout' | 'disconnected' | 'connection_failed' | 'closed' | 'call_ended' | (string & {});
 
-export interface ParticipantJoinedEvent { callCid: string; participant: SessionParticipant }
-export interface ParticipantLeftEvent { callCid: string; participant: SessionParticipant; reason: LeaveReason }
-export interface SpeakerChangedEvent { callCid: string; dominantSessionId: string | undefined; dominantUserId: string | undefined }
+export interface ParticipantJoinedEvent {
+  callCid: string;
+  participant: SessionParticipant;
+}
+export interface ParticipantLeftEvent {
+  callCid: string;
+  participant: SessionParticipant;
+  reason: LeaveReason;
+}
+export interface SpeakerChangedEvent {
+  callCid: string;
+  dominantSessionId: string | undefined;
+  dominantUserId: string | undefined;
+}
 
 /** The events of `CallMedia`. */
 export interface CallMediaEvents {
@@ -100,6 +124,8 @@ export class CallMedia extends EventEmitter<CallMediaEvents> {
   private readonly connectTimeoutMs: number;
   private readonly ffmpegPath: string | undefined;
   private readonly timer: NodeJS.Timeout;
+  /** Subscriptions (WHEP): every participant's packets forwarded to the subscribers. */
+  readonly forwarding: Forwarder;
   private isClosed = false;
 
   constructor(options: CallMediaOptions = {}) {
@@ -112,6 +138,12 @@ export class CallMedia extends EventEmitter<CallMediaEvents> {
     this.ffmpegPath = options.ffmpegPath;
     this.timer = setInterval(() => this.updateSpeakers(Date.now()), 100);
     this.timer.unref();
+    this.forwarding = new Forwarder({
+      ice: this.ice,
+      log: this.log,
+      connectTimeoutMs: this.connectTimeoutMs,
+      disconnectGraceMs: this.graceMs,
+    });
   }
 
   /**
@@ -125,14 +157,27 @@ export class CallMedia extends EventEmitter<CallMediaEvents> {
     const sessionId = randomUUID();
     const call = this.call(callCid);
     const p: Participant = {
-      callCid, sessionId, identity, joinedAt: Date.now(), peer, tracks: [], receiving: new Set(),
-      video: undefined, audio: undefined, pcm: new PcmTimeline(), videoSize: undefined,
-      audioLevel: -Infinity, isSpeaking: false, isDominantSpeaker: false, disconnectTimer: undefined, connectTimer: undefined,
+      callCid,
+      sessionId,
+      identity,
+      joinedAt: Date.now(),
+      peer,
+      tracks: [],
+      receiving: new Set(),
+      video: undefined,
+      audio: undefined,
+      pcm: new PcmTimeline(),
+      videoSize: undefined,
+      audioLevel: -Infinity,
+      isSpeaking: false,
+      isDominantSpeaker: false,
+      disconnectTimer: undefined,
+      connectTimer: undefined,
     };
     call.participants.set(sessionId, p);
     for (const t of peer.tracks) this.onTrack(p, t);
     peer.on('track', (t) => this.onTrack(p, t));
-    peer.on('rtp', (t, bytes, packet) => this.onRtp(p, t, bytes, packet.payload));
+    peer.on('rtp', (t, bytes, packet) => this.onRtp(p, t, bytes, packet));
     peer.on('state', (state) => this.onPeerState(p, state));
     // A publisher that never completes ICE and DTLS is not left in the call.
     p.connectTimer = setTimeout(() => {
@@ -221,6 +266,7 @@ export class CallMedia extends EventEmitter<CallMediaEvents> {
     if (p.connectTimer) clearTimeout(p.connectTimer);
     call.speakers.remove(sessionId);
     if (call.dominant === sessionId) call.dominant = undefined;
+    this.forwarding.removePublisher(callCid, sessionId, reason);
     void p.peer.close();
     void p.video?.close();
     void p.audio?.close();
@@ -249,9 +295,10 @@ export class CallMedia extends EventEmitter<CallMediaEvents> {
     if (this.isClosed) return;
     this.isClosed = true;
     clearInterval(this.timer);
-    const closing: Promise<unknown>[] = [];
+    const closing: Promise<unknown>[] = [this.forwarding.close()];
     for (const [callCid, call] of [...this.calls]) {
-      for (const p of call.participants.values()) closing.push(p.peer.close(), p.video?.close() ?? Promise.resolve(), p.audio?.close() ?? Promise.resolve());
+      for (const p of call.participants.values())
+        closing.push(p.peer.close(), p.video?.close() ?? Promise.resolve(), p.audio?.close() ?? Promise.resolve());
       this.endCall(callCid);
     }
     await Promise.allSettled(closing);
@@ -279,14 +326,22 @@ export class CallMedia extends EventEmitter<CallMediaEvents> {
   private onTrack(p: Participant, t: IngestTrack): void {
     if (!this.live(p) || p.tracks.includes(t)) return;
     p.tracks.push(t);
+    this.forwarding.addTrack(p.callCid, p.sessionId, t, {
+      kind: t.kind,
+      codecs: () => (t.codec ? [t.codec] : t.negotiated),
+      requestKeyframe: () => p.peer.requestKeyframe(t),
+      requestRetransmission: (seqs) => p.peer.requestRetransmission(t, seqs),
+    });
     this.touch(p.callCid);
   }
 
-  private onRtp(p: Participant, t: IngestTrack, bytes: Buffer, payload: Buffer): void {
+  private onRtp(p: Participant, t: IngestTrack, bytes: Buffer, packet: RtpPacket): void {
     if (!this.live(p) || !t.codec) return;
+    const payload = packet.payload;
     if (!p.receiving.has(t)) {
       p.receiving.add(t);
       this.startDecoder(p, t);
+      this.touch(p.callCid);
     }
     if (t.kind === 'video') {
       const name = t.codec.name.toLowerCase();
@@ -299,19 +354,25 @@ export class CallMedia extends EventEmitter<CallMediaEvents> {
     } else {
       p.audio?.feed(bytes);
     }
+    this.forwarding.forward(p.callCid, p.sessionId, t, packet, t.codec);
   }
 
   private startDecoder(p: Participant, t: IngestTrack): void {
     const label = `${p.callCid}/${p.sessionId}/${t.kind}`;
     if (t.kind === 'video' && !p.video) {
       p.video = new TrackDecoder({
-        codec: t.codec!, requestKeyframe: () => p.peer.requestKeyframe(t), log: this.log, label,
+        codec: t.codec!,
+        requestKeyframe: () => this.forwarding.requestKeyframe(p.callCid, p.sessionId, t),
+        log: this.log,
+        label,
         ...(this.ffmpegPath ? { ffmpegPath: this.ffmpegPath } : {}),
       });
       p.video.on('stall', (info) => this.log.warn({ track: label, ...info }, 'video track stalled'));
     } else if (t.kind === 'audio' && !p.audio) {
       p.audio = new AudioTrackDecoder({
-        codec: t.codec!, log: this.log, label,
+        codec: t.codec!,
+        log: this.log,
+        label,
         ...(this.ffmpegPath ? { ffmpegPath: this.ffmpegPath } : {}),
         onPcm: (pcm) => {
           if (!this.live(p)) return;
@@ -362,8 +423,13 @@ export class CallMedia extends EventEmitter<CallMediaEvents> {
 function toSessionParticipant(p: Participant): SessionParticipant {
   return {
     user_session_id: p.sessionId,
-    user: { id: p.identity.userId, ...(p.identity.name ? { name: p.identity.name } : {}), ...(p.identity.image ? { image: p.identity.image } : {}) },
+    user: {
+      id: p.identity.userId,
+      ...(p.identity.name ? { name: p.identity.name } : {}),
+      ...(p.identity.image ? { image: p.identity.image } : {}),
+    },
     role: p.identity.roles[0] ?? 'user',
     joined_at: new Date(p.joinedAt).toISOString(),
+    published_tracks: (['audio', 'video'] as const).filter((kind) => [...p.receiving].some((t) => t.kind === kind)),
   };
 }

@@ -310,7 +310,7 @@ export class RtmpPublisher extends EventEmitter<RtmpPublisherEvents> {
       if (!hs) return;
       const rest = this.handshakeBuf.subarray(hs.consumed);
       this.handshakeBuf = Buffer.alloc(0);
-      this.write(createC2(hs.s1, Date.now() & 0x7fffffff));
+      this.write(createC2(hs.s1));
       this.startSession();
       if (rest.length > 0) this.onChunks(Buffer.from(rest));
       return;
