@@ -88,13 +88,15 @@ export async function webPlugin(app: FastifyInstance, deps: WebRoutesDeps): Prom
       },
     });
 
-    const sendPage = (file: 'join.html' | 'console.html' | 'watch.html', headers: Readonly<Record<string, string>> = PAGE_HEADERS) => async (_request: FastifyRequest, reply: FastifyReply) => {
-      if (!existsSync(join(webRoot, file))) {
-        throw new ApiError(503, ErrorCodes.internal, `the web pages are not built (${file} is missing): run "npm run build:web"`);
-      }
-      reply.headers(headers);
-      return reply.sendFile(file, webRoot, { cacheControl: false });
-    };
+    const sendPage =
+      (file: 'join.html' | 'console.html' | 'watch.html', headers: Readonly<Record<string, string>> = PAGE_HEADERS) =>
+      async (_request: FastifyRequest, reply: FastifyReply) => {
+        if (!existsSync(join(webRoot, file))) {
+          throw new ApiError(503, ErrorCodes.internal, `the web pages are not built (${file} is missing): run "npm run build:web"`);
+        }
+        reply.headers(headers);
+        return reply.sendFile(file, webRoot, { cacheControl: false });
+      };
 
     await scope.register(homePlugin, { devTokens: deps.devTokens !== undefined });
 
