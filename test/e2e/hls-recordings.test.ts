@@ -111,7 +111,7 @@ describe('HLS broadcasting and composite recordings through the node SDK', { tim
     const call = client.video.call('default', 'hls-live');
     const created = await call.getOrCreate({ data: { created_by_id: 'alice', members: [{ user_id: 'alice' }, { user_id: 'viewer' }] } });
     const cid = 'default:hls-live';
-    await publish(created.call.ingress.whip.address, 'alice', 'red', 440);
+    const alice = await publish(created.call.ingress.whip.address, 'alice', 'red', 440);
     await waitFor(() => svc.server.media.participants(cid).some((p) => p.hasVideo && p.videoSize), 'alice decoded', 60_000);
 
     const started = await call.startHLSBroadcasting();
@@ -206,6 +206,8 @@ describe('HLS broadcasting and composite recordings through the node SDK', { tim
     assert.equal(ended.call.egress.broadcasting, false);
     assert.equal(events.filter((e) => e.type === 'call.hls_broadcasting_stopped' && e.call_cid === cid).length, 2);
     await waitFor(() => svc.server.egress.groupCount() === 0, 'no encode left', 20_000);
+    await alice.unpublish();
+    await waitFor(() => svc.server.media.participants(cid).length === 0, 'alice gone', 20_000);
   });
 
   it('recording: 10 s of two participants, fetched through its signed url, probed, a frame checked, deleted', async (t) => {
