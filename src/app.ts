@@ -27,7 +27,9 @@ import { EgressEngine, type EgressEngineOptions } from './egress/engine.js';
 import { renderMetrics } from './egress/metrics.js';
 import { InProcessEventBus } from './events/bus.js';
 import type { EventBus, WebhookTarget } from './events/contract.js';
-import { WebhookDispatcher } from './events/webhooks.js';
+import { WebhookDispatcher, type WebhookRetryPolicy } from './events/webhooks.js';
+import { DestinationPolicy } from './net/destination-policy.js';
+import { resolveDestination } from './net/resolve.js';
 import { Credentials } from './http/auth.js';
 import { connectPlugin } from './http/connect.js';
 import { CallsConnectAuthority } from './http/connect-authority.js';
@@ -60,6 +62,8 @@ export interface CallcastOptions {
   outputs?: { hlsRetentionMs?: number; downloadTtlMs?: number };
   /** More HTTP surfaces, registered as plugins of the edge (under its error handler and `authenticate`). */
   plugins?: EdgePlugin[];
+  /** Overrides of the webhook retry policy (tests compress the backoff; the horizon is config's). */
+  webhookPolicy?: Partial<WebhookRetryPolicy>;
 }
 
 /** What an extra HTTP surface gets to work with. */
@@ -97,6 +101,10 @@ export interface Callcast<Egress extends EgressEngine | null = EgressEngine> {
   apiSecret: string;
   /** True when the credentials were generated for development (and should be shown). */
   credentialsGenerated: boolean;
+  /** The webhook dispatcher (its metrics: dead deliveries). */
+  webhooks: WebhookDispatcher;
+  /** Where outgoing connections may go (CALLCAST_RTMP_ALLOW). */
+  destinationPolicy: DestinationPolicy;
   /** Stops everything (idempotent). */
   close(): Promise<void>;
 }
@@ -144,7 +152,9 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
   };
 
   try {
-    const store = await openStore({ ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}), sqlitePath: sqlitePathFor(config) });
+    const store = await openStore({ ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}), sqlitePath: sqlitePathFor(config), log });
+    // Where user-chosen outgoing connections (RTMP targets, images) may go.
+    const destinationPolicy = DestinationPolicy.fromAllowList(config.rtmpAllow);
     steps.push(['store', () => store.close()]);
     await seedCallTypes(store, new Date().toISOString());
     const bus = new InProcessEventBus({ log });
@@ -155,7 +165,7 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
       log,
     });
     steps.push(['media', () => media.close()]);
-    const images = new ImageStore({ log });
+    const images = new ImageStore({ log, policy: destinationPolicy });
     const previews = new PreviewTap();
 
     const access = new Access(store);
@@ -168,6 +178,7 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
         listener,
         log,
         frameSourceFactory: previews.wrap(createCallFrameSourceFactory({ media, images })),
+        resolveAddress: (host, port) => resolveDestination(destinationPolicy, host, port),
       });
     const broadcasts = new BroadcastState({
       store,
@@ -175,6 +186,7 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
       log,
       participants: (cid) => media.participants(cid),
       engine: opts.engine ?? egressEngine,
+      destinationPolicy,
     });
     steps.push(['broadcasts', () => broadcasts.close()]);
     const egress = broadcasts.engine instanceof EgressEngine ? broadcasts.engine : null;
@@ -217,6 +229,10 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
       apiKey: creds.apiKey,
       apiSecret: creds.apiSecret,
       log,
+      policy: {
+        ...opts.webhookPolicy,
+        ...(config.webhookRetryHorizonSeconds !== undefined ? { horizonMs: config.webhookRetryHorizonSeconds * 1000 } : {}),
+      },
       target: async (): Promise<WebhookTarget | null> => {
         const settings = await store.getAppSettings();
         const url = settings.webhook_url || config.webhookUrl;
@@ -251,7 +267,9 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
       ...(config.devTokens === true ? { devTokens: devTokensFromSecret(creds.apiSecret) } : {}),
       preview: previewSource({ credentials, access, broadcasts, tap: previews }),
     });
-    await app.register(metricsPlugin, egress ? { render: () => renderMetrics(egress) } : {});
+    await app.register(metricsPlugin, {
+      render: async () => (egress ? renderMetrics(egress) : '') + (await webhooks.metricsText()),
+    });
     const ctx: EdgeContext = { access, calls, broadcasts, bus, publicUrl: () => publicUrl.get() };
     for (const plugin of opts.plugins ?? []) await app.register(async (scope) => plugin(scope, ctx));
 
@@ -289,6 +307,8 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
       apiKey: creds.apiKey,
       apiSecret: creds.apiSecret,
       credentialsGenerated: creds.generated,
+      webhooks,
+      destinationPolicy,
       close: () => (closing ??= shutdown()),
     };
   } catch (err) {

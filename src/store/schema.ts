@@ -112,6 +112,15 @@ export interface WebhookOutboxTable {
   /** epoch ms (bigint in Postgres: read back as string) */
   next_attempt_at: number | string;
   created_at: number | string;
+  /** 'pending' or 'dead' (parked after its retry horizon or a refusal; replayable). */
+  status: string;
+  /** The call's cid ('' for events of no call): deliveries of one key go out in seq order. */
+  order_key: string;
+  seq: number | string;
+  /** epoch ms the retry horizon counts from (creation or replay) */
+  retry_from: number | string;
+  dead_at: number | string | null;
+  last_error: string | null;
 }
 
 export interface Database {

@@ -7,6 +7,8 @@ import SQLiteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql, type Expression, type ExpressionBuilder, type SqlBool } from 'kysely';
 import pg from 'pg';
 import type { WebhookOutbox } from '../events/contract.js';
+import { silentLogger, type Logger } from '../log.js';
+import { ResilientPgPool } from './availability.js';
 import { migrateToLatest } from './migrations.js';
 import { KyselyWebhookOutbox } from './outbox.js';
 import { KyselyOutputsStore, type OutputsStore } from './outputs.js';
@@ -25,6 +27,7 @@ import type {
 import type { Database } from './schema.js';
 
 export type * from './records.js';
+export { isStoreUnavailable, retryWhileUnavailable, StoreUnavailableError } from './availability.js';
 
 export type StoreDialect = 'sqlite' | 'postgres';
 
@@ -77,7 +80,12 @@ export interface StoreOptions {
   /** postgres://... selects PostgreSQL; otherwise SQLite at `sqlitePath`. */
   databaseUrl?: string;
   sqlitePath: string;
+  /** Where connection losses and reconnects are reported. */
+  log?: Logger;
 }
+
+/** How long a request waits for a PostgreSQL connection before it is answered 503. */
+const PG_CONNECT_TIMEOUT_MS = 5_000;
 
 function isPostgresUrl(url: string | undefined): url is string {
   return !!url && /^postgres(ql)?:\/\//i.test(url);
@@ -90,7 +98,12 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
   if (isPostgresUrl(opts.databaseUrl)) {
     dialect = 'postgres';
     db = new Kysely<Database>({
-      dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: opts.databaseUrl, max: 10 }) }),
+      dialect: new PostgresDialect({
+        pool: new ResilientPgPool(
+          new pg.Pool({ connectionString: opts.databaseUrl, max: 10, connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS }),
+          opts.log ?? silentLogger,
+        ),
+      }),
     });
   } else {
     if (opts.databaseUrl) throw new Error('CALLCAST_DATABASE_URL must be a postgres:// URL (leave it unset for SQLite)');
