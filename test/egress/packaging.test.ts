@@ -28,7 +28,8 @@ import { LocalDirectoryStorage } from '../../src/storage/local-directory.js';
 import { assertStorageKey } from '../../src/storage/storage.js';
 import { grabFrameRgb, pixelAt, probe } from '../support/ffprobe.js';
 import { sleep, waitFor } from '../support/wait.js';
-import { MemoryLog, RecordingListener, ffmpegChildren, layout } from './helpers.js';
+import { RecordingLogger } from '../support/log.js';
+import { RecordingListener, ffmpegChildren, layout } from './helpers.js';
 
 class CountingSession implements PublishSession {
   frames = 0;
@@ -138,7 +139,7 @@ describe('pure packaging pieces', () => {
 
 describe('HLS and recording outputs of a broadcast group (real encoders and packagers)', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'callcast-packaging-'));
-  const log = new MemoryLog();
+  const log = new RecordingLogger();
   const sessions: CountingSession[] = [];
   const engine = new EgressEngine({
     listener: new RecordingListener(),
