@@ -20,6 +20,8 @@ import { CallLimits } from './calls/call-limits.js';
 import { CallMembers } from './calls/call-members.js';
 import { CallTypeService, seedCallTypes } from './calls/call-types.js';
 import { CallService } from './calls/calls.js';
+import { HlsState } from './calls/hls.js';
+import { RecordingState } from './calls/recordings.js';
 import { LiveSessions } from './calls/live-sessions.js';
 import { TaskLog } from './calls/tasks.js';
 import { UserDeletion } from './calls/user-deletion.js';
@@ -37,6 +39,7 @@ import { Credentials } from './http/auth.js';
 import { connectPlugin } from './http/connect.js';
 import { CallsConnectAuthority } from './http/connect-authority.js';
 import { createHttpEdge } from './http/edge.js';
+import { mediaFilesPlugin } from './http/media-files.js';
 import { metricsPlugin } from './http/metrics.js';
 import { restPlugin } from './http/rest/index.js';
 import { DEFAULT_WEB_ROOT, devTokensFromSecret, previewSource, webPlugin } from './http/web.js';
@@ -46,6 +49,7 @@ import { createLogger, describeError, type ProcessLogger } from './log.js';
 import { createCallFrameSourceFactory } from './media/call-frame-source.js';
 import { CallMedia } from './media/call-media.js';
 import { ImageStore } from './render/images.js';
+import { LocalDirectoryStorage } from './storage/local-directory.js';
 import { openStore, type Store } from './store/store.js';
 import { parseCallCid } from './wire/call-cid.js';
 import { PreviewTap } from './web/preview.js';
@@ -60,6 +64,8 @@ export interface CallcastOptions {
   engine?: EngineFactory;
   /** Where the built pages are; default the repository's dist/web/pages. */
   webRoot?: string;
+  /** HLS and recording settings for tests: how long stopped HLS files stay, how long download links work. */
+  outputs?: { hlsRetentionMs?: number; downloadTtlMs?: number };
   /** More HTTP surfaces, registered as plugins of the edge (under its error handler and `authenticate`). */
   plugins?: EdgePlugin[];
   /** What else holds data of a call and must hear of its deletion (recordings: their files go on a hard delete). */
@@ -90,6 +96,8 @@ export interface Callcast<Egress extends EgressEngine | null = EgressEngine> {
   access: Access;
   calls: CallService;
   broadcasts: BroadcastState;
+  hls: HlsState;
+  recordings: RecordingState;
   /** The broadcast engine (the egress unless `engine` was given). */
   engine: BroadcastEngine;
   /** The egress engine (encoder processes, stats of every destination); null with another engine. */
@@ -190,10 +198,47 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
     });
     steps.push(['broadcasts', () => broadcasts.close()]);
     const egress = broadcasts.engine instanceof EgressEngine ? broadcasts.engine : null;
-    const calls = new CallService({ store, bus, log, access, broadcasts, sessions, publicUrl: () => publicUrl.get() });
+    const ffmpegPath = opts.egress?.ffmpegPath ?? config.ffmpegPath;
+    const hls = new HlsState({
+      store,
+      bus,
+      log,
+      engine: egress,
+      dir: join(config.dataDir, 'hls'),
+      publicUrl: () => publicUrl.get(),
+      participants: (cid) => media.participants(cid),
+      ...(ffmpegPath ? { ffmpegPath } : {}),
+      ...(opts.outputs?.hlsRetentionMs !== undefined ? { retentionMs: opts.outputs.hlsRetentionMs } : {}),
+    });
+    steps.push(['hls', () => hls.close()]);
+    const storage = new LocalDirectoryStorage(join(config.dataDir, 'recordings'));
+    const recordings = new RecordingState({
+      store,
+      bus,
+      log,
+      engine: egress,
+      storage,
+      workDir: join(config.dataDir, 'recordings-work'),
+      publicUrl: () => publicUrl.get(),
+      signingSecret: creds.apiSecret,
+      sessionId: (cid) => sessions.session(cid)?.id ?? null,
+      participants: (cid) => media.participants(cid),
+      ...(ffmpegPath ? { ffmpegPath } : {}),
+      ...(opts.outputs?.downloadTtlMs !== undefined ? { downloadTtlMs: opts.outputs.downloadTtlMs } : {}),
+    });
+    steps.push(['recordings', () => recordings.close()]);
+    const calls = new CallService({ store, bus, log, access, broadcasts, hls, recordings, sessions, publicUrl: () => publicUrl.get() });
     const users = new UserService({ store, bus });
     const tasks = new TaskLog();
-    const deletion = new CallDeletion({ store, bus, log, access, broadcasts, calls, tasks, hooks: opts.callDeletionHooks ?? [] });
+    // A deleted call's HLS stops; a hard delete removes its recordings too.
+    const outputsDeletion: CallDeletionHook = {
+      callDeleted: async (cid, mode) => {
+        await hls.stopForCall(cid);
+        if (mode === 'hard') await recordings.deleteAll(cid);
+        else await recordings.stopForCall(cid);
+      },
+    };
+    const deletion = new CallDeletion({ store, bus, log, access, broadcasts, calls, tasks, hooks: [outputsDeletion, ...(opts.callDeletionHooks ?? [])] });
     const members = new CallMembers({ store, access });
     const userDeletion = new UserDeletion({ store, bus, log, access, calls: deletion, tasks });
     const limits = new CallLimits({
@@ -231,7 +276,8 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
 
     const app = createHttpEdge({ log, credentials, logRequests: config.logLevel === 'debug' || config.logLevel === 'trace' });
     steps.push(['http', () => app.close()]);
-    await app.register(restPlugin, { access, calls, broadcasts, users, callTypes, store, deletion, members, userDeletion, tasks });
+    await app.register(restPlugin, { access, calls, broadcasts, hls, recordings, users, callTypes, store, deletion, members, userDeletion, tasks });
+    await app.register(mediaFilesPlugin, { hls, recordings, storage });
     await app.register(connectPlugin, {
       bus,
       authority: new CallsConnectAuthority({ credentials, users, access }),
@@ -272,6 +318,10 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
 
     const resumed = await broadcasts.resume();
     if (resumed > 0) log.info({ resumed }, 'active broadcasts resumed');
+    const recovered = await recordings.recover();
+    if (recovered > 0) log.info({ recovered }, 'interrupted recordings finished');
+    const resumedHls = await hls.resume();
+    if (resumedHls > 0) log.info({ resumed: resumedHls }, 'HLS broadcasts resumed');
 
     let closing: Promise<void> | null = null;
     return {
@@ -282,6 +332,8 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
       access,
       calls,
       broadcasts,
+      hls,
+      recordings,
       engine: broadcasts.engine,
       egress,
       media,

@@ -105,6 +105,36 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('users').addColumn('deleted_at', 'text').execute();
     },
   },
+  '0005_hls_recordings': {
+    async up(db: Kysely<any>): Promise<void> {
+      await db.schema
+        .createTable('hls_broadcasts')
+        .addColumn('call_cid', 'text', (c) => c.primaryKey())
+        .addColumn('token', 'text', (c) => c.notNull().unique())
+        .addColumn('qualities', 'text', (c) => c.notNull())
+        .addColumn('layout', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('started_at', 'text', (c) => c.notNull())
+        .addColumn('stopped_at', 'text')
+        .execute();
+      await db.schema
+        .createTable('recordings')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('call_cid', 'text', (c) => c.notNull())
+        .addColumn('session_id', 'text', (c) => c.notNull())
+        .addColumn('filename', 'text', (c) => c.notNull())
+        .addColumn('storage_key', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('quality', 'text', (c) => c.notNull())
+        .addColumn('layout', 'text', (c) => c.notNull())
+        .addColumn('part_path', 'text', (c) => c.notNull())
+        .addColumn('start_time', 'text', (c) => c.notNull())
+        .addColumn('end_time', 'text')
+        .addColumn('error', 'text')
+        .execute();
+      await db.schema.createIndex('recordings_call').on('recordings').columns(['call_cid', 'start_time']).execute();
+    },
+  },
 };
 
 class InCodeMigrationProvider implements MigrationProvider {

@@ -71,6 +71,39 @@ export interface BroadcastRecord {
   started_at: string;
 }
 
+export type HlsStatus = 'starting' | 'live' | 'stopped';
+
+/** A call's HLS broadcast (one per call); kept after it stops until its files are removed. */
+export interface HlsRecord {
+  call_cid: string;
+  token: string;
+  qualities: string[];
+  layout: LayoutSettings;
+  status: HlsStatus;
+  started_at: string;
+  stopped_at: string | null;
+}
+
+export type RecordingStatus = 'recording' | 'ready' | 'failed';
+
+/** A composite recording: running (`recording`), finished into storage (`ready`), or `failed`. */
+export interface RecordingRecord {
+  id: string;
+  call_cid: string;
+  session_id: string;
+  filename: string;
+  /** Where the finished file is in the recordings storage. */
+  storage_key: string;
+  status: RecordingStatus;
+  quality: string;
+  layout: LayoutSettings;
+  /** The fragmented MP4 written while recording (finished at stop or at the next start). */
+  part_path: string;
+  start_time: string;
+  end_time: string | null;
+  error: string | null;
+}
+
 /** Filter over calls, compiled from Stream's filter_conditions (src/calls/query.ts). */
 export type CallColumn = 'id' | 'cid' | 'type' | 'created_by_id' | 'created_at' | 'updated_at' | 'ended_at' | 'starts_at' | 'team';
 export type CompareOp = '$eq' | '$ne' | '$gt' | '$gte' | '$lt' | '$lte' | '$in' | '$nin';

@@ -77,6 +77,37 @@ export interface RtmpBroadcastsTable {
   started_at: string;
 }
 
+export interface HlsBroadcastsTable {
+  call_cid: string;
+  /** The unguessable path segment the files are served under. */
+  token: string;
+  /** JSON Quality[] */
+  qualities: string;
+  /** JSON LayoutSettings */
+  layout: string;
+  /** 'starting' | 'live' | 'stopped' */
+  status: string;
+  started_at: string;
+  stopped_at: string | null;
+}
+
+export interface RecordingsTable {
+  id: string;
+  call_cid: string;
+  session_id: string;
+  filename: string;
+  storage_key: string;
+  /** 'recording' | 'ready' | 'failed' */
+  status: string;
+  quality: string;
+  /** JSON LayoutSettings */
+  layout: string;
+  part_path: string;
+  start_time: string;
+  end_time: string | null;
+  error: string | null;
+}
+
 export interface WebhookOutboxTable {
   id: string;
   url: string;
@@ -104,4 +135,6 @@ export interface Database {
   members: MembersTable;
   rtmp_broadcasts: RtmpBroadcastsTable;
   webhook_outbox: WebhookOutboxTable;
+  hls_broadcasts: HlsBroadcastsTable;
+  recordings: RecordingsTable;
 }

@@ -11,6 +11,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { ResilientPgPool } from './availability.js';
 import { migrateToLatest } from './migrations.js';
 import { KyselyWebhookOutbox } from './outbox.js';
+import { KyselyOutputsStore, type OutputsStore } from './outputs.js';
 import type {
   AppSettingsRecord,
   BroadcastRecord,
@@ -33,6 +34,8 @@ export type StoreDialect = 'sqlite' | 'postgres';
 export interface Store {
   readonly dialect: StoreDialect;
   readonly webhookOutbox: WebhookOutbox;
+  /** HLS broadcasts and recordings. */
+  readonly outputs: OutputsStore;
 
   getAppSettings(): Promise<AppSettingsRecord>;
   updateAppSettings(patch: Partial<AppSettingsRecord>): Promise<AppSettingsRecord>;
@@ -257,12 +260,14 @@ function toBroadcastRecord(row: Database['rtmp_broadcasts']): BroadcastRecord {
 
 export class KyselyStore implements Store {
   readonly webhookOutbox: WebhookOutbox;
+  readonly outputs: OutputsStore;
 
   constructor(
     private readonly db: Kysely<Database>,
     readonly dialect: StoreDialect,
   ) {
     this.webhookOutbox = new KyselyWebhookOutbox(db);
+    this.outputs = new KyselyOutputsStore(db);
   }
 
   async getAppSettings(): Promise<AppSettingsRecord> {

@@ -405,7 +405,7 @@ describe('the rest of the surface', () => {
     it('answers 400 naming a flag Callcast cannot honour, and starts nothing', async () => {
       const call = t.client.video.call('livestream', 'golive-flags');
       await call.getOrCreate({ data: { created_by_id: 'host' } });
-      for (const flag of ['start_hls', 'start_recording', 'start_transcription', 'start_closed_caption'] as const) {
+      for (const flag of ['start_transcription', 'start_closed_caption'] as const) {
         await assert.rejects(call.goLive({ [flag]: true }), refusedWith(4, new RegExp(`${flag} is not supported`)));
       }
       const state = await call.get();
