@@ -25,12 +25,19 @@ export async function forwarding(ctx: RunContext, t: Timings, pairs: number): Pr
   const frames: number[] = [];
   try {
     for (let i = 0; i < PARTICIPANTS; i++) {
-      publishers.push(await TestPublisher.start({
-        url: service.whipUrl('default', tag), token: tokens[i]!, color: COLOURS[i]!, size: { width: 640, height: 360 }, toneHz: 300 + 100 * i,
-      }));
+      publishers.push(
+        await TestPublisher.start({
+          url: service.whipUrl('default', tag),
+          token: tokens[i]!,
+          color: COLOURS[i]!,
+          size: { width: 640, height: 360 },
+          toneHz: 300 + 100 * i,
+        }),
+      );
     }
     const sessions = await waitForSessions(call, members, 20_000);
-    const whepUrl = (sessionId: string) => `${service.url}/api/v2/video/call/default/${tag}/participants/${encodeURIComponent(sessionId)}/whep?api_key=${service.apiKey}`;
+    const whepUrl = (sessionId: string) =>
+      `${service.url}/api/v2/video/call/default/${tag}/participants/${encodeURIComponent(sessionId)}/whep?api_key=${service.apiKey}`;
     await sleep(t.warmupS * 1000);
     for (let p = 0; p < pairs; p++) {
       ctx.log(`forwarding: pair ${p + 1}/${pairs}, nobody subscribed`);
@@ -76,17 +83,24 @@ export async function forwarding(ctx: RunContext, t: Timings, pairs: number): Pr
       against: `nobody subscribed: ${round(median(none), 2)} cores; everyone sees everyone: ${round(median(all), 2)} cores`,
       method: `${pairs} pair(s) of ${t.windowS} s windows on one running call of ${PARTICIPANTS} WHIP publishers (VP8 640x360 + Opus): nobody subscribed, then ${PARTICIPANTS * (PARTICIPANTS - 1)} WHEP subscriptions (${streams} streams); (difference / ${streams}) per pair`,
       details: {
-        nobodyCores: none.map((x) => round(x)), everyoneCores: all.map((x) => round(x)),
+        nobodyCores: none.map((x) => round(x)),
+        everyoneCores: all.map((x) => round(x)),
         videoPacketsPerSecondPerSubscription: frames.map((x) => round(x, 1)),
       },
     },
   ];
 }
 
-async function waitForSessions(call: ReturnType<RunContext['service']['client']['video']['call']>, members: string[], timeoutMs: number): Promise<Map<string, string>> {
+async function waitForSessions(
+  call: ReturnType<RunContext['service']['client']['video']['call']>,
+  members: string[],
+  timeoutMs: number,
+): Promise<Map<string, string>> {
   const until = performance.now() + timeoutMs;
   for (;;) {
-    const res = (await call.get()) as unknown as { call: { session?: { participants?: Array<{ user_session_id: string; user: { id: string } }> } | null } };
+    const res = (await call.get()) as unknown as {
+      call: { session?: { participants?: Array<{ user_session_id: string; user: { id: string } }> } | null };
+    };
     const map = new Map((res.call.session?.participants ?? []).map((p) => [p.user.id, p.user_session_id] as const));
     if (members.every((m) => map.has(m))) return map;
     if (performance.now() > until) throw new Error(`the call session lists ${map.size} of ${members.length} publishers`);

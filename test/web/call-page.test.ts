@@ -59,6 +59,7 @@ async function poll<T>(fn: () => Promise<T>, ok: (v: T) => boolean, what: string
 /** The tile of `other` on `page`: its video state, decoded frames and the centre pixel. */
 async function tileOf(page: Page, other: Person): Promise<{ video: string; frames: number; pixel: number[]; width: number }> {
   return page.evaluate((userId) => {
+    // biome-ignore lint/suspicious/noExplicitAny: the page's browser globals, inside page.evaluate
     const g = globalThis as any;
     const tile = g.document.querySelector(`.tile[data-user-id="${userId}"]`);
     if (!tile) return { video: 'missing', frames: 0, pixel: [], width: 0 };
@@ -74,7 +75,12 @@ async function tileOf(page: Page, other: Person): Promise<{ video: string; frame
     }
     const placeholder = tile.querySelector('.tile-placeholder');
     const shown = placeholder ? g.getComputedStyle(placeholder).display !== 'none' : false;
-    return { video: `${tile.dataset.video}${shown ? '+placeholder' : ''}`, frames: Number(tile.dataset.frames ?? 0), pixel, width: v?.videoWidth ?? 0 };
+    return {
+      video: `${tile.dataset.video}${shown ? '+placeholder' : ''}`,
+      frames: Number(tile.dataset.frames ?? 0),
+      pixel,
+      width: v?.videoWidth ?? 0,
+    };
   }, other.userId!);
 }
 
@@ -86,6 +92,7 @@ async function tileOf(page: Page, other: Person): Promise<{ video: string; frame
  */
 async function audioLevelOf(page: Page, other: Person): Promise<number> {
   return page.evaluate(async (userId) => {
+    // biome-ignore lint/suspicious/noExplicitAny: the page's browser globals, inside page.evaluate
     const g = globalThis as any;
     const v = g.document.querySelector(`.tile[data-user-id="${userId}"] video`);
     const stream = v?.srcObject;
@@ -112,8 +119,25 @@ async function audioLevelOf(page: Page, other: Person): Promise<number> {
 async function liveFrame(ingest: NginxIngest): Promise<Buffer> {
   const { stdout } = await execFileP(
     'ffmpeg',
-    ['-hide_banner', '-loglevel', 'error', '-nostdin', '-rw_timeout', '10000000', '-i', `${ingest.url('live')}/${STREAM_KEY}`,
-      '-frames:v', '1', '-vf', 'scale=640:360', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'],
+    [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-nostdin',
+      '-rw_timeout',
+      '10000000',
+      '-i',
+      `${ingest.url('live')}/${STREAM_KEY}`,
+      '-frames:v',
+      '1',
+      '-vf',
+      'scale=640:360',
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      'rgb24',
+      'pipe:1',
+    ],
     { timeout: 30_000, encoding: 'buffer', maxBuffer: 640 * 360 * 3 + 1024 },
   );
   return stdout;
@@ -142,8 +166,44 @@ describe('the join page is a call page (Chromium)', { timeout: 240_000 }, () => 
     dir = mkdtempSync(join(tmpdir(), 'callcast-call-page-'));
     for (const p of people) {
       const base = join(dir, p.name.split(' ')[0]!.toLowerCase());
-      await execFileP('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', `color=c=${p.ffmpegColour}:s=640x360:r=30`, '-t', '2', '-pix_fmt', 'yuv420p', '-y', `${base}.y4m`], { timeout: 30_000 });
-      await execFileP('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', `sine=frequency=${p.tone}:duration=5`, '-af', 'volume=0.5', '-ar', '48000', '-ac', '2', '-y', `${base}.wav`], { timeout: 30_000 });
+      await execFileP(
+        'ffmpeg',
+        [
+          '-v',
+          'error',
+          '-f',
+          'lavfi',
+          '-i',
+          `color=c=${p.ffmpegColour}:s=640x360:r=30`,
+          '-t',
+          '2',
+          '-pix_fmt',
+          'yuv420p',
+          '-y',
+          `${base}.y4m`,
+        ],
+        { timeout: 30_000 },
+      );
+      await execFileP(
+        'ffmpeg',
+        [
+          '-v',
+          'error',
+          '-f',
+          'lavfi',
+          '-i',
+          `sine=frequency=${p.tone}:duration=5`,
+          '-af',
+          'volume=0.5',
+          '-ar',
+          '48000',
+          '-ac',
+          '2',
+          '-y',
+          `${base}.wav`,
+        ],
+        { timeout: 30_000 },
+      );
     }
     [h, ingest] = await Promise.all([startWebHarness(), startNginxIngest()]);
     for (const p of people) {
@@ -167,17 +227,39 @@ describe('the join page is a call page (Chromium)', { timeout: 240_000 }, () => 
       await page.goto(`${h.url}/join/${CALL_TYPE}/${CALL_ID}`);
       await page.getByLabel('Display name').fill(p.name);
       await page.getByRole('button', { name: 'Join' }).click();
-      await page.getByRole('status').filter({ hasText: `Joined as ${p.name}` }).waitFor();
+      await page
+        .getByRole('status')
+        .filter({ hasText: `Joined as ${p.name}` })
+        .waitFor();
     }
-    await poll(async () => h.server.media.participants(CID).length, (n) => n === people.length, 'both participants in the media plane');
+    await poll(
+      async () => h.server.media.participants(CID).length,
+      (n) => n === people.length,
+      'both participants in the media plane',
+    );
     for (const p of people) p.userId = h.server.media.participants(CID).find((x) => x.name === p.name)?.userId;
-    for (const [me, other] of [[people[0]!, people[1]!], [people[1]!, people[0]!]] as const) {
+    for (const [me, other] of [
+      [people[0]!, people[1]!],
+      [people[1]!, people[0]!],
+    ] as const) {
       const started = Date.now();
-      const tile = await poll(() => tileOf(me.page!, other), (t) => t.video === 'playing' && t.pixel.length > 0 && near(t.pixel, other.colour), `${me.name} to see ${other.name}'s colour`, 45_000);
-      console.log(`# ${me.name} sees ${other.name}: ${tile.frames} frames decoded, pixel ${tile.pixel.slice(0, 3).join(',')} (expected ${other.colour.join(',')}), ${Date.now() - started} ms after the join`);
+      const tile = await poll(
+        () => tileOf(me.page!, other),
+        (t) => t.video === 'playing' && t.pixel.length > 0 && near(t.pixel, other.colour),
+        `${me.name} to see ${other.name}'s colour`,
+        45_000,
+      );
+      console.log(
+        `# ${me.name} sees ${other.name}: ${tile.frames} frames decoded, pixel ${tile.pixel.slice(0, 3).join(',')} (expected ${other.colour.join(',')}), ${Date.now() - started} ms after the join`,
+      );
       // Her own camera is not in her grid.
       assert.equal(await me.page!.locator(`.tile[data-user-id="${me.userId}"]`).count(), 0, 'no tile of oneself');
-      const level = await poll(() => audioLevelOf(me.page!, other), (db) => db > -70, `${me.name} to hear ${other.name}`, 20_000);
+      const level = await poll(
+        () => audioLevelOf(me.page!, other),
+        (db) => db > -70,
+        `${me.name} to hear ${other.name}`,
+        20_000,
+      );
       console.log(`# ${me.name} hears ${other.name} at ${level.toFixed(1)} dBFS peak`);
       // Her own preview stays muted (no echo of her own sound).
       assert.equal(await me.page!.locator('#self-view').evaluate((v) => (v as { muted: boolean }).muted), true);
@@ -202,7 +284,11 @@ describe('the join page is a call page (Chromium)', { timeout: 240_000 }, () => 
 
     await ada.page.getByLabel('Camera on').uncheck();
     const off = Date.now();
-    await poll(() => tileOf(grace.page!, ada), (tile) => tile.video === 'off+placeholder', "Grace's page to show Ada's placeholder");
+    await poll(
+      () => tileOf(grace.page!, ada),
+      (tile) => tile.video === 'off+placeholder',
+      "Grace's page to show Ada's placeholder",
+    );
     console.log(`# Grace's page shows Ada's placeholder ${Date.now() - off} ms after the camera went off`);
     const placeholder = await poll(broadcastPixel, (px) => near(px, PLACEHOLDER, 16), "Ada's placeholder in the broadcast", 30_000);
     console.log(`# broadcast shows Ada's placeholder ${Date.now() - off} ms after the camera went off: ${placeholder.join(',')}`);
@@ -210,7 +296,11 @@ describe('the join page is a call page (Chromium)', { timeout: 240_000 }, () => 
 
     await ada.page.getByLabel('Camera on').check();
     const on = Date.now();
-    await poll(() => tileOf(grace.page!, ada), (tile) => tile.video === 'playing' && near(tile.pixel, ada.colour), "Ada's video again on Grace's page");
+    await poll(
+      () => tileOf(grace.page!, ada),
+      (tile) => tile.video === 'playing' && near(tile.pixel, ada.colour),
+      "Ada's video again on Grace's page",
+    );
     await poll(broadcastPixel, (px) => near(px, ada.colour), "Ada's colour in the broadcast again", 30_000);
     console.log(`# Ada's picture is back on Grace's page and in the broadcast ${Date.now() - on} ms after the camera came on`);
     await grace.page.screenshot({ path: screenshotPath('22-call-page-camera-on'), fullPage: true });
@@ -229,8 +319,16 @@ describe('the join page is a call page (Chromium)', { timeout: 240_000 }, () => 
     await grace.page.getByRole('button', { name: 'Join' }).click();
     await grace.page.getByRole('status').filter({ hasText: 'Joined as Grace Hopper' }).waitFor();
     // A development token names a fresh user on each join.
-    grace.userId = (await poll(async () => h.server.media.participants(CID).find((x) => x.name === grace.name)?.userId, (id) => id !== undefined, 'Grace back in the call'))!;
-    await poll(() => tileOf(ada.page!, grace), (tile) => tile.video === 'playing' && near(tile.pixel, grace.colour), "Grace's video after she joined again");
+    grace.userId = (await poll(
+      async () => h.server.media.participants(CID).find((x) => x.name === grace.name)?.userId,
+      (id) => id !== undefined,
+      'Grace back in the call',
+    ))!;
+    await poll(
+      () => tileOf(ada.page!, grace),
+      (tile) => tile.video === 'playing' && near(tile.pixel, grace.colour),
+      "Grace's video after she joined again",
+    );
     await ada.page.screenshot({ path: screenshotPath('23-call-page-rejoined'), fullPage: true });
   });
 });
