@@ -51,7 +51,8 @@ export class CallGrid {
   update(roster: Roster, selfUserId: string): void {
     const others = roster.filter((p) => p.userId !== selfUserId);
     for (const [sid, tile] of this.tiles) {
-      if (!others.some((p) => p.sessionId === sid)) this.remove(tile);
+      // A participant who left: the server has ended the subscription with them.
+      if (!others.some((p) => p.sessionId === sid)) this.remove(tile, false);
     }
     for (const entry of others) {
       const tile = this.tiles.get(entry.sessionId);
@@ -67,7 +68,7 @@ export class CallGrid {
 
   close(): void {
     clearInterval(this.watchdog);
-    for (const tile of [...this.tiles.values()]) this.remove(tile);
+    for (const tile of [...this.tiles.values()]) this.remove(tile, true);
   }
 
   private add(entry: RosterEntry): void {
@@ -88,11 +89,11 @@ export class CallGrid {
     void this.subscribe(tile);
   }
 
-  private remove(tile: Tile): void {
+  private remove(tile: Tile, release: boolean): void {
     tile.closed = true;
     if (tile.retry) clearTimeout(tile.retry);
     this.tiles.delete(tile.entry.sessionId);
-    void tile.subscriber?.stop();
+    void tile.subscriber?.stop(release);
     tile.subscriber = null;
     tile.video.srcObject = null;
     tile.el.remove();
@@ -128,7 +129,7 @@ export class CallGrid {
   /** After a failed or lost subscription: a new one after a backoff, while the participant is here. */
   private resubscribe(tile: Tile, failed: WhepSubscriber): void {
     if (tile.closed || tile.subscriber !== failed || tile.retry) return;
-    void failed.stop();
+    void failed.stop(false);
     tile.subscriber = null;
     tile.el.dataset.state = 'reconnecting';
     const delay = backoffDelay(tile.attempt++);

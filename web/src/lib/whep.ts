@@ -54,8 +54,12 @@ export class WhepSubscriber {
     return stream;
   }
 
-  async stop(): Promise<void> {
-    const resource = this.resource;
+  /**
+   * Ends the subscription. `release: false` when the server has ended it already (the participant
+   * left, or the connection failed: the server closes its side by itself), so no DELETE is sent.
+   */
+  async stop(release = true): Promise<void> {
+    const resource = release ? this.resource : null;
     this.resource = null;
     this.pc?.close();
     this.pc = null;
