@@ -129,6 +129,8 @@ export interface TrackDecoderOptions {
   label?: string;
   /** no frame for this long (while packets arrive) counts as a stall */
   stallMs?: number;
+  /** no packet for this long: the track is idle (the publisher stopped sending) and has no picture */
+  idleMs?: number;
   /** how long a replacement process may take before it is swapped in anyway */
   swapTimeoutMs?: number;
   /** the ffmpeg executable (default `ffmpeg` on the PATH) */
@@ -162,6 +164,7 @@ export class TrackDecoder extends EventEmitter<TrackDecoderEvents> {
   private readonly timer: NodeJS.Timeout;
   private readonly process: ProcessOptions;
   private readonly stallMs: number;
+  private readonly idleMs: number;
   private readonly swapTimeoutMs: number;
   private pendingSince = 0;
   /**
@@ -181,6 +184,7 @@ export class TrackDecoder extends EventEmitter<TrackDecoderEvents> {
       ...(options.ffmpegPath ? { ffmpegPath: options.ffmpegPath } : {}),
     };
     this.stallMs = options.stallMs ?? 2000;
+    this.idleMs = options.idleMs ?? 1500;
     this.swapTimeoutMs = options.swapTimeoutMs ?? 4000;
     this.timer = setInterval(() => this.check(), 250);
     this.timer.unref();
@@ -245,6 +249,9 @@ export class TrackDecoder extends EventEmitter<TrackDecoderEvents> {
    * progress, the previous picture scaled to the new size.
    */
   latestFrame(spec?: VideoOutputSpec): DecodedFrame | null {
+    // The publisher stopped sending (camera turned off: its sender's track replaced by none): no
+    // picture, so the layout's placeholder shows instead of the last frame frozen.
+    if (this.lastPacketAt > 0 && Date.now() - this.lastPacketAt > this.idleMs) return null;
     const target = spec ? normalize(spec) : (this.consumers.get('default') ?? this.wantedSpecs[0]);
     if (!target) return null;
     const key = outputKey(target);
