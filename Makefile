@@ -1,13 +1,14 @@
 # Callcast: `make start` serves on the embedded defaults; `make test` runs `make check` and then the
 # whole suite; `make check` runs the linter, the formatter check and the three typechecks.
-# All install what is missing first (Debian packages as root, npm packages from the lockfile).
+# All install what is missing first (Debian packages as root, npm packages exactly as the
+# lockfile says, with npm ci).
 
 NODE_MODULES_STAMP := node_modules/.install-stamp
 
 .PHONY: start test check lint format typecheck build deps deps-test bench clean
 
 start: deps build
-	CALLCAST_DEV_TOKENS=$${CALLCAST_DEV_TOKENS:-1} node dist/cli.js serve
+	CALLCAST_DEV_TOKENS=$${CALLCAST_DEV_TOKENS:-1} CALLCAST_RTMP_ALLOW=$${CALLCAST_RTMP_ALLOW:-127.0.0.1,::1} node dist/cli.js serve
 
 test: deps-test check build
 	scripts/run-tests.sh
@@ -41,10 +42,10 @@ deps-test: $(NODE_MODULES_STAMP)
 
 $(NODE_MODULES_STAMP): package.json package-lock.json
 	@command -v npm >/dev/null || { echo "Node.js 20+ with npm is required" >&2; exit 1; }
-	# npm install (not npm ci): it follows the lockfile, and unlike npm 11's ci it accepts the
-	# lockfile's missing entries for other platforms' optional binaries (@napi-rs/canvas).
-	npm install --no-audit --no-fund
-	@touch $@
+	@# npm ci installs exactly the lockfile (which records every platform's optional binaries, so
+	@# it never rewrites it). A node_modules that is a link belongs to another checkout: left alone.
+	@if [ -L node_modules ]; then echo "node_modules is a link to $$(readlink node_modules): not reinstalling it from here"; \
+	else npm ci --no-audit --no-fund && touch $@; fi
 
 clean:
 	rm -rf dist node_modules

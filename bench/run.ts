@@ -5,7 +5,7 @@
  *
  *   npm run bench                  full run (about 12 minutes, at most 15)
  *   npm run bench -- --smoke       every figure once for a few seconds; writes bench/results/smoke.json
- *   options: --out FILE (JSON path), --only overhead,fanout,start,latency,capacity, --no-markdown
+ *   options: --out FILE (JSON path), --only overhead,fanout,forwarding,start,latency,capacity, --no-markdown
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -13,6 +13,7 @@ import { startNginxIngest, type NginxIngest } from '../test/support/rtmp-ingest.
 import { addedLatency } from './figures/added-latency.js';
 import { capacity } from './figures/capacity.js';
 import { fanOut } from './figures/fanout.js';
+import { forwarding } from './figures/forwarding.js';
 import { compositeOverhead } from './figures/overhead.js';
 import { startLatency } from './figures/start-latency.js';
 import { loadAverage } from './lib/proc.js';
@@ -29,6 +30,7 @@ interface Plan {
   budgetS: number;
   overhead: Timings;
   fanout: Timings & { pairs: number };
+  forwarding: Timings & { pairs: number };
   starts: number;
   flashes: number;
   flashPeriodMs: number;
@@ -39,6 +41,7 @@ const FULL: Plan = {
   budgetS: 14 * 60,
   overhead: { warmupS: 5, windowS: 20, windows: 3 },
   fanout: { warmupS: 5, windowS: 10, windows: 1, pairs: 3 },
+  forwarding: { warmupS: 5, windowS: 10, windows: 1, pairs: 3 },
   starts: 10,
   flashes: 20,
   flashPeriodMs: 1500,
@@ -49,6 +52,7 @@ const SMOKE: Plan = {
   budgetS: 170,
   overhead: { warmupS: 1, windowS: 2, windows: 1 },
   fanout: { warmupS: 1, windowS: 2, windows: 1, pairs: 1 },
+  forwarding: { warmupS: 1, windowS: 2, windows: 1, pairs: 1 },
   starts: 1,
   flashes: 3,
   flashPeriodMs: 1000,
@@ -65,6 +69,7 @@ const GROUP_FIGURES: Record<string, Array<[id: string, title: string, unit: stri
     ['fanout_5_vs_1', 'Fan-out: CPU with 5 destinations / with 1 (720p30, same layout)', 'x', '<= 1.05'],
     ['memory_per_destination', 'Memory per extra destination (service RSS, 5 vs 1 destinations / 4)', 'MiB'],
   ],
+  forwarding: [['forwarding_per_stream', 'Forwarding: service CPU per forwarded stream (4-person call, everyone sees everyone, vs nobody subscribed)', 'millicores']],
   start: [['start_latency', 'Start latency: request to first video frame at the ingest (720p30, cold)', 'ms', 'median < 1000']],
   latency: [['added_latency', 'Added latency: participant frame to ingest (720p30 spotlight)', 'ms', 'median < 400']],
   capacity: [
@@ -145,6 +150,7 @@ async function main(): Promise<void> {
 
     await run('overhead', () => compositeOverhead(ctx, plan.overhead));
     await run('fanout', () => fanOut(ctx, plan.fanout, plan.fanout.pairs));
+    await run('forwarding', () => forwarding(ctx, plan.forwarding, plan.forwarding.pairs));
     await run('start', () => startLatency(ctx, plan.starts));
     await run('latency', () => addedLatency(ctx, plan.flashes, plan.flashPeriodMs));
     // Start the capacity search near what the CPU of one group predicts for this machine.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system packages Callcast needs, from Debian's archive, when they are missing.
 #   scripts/install-system-deps.sh runtime   # what `make start` needs (ffmpeg, fonts)
-#   scripts/install-system-deps.sh test      # plus what the test suite needs (nginx + RTMP module, PostgreSQL, openssl, Chromium)
+#   scripts/install-system-deps.sh test      # plus what the test suite needs (nginx + RTMP module, PostgreSQL, openssl, Chromium,
+#                                            # GStreamer webrtcbin, rtmpdump, iproute2, iptables)
 set -euo pipefail
 profile="${1:-runtime}"
 
@@ -12,6 +13,11 @@ want() { for p in "$@"; do have_pkg "$p" || need+=("$p"); done; }
 want ffmpeg fonts-dejavu-core ca-certificates
 if [ "$profile" = "test" ]; then
   want nginx libnginx-mod-rtmp libnginx-mod-stream postgresql openssl procps chromium
+  # Interop peers: GStreamer's webrtcbin as a WHIP publisher (Python bindings, libnice, codecs),
+  # rtmpdump to pull broadcasts back, network namespaces (iproute2) and a NAT (iptables).
+  want python3 python3-gi python3-gst-1.0 gir1.2-gst-plugins-bad-1.0 gstreamer1.0-tools gstreamer1.0-nice \
+    gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav \
+    rtmpdump iproute2 iptables
 fi
 
 if [ "${#need[@]}" -eq 0 ]; then

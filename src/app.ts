@@ -15,9 +15,16 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Access } from './calls/access.js';
 import { BroadcastState, type EngineFactory } from './calls/broadcasts.js';
+import { CallDeletion, type CallDeletionHook } from './calls/call-deletion.js';
+import { CallLimits } from './calls/call-limits.js';
+import { CallMembers } from './calls/call-members.js';
 import { CallTypeService, seedCallTypes } from './calls/call-types.js';
 import { CallService } from './calls/calls.js';
+import { HlsState } from './calls/hls.js';
+import { RecordingState } from './calls/recordings.js';
 import { LiveSessions } from './calls/live-sessions.js';
+import { TaskLog } from './calls/tasks.js';
+import { UserDeletion } from './calls/user-deletion.js';
 import { UserService } from './calls/users.js';
 import { mediaAddress, resolveCredentials, type Config } from './config.js';
 import type { BroadcastEngine } from './egress/contract.js';
@@ -25,20 +32,26 @@ import { EgressEngine, type EgressEngineOptions } from './egress/engine.js';
 import { renderMetrics } from './egress/metrics.js';
 import { InProcessEventBus } from './events/bus.js';
 import type { EventBus, WebhookTarget } from './events/contract.js';
-import { WebhookDispatcher } from './events/webhooks.js';
+import { WebhookDispatcher, type WebhookRetryPolicy } from './events/webhooks.js';
+import { DestinationPolicy } from './net/destination-policy.js';
+import { resolveDestination } from './net/resolve.js';
 import { Credentials } from './http/auth.js';
 import { connectPlugin } from './http/connect.js';
 import { CallsConnectAuthority } from './http/connect-authority.js';
 import { createHttpEdge } from './http/edge.js';
+import { mediaFilesPlugin } from './http/media-files.js';
 import { metricsPlugin } from './http/metrics.js';
 import { restPlugin } from './http/rest/index.js';
 import { DEFAULT_WEB_ROOT, devTokensFromSecret, previewSource, webPlugin } from './http/web.js';
 import { whipPlugin } from './http/whip.js';
+import { authorizeCallReader, whepRoutes } from './http/whep.js';
 import { createLogger, describeError, type ProcessLogger } from './log.js';
 import { createCallFrameSourceFactory } from './media/call-frame-source.js';
 import { CallMedia } from './media/call-media.js';
 import { ImageStore } from './render/images.js';
+import { LocalDirectoryStorage } from './storage/local-directory.js';
 import { openStore, type Store } from './store/store.js';
+import { parseCallCid } from './wire/call-cid.js';
 import { PreviewTap } from './web/preview.js';
 
 export interface CallcastOptions {
@@ -51,8 +64,14 @@ export interface CallcastOptions {
   engine?: EngineFactory;
   /** Where the built pages are; default the repository's dist/web/pages. */
   webRoot?: string;
+  /** HLS and recording settings for tests: how long stopped HLS files stay, how long download links work. */
+  outputs?: { hlsRetentionMs?: number; downloadTtlMs?: number };
   /** More HTTP surfaces, registered as plugins of the edge (under its error handler and `authenticate`). */
   plugins?: EdgePlugin[];
+  /** What else holds data of a call and must hear of its deletion (recordings: their files go on a hard delete). */
+  callDeletionHooks?: CallDeletionHook[];
+  /** Overrides of the webhook retry policy (tests compress the backoff; the horizon is config's). */
+  webhookPolicy?: Partial<WebhookRetryPolicy>;
 }
 
 /** What an extra HTTP surface gets to work with. */
@@ -77,6 +96,8 @@ export interface Callcast<Egress extends EgressEngine | null = EgressEngine> {
   access: Access;
   calls: CallService;
   broadcasts: BroadcastState;
+  hls: HlsState;
+  recordings: RecordingState;
   /** The broadcast engine (the egress unless `engine` was given). */
   engine: BroadcastEngine;
   /** The egress engine (encoder processes, stats of every destination); null with another engine. */
@@ -88,6 +109,10 @@ export interface Callcast<Egress extends EgressEngine | null = EgressEngine> {
   apiSecret: string;
   /** True when the credentials were generated for development (and should be shown). */
   credentialsGenerated: boolean;
+  /** The webhook dispatcher (its metrics: dead deliveries). */
+  webhooks: WebhookDispatcher;
+  /** Where outgoing connections may go (CALLCAST_RTMP_ALLOW). */
+  destinationPolicy: DestinationPolicy;
   /** Stops everything (idempotent). */
   close(): Promise<void>;
 }
@@ -141,18 +166,20 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
   };
 
   try {
-    const store = await openStore({ ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}), sqlitePath: sqlitePathFor(config) });
+    const store = await openStore({ ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}), sqlitePath: sqlitePathFor(config), log });
+    // Where user-chosen outgoing connections (RTMP targets, images) may go.
+    const destinationPolicy = DestinationPolicy.fromAllowList(config.rtmpAllow);
     steps.push(['store', () => store.close()]);
     await seedCallTypes(store, new Date().toISOString());
     const bus = new InProcessEventBus({ log });
 
     const media = new CallMedia({
-      ice: { host: mediaAddress(config.mediaHost, config.host) },
+      ice: { host: mediaAddress(config.mediaHost, config.host), publicIp: config.mediaPublicIp, iceServers: config.iceServers ?? [] },
       ...(config.ffmpegPath ? { ffmpegPath: config.ffmpegPath } : {}),
       log,
     });
     steps.push(['media', () => media.close()]);
-    const images = new ImageStore({ log });
+    const images = new ImageStore({ log, policy: destinationPolicy });
     const previews = new PreviewTap();
 
     const access = new Access(store);
@@ -165,6 +192,7 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
         listener,
         log,
         frameSourceFactory: previews.wrap(createCallFrameSourceFactory({ media, images })),
+        resolveAddress: (host, port) => resolveDestination(destinationPolicy, host, port),
       });
     const broadcasts = new BroadcastState({
       store,
@@ -172,11 +200,67 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
       log,
       participants: (cid) => media.participants(cid),
       engine: opts.engine ?? egressEngine,
+      destinationPolicy,
     });
     steps.push(['broadcasts', () => broadcasts.close()]);
     const egress = broadcasts.engine instanceof EgressEngine ? broadcasts.engine : null;
-    const calls = new CallService({ store, bus, log, access, broadcasts, sessions, publicUrl: () => publicUrl.get() });
+    const ffmpegPath = opts.egress?.ffmpegPath ?? config.ffmpegPath;
+    const hls = new HlsState({
+      store,
+      bus,
+      log,
+      engine: egress,
+      dir: join(config.dataDir, 'hls'),
+      publicUrl: () => publicUrl.get(),
+      participants: (cid) => media.participants(cid),
+      ...(ffmpegPath ? { ffmpegPath } : {}),
+      ...(opts.outputs?.hlsRetentionMs !== undefined ? { retentionMs: opts.outputs.hlsRetentionMs } : {}),
+    });
+    steps.push(['hls', () => hls.close()]);
+    const storage = new LocalDirectoryStorage(join(config.dataDir, 'recordings'));
+    const recordings = new RecordingState({
+      store,
+      bus,
+      log,
+      engine: egress,
+      storage,
+      workDir: join(config.dataDir, 'recordings-work'),
+      publicUrl: () => publicUrl.get(),
+      signingSecret: creds.apiSecret,
+      sessionId: (cid) => sessions.session(cid)?.id ?? null,
+      participants: (cid) => media.participants(cid),
+      ...(ffmpegPath ? { ffmpegPath } : {}),
+      ...(opts.outputs?.downloadTtlMs !== undefined ? { downloadTtlMs: opts.outputs.downloadTtlMs } : {}),
+    });
+    steps.push(['recordings', () => recordings.close()]);
+    const calls = new CallService({ store, bus, log, access, broadcasts, hls, recordings, sessions, publicUrl: () => publicUrl.get() });
     const users = new UserService({ store, bus });
+    const tasks = new TaskLog();
+    // A deleted call's HLS stops; a hard delete removes its recordings too.
+    const outputsDeletion: CallDeletionHook = {
+      callDeleted: async (cid, mode) => {
+        await hls.stopForCall(cid);
+        if (mode === 'hard') await recordings.deleteAll(cid);
+        else await recordings.stopForCall(cid);
+      },
+    };
+    const deletion = new CallDeletion({ store, bus, log, access, broadcasts, calls, tasks, hooks: [outputsDeletion, ...(opts.callDeletionHooks ?? [])] });
+    const members = new CallMembers({ store, access });
+    const userDeletion = new UserDeletion({ store, bus, log, access, calls: deletion, tasks });
+    const limits = new CallLimits({
+      store,
+      bus,
+      log,
+      end: async (cid, reason) => {
+        const parts = parseCallCid(cid);
+        if (parts) await calls.end({ kind: 'server' }, parts.type, parts.id, reason);
+      },
+      sessionStartedAt: (cid) => {
+        const startedAt = sessions.session(cid)?.started_at;
+        return typeof startedAt === 'string' ? startedAt : undefined;
+      },
+    });
+    steps.push(['limits', () => limits.close()]);
     const callTypes = new CallTypeService({ store, access });
 
     const webhooks = new WebhookDispatcher({
@@ -185,6 +269,10 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
       apiKey: creds.apiKey,
       apiSecret: creds.apiSecret,
       log,
+      policy: {
+        ...opts.webhookPolicy,
+        ...(config.webhookRetryHorizonSeconds !== undefined ? { horizonMs: config.webhookRetryHorizonSeconds * 1000 } : {}),
+      },
       target: async (): Promise<WebhookTarget | null> => {
         const settings = await store.getAppSettings();
         const url = settings.webhook_url || config.webhookUrl;
@@ -201,7 +289,8 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
     }
     const app = createHttpEdge({ log, credentials, logRequests: config.logLevel === 'debug' || config.logLevel === 'trace' });
     steps.push(['http', () => app.close()]);
-    await app.register(restPlugin, { access, calls, broadcasts, users, callTypes, store });
+    await app.register(restPlugin, { access, calls, broadcasts, hls, recordings, users, callTypes, store, deletion, members, userDeletion, tasks });
+    await app.register(mediaFilesPlugin, { hls, recordings, storage });
     await app.register(connectPlugin, {
       bus,
       authority: new CallsConnectAuthority({ credentials, users, access }),
@@ -218,6 +307,7 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
       // client adds one, must still be the right one.
       authorize: async (req, type, id) => access.publisher(await req.authenticate({ apiKey: 'optional' }), type, id),
     });
+    await app.register(whepRoutes, { media, log, authorize: async (req, type, id) => authorizeCallReader(access, await req.authenticate({ apiKey: 'optional' }), type, id) });
     await app.register(webPlugin, {
       webRoot: opts.webRoot ?? DEFAULT_WEB_ROOT,
       apiKey: creds.apiKey,
@@ -225,7 +315,7 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
       preview: previewSource({ credentials, access, broadcasts, tap: previews }),
     });
     await app.register(metricsPlugin, {
-      ...(egress ? { render: () => renderMetrics(egress) } : {}),
+      render: async () => (egress ? renderMetrics(egress) : '') + (await webhooks.metricsText()),
       ...(config.metricsToken ? { token: config.metricsToken } : {}),
     });
     const ctx: EdgeContext = { access, calls, broadcasts, bus, publicUrl: () => publicUrl.get() };
@@ -242,6 +332,10 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
 
     const resumed = await broadcasts.resume();
     if (resumed > 0) log.info({ resumed }, 'active broadcasts resumed');
+    const recovered = await recordings.recover();
+    if (recovered > 0) log.info({ recovered }, 'interrupted recordings finished');
+    const resumedHls = await hls.resume();
+    if (resumedHls > 0) log.info({ resumed: resumedHls }, 'HLS broadcasts resumed');
 
     let closing: Promise<void> | null = null;
     return {
@@ -252,6 +346,8 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
       access,
       calls,
       broadcasts,
+      hls,
+      recordings,
       engine: broadcasts.engine,
       egress,
       media,
@@ -259,6 +355,8 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
       apiKey: creds.apiKey,
       apiSecret: creds.apiSecret,
       credentialsGenerated: creds.generated,
+      webhooks,
+      destinationPolicy,
       close: () => (closing ??= shutdown()),
     };
   } catch (err) {

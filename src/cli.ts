@@ -1,19 +1,31 @@
 #!/usr/bin/env node
 /**
- * callcast CLI: `serve` runs the service; `token` mints a user token with the configured secret.
+ * callcast CLI: `serve` runs the service; `token` mints a user token with the configured secret;
+ * `calls` and `broadcast start|stop|list` operate a running server through its REST API
+ * (src/cli/operator.ts).
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { SignJWT } from 'jose';
+import { EXIT, ServerError, UnreachableError, UsageError } from './cli/errors.js';
+import { nextSteps } from './cli/next-steps.js';
+import { broadcastCommand, callsCommand, type CommandIo } from './cli/operator.js';
+import { mintUserToken } from './cli/tokens.js';
 import { ConfigError, loadConfig, parsePort, resolveCredentials, type Config } from './config.js';
 import { isCallPathPart, parseCallCid } from './wire/call-cid.js';
+
+export { mintUserToken };
 
 const HELP = `Usage: callcast <command> [options]
 
 Commands:
   serve                 Start the server.
   token --user ID       Print a user token signed with the API secret.
+  calls                 List the latest calls with who is in them and their broadcasts.
+  broadcast start       Start a broadcast of a call to an RTMP(S) destination.
+  broadcast stop        Stop one broadcast of a call (--name) or all of them (--all).
+  broadcast list        List a call's broadcasts with their live state and stats.
+  webhooks list|replay  Dead webhook deliveries: list them, send them again (--id ID | --all).
 
 serve options (each mirrors an environment variable):
   --port N              CALLCAST_PORT (default 3030)
@@ -26,6 +38,8 @@ serve options (each mirrors an environment variable):
   CALLCAST_DEV_TOKENS=1 serves /dev/token and prints a signed-in console link (development only;
   \`make start\` turns it on). CALLCAST_MEDIA_HOST is the address WebRTC media is received on.
   CALLCAST_METRICS_TOKEN protects GET /metrics (scrapers send Authorization: Bearer <token>).
+  CALLCAST_RTMP_ALLOW opens internal destinations (hosts, IPs, CIDRs, host:port, *:port) to outgoing
+  connections; CALLCAST_WEBHOOK_RETRY_HORIZON is how long webhooks are retried (seconds, default 86400).
   API key and secret come from CALLCAST_API_KEY / CALLCAST_API_SECRET; when both are unset,
   development credentials are generated once and kept in <data-dir>/credentials.json.
 
@@ -36,10 +50,44 @@ token options:
   --role ROLE           role claim (the call role for call_cids)
   --data-dir DIR        where development credentials are kept
 
+calls options:
+  --limit N             how many calls, newest first (default 25, at most 100)
+
+broadcast start options:
+  --call TYPE:ID        the call (required), e.g. default:standup
+  --name NAME           the broadcast's name in the call (required), e.g. youtube
+  --url URL             the ingest, rtmp://... or rtmps://... (required)
+  --key KEY             the stream key (appended to the URL as its last segment)
+  --quality Q           360p, 480p, 720p, 1080p, 1440p or portrait-360x640 ... portrait-1440x2560
+                        (default: the call's broadcasting settings)
+  --layout L            spotlight, grid, single-participant, mobile (default: the call's)
+
+broadcast stop options:
+  --call TYPE:ID        the call (required)
+  --name NAME | --all   which broadcast to stop
+
+broadcast list options:
+  --call TYPE:ID        the call (required)
+
+Options of calls and broadcast (the server they talk to):
+  --server URL          CALLCAST_URL, else CALLCAST_PUBLIC_URL (default http://127.0.0.1:3030)
+  --api-key KEY         CALLCAST_API_KEY
+  --api-secret SECRET   CALLCAST_API_SECRET (prefer the variable: flags show in process lists)
+  --data-dir DIR        with neither key nor secret set, the development credentials a local
+                        \`callcast serve\` keeps in DIR/credentials.json (default ./data)
+  --json                print one JSON document for scripts (stream keys masked)
+
+Exit codes: 0 done, 1 the server refused the request (its message is printed), 2 wrong command
+line, 3 the server could not be reached.
+
+Examples:
+  callcast calls
+  callcast broadcast start --call default:standup --name local --url rtmp://127.0.0.1:1935/live --key test
+  callcast broadcast list --call default:standup --json
+  callcast broadcast stop --call default:standup --all
+
   -h, --help            Show this help.
 `;
-
-class UsageError extends Error {}
 
 const FLAG_ENV: Record<string, string> = {
   port: 'CALLCAST_PORT',
@@ -51,9 +99,13 @@ const FLAG_ENV: Record<string, string> = {
   'log-level': 'CALLCAST_LOG_LEVEL',
 };
 
-function parse(args: string[], options: Record<string, { type: 'string' | 'boolean'; short?: string }>): Record<string, string | boolean | undefined> {
+function parse(
+  args: string[],
+  options: Record<string, { type: 'string' | 'boolean'; short?: string }>,
+): Record<string, string | boolean | undefined> {
   try {
-    return parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: false, strict: true }).values;
+    return parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: false, strict: true })
+      .values;
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
@@ -90,12 +142,24 @@ async function serve(args: string[]): Promise<void> {
     const existing = await server.store.getUser(DEV_OPERATOR);
     if (!existing) {
       await server.store.upsertUsers([
-        { id: DEV_OPERATOR, role: 'admin', name: 'Operator', image: null, custom: {}, language: '', teams: [], invisible: false, created_at: now, updated_at: now },
+        {
+          id: DEV_OPERATOR,
+          role: 'admin',
+          name: 'Operator',
+          image: null,
+          custom: {},
+          language: '',
+          teams: [],
+          invisible: false,
+          created_at: now,
+          updated_at: now,
+        },
       ]);
     }
     const operatorToken = await mintUserToken(server.apiSecret, { userId: DEV_OPERATOR, ttlSeconds: 12 * 3600 });
     process.stdout.write(`Console:    ${consoleLink(server.url, operatorToken)}\n`);
     process.stdout.write(`Join page:  ${server.url}/join/default/<call-id>  (development tokens are on: CALLCAST_DEV_TOKENS=1)\n`);
+    process.stdout.write(nextSteps(server.url));
   }
   let stopping = false;
   const stop = (signal: string) => {
@@ -111,19 +175,6 @@ async function serve(args: string[]): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
-}
-
-export async function mintUserToken(
-  secret: string,
-  claims: { userId: string; ttlSeconds: number; callCids?: string[]; role?: string },
-  nowSeconds = Math.floor(Date.now() / 1000),
-): Promise<string> {
-  const iat = nowSeconds - 1;
-  const payload: Record<string, unknown> = { user_id: claims.userId, iat };
-  if (claims.ttlSeconds > 0) payload.exp = iat + claims.ttlSeconds;
-  if (claims.callCids) payload.call_cids = claims.callCids;
-  if (claims.role) payload.role = claims.role;
-  return new SignJWT(payload).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(new TextEncoder().encode(secret));
 }
 
 async function token(args: string[]): Promise<void> {
@@ -144,12 +195,16 @@ async function token(args: string[]): Promise<void> {
   }
   const claims: { userId: string; ttlSeconds: number; callCids?: string[]; role?: string } = { userId: user, ttlSeconds };
   if (typeof values['call-cids'] === 'string') {
-    const cids = values['call-cids'].split(',').map((s) => s.trim()).filter(Boolean);
+    const cids = values['call-cids']
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     const bad = cids.find((c) => {
       const parsed = parseCallCid(c);
       return !parsed || !isCallPathPart(parsed.type) || !isCallPathPart(parsed.id);
     });
-    if (cids.length === 0 || bad !== undefined) throw new UsageError(`--call-cids must be a comma-separated list of type:id${bad ? ` (bad: "${bad}")` : ''}`);
+    if (cids.length === 0 || bad !== undefined)
+      throw new UsageError(`--call-cids must be a comma-separated list of type:id${bad ? ` (bad: "${bad}")` : ''}`);
     claims.callCids = cids;
   }
   if (typeof values.role === 'string') {
@@ -168,17 +223,37 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(HELP);
       return command === undefined ? 2 : 0;
     }
+    const io: CommandIo = { env: process.env, out: (text) => void process.stdout.write(text) };
     if (command === 'serve') await serve(rest);
     else if (command === 'token') await token(rest);
-    else throw new UsageError(`unknown command "${command}"`);
-    return 0;
+    else if (command === 'calls') {
+      if (!(await callsCommand(rest, io))) process.stdout.write(HELP);
+    } else if (command === 'broadcast') {
+      if (!(await broadcastCommand(rest, io))) process.stdout.write(HELP);
+    } else if (command === 'webhooks') {
+      const { webhooksCommand, WebhooksUsageError } = await import('./cli/webhooks.js');
+      await webhooksCommand(rest, configFrom, (t) => void process.stdout.write(t)).catch((err: unknown) => {
+        throw err instanceof WebhooksUsageError ? new UsageError(err.message) : err;
+      });
+    } else throw new UsageError(`unknown command "${command}"`);
+    return EXIT.ok;
   } catch (err) {
     if (err instanceof UsageError || err instanceof ConfigError) {
       process.stderr.write(`callcast: ${err.message}\nRun "callcast --help" for usage.\n`);
-      return 2;
+      return EXIT.usage;
+    }
+    if (err instanceof UnreachableError) {
+      process.stderr.write(`callcast: ${err.message}\n`);
+      return EXIT.unreachable;
+    }
+    if (err instanceof ServerError) {
+      process.stderr.write(`callcast: ${err.message} (HTTP ${err.status})\n`);
+      if (err.status === 401)
+        process.stderr.write("callcast: check the API key and secret (CALLCAST_API_KEY, CALLCAST_API_SECRET) against the server's\n");
+      return EXIT.server;
     }
     process.stderr.write(`callcast: ${err instanceof Error ? err.message : String(err)}\n`);
-    return 1;
+    return EXIT.server;
   }
 }
 

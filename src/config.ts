@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
+import { parseAllowList } from './net/destination-policy.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -35,6 +36,54 @@ export interface Config {
   mediaHost?: string;
   /** When set, GET /metrics needs `Authorization: Bearer <token>` (CALLCAST_METRICS_TOKEN). */
   metricsToken?: string;
+  /** How long a webhook delivery is retried before it is parked as dead, seconds (CALLCAST_WEBHOOK_RETRY_HORIZON; default 86400). */
+  webhookRetryHorizonSeconds?: number;
+  /**
+   * Outgoing destinations opened despite resolving to internal addresses (CALLCAST_RTMP_ALLOW:
+   * comma-separated hosts, IPs, CIDRs, host:port, *:port). Validated here, applied by src/net.
+   */
+  rtmpAllow?: string;
+  /**
+   * The public address WebRTC media is reached at when the media host is behind 1:1 NAT
+   * (CALLCAST_MEDIA_PUBLIC_IP): answers advertise it in place of the local address.
+   */
+  mediaPublicIp?: string;
+  /** STUN/TURN servers for WHIP sessions (CALLCAST_ICE_SERVERS); absent or empty: none. */
+  iceServers?: IceServer[];
+}
+
+export interface IceServer { urls: string[]; username?: string; credential?: string }
+
+const ICE_URL = /^(stun|stuns|turn|turns):[^\s,]+$/;
+
+/**
+ * CALLCAST_ICE_SERVERS: a comma-separated list of stun:/turn: URLs, or a JSON array of
+ * `{ urls, username?, credential? }` (for TURN credentials). Empty or unset: none.
+ */
+export function parseIceServers(value: string | undefined): IceServer[] {
+  if (value === undefined || value.trim() === '') return [];
+  const raw = value.trim();
+  const bad = (why: string) => new ConfigError(`CALLCAST_ICE_SERVERS ${why}`);
+  if (raw.startsWith('[')) {
+    let parsed: unknown;
+    try { parsed = JSON.parse(raw); } catch { throw bad('is not valid JSON'); }
+    if (!Array.isArray(parsed)) throw bad('must be a JSON array');
+    return parsed.map((entry, i) => {
+      const e = entry as { urls?: unknown; username?: unknown; credential?: unknown } | null;
+      const urls = typeof e?.urls === 'string' ? [e.urls] : e?.urls;
+      if (!Array.isArray(urls) || urls.length === 0 || !urls.every((u) => typeof u === 'string' && ICE_URL.test(u))) {
+        throw bad(`entry ${i}: "urls" must be stun:, stuns:, turn: or turns: URLs`);
+      }
+      const server: IceServer = { urls: urls as string[] };
+      if (e!.username !== undefined) { if (typeof e!.username !== 'string') throw bad(`entry ${i}: "username" must be a string`); server.username = e!.username; }
+      if (e!.credential !== undefined) { if (typeof e!.credential !== 'string') throw bad(`entry ${i}: "credential" must be a string`); server.credential = e!.credential; }
+      return server;
+    });
+  }
+  return raw.split(',').map((u) => u.trim()).filter(Boolean).map((u) => {
+    if (!ICE_URL.test(u)) throw bad(`must list stun:, stuns:, turn: or turns: URLs, got "${u}"`);
+    return { urls: [u] };
+  });
 }
 
 /** The ffmpeg executable used where the configuration names none. */
@@ -95,6 +144,10 @@ export function loadConfig(env: Env): Config {
   if (devTokens !== undefined && !['0', '1', 'true', 'false'].includes(devTokens)) {
     throw new ConfigError(`CALLCAST_DEV_TOKENS must be 1 or 0, got "${devTokens}"`);
   }
+  const mediaPublicIp = nonEmpty(env.CALLCAST_MEDIA_PUBLIC_IP);
+  if (mediaPublicIp !== undefined && (isIP(mediaPublicIp) !== 4 || mediaPublicIp === '0.0.0.0' || mediaPublicIp.startsWith('127.'))) {
+    throw new ConfigError(`CALLCAST_MEDIA_PUBLIC_IP must be an IPv4 address clients can reach (not a wildcard or loopback), got "${mediaPublicIp}"`);
+  }
   const ffmpegPath = nonEmpty(env.CALLCAST_FFMPEG);
   if (ffmpegPath !== undefined && /[\u0000-\u001f]/.test(ffmpegPath)) {
     throw new ConfigError('CALLCAST_FFMPEG must be a command name or a path to the ffmpeg executable');
@@ -107,12 +160,27 @@ export function loadConfig(env: Env): Config {
   if (metricsToken !== undefined && (metricsToken.length < 16 || /\s/.test(metricsToken))) {
     throw new ConfigError('CALLCAST_METRICS_TOKEN must be at least 16 characters without spaces');
   }
+  const horizon = nonEmpty(env.CALLCAST_WEBHOOK_RETRY_HORIZON);
+  if (horizon !== undefined && (!/^\d+$/.test(horizon) || Number(horizon) < 1 || Number(horizon) > 30 * 86400)) {
+    throw new ConfigError(`CALLCAST_WEBHOOK_RETRY_HORIZON must be a whole number of seconds from 1 to 2592000 (30 days), got "${horizon}"`);
+  }
+  const rtmpAllow = nonEmpty(env.CALLCAST_RTMP_ALLOW);
+  if (rtmpAllow !== undefined) {
+    try {
+      parseAllowList(rtmpAllow);
+    } catch (err) {
+      throw new ConfigError(`CALLCAST_RTMP_ALLOW: ${(err as Error).message}`);
+    }
+  }
   const config: Config = {
     port: port === undefined ? 3030 : parsePort(port, 'CALLCAST_PORT'),
     host: nonEmpty(env.CALLCAST_HOST) ?? '127.0.0.1',
     dataDir: nonEmpty(env.CALLCAST_DATA_DIR) ?? './data',
     logLevel: logLevel as LogLevel,
   };
+  const iceServers = parseIceServers(env.CALLCAST_ICE_SERVERS);
+  if (iceServers.length > 0) config.iceServers = iceServers;
+  if (mediaPublicIp !== undefined) config.mediaPublicIp = mediaPublicIp;
   if (apiKey !== undefined) config.apiKey = apiKey;
   if (apiSecret !== undefined) config.apiSecret = apiSecret;
   if (databaseUrl !== undefined) config.databaseUrl = databaseUrl;
@@ -122,6 +190,8 @@ export function loadConfig(env: Env): Config {
   if (ffmpegPath !== undefined) config.ffmpegPath = ffmpegPath;
   if (mediaHost !== undefined) config.mediaHost = mediaHost;
   if (metricsToken !== undefined) config.metricsToken = metricsToken;
+  if (horizon !== undefined) config.webhookRetryHorizonSeconds = Number(horizon);
+  if (rtmpAllow !== undefined) config.rtmpAllow = rtmpAllow;
   return config;
 }
 

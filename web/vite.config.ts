@@ -22,6 +22,7 @@ export default defineConfig({
       input: {
         join: resolve(root, 'join.html'),
         console: resolve(root, 'console.html'),
+        watch: resolve(root, 'watch.html'),
       },
     },
   },

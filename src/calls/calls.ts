@@ -5,14 +5,16 @@
  */
 import type { EventBus, NewEvent } from '../events/contract.js';
 import type { Logger } from '../log.js';
-import type { CallQuery, CallRecord, CallTypeRecord, MemberRecord, UserRecord } from '../store/records.js';
+import type { CallFilter, CallQuery, CallRecord, CallTypeRecord, MemberRecord, UserRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import { callCid } from '../wire/call-cid.js';
-import { badRequest } from '../wire/errors.js';
+import { ApiError, badRequest } from '../wire/errors.js';
 import type { JsonObject } from '../wire/json.js';
 import type { Principal } from '../wire/principal.js';
 import type { Access, LoadedCall } from './access.js';
 import type { BroadcastState } from './broadcasts.js';
+import type { HlsState } from './hls.js';
+import type { RecordingState } from './recordings.js';
 import { callResponse, memberResponse, unknownUser, userResponse } from './responses.js';
 import { mergeSettings } from './settings.js';
 import { audienceOf, callForAudience } from './visibility.js';
@@ -20,6 +22,8 @@ import { audienceOf, callForAudience } from './visibility.js';
 /** Where live sessions come from: a CallSessionResponse while anyone is in the call (LiveSessions fits). */
 export interface CallSessionSource {
   session(cid: string): (JsonObject & { id: string }) | null;
+  /** The cids of the calls with a live session (QueryCalls' `ongoing`). */
+  liveCids?(): string[];
 }
 
 export interface CallServiceOptions {
@@ -28,6 +32,10 @@ export interface CallServiceOptions {
   log: Logger;
   access: Access;
   broadcasts: BroadcastState;
+  /** HLS broadcasts (call.egress.hls, goLive start_hls, stopped at call end). */
+  hls?: HlsState;
+  /** Composite recordings (call.recording, goLive start_recording, stopped at call end). */
+  recordings?: RecordingState;
   sessions?: CallSessionSource;
   /** Base URL for ingress addresses (read per response: the port is known only after listen). */
   publicUrl: () => string;
@@ -62,6 +70,8 @@ export class CallService {
   private readonly log: Logger;
   private readonly access: Access;
   private readonly broadcasts: BroadcastState;
+  private readonly hls: HlsState | undefined;
+  private readonly recordings: RecordingState | undefined;
   private readonly sessions: CallSessionSource | undefined;
   private readonly publicUrl: () => string;
   private readonly now: () => Date;
@@ -72,11 +82,16 @@ export class CallService {
     this.log = opts.log;
     this.access = opts.access;
     this.broadcasts = opts.broadcasts;
+    this.hls = opts.hls;
+    this.recordings = opts.recordings;
     this.sessions = opts.sessions;
     this.publicUrl = opts.publicUrl;
     this.now = opts.now ?? (() => new Date());
     // A call whose broadcasts changed has a new call response: announce it.
     this.broadcasts.on('changed', (cid) => this.emitCallUpdated(cid));
+    this.hls?.on('changed', (cid) => this.emitCallUpdated(cid));
+    this.recordings?.on('changed', (cid) => this.emitCallUpdated(cid));
+    if (this.hls) this.hls.callJson = (cid) => this.callJsonOf(cid);
   }
 
   private stamp(): string {
@@ -99,7 +114,17 @@ export class CallService {
       publicUrl: this.publicUrl(),
       ...(session ? { session } : {}),
       stats: this.broadcasts.stats(loaded.call.cid),
+      hls: this.hls?.view(loaded.call.cid) ?? null,
+      recording: this.recordings?.view(loaded.call.cid) ?? null,
     });
+  }
+
+  /** The call response of a call by cid, or null when it (or its type) does not exist. */
+  async callJsonOf(cid: string): Promise<JsonObject | null> {
+    const call = await this.store.getCall(cid);
+    if (!call) return null;
+    const callType = await this.store.getCallType(call.type);
+    return callType ? this.callJson({ call, callType }) : null;
   }
 
   async membersJson(cid: string, limit?: number): Promise<JsonObject[]> {
@@ -229,11 +254,37 @@ export class CallService {
     return state;
   }
 
-  /** Takes the call out of backstage. */
-  async goLive(principal: Principal, type: string, id: string): Promise<JsonObject> {
+  /**
+   * Takes the call out of backstage, first starting HLS and a recording when asked (each with
+   * its capability; if one cannot start, what was started for it is stopped and the call stays
+   * in backstage).
+   */
+  async goLive(principal: Principal, type: string, id: string, start: { hls?: boolean; recording?: boolean } = {}): Promise<JsonObject> {
     const loaded = await this.access.requireIn(principal, type, id, 'update-call');
     const cid = loaded.call.cid;
     if (loaded.call.ended_at !== null) throw badRequest(`call ${cid} has ended`);
+    if (start.hls) await this.access.require(principal, loaded.callType, cid, 'start-broadcast-call');
+    if (start.recording) await this.access.require(principal, loaded.callType, cid, 'start-record-call');
+    if (start.hls && !this.hls) throw badRequest('start_hls is not supported by this server');
+    if (start.recording && !this.recordings) throw badRequest('start_recording is not supported by this server');
+    // A refusal names the flag it answers (start_hls: HLS broadcasting is disabled ...).
+    const naming = (flag: string) => (err: unknown): never => {
+      if (err instanceof ApiError) throw new ApiError(err.status, err.code, `${flag}: ${err.detail}`);
+      throw err;
+    };
+    let startedHls = false;
+    if (start.hls && this.hls && !this.hls.active(cid)) {
+      await this.hls.start(loaded).catch(naming('start_hls'));
+      startedHls = true;
+    }
+    if (start.recording && this.recordings && !this.recordings.active(cid)) {
+      try {
+        await this.recordings.start(loaded).catch(naming('start_recording'));
+      } catch (err) {
+        if (startedHls) await this.hls?.stopForCall(cid);
+        throw err;
+      }
+    }
     if (loaded.call.live_started_at !== null) return this.callJsonFor(principal, loaded, await this.callJson(loaded));
     const now = this.stamp();
     const call: CallRecord = { ...loaded.call, live_started_at: now, updated_at: now };
@@ -244,8 +295,14 @@ export class CallService {
     return this.callJsonFor(principal, loaded, json);
   }
 
-  /** Puts the call back in backstage; its RTMP broadcasts stop unless `continueRtmp`. */
-  async stopLive(principal: Principal, type: string, id: string, continueRtmp: boolean): Promise<JsonObject> {
+  /** Puts the call back in backstage; its RTMP broadcasts, HLS and recording stop unless continued. */
+  async stopLive(
+    principal: Principal,
+    type: string,
+    id: string,
+    continueRtmp: boolean,
+    keep: { hls?: boolean; recording?: boolean } = {},
+  ): Promise<JsonObject> {
     const loaded = await this.access.requireIn(principal, type, id, 'update-call');
     const cid = loaded.call.cid;
     // Stopping the call's broadcasts (started by whoever) is stop-broadcast-call's to do.
@@ -256,23 +313,28 @@ export class CallService {
     const call: CallRecord = { ...loaded.call, live_started_at: null, updated_at: now };
     await this.store.saveCall(call);
     if (!continueRtmp) await this.broadcasts.stopAll(cid);
+    if (!keep.hls) await this.hls?.stopForCall(cid);
+    if (!keep.recording) await this.recordings?.stopForCall(cid);
     const json = await this.callJson({ call, callType: loaded.callType });
     this.publish({ type: 'call.updated', call_cid: cid, call: json, capabilities_by_role: loaded.callType.grants });
     return this.callJsonFor(principal, loaded, json);
   }
 
-  /** Ends the call and stops all of its broadcasts. */
-  async end(principal: Principal, type: string, id: string): Promise<void> {
+  /** Ends the call and stops all of its broadcasts; `reason` (e.g. a limit) goes into `call.ended`. */
+  async end(principal: Principal, type: string, id: string, reason?: string): Promise<void> {
     const loaded = await this.access.requireIn(principal, type, id, 'end-call');
     const cid = loaded.call.cid;
     const now = this.stamp();
     const call: CallRecord = { ...loaded.call, ended_at: loaded.call.ended_at ?? now, updated_at: now };
     await this.store.saveCall(call);
     await this.broadcasts.stopAll(cid);
+    await this.hls?.stopForCall(cid);
+    await this.recordings?.stopForCall(cid);
     const members = await this.membersJson(cid);
     const user = principal.kind === 'user' ? await this.store.getUser(principal.userId) : null;
     const event: NewEvent = { type: 'call.ended', call_cid: cid, call: await this.callJson({ call, callType: loaded.callType }), members };
     if (user) event.user = userResponse(user);
+    if (reason) event.reason = reason;
     this.publish(event);
     await this.publishCallUpdated(cid);
   }
@@ -312,7 +374,8 @@ export class CallService {
 
   /** QueryCalls; with a user token only the calls the user may read are returned. */
   async query(principal: Principal, query: CallQuery): Promise<{ calls: JsonObject[]; hasMore: boolean }> {
-    const rows = await this.store.queryCalls({ ...query, limit: query.limit + 1 });
+    const filter = query.filter && withLiveCids(query.filter, () => this.sessions?.liveCids?.() ?? []);
+    const rows = await this.store.queryCalls({ ...query, filter, limit: query.limit + 1 });
     const hasMore = rows.length > query.limit;
     const calls: JsonObject[] = [];
     const types = new Map<string, CallTypeRecord | null>();
@@ -328,6 +391,13 @@ export class CallService {
     }
     return { calls, hasMore };
   }
+}
+
+/** The filter with `ongoing` told which calls have a live session. */
+function withLiveCids(f: CallFilter, liveCids: () => string[]): CallFilter {
+  if (f.kind === 'and' || f.kind === 'or') return { ...f, items: f.items.map((i) => withLiveCids(i, liveCids)) };
+  if (f.kind === 'ongoing') return { ...f, liveCids: liveCids() };
+  return f;
 }
 
 function memberRecord(cid: string, m: MemberInput, now: string, existing: MemberRecord | null): MemberRecord {

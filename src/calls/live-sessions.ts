@@ -2,7 +2,7 @@
  * A call's live session and the events about who is in it and who speaks, fed by the media
  * plane's events: the session starts when the first participant joins and ends when the last one
  * leaves (call responses carry it as `call.session`); `call.speaking_changed` is published when
- * the set of speakers or the dominant speaker changes. Everyone leaves a call that ends.
+ * the set of speakers or the dominant speaker changes. Everyone leaves a call that ends or is deleted.
  */
 import { randomUUID } from 'node:crypto';
 import type { EventBus } from '../events/contract.js';
@@ -63,7 +63,7 @@ export class LiveSessions {
       () => media.off('changed', changed),
     );
     this.unsubscribe = bus.subscribe((event) => {
-      if (event.type === 'call.ended' && event.call_cid) media.endCall(event.call_cid);
+      if ((event.type === 'call.ended' || event.type === 'call.deleted') && event.call_cid) media.endCall(event.call_cid);
     });
   }
 
@@ -84,6 +84,11 @@ export class LiveSessions {
       missed_by: {},
       started_at: s.startedAt,
     };
+  }
+
+  /** The cids of the calls with a live session. */
+  liveCids(): string[] {
+    return [...this.live.keys()];
   }
 
   /** Stops following the media plane and the bus. */

@@ -63,9 +63,17 @@ export function memberResponse(m: MemberRecord, user: UserRecord): JsonObject {
  * bitrate, reconnects, last error) when the engine has them: a field beyond Stream's model, which
  * its clients ignore.
  */
-export function egressResponse(broadcasts: BroadcastRecord[], stats: readonly DestinationStats[] = []): JsonObject {
+export function egressResponse(
+  broadcasts: BroadcastRecord[],
+  stats: readonly DestinationStats[] = [],
+  hls: { playlist_url: string; status: string } | null = null,
+  recording: { status: string } | null = null,
+): JsonObject {
   return {
-    broadcasting: broadcasts.length > 0,
+    // True while HLS or any RTMP broadcast runs.
+    broadcasting: broadcasts.length > 0 || hls !== null,
+    ...(hls ? { hls: { ...hls } } : {}),
+    ...(recording ? { composite_recording: { ...recording } } : {}),
     rtmps: broadcasts.map((b) => {
       const entry: JsonObject = { name: b.name, stream_url: b.stream_url, stream_key: b.stream_key, started_at: b.started_at };
       const s = stats.find((x) => x.name === b.name);
@@ -93,6 +101,10 @@ export interface CallView {
   session?: JsonObject & { id: string };
   /** Live stats of the call's destinations. */
   stats?: readonly DestinationStats[];
+  /** The call's running HLS broadcast (`egress.hls`), if any. */
+  hls?: { playlist_url: string; status: string } | null;
+  /** The call's running composite recording (`recording`, `egress.composite_recording`), if any. */
+  recording?: { status: string } | null;
 }
 
 export function callResponse(v: CallView): JsonObject {
@@ -108,14 +120,14 @@ export function callResponse(v: CallView): JsonObject {
     created_at: v.call.created_at,
     updated_at: v.call.updated_at,
     ended_at: v.call.ended_at,
-    recording: false,
+    recording: v.recording != null,
     transcribing: false,
     captioning: false,
     translating: false,
     backstage: backstage?.enabled === true && v.call.live_started_at === null,
     blocked_user_ids: [],
     settings,
-    egress: egressResponse(v.broadcasts, v.stats),
+    egress: egressResponse(v.broadcasts, v.stats, v.hls ?? null, v.recording ?? null),
     ingress: ingressResponse(v.publicUrl, v.call.type, v.call.id),
   };
   if (v.call.starts_at !== null) out.starts_at = v.call.starts_at;

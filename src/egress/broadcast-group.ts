@@ -42,7 +42,7 @@ export interface BroadcastGroupOptions {
 }
 
 /** What a group reports of its encode (for /metrics, the destinations' stats and admission). */
-export interface BroadcastGroupStats {
+export interface BroadcastGroupHealth {
   callCid: string;
   quality: Quality;
   layout: string;
@@ -68,6 +68,23 @@ const HEALTH_INTERVAL_MS = 1_000;
 export interface BroadcastGroupEvents {
   /** The group has closed (after its last destination left, or close()): encoder and source released. Once. */
   close: [];
+}
+
+/**
+ * A group's losses and catch-ups since it started. Sound is counted in 48 kHz sample frames:
+ * `skippedSampleFrames` went with ticks the clock skipped after a long stall, `underrunSampleFrames`
+ * were filled with silence because a participant's decoder had not delivered them yet (they are
+ * played when they arrive, later), `droppedSampleFrames` were dropped to keep a participant's sound
+ * within the latency bound.
+ */
+export interface GroupStats {
+  ticks: number;
+  /** ticks run late, after a stall, to keep the output continuous */
+  lateTicks: number;
+  /** times the encoder could not take a tick at once (it was offered again) */
+  deferredTicks: number;
+  skippedTicks: number;
+  audio: { skippedSampleFrames: number; underrunSampleFrames: number; droppedSampleFrames: number };
 }
 
 export type JoinOptions = Omit<DestinationOptions, 'snapshot' | 'frameMs' | 'callCid'>;
@@ -109,7 +126,8 @@ export class BroadcastGroup extends EventEmitter<BroadcastGroupEvents> {
     return this.degradedValue;
   }
 
-  stats(now = performance.now()): BroadcastGroupStats {
+  /** Whether the group keeps up with real time, and what it lost (for /metrics and admission). */
+  health(now = performance.now()): BroadcastGroupHealth {
     return {
       callCid: this.opts.callCid,
       quality: this.opts.quality,
@@ -214,7 +232,7 @@ export class BroadcastGroup extends EventEmitter<BroadcastGroupEvents> {
       } catch (err) {
         this.opts.log.warn({ callCid: this.opts.callCid, err: String(err) }, 'frame source failed to close');
       }
-      this.opts.log.info({ callCid: this.opts.callCid, quality: this.opts.quality }, 'broadcast group stopped');
+      this.opts.log.info({ callCid: this.opts.callCid, quality: this.opts.quality, stats: this.stats() }, 'broadcast group stopped');
       this.emit('close');
     })();
     return this.closing;
@@ -258,10 +276,29 @@ export class BroadcastGroup extends EventEmitter<BroadcastGroupEvents> {
     encoder.start();
   }
 
-  private onTick(tick: PacerTick): void {
+  /** What the group's clock, encoder and sound have lost or made up for (see GroupStats). */
+  stats(): GroupStats {
+    const audio = this.source?.audioStats?.() ?? { underrunSampleFrames: 0, droppedSampleFrames: 0 };
+    return {
+      ticks: this.pacer?.ticks ?? 0,
+      lateTicks: this.pacer?.lateTicks ?? 0,
+      deferredTicks: this.pacer?.deferredTicks ?? 0,
+      skippedTicks: this.pacer?.skippedTicks ?? 0,
+      audio: {
+        skippedSampleFrames: this.pacer?.skippedSampleFrames ?? 0,
+        underrunSampleFrames: audio.underrunSampleFrames,
+        droppedSampleFrames: audio.droppedSampleFrames,
+      },
+    };
+  }
+
+  private onTick(tick: PacerTick): boolean {
     const encoder = this.encoder;
     const source = this.source;
-    if (!encoder || !source || !encoder.running) return;
+    if (!encoder || !source || !encoder.running) return true;
+    // An encoder that is not keeping up gets the tick again shortly: reading the sound now and
+    // dropping it would cut the output's audio.
+    if (!encoder.accepting) return false;
     let video: Buffer;
     let audio: Buffer;
     try {
@@ -271,10 +308,11 @@ export class BroadcastGroup extends EventEmitter<BroadcastGroupEvents> {
       if (this.sourceErrors++ % 300 === 0) {
         this.opts.log.error({ callCid: this.opts.callCid, err: String(err) }, 'frame source failed; frame skipped');
       }
-      return;
+      return true;
     }
     const releaseFrame = source.releaseFrame?.bind(source);
     encoder.write(video, audio, releaseFrame ? () => releaseFrame(video) : undefined);
+    return true;
   }
 
   private onTag(encoder: Encoder, tag: FlvTag): void {

@@ -115,6 +115,14 @@ export class Encoder extends EventEmitter<EncoderEvents> {
     child.stderr?.on('data', (s: string) => this.onStderr(s));
   }
 
+  /** Whether `write` would take a tick now (running, and the pipes are not backed up). */
+  get accepting(): boolean {
+    const v = this.videoIn;
+    const a = this.audioIn;
+    if (!this.running || this.stopping || !v || !a || v.destroyed || a.destroyed) return false;
+    return v.writableLength + a.writableLength <= this.maxQueuedBytes;
+  }
+
   /**
    * Queues one tick: a video frame and its PCM. Returns false (and writes neither, keeping the
    * two in step) when the encoder is not running or is not keeping up. `videoTaken` is called

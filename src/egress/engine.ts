@@ -6,9 +6,10 @@
 import type { Logger } from '../log.js';
 import type { PublisherPolicy } from '../rtmp/publisher.js';
 import type { BroadcastEngine, BroadcastSpec, DestinationStats, EgressListener } from './contract.js';
-import { BroadcastGroup, type BroadcastGroupStats } from './broadcast-group.js';
+import { BroadcastGroup, type BroadcastGroupHealth } from './broadcast-group.js';
 import { groupKey } from './group-key.js';
-import type { Destination, RetryPolicy } from './destination.js';
+import type { LayoutSettings, Quality } from '../layout/settings.js';
+import type { Destination, PublishSession, RetryPolicy } from './destination.js';
 import { backgroundFrameSourceFactory, type FrameSourceFactory } from './frame-source.js';
 import type { RealtimePolicy } from './realtime.js';
 import { openRtmpTarget, type RtmpTargetOpener } from './rtmp-session.js';
@@ -30,6 +31,11 @@ export interface EgressEngineOptions {
   openTarget?: RtmpTargetOpener;
   /** When a group counts as behind real time; defaults in realtime.ts. */
   realtime?: Partial<RealtimePolicy>;
+  /**
+   * Resolves and checks the address every RTMP session connects to (the destination policy,
+   * src/net); a refused address fails the destination without retries. Default: no check.
+   */
+  resolveAddress?: (host: string, port: number) => Promise<{ address: string }>;
 }
 
 interface Entry {
@@ -43,6 +49,32 @@ export interface EngineDestinationStats extends DestinationStats {
   quality: string;
 }
 
+/** An output other than an RTMP destination (see attach). */
+export interface OutputSpec {
+  callCid: string;
+  /** Unique among the call's attached outputs, e.g. "hls/720p" (a separate name space from RTMP names). */
+  name: string;
+  quality: Quality;
+  layout: LayoutSettings;
+  /** For logs and reasons. */
+  describe: string;
+  createSession: () => PublishSession;
+  retry?: Partial<RetryPolicy>;
+}
+
+export interface OutputHandle {
+  /** Emits `started` (first keyframe taken) and `failed` (gave up; already detached). */
+  destination: Destination;
+  /** The encode it shares. */
+  group: BroadcastGroup;
+  /** Closes the output (its session finishes its files) and leaves the group. Idempotent. */
+  stop(): Promise<void>;
+}
+
+function outputKey(callCid: string, name: string): string {
+  return `${callCid}\u0000${name}`;
+}
+
 function destKey(callCid: string, name: string): string {
   return `${callCid}\u0000${name}`;
 }
@@ -50,6 +82,7 @@ function destKey(callCid: string, name: string): string {
 export class EgressEngine implements BroadcastEngine {
   private readonly groups = new Map<string, BroadcastGroup>();
   private readonly entries = new Map<string, Entry>();
+  private readonly outputs = new Map<string, OutputHandle>();
   private readonly sourceFactory: FrameSourceFactory;
   private readonly openTarget: RtmpTargetOpener;
   private closing: Promise<void> | null = null;
@@ -70,6 +103,7 @@ export class EgressEngine implements BroadcastEngine {
       target = this.openTarget(spec.streamUrl, spec.streamKey, {
         ...(this.opts.tls ? { tls: this.opts.tls } : {}),
         ...(this.opts.rtmp ? { policy: this.opts.rtmp } : {}),
+        ...(this.opts.resolveAddress ? { resolveAddress: this.opts.resolveAddress } : {}),
       });
     } catch (err) {
       // The target parser never puts the key in its messages.
@@ -79,25 +113,7 @@ export class EgressEngine implements BroadcastEngine {
       return;
     }
 
-    const gk = groupKey(callCid, spec.quality, spec.layout);
-    let group = this.groups.get(gk);
-    if (!group || group.closed) {
-      const created: BroadcastGroup = new BroadcastGroup({
-        callCid,
-        quality: spec.quality,
-        layout: spec.layout,
-        sourceFactory: this.sourceFactory,
-        log: this.opts.log,
-        ...(this.opts.ffmpegPath ? { ffmpegPath: this.opts.ffmpegPath } : {}),
-        ...(this.opts.realtime ? { realtime: this.opts.realtime } : {}),
-      });
-      created.once('close', () => {
-        if (this.groups.get(gk) === created) this.groups.delete(gk);
-      });
-      group = created;
-      this.groups.set(gk, group);
-    }
-    const theGroup = group;
+    const theGroup = this.groupFor(callCid, spec.quality, spec.layout);
     const entry: Partial<Entry> = { spec, group: theGroup };
     this.entries.set(key, entry as Entry);
     try {
@@ -108,6 +124,65 @@ export class EgressEngine implements BroadcastEngine {
       this.opts.log.error({ callCid, name, reason }, 'broadcast not started');
       queueMicrotask(() => this.safely(() => this.opts.listener.onFailed(callCid, name, reason)));
     }
+  }
+
+  /**
+   * Attaches another output (an HLS or recording packager) to the group of its call, quality and
+   * layout: it joins a running encode of the same picture (RTMP destinations included) or starts
+   * one. The output starts at a keyframe with the cached sequence headers; its fate arrives as the
+   * handle's destination events (`started`, `failed`). Throws when the engine is closed or the
+   * group cannot start.
+   */
+  attach(spec: OutputSpec): OutputHandle {
+    if (this.closing) throw new Error('the egress is closed');
+    const key = outputKey(spec.callCid, spec.name);
+    if (this.outputs.has(key)) throw new Error(`output "${spec.name}" is already attached to call ${spec.callCid}`);
+    const group = this.groupFor(spec.callCid, spec.quality, spec.layout);
+    const dest = group.join({
+      name: spec.name,
+      describe: spec.describe,
+      createSession: spec.createSession,
+      log: this.opts.log,
+      ...(spec.retry ? { retry: spec.retry } : {}),
+    });
+    let stopping: Promise<void> | null = null;
+    const handle: OutputHandle = {
+      destination: dest,
+      group,
+      stop: () =>
+        (stopping ??= (async () => {
+          if (this.outputs.get(key) === handle) this.outputs.delete(key);
+          await dest.close();
+          group.leave(dest);
+        })()),
+    };
+    dest.once('failed', () => {
+      if (this.outputs.get(key) === handle) this.outputs.delete(key);
+      group.leave(dest);
+    });
+    this.outputs.set(key, handle);
+    return handle;
+  }
+
+  /** The running group of (call, quality, layout), or a new one. */
+  private groupFor(callCid: string, quality: Quality, layout: LayoutSettings): BroadcastGroup {
+    const gk = groupKey(callCid, quality, layout);
+    const existing = this.groups.get(gk);
+    if (existing && !existing.closed) return existing;
+    const created: BroadcastGroup = new BroadcastGroup({
+      callCid,
+      quality,
+      layout,
+      sourceFactory: this.sourceFactory,
+      log: this.opts.log,
+      ...(this.opts.ffmpegPath ? { ffmpegPath: this.opts.ffmpegPath } : {}),
+      ...(this.opts.realtime ? { realtime: this.opts.realtime } : {}),
+    });
+    created.once('close', () => {
+      if (this.groups.get(gk) === created) this.groups.delete(gk);
+    });
+    this.groups.set(gk, created);
+    return created;
   }
 
   private joinGroup(
@@ -153,6 +228,7 @@ export class EgressEngine implements BroadcastEngine {
   close(): Promise<void> {
     if (this.closing) return this.closing;
     this.entries.clear();
+    this.outputs.clear();
     const groups = [...this.groups.values()];
     this.groups.clear();
     this.closing = Promise.all(groups.map((g) => g.close())).then(() => undefined);
@@ -176,8 +252,8 @@ export class EgressEngine implements BroadcastEngine {
   }
 
   /** Stats of every broadcast group (one encode each). */
-  groupStats(): Array<BroadcastGroupStats & { key: string }> {
-    return [...this.groups.values()].map((g) => ({ ...g.stats(), key: g.key }));
+  groupStats(): Array<BroadcastGroupHealth & { key: string }> {
+    return [...this.groups.values()].map((g) => ({ ...g.health(), key: g.key }));
   }
 
   /** Broadcast groups behind real time. */

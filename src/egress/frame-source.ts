@@ -21,8 +21,12 @@ export interface FrameSource {
   releaseFrame?(frame: Buffer): void;
   /** `sampleFrames` frames of s16le stereo 48 kHz PCM starting at `ptsMs`. */
   audioSamples(ptsMs: number, sampleFrames: number): Buffer;
+  /** Optional: sound filled with silence (late) and dropped (too late) since the source started, in sample frames. */
+  audioStats?(): AudioSourceStats;
   close(): void;
 }
+
+export interface AudioSourceStats { underrunSampleFrames: number; droppedSampleFrames: number }
 
 export type FrameSourceFactory = (callCid: string, quality: Quality, layout: LayoutSettings) => FrameSource;
 

@@ -1,6 +1,6 @@
 /** Prometheus text exposition of the egress (mounted at GET /metrics by the HTTP server). */
 import { createHash } from 'node:crypto';
-import type { BroadcastGroupStats } from './broadcast-group.js';
+import type { BroadcastGroupHealth } from './broadcast-group.js';
 import type { EgressEngine } from './engine.js';
 
 function escapeLabel(value: string): string {
@@ -22,7 +22,7 @@ const DEST_METRICS: Array<Metric & { value: (s: ReturnType<EgressEngine['allStat
   { name: 'callcast_broadcast_up', help: '1 while the destination is live, else 0.', type: 'gauge', value: (s) => (s.state === 'live' ? 1 : 0) },
 ];
 
-type GroupStats = BroadcastGroupStats & { key: string };
+type GroupStats = BroadcastGroupHealth & { key: string };
 
 const GROUP_METRICS: Array<Metric & { value: (g: GroupStats) => number | null }> = [
   { name: 'callcast_group_ticks_total', help: 'Clock ticks (frames) the group produced.', type: 'counter', value: (g) => g.ticks },

@@ -8,7 +8,7 @@ import { unauthenticated } from '../wire/errors.js';
 
 export interface MetricsOptions {
   /** The text exposition (the egress's renderMetrics); absent: an empty exposition. */
-  render?: () => string;
+  render?: () => string | Promise<string>;
   /** When set, scrapes must present it as a Bearer token. */
   token?: string;
 }
@@ -30,6 +30,6 @@ export async function metricsPlugin(app: FastifyInstance, opts: MetricsOptions):
       throw unauthenticated('GET /metrics needs Authorization: Bearer <CALLCAST_METRICS_TOKEN>');
     }
     reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8');
-    return opts.render?.() ?? '';
+    return (await opts.render?.()) ?? '';
   });
 }

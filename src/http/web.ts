@@ -2,7 +2,7 @@
  * The browser pages as a plugin of the HTTP edge, serving what Vite built into `dist/web/pages`
  * (see web/vite.config.ts):
  * - `/web/*`: the built assets (hashed file names, cached for a long time);
- * - `/join/:type/:id` and `/console` (and `/console/*`): the pages' HTML;
+ * - `/` (src/web/home.ts), `/join/:type/:id`, `/watch/:type/:id` and `/console` (and `/console/*`): the pages' HTML;
  * - `/web/config.json`: what the pages need to call the API (the API key, which is public);
  * - `/dev/token?user_id=...`: a user token for development, only when `devTokens` is given;
  * - `GET {/api/v2,}/video/call/:type/:id/rtmp_broadcasts/:name/preview.jpg`: a snapshot of the
@@ -19,6 +19,7 @@ import { SignJWT } from 'jose';
 import type { Access } from '../calls/access.js';
 import type { BroadcastState } from '../calls/broadcasts.js';
 import { isQuality } from '../layout/settings.js';
+import { homePlugin } from '../web/home.js';
 import type { PreviewTap } from '../web/preview.js';
 import { ApiError, ErrorCodes, badRequest, notAllowed, notFound } from '../wire/errors.js';
 import type { Credentials } from './auth.js';
@@ -58,6 +59,12 @@ export const PAGE_HEADERS: Readonly<Record<string, string>> = {
   'Cache-Control': 'no-cache',
 };
 
+/** The watch page may fetch an HLS playlist from wherever the service's public URL points. */
+export const WATCH_PAGE_HEADERS: Readonly<Record<string, string>> = {
+  ...PAGE_HEADERS,
+  'Content-Security-Policy': PAGE_HEADERS['Content-Security-Policy']!.replace("connect-src 'self'", "connect-src 'self' http: https:"),
+};
+
 const USER_ID_PATTERN = /^[A-Za-z0-9@_.-]{1,64}$/;
 
 function firstString(v: unknown): string | undefined {
@@ -81,13 +88,17 @@ export async function webPlugin(app: FastifyInstance, deps: WebRoutesDeps): Prom
       },
     });
 
-    const sendPage = (file: 'join.html' | 'console.html') => async (_request: FastifyRequest, reply: FastifyReply) => {
-      if (!existsSync(join(webRoot, file))) {
-        throw new ApiError(503, ErrorCodes.internal, `the web pages are not built (${file} is missing): run "npm run build:web"`);
-      }
-      reply.headers(PAGE_HEADERS);
-      return reply.sendFile(file, webRoot, { cacheControl: false });
-    };
+    const sendPage =
+      (file: 'join.html' | 'console.html' | 'watch.html', headers: Readonly<Record<string, string>> = PAGE_HEADERS) =>
+      async (_request: FastifyRequest, reply: FastifyReply) => {
+        if (!existsSync(join(webRoot, file))) {
+          throw new ApiError(503, ErrorCodes.internal, `the web pages are not built (${file} is missing): run "npm run build:web"`);
+        }
+        reply.headers(headers);
+        return reply.sendFile(file, webRoot, { cacheControl: false });
+      };
+
+    await scope.register(homePlugin, { devTokens: deps.devTokens !== undefined });
 
     scope.get('/web/config.json', async (_request, reply) => {
       reply.header('Cache-Control', 'no-cache');
@@ -98,6 +109,10 @@ export async function webPlugin(app: FastifyInstance, deps: WebRoutesDeps): Prom
     scope.get<{ Params: { type: string; id: string } }>('/join/:type/:id', page, async (request, reply) => {
       if (!isCallParams(request.params)) throw notFound('a call type and id are letters, digits, "_" and "-" (at most 64 each)');
       return sendPage('join.html')(request, reply);
+    });
+    scope.get<{ Params: { type: string; id: string } }>('/watch/:type/:id', page, async (request, reply) => {
+      if (!isCallParams(request.params)) throw notFound('a call type and id are letters, digits, "_" and "-" (at most 64 each)');
+      return sendPage('watch.html', WATCH_PAGE_HEADERS)(request, reply);
     });
     scope.get('/console', page, sendPage('console.html'));
     scope.get('/console/*', page, sendPage('console.html'));
@@ -143,7 +158,12 @@ export async function webPlugin(app: FastifyInstance, deps: WebRoutesDeps): Prom
  * The previews as the service serves them: checked like the broadcast details endpoint (api_key +
  * JWT, `read-call`, the broadcast must be active) and read from the tap (none: 204).
  */
-export function previewSource(deps: { credentials: Credentials; access: Access; broadcasts: BroadcastState; tap?: PreviewTap }): WebRoutesDeps['preview'] {
+export function previewSource(deps: {
+  credentials: Credentials;
+  access: Access;
+  broadcasts: BroadcastState;
+  tap?: PreviewTap;
+}): WebRoutesDeps['preview'] {
   return async (cid, name, auth) => {
     const principal = await deps.credentials.authenticate(auth);
     // Throws the API's errors: unknown call (404), no read-call (403), no such broadcast (404).

@@ -1,15 +1,16 @@
 /**
  * WHIP ingest (RFC 9725) as a plugin of the HTTP edge:
  * - POST   {prefix}/video/call/:type/:id/whip              application/sdp offer -> 201 answer
- * - PATCH  {prefix}/video/call/:type/:id/whip/:sessionId   trickle ICE candidates -> 204
- * - DELETE {prefix}/video/call/:type/:id/whip/:sessionId   leaves the call -> 200
+ * - PATCH  {prefix}/video/call/:type/:id/whip/:resourceId  trickle ICE candidates -> 204
+ * - DELETE {prefix}/video/call/:type/:id/whip/:resourceId  leaves the call -> 200
  * - OPTIONS on both (CORS preflight, Accept-Post)
- * with prefix '' and '/api/v2'. The session id in the resource URL is unguessable (UUIDv4) and is
- * what authorizes PATCH and DELETE, as the RFC's session URL does. Errors are thrown as the wire
+ * with prefix '' and '/api/v2'. The resource id in the session URL is unguessable (128 random bits),
+ * distinct from the participant's `user_session_id` (which every reader of the call sees in
+ * `call.session`), and is what authorizes PATCH and DELETE, as the RFC's session URL does. Errors are thrown as the wire
  * contract's ApiError and answered by the edge's error handler; the media plane does the rest.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
 import type { CallMedia, PublisherIdentity } from '../media/call-media.js';
 import { OfferError } from '../media/sdp.js';
@@ -32,7 +33,9 @@ export interface WhipOptions {
 const SDP_LIMIT = 64 * 1024;
 const PREFIXES = ['/api/v2', ''] as const;
 
-interface SessionParams extends CallParams { sessionId: string }
+interface SessionParams extends CallParams {
+  resourceId: string;
+}
 
 function etagOf(sessionId: string, answer: string): string {
   return `"${createHash('sha256').update(sessionId).update(answer).digest('hex').slice(0, 16)}"`;
@@ -51,25 +54,43 @@ const CORS_HEADERS = {
 };
 
 export async function whipPlugin(app: FastifyInstance, deps: WhipOptions): Promise<void> {
-  const sessions = new Map<string, { callCid: string; etag: string; ufrag: string | undefined }>();
-  const forget = ({ participant }: { participant: { user_session_id: string } }) => { sessions.delete(participant.user_session_id); };
+  const sessions = new Map<string, { callCid: string; sessionId: string; etag: string; ufrag: string | undefined }>();
+  const resourceOf = new Map<string, string>();
+  const forget = ({ participant }: { participant: { user_session_id: string } }) => {
+    const resourceId = resourceOf.get(participant.user_session_id);
+    resourceOf.delete(participant.user_session_id);
+    if (resourceId !== undefined) sessions.delete(resourceId);
+  };
   deps.media.on('participant_left', forget);
-  app.addHook('onClose', async () => { deps.media.off('participant_left', forget); });
+  app.addHook('onClose', async () => {
+    deps.media.off('participant_left', forget);
+  });
 
   await app.register(async (scope) => {
-    scope.addContentTypeParser(['application/sdp', 'application/trickle-ice-sdpfrag'], { parseAs: 'string', bodyLimit: SDP_LIMIT }, (_req, body, done) => done(null, body));
-    scope.addHook('onSend', async (_req, reply) => { reply.headers(CORS_HEADERS); });
+    scope.addContentTypeParser(
+      ['application/sdp', 'application/trickle-ice-sdpfrag'],
+      { parseAs: 'string', bodyLimit: SDP_LIMIT },
+      (_req, body, done) => done(null, body),
+    );
+    scope.addHook('onSend', async (_req, reply) => {
+      reply.headers(CORS_HEADERS);
+    });
 
     for (const prefix of PREFIXES) {
       const base = `${prefix}/video/call/:type/:id/whip`;
 
       scope.options(base, async (_req, reply) => reply.code(204).header('accept-post', 'application/sdp').send());
-      scope.options(`${base}/:sessionId`, async (_req, reply) => reply.code(204).header('accept-patch', 'application/trickle-ice-sdpfrag').send());
+      scope.options(`${base}/:resourceId`, async (_req, reply) =>
+        reply.code(204).header('accept-patch', 'application/trickle-ice-sdpfrag').send(),
+      );
 
       scope.post<{ Params: CallParams }>(base, { config: { operation: 'WhipPublish' } }, async (req, reply) => {
         const { type, id } = req.params;
         const callCid = cidOf(type, id);
-        const contentType = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+        const contentType = String(req.headers['content-type'] ?? '')
+          .split(';')[0]!
+          .trim()
+          .toLowerCase();
         if (contentType !== 'application/sdp') {
           throw new ApiError(415, ErrorCodes.input, 'the offer must be sent with Content-Type: application/sdp');
         }
@@ -77,12 +98,30 @@ export async function whipPlugin(app: FastifyInstance, deps: WhipOptions): Promi
         try {
           const offer = typeof req.body === 'string' ? req.body : '';
           const { sessionId, answer, plan } = await deps.media.publish(callCid, identity, offer);
-          const etag = etagOf(sessionId, answer);
-          sessions.set(sessionId, { callCid, etag, ufrag: /a=ice-ufrag:(\S+)/.exec(offer)?.[1] });
-          const location = `${deps.publicUrl}${prefix}/video/call/${encodeURIComponent(type)}/${encodeURIComponent(id)}/whip/${sessionId}`;
-          deps.log.info({ callCid, sessionId, userId: identity.userId, refused: plan.refused.map((r) => `${r.section.kind}:${r.reason}`) }, 'WHIP session created');
-          return reply.code(201).type('application/sdp').header('location', location).header('etag', etag)
-            .header('accept-patch', 'application/trickle-ice-sdpfrag').send(answer);
+          // The resource id is not the user_session_id every reader of the call sees.
+          const resourceId = randomBytes(16).toString('hex');
+          const etag = etagOf(resourceId, answer);
+          sessions.set(resourceId, { callCid, sessionId, etag, ufrag: /a=ice-ufrag:(\S+)/.exec(offer)?.[1] });
+          resourceOf.set(sessionId, resourceId);
+          const location = `${deps.publicUrl}${prefix}/video/call/${encodeURIComponent(type)}/${encodeURIComponent(id)}/whip/${resourceId}`;
+          deps.log.info(
+            { callCid, sessionId, userId: identity.userId, refused: plan.refused.map((r) => `${r.section.kind}:${r.reason}`) },
+            'WHIP session created',
+          );
+          const unreceived = plan.refused.filter((r) => r.reason === 'not_received');
+          if (unreceived.length > 0) {
+            deps.log.warn(
+              { callCid, sessionId, sections: unreceived.map((r) => `${r.section.kind}:${r.section.mid ?? r.section.index}`) },
+              'WHIP offer sections refused in the answer: no track could be received for them',
+            );
+          }
+          return reply
+            .code(201)
+            .type('application/sdp')
+            .header('location', location)
+            .header('etag', etag)
+            .header('accept-patch', 'application/trickle-ice-sdpfrag')
+            .send(answer);
         } catch (err) {
           if (err instanceof OfferError) throw offerToApiError(err);
           deps.log.warn({ callCid, err: (err as Error)?.message }, 'WHIP offer could not be answered');
@@ -90,13 +129,16 @@ export async function whipPlugin(app: FastifyInstance, deps: WhipOptions): Promi
         }
       });
 
-      scope.patch<{ Params: SessionParams }>(`${base}/:sessionId`, { config: { operation: 'WhipTrickle' } }, async (req, reply) => {
-        const { type, id, sessionId } = req.params;
-        const s = sessions.get(sessionId);
-        if (!s || s.callCid !== cidOf(type, id) || !deps.media.has(s.callCid, sessionId)) {
+      scope.patch<{ Params: SessionParams }>(`${base}/:resourceId`, { config: { operation: 'WhipTrickle' } }, async (req, reply) => {
+        const { type, id, resourceId } = req.params;
+        const s = sessions.get(resourceId);
+        if (!s || s.callCid !== cidOf(type, id) || !deps.media.has(s.callCid, s.sessionId)) {
           throw new ApiError(404, ErrorCodes.notFound, 'WHIP session not found');
         }
-        const contentType = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+        const contentType = String(req.headers['content-type'] ?? '')
+          .split(';')[0]!
+          .trim()
+          .toLowerCase();
         if (contentType !== 'application/trickle-ice-sdpfrag') {
           throw new ApiError(415, ErrorCodes.input, 'send ICE candidates as application/trickle-ice-sdpfrag');
         }
@@ -110,15 +152,18 @@ export async function whipPlugin(app: FastifyInstance, deps: WhipOptions): Promi
           // An ICE restart: not supported; the publisher should start a new session.
           throw new ApiError(422, ErrorCodes.input, 'ICE restarts are not supported: publish a new offer');
         }
-        const added = await deps.media.addRemoteCandidates(s.callCid, sessionId, frag);
+        const added = await deps.media.addRemoteCandidates(s.callCid, s.sessionId, frag);
         if (added < 0) throw new ApiError(400, ErrorCodes.input, 'the fragment holds no valid candidate lines');
         return reply.code(204).send();
       });
 
-      scope.delete<{ Params: SessionParams }>(`${base}/:sessionId`, { config: { operation: 'WhipDelete' } }, async (req, reply) => {
-        const { type, id, sessionId } = req.params;
-        if (!deps.media.leave(cidOf(type, id), sessionId)) throw new ApiError(404, ErrorCodes.notFound, 'WHIP session not found');
-        sessions.delete(sessionId);
+      scope.delete<{ Params: SessionParams }>(`${base}/:resourceId`, { config: { operation: 'WhipDelete' } }, async (req, reply) => {
+        const { type, id, resourceId } = req.params;
+        const s = sessions.get(resourceId);
+        if (!s || s.callCid !== cidOf(type, id) || !deps.media.leave(s.callCid, s.sessionId))
+          throw new ApiError(404, ErrorCodes.notFound, 'WHIP session not found');
+        sessions.delete(resourceId);
+        resourceOf.delete(s.sessionId);
         return reply.code(200).send();
       });
     }

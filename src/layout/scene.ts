@@ -74,8 +74,6 @@ export interface ComposeInput {
 const LABEL_FONT = 14;
 const LABEL_PAD_BLOCK = 4;
 const LABEL_PAD_INLINE = 6;
-/** Estimated average glyph advance (em) for sizing labels before the renderer measures them. */
-const GLYPH_EM = 0.6;
 const SHUFFLE_PERIOD_MS = 3500;
 const DEFAULT_ASPECT: Record<EffectiveLayout, number> = { spotlight: 16 / 9, grid: 4 / 3, 'single-participant': 4 / 3 };
 
@@ -158,8 +156,10 @@ function labelItem(p: LayoutParticipant, rect: Rect, o: ResolvedOptions): SceneI
   const mi = px(l.marginInline, rect.width);
   const mb = px(l.marginBlock, rect.width); // CSS: vertical margin percentages are of the width too
   const height = LABEL_FONT * 1.25 + 2 * LABEL_PAD_BLOCK + 2 * l.borderWidth;
-  const estimated = [...text].length * LABEL_FONT * GLYPH_EM + 2 * LABEL_PAD_INLINE + 2 * l.borderWidth;
-  const width = Math.max(0, Math.min(estimated, rect.width - 2 * mi));
+  // The box is all the room the tile gives the label: the renderer measures the text and shrinks
+  // the box to it toward `align`, and shortens the text only when it does not fit the tile.
+  // (An estimate of the text's width from its length is narrower than wide glyphs such as "B".)
+  const width = Math.max(0, rect.width - 2 * mi);
   // Unlike the reference (whose label stays bottom-left whatever the position keys say, §11),
   // horizontal_position / vertical_position move the label inside the tile.
   return {

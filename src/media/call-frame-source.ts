@@ -15,7 +15,7 @@ import { canvasFor, type CanvasSize, type LayoutSettings, type Quality } from '.
 import { FrameCompositor, type TileFrame } from '../render/compositor.js';
 import type { ImageStore } from '../render/images.js';
 import type { CallMedia } from './call-media.js';
-import { mixPcm } from './mixer.js';
+import { mixPcm, type PcmReadStats } from './mixer.js';
 import { outputKey, type VideoOutputSpec } from './track-decoder.js';
 
 export interface CallFrameSourceDeps {
@@ -49,6 +49,7 @@ export class CallFrameSource implements FrameSource {
   private tiles = new Map<string, VideoOutputSpec>();
   private visible: string[] = [];
   private isClosed = false;
+  private readonly audioLoss: PcmReadStats = { underrunSampleFrames: 0, droppedSampleFrames: 0 };
 
   constructor(private readonly callCid: string, quality: Quality, private readonly layout: LayoutSettings, private readonly deps: CallFrameSourceDeps) {
     this.canvas = canvasFor(quality);
@@ -84,8 +85,13 @@ export class CallFrameSource implements FrameSource {
 
   audioSamples(_ptsMs: number, sampleFrames: number): Buffer {
     const inputs: Buffer[] = [];
-    for (const timeline of this.deps.media.audioTimelines(this.callCid).values()) inputs.push(timeline.read(this.consumer, sampleFrames));
+    for (const timeline of this.deps.media.audioTimelines(this.callCid).values()) inputs.push(timeline.read(this.consumer, sampleFrames, this.audioLoss));
     return mixPcm(inputs, sampleFrames);
+  }
+
+  /** Sound filled with silence or dropped, over every participant heard since the start. */
+  audioStats(): PcmReadStats {
+    return { ...this.audioLoss };
   }
 
   /** Whether `close` was called. */

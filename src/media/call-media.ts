@@ -5,8 +5,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import type { RtpPacket } from 'werift';
 import { silentLogger, type Logger } from '../log.js';
 import type { LayoutParticipant } from '../layout/participants.js';
+import { Forwarder } from './forwarding/forwarder.js';
 import { IngestPeer, type IngestTrack, type PeerState } from './ingest-peer.js';
 import { PcmTimeline, rmsDbfs } from './mixer.js';
 import { inspectOffer, OfferError, planOffer, type OfferPlan } from './sdp.js';
@@ -30,9 +32,16 @@ export interface SessionParticipant {
   user: { id: string; name?: string; image?: string };
   role: string;
   joined_at: string;
+  /** the kinds of tracks whose media arrives, in order audio, video (beyond Stream's model) */
+  published_tracks: ('audio' | 'video')[];
 }
 
-export interface PublishedTrackInfo { kind: 'audio' | 'video'; codec: string | undefined; mid: string | undefined; receiving: boolean }
+export interface PublishedTrackInfo {
+  kind: 'audio' | 'video';
+  codec: string | undefined;
+  mid: string | undefined;
+  receiving: boolean;
+}
 
 interface Participant {
   callCid: string;
@@ -83,14 +92,29 @@ export interface CallMediaOptions {
 export const DEFAULT_MEDIA_TIMEOUT_MS = 5_000;
 export const DEFAULT_MAX_SESSIONS_PER_USER = 4;
 
-export interface PublishResult { sessionId: string; answer: string; plan: OfferPlan }
+export interface PublishResult {
+  sessionId: string;
+  answer: string;
+  plan: OfferPlan;
+}
 
 /** Why a participant left: a WHIP DELETE ('left' by default), a connection that ended, the call's end. */
 export type LeaveReason = 'left' | 'connect_timeout' | 'media_timeout' | 'disconnected' | 'connection_failed' | 'closed' | 'call_ended' | (string & {});
 
-export interface ParticipantJoinedEvent { callCid: string; participant: SessionParticipant }
-export interface ParticipantLeftEvent { callCid: string; participant: SessionParticipant; reason: LeaveReason }
-export interface SpeakerChangedEvent { callCid: string; dominantSessionId: string | undefined; dominantUserId: string | undefined }
+export interface ParticipantJoinedEvent {
+  callCid: string;
+  participant: SessionParticipant;
+}
+export interface ParticipantLeftEvent {
+  callCid: string;
+  participant: SessionParticipant;
+  reason: LeaveReason;
+}
+export interface SpeakerChangedEvent {
+  callCid: string;
+  dominantSessionId: string | undefined;
+  dominantUserId: string | undefined;
+}
 
 /** The events of `CallMedia`. */
 export interface CallMediaEvents {
@@ -113,6 +137,8 @@ export class CallMedia extends EventEmitter<CallMediaEvents> {
   private readonly mediaTimeoutMs: number;
   private readonly maxSessionsPerUser: number;
   private readonly timer: NodeJS.Timeout;
+  /** Subscriptions (WHEP): every participant's packets forwarded to the subscribers. */
+  readonly forwarding: Forwarder;
   private isClosed = false;
 
   constructor(options: CallMediaOptions = {}) {
@@ -131,6 +157,12 @@ export class CallMedia extends EventEmitter<CallMediaEvents> {
       this.updateSpeakers(now);
     }, 100);
     this.timer.unref();
+    this.forwarding = new Forwarder({
+      ice: this.ice,
+      log: this.log,
+      connectTimeoutMs: this.connectTimeoutMs,
+      disconnectGraceMs: this.graceMs,
+    });
   }
 
   /** WHIP sessions the user holds (every call, connected or not). */
@@ -155,15 +187,29 @@ export class CallMedia extends EventEmitter<CallMediaEvents> {
     const sessionId = randomUUID();
     const call = this.call(callCid);
     const p: Participant = {
-      callCid, sessionId, identity, joinedAt: Date.now(), peer, tracks: [], receiving: new Set(),
-      video: undefined, audio: undefined, pcm: new PcmTimeline(), videoSize: undefined,
-      audioLevel: -Infinity, isSpeaking: false, isDominantSpeaker: false, disconnectTimer: undefined, connectTimer: undefined,
-      joined: false, lastMediaAt: 0,
+      callCid,
+      sessionId,
+      identity,
+      joinedAt: Date.now(),
+      peer,
+      tracks: [],
+      receiving: new Set(),
+      video: undefined,
+      audio: undefined,
+      pcm: new PcmTimeline(),
+      videoSize: undefined,
+      audioLevel: -Infinity,
+      isSpeaking: false,
+      isDominantSpeaker: false,
+      disconnectTimer: undefined,
+      connectTimer: undefined,
+      joined: false,
+      lastMediaAt: 0,
     };
     call.participants.set(sessionId, p);
     for (const t of peer.tracks) this.onTrack(p, t);
     peer.on('track', (t) => this.onTrack(p, t));
-    peer.on('rtp', (t, bytes, packet) => this.onRtp(p, t, bytes, packet.payload));
+    peer.on('rtp', (t, bytes, packet) => this.onRtp(p, t, bytes, packet));
     peer.on('state', (state) => this.onPeerState(p, state));
     // A publisher that never completes ICE and DTLS, or never sends media, is not left waiting.
     p.connectTimer = setTimeout(() => {
@@ -250,6 +296,7 @@ export class CallMedia extends EventEmitter<CallMediaEvents> {
     if (p.connectTimer) clearTimeout(p.connectTimer);
     call.speakers.remove(sessionId);
     if (call.dominant === sessionId) call.dominant = undefined;
+    this.forwarding.removePublisher(callCid, sessionId, reason);
     void p.peer.close();
     void p.video?.close();
     void p.audio?.close();
@@ -282,9 +329,10 @@ export class CallMedia extends EventEmitter<CallMediaEvents> {
     if (this.isClosed) return;
     this.isClosed = true;
     clearInterval(this.timer);
-    const closing: Promise<unknown>[] = [];
+    const closing: Promise<unknown>[] = [this.forwarding.close()];
     for (const [callCid, call] of [...this.calls]) {
-      for (const p of call.participants.values()) closing.push(p.peer.close(), p.video?.close() ?? Promise.resolve(), p.audio?.close() ?? Promise.resolve());
+      for (const p of call.participants.values())
+        closing.push(p.peer.close(), p.video?.close() ?? Promise.resolve(), p.audio?.close() ?? Promise.resolve());
       this.endCall(callCid);
     }
     await Promise.allSettled(closing);
@@ -312,10 +360,16 @@ export class CallMedia extends EventEmitter<CallMediaEvents> {
   private onTrack(p: Participant, t: IngestTrack): void {
     if (!this.live(p) || p.tracks.includes(t)) return;
     p.tracks.push(t);
+    this.forwarding.addTrack(p.callCid, p.sessionId, t, {
+      kind: t.kind,
+      codecs: () => (t.codec ? [t.codec] : t.negotiated),
+      requestKeyframe: () => p.peer.requestKeyframe(t),
+      requestRetransmission: (seqs) => p.peer.requestRetransmission(t, seqs),
+    });
     this.touch(p.callCid);
   }
 
-  private onRtp(p: Participant, t: IngestTrack, bytes: Buffer, payload: Buffer): void {
+  private onRtp(p: Participant, t: IngestTrack, bytes: Buffer, packet: RtpPacket): void {
     if (!this.live(p) || !t.codec) return;
     p.lastMediaAt = Date.now();
     if (!p.joined) {
@@ -324,9 +378,11 @@ export class CallMedia extends EventEmitter<CallMediaEvents> {
       this.log.info({ callCid: p.callCid, sessionId: p.sessionId, userId: p.identity.userId }, 'participant joined');
       this.emit('participant_joined', { callCid: p.callCid, participant: toSessionParticipant(p) });
     }
+    const payload = packet.payload;
     if (!p.receiving.has(t)) {
       p.receiving.add(t);
       this.startDecoder(p, t);
+      this.touch(p.callCid);
     }
     if (t.kind === 'video') {
       const name = t.codec.name.toLowerCase();
@@ -339,19 +395,25 @@ export class CallMedia extends EventEmitter<CallMediaEvents> {
     } else {
       p.audio?.feed(bytes);
     }
+    this.forwarding.forward(p.callCid, p.sessionId, t, packet, t.codec);
   }
 
   private startDecoder(p: Participant, t: IngestTrack): void {
     const label = `${p.callCid}/${p.sessionId}/${t.kind}`;
     if (t.kind === 'video' && !p.video) {
       p.video = new TrackDecoder({
-        codec: t.codec!, requestKeyframe: () => p.peer.requestKeyframe(t), log: this.log, label,
+        codec: t.codec!,
+        requestKeyframe: () => this.forwarding.requestKeyframe(p.callCid, p.sessionId, t),
+        log: this.log,
+        label,
         ...(this.ffmpegPath ? { ffmpegPath: this.ffmpegPath } : {}),
       });
       p.video.on('stall', (info) => this.log.warn({ track: label, ...info }, 'video track stalled'));
     } else if (t.kind === 'audio' && !p.audio) {
       p.audio = new AudioTrackDecoder({
-        codec: t.codec!, log: this.log, label,
+        codec: t.codec!,
+        log: this.log,
+        label,
         ...(this.ffmpegPath ? { ffmpegPath: this.ffmpegPath } : {}),
         onPcm: (pcm) => {
           if (!this.live(p)) return;
@@ -411,8 +473,13 @@ export class CallMedia extends EventEmitter<CallMediaEvents> {
 function toSessionParticipant(p: Participant): SessionParticipant {
   return {
     user_session_id: p.sessionId,
-    user: { id: p.identity.userId, ...(p.identity.name ? { name: p.identity.name } : {}), ...(p.identity.image ? { image: p.identity.image } : {}) },
+    user: {
+      id: p.identity.userId,
+      ...(p.identity.name ? { name: p.identity.name } : {}),
+      ...(p.identity.image ? { image: p.identity.image } : {}),
+    },
     role: p.identity.roles[0] ?? 'user',
     joined_at: new Date(p.joinedAt).toISOString(),
+    published_tracks: (['audio', 'video'] as const).filter((kind) => [...p.receiving].some((t) => t.kind === kind)),
   };
 }

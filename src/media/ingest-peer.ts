@@ -3,10 +3,17 @@
  * and carries keyframe requests back. Knows nothing of calls or layouts.
  */
 import { EventEmitter } from 'node:events';
-import type { RtcpPacket, RTCRtpReceiver, RtpPacket } from 'werift';
+import { GenericNack, RtcpTransportLayerFeedback, type RtcpPacket, type RTCRtpReceiver, type RtpPacket } from 'werift';
 import type { RtpCodec } from './rtp-process.js';
-import { deactivateSections, type OfferPlan } from './sdp.js';
-import { advertisedAnswer, createIngestPeer, waitForGathering, type IceHostConfig, type RTCPeerConnection } from './webrtc.js';
+import { acceptBundleOnly, deactivateSections, refuseAnswerSections, type OfferPlan } from './sdp.js';
+import {
+  addTrickleCandidates,
+  advertisedAnswer,
+  createIngestPeer,
+  waitForGathering,
+  type IceHostConfig,
+  type RTCPeerConnection,
+} from './webrtc.js';
 
 export interface IngestTrack {
   kind: 'audio' | 'video';
@@ -14,6 +21,8 @@ export interface IngestTrack {
   /** codec of the packets seen so far (set with the first packet) */
   codec: RtpCodec | undefined;
   ssrc: number | undefined;
+  /** the media codecs negotiated for the track (what it may send), before any packet arrived */
+  negotiated: RtpCodec[];
 }
 
 export type PeerState = 'connecting' | 'connected' | 'disconnected' | 'failed' | 'closed';
@@ -34,14 +43,24 @@ export class IngestPeer extends EventEmitter<IngestPeerEvents> {
   private firSequence = 0;
   private isClosed = false;
 
-  private constructor(private readonly pc: RTCPeerConnection, readonly answer: string) {
+  private constructor(
+    private readonly pc: RTCPeerConnection,
+    readonly answer: string,
+  ) {
     super();
   }
 
-  /** Applies the offer (refused sections made inactive) and produces the complete answer. */
+  /**
+   * Applies the offer (refused sections made inactive, bundle-only ones taken as live) and produces
+   * the complete answer. An accepted section for which the WebRTC stack raises no track is refused
+   * in the answer too (port 0) and moved to the plan's refused list as `not_received`, so the
+   * answer never accepts media that would not be received.
+   */
   static async answer(offer: string, plan: OfferPlan, ice: IceHostConfig): Promise<IngestPeer> {
     const pc = createIngestPeer(ice);
-    const refused = new Set(plan.refused.filter((r) => r.section.kind === 'audio' || r.section.kind === 'video').map((r) => r.section.index));
+    const refused = new Set(
+      plan.refused.filter((r) => r.section.kind === 'audio' || r.section.kind === 'video').map((r) => r.section.index),
+    );
     const accepted = new Set(plan.accepted.map((s) => s.mid).filter((m): m is string => m !== undefined));
     let peer: IngestPeer | undefined;
     const pendingTracks: Parameters<NonNullable<RTCPeerConnection['ontrack']>>[0][] = [];
@@ -50,12 +69,20 @@ export class IngestPeer extends EventEmitter<IngestPeerEvents> {
       else pendingTracks.push(event);
     };
     try {
-      await pc.setRemoteDescription({ type: 'offer', sdp: deactivateSections(offer, refused) });
+      await pc.setRemoteDescription({ type: 'offer', sdp: deactivateSections(acceptBundleOnly(offer), refused) });
+      const received = new Set(pendingTracks.map((e) => e.transceiver.mid).filter((m): m is string => typeof m === 'string'));
+      const unreceived = new Set<string>();
+      for (const section of [...plan.accepted]) {
+        if (section.mid === undefined || received.has(section.mid)) continue;
+        unreceived.add(section.mid);
+        plan.accepted.splice(plan.accepted.indexOf(section), 1);
+        plan.refused.push({ section, reason: 'not_received' });
+      }
       const answer = await pc.createAnswer();
       await pc.setLocalDescription(answer);
       await waitForGathering(pc);
       const local = pc.localDescription?.sdp ?? answer.sdp;
-      peer = new IngestPeer(pc, advertisedAnswer(local, ice));
+      peer = new IngestPeer(pc, refuseAnswerSections(advertisedAnswer(local, ice), unreceived));
     } catch (err) {
       await pc.close().catch(() => undefined);
       throw err;
@@ -69,12 +96,16 @@ export class IngestPeer extends EventEmitter<IngestPeerEvents> {
     return peer;
   }
 
-  private addTrack(event: { track: import('werift').MediaStreamTrack; receiver: RTCRtpReceiver; transceiver: import('werift').RTCRtpTransceiver }, accepted: ReadonlySet<string>): void {
+  private addTrack(
+    event: { track: import('werift').MediaStreamTrack; receiver: RTCRtpReceiver; transceiver: import('werift').RTCRtpTransceiver },
+    accepted: ReadonlySet<string>,
+  ): void {
     const { track, receiver, transceiver } = event;
     const mid = transceiver.mid ?? undefined;
     if (track.kind !== 'audio' && track.kind !== 'video') return;
     if (mid !== undefined && accepted.size > 0 && !accepted.has(mid)) return;
-    const t: IngestTrack = { kind: track.kind, mid, codec: undefined, ssrc: track.ssrc };
+    const negotiated = transceiver.codecs.filter((c) => !/\/(rtx|red|ulpfec|flexfec-03)$/i.test(c.mimeType)).map(rtpCodecOf);
+    const t: IngestTrack = { kind: track.kind, mid, codec: undefined, ssrc: track.ssrc, negotiated };
     this.tracks.push(t);
     this.receivers.set(t, receiver);
     track.onReceiveRtp.subscribe((packet: RtpPacket) => {
@@ -84,8 +115,7 @@ export class IngestPeer extends EventEmitter<IngestPeerEvents> {
       if (!t.codec || t.codec.payloadType !== pt) {
         const c = transceiver.codecs.find((x) => x.payloadType === pt);
         if (!c) return; // RTX or an unknown payload type: not media we decode
-        const name = c.mimeType.split('/')[1] ?? c.mimeType;
-        t.codec = { payloadType: pt, name, clockRate: c.clockRate, ...(c.channels ? { channels: c.channels } : {}), ...(c.parameters ? { fmtp: c.parameters } : {}) };
+        t.codec = rtpCodecOf(c);
       }
       this.emit('rtp', t, packet.serialize(), packet);
     });
@@ -106,27 +136,22 @@ export class IngestPeer extends EventEmitter<IngestPeerEvents> {
     void receiver.dtlsTransport?.sendRtcp([packet]).catch(() => undefined);
   }
 
-  /**
-   * Adds the remote candidates of a trickle-ICE SDP fragment (RFC 8840). Returns how many were
-   * added, or -1 when candidate lines were present but none could be used.
-   */
-  async addCandidates(fragment: string): Promise<number> {
-    let mid: string | undefined;
-    let seen = 0, added = 0;
-    for (const line of fragment.split(/\r?\n/)) {
-      const m = /^a=mid:(\S+)$/.exec(line);
-      if (m) { mid = m[1]; continue; }
-      if (!line.startsWith('a=candidate:')) continue;
-      seen += 1;
-      try {
-        await this.pc.addIceCandidate({ candidate: line.slice(2), sdpMid: mid ?? '0', sdpMLineIndex: 0 });
-        added += 1;
-      } catch { /* an unusable candidate */ }
-    }
-    return seen > 0 && added === 0 ? -1 : added;
+  /** Asks the publisher to send these packets of the track again (RTCP generic NACK). */
+  requestRetransmission(track: IngestTrack, sequenceNumbers: number[]): void {
+    const receiver = this.receivers.get(track);
+    if (!receiver || track.ssrc === undefined || this.closed || sequenceNumbers.length === 0) return;
+    const nack = new GenericNack({ senderSsrc: receiver.rtcpSsrc, mediaSourceSsrc: track.ssrc, lost: sequenceNumbers });
+    void receiver.dtlsTransport?.sendRtcp([new RtcpTransportLayerFeedback({ feedback: nack })]).catch(() => undefined);
   }
 
-  get connectionState(): string { return this.pc.connectionState; }
+  /** Adds the remote candidates of a trickle-ICE SDP fragment (see addTrickleCandidates). */
+  addCandidates(fragment: string): Promise<number> {
+    return addTrickleCandidates(this.pc, fragment);
+  }
+
+  get connectionState(): string {
+    return this.pc.connectionState;
+  }
 
   /** Whether `close` was called. */
   get closed(): boolean {
@@ -141,6 +166,17 @@ export class IngestPeer extends EventEmitter<IngestPeerEvents> {
     await Promise.race([this.pc.close().catch(() => undefined), new Promise((r) => setTimeout(r, 3000).unref())]);
     this.emit('state', 'closed');
   }
+}
+
+function rtpCodecOf(c: { payloadType: number; mimeType: string; clockRate: number; channels?: number; parameters?: string }): RtpCodec {
+  const name = c.mimeType.split('/')[1] ?? c.mimeType;
+  return {
+    payloadType: c.payloadType,
+    name,
+    clockRate: c.clockRate,
+    ...(c.channels ? { channels: c.channels } : {}),
+    ...(c.parameters ? { fmtp: c.parameters } : {}),
+  };
 }
 
 /** An RTCP Full Intra Request (RFC 5104 §4.3.1) for `mediaSsrc`. */

@@ -64,20 +64,47 @@ export function rmsDbfs(pcm: Buffer): number {
   return rms > 0 ? 20 * Math.log10(rms) : -Infinity;
 }
 
+/** What one consumer of PcmTimelines lost, in sample frames; reads add to it. */
+export interface PcmReadStats {
+  /** not delivered in time: silence was played in their place (the late samples are dropped) */
+  underrunSampleFrames: number;
+  /** skipped because the consumer had fallen more than the maximum lag behind */
+  droppedSampleFrames: number;
+}
+
+interface Cursor {
+  /** absolute sample-frame index of the consumer's next frame; may be ahead of the writer */
+  pos: number;
+  /** silence played since the consumer last had sound (an underrun, unless it turns into a pause) */
+  silent: number;
+  /** the writer paused (the consumer got this far ahead of it): wait for sound to resume */
+  paused: boolean;
+}
+
 /**
  * A per-track PCM queue read by several consumers (one per broadcast group), each at its own
  * position. Writes append decoded PCM as it arrives; reads take `sampleFrames` from a consumer's
- * position. Latency is bounded: a consumer that falls more than `maxLagFrames` behind skips ahead
- * to `targetLagFrames`; one that catches up with the writer gets silence for the missing part.
+ * position. Each consumer's position runs at its reading rate, so the sound keeps its timing:
+ * what the decoder has not delivered when it is due is played as silence in its place and, when it
+ * arrives late, dropped (never played later, which would push the rest back until a cut); a sample
+ * is never played twice. The reader enters `targetLagFrames` behind the writer. Latency is bounded:
+ * a consumer that falls more than `maxLagFrames` behind (it stopped reading) skips ahead to the
+ * target lag. A writer that stops for longer than `maxLeadFrames` (a pause) is waited for, and its
+ * sound picked up where it resumes. Underruns and skips are counted in the reader's stats.
  */
 export class PcmTimeline {
   private buf: Buffer;
   /** absolute sample-frame index of buf[0] */
   private startFrame = 0;
   private endFrame = 0;
-  private readonly cursors = new Map<string, number>();
+  private readonly cursors = new Map<string, Cursor>();
 
-  constructor(private readonly targetLagFrames = Math.round(SAMPLE_RATE * 0.04), private readonly maxLagFrames = Math.round(SAMPLE_RATE * 0.1)) {
+  constructor(
+    private readonly targetLagFrames = Math.round(SAMPLE_RATE * 0.04),
+    // The target plus the half second a broadcast's clock catches up after a stall (pacer.ts).
+    private readonly maxLagFrames = Math.round(SAMPLE_RATE * 0.54),
+    private readonly maxLeadFrames = Math.round(SAMPLE_RATE * 0.25),
+  ) {
     this.buf = Buffer.alloc(0);
   }
 
@@ -91,19 +118,43 @@ export class PcmTimeline {
     this.trim();
   }
 
-  /** Reads for `consumer`; returns exactly `sampleFrames` frames (silence-padded). */
-  read(consumer: string, sampleFrames: number): Buffer {
-    let pos = this.cursors.get(consumer);
-    if (pos === undefined || this.endFrame - pos > this.maxLagFrames || pos < this.startFrame) {
-      pos = Math.max(this.startFrame, this.endFrame - this.targetLagFrames);
+  /**
+   * Reads for `consumer`; returns exactly `sampleFrames` frames (silence-padded), and adds what
+   * was filled with silence or skipped to `stats`.
+   */
+  read(consumer: string, sampleFrames: number, stats?: PcmReadStats): Buffer {
+    let c = this.cursors.get(consumer);
+    if (!c) {
+      // A new reader waits until the target lag is there (or starts that far behind the writer).
+      c = { pos: Math.max(this.startFrame, this.endFrame - this.targetLagFrames), silent: 0, paused: true };
+      this.cursors.set(consumer, c);
     }
-    const available = Math.max(0, Math.min(sampleFrames, this.endFrame - pos));
+    if (c.paused && this.endFrame - c.pos >= this.targetLagFrames) {
+      // The target lag of sound is there (again, after a pause): play it from where it starts.
+      c.paused = false;
+    }
+    if (c.paused) return Buffer.alloc(sampleFrames * BYTES_PER_SAMPLE_FRAME);
+    if (this.endFrame - c.pos > this.maxLagFrames || c.pos < this.startFrame) {
+      const resumed = Math.max(this.startFrame, this.endFrame - this.targetLagFrames);
+      if (stats) stats.droppedSampleFrames += Math.max(0, resumed - c.pos);
+      c.pos = resumed;
+    }
+    const available = Math.max(0, Math.min(sampleFrames, this.endFrame - c.pos));
     const out = Buffer.alloc(sampleFrames * BYTES_PER_SAMPLE_FRAME);
     if (available > 0) {
-      const from = (pos - this.startFrame) * BYTES_PER_SAMPLE_FRAME;
+      const from = (c.pos - this.startFrame) * BYTES_PER_SAMPLE_FRAME;
       this.buf.copy(out, 0, from, from + available * BYTES_PER_SAMPLE_FRAME);
+      if (stats) stats.underrunSampleFrames += c.silent;
+      c.silent = 0;
     }
-    this.cursors.set(consumer, pos + available);
+    c.pos += sampleFrames;
+    if (available < sampleFrames && this.endFrame > 0) c.silent += sampleFrames - available;
+    if (c.pos - this.endFrame > this.maxLeadFrames) {
+      // The writer has stopped rather than being late: wait for it where it stopped.
+      c.pos = this.endFrame;
+      c.paused = true;
+      c.silent = 0;
+    }
     this.trim();
     return out;
   }
@@ -112,10 +163,10 @@ export class PcmTimeline {
     this.cursors.delete(consumer);
   }
 
-  /** Drops what no consumer still needs (and anything beyond the maximum lag). */
+  /** Drops what no consumer still needs (keeping the target lag for new ones, at most the maximum lag). */
   private trim(): void {
-    let keepFrom = this.endFrame - this.maxLagFrames;
-    for (const pos of this.cursors.values()) keepFrom = Math.min(keepFrom, pos);
+    let keepFrom = this.endFrame - this.targetLagFrames;
+    for (const c of this.cursors.values()) keepFrom = Math.min(keepFrom, c.pos);
     keepFrom = Math.max(keepFrom, this.endFrame - this.maxLagFrames, this.startFrame);
     if (keepFrom > this.startFrame) {
       this.buf = this.buf.subarray((keepFrom - this.startFrame) * BYTES_PER_SAMPLE_FRAME);

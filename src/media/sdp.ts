@@ -18,6 +18,10 @@ export interface OfferedSection {
   kind: string;
   mid?: string;
   direction: 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
+  /** the m-line's port: 0 refuses the section, unless it is bundle-only */
+  port: number;
+  /** `a=bundle-only` (RFC 8843): port 0 because it shares the BUNDLE transport */
+  bundleOnly: boolean;
   codecs: OfferedCodec[];
   /** the codecs of this section that the ingest can decode */
   usableCodecs: OfferedCodec[];
@@ -71,7 +75,11 @@ export function inspectOffer(sdp: unknown): OfferSummary {
       const m = /^m=(\S+) (\d+)(?:\/\d+)? (\S+)((?: \S+)*)$/.exec(line);
       if (!m) throw new OfferError(400, 'malformed_sdp', `malformed media line "${line.slice(0, 80)}"`);
       const fmts = m[4]!.trim().split(' ').filter(Boolean).map(Number);
-      current = { index: sections.length, kind: m[1]!, direction: sessionDirection, codecs: [], usableCodecs: [], fmts, fmtp: new Map() };
+      current = { index: sections.length, kind: m[1]!, direction: sessionDirection, port: Number(m[2]), bundleOnly: false, codecs: [], usableCodecs: [], fmts, fmtp: new Map() };
+      continue;
+    }
+    if (line === 'a=bundle-only') {
+      if (current) current.bundleOnly = true;
       continue;
     }
     const dir = /^a=(sendrecv|sendonly|recvonly|inactive)$/.exec(line);
@@ -109,8 +117,14 @@ export interface OfferPlan {
   /** sections accepted for ingest */
   accepted: OfferedSection[];
   /** sections refused, with why */
-  refused: { section: OfferedSection; reason: 'not_permitted' | 'no_usable_codec' | 'unsupported_kind' | 'not_sending' }[];
+  refused: { section: OfferedSection; reason: RefusalReason }[];
 }
+
+/**
+ * Why a section is refused: `disabled` = the offerer set its port to 0 (and it is not
+ * bundle-only); `not_received` = the WebRTC stack raised no track for it, so the answer refuses it.
+ */
+export type RefusalReason = 'not_permitted' | 'no_usable_codec' | 'unsupported_kind' | 'not_sending' | 'disabled' | 'not_received';
 
 /**
  * Decides which sections to take. Throws 403 when the publisher may send none of the kinds it
@@ -120,6 +134,7 @@ export function planOffer(summary: OfferSummary, grants: Grants): OfferPlan {
   const plan: OfferPlan = { accepted: [], refused: [] };
   for (const s of summary.sections) {
     if (s.kind !== 'audio' && s.kind !== 'video') plan.refused.push({ section: s, reason: 'unsupported_kind' });
+    else if (s.port === 0 && !s.bundleOnly) plan.refused.push({ section: s, reason: 'disabled' });
     else if (!isSending(s)) plan.refused.push({ section: s, reason: 'not_sending' });
     else if ((s.kind === 'audio' && !grants.canSendAudio) || (s.kind === 'video' && !grants.canSendVideo)) plan.refused.push({ section: s, reason: 'not_permitted' });
     else if (s.usableCodecs.length === 0) plan.refused.push({ section: s, reason: 'no_usable_codec' });
@@ -158,6 +173,69 @@ export function deactivateSections(sdp: string, indices: ReadonlySet<number>): s
     if (section >= 0 && indices.has(section) && /^a=(sendrecv|sendonly|recvonly|inactive)$/.test(line)) continue;
     out.push(line);
   }
+  return out.join(eol);
+}
+
+/** The mids of the offer's BUNDLE groups. */
+function bundledMids(lines: readonly string[]): Set<string> {
+  const mids = new Set<string>();
+  for (const line of lines) {
+    const m = /^a=group:BUNDLE((?: \S+)*)$/.exec(line);
+    if (m) for (const mid of m[1]!.trim().split(' ').filter(Boolean)) mids.add(mid);
+  }
+  return mids;
+}
+
+/**
+ * Gives the bundle-only sections of an offer (RFC 8843: port 0 with `a=bundle-only`, in a BUNDLE
+ * group, as GStreamer's webrtcbin offers with max-bundle) the discard port 9, as a JSEP offerer
+ * that does not use bundle-only would: WebRTC stacks that only look at the port (werift raises no
+ * track for a port-0 section) then take them as the live sections they are.
+ */
+export function acceptBundleOnly(sdp: string): string {
+  const eol = sdp.includes('\r\n') ? '\r\n' : '\n';
+  const lines = sdp.split(/\r?\n/);
+  const bundled = bundledMids(lines);
+  // Find the sections (by m-line index) that are bundle-only and bundled.
+  const starts: number[] = [];
+  lines.forEach((l, i) => { if (l.startsWith('m=')) starts.push(i); });
+  for (const [n, start] of starts.entries()) {
+    const end = starts[n + 1] ?? lines.length;
+    const body = lines.slice(start + 1, end);
+    const mid = body.map((l) => /^a=mid:(\S+)$/.exec(l)?.[1]).find((m) => m !== undefined);
+    if (!body.includes('a=bundle-only') || mid === undefined || !bundled.has(mid)) continue;
+    lines[start] = lines[start]!.replace(/^(m=\S+) 0(\/\d+)? /, '$1 9 ');
+  }
+  return lines.join(eol);
+}
+
+/**
+ * Refuses the sections with these mids in an answer: port 0, inactive, and out of the BUNDLE
+ * group (RFC 8843 §7.3.3), so the publisher knows they are not received.
+ */
+export function refuseAnswerSections(sdp: string, mids: ReadonlySet<string>): string {
+  if (mids.size === 0) return sdp;
+  const eol = sdp.includes('\r\n') ? '\r\n' : '\n';
+  const lines = sdp.split(/\r?\n/);
+  const starts: number[] = [];
+  lines.forEach((l, i) => { if (l.startsWith('m=')) starts.push(i); });
+  const drop = new Set<number>();
+  for (const [n, start] of starts.entries()) {
+    const end = starts[n + 1] ?? lines.length;
+    const mid = lines.slice(start + 1, end).map((l) => /^a=mid:(\S+)$/.exec(l)?.[1]).find((m) => m !== undefined);
+    if (mid === undefined || !mids.has(mid)) continue;
+    lines[start] = lines[start]!.replace(/^(m=\S+) \d+/, '$1 0');
+    for (let i = start + 1; i < end; i++) {
+      if (/^a=(sendrecv|sendonly|recvonly|inactive)$/.test(lines[i]!)) lines[i] = 'a=inactive';
+      else if (/^a=(candidate:|end-of-candidates)/.test(lines[i]!)) drop.add(i);
+    }
+  }
+  const out = lines.filter((_l, i) => !drop.has(i)).map((l) => {
+    const g = /^a=group:BUNDLE((?: \S+)*)$/.exec(l);
+    if (!g) return l;
+    const kept = g[1]!.trim().split(' ').filter((m) => m && !mids.has(m));
+    return kept.length > 0 ? `a=group:BUNDLE ${kept.join(' ')}` : undefined;
+  }).filter((l): l is string => l !== undefined);
   return out.join(eol);
 }
 

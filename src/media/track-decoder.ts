@@ -15,9 +15,10 @@
  * Lip sync (arrival-time alignment): both kinds are decoded as soon as their packets arrive and
  * presented on arrival, with the same clock (the server's): the frame source takes the latest
  * decoded video frame at each output tick (0-33 ms old) and the audio from a short per-track PCM
- * queue (mixer.ts, PcmTimeline) that a reader enters 40 ms behind the newest sample and that
- * never lets it fall more than 100 ms behind (it skips ahead). RTP timestamps are used by ffmpeg
- * only within a stream; every decoder output is flushed per packet, so neither path buffers.
+ * queue (mixer.ts, PcmTimeline) that a reader enters 40 ms behind the newest sample, where sound
+ * that comes late is played as silence in its place (the reader keeps its 40 ms), and that never
+ * lets a reader fall more than 540 ms behind (it skips ahead; only a stalled broadcast clock does).
+ * RTP timestamps are used by ffmpeg only within a stream; every decoder output is flushed per packet, so neither path buffers.
  * A participant's audio and video therefore stay within about -33..+100 ms of each other, as
  * long as the publisher sends them together (browsers do). Not done: RTCP sender-report (NTP)
  * alignment, which would also correct publishers whose audio and video leave them skewed.
@@ -128,6 +129,8 @@ export interface TrackDecoderOptions {
   label?: string;
   /** no frame for this long (while packets arrive) counts as a stall */
   stallMs?: number;
+  /** no packet for this long: the track is idle (the publisher stopped sending) and has no picture */
+  idleMs?: number;
   /** how long a replacement process may take before it is swapped in anyway */
   swapTimeoutMs?: number;
   /** the ffmpeg executable (default `ffmpeg` on the PATH) */
@@ -161,6 +164,7 @@ export class TrackDecoder extends EventEmitter<TrackDecoderEvents> {
   private readonly timer: NodeJS.Timeout;
   private readonly process: ProcessOptions;
   private readonly stallMs: number;
+  private readonly idleMs: number;
   private readonly swapTimeoutMs: number;
   private pendingSince = 0;
   /**
@@ -180,6 +184,7 @@ export class TrackDecoder extends EventEmitter<TrackDecoderEvents> {
       ...(options.ffmpegPath ? { ffmpegPath: options.ffmpegPath } : {}),
     };
     this.stallMs = options.stallMs ?? 2000;
+    this.idleMs = options.idleMs ?? 1500;
     this.swapTimeoutMs = options.swapTimeoutMs ?? 4000;
     this.timer = setInterval(() => this.check(), 250);
     this.timer.unref();
@@ -244,6 +249,9 @@ export class TrackDecoder extends EventEmitter<TrackDecoderEvents> {
    * progress, the previous picture scaled to the new size.
    */
   latestFrame(spec?: VideoOutputSpec): DecodedFrame | null {
+    // The publisher stopped sending (camera turned off: its sender's track replaced by none): no
+    // picture, so the layout's placeholder shows instead of the last frame frozen.
+    if (this.lastPacketAt > 0 && Date.now() - this.lastPacketAt > this.idleMs) return null;
     const target = spec ? normalize(spec) : (this.consumers.get('default') ?? this.wantedSpecs[0]);
     if (!target) return null;
     const key = outputKey(target);

@@ -1,6 +1,10 @@
 /**
  * The RTMP handshake (simple form): C0+C1 from the client, S0+S1+S2 from the server, C2 (an echo
  * of S1) from the client. Pure.
+ *
+ * C2 is S1 byte for byte. The specification lets the second time field carry the time S1 was read
+ * at, but librtmp-based servers (and others) compare all 1536 bytes of C2 with their S1 and warn or
+ * refuse when they differ; an exact echo satisfies both readings, as librtmp's own client does.
  */
 import { randomBytes } from 'node:crypto';
 
@@ -45,10 +49,8 @@ export function parseServerHandshake(buf: Buffer): ServerHandshake | null {
   };
 }
 
-/** C2: S1's time and random echoed, with the time S1 was read at. */
-export function createC2(s1: Buffer, readTimeMs: number): Buffer {
+/** C2: the exact echo of S1 (time, second time field and random data). */
+export function createC2(s1: Buffer): Buffer {
   if (s1.length !== HANDSHAKE_SIZE) throw new HandshakeError('S1 must be 1536 bytes');
-  const c2 = Buffer.from(s1);
-  c2.writeUInt32BE(readTimeMs >>> 0, 4);
-  return c2;
+  return Buffer.from(s1);
 }

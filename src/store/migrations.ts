@@ -1,4 +1,4 @@
-import { Kysely, Migrator, type Migration, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, sql, type Migration, type MigrationProvider } from 'kysely';
 
 /** Schema migrations, in code, applied in name order. Never edit one that has shipped: add another. */
 const migrations: Record<string, Migration> = {
@@ -83,6 +83,56 @@ const migrations: Record<string, Migration> = {
   '0002_call_live': {
     async up(db: Kysely<any>): Promise<void> {
       await db.schema.alterTable('calls').addColumn('live_started_at', 'text').execute();
+    },
+  },
+  '0003_webhook_order_and_dead': {
+    async up(db: Kysely<any>): Promise<void> {
+      // Per-call order (order_key, seq), the retry horizon start (retry_from) and parked deliveries
+      // (status 'dead' with dead_at and last_error). Rows from before keep their creation order.
+      await db.schema.alterTable('webhook_outbox').addColumn('status', 'text', (c) => c.notNull().defaultTo('pending')).execute();
+      await db.schema.alterTable('webhook_outbox').addColumn('order_key', 'text', (c) => c.notNull().defaultTo('')).execute();
+      await db.schema.alterTable('webhook_outbox').addColumn('seq', 'bigint', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable('webhook_outbox').addColumn('retry_from', 'bigint', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable('webhook_outbox').addColumn('dead_at', 'bigint').execute();
+      await db.schema.alterTable('webhook_outbox').addColumn('last_error', 'text').execute();
+      await sql`update webhook_outbox set seq = created_at * 1000, retry_from = created_at`.execute(db);
+      await db.schema.createIndex('webhook_outbox_order').on('webhook_outbox').columns(['status', 'order_key', 'seq']).execute();
+    },
+  },
+  '0004_deleted_at': {
+    async up(db: Kysely<any>): Promise<void> {
+      await db.schema.alterTable('calls').addColumn('deleted_at', 'text').execute();
+      await db.schema.alterTable('users').addColumn('deleted_at', 'text').execute();
+    },
+  },
+  '0005_hls_recordings': {
+    async up(db: Kysely<any>): Promise<void> {
+      await db.schema
+        .createTable('hls_broadcasts')
+        .addColumn('call_cid', 'text', (c) => c.primaryKey())
+        .addColumn('token', 'text', (c) => c.notNull().unique())
+        .addColumn('qualities', 'text', (c) => c.notNull())
+        .addColumn('layout', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('started_at', 'text', (c) => c.notNull())
+        .addColumn('stopped_at', 'text')
+        .execute();
+      await db.schema
+        .createTable('recordings')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('call_cid', 'text', (c) => c.notNull())
+        .addColumn('session_id', 'text', (c) => c.notNull())
+        .addColumn('filename', 'text', (c) => c.notNull())
+        .addColumn('storage_key', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('quality', 'text', (c) => c.notNull())
+        .addColumn('layout', 'text', (c) => c.notNull())
+        .addColumn('part_path', 'text', (c) => c.notNull())
+        .addColumn('start_time', 'text', (c) => c.notNull())
+        .addColumn('end_time', 'text')
+        .addColumn('error', 'text')
+        .execute();
+      await db.schema.createIndex('recordings_call').on('recordings').columns(['call_cid', 'start_time']).execute();
     },
   },
 };

@@ -71,6 +71,39 @@ export interface BroadcastRecord {
   started_at: string;
 }
 
+export type HlsStatus = 'starting' | 'live' | 'stopped';
+
+/** A call's HLS broadcast (one per call); kept after it stops until its files are removed. */
+export interface HlsRecord {
+  call_cid: string;
+  token: string;
+  qualities: string[];
+  layout: LayoutSettings;
+  status: HlsStatus;
+  started_at: string;
+  stopped_at: string | null;
+}
+
+export type RecordingStatus = 'recording' | 'ready' | 'failed';
+
+/** A composite recording: running (`recording`), finished into storage (`ready`), or `failed`. */
+export interface RecordingRecord {
+  id: string;
+  call_cid: string;
+  session_id: string;
+  filename: string;
+  /** Where the finished file is in the recordings storage. */
+  storage_key: string;
+  status: RecordingStatus;
+  quality: string;
+  layout: LayoutSettings;
+  /** The fragmented MP4 written while recording (finished at stop or at the next start). */
+  part_path: string;
+  start_time: string;
+  end_time: string | null;
+  error: string | null;
+}
+
 /** Filter over calls, compiled from Stream's filter_conditions (src/calls/query.ts). */
 export type CallColumn = 'id' | 'cid' | 'type' | 'created_by_id' | 'created_at' | 'updated_at' | 'ended_at' | 'starts_at' | 'team';
 export type CompareOp = '$eq' | '$ne' | '$gt' | '$gte' | '$lt' | '$lte' | '$in' | '$nin';
@@ -79,7 +112,13 @@ export type CallFilter =
   | { kind: 'compare'; column: CallColumn; op: CompareOp; value: string | string[] }
   | { kind: 'exists'; column: CallColumn; exists: boolean }
   | { kind: 'members'; userIds: string[] }
-  | { kind: 'ongoing'; value: boolean }
+  /**
+   * Stream's `ongoing`: a call that has not ended and has participants (a live session: `liveCids`,
+   * known to the control plane, not the store) or an active RTMP broadcast; false: every other call.
+   */
+  | { kind: 'ongoing'; value: boolean; liveCids?: string[] }
+  /** The call's `backstage` as its response shows it: backstage enabled (override, else type) and not live. */
+  | { kind: 'backstage'; value: boolean }
   | { kind: 'custom'; path: string[]; op: '$eq' | '$ne' | '$in'; value: Array<string | number | boolean> };
 
 export interface CallSort {
@@ -97,6 +136,10 @@ export interface CallQuery {
 export interface UserQuery {
   ids?: string[];
   role?: string;
+  /** `$eq` / `$in`: exact names; `$autocomplete`: a word of the name starts with the text (case-insensitive). */
+  name?: { op: '$eq' | '$in' | '$autocomplete'; value: string[] };
+  /** Conditions on `custom.<path>` (all must hold). */
+  custom?: Array<{ path: string[]; op: '$eq' | '$ne' | '$in'; value: Array<string | number | boolean> }>;
   sort: Array<{ field: 'id' | 'created_at' | 'updated_at' | 'name' | 'role'; direction: 1 | -1 }>;
   limit: number;
   offset: number;

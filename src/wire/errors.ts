@@ -32,6 +32,8 @@ export const ErrorCodes = {
   rateLimited: 9,
   tokenExpired: 40,
   tokenNotValidYet: 41,
+  /** The token's `iat` lies in the future (Stream's "token used before issued at"). */
+  tokenBeforeIssuedAt: 42,
   tokenSignature: 43,
 } as const;
 

@@ -163,6 +163,8 @@ describe('pacer clock', () => {
       const pacer = new Pacer({
         fps: 30,
         sampleRate: 48000,
+        // A stall longer than the catch-up allowance (3 ticks here, ~9 missed) is skipped.
+        maxCatchUpTicks: 3,
         onTick: (t) => {
           ticks.push(t);
           if (t.index >= 5 && !stalled) {

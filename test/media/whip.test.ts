@@ -23,7 +23,7 @@ describe('WHIP ingest', { timeout: 170_000 }, () => {
     const joined: unknown[] = [];
     t.media.on('participant_joined', (e) => joined.push(e));
     alice = await TestPublisher.start({ url: t.whipUrl('default', 'whip-1'), token: 'alice', color: 'red', toneHz: 440 });
-    assert.match(alice.location ?? '', /\/api\/v2\/video\/call\/default\/whip-1\/whip\/[0-9a-f-]{36}$/);
+    assert.match(alice.location ?? '', /\/api\/v2\/video\/call\/default\/whip-1\/whip\/[0-9a-f]{32}$/);
     assert.match(alice.answer ?? '', /a=candidate:\S+ 1 udp \d+ 127\.0\.0\.1 /);
     assert.doesNotMatch(alice.answer ?? '', /a=candidate:\S+ 1 udp \d+ (?!127\.0\.0\.1 )/);
 
@@ -38,6 +38,7 @@ describe('WHIP ingest', { timeout: 170_000 }, () => {
     assert.equal(sp.length, 1);
     assert.equal(sp[0]!.user.id, 'alice');
     assert.equal(sp[0]!.user_session_id, p!.sessionId);
+    assert.ok(!alice.location!.endsWith(p!.sessionId), 'the WHIP resource is not the user_session_id');
     assert.match(sp[0]!.joined_at, /^\d{4}-\d\d-\d\dT/);
 
     const tracks = t.media.tracks(CALL, p!.sessionId);

@@ -34,6 +34,8 @@ export interface ChromiumSession {
 export interface LaunchOptions {
   /** A WAV file the fake microphone plays (looped) instead of Chromium's quiet beeps. */
   fakeAudioFile?: string;
+  /** A Y4M (or MJPEG) file the fake camera plays (looped) instead of Chromium's test pattern. */
+  fakeVideoFile?: string;
   /** Gather ICE candidates on loopback, as plain IPs (LOOPBACK_ICE_ARGS). */
   loopbackIce?: boolean;
 }
@@ -43,6 +45,7 @@ export async function launchChromium(opts: LaunchOptions = {}): Promise<Chromium
   const userDataDir = mkdtempSync(join(tmpdir(), 'callcast-chromium-'));
   const args = [...CHROMIUM_ARGS, ...(opts.loopbackIce ? LOOPBACK_ICE_ARGS : [])];
   if (opts.fakeAudioFile) args.push(`--use-file-for-fake-audio-capture=${opts.fakeAudioFile}`);
+  if (opts.fakeVideoFile) args.push(`--use-file-for-fake-video-capture=${opts.fakeVideoFile}`);
   let context: BrowserContext;
   try {
     context = await chromium.launchPersistentContext(userDataDir, {

@@ -129,7 +129,7 @@ async function killChild(child: ChildProcess, signal: NodeJS.Signals, graceMs: n
   await waitExit(child, 5000);
 }
 
-async function makeCertificates(dir: string): Promise<{ caCert: string; cert: string; key: string }> {
+export async function makeCertificates(dir: string): Promise<{ caCert: string; cert: string; key: string }> {
   const caKey = join(dir, 'ca.key');
   const caCert = join(dir, 'ca.pem');
   const key = join(dir, 'server.key');

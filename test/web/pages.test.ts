@@ -95,7 +95,7 @@ function assertNoConsoleErrors(browser: ChromiumSession, page: Page, what: strin
   assert.deepEqual(browser.errorsOf(page), [], `console errors on ${what}`);
 }
 
-describe('web pages in Chromium', { timeout: 175_000 }, () => {
+describe('web pages in Chromium', { timeout: 300_000 }, () => {
   let h: WebHarness;
   let ingest: NginxIngest;
   let browser: ChromiumSession;

@@ -89,6 +89,15 @@ test('roster: joins, leaves, speakers, and the call state', () => {
   assert.equal(same, r, 'a call without a session keeps the roster');
 });
 
+test('roster: a call.updated whose participants do not say who speaks keeps the speaking marks', () => {
+  let r = rosterFromParticipants([ada, grace]);
+  r = applyRosterEvent(r, { type: 'call.speaking_changed', speaking_session_ids: ['s2'], dominant_speaker_session_id: 's2' });
+  r = applyRosterEvent(r, { type: 'call.updated', call: { session: { participants: [ada, grace] } } });
+  assert.deepEqual(r.map((p) => [p.sessionId, p.speaking, p.dominant]), [['s1', false, false], ['s2', true, true]]);
+  r = applyRosterEvent(r, { type: 'call.updated', call: { session: { participants: [{ ...grace, is_speaking: false, is_dominant_speaker: false }] } } });
+  assert.deepEqual(r.map((p) => [p.sessionId, p.speaking, p.dominant]), [['s2', false, false]], 'flags the participants carry win');
+});
+
 test('broadcasts: egress list, stats, events, stopping', () => {
   const rtmp = { name: 'yt', stream_url: 'rtmps://x/live2', started_at: '2026-01-01T00:00:00Z' };
   let m = syncWithEgress(new Map(), [rtmp]);

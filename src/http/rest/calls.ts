@@ -76,19 +76,26 @@ export async function callRoutes(app: FastifyInstance, deps: RestOptions): Promi
     { config: { operation: 'GoLive' }, schema: { body: goLiveBody } },
     async (request) => {
       checkCallParams(request.params);
-      const unsupported = Object.entries(request.body).find(([k, v]) => k.startsWith('start_') && v === true);
-      if (unsupported) throw badRequest(`${unsupported[0]} is not supported by this server (RTMP broadcasts only)`);
-      const call = await service.goLive(principalOf(request), request.params.type, request.params.id);
+      const supported = ['start_hls', 'start_recording', 'start_composite_recording'];
+      const unsupported = Object.entries(request.body).find(([k, v]) => k.startsWith('start_') && v === true && !supported.includes(k));
+      if (unsupported) throw badRequest(`${unsupported[0]} is not supported by this server (HLS, composite recording and RTMP only)`);
+      const call = await service.goLive(principalOf(request), request.params.type, request.params.id, {
+        hls: request.body.start_hls === true,
+        recording: request.body.start_recording === true || request.body.start_composite_recording === true,
+      });
       return { call };
     },
   );
 
-  app.post<{ Params: CallParams; Body: { continue_rtmp_broadcasts?: boolean } }>(
+  app.post<{ Params: CallParams; Body: { continue_rtmp_broadcasts?: boolean; continue_hls?: boolean; continue_recording?: boolean; continue_composite_recording?: boolean } }>(
     '/call/:type/:id/stop_live',
     { config: { operation: 'StopLive' }, schema: { body: stopLiveBody } },
     async (request) => {
       checkCallParams(request.params);
-      const call = await service.stopLive(principalOf(request), request.params.type, request.params.id, request.body.continue_rtmp_broadcasts === true);
+      const call = await service.stopLive(principalOf(request), request.params.type, request.params.id, request.body.continue_rtmp_broadcasts === true, {
+        hls: request.body.continue_hls === true,
+        recording: request.body.continue_recording === true || request.body.continue_composite_recording === true,
+      });
       return { call };
     },
   );

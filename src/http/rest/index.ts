@@ -6,24 +6,39 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Access } from '../../calls/access.js';
 import type { BroadcastState } from '../../calls/broadcasts.js';
+import type { CallDeletion } from '../../calls/call-deletion.js';
+import type { CallMembers } from '../../calls/call-members.js';
 import type { CallTypeService } from '../../calls/call-types.js';
 import type { CallService } from '../../calls/calls.js';
+import type { HlsState } from '../../calls/hls.js';
+import type { RecordingState } from '../../calls/recordings.js';
+import type { TaskLog } from '../../calls/tasks.js';
+import type { UserDeletion } from '../../calls/user-deletion.js';
 import type { UserService } from '../../calls/users.js';
 import type { Store } from '../../store/store.js';
 import type { Principal } from '../../wire/principal.js';
 import { broadcastRoutes } from './broadcasts.js';
+import { callAdminRoutes } from './call-admin.js';
 import { callTypeRoutes } from './call-types.js';
 import { callRoutes } from './calls.js';
+import { outputRoutes } from './outputs.js';
 import { userRoutes } from './users.js';
 
 export interface RestOptions {
   access: Access;
   calls: CallService;
   broadcasts: BroadcastState;
+  hls: HlsState;
+  recordings: RecordingState;
   users: UserService;
   callTypes: CallTypeService;
   /** App settings (webhook target). */
   store: Store;
+  deletion: CallDeletion;
+  members: CallMembers;
+  userDeletion: UserDeletion;
+  /** Finished tasks (DeleteUsers, hard DeleteCall) for GetTask. */
+  tasks: TaskLog;
 }
 
 declare module 'fastify' {
@@ -47,7 +62,9 @@ export async function restPlugin(app: FastifyInstance, opts: RestOptions): Promi
     await app.register(
       async (video) => {
         await callRoutes(video, opts);
+        await callAdminRoutes(video, opts);
         await broadcastRoutes(video, opts);
+        await outputRoutes(video, opts);
         await callTypeRoutes(video, opts);
       },
       { prefix },

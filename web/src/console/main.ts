@@ -1,26 +1,37 @@
 /**
- * The operator console (`/console`): sign in with a token, list calls, and on a call's page see
- * its participants, effective broadcasting settings and broadcasts (status, bitrate, bytes sent,
- * uptime, reconnects, last error, a preview refreshed about once a second), start a broadcast and
- * stop one or all. Live from the WebSocket events and the broadcast stats, without reloading.
+ * The operator console (`/console`): sign in with a token (or, with development tokens on, as the
+ * development operator), list and create calls, and on a call's page hand out its join link, see
+ * who is in it, its effective broadcasting settings and broadcasts (status, bitrate, bytes sent,
+ * uptime, reconnects, last error, a preview refreshed about once a second), start a broadcast
+ * (recent destinations remembered, stream keys never) and stop one or all. Live from the
+ * WebSocket events and the broadcast stats, without reloading.
  */
+import { LOCAL_INGEST_COMMAND } from '../../../src/cli/next-steps.js';
 import { LAYOUT_NAMES, QUALITIES } from '../../../src/layout/settings.js';
 import { ApiClient, ApiRequestError, type BroadcastStartInput, type CallState, type MemberJson } from '../lib/api.js';
-import {
-  applyBroadcastEvent,
-  applyStats,
-  dropInactive,
-  markStopping,
-  syncWithEgress,
-  type BroadcastView,
-} from '../lib/broadcasts.js';
+import { applyBroadcastEvent, applyStats, dropInactive, markStopping, syncWithEgress, type BroadcastView } from '../lib/broadcasts.js';
 import { loadWebConfig, type WebConfig } from '../lib/config.js';
 import { readTokenClaims, tokenFromUrl } from '../lib/credentials.js';
+import {
+  forgetDestination,
+  maskedHint,
+  parseRecentDestinations,
+  RECENT_DESTINATIONS_KEY,
+  rememberDestination,
+  serializeRecentDestinations,
+  type RecentDestination,
+} from '../lib/destinations.js';
 import { byId, h, render } from '../lib/dom.js';
 import { EventConnection } from '../lib/events.js';
 import { formatBitrate, formatBytes, formatUptime } from '../lib/format.js';
 import { applyRosterEvent, rosterFromParticipants, type Roster } from '../lib/roster.js';
+import { CALL_PART_PATTERN, guestLink, joinLink, suggestCallId } from '../lib/links.js';
 import { callFromConsolePath } from '../lib/urls.js';
+
+/** The built-in call types, offered when the token may not list the app's call types. */
+const BUILTIN_CALL_TYPES = ['default', 'livestream', 'audio_room', 'development'];
+/** Who the console signs in as with development tokens (`callcast serve` creates this admin). */
+const DEV_OPERATOR = 'operator';
 
 const TOKEN_KEY = 'callcast.console.token';
 const app = byId('app');
@@ -51,10 +62,13 @@ function route(): void {
   leaveView?.();
   leaveView = null;
   viewEvents = null;
-  if (!api || !token) return showSignIn();
+  if (!api || !token) {
+    showSignIn();
+    return;
+  }
   const call = callFromConsolePath(location.pathname);
-  if (call) return showCall(call.type, call.id);
-  showCalls();
+  if (call) showCall(call.type, call.id);
+  else showCalls();
 }
 
 document.addEventListener('click', (ev) => {
@@ -83,7 +97,8 @@ function signIn(newToken: string): void {
       user: { id: claims.userId },
       onEvent: (e) => viewEvents?.(e),
       onStatus: (s, detail) => {
-        connectionEl.textContent = s === 'connected' ? 'Live updates on' : s === 'connecting' ? 'Connecting…' : `Live updates off${detail ? `: ${detail}` : ''}`;
+        connectionEl.textContent =
+          s === 'connected' ? 'Live updates on' : s === 'connecting' ? 'Connecting…' : `Live updates off${detail ? `: ${detail}` : ''}`;
       },
     });
     events.start().catch(() => undefined);
@@ -114,6 +129,16 @@ function signOut(go = true): void {
   if (go) navigate('/console');
 }
 
+/** Development: a token for the development operator from `/dev/token`. */
+async function devOperatorToken(): Promise<string> {
+  const res = await fetch(`/dev/token?user_id=${encodeURIComponent(DEV_OPERATOR)}`, { headers: { Accept: 'application/json' } });
+  const body = (await res.json().catch(() => ({}))) as { token?: unknown; message?: unknown };
+  if (!res.ok || typeof body.token !== 'string') {
+    throw new Error(typeof body.message === 'string' ? body.message : `no development token (HTTP ${res.status})`);
+  }
+  return body.token;
+}
+
 function showSignIn(message = ''): void {
   const input = h('textarea', { id: 'token', name: 'token', rows: 3, required: true, autocomplete: 'off', spellcheck: 'false' });
   const error = h('p', { class: 'error', role: 'alert' }, message);
@@ -123,9 +148,26 @@ function showSignIn(message = ''): void {
     h('h1', { id: 'sign-in-heading' }, 'Sign in'),
     h('p', { class: 'muted' }, 'Paste an access token (a user token of an operator, or the development link printed at start).'),
     h('div', { class: 'field' }, h('label', { for: 'token' }, 'Access token'), input),
-    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Sign in')),
+    h(
+      'div',
+      { class: 'actions' },
+      h('button', { type: 'submit' }, 'Sign in'),
+      config?.devTokens
+        ? h('button', { type: 'button', class: 'secondary', id: 'dev-sign-in' }, 'Continue as the development operator')
+        : null,
+    ),
     error,
   );
+  form.querySelector('#dev-sign-in')?.addEventListener('click', () => {
+    error.textContent = '';
+    devOperatorToken().then(
+      (t) => {
+        signIn(t);
+        route();
+      },
+      (err: unknown) => void (error.textContent = messageOf(err)),
+    );
+  });
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
     const value = input.value.trim();
@@ -142,25 +184,99 @@ function showSignIn(message = ''): void {
 
 // ---- calls list -------------------------------------------------------------------------------
 
+/** The call's title (`custom.title`, as Stream's apps keep it), or "". */
+function titleOf(call: CallState['call']): string {
+  const custom = (call as { custom?: { title?: unknown } }).custom;
+  return typeof custom?.title === 'string' ? custom.title : '';
+}
+
+/** The app's call types when the token may list them (server tokens), else the built-in ones. */
+async function callTypeNames(): Promise<string[]> {
+  // Listing call types is server-side only: a user token would only be refused.
+  if (!api || !token || readTokenClaims(token)?.server !== true) return BUILTIN_CALL_TYPES;
+  try {
+    const { call_types } = await api.request<{ call_types?: Record<string, unknown> }>('GET', '/video/calltypes');
+    const names = Object.keys(call_types ?? {});
+    return names.length > 0
+      ? [...names].sort((a, b) => (a === 'default' ? -1 : b === 'default' ? 1 : a.localeCompare(b)))
+      : BUILTIN_CALL_TYPES;
+  } catch {
+    return BUILTIN_CALL_TYPES;
+  }
+}
+
+/** "Create a call": type, id (a suggestion filled in), optional title; opens the call's page. */
+function newCallForm(): HTMLElement {
+  const typeSelect = h('select', { id: 'new-type', name: 'type' }, ...BUILTIN_CALL_TYPES.map((t) => h('option', { value: t }, t)));
+  const idInput = h('input', {
+    id: 'new-id',
+    name: 'id',
+    required: true,
+    maxlength: 64,
+    value: suggestCallId(),
+    autocomplete: 'off',
+    spellcheck: 'false',
+  });
+  const titleInput = h('input', { id: 'new-title', name: 'title', maxlength: 200, placeholder: 'Weekly all-hands', autocomplete: 'off' });
+  const error = h('p', { class: 'error', role: 'alert' });
+  const submit = h('button', { type: 'submit' }, 'Create call');
+  void callTypeNames().then((names) => {
+    const current = typeSelect.value;
+    render(typeSelect, ...names.map((t) => h('option', { value: t }, t)));
+    typeSelect.value = names.includes(current) ? current : (names[0] ?? 'default');
+  });
+  const form = h(
+    'form',
+    { class: 'panel create-call', 'aria-labelledby': 'create-heading', novalidate: true },
+    h('h2', { id: 'create-heading' }, 'Create a call'),
+    h(
+      'div',
+      { class: 'inline-form' },
+      h('div', { class: 'field' }, h('label', { for: 'new-type' }, 'Call type'), typeSelect),
+      h('div', { class: 'field' }, h('label', { for: 'new-id' }, 'Call ID'), idInput),
+      h('div', { class: 'field grow' }, h('label', { for: 'new-title' }, 'Title (optional)'), titleInput),
+      h('div', { class: 'field' }, submit),
+    ),
+    h('p', { class: 'muted' }, 'Letters, digits, "_" and "-". An existing call with this type and ID opens as it is.'),
+    error,
+  );
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    if (!api) return;
+    error.textContent = '';
+    const type = typeSelect.value;
+    const id = idInput.value.trim();
+    if (!CALL_PART_PATTERN.test(id)) {
+      idInput.focus();
+      error.textContent = 'A call ID is 1 to 64 letters, digits, "_" or "-".';
+      return;
+    }
+    const title = titleInput.value.trim();
+    const data: Record<string, unknown> = {};
+    if (title !== '') data.custom = { title };
+    submit.disabled = true;
+    api
+      .request<CallState & { created?: boolean }>('POST', `/video/call/${encodeURIComponent(type)}/${encodeURIComponent(id)}`, { data })
+      .then(
+        () => navigate(`/console/calls/${encodeURIComponent(type)}/${encodeURIComponent(id)}`),
+        (err: unknown) => {
+          if (!signInAgain(err)) error.textContent = messageOf(err);
+        },
+      )
+      .finally(() => {
+        submit.disabled = false;
+      });
+  });
+  return form;
+}
+
 function showCalls(): void {
   document.title = 'Calls · Callcast';
   const tbody = h('tbody');
   const error = h('p', { class: 'error', role: 'alert' });
   const empty = h('p', { class: 'muted' }, 'Loading…');
-  const refresh = h('button', { type: 'button' }, 'Refresh');
-  const openForm = h(
-    'form',
-    { class: 'inline-form', 'aria-label': 'Open a call' },
-    h('div', { class: 'field' }, h('label', { for: 'open-type' }, 'Call type'), h('input', { id: 'open-type', value: 'default', required: true })),
-    h('div', { class: 'field' }, h('label', { for: 'open-id' }, 'Call ID'), h('input', { id: 'open-id', required: true })),
-    h('button', { type: 'submit' }, 'Open call'),
-  );
-  openForm.addEventListener('submit', (ev) => {
-    ev.preventDefault();
-    const type = (byId<HTMLInputElement>('open-type').value || 'default').trim();
-    const id = byId<HTMLInputElement>('open-id').value.trim();
-    if (id) navigate(`/console/calls/${encodeURIComponent(type)}/${encodeURIComponent(id)}`);
-  });
+  const refresh = h('button', { type: 'button', class: 'secondary' }, 'Refresh');
+  const createForm = newCallForm();
   render(
     app,
     h(
@@ -173,14 +289,26 @@ function showCalls(): void {
         h(
           'table',
           { 'aria-labelledby': 'calls-heading' },
-          h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Call'), h('th', { scope: 'col' }, 'Created'), h('th', { scope: 'col' }, 'Broadcasts'))),
+          h(
+            'thead',
+            {},
+            h(
+              'tr',
+              {},
+              h('th', { scope: 'col' }, 'Call'),
+              h('th', { scope: 'col' }, 'Title'),
+              h('th', { scope: 'col' }, 'Created'),
+              h('th', { scope: 'col' }, 'In the call'),
+              h('th', { scope: 'col' }, 'Broadcasts'),
+            ),
+          ),
           tbody,
         ),
       ),
       empty,
       error,
     ),
-    h('section', { class: 'panel' }, openForm),
+    createForm,
   );
 
   let timer: ReturnType<typeof setTimeout> | null = null;
@@ -196,16 +324,19 @@ function showCalls(): void {
         ...calls.map((c) => {
           const href = `/console/calls/${encodeURIComponent(c.call.type)}/${encodeURIComponent(c.call.id)}`;
           const n = c.call.egress?.rtmps?.length ?? 0;
+          const people = c.call.session?.participants?.length ?? 0;
           return h(
             'tr',
             {},
             h('td', {}, h('a', { href, 'data-route': true }, c.call.cid)),
+            h('td', {}, titleOf(c.call)),
             h('td', {}, c.call.created_at ? new Date(c.call.created_at).toLocaleString() : ''),
+            h('td', {}, people === 0 ? 'nobody' : people === 1 ? '1 person' : `${people} people`),
             h('td', {}, n === 0 ? 'none' : `${n} live`),
           );
         }),
       );
-      empty.textContent = calls.length === 0 ? 'No calls yet.' : '';
+      empty.textContent = calls.length === 0 ? 'No calls yet: create one below.' : '';
     } catch (err) {
       if (stopped || signInAgain(err)) return;
       error.textContent = messageOf(err);
@@ -270,6 +401,101 @@ function definitionList(rows: Array<[string, string]>, label: string): HTMLEleme
   return dl;
 }
 
+/** Copies text to the clipboard; says so in `status` for a moment. */
+async function copyText(text: string, status: HTMLElement): Promise<void> {
+  try {
+    await navigator.clipboard.writeText(text);
+    status.textContent = 'Copied to the clipboard.';
+  } catch {
+    status.textContent = 'The browser refused the clipboard: select the link and copy it.';
+  }
+  setTimeout(() => {
+    status.textContent = '';
+  }, 4000);
+}
+
+/** A read-only link field with Copy and Open buttons. */
+function linkField(id: string, label: string, link: string, describe: string): { root: HTMLElement; set(link: string): void } {
+  const input = h('input', { id, type: 'url', readonly: true, value: link, spellcheck: 'false', 'aria-describedby': `${id}-note` });
+  const copy = h('button', { type: 'button', class: 'secondary', 'aria-label': `Copy ${label.toLowerCase()}` }, 'Copy');
+  const open = h('a', { href: link, target: '_blank', rel: 'noopener', class: 'button-link' }, 'Open');
+  const copied = h('span', { class: 'muted note', role: 'status' });
+  copy.addEventListener('click', () => void copyText(input.value, copied));
+  input.addEventListener('focus', () => input.select());
+  const root = h(
+    'div',
+    { class: 'field' },
+    h('label', { for: id }, label),
+    h('div', { class: 'link-row' }, input, copy, open),
+    copied,
+    h('p', { class: 'muted note', id: `${id}-note` }, describe),
+  );
+  return {
+    root,
+    set(next: string) {
+      input.value = next;
+      open.setAttribute('href', next);
+    },
+  };
+}
+
+/** "Invite people": the join link, and with development tokens a link for a named guest. */
+function invitePanel(type: string, id: string): HTMLElement {
+  const origin = location.origin;
+  const join = linkField(
+    'join-link',
+    'Join link',
+    joinLink(origin, type, id),
+    config?.devTokens
+      ? 'Anyone with this link joins with the camera and microphone (development tokens are on: no sign-in needed).'
+      : 'Participants open it with a user token from your application: add ?token=... (callcast token --user ID --call-cids TYPE:ID).',
+  );
+  const children: HTMLElement[] = [h('h2', { id: 'invite-heading' }, 'Invite people'), join.root];
+  if (config?.devTokens) {
+    const nameInput = h('input', { id: 'guest-name', maxlength: 64, value: 'Guest', autocomplete: 'off' });
+    const guest = linkField(
+      'guest-link',
+      'Guest link',
+      guestLink(origin, type, id, 'Guest'),
+      'Signs the guest in under this name when they press Join (development tokens).',
+    );
+    nameInput.addEventListener('input', () => guest.set(guestLink(origin, type, id, nameInput.value)));
+    children.push(h('div', { class: 'field' }, h('label', { for: 'guest-name' }, 'Guest name'), nameInput), guest.root);
+  }
+  return h('section', { class: 'panel', 'aria-labelledby': 'invite-heading' }, ...children);
+}
+
+/** How to try a broadcast without a platform account: a local ingest in one line. */
+function localIngestHint(fill: () => void): HTMLElement {
+  const use = h('button', { type: 'button', class: 'secondary' }, 'Fill in the local ingest');
+  use.addEventListener('click', fill);
+  return h(
+    'details',
+    { class: 'hint' },
+    h('summary', {}, 'No platform account? Broadcast to a local ingest'),
+    h('p', {}, 'Run this on the server machine; it records what arrives to out.flv (play it with ffplay or VLC):'),
+    h('pre', {}, h('code', {}, LOCAL_INGEST_COMMAND)),
+    h('p', {}, 'Then start a broadcast to rtmp://127.0.0.1:1935/live with the stream key test.'),
+    use,
+  );
+}
+
+function loadRecentDestinations(): RecentDestination[] {
+  try {
+    return parseRecentDestinations(localStorage.getItem(RECENT_DESTINATIONS_KEY));
+  } catch {
+    return [];
+  }
+}
+
+function saveRecentDestinations(list: readonly RecentDestination[]): void {
+  try {
+    localStorage.setItem(RECENT_DESTINATIONS_KEY, serializeRecentDestinations(list));
+  } catch {
+    // Storage refused (private mode, quota): the console works without the list.
+  }
+}
+
 function showCall(type: string, id: string): void {
   const cid = `${type}:${id}`;
   document.title = `${cid} · Callcast`;
@@ -281,6 +507,7 @@ function showCall(type: string, id: string): void {
   let stopped = false;
 
   const loadError = h('p', { class: 'error', role: 'alert' });
+  const callTitle = h('p', { class: 'call-title', hidden: true });
   const participantsList = h('ul', { class: 'participants', 'aria-labelledby': 'participants-heading' });
   const participantsEmpty = h('p', { class: 'muted' }, 'Nobody is in the call.');
   const membersNote = h('p', { class: 'muted' });
@@ -298,26 +525,120 @@ function showCall(type: string, id: string): void {
   showKey.addEventListener('change', () => {
     keyInput.type = showKey.checked ? 'text' : 'password';
   });
+  const keyNote = h('p', { class: 'muted note', id: 'bc-key-note' }, 'Kept only for this start: the console never stores stream keys.');
+  keyInput.setAttribute('aria-describedby', 'bc-key-note');
   const startError = h('p', { class: 'error', role: 'alert' });
   const startButton = h('button', { type: 'submit' }, 'Start broadcast');
+  let recent = loadRecentDestinations();
+  const recentBox = h('div', { class: 'recent' });
+  const input = (fieldId: string) => byId<HTMLInputElement>(fieldId);
+  function useDestination(d: RecentDestination): void {
+    input('bc-name').value = d.name;
+    input('bc-url').value = d.streamUrl;
+    qualitySelect.value = d.quality;
+    layoutSelect.value = d.layout;
+    keyInput.value = '';
+    keyNote.textContent = d.keyHint
+      ? `Enter the stream key again (the last one ended in ${d.keyHint}): the console never stores stream keys.`
+      : 'This destination was started without a stream key last time.';
+    keyInput.focus();
+  }
+  function renderRecent(): void {
+    if (recent.length === 0) {
+      render(recentBox);
+      return;
+    }
+    render(
+      recentBox,
+      h('h3', { id: 'recent-heading' }, 'Recent destinations'),
+      h(
+        'ul',
+        { class: 'recent-list', 'aria-labelledby': 'recent-heading' },
+        ...recent.map((d) => {
+          const use = h('button', { type: 'button', class: 'secondary', 'aria-label': `Use destination ${d.name}` }, 'Use');
+          const forget = h('button', { type: 'button', class: 'link', 'aria-label': `Forget destination ${d.name}` }, 'Forget');
+          use.addEventListener('click', () => useDestination(d));
+          forget.addEventListener('click', () => {
+            recent = forgetDestination(recent, d);
+            saveRecentDestinations(recent);
+            renderRecent();
+          });
+          return h(
+            'li',
+            { class: 'recent-item' },
+            h(
+              'span',
+              { class: 'recent-text' },
+              h('strong', {}, d.name),
+              ' ',
+              h('span', { class: 'muted' }, `${d.streamUrl}${d.keyHint ? ` · key ${maskedHint(d.keyHint)}` : ''}`),
+            ),
+            use,
+            forget,
+          );
+        }),
+      ),
+    );
+  }
   const startForm = h(
     'form',
     { class: 'start-form', 'aria-labelledby': 'start-heading', novalidate: true },
     h('h2', { id: 'start-heading' }, 'Start a broadcast'),
-    h('div', { class: 'field' }, h('label', { for: 'bc-name' }, 'Broadcast name'), h('input', { id: 'bc-name', name: 'name', required: true, maxlength: 255, placeholder: 'youtube' })),
-    h('div', { class: 'field' }, h('label', { for: 'bc-url' }, 'Stream URL'), h('input', { id: 'bc-url', name: 'stream_url', type: 'url', required: true, placeholder: 'rtmps://a.rtmps.youtube.com/live2' })),
-    h('div', { class: 'field' }, h('label', { for: 'bc-key' }, 'Stream key'), keyInput, h('label', { class: 'check' }, showKey, ' Show stream key')),
+    recentBox,
+    h(
+      'div',
+      { class: 'field' },
+      h('label', { for: 'bc-name' }, 'Broadcast name'),
+      h('input', { id: 'bc-name', name: 'name', required: true, maxlength: 255, placeholder: 'youtube' }),
+    ),
+    h(
+      'div',
+      { class: 'field' },
+      h('label', { for: 'bc-url' }, 'Stream URL'),
+      h('input', { id: 'bc-url', name: 'stream_url', type: 'url', required: true, placeholder: 'rtmps://a.rtmps.youtube.com/live2' }),
+    ),
+    h(
+      'div',
+      { class: 'field' },
+      h('label', { for: 'bc-key' }, 'Stream key'),
+      keyInput,
+      keyNote,
+      h('label', { class: 'check' }, showKey, ' Show stream key'),
+    ),
     h('div', { class: 'field' }, h('label', { for: 'bc-quality' }, 'Quality'), qualitySelect),
     h('div', { class: 'field' }, h('label', { for: 'bc-layout' }, 'Layout'), layoutSelect),
-    h('div', { class: 'field' }, h('label', { for: 'bc-title' }, 'Title text'), h('input', { id: 'bc-title', name: 'title', maxlength: 200 })),
-    h('div', { class: 'field' }, h('label', { for: 'bc-bg' }, 'Background colour'), h('input', { id: 'bc-bg', name: 'background', placeholder: '#000000', maxlength: 32 })),
-    h('div', { class: 'field' }, h('label', { class: 'check' }, h('input', { id: 'bc-labels', type: 'checkbox', checked: true }), ' Show participant names')),
+    h(
+      'div',
+      { class: 'field' },
+      h('label', { for: 'bc-title' }, 'Title text'),
+      h('input', { id: 'bc-title', name: 'title', maxlength: 200 }),
+    ),
+    h(
+      'div',
+      { class: 'field' },
+      h('label', { for: 'bc-bg' }, 'Background colour'),
+      h('input', { id: 'bc-bg', name: 'background', placeholder: '#000000', maxlength: 32 }),
+    ),
+    h(
+      'div',
+      { class: 'field' },
+      h('label', { class: 'check' }, h('input', { id: 'bc-labels', type: 'checkbox', checked: true }), ' Show participant names'),
+    ),
     h('div', { class: 'actions' }, startButton),
     startError,
+    localIngestHint(() => {
+      input('bc-name').value = 'local';
+      input('bc-url').value = 'rtmp://127.0.0.1:1935/live';
+      keyInput.value = 'test';
+    }),
   );
 
   function fillSelects(): void {
-    render(qualitySelect, h('option', { value: '' }, `Call default${defaults.quality ? ` (${defaults.quality})` : ''}`), ...QUALITIES.map((q) => h('option', { value: q }, q)));
+    render(
+      qualitySelect,
+      h('option', { value: '' }, `Call default${defaults.quality ? ` (${defaults.quality})` : ''}`),
+      ...QUALITIES.map((q) => h('option', { value: q }, q)),
+    );
     render(
       layoutSelect,
       h('option', { value: '' }, `Call default${defaults.layout ? ` (${defaults.layout})` : ''}`),
@@ -325,11 +646,13 @@ function showCall(type: string, id: string): void {
     );
   }
   fillSelects();
+  renderRecent();
 
   render(
     app,
     h('nav', { 'aria-label': 'Breadcrumb' }, h('a', { href: '/console', 'data-route': true }, '← All calls')),
     h('h1', {}, `Call ${cid}`),
+    callTitle,
     loadError,
     h(
       'div',
@@ -353,9 +676,14 @@ function showCall(type: string, id: string): void {
           participantsEmpty,
           membersNote,
         ),
-        h('section', { class: 'panel', 'aria-labelledby': 'settings-heading' }, h('h2', { id: 'settings-heading' }, 'Broadcasting settings'), settingsBox),
+        h(
+          'section',
+          { class: 'panel', 'aria-labelledby': 'settings-heading' },
+          h('h2', { id: 'settings-heading' }, 'Broadcasting settings'),
+          settingsBox,
+        ),
       ),
-      h('div', { class: 'column' }, h('section', { class: 'panel' }, startForm)),
+      h('div', { class: 'column' }, invitePanel(type, id), h('section', { class: 'panel' }, startForm)),
     ),
   );
 
@@ -390,7 +718,11 @@ function showCall(type: string, id: string): void {
     const previewNote = h('p', { class: 'muted' }, 'Waiting for the first picture…');
     const stop = h('button', { type: 'button', class: 'danger', 'aria-label': `Stop broadcast ${v.name}` }, 'Stop');
     stop.addEventListener('click', () => void stopOne(v.name));
-    const dismiss = h('button', { type: 'button', class: 'secondary', 'aria-label': `Dismiss broadcast ${v.name}`, hidden: true }, 'Dismiss');
+    const dismiss = h(
+      'button',
+      { type: 'button', class: 'secondary', 'aria-label': `Dismiss broadcast ${v.name}`, hidden: true },
+      'Dismiss',
+    );
     dismiss.addEventListener('click', () => {
       broadcasts = dropInactive(broadcasts, v.name);
       renderBroadcasts();
@@ -398,12 +730,18 @@ function showCall(type: string, id: string): void {
     const dl = h(
       'dl',
       { class: 'facts' },
-      h('dt', {}, 'Status'), status,
-      h('dt', {}, 'Bitrate'), bitrate,
-      h('dt', {}, 'Sent'), bytes,
-      h('dt', {}, 'Uptime'), uptime,
-      h('dt', {}, 'Reconnects'), reconnects,
-      h('dt', {}, 'Last error'), lastError,
+      h('dt', {}, 'Status'),
+      status,
+      h('dt', {}, 'Bitrate'),
+      bitrate,
+      h('dt', {}, 'Sent'),
+      bytes,
+      h('dt', {}, 'Uptime'),
+      uptime,
+      h('dt', {}, 'Reconnects'),
+      reconnects,
+      h('dt', {}, 'Last error'),
+      lastError,
     );
     const root = h(
       'article',
@@ -412,7 +750,20 @@ function showCall(type: string, id: string): void {
       h('p', { class: 'muted url' }, v.streamUrl),
       h('div', { class: 'broadcast-body' }, dl, h('figure', {}, preview, previewNote)),
     );
-    const card: BroadcastCard = { root, status, bitrate, bytes, uptime, reconnects, lastError, preview, previewNote, stop, dismiss, previewUrl: null };
+    const card: BroadcastCard = {
+      root,
+      status,
+      bitrate,
+      bytes,
+      uptime,
+      reconnects,
+      lastError,
+      preview,
+      previewNote,
+      stop,
+      dismiss,
+      previewUrl: null,
+    };
     cards.set(v.name, card);
     return card;
   }
@@ -461,6 +812,10 @@ function showCall(type: string, id: string): void {
       qualitySelect.value = q;
       layoutSelect.value = l;
     }
+    const title = titleOf(state.call);
+    callTitle.textContent = title;
+    callTitle.hidden = title === '';
+    document.title = `${title ? `${title} · ` : ''}${cid} · Callcast`;
     render(settingsBox, definitionList(settingsRows(state.call.settings?.broadcasting), 'Effective broadcasting settings'));
     if (state.call.session !== undefined) roster = rosterFromParticipants(state.call.session?.participants);
     if (state.members) members = state.members;
@@ -574,7 +929,15 @@ function showCall(type: string, id: string): void {
     try {
       await api.startBroadcast(type, id, input);
       broadcasts = dropInactive(broadcasts, name);
+      recent = rememberDestination(
+        recent,
+        { name, streamUrl: url, streamKey: keyInput.value, quality: qualitySelect.value, layout: layoutSelect.value },
+        Date.now(),
+      );
+      saveRecentDestinations(recent);
+      renderRecent();
       keyInput.value = '';
+      keyNote.textContent = 'Kept only for this start: the console never stores stream keys.';
       await load();
     } catch (err) {
       startError.textContent = messageOf(err);
@@ -622,7 +985,18 @@ async function main(): Promise<void> {
   }
   const fromUrl = tokenFromUrl(location.hash, '');
   if (fromUrl) history.replaceState(null, '', location.pathname + location.search);
-  const saved = fromUrl ?? sessionStorage.getItem(TOKEN_KEY);
+  let saved = fromUrl ?? sessionStorage.getItem(TOKEN_KEY);
+  if (!saved && config.devTokens) {
+    // Development (CALLCAST_DEV_TOKENS=1): sign in as the development operator by itself, so the
+    // server's address leads straight to a working console.
+    try {
+      saved = await devOperatorToken();
+    } catch (err) {
+      render(app);
+      showSignIn(`Development sign-in failed: ${messageOf(err)}`);
+      return;
+    }
+  }
   if (saved) signIn(saved);
   route();
 }

@@ -1,8 +1,10 @@
 /**
  * The join page (`/join/{type}/{id}`): camera and microphone preview, a display name, Join and
  * Leave. Joining publishes over WHIP with a user token (from `?token=` or, in development, from
- * `/dev/token`), follows the call's events for who is in it and who speaks, and shows the live
- * composed picture while a broadcast runs.
+ * `/dev/token`), re-publishes with backoff when the connection drops, subscribes over WHEP to every
+ * other participant (the call grid: their video and sound), follows the call's events for who is in
+ * it and who speaks, and shows the live composed picture while a broadcast runs. The camera and
+ * microphone toggles stop and resume sending without leaving (`replaceTrack`).
  */
 import { ApiClient, ApiRequestError, callPath, withApiKey, type CallState, type RtmpJson } from '../lib/api.js';
 import { loadWebConfig } from '../lib/config.js';
@@ -12,7 +14,9 @@ import { EventConnection } from '../lib/events.js';
 import { userIdFromName } from '../lib/format.js';
 import { callFromJoinPath } from '../lib/urls.js';
 import { applyRosterEvent, rosterFromParticipants, type Roster } from '../lib/roster.js';
+import { backoffDelay } from '../lib/backoff.js';
 import { WhipPublisher } from '../lib/whip.js';
+import { CallGrid } from './call-grid.js';
 
 const statusEl = byId('status');
 const errorEl = byId('error');
@@ -27,6 +31,8 @@ const participantsEl = byId<HTMLUListElement>('participants');
 const participantsEmpty = byId('participants-empty');
 const broadcastStatus = byId('broadcast-status');
 const previewImg = byId<HTMLImageElement>('broadcast-preview');
+const gridEl = byId('call-grid');
+const gridEmpty = byId('call-grid-empty');
 
 const call = callFromJoinPath(location.pathname);
 const urlToken = tokenFromUrl(location.hash, location.search);
@@ -42,6 +48,11 @@ let broadcasts: RtmpJson[] = [];
 let previewTimer: ReturnType<typeof setInterval> | null = null;
 let previewUrl: string | null = null;
 let api: ApiClient | null = null;
+let grid: CallGrid | null = null;
+let whipEndpoint = '';
+let whipToken = '';
+let reconnectAttempt = 0;
+let reconnectTimer: ReturnType<typeof setTimeout> | null = null;
 
 function setStatus(text: string): void {
   statusEl.textContent = text;
@@ -68,6 +79,8 @@ function renderRoster(): void {
     }),
   );
   participantsEmpty.hidden = roster.length > 0;
+  if (grid && me) grid.update(roster, me.id);
+  gridEmpty.hidden = grid !== null && gridEl.childElementCount > 0;
 }
 
 function renderBroadcasts(): void {
@@ -144,9 +157,52 @@ async function startCamera(): Promise<void> {
   }
 }
 
+/**
+ * The toggles: the preview follows the camera box; while joined, a kind that is off is not sent at
+ * all (the sender's track is replaced by none), so the others and the broadcast show the
+ * placeholder, and it is sent again when turned back on.
+ */
 function applyToggles(): void {
   for (const t of media?.getVideoTracks() ?? []) t.enabled = cameraOn.checked;
   for (const t of media?.getAudioTracks() ?? []) t.enabled = micOn.checked;
+  void applySending(publisher);
+}
+
+async function applySending(p: WhipPublisher | null): Promise<void> {
+  if (!p || !media) return;
+  await p.replaceTrack('video', cameraOn.checked ? (media.getVideoTracks()[0] ?? null) : null);
+  await p.replaceTrack('audio', micOn.checked ? (media.getAudioTracks()[0] ?? null) : null);
+}
+
+/** Publishes the camera and microphone; a connection that fails is published again with backoff. */
+async function publish(): Promise<void> {
+  if (!media) return;
+  const p = new WhipPublisher(whipEndpoint, whipToken);
+  publisher = p;
+  await p.publish(media, (s) => {
+    if (publisher !== p) return;
+    if (s === 'connected') {
+      reconnectAttempt = 0;
+      setStatus(`Joined as ${me?.name ?? ''}`);
+    } else if (s === 'failed' || s === 'disconnected') {
+      setStatus('Connection lost, reconnecting…');
+      if (s === 'failed') scheduleRepublish(p);
+    }
+  });
+  await applySending(p);
+}
+
+function scheduleRepublish(failed: WhipPublisher): void {
+  if (publisher !== failed || reconnectTimer) return;
+  void failed.stop();
+  const delay = backoffDelay(reconnectAttempt++);
+  reconnectTimer = setTimeout(() => {
+    reconnectTimer = null;
+    if (publisher !== failed) return;
+    publish().catch(() => {
+      if (publisher) scheduleRepublish(publisher);
+    });
+  }, delay);
 }
 
 async function tokenFor(name: string, devTokens: boolean): Promise<string> {
@@ -187,15 +243,33 @@ async function join(): Promise<void> {
       if (!(err instanceof ApiRequestError && err.status === 403)) throw err;
       state = await api.getCall(call.type, call.id);
     }
+    const c = call;
     applyCallState(state);
-    events = new EventConnection({ apiKey: config.apiKey, token, user: me, onEvent });
+    let connectedOnce = false;
+    const client = api;
+    events = new EventConnection({
+      apiKey: config.apiKey,
+      token,
+      user: me,
+      onEvent,
+      // After a reconnect of the event connection, events may have been missed: read the call again.
+      onStatus: (status) => {
+        if (status !== 'connected') return;
+        if (connectedOnce) void client.getCall(c.type, c.id).then(applyCallState, () => undefined);
+        connectedOnce = true;
+      },
+    });
     // The event connection records the display name (user_details) before the publish names us.
     await events.start();
-    publisher = new WhipPublisher(`${location.origin}${withApiKey(`${callPath(call.type, call.id)}/whip`, config.apiKey)}`, token);
-    await publisher.publish(media, (s) => {
-      if (s === 'connected') setStatus(`Joined as ${name}`);
-      else if (s === 'failed') setStatus('Connection lost');
+    grid = new CallGrid(gridEl, {
+      token,
+      endpointFor: (sessionId) =>
+        `${location.origin}${withApiKey(`${callPath(c.type, c.id)}/participants/${encodeURIComponent(sessionId)}/whep`, config.apiKey)}`,
     });
+    renderRoster();
+    whipEndpoint = `${location.origin}${withApiKey(`${callPath(call.type, call.id)}/whip`, config.apiKey)}`;
+    whipToken = token;
+    await publish();
     setStatus(`Joined as ${name}`);
     leaveButton.disabled = false;
   } catch (err) {
@@ -207,6 +281,10 @@ async function join(): Promise<void> {
 async function leave(announce = true): Promise<void> {
   const p = publisher;
   publisher = null;
+  if (reconnectTimer) clearTimeout(reconnectTimer);
+  reconnectTimer = null;
+  grid?.close();
+  grid = null;
   events?.close();
   events = null;
   stopPreview();

@@ -162,7 +162,7 @@ export interface CallJson {
   ended_at?: string | null;
   created_by?: UserJson;
   settings?: { broadcasting?: Record<string, unknown> } & Record<string, unknown>;
-  egress?: { broadcasting?: boolean; rtmps?: RtmpJson[] };
+  egress?: { broadcasting?: boolean; rtmps?: RtmpJson[]; hls?: { playlist_url: string; status: string } };
   session?: { participants?: SessionParticipantJson[] } | null;
 }
 

@@ -63,7 +63,18 @@ export function applyRosterEvent(roster: Roster, event: Record<string, unknown>)
     case 'call.updated': {
       const call = event.call as { session?: { participants?: unknown } | null } | undefined;
       const list = call?.session?.participants;
-      return Array.isArray(list) ? rosterFromParticipants(list) : roster;
+      if (!Array.isArray(list)) return roster;
+      // Session participants that do not say whether they speak keep what the speaking events said.
+      return rosterFromParticipants(list).map((e) => {
+        const p = (list as SessionParticipantJson[]).find((x) => x?.user_session_id === e.sessionId);
+        const before = roster.find((x) => x.sessionId === e.sessionId);
+        if (!before || !p) return e;
+        return {
+          ...e,
+          speaking: typeof p.is_speaking === 'boolean' ? p.is_speaking : before.speaking,
+          dominant: typeof p.is_dominant_speaker === 'boolean' ? p.is_dominant_speaker : before.dominant,
+        };
+      });
     }
     case 'call.speaking_changed': {
       const speaking = stringList(event.speaking_session_ids) ?? [];

@@ -33,3 +33,23 @@ export function callFromConsolePath(pathname: string): { type: string; id: strin
     return null;
   }
 }
+
+/** The call named by a watch page path `/watch/{type}/{id}`, or null. */
+export function callFromWatchPath(pathname: string): { type: string; id: string } | null {
+  const m = /^\/watch\/([^/]+)\/([^/]+)\/?$/.exec(pathname);
+  if (!m) return null;
+  try {
+    return { type: decodeURIComponent(m[1]!), id: decodeURIComponent(m[2]!) };
+  } catch {
+    return null;
+  }
+}
+
+/** `playlist=` (an http(s) URL) from a URL fragment or query string; null if absent or not http(s). */
+export function playlistFromUrl(hash: string, search: string): string | null {
+  for (const part of [hash.replace(/^#/, ''), search.replace(/^\?/, '')]) {
+    const v = new URLSearchParams(part).get('playlist');
+    if (v && /^https?:\/\//i.test(v)) return v;
+  }
+  return null;
+}

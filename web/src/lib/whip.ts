@@ -8,6 +8,8 @@ import { resourceUrl } from './urls.js';
 export class WhipPublisher {
   private pc: RTCPeerConnection | null = null;
   private resource: string | null = null;
+  private videoSender: RTCRtpSender | null = null;
+  private audioSender: RTCRtpSender | null = null;
 
   constructor(
     private readonly endpoint: string,
@@ -22,7 +24,11 @@ export class WhipPublisher {
     const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
     this.pc = pc;
     pc.addEventListener('connectionstatechange', () => onState?.(pc.connectionState));
-    for (const track of stream.getTracks()) pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+    for (const track of stream.getTracks()) {
+      const { sender } = pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+      if (track.kind === 'video') this.videoSender = sender;
+      else this.audioSender = sender;
+    }
     await pc.setLocalDescription(await pc.createOffer());
     await waitForIceGathering(pc, 3_000);
     const offer = pc.localDescription?.sdp ?? '';
@@ -47,6 +53,15 @@ export class WhipPublisher {
     await pc.setRemoteDescription({ type: 'answer', sdp: text });
   }
 
+  /**
+   * Stops or resumes sending a kind without leaving: `null` sends nothing (the call and the
+   * broadcast show the participant's placeholder), a track sends it again.
+   */
+  async replaceTrack(kind: 'audio' | 'video', track: MediaStreamTrack | null): Promise<void> {
+    const sender = kind === 'video' ? this.videoSender : this.audioSender;
+    await sender?.replaceTrack(track);
+  }
+
   async stop(): Promise<void> {
     const resource = this.resource;
     this.resource = null;
@@ -58,7 +73,7 @@ export class WhipPublisher {
   }
 }
 
-function waitForIceGathering(pc: RTCPeerConnection, timeoutMs: number): Promise<void> {
+export function waitForIceGathering(pc: RTCPeerConnection, timeoutMs: number): Promise<void> {
   if (pc.iceGatheringState === 'complete') return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
