@@ -112,7 +112,7 @@ describe('grants', () => {
 
   it('development: everyone may broadcast once an operator enables RTMP, not before', async () => {
     await t.client.video.call('development', 'dev1').getOrCreate({ data: { created_by_id: 'owner' } });
-    const body = { broadcasts: [{ name: 'x', stream_url: 'rtmp://203.0.113.7/live', stream_key: 'k' }] };
+    const body = { broadcasts: [{ name: 'x', stream_url: 'rtmps://a.example.test/live2', stream_key: 'k' }] };
     const before = await rawRequest(t, 'POST', '/api/v2/video/call/development/dev1/rtmp_broadcasts', { token: token('mallory'), body });
     assert.equal(before.status, 400, JSON.stringify(before.body));
     assert.match(before.body.message, /RTMP broadcasting is disabled/);
