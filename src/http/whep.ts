@@ -144,7 +144,12 @@ export const whepRoutes: FastifyPluginAsync<WhepOptions> = async (app, opts) => 
       }
       const trackType = req.query.track_type;
       if (trackType !== undefined && trackType !== 'screen_share' && trackType !== 'camera') {
-        return sendError(reply, op, new ApiError(400, ErrorCodes.input, 'track_type must be screen_share (or camera, the default)'), startedAt);
+        return sendError(
+          reply,
+          op,
+          new ApiError(400, ErrorCodes.input, 'track_type must be screen_share (or camera, the default)'),
+          startedAt,
+        );
       }
       let source = sessionId;
       if (trackType === 'screen_share') {

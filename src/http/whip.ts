@@ -88,58 +88,70 @@ export async function whipPlugin(app: FastifyInstance, deps: WhipOptions): Promi
         reply.code(204).header('accept-patch', 'application/trickle-ice-sdpfrag').send(),
       );
 
-      scope.post<{ Params: CallParams; Querystring: { track_type?: string } }>(base, { config: { operation: 'WhipPublish' } }, async (req, reply) => {
-        const { type, id } = req.params;
-        const trackType = req.query.track_type;
-        if (trackType !== undefined && trackType !== 'screen_share' && trackType !== 'camera') {
-          throw new ApiError(400, ErrorCodes.input, 'track_type must be screen_share (or camera, the default)');
-        }
-        const source: PublishSource = trackType === 'screen_share' ? 'screen_share' : 'camera';
-        const callCid = cidOf(type, id);
-        const contentType = String(req.headers['content-type'] ?? '')
-          .split(';')[0]!
-          .trim()
-          .toLowerCase();
-        if (contentType !== 'application/sdp') {
-          throw new ApiError(415, ErrorCodes.input, 'the offer must be sent with Content-Type: application/sdp');
-        }
-        const identity = await deps.authorize(req, type, id);
-        if (source === 'screen_share' && !identity.canScreenshare) {
-          throw new ApiError(403, ErrorCodes.notAllowed, `User '${identity.userId}' is not allowed to perform action screenshare in scope '${type}'`);
-        }
-        try {
-          const offer = typeof req.body === 'string' ? req.body : '';
-          const { sessionId, answer, plan } = await deps.media.publish(callCid, identity, offer, source);
-          // The resource id is not the user_session_id every reader of the call sees.
-          const resourceId = randomBytes(16).toString('hex');
-          const etag = etagOf(resourceId, answer);
-          sessions.set(resourceId, { callCid, sessionId, etag, ufrag: /a=ice-ufrag:(\S+)/.exec(offer)?.[1] });
-          resourceOf.set(sessionId, resourceId);
-          const location = `${deps.publicUrl}${prefix}/video/call/${encodeURIComponent(type)}/${encodeURIComponent(id)}/whip/${resourceId}`;
-          deps.log.info(
-            { callCid, sessionId, userId: identity.userId, source, refused: plan.refused.map((r) => `${r.section.kind}:${r.reason}`) },
-            'WHIP session created',
-          );
-          const unreceived = plan.refused.filter((r) => r.reason === 'not_received');
-          if (unreceived.length > 0) {
-            deps.log.warn(
-              { callCid, sessionId, sections: unreceived.map((r) => `${r.section.kind}:${r.section.mid ?? r.section.index}`) },
-              'WHIP offer sections refused in the answer: no track could be received for them',
+      scope.post<{ Params: CallParams; Querystring: { track_type?: string } }>(
+        base,
+        { config: { operation: 'WhipPublish' } },
+        async (req, reply) => {
+          const { type, id } = req.params;
+          const trackType = req.query.track_type;
+          if (trackType !== undefined && trackType !== 'screen_share' && trackType !== 'camera') {
+            throw new ApiError(400, ErrorCodes.input, 'track_type must be screen_share (or camera, the default)');
+          }
+          const source: PublishSource = trackType === 'screen_share' ? 'screen_share' : 'camera';
+          const callCid = cidOf(type, id);
+          const contentType = String(req.headers['content-type'] ?? '')
+            .split(';')[0]!
+            .trim()
+            .toLowerCase();
+          if (contentType !== 'application/sdp') {
+            throw new ApiError(415, ErrorCodes.input, 'the offer must be sent with Content-Type: application/sdp');
+          }
+          const identity = await deps.authorize(req, type, id);
+          if (source === 'screen_share' && !identity.canScreenshare) {
+            throw new ApiError(
+              403,
+              ErrorCodes.notAllowed,
+              `User '${identity.userId}' is not allowed to perform action screenshare in scope '${type}'`,
             );
           }
-          return reply
-            .code(201)
-            .type('application/sdp')
-            .header('location', location)
-            .header('etag', etag)
-            .header('accept-patch', 'application/trickle-ice-sdpfrag')
-            .send(answer);
-        } catch (err) {
-          if (err instanceof OfferError) throw offerToApiError(err);
-          deps.log.warn({ callCid, err: (err as Error)?.message }, 'WHIP offer could not be answered');
-          throw new ApiError(400, ErrorCodes.input, `the SDP offer could not be negotiated: ${(err as Error)?.message ?? 'unknown error'}`);
-        }
-      });
+          try {
+            const offer = typeof req.body === 'string' ? req.body : '';
+            const { sessionId, answer, plan } = await deps.media.publish(callCid, identity, offer, source);
+            // The resource id is not the user_session_id every reader of the call sees.
+            const resourceId = randomBytes(16).toString('hex');
+            const etag = etagOf(resourceId, answer);
+            sessions.set(resourceId, { callCid, sessionId, etag, ufrag: /a=ice-ufrag:(\S+)/.exec(offer)?.[1] });
+            resourceOf.set(sessionId, resourceId);
+            const location = `${deps.publicUrl}${prefix}/video/call/${encodeURIComponent(type)}/${encodeURIComponent(id)}/whip/${resourceId}`;
+            deps.log.info(
+              { callCid, sessionId, userId: identity.userId, source, refused: plan.refused.map((r) => `${r.section.kind}:${r.reason}`) },
+              'WHIP session created',
+            );
+            const unreceived = plan.refused.filter((r) => r.reason === 'not_received');
+            if (unreceived.length > 0) {
+              deps.log.warn(
+                { callCid, sessionId, sections: unreceived.map((r) => `${r.section.kind}:${r.section.mid ?? r.section.index}`) },
+                'WHIP offer sections refused in the answer: no track could be received for them',
+              );
+            }
+            return reply
+              .code(201)
+              .type('application/sdp')
+              .header('location', location)
+              .header('etag', etag)
+              .header('accept-patch', 'application/trickle-ice-sdpfrag')
+              .send(answer);
+          } catch (err) {
+            if (err instanceof OfferError) throw offerToApiError(err);
+            deps.log.warn({ callCid, err: (err as Error)?.message }, 'WHIP offer could not be answered');
+            throw new ApiError(
+              400,
+              ErrorCodes.input,
+              `the SDP offer could not be negotiated: ${(err as Error)?.message ?? 'unknown error'}`,
+            );
+          }
+        },
+      );
 
       scope.patch<{ Params: SessionParams }>(`${base}/:resourceId`, { config: { operation: 'WhipTrickle' } }, async (req, reply) => {
         const { type, id, resourceId } = req.params;

@@ -249,7 +249,15 @@ export class CallMedia extends EventEmitter<CallMediaEvents> {
         const listed = share && this.cameraOf(call, p.identity.userId) === p;
         out.push({ ...this.layoutParticipant(p), ...(listed ? { screenShare: shareView(share) } : {}) });
       } else if (!this.cameraOf(call, p.identity.userId)) {
-        out.push({ ...this.layoutParticipant(p), hasVideo: false, hasAudio: false, isSpeaking: false, isDominantSpeaker: false, shareOnly: true, screenShare: shareView(p) });
+        out.push({
+          ...this.layoutParticipant(p),
+          hasVideo: false,
+          hasAudio: false,
+          isSpeaking: false,
+          isDominantSpeaker: false,
+          shareOnly: true,
+          screenShare: shareView(p),
+        });
       }
     }
     return out;
@@ -374,8 +382,11 @@ export class CallMedia extends EventEmitter<CallMediaEvents> {
       if (sharedVideo) {
         const camera = this.cameraOf(call, p.identity.userId);
         this.emit('screen_share_stopped', {
-          callCid, shareSessionId: sessionId, userId: p.identity.userId,
-          participant: camera ? this.listed(call, camera) : toSessionParticipant(p), reason,
+          callCid,
+          shareSessionId: sessionId,
+          userId: p.identity.userId,
+          participant: camera ? this.listed(call, camera) : toSessionParticipant(p),
+          reason,
         });
       }
     }
@@ -451,7 +462,12 @@ export class CallMedia extends EventEmitter<CallMediaEvents> {
       this.touch(p.callCid);
       const call = this.calls.get(p.callCid);
       if (call && p.source === 'screen_share' && t.kind === 'video') {
-        this.emit('screen_share_started', { callCid: p.callCid, shareSessionId: p.sessionId, userId: p.identity.userId, participant: this.shareListing(call, p) });
+        this.emit('screen_share_started', {
+          callCid: p.callCid,
+          shareSessionId: p.sessionId,
+          userId: p.identity.userId,
+          participant: this.shareListing(call, p),
+        });
       }
     }
     if (t.kind === 'video') {
