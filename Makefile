@@ -8,7 +8,7 @@ NODE_MODULES_STAMP := node_modules/.install-stamp
 .PHONY: start test check lint format typecheck build deps deps-test bench clean
 
 start: deps build
-	CALLCAST_DEV_TOKENS=$${CALLCAST_DEV_TOKENS:-1} node dist/cli.js serve
+	CALLCAST_DEV_TOKENS=$${CALLCAST_DEV_TOKENS:-1} CALLCAST_RTMP_ALLOW=$${CALLCAST_RTMP_ALLOW:-127.0.0.1,::1} node dist/cli.js serve
 
 test: deps-test check build
 	scripts/run-tests.sh

@@ -15,9 +15,14 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Access } from './calls/access.js';
 import { BroadcastState, type EngineFactory } from './calls/broadcasts.js';
+import { CallDeletion, type CallDeletionHook } from './calls/call-deletion.js';
+import { CallLimits } from './calls/call-limits.js';
+import { CallMembers } from './calls/call-members.js';
 import { CallTypeService, seedCallTypes } from './calls/call-types.js';
 import { CallService } from './calls/calls.js';
 import { LiveSessions } from './calls/live-sessions.js';
+import { TaskLog } from './calls/tasks.js';
+import { UserDeletion } from './calls/user-deletion.js';
 import { UserService } from './calls/users.js';
 import { mediaAddress, resolveCredentials, type Config } from './config.js';
 import type { BroadcastEngine } from './egress/contract.js';
@@ -25,7 +30,9 @@ import { EgressEngine, type EgressEngineOptions } from './egress/engine.js';
 import { renderMetrics } from './egress/metrics.js';
 import { InProcessEventBus } from './events/bus.js';
 import type { EventBus, WebhookTarget } from './events/contract.js';
-import { WebhookDispatcher } from './events/webhooks.js';
+import { WebhookDispatcher, type WebhookRetryPolicy } from './events/webhooks.js';
+import { DestinationPolicy } from './net/destination-policy.js';
+import { resolveDestination } from './net/resolve.js';
 import { Credentials } from './http/auth.js';
 import { connectPlugin } from './http/connect.js';
 import { CallsConnectAuthority } from './http/connect-authority.js';
@@ -40,6 +47,7 @@ import { createCallFrameSourceFactory } from './media/call-frame-source.js';
 import { CallMedia } from './media/call-media.js';
 import { ImageStore } from './render/images.js';
 import { openStore, type Store } from './store/store.js';
+import { parseCallCid } from './wire/call-cid.js';
 import { PreviewTap } from './web/preview.js';
 
 export interface CallcastOptions {
@@ -54,6 +62,10 @@ export interface CallcastOptions {
   webRoot?: string;
   /** More HTTP surfaces, registered as plugins of the edge (under its error handler and `authenticate`). */
   plugins?: EdgePlugin[];
+  /** What else holds data of a call and must hear of its deletion (recordings: their files go on a hard delete). */
+  callDeletionHooks?: CallDeletionHook[];
+  /** Overrides of the webhook retry policy (tests compress the backoff; the horizon is config's). */
+  webhookPolicy?: Partial<WebhookRetryPolicy>;
 }
 
 /** What an extra HTTP surface gets to work with. */
@@ -89,6 +101,10 @@ export interface Callcast<Egress extends EgressEngine | null = EgressEngine> {
   apiSecret: string;
   /** True when the credentials were generated for development (and should be shown). */
   credentialsGenerated: boolean;
+  /** The webhook dispatcher (its metrics: dead deliveries). */
+  webhooks: WebhookDispatcher;
+  /** Where outgoing connections may go (CALLCAST_RTMP_ALLOW). */
+  destinationPolicy: DestinationPolicy;
   /** Stops everything (idempotent). */
   close(): Promise<void>;
 }
@@ -136,7 +152,9 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
   };
 
   try {
-    const store = await openStore({ ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}), sqlitePath: sqlitePathFor(config) });
+    const store = await openStore({ ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}), sqlitePath: sqlitePathFor(config), log });
+    // Where user-chosen outgoing connections (RTMP targets, images) may go.
+    const destinationPolicy = DestinationPolicy.fromAllowList(config.rtmpAllow);
     steps.push(['store', () => store.close()]);
     await seedCallTypes(store, new Date().toISOString());
     const bus = new InProcessEventBus({ log });
@@ -147,7 +165,7 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
       log,
     });
     steps.push(['media', () => media.close()]);
-    const images = new ImageStore({ log });
+    const images = new ImageStore({ log, policy: destinationPolicy });
     const previews = new PreviewTap();
 
     const access = new Access(store);
@@ -160,6 +178,7 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
         listener,
         log,
         frameSourceFactory: previews.wrap(createCallFrameSourceFactory({ media, images })),
+        resolveAddress: (host, port) => resolveDestination(destinationPolicy, host, port),
       });
     const broadcasts = new BroadcastState({
       store,
@@ -167,11 +186,30 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
       log,
       participants: (cid) => media.participants(cid),
       engine: opts.engine ?? egressEngine,
+      destinationPolicy,
     });
     steps.push(['broadcasts', () => broadcasts.close()]);
     const egress = broadcasts.engine instanceof EgressEngine ? broadcasts.engine : null;
     const calls = new CallService({ store, bus, log, access, broadcasts, sessions, publicUrl: () => publicUrl.get() });
     const users = new UserService({ store, bus });
+    const tasks = new TaskLog();
+    const deletion = new CallDeletion({ store, bus, log, access, broadcasts, calls, tasks, hooks: opts.callDeletionHooks ?? [] });
+    const members = new CallMembers({ store, access });
+    const userDeletion = new UserDeletion({ store, bus, log, access, calls: deletion, tasks });
+    const limits = new CallLimits({
+      store,
+      bus,
+      log,
+      end: async (cid, reason) => {
+        const parts = parseCallCid(cid);
+        if (parts) await calls.end({ kind: 'server' }, parts.type, parts.id, reason);
+      },
+      sessionStartedAt: (cid) => {
+        const startedAt = sessions.session(cid)?.started_at;
+        return typeof startedAt === 'string' ? startedAt : undefined;
+      },
+    });
+    steps.push(['limits', () => limits.close()]);
     const callTypes = new CallTypeService({ store, access });
 
     const webhooks = new WebhookDispatcher({
@@ -180,6 +218,10 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
       apiKey: creds.apiKey,
       apiSecret: creds.apiSecret,
       log,
+      policy: {
+        ...opts.webhookPolicy,
+        ...(config.webhookRetryHorizonSeconds !== undefined ? { horizonMs: config.webhookRetryHorizonSeconds * 1000 } : {}),
+      },
       target: async (): Promise<WebhookTarget | null> => {
         const settings = await store.getAppSettings();
         const url = settings.webhook_url || config.webhookUrl;
@@ -189,7 +231,7 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
 
     const app = createHttpEdge({ log, credentials, logRequests: config.logLevel === 'debug' || config.logLevel === 'trace' });
     steps.push(['http', () => app.close()]);
-    await app.register(restPlugin, { access, calls, broadcasts, users, callTypes, store });
+    await app.register(restPlugin, { access, calls, broadcasts, users, callTypes, store, deletion, members, userDeletion, tasks });
     await app.register(connectPlugin, {
       bus,
       authority: new CallsConnectAuthority({ credentials, users, access }),
@@ -213,7 +255,9 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
       ...(config.devTokens === true ? { devTokens: devTokensFromSecret(creds.apiSecret) } : {}),
       preview: previewSource({ credentials, access, broadcasts, tap: previews }),
     });
-    await app.register(metricsPlugin, egress ? { render: () => renderMetrics(egress) } : {});
+    await app.register(metricsPlugin, {
+      render: async () => (egress ? renderMetrics(egress) : '') + (await webhooks.metricsText()),
+    });
     const ctx: EdgeContext = { access, calls, broadcasts, bus, publicUrl: () => publicUrl.get() };
     for (const plugin of opts.plugins ?? []) await app.register(async (scope) => plugin(scope, ctx));
 
@@ -245,6 +289,8 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
       apiKey: creds.apiKey,
       apiSecret: creds.apiSecret,
       credentialsGenerated: creds.generated,
+      webhooks,
+      destinationPolicy,
       close: () => (closing ??= shutdown()),
     };
   } catch (err) {

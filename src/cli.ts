@@ -25,6 +25,7 @@ Commands:
   broadcast start       Start a broadcast of a call to an RTMP(S) destination.
   broadcast stop        Stop one broadcast of a call (--name) or all of them (--all).
   broadcast list        List a call's broadcasts with their live state and stats.
+  webhooks list|replay  Dead webhook deliveries: list them, send them again (--id ID | --all).
 
 serve options (each mirrors an environment variable):
   --port N              CALLCAST_PORT (default 3030)
@@ -36,6 +37,8 @@ serve options (each mirrors an environment variable):
   --log-level LEVEL     CALLCAST_LOG_LEVEL (fatal, error, warn, info, debug, trace, silent)
   CALLCAST_DEV_TOKENS=1 serves /dev/token and prints a signed-in console link (development only;
   \`make start\` turns it on). CALLCAST_MEDIA_HOST is the address WebRTC media is received on.
+  CALLCAST_RTMP_ALLOW opens internal destinations (hosts, IPs, CIDRs, host:port, *:port) to outgoing
+  connections; CALLCAST_WEBHOOK_RETRY_HORIZON is how long webhooks are retried (seconds, default 86400).
   API key and secret come from CALLCAST_API_KEY / CALLCAST_API_SECRET; when both are unset,
   development credentials are generated once and kept in <data-dir>/credentials.json.
 
@@ -226,6 +229,11 @@ export async function main(argv: string[]): Promise<number> {
       if (!(await callsCommand(rest, io))) process.stdout.write(HELP);
     } else if (command === 'broadcast') {
       if (!(await broadcastCommand(rest, io))) process.stdout.write(HELP);
+    } else if (command === 'webhooks') {
+      const { webhooksCommand, WebhooksUsageError } = await import('./cli/webhooks.js');
+      await webhooksCommand(rest, configFrom, (t) => void process.stdout.write(t)).catch((err: unknown) => {
+        throw err instanceof WebhooksUsageError ? new UsageError(err.message) : err;
+      });
     } else throw new UsageError(`unknown command "${command}"`);
     return EXIT.ok;
   } catch (err) {

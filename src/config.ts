@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
+import { parseAllowList } from './net/destination-policy.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -33,6 +34,13 @@ export interface Config {
    * a wildcard (0.0.0.0, ::) for every interface. Absent: the HTTP host. See `mediaAddress`.
    */
   mediaHost?: string;
+  /** How long a webhook delivery is retried before it is parked as dead, seconds (CALLCAST_WEBHOOK_RETRY_HORIZON; default 86400). */
+  webhookRetryHorizonSeconds?: number;
+  /**
+   * Outgoing destinations opened despite resolving to internal addresses (CALLCAST_RTMP_ALLOW:
+   * comma-separated hosts, IPs, CIDRs, host:port, *:port). Validated here, applied by src/net.
+   */
+  rtmpAllow?: string;
   /**
    * The public address WebRTC media is reached at when the media host is behind 1:1 NAT
    * (CALLCAST_MEDIA_PUBLIC_IP): answers advertise it in place of the local address.
@@ -146,6 +154,18 @@ export function loadConfig(env: Env): Config {
   if (mediaHost !== undefined && mediaHost !== 'localhost' && isIP(mediaHost) === 0) {
     throw new ConfigError(`CALLCAST_MEDIA_HOST must be an IP address, localhost, 0.0.0.0 or ::, got "${mediaHost}"`);
   }
+  const horizon = nonEmpty(env.CALLCAST_WEBHOOK_RETRY_HORIZON);
+  if (horizon !== undefined && (!/^\d+$/.test(horizon) || Number(horizon) < 1 || Number(horizon) > 30 * 86400)) {
+    throw new ConfigError(`CALLCAST_WEBHOOK_RETRY_HORIZON must be a whole number of seconds from 1 to 2592000 (30 days), got "${horizon}"`);
+  }
+  const rtmpAllow = nonEmpty(env.CALLCAST_RTMP_ALLOW);
+  if (rtmpAllow !== undefined) {
+    try {
+      parseAllowList(rtmpAllow);
+    } catch (err) {
+      throw new ConfigError(`CALLCAST_RTMP_ALLOW: ${(err as Error).message}`);
+    }
+  }
   const config: Config = {
     port: port === undefined ? 3030 : parsePort(port, 'CALLCAST_PORT'),
     host: nonEmpty(env.CALLCAST_HOST) ?? '127.0.0.1',
@@ -163,6 +183,8 @@ export function loadConfig(env: Env): Config {
   if (devTokens === '1' || devTokens === 'true') config.devTokens = true;
   if (ffmpegPath !== undefined) config.ffmpegPath = ffmpegPath;
   if (mediaHost !== undefined) config.mediaHost = mediaHost;
+  if (horizon !== undefined) config.webhookRetryHorizonSeconds = Number(horizon);
+  if (rtmpAllow !== undefined) config.rtmpAllow = rtmpAllow;
   return config;
 }
 

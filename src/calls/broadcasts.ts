@@ -18,7 +18,9 @@ import { badRequest, notFound } from '../wire/errors.js';
 import type { JsonObject } from '../wire/json.js';
 import type { LoadedCall } from './access.js';
 import { dig, effectiveSettings, isPlainObject } from './settings.js';
-import { toLayoutSettings, type BroadcastRequest } from './validation.js';
+import { checkDestination, toLayoutSettings, type BroadcastRequest } from './validation.js';
+import { DestinationPolicy } from '../net/destination-policy.js';
+import { retryWhileUnavailable } from '../store/availability.js';
 
 /** Builds the engine that produces the broadcasts, given the listener it reports to. */
 export type EngineFactory = (listener: EgressListener) => BroadcastEngine;
@@ -31,6 +33,8 @@ export interface BroadcastStateOptions {
   /** The call's participants as the layout sees them (orientation); default: none. */
   participants?: (callCid: string) => readonly LayoutParticipant[];
   now?: () => Date;
+  /** Refuses broadcasts to internal addresses written literally (src/net); default: the default policy. */
+  destinationPolicy?: DestinationPolicy;
 }
 
 export interface BroadcastStateEvents {
@@ -53,6 +57,7 @@ export class BroadcastState extends EventEmitter<BroadcastStateEvents> implement
   private readonly log: Logger;
   private readonly participants: (callCid: string) => readonly LayoutParticipant[];
   private readonly now: () => Date;
+  private readonly destinationPolicy: DestinationPolicy;
 
   constructor(opts: BroadcastStateOptions) {
     super();
@@ -61,6 +66,7 @@ export class BroadcastState extends EventEmitter<BroadcastStateEvents> implement
     this.log = opts.log;
     this.participants = opts.participants ?? (() => []);
     this.now = opts.now ?? (() => new Date());
+    this.destinationPolicy = opts.destinationPolicy ?? new DestinationPolicy();
     this.engine = opts.engine(this);
   }
 
@@ -76,6 +82,7 @@ export class BroadcastState extends EventEmitter<BroadcastStateEvents> implement
     const settings = effectiveSettings(loaded.callType.settings, loaded.call.settings_override);
     if (dig(settings, ['broadcasting', 'enabled']) !== true) throw badRequest(`broadcasting is disabled for call ${cid} (settings.broadcasting.enabled)`);
     if (dig(settings, ['broadcasting', 'rtmp', 'enabled']) !== true) throw badRequest(`RTMP broadcasting is disabled for call ${cid} (settings.broadcasting.rtmp.enabled)`);
+    checkDestination(this.destinationPolicy, req.streamUrl, 'broadcasts[0].stream_url');
     const quality = (req.quality ?? (dig(settings, ['broadcasting', 'rtmp', 'quality']) as Quality | undefined) ?? '720p') as Quality;
     const layoutSource = req.layout ?? dig(settings, ['broadcasting', 'rtmp', 'layout']);
     const record: BroadcastRecord = {
@@ -169,8 +176,8 @@ export class BroadcastState extends EventEmitter<BroadcastStateEvents> implement
   onFailed(cid: string, name: string, reason: string): void {
     if (this.closing) return;
     this.log.warn({ callCid: cid, name, reason }, 'broadcast failed');
-    this.store
-      .removeBroadcast(cid, name)
+    // A state transition that must not be lost: retried until the store is back if it is away.
+    retryWhileUnavailable(() => this.store.removeBroadcast(cid, name), { log: this.log, what: 'failed broadcast removal', abandoned: () => this.closing })
       .then(() => {
         // `error` goes beyond Stream's model (clients ignore unknown fields); the egress words its
         // reasons without stream keys.

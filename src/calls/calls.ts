@@ -5,7 +5,7 @@
  */
 import type { EventBus, NewEvent } from '../events/contract.js';
 import type { Logger } from '../log.js';
-import type { CallQuery, CallRecord, CallTypeRecord, MemberRecord, UserRecord } from '../store/records.js';
+import type { CallFilter, CallQuery, CallRecord, CallTypeRecord, MemberRecord, UserRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import { callCid } from '../wire/call-cid.js';
 import { badRequest } from '../wire/errors.js';
@@ -19,6 +19,8 @@ import { mergeSettings } from './settings.js';
 /** Where live sessions come from: a CallSessionResponse while anyone is in the call (LiveSessions fits). */
 export interface CallSessionSource {
   session(cid: string): (JsonObject & { id: string }) | null;
+  /** The cids of the calls with a live session (QueryCalls' `ongoing`). */
+  liveCids?(): string[];
 }
 
 export interface CallServiceOptions {
@@ -248,8 +250,8 @@ export class CallService {
     return json;
   }
 
-  /** Ends the call and stops all of its broadcasts. */
-  async end(principal: Principal, type: string, id: string): Promise<void> {
+  /** Ends the call and stops all of its broadcasts; `reason` (e.g. a limit) goes into `call.ended`. */
+  async end(principal: Principal, type: string, id: string, reason?: string): Promise<void> {
     const loaded = await this.access.requireIn(principal, type, id, 'end-call');
     const cid = loaded.call.cid;
     const now = this.stamp();
@@ -260,6 +262,7 @@ export class CallService {
     const user = principal.kind === 'user' ? await this.store.getUser(principal.userId) : null;
     const event: NewEvent = { type: 'call.ended', call_cid: cid, call: await this.callJson({ call, callType: loaded.callType }), members };
     if (user) event.user = userResponse(user);
+    if (reason) event.reason = reason;
     this.publish(event);
     await this.publishCallUpdated(cid);
   }
@@ -299,7 +302,8 @@ export class CallService {
 
   /** QueryCalls; with a user token only the calls the user may read are returned. */
   async query(principal: Principal, query: CallQuery): Promise<{ calls: JsonObject[]; hasMore: boolean }> {
-    const rows = await this.store.queryCalls({ ...query, limit: query.limit + 1 });
+    const filter = query.filter && withLiveCids(query.filter, () => this.sessions?.liveCids?.() ?? []);
+    const rows = await this.store.queryCalls({ ...query, filter, limit: query.limit + 1 });
     const hasMore = rows.length > query.limit;
     const calls: JsonObject[] = [];
     const types = new Map<string, CallTypeRecord | null>();
@@ -315,6 +319,13 @@ export class CallService {
     }
     return { calls, hasMore };
   }
+}
+
+/** The filter with `ongoing` told which calls have a live session. */
+function withLiveCids(f: CallFilter, liveCids: () => string[]): CallFilter {
+  if (f.kind === 'and' || f.kind === 'or') return { ...f, items: f.items.map((i) => withLiveCids(i, liveCids)) };
+  if (f.kind === 'ongoing') return { ...f, liveCids: liveCids() };
+  return f;
 }
 
 function memberRecord(cid: string, m: MemberInput, now: string, existing: MemberRecord | null): MemberRecord {

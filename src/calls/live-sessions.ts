@@ -3,7 +3,8 @@
  * plane's events: the session starts when the first participant joins and ends when the last one
  * leaves (call responses carry it as `call.session`); `call.speaking_changed` is published when
  * the set of speakers or the dominant speaker changes; `call.screen_share_started` / `_stopped`
- * when a user's screen share starts (its video arrives) and stops. Everyone leaves a call that ends.
+ * when a user's screen share starts (its video arrives) and stops. Everyone leaves a call that
+ * ends or is deleted.
  */
 import { randomUUID } from 'node:crypto';
 import type { EventBus } from '../events/contract.js';
@@ -79,7 +80,7 @@ export class LiveSessions {
       () => media.off('changed', changed),
     );
     this.unsubscribe = bus.subscribe((event) => {
-      if (event.type === 'call.ended' && event.call_cid) media.endCall(event.call_cid);
+      if ((event.type === 'call.ended' || event.type === 'call.deleted') && event.call_cid) media.endCall(event.call_cid);
     });
   }
 
@@ -100,6 +101,11 @@ export class LiveSessions {
       missed_by: {},
       started_at: s.startedAt,
     };
+  }
+
+  /** The cids of the calls with a live session. */
+  liveCids(): string[] {
+    return [...this.live.keys()];
   }
 
   /** Stops following the media plane and the bus. */

@@ -41,9 +41,9 @@ function parseCondition(key: string, value: unknown): CallFilter {
     if (op !== '$in') throw badRequest('filter_conditions.members supports $in only');
     return { kind: 'members', userIds: stringList(operand, 'members') };
   }
-  if (key === 'ongoing') {
-    if (op !== '$eq' || typeof operand !== 'boolean') throw badRequest('filter_conditions.ongoing must be a boolean ($eq)');
-    return { kind: 'ongoing', value: operand };
+  if (key === 'ongoing' || key === 'backstage') {
+    if (op !== '$eq' || typeof operand !== 'boolean') throw badRequest(`filter_conditions.${key} must be a boolean ($eq)`);
+    return { kind: key, value: operand };
   }
   if (key.startsWith('custom.')) {
     const path = key.slice('custom.'.length).split('.');
@@ -126,7 +126,10 @@ export function decodeCursor(value: unknown, field: string): number {
   throw badRequest(`${field} is not a valid cursor`);
 }
 
-/** QueryUsersPayload -> store query. Filters: id ($eq, $in), role ($eq). */
+/**
+ * QueryUsersPayload -> store query. Filters: id ($eq, $in), role ($eq), name ($eq, $in,
+ * $autocomplete), custom.<path> ($eq, $ne, $in).
+ */
 export function parseUserQuery(payload: JsonObject): UserQuery {
   const fc = payload.filter_conditions;
   if (fc !== undefined && !isPlainObject(fc)) throw badRequest('filter_conditions must be an object');
@@ -146,6 +149,21 @@ export function parseUserQuery(payload: JsonObject): UserQuery {
     } else if (key === 'role') {
       if (op !== '$eq' || typeof operand !== 'string') throw badRequest('filter_conditions.role supports $eq with a string');
       q.role = operand;
+    } else if (key === 'name') {
+      if ((op === '$eq' || op === '$autocomplete') && typeof operand === 'string') {
+        if (op === '$autocomplete' && operand.trim() === '') throw badRequest('filter_conditions.name.$autocomplete must not be empty');
+        q.name = { op, value: [op === '$autocomplete' ? operand.trim() : operand] };
+      } else if (op === '$in') q.name = { op, value: stringList(operand, 'name') };
+      else throw badRequest('filter_conditions.name supports $eq, $in and $autocomplete with strings');
+    } else if (key.startsWith('custom.')) {
+      const path = key.slice('custom.'.length).split('.');
+      if (path.some((p) => p === '' || !/^[\w-]+$/.test(p))) throw badRequest(`filter_conditions.${key}: invalid custom field path`);
+      if (op !== '$eq' && op !== '$ne' && op !== '$in') throw badRequest(`filter_conditions.${key} supports $eq, $ne and $in`);
+      const values = op === '$in' ? (Array.isArray(operand) ? operand : null) : [operand];
+      if (!values || !values.every((v) => ['string', 'number', 'boolean'].includes(typeof v))) {
+        throw badRequest(`filter_conditions.${key} values must be strings, numbers or booleans`);
+      }
+      (q.custom ??= []).push({ path, op, value: values as Array<string | number | boolean> });
     } else {
       throw badRequest(`filter_conditions.${key} is not a supported filter field`);
     }

@@ -52,6 +52,92 @@ export function userFromDetails(id: string, details: JsonObject, now: string, ex
   return next;
 }
 
+/** One entry of UpdateUsersPartialRequest. */
+export interface UserPartialUpdate {
+  id: string;
+  set?: Record<string, unknown>;
+  unset?: string[];
+}
+
+const UNSETTABLE = ['name', 'image', 'language', 'teams', 'teams_role', 'privacy_settings', 'invisible', 'custom'];
+
+function customKey(field: string, where: string): string | null {
+  if (!field.startsWith('custom.')) return null;
+  const key = field.slice('custom.'.length);
+  if (key === '' || key === '__proto__') throw badRequest(`${where}: ${field} is not a valid custom field`);
+  return key;
+}
+
+function wrongType(where: string, field: string, what: string): never {
+  throw badRequest(`${where}.set.${field} must be ${what}`);
+}
+
+/** The user after a partial update (pure; 400 naming the field that cannot be set or unset). */
+export function applyPartial(base: UserRecord, u: UserPartialUpdate, where: string, now: string): UserRecord {
+  const next: UserRecord = { ...base, custom: { ...base.custom }, updated_at: now };
+  for (const [field, value] of Object.entries(u.set ?? {})) {
+    const key = customKey(field, `${where}.set`);
+    if (key !== null) {
+      next.custom[key] = value as JsonObject[string];
+      continue;
+    }
+    switch (field) {
+      case 'id':
+        if (value !== u.id) throw badRequest(`${where}.set.id cannot change a user's id`);
+        break;
+      case 'name':
+      case 'image':
+      case 'role':
+      case 'language':
+        if (typeof value !== 'string') wrongType(where, field, 'a string');
+        if (field === 'role') next.role = value;
+        else if (field === 'language') next.language = value;
+        else next[field] = value;
+        break;
+      case 'invisible':
+        if (typeof value !== 'boolean') wrongType(where, field, 'a boolean');
+        next.invisible = value;
+        break;
+      case 'teams':
+        if (!Array.isArray(value) || !value.every((t) => typeof t === 'string')) wrongType(where, field, 'a list of strings');
+        next.teams = value as string[];
+        break;
+      case 'teams_role':
+        if (!isObject(value) || !Object.values(value).every((t) => typeof t === 'string')) wrongType(where, field, 'an object of strings');
+        next.teams_role = value as Record<string, string>;
+        break;
+      case 'privacy_settings':
+      case 'custom':
+        if (!isObject(value)) wrongType(where, field, 'an object');
+        if (field === 'custom') next.custom = { ...(value as JsonObject) };
+        else next.privacy_settings = value as JsonObject;
+        break;
+      default:
+        throw badRequest(`${where}.set.${field} is not a user field (set custom fields as custom.${field})`);
+    }
+  }
+  for (const field of u.unset ?? []) {
+    if (typeof field !== 'string') throw badRequest(`${where}.unset must be a list of field names`);
+    const key = customKey(field, `${where}.unset`);
+    if (key !== null) {
+      delete next.custom[key];
+      continue;
+    }
+    if (!UNSETTABLE.includes(field)) throw badRequest(`${where}.unset: ${field} cannot be unset`);
+    if (field === 'name' || field === 'image') next[field] = null;
+    else if (field === 'language') next.language = '';
+    else if (field === 'teams') next.teams = [];
+    else if (field === 'invisible') next.invisible = false;
+    else if (field === 'custom') next.custom = {};
+    else delete next[field as 'teams_role' | 'privacy_settings'];
+  }
+  return next;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
 /** How many users one UpdateUsers request may carry (as Stream). */
 export const MAX_USERS_PER_UPDATE = 100;
 
@@ -83,7 +169,37 @@ export class UserService {
     const existing = await this.deps.store.getUsers(entries.map(([k]) => k));
     const records = entries.map(([, u]) => userFromRequest(u, now, existing.get(u.id) ?? null));
     await this.deps.store.upsertUsers(records);
-    for (const r of records) this.deps.bus.publish({ type: 'user.updated', user: fullUserResponse(r) });
+    for (const r of records) this.publishUpdated(r);
+    return records;
+  }
+
+  /** `user.updated` as Stream sends it: the user and the event's (empty) `custom`. */
+  private publishUpdated(r: UserRecord): void {
+    this.deps.bus.publish({ type: 'user.updated', user: fullUserResponse(r), custom: {} });
+  }
+
+  /**
+   * UpdateUsersPartial: `set` and `unset` over each stored user (created when missing), then
+   * `user.updated` for each. `set` takes the UserRequest fields and `custom.<key>`; `unset` takes
+   * name, image, language, teams, teams_role, privacy_settings, invisible, custom and
+   * `custom.<key>`. Other fields are a 400 naming them.
+   */
+  async partialUpdate(principal: Principal, updates: UserPartialUpdate[]): Promise<UserRecord[]> {
+    if (updates.length > MAX_USERS_PER_UPDATE) throw badRequest(`users accepts at most ${MAX_USERS_PER_UPDATE} users per request`);
+    const ids = updates.map((u) => u.id);
+    if (new Set(ids).size !== ids.length) throw badRequest('users lists a user id more than once');
+    for (const [i, u] of updates.entries()) {
+      if (typeof u.id !== 'string' || u.id === '' || u.id.length > 255) throw badRequest(`users[${i}].id must be 1 to 255 characters`);
+    }
+    if (principal.kind === 'user') {
+      const touchesRole = updates.some((u) => u.set?.role !== undefined || u.unset?.includes('role'));
+      if (updates.some((u) => u.id !== principal.userId) || touchesRole) throw notAllowed('users can only update themselves, and not their role');
+    }
+    const now = this.stamp();
+    const existing = await this.deps.store.getUsers(ids);
+    const records = updates.map((u, i) => applyPartial(existing.get(u.id) ?? userFromRequest({ id: u.id }, now, null), u, `users[${i}]`, now));
+    await this.deps.store.upsertUsers(records);
+    for (const r of records) this.publishUpdated(r);
     return records;
   }
 

@@ -7,6 +7,8 @@ import { badRequest } from '../wire/errors.js';
 import { validateLayoutOptions } from '../layout/options.js';
 import { isLayoutName, isQuality, LAYOUT_NAMES, QUALITIES, type LayoutSettings, type Quality } from '../layout/settings.js';
 import type { JsonObject } from '../wire/json.js';
+import type { DestinationPolicy } from '../net/destination-policy.js';
+import { parseRtmpTarget } from '../rtmp/url.js';
 import { isCapability } from './capabilities.js';
 import { isPlainObject } from './settings.js';
 
@@ -168,6 +170,23 @@ export function validateStreamUrl(value: unknown, field: string): string {
   if (url.protocol !== 'rtmp:' && url.protocol !== 'rtmps:') throw badRequest(`${field} must be an rtmp:// or rtmps:// URL`);
   if (!url.hostname) throw badRequest(`${field} must name a host`);
   return value;
+}
+
+/**
+ * Refuses (400, naming the destination) a stream URL whose host is an address the destination
+ * policy refuses as written (loopback, private, link-local, unspecified... in any IPv4 form, or
+ * IPv6). Host names are checked on the address they resolve to when the session connects.
+ */
+export function checkDestination(policy: DestinationPolicy, streamUrl: string, field: string): void {
+  let host: string;
+  let port: number;
+  try {
+    ({ host, port } = parseRtmpTarget(streamUrl, 'key'));
+  } catch {
+    return; // malformed: reported by the engine with the parse error
+  }
+  const decision = policy.checkLiteral(host, port);
+  if (decision && !decision.allowed) throw badRequest(`${field}: ${decision.reason}`);
 }
 
 /** Validates StartRTMPBroadcastsRequest and returns its one broadcast. */

@@ -27,6 +27,11 @@ export interface EgressEngineOptions {
   rtmp?: Partial<PublisherPolicy>;
   /** How targets are opened; default RTMP(S) through src/rtmp. */
   openTarget?: RtmpTargetOpener;
+  /**
+   * Resolves and checks the address every RTMP session connects to (the destination policy,
+   * src/net); a refused address fails the destination without retries. Default: no check.
+   */
+  resolveAddress?: (host: string, port: number) => Promise<{ address: string }>;
 }
 
 interface Entry {
@@ -67,6 +72,7 @@ export class EgressEngine implements BroadcastEngine {
       target = this.openTarget(spec.streamUrl, spec.streamKey, {
         ...(this.opts.tls ? { tls: this.opts.tls } : {}),
         ...(this.opts.rtmp ? { policy: this.opts.rtmp } : {}),
+        ...(this.opts.resolveAddress ? { resolveAddress: this.opts.resolveAddress } : {}),
       });
     } catch (err) {
       // The target parser never puts the key in its messages.

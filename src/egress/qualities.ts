@@ -57,12 +57,8 @@ export function qualityProfile(quality: Quality): QualityProfile {
   };
 }
 
-/** Size in bytes of one I420 (yuv420p) frame. Odd sizes round the chroma planes up, as ffmpeg does. */
-export function i420FrameBytes(width: number, height: number): number {
-  const cw = Math.ceil(width / 2);
-  const ch = Math.ceil(height / 2);
-  return width * height + 2 * cw * ch;
-}
+/** Size in bytes of one I420 (yuv420p) frame: the one size rule of src/render/i420-frame.ts. */
+export { i420Bytes as i420FrameBytes } from '../render/i420-frame.js';
 
 export interface EncoderArgsOptions {
   /** x264 threads; omitted lets x264 decide. */

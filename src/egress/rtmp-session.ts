@@ -10,6 +10,8 @@ export interface OpenTargetOptions {
   tls?: { ca?: string | Buffer };
   /** Timeouts, send-buffer bound and stall rule of each session; src/rtmp's defaults otherwise. */
   policy?: Partial<PublisherPolicy>;
+  /** Resolves and checks the address each session connects to (the destination policy, src/net). */
+  resolveAddress?: (host: string, port: number) => Promise<{ address: string }>;
 }
 
 export interface OpenedTarget {
@@ -25,6 +27,11 @@ export const openRtmpTarget: RtmpTargetOpener = (streamUrl, streamKey, opts) => 
   const target = parseRtmpTarget(streamUrl, streamKey);
   return {
     describe: target.redacted,
-    createSession: () => new RtmpPublisher(target, { ...opts.policy, ...(opts.tls ? { tls: opts.tls } : {}) }),
+    createSession: () =>
+      new RtmpPublisher(target, {
+        ...opts.policy,
+        ...(opts.tls ? { tls: opts.tls } : {}),
+        ...(opts.resolveAddress ? { resolveAddress: opts.resolveAddress } : {}),
+      }),
   };
 };

@@ -28,7 +28,7 @@ export interface EventBus {
   subscribe(handler: EventHandler): () => void;
 }
 
-/** One pending webhook delivery. `body` is the exact JSON that is signed and sent. */
+/** One webhook delivery. `body` is the exact JSON that is signed and sent. */
 export interface WebhookDelivery {
   /** Sent as X-WEBHOOK-ID; the same across retries. */
   id: string;
@@ -38,17 +38,47 @@ export interface WebhookDelivery {
   attempts: number;
   /** Epoch ms when the next attempt is due. */
   nextAttemptAt: number;
-  /** Epoch ms when the delivery was created (the 15 s overall budget counts from here). */
+  /** Epoch ms when the delivery was created. */
   createdAt: number;
+  /**
+   * Deliveries of one key (the call's cid; '' for events of no call) are sent one at a time in
+   * `seq` order: a later one waits until the earlier is delivered or parked as dead.
+   */
+  orderKey: string;
+  /** Increases with publish order (within and across restarts). */
+  seq: number;
+  /** Epoch ms the retry horizon counts from: creation, or the last replay. */
+  retryFrom: number;
 }
 
-/** Durable storage of pending deliveries, so a restart loses none. Implemented in src/store. */
+/** A delivery parked after its retry horizon (or refused by the receiver), kept for replay. */
+export interface DeadWebhookDelivery extends WebhookDelivery {
+  /** Epoch ms when it was parked. */
+  deadAt: number;
+  /** Why (last outcome), without URL secrets. */
+  reason: string;
+}
+
+/** Which dead deliveries a replay puts back: one by id, or all of them. */
+export type ReplaySelection = { id: string } | { all: true };
+
+/** Durable storage of deliveries, so a restart loses none. Implemented in src/store. */
 export interface WebhookOutbox {
   add(delivery: WebhookDelivery): Promise<void>;
-  /** Deliveries whose nextAttemptAt <= now, oldest first. */
+  /**
+   * Pending deliveries with nextAttemptAt <= now that are the oldest pending one of their order
+   * key, in seq order, at most `limit`.
+   */
   due(now: number, limit: number): Promise<WebhookDelivery[]>;
   reschedule(id: string, attempts: number, nextAttemptAt: number): Promise<void>;
   remove(id: string): Promise<void>;
+  /** Parks a delivery as dead (it no longer holds back later deliveries of its key). */
+  markDead(id: string, attempts: number, deadAt: number, reason: string): Promise<void>;
+  /** Dead deliveries, oldest first. */
+  listDead(limit: number): Promise<DeadWebhookDelivery[]>;
+  countDead(): Promise<number>;
+  /** Makes dead deliveries pending again (due at `now`, horizon from `now`); returns how many. */
+  replayDead(selection: ReplaySelection, now: number): Promise<number>;
 }
 
 /** Where webhooks go and which event types (empty list = all). */

@@ -1,17 +1,18 @@
 import { createHmac, randomUUID } from 'node:crypto';
+import { isStoreUnavailable, retryWhileUnavailable } from '../store/availability.js';
 import type { EventBus, WebhookDelivery, WebhookOutbox, WebhookTarget, WireEvent } from './contract.js';
 import { describeError, type Logger } from '../log.js';
 import {
-  attemptTimeout,
   DEFAULT_WEBHOOK_RETRY_POLICY,
+  describeOutcome,
   nextAttempt,
   type AttemptOutcome,
   type WebhookRetryPolicy,
 } from './webhook-policy.js';
 
 export {
-  attemptTimeout,
   backoffAfter,
+  DEFAULT_WEBHOOK_RETRY_HORIZON_MS,
   DEFAULT_WEBHOOK_RETRY_POLICY,
   isRetryableStatus,
   nextAttempt,
@@ -67,20 +68,23 @@ export interface WebhookDispatcherOptions {
   fetch?: typeof fetch;
   /** How often the outbox is polled for due deliveries (besides the wake-ups on new events and retries). */
   pollIntervalMs?: number;
-  /** Overrides of the retry policy (tests use short timeouts; the defaults are the reference's). */
+  /** Overrides of the retry policy (the horizon comes from CALLCAST_WEBHOOK_RETRY_HORIZON; tests compress the rest). */
   policy?: Partial<WebhookRetryPolicy>;
-  /** Requests in flight at once. */
+  /** Requests in flight at once (to different calls: one call's deliveries go one at a time). */
   maxConcurrent?: number;
   now?: () => number;
+  random?: () => number;
 }
 
 type AttemptResult = { kind: 'outcome'; outcome: AttemptOutcome } | { kind: 'stopped' };
 
 /**
  * Sends every bus event the webhook target wants as a signed POST. Each event first becomes a
- * delivery in the durable outbox, then a delivery loop sends the due ones and records each
- * result (removed when delivered or given up, rescheduled for a retry). Deliveries left in the
- * outbox by an earlier process are sent when the loop starts.
+ * delivery in the durable outbox (retried there while the store is away), then a delivery loop
+ * sends the due ones and records each result: removed when delivered, rescheduled with backoff
+ * for the retry horizon, then parked as dead (kept, counted, replayable with
+ * `callcast webhooks replay`). Deliveries of one call go out one at a time, in publish order.
+ * Deliveries left in the outbox by an earlier process are sent when the loop starts.
  */
 export class WebhookDispatcher {
   private readonly bus: EventBus;
@@ -94,18 +98,23 @@ export class WebhookDispatcher {
   private readonly policy: WebhookRetryPolicy;
   private readonly maxConcurrent: number;
   private readonly now: () => number;
+  private readonly random: () => number;
 
   private running = false;
-  private startedAt = 0;
   private unsubscribe: (() => void) | null = null;
   private pollTimer: NodeJS.Timeout | null = null;
   private readonly wakeTimers = new Set<NodeJS.Timeout>();
   /** Serialises intake so deliveries enter the outbox in publish order. */
   private intake: Promise<void> = Promise.resolve();
+  private intakePending = 0;
   private readonly inFlight = new Map<string, Promise<void>>();
   private stopController = new AbortController();
   private draining: Promise<void> | null = null;
   private drainAgain = false;
+  private lastSeq = 0;
+  private storeAway = false;
+  private parkedSinceStart = 0;
+  private lastDeadCount = 0;
 
   constructor(opts: WebhookDispatcherOptions) {
     this.bus = opts.bus;
@@ -119,15 +128,13 @@ export class WebhookDispatcher {
     this.policy = { ...DEFAULT_WEBHOOK_RETRY_POLICY, ...opts.policy };
     this.maxConcurrent = Math.max(1, opts.maxConcurrent ?? 8);
     this.now = opts.now ?? Date.now;
+    this.random = opts.random ?? Math.random;
   }
 
   start(): void {
     if (this.running) return;
     this.running = true;
     this.stopController = new AbortController();
-    // Deliveries already in the outbox (left by a restart) get their 15 s budget counted from
-    // now rather than from their creation: losing none matters more than the cap.
-    this.startedAt = this.now();
     this.unsubscribe = this.bus.subscribe((event) => this.accept(event));
     this.pollTimer = setInterval(() => this.wake(), this.pollIntervalMs);
     this.pollTimer.unref();
@@ -135,8 +142,9 @@ export class WebhookDispatcher {
   }
 
   /**
-   * Stops taking events, lets pending intake reach the outbox, aborts requests in flight (their
-   * deliveries stay in the outbox, to be sent again by the next start) and waits for the loop.
+   * Stops taking events, lets pending intake reach the outbox (unless the store is away: those
+   * events are logged as lost), aborts requests in flight (their deliveries stay in the outbox, to
+   * be sent again by the next start) and waits for the loop.
    */
   async stop(): Promise<void> {
     if (!this.running) return;
@@ -153,25 +161,75 @@ export class WebhookDispatcher {
     await this.draining;
   }
 
-  private accept(event: WireEvent): void {
-    if (!this.running) return;
-    this.intake = this.intake.then(() => this.enqueue(event)).catch((err: unknown) => {
-      this.log.error({ eventType: event.type, err: describeError(err) }, 'webhook delivery could not be stored; event not sent');
-    });
+  /** Deliveries parked as dead by this dispatcher since it started. */
+  get parkedTotal(): number {
+    return this.parkedSinceStart;
   }
 
-  private async enqueue(event: WireEvent): Promise<void> {
+  /** Dead deliveries in the outbox now (the last known count while the store is away). */
+  async deadCount(): Promise<number> {
+    try {
+      this.lastDeadCount = await this.outbox.countDead();
+    } catch {
+      // the store is away: report the last count read
+    }
+    return this.lastDeadCount;
+  }
+
+  /** Prometheus lines for /metrics. */
+  async metricsText(): Promise<string> {
+    const dead = await this.deadCount();
+    return [
+      '# HELP callcast_webhook_dead Webhook deliveries parked as dead in the outbox (replay with `callcast webhooks replay`).',
+      '# TYPE callcast_webhook_dead gauge',
+      `callcast_webhook_dead ${dead}`,
+      '# HELP callcast_webhook_dead_total Webhook deliveries parked as dead since the process started.',
+      '# TYPE callcast_webhook_dead_total counter',
+      `callcast_webhook_dead_total ${this.parkedSinceStart}`,
+      '# HELP callcast_webhook_intake_pending Events waiting to enter the outbox (the store is away while this grows).',
+      '# TYPE callcast_webhook_intake_pending gauge',
+      `callcast_webhook_intake_pending ${this.intakePending}`,
+      '',
+    ].join('\n');
+  }
+
+  private accept(event: WireEvent): void {
+    if (!this.running) return;
+    // Order and creation time are fixed when the event is published, not when the store takes it.
+    const createdAt = this.now();
+    this.lastSeq = Math.max(this.lastSeq + 1, createdAt * 1000);
+    const seq = this.lastSeq;
+    this.intakePending++;
+    this.intake = this.intake
+      .then(() =>
+        retryWhileUnavailable(() => this.enqueue(event, createdAt, seq), {
+          log: this.log,
+          what: 'webhook delivery',
+          abandoned: () => !this.running,
+        }),
+      )
+      .catch((err: unknown) => {
+        this.log.error({ eventType: event.type, err: describeError(err) }, 'webhook delivery could not be stored; event not sent');
+      })
+      .finally(() => {
+        this.intakePending--;
+      });
+  }
+
+  private async enqueue(event: WireEvent, createdAt: number, seq: number): Promise<void> {
     const target = await this.target();
     if (!target || !target.url) return;
     if (!targetWantsEvent(target, event.type)) return;
-    const now = this.now();
     const delivery: WebhookDelivery = {
       id: randomUUID(),
       url: target.url,
       body: JSON.stringify(event),
       attempts: 0,
-      nextAttemptAt: now,
-      createdAt: now,
+      nextAttemptAt: createdAt,
+      createdAt,
+      orderKey: typeof event.call_cid === 'string' ? event.call_cid : '',
+      seq,
+      retryFrom: createdAt,
     };
     await this.outbox.add(delivery);
     this.log.debug?.({ webhookId: delivery.id, eventType: event.type }, 'webhook delivery queued');
@@ -186,7 +244,21 @@ export class WebhookDispatcher {
       return;
     }
     this.draining = this.drain()
-      .catch((err: unknown) => this.log.error({ err: describeError(err) }, 'webhook outbox could not be read'))
+      .then(
+        () => {
+          if (this.storeAway) this.log.info({}, 'webhook outbox readable again');
+          this.storeAway = false;
+        },
+        (err: unknown) => {
+          // Logged once per outage, not at every poll.
+          if (isStoreUnavailable(err)) {
+            if (!this.storeAway) this.log.warn({ err: describeError(err) }, 'webhook outbox unavailable (store away); deliveries wait');
+            this.storeAway = true;
+          } else {
+            this.log.error({ err: describeError(err) }, 'webhook outbox could not be read');
+          }
+        },
+      )
       .finally(() => {
         this.draining = null;
         if (this.drainAgain) {
@@ -216,37 +288,42 @@ export class WebhookDispatcher {
   }
 
   private async deliverOnce(delivery: WebhookDelivery): Promise<void> {
-    const budgetStart = Math.max(delivery.createdAt, this.startedAt);
     const logCtx = { webhookId: delivery.id, url: redactUrl(delivery.url) };
     try {
-      const timeout = attemptTimeout({ attemptsMade: delivery.attempts, budgetStart, now: this.now() }, this.policy);
-      if (timeout === null) {
-        this.log.warn({ ...logCtx, attempts: delivery.attempts }, 'webhook delivery given up: time budget spent');
-        await this.outbox.remove(delivery.id);
-        return;
-      }
       const attempt = delivery.attempts + 1;
-      const result = await this.send(delivery, attempt, timeout);
+      const result = await this.send(delivery, attempt, this.policy.requestTimeoutMs);
       if (result.kind === 'stopped') return; // stays in the outbox for the next start
-      const step = nextAttempt({ outcome: result.outcome, attempts: attempt, budgetStart, now: this.now() }, this.policy);
+      const step = nextAttempt(
+        { outcome: result.outcome, attempts: attempt, retryFrom: delivery.retryFrom, now: this.now(), random: this.random },
+        this.policy,
+      );
       const outcomeCtx = { ...logCtx, attempt, outcome: describeOutcome(result.outcome) };
+      // The outcome must reach the outbox: a delivered one must not be sent again, a parked one
+      // must be kept. While the store is away this waits (the call's later deliveries wait too).
+      const record = (what: string, write: () => Promise<void>) =>
+        retryWhileUnavailable(write, { log: this.log, what, abandoned: () => !this.running });
       switch (step.action) {
         case 'done':
-          await this.outbox.remove(delivery.id);
+          await record('webhook delivered', () => this.outbox.remove(delivery.id));
           this.log.debug?.(outcomeCtx, 'webhook delivered');
           return;
-        case 'give_up':
-          await this.outbox.remove(delivery.id);
-          this.log.warn({ ...outcomeCtx, eventType: eventTypeOf(delivery.body), reason: step.reason }, 'webhook delivery given up');
+        case 'dead':
+          await record('webhook parked', () => this.outbox.markDead(delivery.id, attempt, this.now(), step.reason));
+          this.parkedSinceStart++;
+          this.log.warn(
+            { ...outcomeCtx, eventType: eventTypeOf(delivery.body), reason: step.reason },
+            'webhook delivery parked as dead (replay with `callcast webhooks replay`)',
+          );
           return;
         case 'retry':
-          await this.outbox.reschedule(delivery.id, attempt, step.at);
+          await record('webhook retry', () => this.outbox.reschedule(delivery.id, attempt, step.at));
           this.log.info({ ...outcomeCtx, retryInMs: step.at - this.now() }, 'webhook attempt failed; will retry');
           this.wakeAt(step.at);
           return;
       }
     } catch (err) {
-      // The outbox failed; the delivery stays there and is tried again by a later pass.
+      // The outbox failed (or the dispatcher stopped while the store was away); the delivery
+      // stays there and is tried again by a later pass.
       this.log.error({ ...logCtx, err: describeError(err) }, 'webhook outbox update failed');
     }
   }
@@ -284,10 +361,6 @@ export class WebhookDispatcher {
     timer.unref();
     this.wakeTimers.add(timer);
   }
-}
-
-function describeOutcome(outcome: AttemptOutcome): string {
-  return outcome.kind === 'response' ? `status ${outcome.status}` : outcome.kind;
 }
 
 function eventTypeOf(body: string): string | undefined {

@@ -59,7 +59,7 @@ export async function verifyToken(token: string, apiSecret: string, nowSeconds =
     throw tokenError(err);
   }
   if (typeof payload.iat === 'number' && payload.iat > nowSeconds + CLOCK_SKEW_SECONDS) {
-    throw unauthenticated('token used before issue at (iat)', ErrorCodes.tokenNotValidYet);
+    throw unauthenticated('token used before issue at (iat)', ErrorCodes.tokenBeforeIssuedAt);
   }
   if (payload.server === true) return { kind: 'server' };
   const userId = payload.user_id;
@@ -81,7 +81,8 @@ export async function verifyToken(token: string, apiSecret: string, nowSeconds =
 function tokenError(err: unknown): ApiError {
   if (err instanceof joseErrors.JWTExpired) return unauthenticated('token is expired', ErrorCodes.tokenExpired);
   if (err instanceof joseErrors.JWTClaimValidationFailed) {
-    if (err.claim === 'nbf' || err.claim === 'iat') return unauthenticated('token is not valid yet', ErrorCodes.tokenNotValidYet);
+    if (err.claim === 'iat') return unauthenticated('token used before issue at (iat)', ErrorCodes.tokenBeforeIssuedAt);
+    if (err.claim === 'nbf') return unauthenticated('token is not valid yet', ErrorCodes.tokenNotValidYet);
     return unauthenticated(`token claim ${err.claim} is invalid`);
   }
   if (err instanceof joseErrors.JOSEAlgNotAllowed) return unauthenticated('token signature algorithm must be HS256', ErrorCodes.tokenSignature);
@@ -96,7 +97,7 @@ export class Credentials {
     private readonly apiSecret: string,
   ) {}
 
-  /** Who the request speaks for; throws 401 (codes 2, 5, 40, 41, 43) otherwise. */
+  /** Who the request speaks for; throws 401 (codes 2, 5, 40, 41, 42, 43) otherwise. */
   async authenticate(creds: RequestCredentials, apiKeyRule: ApiKeyRule = 'required'): Promise<Principal> {
     if (apiKeyRule === 'required' || creds.apiKey !== undefined) checkApiKey(creds.apiKey, this.apiKey);
     return verifyToken(tokenFromHeader(creds.authorization), this.apiSecret);

@@ -16,6 +16,7 @@ import { ApiError, ErrorCodes, formatDuration, notFound } from '../wire/errors.j
 import type { Principal } from '../wire/principal.js';
 import { requestCredentials, type ApiKeyRule, type Credentials } from './auth.js';
 import { sendApiError, toApiError } from './errors.js';
+import { StoreUnavailableError } from '../store/availability.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -80,6 +81,11 @@ export function installHttpConventions(app: FastifyInstance): void {
   });
 
   app.setErrorHandler((err, request, reply) => {
+    // The store is away (PostgreSQL restarting, failing over): the request may be repeated shortly.
+    if (err instanceof StoreUnavailableError) {
+      request.log.warn({ err: err.message }, 'request answered 503: the store is unavailable');
+      return sendApiError(request, reply.header('retry-after', '5'), new ApiError(503, ErrorCodes.internal, 'the service is temporarily unavailable (store unreachable); retry shortly'));
+    }
     const apiErr = toApiError(err);
     if (apiErr.status >= 500) request.log.error({ err }, 'request failed');
     return sendApiError(request, reply, apiErr);

@@ -3,12 +3,12 @@ import type { FastifyInstance } from 'fastify';
 
 export interface MetricsOptions {
   /** The text exposition (the egress's renderMetrics); absent: an empty exposition. */
-  render?: () => string;
+  render?: () => string | Promise<string>;
 }
 
 export async function metricsPlugin(app: FastifyInstance, opts: MetricsOptions): Promise<void> {
   app.get('/metrics', { config: { operation: 'GetMetrics' } }, async (_req, reply) => {
     reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8');
-    return opts.render?.() ?? '';
+    return (await opts.render?.()) ?? '';
   });
 }

@@ -3,14 +3,22 @@
  * decoded from data: URLs, with a size limit and a timeout, decoded with @napi-rs/canvas.
  * A failure is remembered and logged, never thrown into the frame loop.
  */
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { loadImage, type Image } from '@napi-rs/canvas';
 import type { Logger } from '../log.js';
+import { DestinationPolicy } from '../net/destination-policy.js';
+import { DestinationRefusedError, policyLookup } from '../net/resolve.js';
 
 export interface ImageStoreOptions {
   maxBytes?: number;
   timeoutMs?: number;
   log?: Logger;
+  /** Where images may be fetched from (every hop of a redirect is checked); default: the default policy. */
+  policy?: DestinationPolicy;
 }
+
+const MAX_REDIRECTS = 3;
 
 type Entry = { state: 'loading'; done: Promise<void> } | { state: 'ready'; image: Image } | { state: 'failed'; reason: string };
 
@@ -37,29 +45,60 @@ export function decodeDataUrl(url: string): Buffer {
   return /;base64$/i.test(meta) ? Buffer.from(body, 'base64') : Buffer.from(decodeURIComponent(body), 'utf8');
 }
 
-async function fetchLimited(url: string, maxBytes: number, timeoutMs: number): Promise<Buffer> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'follow' });
-  if (!res.ok) throw new Error(`HTTP ${res.status}`);
-  const declared = Number(res.headers.get('content-length') ?? NaN);
-  if (Number.isFinite(declared) && declared > maxBytes) {
-    await res.body?.cancel().catch(() => undefined);
-    throw new Error(`image larger than ${maxBytes} bytes`);
-  }
-  if (!res.body) throw new Error('empty response');
-  const chunks: Buffer[] = [];
-  let total = 0;
-  const reader = res.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel().catch(() => undefined);
+/**
+ * GET over http(s) through the destination policy: each hop's host is resolved once and checked,
+ * the connection goes to that address, and a redirect is followed (at most 3) only after the
+ * same check of its target.
+ */
+async function fetchLimited(url: string, maxBytes: number, timeoutMs: number, policy: DestinationPolicy): Promise<Buffer> {
+  const signal = AbortSignal.timeout(timeoutMs);
+  let current = new URL(url);
+  for (let hop = 0; ; hop++) {
+    const res = await getOnce(current, policy, signal);
+    const status = res.statusCode ?? 0;
+    if (status >= 300 && status < 400 && res.headers.location) {
+      res.resume();
+      if (hop >= MAX_REDIRECTS) throw new Error(`more than ${MAX_REDIRECTS} redirects`);
+      const next = new URL(res.headers.location, current);
+      if (next.protocol !== 'http:' && next.protocol !== 'https:') throw new Error('redirect to a non-http(s) URL');
+      current = next;
+      continue;
+    }
+    if (status < 200 || status >= 300) {
+      res.resume();
+      throw new Error(`HTTP ${status}`);
+    }
+    const declared = Number(res.headers['content-length'] ?? NaN);
+    if (Number.isFinite(declared) && declared > maxBytes) {
+      res.destroy();
       throw new Error(`image larger than ${maxBytes} bytes`);
     }
-    chunks.push(Buffer.from(value));
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for await (const chunk of res as AsyncIterable<Buffer>) {
+      total += chunk.byteLength;
+      if (total > maxBytes) {
+        res.destroy();
+        throw new Error(`image larger than ${maxBytes} bytes`);
+      }
+      chunks.push(chunk);
+    }
+    return Buffer.concat(chunks);
   }
-  return Buffer.concat(chunks);
+}
+
+function getOnce(url: URL, policy: DestinationPolicy, signal: AbortSignal): Promise<IncomingMessage> {
+  const secure = url.protocol === 'https:';
+  const port = url.port ? Number(url.port) : secure ? 443 : 80;
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  // Node skips `lookup` for IP literals: those are decided here.
+  const literal = policy.checkLiteral(host, port);
+  if (literal && !literal.allowed) return Promise.reject(new DestinationRefusedError(literal.reason));
+  return new Promise((resolve, reject) => {
+    const req = (secure ? httpsRequest : httpRequest)(url, { method: 'GET', lookup: policyLookup(policy, port), signal }, resolve);
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 export class ImageStore {
@@ -67,8 +106,10 @@ export class ImageStore {
   private readonly maxBytes: number;
   private readonly timeoutMs: number;
   private readonly log: Logger | undefined;
+  private readonly policy: DestinationPolicy;
 
   constructor(options: ImageStoreOptions = {}) {
+    this.policy = options.policy ?? new DestinationPolicy();
     this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.log = options.log;
@@ -81,7 +122,7 @@ export class ImageStore {
     const done = this.fetchAndDecode(url).then(
       (image) => { this.entries.set(url, { state: 'ready', image }); },
       (err: unknown) => {
-        const reason = err instanceof Error ? (err.name === 'TimeoutError' ? 'timed out' : err.message) : 'failed';
+        const reason = err instanceof Error ? (err.name === 'TimeoutError' || err.name === 'AbortError' ? 'timed out' : err.message) : 'failed';
         this.entries.set(url, { state: 'failed', reason });
         this.log?.warn({ url: describeUrl(url), reason }, 'image could not be loaded');
       },
@@ -112,7 +153,7 @@ export class ImageStore {
       bytes = decodeDataUrl(url);
       if (bytes.length > this.maxBytes) throw new Error(`image larger than ${this.maxBytes} bytes`);
     } else if (/^https?:\/\//i.test(url)) {
-      bytes = await fetchLimited(url, this.maxBytes, this.timeoutMs);
+      bytes = await fetchLimited(url, this.maxBytes, this.timeoutMs, this.policy);
     } else {
       throw new Error('only http(s) and data: URLs are supported');
     }

@@ -19,6 +19,7 @@ export type RtmpErrorCode =
   | 'BADNAME'
   | 'CLOSED'
   | 'STATE'
+  | 'DESTINATION_REFUSED'
   | `E${string}`;
 
 export type RtmpErrorKind =
@@ -37,7 +38,9 @@ export type RtmpErrorKind =
   /** The connection was closed (by the server, or by close() before the session was up). */
   | 'closed'
   /** The API was misused (connect() twice). */
-  | 'usage';
+  | 'usage'
+  /** The destination policy refused the address (src/net): waiting will not make it allowed. */
+  | 'policy';
 
 const RETRYABLE: Record<RtmpErrorKind, boolean> = {
   network: true,
@@ -50,6 +53,7 @@ const RETRYABLE: Record<RtmpErrorKind, boolean> = {
   rejected: true,
   closed: true,
   usage: false,
+  policy: false,
 };
 
 function kindOf(code: RtmpErrorCode): RtmpErrorKind {
@@ -67,6 +71,8 @@ function kindOf(code: RtmpErrorCode): RtmpErrorKind {
       return 'closed';
     case 'STATE':
       return 'usage';
+    case 'DESTINATION_REFUSED':
+      return 'policy';
     default:
       return 'network';
   }

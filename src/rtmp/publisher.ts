@@ -50,6 +50,13 @@ export const DEFAULT_PUBLISHER_POLICY: Readonly<PublisherPolicy> = {
 export interface PublisherOptions extends Partial<PublisherPolicy> {
   tls?: { ca?: string | Buffer; rejectUnauthorized?: boolean };
   flashVer?: string;
+  /**
+   * Resolves (and checks) the address to connect to; the connection goes to exactly that address,
+   * with the target's host as TLS server name. A rejection fails the session (code
+   * DESTINATION_REFUSED, not retryable, when the destination policy refused it). Default: the
+   * system resolver, at connect.
+   */
+  resolveAddress?: (host: string, port: number) => Promise<{ address: string }>;
 }
 
 export interface RtmpPublisherEvents {
@@ -87,6 +94,7 @@ function asRecord(v: Amf0Value | undefined): Record<string, Amf0Value> {
 export class RtmpPublisher extends EventEmitter<RtmpPublisherEvents> {
   private readonly policy: PublisherPolicy;
   private readonly tls: PublisherOptions['tls'];
+  private readonly resolveAddress: PublisherOptions['resolveAddress'];
   private readonly flashVer: string;
   private readonly where: string;
   private phase: Phase = 'idle';
@@ -116,7 +124,8 @@ export class RtmpPublisher extends EventEmitter<RtmpPublisherEvents> {
     options: PublisherOptions = {},
   ) {
     super();
-    const { tls, flashVer, ...policy } = options;
+    const { tls, flashVer, resolveAddress, ...policy } = options;
+    this.resolveAddress = resolveAddress;
     this.policy = { ...DEFAULT_PUBLISHER_POLICY };
     for (const [k, v] of Object.entries(policy) as Array<[keyof PublisherPolicy, number | undefined]>) {
       if (v !== undefined) this.policy[k] = v;
@@ -216,12 +225,42 @@ export class RtmpPublisher extends EventEmitter<RtmpPublisherEvents> {
   // --- connection --------------------------------------------------------------------------
 
   private openSocket(): void {
+    const resolve = this.resolveAddress;
+    if (!resolve) return this.openSocketTo(this.target.host);
+    this.armPhaseTimer(this.policy.connectTimeoutMs, () => `connecting to ${this.where} timed out after ${this.policy.connectTimeoutMs} ms`);
+    resolve(this.target.host, this.target.port).then(
+      ({ address }) =>
+        this.guard(() => {
+          if (this.phase === 'connecting') this.openSocketTo(address);
+        }),
+      (err: unknown) =>
+        this.guard(() => {
+          if ((err as { code?: unknown }).code === 'DESTINATION_REFUSED') {
+            this.fail(new RtmpError('DESTINATION_REFUSED', this.redact(err instanceof Error ? err.message : String(err)), { cause: err }));
+            return;
+          }
+          this.fail(
+            classifySocketError(err as NodeJS.ErrnoException, {
+              where: this.where,
+              host: this.target.host,
+              secure: this.target.secure,
+              connecting: true,
+              tcpConnected: false,
+              redact: (text) => this.redact(text),
+            }),
+          );
+        }),
+    );
+  }
+
+  /** Connects to `address`: the target's host, or the address resolved (and checked) for it. */
+  private openSocketTo(address: string): void {
     const { host, port, secure } = this.target;
     let tcpConnected = false;
     let socket: Socket | TLSSocket;
     if (secure) {
       socket = tlsConnect({
-        host,
+        host: address,
         port,
         ...(isIP(host) === 0 ? { servername: host } : {}),
         ...(this.tls?.ca !== undefined ? { ca: this.tls.ca } : {}),
@@ -229,7 +268,7 @@ export class RtmpPublisher extends EventEmitter<RtmpPublisherEvents> {
       });
       socket.once('secureConnect', () => this.guard(() => this.onConnected()));
     } else {
-      socket = netConnect({ host, port });
+      socket = netConnect({ host: address, port });
       socket.once('connect', () => this.guard(() => this.onConnected()));
     }
     this.socket = socket;

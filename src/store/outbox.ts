@@ -1,6 +1,9 @@
 import type { Kysely } from 'kysely';
-import type { WebhookDelivery, WebhookOutbox } from '../events/contract.js';
+import type { DeadWebhookDelivery, ReplaySelection, WebhookDelivery, WebhookOutbox } from '../events/contract.js';
 import type { Database } from './schema.js';
+
+const PENDING = 'pending';
+const DEAD = 'dead';
 
 function toDelivery(row: Database['webhook_outbox']): WebhookDelivery {
   return {
@@ -10,10 +13,16 @@ function toDelivery(row: Database['webhook_outbox']): WebhookDelivery {
     attempts: Number(row.attempts),
     nextAttemptAt: Number(row.next_attempt_at),
     createdAt: Number(row.created_at),
+    orderKey: row.order_key,
+    seq: Number(row.seq),
+    retryFrom: Number(row.retry_from),
   };
 }
 
-/** The durable webhook outbox: pending deliveries survive a restart. */
+/**
+ * The durable webhook outbox: deliveries survive a restart; parked (dead) ones stay until they are
+ * replayed. See MemoryWebhookOutbox for the semantics.
+ */
 export class KyselyWebhookOutbox implements WebhookOutbox {
   constructor(private readonly db: Kysely<Database>) {}
 
@@ -25,22 +34,44 @@ export class KyselyWebhookOutbox implements WebhookOutbox {
       attempts: d.attempts,
       next_attempt_at: d.nextAttemptAt,
       created_at: d.createdAt,
+      status: PENDING,
+      order_key: d.orderKey,
+      seq: d.seq,
+      retry_from: d.retryFrom,
+      dead_at: null,
+      last_error: null,
     };
+    const { id: _id, ...update } = row;
     await this.db
       .insertInto('webhook_outbox')
       .values(row)
-      .onConflict((oc) => oc.column('id').doUpdateSet({ url: row.url, body: row.body, attempts: row.attempts, next_attempt_at: row.next_attempt_at, created_at: row.created_at }))
+      .onConflict((oc) => oc.column('id').doUpdateSet(update))
       .execute();
   }
 
   async due(now: number, limit: number): Promise<WebhookDelivery[]> {
     if (limit <= 0) return [];
     const rows = await this.db
-      .selectFrom('webhook_outbox')
+      .selectFrom('webhook_outbox as o')
       .selectAll()
-      .where('next_attempt_at', '<=', now)
-      .orderBy('created_at')
-      .orderBy('id')
+      .where('o.status', '=', PENDING)
+      .where('o.next_attempt_at', '<=', now)
+      // Only the head of each order key: no pending delivery of the same key comes before it.
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('webhook_outbox as p')
+              .select('p.id')
+              .where('p.status', '=', PENDING)
+              .whereRef('p.order_key', '=', 'o.order_key')
+              .where((eb) =>
+                eb.or([eb('p.seq', '<', eb.ref('o.seq')), eb.and([eb('p.seq', '=', eb.ref('o.seq')), eb('p.id', '<', eb.ref('o.id'))])]),
+              ),
+          ),
+        ),
+      )
+      .orderBy('o.seq')
+      .orderBy('o.id')
       .limit(limit)
       .execute();
     return rows.map(toDelivery);
@@ -52,5 +83,44 @@ export class KyselyWebhookOutbox implements WebhookOutbox {
 
   async remove(id: string): Promise<void> {
     await this.db.deleteFrom('webhook_outbox').where('id', '=', id).execute();
+  }
+
+  async markDead(id: string, attempts: number, deadAt: number, reason: string): Promise<void> {
+    await this.db
+      .updateTable('webhook_outbox')
+      .set({ status: DEAD, attempts, dead_at: deadAt, last_error: reason.slice(0, 1000) })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async listDead(limit: number): Promise<DeadWebhookDelivery[]> {
+    const rows = await this.db
+      .selectFrom('webhook_outbox')
+      .selectAll()
+      .where('status', '=', DEAD)
+      .orderBy('seq')
+      .orderBy('id')
+      .limit(Math.max(0, limit))
+      .execute();
+    return rows.map((row) => ({ ...toDelivery(row), deadAt: Number(row.dead_at ?? 0), reason: row.last_error ?? '' }));
+  }
+
+  async countDead(): Promise<number> {
+    const row = await this.db
+      .selectFrom('webhook_outbox')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .where('status', '=', DEAD)
+      .executeTakeFirst();
+    return Number(row?.n ?? 0);
+  }
+
+  async replayDead(selection: ReplaySelection, now: number): Promise<number> {
+    let q = this.db
+      .updateTable('webhook_outbox')
+      .set({ status: PENDING, attempts: 0, next_attempt_at: now, retry_from: now, dead_at: null, last_error: null })
+      .where('status', '=', DEAD);
+    if ('id' in selection) q = q.where('id', '=', selection.id);
+    const res = await q.executeTakeFirst();
+    return Number(res.numUpdatedRows);
   }
 }

@@ -79,7 +79,13 @@ export type CallFilter =
   | { kind: 'compare'; column: CallColumn; op: CompareOp; value: string | string[] }
   | { kind: 'exists'; column: CallColumn; exists: boolean }
   | { kind: 'members'; userIds: string[] }
-  | { kind: 'ongoing'; value: boolean }
+  /**
+   * Stream's `ongoing`: a call that has not ended and has participants (a live session: `liveCids`,
+   * known to the control plane, not the store) or an active RTMP broadcast; false: every other call.
+   */
+  | { kind: 'ongoing'; value: boolean; liveCids?: string[] }
+  /** The call's `backstage` as its response shows it: backstage enabled (override, else type) and not live. */
+  | { kind: 'backstage'; value: boolean }
   | { kind: 'custom'; path: string[]; op: '$eq' | '$ne' | '$in'; value: Array<string | number | boolean> };
 
 export interface CallSort {
@@ -97,6 +103,10 @@ export interface CallQuery {
 export interface UserQuery {
   ids?: string[];
   role?: string;
+  /** `$eq` / `$in`: exact names; `$autocomplete`: a word of the name starts with the text (case-insensitive). */
+  name?: { op: '$eq' | '$in' | '$autocomplete'; value: string[] };
+  /** Conditions on `custom.<path>` (all must hold). */
+  custom?: Array<{ path: string[]; op: '$eq' | '$ne' | '$in'; value: Array<string | number | boolean> }>;
   sort: Array<{ field: 'id' | 'created_at' | 'updated_at' | 'name' | 'role'; direction: 1 | -1 }>;
   limit: number;
   offset: number;

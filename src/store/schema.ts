@@ -17,6 +17,8 @@ export interface UsersTable {
   image: string | null;
   /** JSON: custom, language, teams, invisible, teams_role, privacy_settings */
   data: string;
+  /** Set when the user was soft-deleted: left out of user queries; an upsert restores the user. */
+  deleted_at?: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -48,6 +50,8 @@ export interface CallsTable {
   ended_at: string | null;
   /** Set while the call is live (out of backstage); null otherwise. */
   live_started_at: string | null;
+  /** Set when the call was soft-deleted: hidden from reads and queries, replaced by a new call of the same cid. */
+  deleted_at?: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -81,6 +85,15 @@ export interface WebhookOutboxTable {
   /** epoch ms (bigint in Postgres: read back as string) */
   next_attempt_at: number | string;
   created_at: number | string;
+  /** 'pending' or 'dead' (parked after its retry horizon or a refusal; replayable). */
+  status: string;
+  /** The call's cid ('' for events of no call): deliveries of one key go out in seq order. */
+  order_key: string;
+  seq: number | string;
+  /** epoch ms the retry horizon counts from (creation or replay) */
+  retry_from: number | string;
+  dead_at: number | string | null;
+  last_error: string | null;
 }
 
 export interface Database {

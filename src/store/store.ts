@@ -7,6 +7,8 @@ import SQLiteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql, type Expression, type ExpressionBuilder, type SqlBool } from 'kysely';
 import pg from 'pg';
 import type { WebhookOutbox } from '../events/contract.js';
+import { silentLogger, type Logger } from '../log.js';
+import { ResilientPgPool } from './availability.js';
 import { migrateToLatest } from './migrations.js';
 import { KyselyWebhookOutbox } from './outbox.js';
 import type {
@@ -24,6 +26,7 @@ import type {
 import type { Database } from './schema.js';
 
 export type * from './records.js';
+export { isStoreUnavailable, retryWhileUnavailable, StoreUnavailableError } from './availability.js';
 
 export type StoreDialect = 'sqlite' | 'postgres';
 
@@ -40,7 +43,12 @@ export interface Store {
   upsertUsers(users: UserRecord[]): Promise<void>;
   /** Creates the users that do not exist yet (role "user"); leaves existing ones alone. */
   ensureUsers(ids: string[], now: string): Promise<void>;
+  /** Users matching the query; soft-deleted users are left out. */
   queryUsers(query: UserQuery): Promise<UserRecord[]>;
+  /** Marks the users deleted (kept for call views; left out of queries; an upsert restores one). */
+  softDeleteUsers(ids: string[], at: string): Promise<void>;
+  /** Removes the users and their call memberships. */
+  hardDeleteUsers(ids: string[]): Promise<void>;
 
   listCallTypes(): Promise<CallTypeRecord[]>;
   getCallType(name: string): Promise<CallTypeRecord | null>;
@@ -54,6 +62,13 @@ export interface Store {
   createCall(record: CallRecord, members: MemberRecord[]): Promise<boolean>;
   saveCall(record: CallRecord): Promise<void>;
   queryCalls(query: CallQuery): Promise<CallRecord[]>;
+  /**
+   * Soft delete: the call (ended at `at` if it was not) is hidden from getCall and queryCalls; a
+   * later createCall of the same cid replaces it. False when there is no such call.
+   */
+  softDeleteCall(cid: string, at: string): Promise<boolean>;
+  /** Hard delete: the call, its members and its broadcast rows are removed. */
+  hardDeleteCall(cid: string): Promise<boolean>;
 
   listMembers(cid: string): Promise<MemberRecord[]>;
   getMember(cid: string, userId: string): Promise<MemberRecord | null>;
@@ -74,7 +89,12 @@ export interface StoreOptions {
   /** postgres://... selects PostgreSQL; otherwise SQLite at `sqlitePath`. */
   databaseUrl?: string;
   sqlitePath: string;
+  /** Where connection losses and reconnects are reported. */
+  log?: Logger;
 }
+
+/** How long a request waits for a PostgreSQL connection before it is answered 503. */
+const PG_CONNECT_TIMEOUT_MS = 5_000;
 
 function isPostgresUrl(url: string | undefined): url is string {
   return !!url && /^postgres(ql)?:\/\//i.test(url);
@@ -87,7 +107,12 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
   if (isPostgresUrl(opts.databaseUrl)) {
     dialect = 'postgres';
     db = new Kysely<Database>({
-      dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: opts.databaseUrl, max: 10 }) }),
+      dialect: new PostgresDialect({
+        pool: new ResilientPgPool(
+          new pg.Pool({ connectionString: opts.databaseUrl, max: 10, connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS }),
+          opts.log ?? silentLogger,
+        ),
+      }),
     });
   } else {
     if (opts.databaseUrl) throw new Error('CALLCAST_DATABASE_URL must be a postgres:// URL (leave it unset for SQLite)');
@@ -110,6 +135,11 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     throw err;
   }
   return new KyselyStore(db, dialect);
+}
+
+/** Escapes LIKE wildcards (the queries say `escape '\\'`). */
+function likeEscape(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
 function parseJson<T>(text: string | null | undefined, fallback: T): T {
@@ -282,7 +312,7 @@ export class KyselyStore implements Store {
           .insertInto('users')
           .values(row)
           .onConflict((oc) =>
-            oc.column('id').doUpdateSet({ role: row.role, name: row.name, image: row.image, data: row.data, updated_at: row.updated_at }),
+            oc.column('id').doUpdateSet({ role: row.role, name: row.name, image: row.image, data: row.data, deleted_at: null, updated_at: row.updated_at }),
           )
           .execute();
       }
@@ -310,12 +340,59 @@ export class KyselyStore implements Store {
   }
 
   async queryUsers(query: UserQuery): Promise<UserRecord[]> {
-    let q = this.db.selectFrom('users').selectAll();
+    let q = this.db.selectFrom('users').selectAll().where('deleted_at', 'is', null);
     if (query.ids) q = query.ids.length ? q.where('id', 'in', query.ids) : q.where(sql<boolean>`1 = 0`);
     if (query.role !== undefined) q = q.where('role', '=', query.role);
+    if (query.name) {
+      const { op, value } = query.name;
+      if (op === '$autocomplete') {
+        const text = likeEscape(value[0]!.toLowerCase());
+        q = q.where((eb) =>
+          eb.or([
+            sql<boolean>`lower(name) like ${`${text}%`} escape '\\'`,
+            sql<boolean>`lower(name) like ${`% ${text}%`} escape '\\'`,
+          ]),
+        );
+      } else {
+        q = value.length ? q.where('name', 'in', value) : q.where(sql<boolean>`1 = 0`);
+      }
+    }
+    for (const c of query.custom ?? []) {
+      const extracted = this.jsonPath('users.data', ['custom', ...c.path]);
+      const values = c.value.map((v) => this.customValue(v));
+      q = q.where(
+        c.op === '$in'
+          ? values.length
+            ? sql<boolean>`${extracted} in (${sql.join(values)})`
+            : sql<boolean>`1 = 0`
+          : c.op === '$eq'
+            ? sql<boolean>`${extracted} = ${values[0]}`
+            : sql<boolean>`(${extracted} is null or ${extracted} <> ${values[0]})`,
+      );
+    }
     for (const s of query.sort) q = q.orderBy(s.field, s.direction === 1 ? 'asc' : 'desc');
     q = q.orderBy('id', 'asc').limit(query.limit).offset(query.offset);
     return (await q.execute()).map(toUserRecord);
+  }
+
+  async softDeleteUsers(ids: string[], at: string): Promise<void> {
+    if (ids.length === 0) return;
+    await this.db.updateTable('users').set({ deleted_at: at, updated_at: at }).where('id', 'in', ids).execute();
+  }
+
+  async hardDeleteUsers(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('members').where('user_id', 'in', ids).execute();
+      await trx.deleteFrom('users').where('id', 'in', ids).execute();
+    });
+  }
+
+  /** A JSON value inside a text column, as text (PostgreSQL) or its SQLite value. */
+  private jsonPath(column: string, path: string[]) {
+    return this.dialect === 'postgres'
+      ? sql`(${sql.ref(column)}::jsonb #>> ${'{' + path.join(',') + '}'})`
+      : sql`json_extract(${sql.ref(column)}, ${'$.' + path.map((p) => `"${p.replace(/"/g, '')}"`).join('.')})`;
   }
 
   async listCallTypes(): Promise<CallTypeRecord[]> {
@@ -352,12 +429,18 @@ export class KyselyStore implements Store {
   }
 
   async getCall(cid: string): Promise<CallRecord | null> {
-    const row = await this.db.selectFrom('calls').selectAll().where('cid', '=', cid).executeTakeFirst();
+    const row = await this.db.selectFrom('calls').selectAll().where('cid', '=', cid).where('deleted_at', 'is', null).executeTakeFirst();
     return row ? toCallRecord(row) : null;
   }
 
   async createCall(record: CallRecord, members: MemberRecord[]): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
+      // A soft-deleted call of the same cid gives way to the new one.
+      const deleted = await trx.deleteFrom('calls').where('cid', '=', record.cid).where('deleted_at', 'is not', null).executeTakeFirst();
+      if (Number(deleted.numDeletedRows) > 0) {
+        await trx.deleteFrom('members').where('call_cid', '=', record.cid).execute();
+        await trx.deleteFrom('rtmp_broadcasts').where('call_cid', '=', record.cid).execute();
+      }
       const res = await trx
         .insertInto('calls')
         .values(fromCallRecord(record))
@@ -393,8 +476,27 @@ export class KyselyStore implements Store {
       .execute();
   }
 
+  async softDeleteCall(cid: string, at: string): Promise<boolean> {
+    const res = await this.db
+      .updateTable('calls')
+      .set({ deleted_at: at, ended_at: sql<string>`coalesce(ended_at, ${at})`, updated_at: at })
+      .where('cid', '=', cid)
+      .where('deleted_at', 'is', null)
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+
+  async hardDeleteCall(cid: string): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('members').where('call_cid', '=', cid).execute();
+      await trx.deleteFrom('rtmp_broadcasts').where('call_cid', '=', cid).execute();
+      const res = await trx.deleteFrom('calls').where('cid', '=', cid).executeTakeFirst();
+      return Number(res.numDeletedRows) > 0;
+    });
+  }
+
   async queryCalls(query: CallQuery): Promise<CallRecord[]> {
-    let q = this.db.selectFrom('calls').selectAll();
+    let q = this.db.selectFrom('calls').selectAll().where('deleted_at', 'is', null);
     if (query.filter) {
       const filter = query.filter;
       q = q.where((eb) => this.compileFilter(eb, filter));
@@ -412,8 +514,20 @@ export class KyselyStore implements Store {
         return f.items.length ? eb.or(f.items.map((i) => this.compileFilter(eb, i))) : sql<boolean>`1 = 0`;
       case 'exists':
         return f.exists ? eb(f.column, 'is not', null) : eb(f.column, 'is', null);
-      case 'ongoing':
-        return f.value ? eb('ended_at', 'is', null) : eb('ended_at', 'is not', null);
+      case 'ongoing': {
+        const broadcasting = eb.exists(eb.selectFrom('rtmp_broadcasts').select('rtmp_broadcasts.name').whereRef('rtmp_broadcasts.call_cid', '=', 'calls.cid'));
+        const active = f.liveCids?.length ? eb.or([broadcasting, eb('cid', 'in', f.liveCids)]) : broadcasting;
+        const ongoing = eb.and([eb('ended_at', 'is', null), active]);
+        return f.value ? ongoing : eb.not(ongoing);
+      }
+      case 'backstage': {
+        const enabled =
+          this.dialect === 'postgres'
+            ? sql<boolean>`coalesce(coalesce(calls.settings_override::jsonb #>> '{backstage,enabled}', (select ct.settings::jsonb #>> '{backstage,enabled}' from call_types ct where ct.name = calls.type)) = 'true', false)`
+            : sql<boolean>`coalesce(coalesce(json_extract(calls.settings_override, '$.backstage.enabled'), (select json_extract(ct.settings, '$.backstage.enabled') from call_types ct where ct.name = calls.type)) = 1, 0)`;
+        const inBackstage = eb.and([enabled, eb('live_started_at', 'is', null)]);
+        return f.value ? inBackstage : eb.not(inBackstage);
+      }
       case 'members': {
         if (f.userIds.length === 0) return sql<boolean>`1 = 0`;
         return eb.exists(

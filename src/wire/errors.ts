@@ -31,6 +31,8 @@ export const ErrorCodes = {
   payloadTooBig: 22,
   tokenExpired: 40,
   tokenNotValidYet: 41,
+  /** The token's `iat` lies in the future (Stream's "token used before issued at"). */
+  tokenBeforeIssuedAt: 42,
   tokenSignature: 43,
 } as const;
 

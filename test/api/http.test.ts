@@ -93,11 +93,11 @@ describe('HTTP conventions', () => {
     assertApiError(await rawRequest(t, 'GET', '/api/v2/video/call/default/conv', { token: 'garbage' }), 401, 43);
   });
 
-  it('rejects expired tokens (40) and tokens issued in the future (41)', async () => {
+  it('rejects expired tokens (40), tokens issued in the future (42) and tokens not valid yet (41)', async () => {
     const expired = t.client.generateUserToken({ user_id: 'alice', exp: Math.floor(Date.now() / 1000) - 120, iat: Math.floor(Date.now() / 1000) - 300 });
     assertApiError(await rawRequest(t, 'GET', '/api/v2/video/call/default/conv', { token: expired }), 401, 40);
     const future = t.client.generateUserToken({ user_id: 'alice', iat: Math.floor(Date.now() / 1000) + 600 });
-    assertApiError(await rawRequest(t, 'GET', '/api/v2/video/call/default/conv', { token: future }), 401, 41);
+    assertApiError(await rawRequest(t, 'GET', '/api/v2/video/call/default/conv', { token: future }), 401, 42);
     const nbf = await new SignJWT({ user_id: 'alice' }).setProtectedHeader({ alg: 'HS256' }).setNotBefore(Math.floor(Date.now() / 1000) + 600).sign(secretKey());
     assertApiError(await rawRequest(t, 'GET', '/api/v2/video/call/default/conv', { token: nbf }), 401, 41);
   });

@@ -21,25 +21,38 @@ describe('store', () => {
     assert.equal(t.server.store.dialect, process.env.CALLCAST_TEST_DATABASE_URL ? 'postgres' : 'sqlite');
   });
 
-  it('keeps webhook deliveries: add, due (oldest first, limited), reschedule, remove', async () => {
+  it('keeps webhook deliveries: add, due (heads of each order key, in seq order, limited), reschedule, remove, dead, replay', async () => {
     const outbox = t.server.store.webhookOutbox;
     const base = { url: 'http://127.0.0.1:9/hook', body: '{"type":"x"}', attempts: 0 };
-    await outbox.add({ ...base, id: 'b', nextAttemptAt: 1_000, createdAt: 200 });
-    await outbox.add({ ...base, id: 'a', nextAttemptAt: 1_000, createdAt: 100 });
-    await outbox.add({ ...base, id: 'c', nextAttemptAt: 5_000_000_000_000, createdAt: 50 });
-    assert.deepEqual((await outbox.due(2_000, 10)).map((d) => d.id), ['a', 'b']);
-    assert.deepEqual((await outbox.due(2_000, 1)).map((d) => d.id), ['a']);
+    const d = (id: string, orderKey: string, seq: number, nextAttemptAt: number) => ({ ...base, id, orderKey, seq, nextAttemptAt, createdAt: seq, retryFrom: seq });
+    await outbox.add(d('b', 'k2', 200, 1_000));
+    await outbox.add(d('a', 'k1', 100, 1_000));
+    await outbox.add(d('a2', 'k1', 150, 1_000));
+    await outbox.add(d('c', 'k3', 50, 5_000_000_000_000));
+    assert.deepEqual((await outbox.due(2_000, 10)).map((x) => x.id), ['a', 'b'], 'a2 waits for a (same key); c is not due');
+    assert.deepEqual((await outbox.due(2_000, 1)).map((x) => x.id), ['a']);
     assert.deepEqual(await outbox.due(2_000, 0), []);
     await outbox.reschedule('a', 1, 3_000);
-    assert.deepEqual((await outbox.due(2_000, 10)).map((d) => d.id), ['b']);
+    assert.deepEqual((await outbox.due(2_000, 10)).map((x) => x.id), ['b'], 'a2 still waits while a is rescheduled');
     const [a] = await outbox.due(3_000, 1);
-    assert.deepEqual(a, { ...base, id: 'a', attempts: 1, nextAttemptAt: 3_000, createdAt: 100 });
-    await outbox.add({ ...base, id: 'a', body: '{"type":"y"}', nextAttemptAt: 3_000, createdAt: 100 });
+    assert.deepEqual(a, { ...d('a', 'k1', 100, 3_000), attempts: 1 });
+    await outbox.add({ ...d('a', 'k1', 100, 3_000), body: '{"type":"y"}' });
     assert.equal((await outbox.due(3_000, 1))[0]!.body, '{"type":"y"}', 'adding an existing id replaces it');
+    await outbox.markDead('a', 7, 4_000, 'status 503 after 7 attempt(s)');
+    assert.deepEqual((await outbox.due(3_000, 10)).map((x) => x.id), ['a2', 'b'], 'a parked: a2 is the head of k1');
+    assert.equal(await outbox.countDead(), 1);
+    const [dead] = await outbox.listDead(10);
+    assert.deepEqual(dead, { ...d('a', 'k1', 100, 3_000), attempts: 7, body: '{"type":"y"}', deadAt: 4_000, reason: 'status 503 after 7 attempt(s)' });
+    assert.equal(await outbox.replayDead({ id: 'missing' }, 9_000), 0);
+    assert.equal(await outbox.replayDead({ all: true }, 9_000), 1);
+    assert.equal(await outbox.countDead(), 0);
+    assert.deepEqual((await outbox.due(9_000, 10)).map((x) => [x.id, x.attempts, x.retryFrom]), [['a', 0, 9_000], ['b', 0, 200]], 'replayed a heads k1 again');
     await outbox.remove('a');
+    await outbox.remove('a2');
     await outbox.remove('missing');
     await outbox.reschedule('missing', 2, 0);
-    assert.deepEqual((await outbox.due(5_000_000_000_000, 10)).map((d) => d.id), ['c', 'b']);
+    await outbox.markDead('missing', 2, 0, 'x');
+    assert.deepEqual((await outbox.due(5_000_000_000_000, 10)).map((x) => x.id), ['c', 'b']);
     await outbox.remove('b');
     await outbox.remove('c');
   });
@@ -47,10 +60,10 @@ describe('store', () => {
   it('keeps deliveries across a restart', async () => {
     // Due in an hour, so the restarted dispatcher leaves it alone during the test.
     const later = Date.now() + 3_600_000;
-    await t.server.store.webhookOutbox.add({ id: 'durable', url: 'http://127.0.0.1:9/h', body: '{}', attempts: 1, nextAttemptAt: later, createdAt: 5 });
+    await t.server.store.webhookOutbox.add({ id: 'durable', url: 'http://127.0.0.1:9/h', body: '{}', attempts: 1, nextAttemptAt: later, createdAt: 5, orderKey: '', seq: 5, retryFrom: 5 });
     t = await t.restart();
     const due = await t.server.store.webhookOutbox.due(later, 10);
-    assert.ok(due.some((d) => d.id === 'durable'));
+    assert.ok(due.some((x) => x.id === 'durable'));
     await t.server.store.webhookOutbox.remove('durable');
   });
 
@@ -77,6 +90,8 @@ describe('store', () => {
     assert.deepEqual(await ids({ 'custom.tag': { $in: ['x', 'y'] } }), ['cs1', 'cs2']);
     assert.deepEqual(await ids({ 'custom.nested.k': 'v' }), ['cs1']);
     assert.deepEqual(await ids({ 'custom.tag': { $ne: 'x' }, type: 'default' }), ['cs2']);
-    assert.deepEqual(await ids({ ongoing: true, 'custom.level': { $in: [3, 4] } }), ['cs1', 'cs2']);
+    // Neither call has participants or a broadcast: not ongoing (Stream's `ongoing`).
+    assert.deepEqual(await ids({ ongoing: false, 'custom.level': { $in: [3, 4] } }), ['cs1', 'cs2']);
+    assert.deepEqual(await ids({ ongoing: true, 'custom.level': { $in: [3, 4] } }), []);
   });
 });

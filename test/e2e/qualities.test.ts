@@ -10,7 +10,8 @@ import { QUALITIES, canvasFor, type LayoutSettings } from '../../src/layout/sett
 import { keyframeTimes, probe } from '../support/ffprobe.js';
 import { startNginxIngest, type NginxIngest } from '../support/rtmp-ingest.js';
 import { waitFor } from '../support/wait.js';
-import { MemoryLog, RecordingListener } from '../egress/helpers.js';
+import { RecordingLogger } from '../support/log.js';
+import { RecordingListener } from '../egress/helpers.js';
 
 const layout: LayoutSettings = { name: 'spotlight', external_app_url: '', external_css_url: '' };
 
@@ -21,7 +22,7 @@ describe('every output quality', () => {
 
   before(async () => {
     ingest = await startNginxIngest();
-    engine = new EgressEngine({ listener, log: new MemoryLog(), retry: { giveUpAfterMs: 10_000 } });
+    engine = new EgressEngine({ listener, log: new RecordingLogger(), retry: { giveUpAfterMs: 10_000 } });
   });
   after(async () => {
     await engine?.close();

@@ -11,7 +11,8 @@ import type { FlvTag } from '../../src/flv/tag.js';
 import { renderMetrics } from '../../src/egress/metrics.js';
 import type { OpenedTarget } from '../../src/egress/rtmp-session.js';
 import { sleep, waitFor } from '../support/wait.js';
-import { MemoryLog, RecordingListener, ffmpegChildren, layout } from './helpers.js';
+import { RecordingLogger } from '../support/log.js';
+import { RecordingListener, ffmpegChildren, layout } from './helpers.js';
 
 interface SentTag {
   type: FlvTag['type'];
@@ -117,7 +118,7 @@ function assertJoinOrder(s: MemorySession): void {
 
 describe('egress engine (real encoders, in-memory sessions)', () => {
   const listener = new RecordingListener();
-  const log = new MemoryLog();
+  const log = new RecordingLogger();
   const targets = new MemoryTargets();
   const engine = new EgressEngine({
     listener,

@@ -62,26 +62,6 @@ export class RecordingListener implements EgressListener {
   }
 }
 
-/** A logger that keeps lines in memory (and checks nothing secret is logged). */
-export class MemoryLog implements Logger {
-  readonly lines: string[] = [];
-  debug(o: object | string, msg?: string): void {
-    this.lines.push(`DEBUG ${JSON.stringify(o)} ${msg ?? ''}`);
-  }
-  info(o: object | string, msg?: string): void {
-    this.lines.push(`INFO ${JSON.stringify(o)} ${msg ?? ''}`);
-  }
-  warn(o: object | string, msg?: string): void {
-    this.lines.push(`WARN ${JSON.stringify(o)} ${msg ?? ''}`);
-  }
-  error(o: object | string, msg?: string): void {
-    this.lines.push(`ERROR ${JSON.stringify(o)} ${msg ?? ''}`);
-  }
-  text(): string {
-    return this.lines.join('\n');
-  }
-}
-
 
 /** ffmpeg processes that are children of this process. */
 export function ffmpegChildren(): number[] {

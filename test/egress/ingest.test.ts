@@ -13,7 +13,8 @@ import type { Quality } from '../../src/layout/settings.js';
 import { grabFrameRgb, keyframeTimes, pixelAt, probe } from '../support/ffprobe.js';
 import { startFfmpegListenIngest, startNginxIngest, type NginxIngest } from '../support/rtmp-ingest.js';
 import { sleep, waitFor } from '../support/wait.js';
-import { MemoryLog, RecordingListener, ffmpegChildren, layout } from './helpers.js';
+import { RecordingLogger } from '../support/log.js';
+import { RecordingListener, ffmpegChildren, layout } from './helpers.js';
 
 /** Packet timestamps (ms) per stream, in file order. */
 async function packetTimes(path: string): Promise<Map<string, number[]>> {
@@ -74,7 +75,7 @@ describe('egress to real ingests', () => {
   let ingest: NginxIngest;
   let second: NginxIngest;
   const listener = new RecordingListener();
-  const log = new MemoryLog();
+  const log = new RecordingLogger();
   let engine: EgressEngine;
 
   before(async () => {

@@ -15,8 +15,8 @@ const API_SECRET = 'webhook-secret-never-logged-4f1c';
 const sdk = new StreamClient(API_KEY, API_SECRET);
 const logs = new RecordingLogger();
 
-/** Short timeouts for the tests that need real timeouts; the budget stays out of the way. */
-const FAST = { requestTimeoutMs: 250, totalBudgetMs: 60_000, backoffMs: [20, 40] };
+/** Short timeouts and pauses for the tests that need real ones; the horizon stays out of the way. */
+const FAST = { requestTimeoutMs: 250, horizonMs: 60_000, initialBackoffMs: 20, maxBackoffMs: 40, jitter: 0 };
 
 type Behaviour = number | 'hang';
 
@@ -156,18 +156,33 @@ test("only the target's event types are sent; no target sends nothing", async ()
 });
 
 for (const status of [500, 503, 429, 408]) {
-  test(`status ${status} is retried up to 3 attempts with the same X-WEBHOOK-ID, then given up`, async () => {
+  test(`status ${status} is retried with the same X-WEBHOOK-ID until the horizon, then parked as dead`, async () => {
     const rx = await receiver();
     rx.fallback = status;
-    const { bus, outbox, d } = dispatcher({ url: rx.url, events: [] }, { policy: FAST });
+    // The clock runs 10 s ahead for each answer: with 20 ms pauses, the retry after attempt 10
+    // (at 100 s and some ms) is the first past the 100 s horizon, however busy the machine.
+    let offset = 0;
+    const timedFetch: typeof fetch = async (input, init) => {
+      const res = await fetch(input, init);
+      offset += 10_000;
+      return res;
+    };
+    const { bus, outbox, d } = dispatcher({ url: rx.url, events: [] }, { policy: { ...FAST, horizonMs: 100_000 }, fetch: timedFetch, now: () => Date.now() + offset });
     d.start();
     bus.publish(event());
-    await waitFor(() => rx.requests.length === 3 && outbox.size === 0, '3 attempts, then given up');
+    await waitFor(async () => outbox.size === 0 && (await outbox.countDead()) === 1, 'retried, then parked');
+    const n = rx.requests.length;
+    assert.equal(n, 10, 'retried beyond three attempts, until the horizon');
     await sleep(300);
-    assert.equal(rx.requests.length, 3, 'no fourth attempt');
-    assert.deepEqual(rx.requests.map((r) => header(r, 'x-webhook-attempt')), ['1', '2', '3']);
+    assert.equal(rx.requests.length, n, 'no attempt after parking');
+    assert.deepEqual(rx.requests.map((r) => header(r, 'x-webhook-attempt')), rx.requests.map((_, i) => String(i + 1)));
     assert.equal(new Set(rx.requests.map((r) => header(r, 'x-webhook-id'))).size, 1);
     for (const r of rx.requests) assert.equal(sdk.verifyWebhook(r.body, header(r, 'x-signature')), true);
+    const [dead] = await outbox.listDead(10);
+    assert.equal(dead!.attempts, n);
+    assert.match(dead!.reason, new RegExp(`status ${status} after ${n} attempt\\(s\\); the 100 s retry horizon is spent`));
+    assert.equal(d.parkedTotal, 1);
+    assert.match(await d.metricsText(), /^callcast_webhook_dead 1$/m);
   });
 }
 
@@ -183,21 +198,29 @@ test('a retried delivery that then succeeds is delivered once and removed', asyn
   assert.deepEqual(rx.requests.map((r) => header(r, 'x-webhook-attempt')), ['1', '2']);
 });
 
-test('400 (or another 4xx) is not retried', async () => {
+test('400 (or another 4xx) is not retried: parked as dead at once, and a replay sends it again', async () => {
   const rx = await receiver();
-  rx.fallback = 400;
+  rx.script = [400];
   const { bus, outbox, d } = dispatcher({ url: rx.url, events: [] }, { policy: FAST });
   d.start();
   bus.publish(event());
-  await waitFor(() => rx.requests.length === 1 && outbox.size === 0, 'one attempt, given up');
+  await waitFor(async () => rx.requests.length === 1 && (await outbox.countDead()) === 1, 'one attempt, parked');
   await sleep(300);
   assert.equal(rx.requests.length, 1);
-  assert.match(logs.text(), /webhook delivery given up/);
+  assert.match(logs.text(), /webhook delivery parked as dead/);
+  const [dead] = await outbox.listDead(10);
+  assert.equal(dead!.reason, 'status 400 is not retried');
+  assert.equal(await outbox.replayDead({ id: dead!.id }, Date.now()), 1);
+  await waitFor(() => rx.requests.length === 2 && outbox.size === 0, 'replayed and delivered');
+  assert.equal(header(rx.requests[1]!, 'x-webhook-id'), dead!.id);
+  assert.equal(header(rx.requests[1]!, 'x-webhook-attempt'), '1', 'a replay starts its attempts afresh');
+  assert.equal(await outbox.countDead(), 0);
 });
 
-test('a refused connection is tried twice, then given up', async () => {
+test('a refused connection is retried until the receiver is back', async () => {
   const rx = await receiver();
   const closedUrl = rx.url;
+  const port = Number(new URL(closedUrl).port);
   await rx.close();
   started.splice(started.indexOf(rx), 1);
   const calls: string[] = [];
@@ -208,49 +231,77 @@ test('a refused connection is tried twice, then given up', async () => {
   const { bus, outbox, d } = dispatcher({ url: closedUrl, events: [] }, { policy: FAST, fetch: countingFetch });
   d.start();
   bus.publish(event());
-  await waitFor(() => calls.length === 2 && outbox.size === 0, 'two attempts, given up');
-  await sleep(300);
-  assert.deepEqual(calls, ['1', '2']);
+  await waitFor(() => calls.length >= 5, 'five refused attempts');
+  const back = new Receiver();
+  started.push(back);
+  await new Promise<void>((resolve) => (back as unknown as { server: Server }).server.listen(port, '127.0.0.1', resolve));
+  await waitFor(() => back.requests.length === 1 && outbox.size === 0, 'delivered once the receiver is back');
+  console.log(`refused connection: delivered on attempt ${header(back.requests[0]!, 'x-webhook-attempt')}`);
+  assert.equal(await outbox.countDead(), 0);
 });
 
-test('a request that times out is retried up to 3 attempts', async () => {
+test('a request that times out is retried', async () => {
   const rx = await receiver();
-  rx.fallback = 'hang';
+  rx.script = ['hang', 'hang'];
   const { bus, outbox, d } = dispatcher({ url: rx.url, events: [] }, { policy: FAST });
   d.start();
   bus.publish(event());
-  await waitFor(() => rx.requests.length === 3 && outbox.size === 0, '3 timed-out attempts, given up', 30_000);
-  await sleep(300);
-  assert.equal(rx.requests.length, 3);
+  await waitFor(() => rx.requests.length === 3 && outbox.size === 0, 'two timed-out attempts, delivered on the third', 30_000);
   assert.deepEqual(rx.requests.map((r) => header(r, 'x-webhook-attempt')), ['1', '2', '3']);
 });
 
-test('all attempts of a delivery are capped at 15 s (default policy, receiver that takes 10 s per answer)', async () => {
-  // The clock runs 10 s ahead for each request, as if every answer took 10 s: attempt 1 ends at
-  // 10 s, attempt 2 starts at 10.5 s and ends at 20.5 s, past the 15 s cap, so no third attempt.
+test('the horizon counts from creation (default policy, receiver that takes 6 h per answer)', async () => {
+  // The clock runs 6 h ahead for each request: attempts at 0, 6, 12 and 18 h; the retry after
+  // the one at 24 h would be past the 24 h horizon, so the delivery is parked.
   const rx = await receiver();
   rx.fallback = 500;
   let offset = 0;
   const now = () => Date.now() + offset;
   const slowFetch: typeof fetch = async (input, init) => {
     const res = await fetch(input, init);
-    offset += 10_000;
+    offset += 6 * 3_600_000;
     return res;
   };
-  const { bus, outbox, d } = dispatcher({ url: rx.url, events: [] }, { fetch: slowFetch, now });
+  const { bus, outbox, d } = dispatcher({ url: rx.url, events: [] }, { fetch: slowFetch, now, random: () => 0 });
   d.start();
   bus.publish(event());
-  await waitFor(() => rx.requests.length === 2 && outbox.size === 0, 'two attempts, then the cap', 30_000);
-  await sleep(1_500);
-  assert.equal(rx.requests.length, 2, 'the 3rd attempt (allowed for a 500) is cut by the 15 s cap');
-  assert.match(logs.text(), /budget is spent/);
+  await waitFor(async () => (await outbox.countDead()) === 1, 'parked after the horizon', 30_000);
+  assert.equal(rx.requests.length, 4, 'attempts at 0, 6, 12 and 18 h; none after 24 h');
+  assert.match(logs.text(), /24 h retry horizon is spent/);
+});
+
+test('one call\'s deliveries go out in publish order, one at a time; other calls do not wait for it', async () => {
+  const rx = await receiver();
+  // The first request (call A's first event) fails twice; everything else is accepted.
+  const failing = new Set<string>();
+  let failuresLeft = 2;
+  const seen: string[] = [];
+  const orderedFetch: typeof fetch = async (input, init) => {
+    const body = JSON.parse(String(init?.body)) as { call_cid: string; name: string };
+    if (body.name === 'a1' && failuresLeft > 0) {
+      failuresLeft--;
+      failing.add(body.name);
+      return new Response('down', { status: 503 });
+    }
+    seen.push(body.name);
+    return fetch(input, init);
+  };
+  const { bus, outbox, d } = dispatcher({ url: rx.url, events: [] }, { policy: { ...FAST, initialBackoffMs: 150, maxBackoffMs: 150 }, fetch: orderedFetch });
+  d.start();
+  for (const name of ['a1', 'b1', 'a2', 'b2', 'a3']) {
+    bus.publish({ type: 'call.updated', created_at: new Date().toISOString(), call_cid: `default:${name[0]}`, name });
+  }
+  await waitFor(() => outbox.size === 0 && seen.length === 5, 'all delivered');
+  assert.deepEqual(seen.filter((n) => n.startsWith('a')), ['a1', 'a2', 'a3'], 'call A in publish order despite a1 failing twice');
+  assert.deepEqual(seen.filter((n) => n.startsWith('b')), ['b1', 'b2']);
+  assert.ok(seen.indexOf('b2') < seen.indexOf('a1'), `call B went on while call A waited: ${seen.join(',')}`);
 });
 
 test('a delivery left in the outbox after a failed attempt is delivered by the next dispatcher', async () => {
   const rx = await receiver();
   rx.script = [500];
   const outbox = new MemoryWebhookOutbox();
-  const first = dispatcher({ url: rx.url, events: [] }, { outbox, policy: { backoffMs: [3_000] } });
+  const first = dispatcher({ url: rx.url, events: [] }, { outbox, policy: { initialBackoffMs: 3_000, jitter: 0 } });
   first.d.start();
   first.bus.publish(event('call.rtmp_broadcast_failed'));
   await waitFor(() => rx.requests.length === 1 && outbox.all()[0]?.attempts === 1, 'first attempt recorded');
@@ -267,12 +318,12 @@ test('a delivery left in the outbox after a failed attempt is delivered by the n
   assert.equal(sdk.verifyAndParseWebhook(b!.body, header(b!, 'x-signature')).type, 'call.rtmp_broadcast_failed');
 });
 
-test('an old delivery found at start is sent (its budget counts from the restart)', async () => {
+test('an old delivery found at start is sent', async () => {
   const rx = await receiver();
   const outbox = new MemoryWebhookOutbox();
   const body = JSON.stringify(event('call.rtmp_broadcast_stopped'));
   const hourAgo = Date.now() - 3_600_000;
-  await outbox.add({ id: 'left-by-crash', url: rx.url, body, attempts: 1, nextAttemptAt: hourAgo + 500, createdAt: hourAgo });
+  await outbox.add({ id: 'left-by-crash', url: rx.url, body, attempts: 1, nextAttemptAt: hourAgo + 500, createdAt: hourAgo, orderKey: 'default:x', seq: hourAgo * 1000, retryFrom: hourAgo });
   const { d } = dispatcher({ url: rx.url, events: [] }, { outbox });
   d.start();
   await waitFor(() => rx.requests.length === 1 && outbox.size === 0, 'old delivery sent');

@@ -9,7 +9,11 @@ import { silentLogger } from '../../src/log.js';
 import { FrameCompositor, type TileFrame } from '../../src/render/compositor.js';
 import { fillI420, pixelAt, rgbToYuv, type Yuv } from '../../src/render/i420.js';
 import { allocI420 } from '../../src/render/i420-frame.js';
+import { DestinationPolicy } from '../../src/net/destination-policy.js';
 import { ImageStore } from '../../src/render/images.js';
+
+/** The image server of these tests listens on loopback, which the default policy refuses. */
+const LOOPBACK_ALLOWED = DestinationPolicy.fromAllowList('127.0.0.1');
 import { sceneImageUrls } from '../../src/render/sprites.js';
 
 function png(width: number, height: number, color: string): Buffer {
@@ -43,6 +47,12 @@ before(async () => {
     } else if (req.url === '/not-an-image.png') {
       res.writeHead(200, { 'content-type': 'image/png' });
       res.end('hello');
+    } else if (req.url === '/redirect-to-logo.png') {
+      res.writeHead(302, { location: '/logo.png' });
+      res.end();
+    } else if (req.url === '/redirect-to-metadata.png') {
+      res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/' });
+      res.end();
     } else if (req.url === '/hang.png') {
       // never answers; the client's timeout must give up
     } else {
@@ -107,7 +117,7 @@ describe('FrameCompositor', () => {
   it('draws a logo loaded from a loopback server at its anchored corner', async () => {
     const W = 1280, H = 720;
     const scene = sceneOf(W, H, 'grid', [], { 'logo.image_url': `${base}/logo.png` });
-    const images = new ImageStore();
+    const images = new ImageStore({ policy: LOOPBACK_ALLOWED });
     await images.loadAll(sceneImageUrls(scene));
     await images.load(`${base}/logo.png`);
     assert.equal(hits.get('/logo.png'), 1, 'fetched once');
@@ -198,7 +208,7 @@ describe('FrameCompositor', () => {
       'layout.background_image': `url(${base}/bg.png)`, 'layout.background_size': 'cover',
       'layout.single-participant.padding_inline': '100px', 'layout.single-participant.padding_block': '100px',
     });
-    const images = new ImageStore();
+    const images = new ImageStore({ policy: LOOPBACK_ALLOWED });
     await images.loadAll(sceneImageUrls(scene));
     const c = new FrameCompositor({ width: W, height: H });
     c.setScene(scene, images);
@@ -226,7 +236,7 @@ describe('FrameCompositor', () => {
 describe('ImageStore', () => {
   it('remembers failures instead of throwing', async () => {
     const warnings: unknown[] = [];
-    const images = new ImageStore({ log: { ...silentLogger, warn: (o: unknown) => void warnings.push(o) }, maxBytes: 32 * 1024, timeoutMs: 300 });
+    const images = new ImageStore({ log: { ...silentLogger, warn: (o: unknown) => void warnings.push(o) }, maxBytes: 32 * 1024, timeoutMs: 300, policy: LOOPBACK_ALLOWED });
     await images.load(`${base}/missing.png?token=secret`);
     await images.load(`${base}/missing.png?token=secret`);
     assert.equal(images.get(`${base}/missing.png?token=secret`), undefined);
@@ -242,6 +252,23 @@ describe('ImageStore', () => {
     await images.load('file:///etc/passwd');
     assert.match(images.failure('file:///etc/passwd')!, /only http/);
     assert.equal(warnings.length, 5);
+  });
+  it('refuses internal addresses by default, and redirects to them even from an allowed server', async () => {
+    const warnings: unknown[] = [];
+    const strict = new ImageStore({ log: { ...silentLogger, warn: (o: unknown) => void warnings.push(o) } });
+    await strict.load(`${base}/logo.png?by=strict`);
+    assert.match(strict.failure(`${base}/logo.png?by=strict`)!, /127\.0\.0\.1:\d+ is a loopback address/);
+    assert.equal(hits.get('/logo.png?by=strict'), undefined, 'no request reached the loopback server');
+    for (const url of ['http://2130706433/x.png', 'http://[::1]/x.png', 'http://169.254.169.254/x.png', 'http://0.0.0.0/x.png', 'http://localhost/x.png']) {
+      await strict.load(url);
+      assert.match(strict.failure(url) ?? '', /address, which outgoing connections may not reach/, url);
+    }
+    const images = new ImageStore({ policy: LOOPBACK_ALLOWED });
+    await images.load(`${base}/redirect-to-metadata.png`);
+    assert.match(images.failure(`${base}/redirect-to-metadata.png`)!, /169\.254\.169\.254:80 is a link-local address/);
+    await images.load(`${base}/redirect-to-logo.png`);
+    assert.equal(images.get(`${base}/redirect-to-logo.png`)?.width, 80, 'a redirect to an allowed address is followed');
+    console.log(`refusals: ${JSON.stringify(warnings.slice(0, 2))}`);
   });
   it('decodes data: URLs', async () => {
     const url = `data:image/png;base64,${png(4, 2, '#00ff00').toString('base64')}`;

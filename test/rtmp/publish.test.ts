@@ -16,10 +16,10 @@ import { FlvDemuxer, type FlvTag } from '../../src/flv/demuxer.js';
 import { RtmpError, RtmpPublisher } from '../../src/rtmp/publisher.js';
 import { parseRtmpTarget } from '../../src/rtmp/url.js';
 import { keyframeTimes, probe } from '../support/ffprobe.js';
+import { sleep } from '../support/wait.js';
 import { startFfmpegListenIngest, startNginxIngest, type NginxIngest } from '../support/rtmp-ingest.js';
 
 const execFileP = promisify(execFile);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const SOURCE_SECONDS = 4;
 

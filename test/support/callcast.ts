@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { StreamClient } from '@stream-io/node-sdk';
 import { startCallcast, type Callcast, type CallcastOptions } from '../../src/app.js';
 import type { Config } from '../../src/config.js';
-import { freshSchema } from './server.js';
+import { freshSchema, TEST_RTMP_ALLOW } from './server.js';
 
 export interface TestCallcast {
   server: Callcast;
@@ -45,6 +45,8 @@ export async function startTestCallcast(
         apiSecret,
         dataDir,
         logLevel: 'silent',
+        // The suite's ingests, receivers and image servers listen on loopback.
+        rtmpAllow: TEST_RTMP_ALLOW,
         ...(schema ? { databaseUrl: schema.url } : {}),
         ...opts.config,
       },

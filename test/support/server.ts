@@ -15,6 +15,9 @@ import type { EngineFactory } from '../../src/calls/broadcasts.js';
 import type { Config } from '../../src/config.js';
 import type { EgressEngine } from '../../src/egress/engine.js';
 import type { WireEvent } from '../../src/events/contract.js';
+
+/** What the suite's services may connect to despite the destination policy: its loopback ingests and servers. */
+export const TEST_RTMP_ALLOW = '127.0.0.1,::1';
 import { RecordingEngine } from './recording-engine.js';
 
 export interface TestServer {
@@ -43,6 +46,10 @@ export interface TestServerOptions {
   log?: CallcastOptions['log'];
   /** Where the built pages are (default the repository's dist/web/pages). */
   webRoot?: string;
+  /** Webhook retry policy overrides (compressed backoff for outage tests). */
+  webhookPolicy?: CallcastOptions['webhookPolicy'];
+  /** Config fields over the test defaults (a PostgreSQL URL of the test's own, a retry horizon...). */
+  config?: Partial<Config>;
 }
 
 /** A fresh schema in the test PostgreSQL database; the URL selects it through search_path. */
@@ -78,9 +85,12 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     apiSecret,
     dataDir,
     logLevel: (process.env.CALLCAST_TEST_LOG_LEVEL as Config['logLevel']) ?? 'silent',
+    // The suite's ingests listen on loopback.
+    rtmpAllow: TEST_RTMP_ALLOW,
   };
   if (schema) config.databaseUrl = schema.url;
   if (opts.webhookUrl) config.webhookUrl = opts.webhookUrl;
+  Object.assign(config, opts.config);
   let cleaned = false;
   const cleanupData = async () => {
     if (cleaned) return;
@@ -98,6 +108,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
       ...(opts.plugins ? { plugins: opts.plugins } : {}),
       ...(opts.log ? { log: opts.log } : {}),
       ...(opts.webRoot ? { webRoot: opts.webRoot } : {}),
+      ...(opts.webhookPolicy ? { webhookPolicy: opts.webhookPolicy } : {}),
     });
     server.bus.subscribe((e) => events.push(e));
     const client = new StreamClient(apiKey, apiSecret, { basePath: server.url, timeout: 10_000 });

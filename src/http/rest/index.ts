@@ -6,12 +6,17 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Access } from '../../calls/access.js';
 import type { BroadcastState } from '../../calls/broadcasts.js';
+import type { CallDeletion } from '../../calls/call-deletion.js';
+import type { CallMembers } from '../../calls/call-members.js';
 import type { CallTypeService } from '../../calls/call-types.js';
 import type { CallService } from '../../calls/calls.js';
+import type { TaskLog } from '../../calls/tasks.js';
+import type { UserDeletion } from '../../calls/user-deletion.js';
 import type { UserService } from '../../calls/users.js';
 import type { Store } from '../../store/store.js';
 import type { Principal } from '../../wire/principal.js';
 import { broadcastRoutes } from './broadcasts.js';
+import { callAdminRoutes } from './call-admin.js';
 import { callTypeRoutes } from './call-types.js';
 import { callRoutes } from './calls.js';
 import { userRoutes } from './users.js';
@@ -24,6 +29,11 @@ export interface RestOptions {
   callTypes: CallTypeService;
   /** App settings (webhook target). */
   store: Store;
+  deletion: CallDeletion;
+  members: CallMembers;
+  userDeletion: UserDeletion;
+  /** Finished tasks (DeleteUsers, hard DeleteCall) for GetTask. */
+  tasks: TaskLog;
 }
 
 declare module 'fastify' {
@@ -47,6 +57,7 @@ export async function restPlugin(app: FastifyInstance, opts: RestOptions): Promi
     await app.register(
       async (video) => {
         await callRoutes(video, opts);
+        await callAdminRoutes(video, opts);
         await broadcastRoutes(video, opts);
         await callTypeRoutes(video, opts);
       },

@@ -146,7 +146,44 @@ export const upsertUsersBody = {
   properties: { users: { type: 'object', additionalProperties: userRequest } },
 } as const;
 
+/** Types of the fields Callcast keeps; any other field is refused by name (calls/app-settings.ts). */
 export const updateAppBody = {
   type: 'object',
   properties: { webhook_url: str, webhook_events: { type: 'array', items: str } },
+} as const;
+
+export const deleteCallBody = { type: 'object', properties: { hard: bool } } as const;
+
+const sortParams = { type: 'array', items: { type: 'object', properties: { field: str, direction: { type: 'integer' } } } } as const;
+
+export const queryCallMembersBody = {
+  type: 'object',
+  required: ['type', 'id'],
+  properties: { type: str, id: str, filter_conditions: obj, sort: sortParams, limit: { type: 'integer' }, next: str, prev: str },
+} as const;
+
+export const updateUsersPartialBody = {
+  type: 'object',
+  required: ['users'],
+  properties: {
+    users: {
+      type: 'array',
+      items: { type: 'object', required: ['id'], properties: { id: str, set: obj, unset: { type: 'array', items: str } } },
+    },
+  },
+} as const;
+
+export const deleteUsersBody = {
+  type: 'object',
+  required: ['user_ids'],
+  properties: {
+    user_ids: { type: 'array', items: { type: 'string', minLength: 1 } },
+    user: { enum: ['soft', 'pruning', 'hard'] },
+    calls: { enum: ['soft', 'hard'] },
+    conversations: { enum: ['soft', 'hard'] },
+    messages: { enum: ['soft', 'pruning', 'hard'] },
+    files: bool,
+    new_call_owner_id: str,
+    new_channel_owner_id: str,
+  },
 } as const;

@@ -1,15 +1,17 @@
 import type { FastifyInstance } from 'fastify';
+import { appResponse, parseAppPatch } from '../../calls/app-settings.js';
 import { parseUserQuery } from '../../calls/query.js';
 import { fullUserResponse } from '../../calls/responses.js';
 import { isPlainObject } from '../../calls/settings.js';
-import type { UserRequest } from '../../calls/users.js';
+import type { DeleteUsersRequest } from '../../calls/user-deletion.js';
+import type { UserPartialUpdate, UserRequest } from '../../calls/users.js';
 import { badRequest } from '../../wire/errors.js';
 import { principalOf, type RestOptions } from './index.js';
-import { updateAppBody, upsertUsersBody } from './schemas.js';
+import { deleteUsersBody, updateAppBody, updateUsersPartialBody, upsertUsersBody } from './schemas.js';
 
 /** The common API (under /api/v2): users and app settings. */
 export async function userRoutes(app: FastifyInstance, deps: RestOptions): Promise<void> {
-  const { store, users, access } = deps;
+  const { store, users, access, userDeletion, tasks } = deps;
 
   app.post<{ Body: { users: Record<string, UserRequest> } }>(
     '/users',
@@ -19,6 +21,26 @@ export async function userRoutes(app: FastifyInstance, deps: RestOptions): Promi
       return { users: Object.fromEntries(records.map((r) => [r.id, fullUserResponse(r)])), membership_deletion_task_id: '' };
     },
   );
+
+  app.patch<{ Body: { users: UserPartialUpdate[] } }>(
+    '/users',
+    { config: { operation: 'UpdateUsersPartial' }, schema: { body: updateUsersPartialBody } },
+    async (request) => {
+      const records = await users.partialUpdate(principalOf(request), request.body.users);
+      return { users: Object.fromEntries(records.map((r) => [r.id, fullUserResponse(r)])), membership_deletion_task_id: '' };
+    },
+  );
+
+  app.post<{ Body: DeleteUsersRequest }>(
+    '/users/delete',
+    { config: { operation: 'DeleteUsers' }, schema: { body: deleteUsersBody } },
+    async (request) => ({ task_id: await userDeletion.delete(principalOf(request), request.body) }),
+  );
+
+  app.get<{ Params: { id: string } }>('/tasks/:id', { config: { operation: 'GetTask' } }, async (request) => {
+    principalOf(request);
+    return tasks.get(request.params.id);
+  });
 
   app.get('/users', { config: { operation: 'QueryUsers' } }, async (request) => {
     const raw = (request.query as Record<string, unknown>).payload;
@@ -37,24 +59,13 @@ export async function userRoutes(app: FastifyInstance, deps: RestOptions): Promi
 
   app.get('/app', { config: { operation: 'GetApp' } }, async (request) => {
     access.requireServer(principalOf(request), 'reading app settings');
-    const settings = await store.getAppSettings();
-    return { app: { name: 'callcast', webhook_url: settings.webhook_url, webhook_events: settings.webhook_events } };
+    const [settings, callTypes] = await Promise.all([store.getAppSettings(), store.listCallTypes()]);
+    return { app: appResponse(settings, callTypes) };
   });
 
-  app.patch<{ Body: { webhook_url?: string; webhook_events?: string[] } }>(
-    '/app',
-    { config: { operation: 'UpdateApp' }, schema: { body: updateAppBody } },
-    async (request) => {
-      access.requireServer(principalOf(request), 'updating app settings');
-      const { webhook_url, webhook_events } = request.body;
-      if (webhook_url !== undefined && webhook_url !== '' && !/^https?:\/\/[^/\s]+/i.test(webhook_url)) {
-        throw badRequest('webhook_url must be an http:// or https:// URL');
-      }
-      const patch: { webhook_url?: string; webhook_events?: string[] } = {};
-      if (webhook_url !== undefined) patch.webhook_url = webhook_url;
-      if (webhook_events !== undefined) patch.webhook_events = webhook_events;
-      await store.updateAppSettings(patch);
-      return {};
-    },
-  );
+  app.patch<{ Body: Record<string, unknown> }>('/app', { config: { operation: 'UpdateApp' }, schema: { body: updateAppBody } }, async (request) => {
+    access.requireServer(principalOf(request), 'updating app settings');
+    await store.updateAppSettings(parseAppPatch(request.body));
+    return {};
+  });
 }
