@@ -139,7 +139,7 @@ describe('screen sharing', { timeout: 290_000 }, () => {
       const from = position();
       await waitFor(() => layouts.every((n) => position()[n]! >= from[n]! + seconds), `${seconds} s more recorded`, 60_000);
     };
-    await waitFor(() => Object.values(position()).every((p) => p >= 3), 'three seconds recorded', 30_000);
+    await waitFor(() => Object.values(position()).every((p) => p >= 3), 'three seconds recorded', 90_000);
     const before = position();
     const pids = svc.server.egress.encoderPids();
 
@@ -160,6 +160,9 @@ describe('screen sharing', { timeout: 290_000 }, () => {
     // call.session: the share is listed under Alice's camera session, not as another participant.
     const live = await call.get();
     const listed = live.call.session?.participants ?? [];
+    t.diagnostic(
+      `call.session.participants: ${JSON.stringify(listed.map((p) => [p.user.id, (p as unknown as { published_tracks: string[] }).published_tracks]))}`,
+    );
     assert.equal(listed.length, 2);
     const aliceEntry = listed.find((p) => p.user.id === 'alice') as unknown as { user_session_id: string; published_tracks: string[] };
     await waitFor(
