@@ -24,6 +24,7 @@ export interface PublisherGrant {
   roles: string[];
   canSendAudio: boolean;
   canSendVideo: boolean;
+  canScreenshare: boolean;
 }
 
 export class Access {
@@ -131,6 +132,7 @@ export class Access {
       roles: await this.rolesIn(principal, call.cid),
       canSendAudio: caps.includes('send-audio'),
       canSendVideo: caps.includes('send-video'),
+      canScreenshare: caps.includes('screenshare'),
     };
   }
 }
