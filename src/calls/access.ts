@@ -25,6 +25,7 @@ export interface PublisherGrant {
   roles: string[];
   canSendAudio: boolean;
   canSendVideo: boolean;
+  canScreenshare: boolean;
 }
 
 export class Access {
@@ -141,6 +142,7 @@ export class Access {
       roles: await this.rolesIn(principal, call.cid),
       canSendAudio: caps.includes('send-audio'),
       canSendVideo: caps.includes('send-video'),
+      canScreenshare: caps.includes('screenshare'),
     };
   }
 }

@@ -2,7 +2,9 @@
  * A call's live session and the events about who is in it and who speaks, fed by the media
  * plane's events: the session starts when the first participant joins and ends when the last one
  * leaves (call responses carry it as `call.session`); `call.speaking_changed` is published when
- * the set of speakers or the dominant speaker changes. Everyone leaves a call that ends or is deleted.
+ * the set of speakers or the dominant speaker changes; `call.screen_share_started` / `_stopped`
+ * when a user's screen share starts (its video arrives) and stops. Everyone leaves a call that
+ * ends or is deleted.
  */
 import { randomUUID } from 'node:crypto';
 import type { EventBus } from '../events/contract.js';
@@ -19,6 +21,13 @@ export interface ParticipantEvent {
   participant: SessionParticipantView;
 }
 
+export interface ScreenShareChange {
+  callCid: string;
+  shareSessionId: string;
+  userId: string;
+  participant: SessionParticipantView;
+}
+
 export interface SpeakerChange {
   callCid: string;
   dominantSessionId: string | undefined;
@@ -29,9 +38,11 @@ export interface SpeakerChange {
 export interface MediaPresence {
   on(event: 'participant_joined' | 'participant_left', listener: (e: ParticipantEvent) => void): unknown;
   on(event: 'speaker_changed', listener: (e: SpeakerChange) => void): unknown;
+  on(event: 'screen_share_started' | 'screen_share_stopped', listener: (e: ScreenShareChange) => void): unknown;
   on(event: 'changed', listener: (callCid: string) => void): unknown;
   off(event: 'participant_joined' | 'participant_left', listener: (e: ParticipantEvent) => void): unknown;
   off(event: 'speaker_changed', listener: (e: SpeakerChange) => void): unknown;
+  off(event: 'screen_share_started' | 'screen_share_stopped', listener: (e: ScreenShareChange) => void): unknown;
   off(event: 'changed', listener: (callCid: string) => void): unknown;
   participants(callCid: string): ReadonlyArray<{ sessionId: string; isSpeaking: boolean; isDominantSpeaker: boolean }>;
   sessionParticipants(callCid: string): SessionParticipantView[];
@@ -52,11 +63,17 @@ export class LiveSessions {
     const left = (e: ParticipantEvent) => this.onLeft(e);
     const speaker = (e: SpeakerChange) => this.onSpeakerChanged(e);
     const changed = (cid: string) => this.onChanged(cid);
+    const shareStarted = (e: ScreenShareChange) => this.onShare('call.screen_share_started', e);
+    const shareStopped = (e: ScreenShareChange) => this.onShare('call.screen_share_stopped', e);
+    media.on('screen_share_started', shareStarted);
+    media.on('screen_share_stopped', shareStopped);
     media.on('participant_joined', joined);
     media.on('participant_left', left);
     media.on('speaker_changed', speaker);
     media.on('changed', changed);
     this.offMedia.push(
+      () => media.off('screen_share_started', shareStarted),
+      () => media.off('screen_share_stopped', shareStopped),
       () => media.off('participant_joined', joined),
       () => media.off('participant_left', left),
       () => media.off('speaker_changed', speaker),
@@ -111,6 +128,17 @@ export class LiveSessions {
     const s = this.live.get(callCid);
     if (s && this.deps.media.sessionParticipants(callCid).length === 0) this.live.delete(callCid);
     this.deps.bus.publish({ type: 'call.session_participant_left', call_cid: callCid, session_id: s?.id, participant });
+  }
+
+  private onShare(type: 'call.screen_share_started' | 'call.screen_share_stopped', e: ScreenShareChange): void {
+    let s = this.live.get(e.callCid);
+    // A share whose user has no camera session is a participant of the session by itself.
+    if (!s && type === 'call.screen_share_started') this.live.set(e.callCid, (s = { id: randomUUID(), startedAt: this.stamp() }));
+    if (s && type === 'call.screen_share_stopped' && this.deps.media.sessionParticipants(e.callCid).length === 0) this.live.delete(e.callCid);
+    this.deps.bus.publish({
+      type, call_cid: e.callCid, session_id: s?.id, user_id: e.userId,
+      user_session_id: e.participant.user_session_id, participant: e.participant,
+    });
   }
 
   private onSpeakerChanged({ callCid, dominantSessionId, dominantUserId }: SpeakerChange): void {

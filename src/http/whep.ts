@@ -6,7 +6,8 @@
  * - DELETE  {prefix}/video/call/:type/:id/participants/:sessionId/whep/:resourceId   ends it -> 200
  * - OPTIONS on both (CORS preflight, Accept-Post / Accept-Patch)
  * with prefix '' and '/api/v2'. `sessionId` is the participant's `user_session_id` (as in
- * `call.session.participants`). The resource id is unguessable (128 random bits) and is what
+ * `call.session.participants`). With `?track_type=screen_share` the subscription is to that
+ * participant's screen share (404 when it shares none). The resource id is unguessable (128 random bits) and is what
  * authorizes PATCH and DELETE. Errors in Stream's shape: 401 bad token, 403 no capability (or a
  * call token for other calls), 404 unknown call or participant, 400 unusable offer.
  */
@@ -91,8 +92,10 @@ export async function authorizeCallReader(access: Access, principal: Principal, 
 
 export const whepRoutes: FastifyPluginAsync<WhepOptions> = async (app, opts) => {
   const forwarding = opts.media.forwarding;
-  /** by resource id: the ETag and the subscriber's ICE username fragment */
-  const resources = new Map<string, { etag: string; ufrag: string | undefined }>();
+  /** by resource id: the ETag, the subscriber's ICE username fragment and the session it receives */
+  const resources = new Map<string, { etag: string; ufrag: string | undefined; source: string }>();
+  /** The session a subscription receives: the participant's own, or its screen share's. */
+  const sourceOf = (resourceId: string, sessionId: string) => resources.get(resourceId)?.source ?? sessionId;
   const forget = ({ resourceId }: { resourceId: string }) => {
     resources.delete(resourceId);
   };
@@ -118,7 +121,7 @@ export const whepRoutes: FastifyPluginAsync<WhepOptions> = async (app, opts) => 
       reply.code(204).header('accept-patch', 'application/trickle-ice-sdpfrag').send(),
     );
 
-    app.post<{ Params: ParticipantParams }>(base, async (req, reply) => {
+    app.post<{ Params: ParticipantParams; Querystring: { track_type?: string } }>(base, async (req, reply) => {
       const startedAt = performance.now();
       const op = 'WhepSubscribe';
       const { type, id, sessionId } = req.params;
@@ -139,11 +142,26 @@ export const whepRoutes: FastifyPluginAsync<WhepOptions> = async (app, opts) => 
         opts.log?.warn({ callCid, err: (err as Error)?.message }, 'WHEP authorization failed');
         return sendError(reply, op, new ApiError(500, ErrorCodes.internal, 'internal error'), startedAt);
       }
+      const trackType = req.query.track_type;
+      if (trackType !== undefined && trackType !== 'screen_share' && trackType !== 'camera') {
+        return sendError(
+          reply,
+          op,
+          new ApiError(400, ErrorCodes.input, 'track_type must be screen_share (or camera, the default)'),
+          startedAt,
+        );
+      }
+      let source = sessionId;
+      if (trackType === 'screen_share') {
+        const share = opts.media.screenShareSession(callCid, sessionId);
+        if (!share) return sendError(reply, op, notFound(`participant ${sessionId} shares no screen in call ${callCid}`), startedAt);
+        source = share;
+      }
       try {
         const offer = typeof req.body === 'string' ? req.body : '';
-        const { resourceId, answer } = await forwarding.subscribe(callCid, sessionId, offer);
+        const { resourceId, answer } = await forwarding.subscribe(callCid, source, offer);
         const etag = `"${createHash('sha256').update(resourceId).update(answer).digest('hex').slice(0, 16)}"`;
-        resources.set(resourceId, { etag, ufrag: /a=ice-ufrag:(\S+)/.exec(offer)?.[1] });
+        resources.set(resourceId, { etag, ufrag: /a=ice-ufrag:(\S+)/.exec(offer)?.[1], source });
         const location = `${prefix}/video/call/${encodeURIComponent(type)}/${encodeURIComponent(id)}/participants/${encodeURIComponent(sessionId)}/whep/${resourceId}`;
         return reply
           .code(201)
@@ -169,7 +187,7 @@ export const whepRoutes: FastifyPluginAsync<WhepOptions> = async (app, opts) => 
       const startedAt = performance.now();
       const op = 'WhepTrickle';
       const { type, id, sessionId, resourceId } = req.params;
-      if (!forwarding.has(resourceId, `${type}:${id}`, sessionId)) {
+      if (!forwarding.has(resourceId, `${type}:${id}`, sourceOf(resourceId, sessionId))) {
         return sendError(reply, op, notFound('WHEP session not found'), startedAt);
       }
       if (contentTypeOf(req) !== 'application/trickle-ice-sdpfrag') {
@@ -204,7 +222,7 @@ export const whepRoutes: FastifyPluginAsync<WhepOptions> = async (app, opts) => 
     app.delete<{ Params: ResourceParams }>(`${base}/:resourceId`, async (req, reply) => {
       const startedAt = performance.now();
       const { type, id, sessionId, resourceId } = req.params;
-      if (!forwarding.has(resourceId, `${type}:${id}`, sessionId) || !forwarding.unsubscribe(resourceId)) {
+      if (!forwarding.has(resourceId, `${type}:${id}`, sourceOf(resourceId, sessionId)) || !forwarding.unsubscribe(resourceId)) {
         return sendError(reply, 'WhepDelete', notFound('WHEP session not found'), startedAt);
       }
       return reply.code(200).send();

@@ -1,6 +1,7 @@
 /**
  * WHIP ingest (RFC 9725) as a plugin of the HTTP edge:
  * - POST   {prefix}/video/call/:type/:id/whip              application/sdp offer -> 201 answer
+ *          (`?track_type=screen_share`: a screen share of the user, under the `screenshare` capability)
  * - PATCH  {prefix}/video/call/:type/:id/whip/:resourceId  trickle ICE candidates -> 204
  * - DELETE {prefix}/video/call/:type/:id/whip/:resourceId  leaves the call -> 200
  * - OPTIONS on both (CORS preflight, Accept-Post)
@@ -12,7 +13,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
-import type { CallMedia, PublisherIdentity } from '../media/call-media.js';
+import type { CallMedia, PublishSource, PublisherIdentity } from '../media/call-media.js';
 import { OfferError } from '../media/sdp.js';
 import { callCid as cidOf } from '../wire/call-cid.js';
 import type { CallParams } from './call-params.js';
@@ -56,14 +57,18 @@ const CORS_HEADERS = {
 export async function whipPlugin(app: FastifyInstance, deps: WhipOptions): Promise<void> {
   const sessions = new Map<string, { callCid: string; sessionId: string; etag: string; ufrag: string | undefined }>();
   const resourceOf = new Map<string, string>();
-  const forget = ({ participant }: { participant: { user_session_id: string } }) => {
-    const resourceId = resourceOf.get(participant.user_session_id);
-    resourceOf.delete(participant.user_session_id);
+  const forgetSession = (sessionId: string) => {
+    const resourceId = resourceOf.get(sessionId);
+    resourceOf.delete(sessionId);
     if (resourceId !== undefined) sessions.delete(resourceId);
   };
+  const forget = ({ participant }: { participant: { user_session_id: string } }) => forgetSession(participant.user_session_id);
+  const forgetShare = ({ shareSessionId }: { shareSessionId: string }) => forgetSession(shareSessionId);
   deps.media.on('participant_left', forget);
+  deps.media.on('screen_share_stopped', forgetShare);
   app.addHook('onClose', async () => {
     deps.media.off('participant_left', forget);
+    deps.media.off('screen_share_stopped', forgetShare);
   });
 
   await app.register(async (scope) => {
@@ -84,50 +89,70 @@ export async function whipPlugin(app: FastifyInstance, deps: WhipOptions): Promi
         reply.code(204).header('accept-patch', 'application/trickle-ice-sdpfrag').send(),
       );
 
-      scope.post<{ Params: CallParams }>(base, { config: { operation: 'WhipPublish' } }, async (req, reply) => {
-        const { type, id } = req.params;
-        const callCid = cidOf(type, id);
-        const contentType = String(req.headers['content-type'] ?? '')
-          .split(';')[0]!
-          .trim()
-          .toLowerCase();
-        if (contentType !== 'application/sdp') {
-          throw new ApiError(415, ErrorCodes.input, 'the offer must be sent with Content-Type: application/sdp');
-        }
-        const identity = await deps.authorize(req, type, id);
-        try {
-          const offer = typeof req.body === 'string' ? req.body : '';
-          const { sessionId, answer, plan } = await deps.media.publish(callCid, identity, offer);
-          // The resource id is not the user_session_id every reader of the call sees.
-          const resourceId = randomBytes(16).toString('hex');
-          const etag = etagOf(resourceId, answer);
-          sessions.set(resourceId, { callCid, sessionId, etag, ufrag: /a=ice-ufrag:(\S+)/.exec(offer)?.[1] });
-          resourceOf.set(sessionId, resourceId);
-          const location = `${deps.publicUrl}${prefix}/video/call/${encodeURIComponent(type)}/${encodeURIComponent(id)}/whip/${resourceId}`;
-          deps.log.info(
-            { callCid, sessionId, userId: identity.userId, refused: plan.refused.map((r) => `${r.section.kind}:${r.reason}`) },
-            'WHIP session created',
-          );
-          const unreceived = plan.refused.filter((r) => r.reason === 'not_received');
-          if (unreceived.length > 0) {
-            deps.log.warn(
-              { callCid, sessionId, sections: unreceived.map((r) => `${r.section.kind}:${r.section.mid ?? r.section.index}`) },
-              'WHIP offer sections refused in the answer: no track could be received for them',
+      scope.post<{ Params: CallParams; Querystring: { track_type?: string } }>(
+        base,
+        { config: { operation: 'WhipPublish' } },
+        async (req, reply) => {
+          const { type, id } = req.params;
+          const trackType = req.query.track_type;
+          if (trackType !== undefined && trackType !== 'screen_share' && trackType !== 'camera') {
+            throw new ApiError(400, ErrorCodes.input, 'track_type must be screen_share (or camera, the default)');
+          }
+          const source: PublishSource = trackType === 'screen_share' ? 'screen_share' : 'camera';
+          const callCid = cidOf(type, id);
+          const contentType = String(req.headers['content-type'] ?? '')
+            .split(';')[0]!
+            .trim()
+            .toLowerCase();
+          if (contentType !== 'application/sdp') {
+            throw new ApiError(415, ErrorCodes.input, 'the offer must be sent with Content-Type: application/sdp');
+          }
+          const identity = await deps.authorize(req, type, id);
+          if (source === 'screen_share' && !identity.canScreenshare) {
+            throw new ApiError(
+              403,
+              ErrorCodes.notAllowed,
+              `User '${identity.userId}' is not allowed to perform action screenshare in scope '${type}'`,
             );
           }
-          return reply
-            .code(201)
-            .type('application/sdp')
-            .header('location', location)
-            .header('etag', etag)
-            .header('accept-patch', 'application/trickle-ice-sdpfrag')
-            .send(answer);
-        } catch (err) {
-          if (err instanceof OfferError) throw offerToApiError(err);
-          deps.log.warn({ callCid, err: (err as Error)?.message }, 'WHIP offer could not be answered');
-          throw new ApiError(400, ErrorCodes.input, `the SDP offer could not be negotiated: ${(err as Error)?.message ?? 'unknown error'}`);
-        }
-      });
+          try {
+            const offer = typeof req.body === 'string' ? req.body : '';
+            const { sessionId, answer, plan } = await deps.media.publish(callCid, identity, offer, source);
+            // The resource id is not the user_session_id every reader of the call sees.
+            const resourceId = randomBytes(16).toString('hex');
+            const etag = etagOf(resourceId, answer);
+            sessions.set(resourceId, { callCid, sessionId, etag, ufrag: /a=ice-ufrag:(\S+)/.exec(offer)?.[1] });
+            resourceOf.set(sessionId, resourceId);
+            const location = `${deps.publicUrl}${prefix}/video/call/${encodeURIComponent(type)}/${encodeURIComponent(id)}/whip/${resourceId}`;
+            deps.log.info(
+              { callCid, sessionId, userId: identity.userId, source, refused: plan.refused.map((r) => `${r.section.kind}:${r.reason}`) },
+              'WHIP session created',
+            );
+            const unreceived = plan.refused.filter((r) => r.reason === 'not_received');
+            if (unreceived.length > 0) {
+              deps.log.warn(
+                { callCid, sessionId, sections: unreceived.map((r) => `${r.section.kind}:${r.section.mid ?? r.section.index}`) },
+                'WHIP offer sections refused in the answer: no track could be received for them',
+              );
+            }
+            return reply
+              .code(201)
+              .type('application/sdp')
+              .header('location', location)
+              .header('etag', etag)
+              .header('accept-patch', 'application/trickle-ice-sdpfrag')
+              .send(answer);
+          } catch (err) {
+            if (err instanceof OfferError) throw offerToApiError(err);
+            deps.log.warn({ callCid, err: (err as Error)?.message }, 'WHIP offer could not be answered');
+            throw new ApiError(
+              400,
+              ErrorCodes.input,
+              `the SDP offer could not be negotiated: ${(err as Error)?.message ?? 'unknown error'}`,
+            );
+          }
+        },
+      );
 
       scope.patch<{ Params: SessionParams }>(`${base}/:resourceId`, { config: { operation: 'WhipTrickle' } }, async (req, reply) => {
         const { type, id, resourceId } = req.params;

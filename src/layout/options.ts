@@ -48,6 +48,8 @@ export interface ResolvedOptions {
   spotlight: { barPosition: BarPosition; barLimit: 'dynamic' | number };
   customActions: CustomAction[];
   customLayoutOverride?: string;
+  /** the layout used while a screen share is on (`custom_screen_share_layout_override`) */
+  screenshareLayoutOverride?: string;
 }
 
 type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
@@ -254,6 +256,7 @@ export function resolveOptions(options: Record<string, unknown> | undefined | nu
   const bgPosition = opt<string>(o, 'layout.background_position');
   const bgRepeat = opt<string>(o, 'layout.background_repeat');
   const override = opt<string>(o, 'custom_layout_override');
+  const shareOverride = opt<string>(o, 'custom_screen_share_layout_override');
   return {
     video: {
       backgroundColor: get(o, 'video.background_color', rgb('#1d2938')),
@@ -319,5 +322,6 @@ export function resolveOptions(options: Record<string, unknown> | undefined | nu
     },
     customActions: get<CustomAction[]>(o, 'custom_actions', []),
     ...(override ? { customLayoutOverride: override } : {}),
+    ...(shareOverride ? { screenshareLayoutOverride: shareOverride } : {}),
   };
 }

@@ -20,6 +20,13 @@ export interface LayoutParticipant {
   joinedAt: number;
   /** published video size, when known */
   videoSize?: { width: number; height: number };
+  /**
+   * The participant's screen share, when the user shares one: its own session (the id its
+   * decoded frames are found by) and its video size when known.
+   */
+  screenShare?: { sessionId: string; hasVideo: boolean; startedAt: number; videoSize?: { width: number; height: number } };
+  /** true when the user has no camera session: the participant is only its screen share */
+  shareOnly?: boolean;
 }
 
 type Comparator = (a: LayoutParticipant, b: LayoutParticipant) => number;
@@ -60,12 +67,20 @@ function ifOffScreen(visible: ReadonlySet<string> | undefined, comparator: Compa
 /** Whether the session is currently on screen (previous scene), used by "only if off-screen" rules. */
 export type Visibility = ReadonlySet<string> | undefined;
 
-// Screen sharing would come first in the spotlight and single-participant orders; there are no
-// screen-share tracks yet, so that rule is not part of these chains.
+/** Screen-sharing participants first; among them the earliest share. */
+const sharing: Comparator = (a, b) => {
+  if (a.screenShare && b.screenShare) return a.screenShare.startedAt - b.screenShare.startedAt;
+  return Number(b.screenShare !== undefined) - Number(a.screenShare !== undefined);
+};
 
-/** Spotlight order: pinned, dominant speaker, then (only if off-screen) speaking, video, audio; then join order. */
+/** Whether anyone in the list shares a screen. */
+export function anyoneSharing(ps: readonly LayoutParticipant[]): boolean {
+  return ps.some((p) => p.screenShare !== undefined);
+}
+
+/** Spotlight order: screen sharing, pinned, dominant speaker, then (only if off-screen) speaking, video, audio; then join order. */
 export function spotlightOrder(ps: readonly LayoutParticipant[], visible?: Visibility): LayoutParticipant[] {
-  return [...ps].sort(chain(pinned, dominant, ifOffScreen(visible, chain(speaking, video, audio)), joinOrder));
+  return [...ps].sort(chain(sharing, pinned, dominant, ifOffScreen(visible, chain(speaking, video, audio)), joinOrder));
 }
 
 /** Grid order: pinned, then (only if off-screen) dominant, speaking, video, audio; visible tiles keep join order. */
@@ -73,9 +88,9 @@ export function gridOrder(ps: readonly LayoutParticipant[], visible?: Visibility
   return [...ps].sort(chain(pinned, ifOffScreen(visible, chain(dominant, speaking, video, audio)), joinOrder));
 }
 
-/** Single-participant order, always applied: pinned, dominant, speaking, video, audio, join order. */
+/** Single-participant order, always applied: screen sharing, pinned, dominant, speaking, video, audio, join order. */
 export function singleOrder(ps: readonly LayoutParticipant[]): LayoutParticipant[] {
-  return [...ps].sort(chain(pinned, dominant, speaking, video, audio, joinOrder));
+  return [...ps].sort(chain(sharing, pinned, dominant, speaking, video, audio, joinOrder));
 }
 
 /** The record `participant.filter` is evaluated against. */
@@ -89,7 +104,7 @@ export function filterRecord(p: LayoutParticipant): Record<string, unknown> {
     isPinned: p.pinnedAt !== undefined,
     hasVideo: p.hasVideo,
     hasAudio: p.hasAudio,
-    hasScreenShare: false, // no screen-share tracks exist yet
+    hasScreenShare: p.screenShare !== undefined,
   };
 }
 

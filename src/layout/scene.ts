@@ -2,9 +2,11 @@
  * The layout engine: (canvas, participants, layout settings, time) -> a Scene, an ordered list of
  * boxes that a renderer draws back to front. Pure and deterministic; no I/O.
  *
- * Screen sharing is out of scope: no screen-share tracks exist yet, so the screen-share views
- * (spotlight share tile, single-participant share + presenter picture-in-picture) and the
- * "ignored while a share is active" rules are not produced.
+ * While anyone shares a screen (layouts.md §3, §5) the scene is the share view of
+ * `screenshare_layout ?? layout`: spotlight puts the share in the big tile with the presenter's
+ * camera first in the bar; single-participant (and mobile) fills a centred box with the share and
+ * shows the presenter's camera as a picture-in-picture; grid has no share view and shows spotlight's.
+ * A share tile's `sessionId` is the share's own session.
  */
 import type { Rgba } from './color.js';
 import { matchesFilter } from './filter.js';
@@ -12,7 +14,8 @@ import { gridGeometry, singleGeometry, spotlightGeometry, type Rect } from './ge
 import { toPx, type Length } from './length.js';
 import { resolveOptions, type HorizontalPosition, type ResolvedOptions, type VerticalPosition } from './options.js';
 import {
-  applyParticipantFilter, gridOrder, initialsOf, singleOrder, spotlightOrder, stableHash, type LayoutParticipant,
+  anyoneSharing, applyParticipantFilter, gridOrder, initialsOf, singleOrder, spotlightOrder, stableHash, type LayoutParticipant,
+  type Visibility,
 } from './participants.js';
 import type { CanvasSize, LayoutSettings } from './settings.js';
 
@@ -56,6 +59,8 @@ export interface Scene {
   width: number;
   height: number;
   layout: EffectiveLayout;
+  /** whether the scene is a screen-share view */
+  screenShare: boolean;
   /** back to front */
   items: SceneItem[];
   /** when set, the scene changes by itself at this time (shuffle mode): compose again then */
@@ -87,8 +92,13 @@ function effectiveLayout(name: string | undefined): EffectiveLayout {
   }
 }
 
-/** Picks the layout name and options after custom_layout_override and custom_actions (layouts.md §7). */
-export function resolveLayout(layout: LayoutSettings, participants: readonly LayoutParticipant[]): { layout: EffectiveLayout; options: ResolvedOptions } {
+/**
+ * Picks the layout name and options after custom_layout_override and custom_actions (layouts.md §3, §7).
+ * While anyone shares, the layout is `custom_screen_share_layout_override ?? screenshare_layout ?? layout`
+ * (grid, which has no share view, becomes spotlight), and a `layout_override` applies only with
+ * `ignore_screenshare`.
+ */
+export function resolveLayout(layout: LayoutSettings, participants: readonly LayoutParticipant[]): { layout: EffectiveLayout; options: ResolvedOptions; screenShare: boolean } {
   const raw = layout.options ?? {};
   const base = resolveOptions(raw);
   const context = {
@@ -96,11 +106,19 @@ export function resolveLayout(layout: LayoutSettings, participants: readonly Lay
     pinned_participant_count: participants.filter((p) => p.pinnedAt !== undefined).length,
   };
   const matching = base.customActions.filter((a) => matchesFilter(a.condition, context));
-  const layoutOverride = matching.find((a) => a.action_type === 'layout_override')?.layout;
+  const sharing = anyoneSharing(participants);
+  const layoutOverride = matching.find((a) => a.action_type === 'layout_override' && (!sharing || a.ignore_screenshare === true));
   const optionOverrides = matching.filter((a) => a.action_type === 'options_override');
   const options = optionOverrides.length === 0 ? base
     : resolveOptions(Object.assign({}, raw, ...optionOverrides.map((a) => a.options ?? {})));
-  return { layout: effectiveLayout(layoutOverride ?? base.customLayoutOverride ?? layout.name), options };
+  const normal = effectiveLayout(base.customLayoutOverride ?? layout.name);
+  if (layoutOverride?.layout !== undefined) {
+    // An override that ignores the share draws its layout's normal view.
+    return { layout: effectiveLayout(layoutOverride.layout), options, screenShare: false };
+  }
+  if (!sharing) return { layout: normal, options, screenShare: false };
+  const share = effectiveLayout(base.screenshareLayoutOverride ?? layout.screenshare_layout ?? base.customLayoutOverride ?? layout.name);
+  return { layout: share === 'grid' ? 'spotlight' : share, options, screenShare: true };
 }
 
 function px(length: Length, relativeTo: number): number {
@@ -127,28 +145,34 @@ export function placeLogo(item: Extract<SceneItem, { kind: 'logo' }>, canvas: Ca
   };
 }
 
-interface TileSpec { participant: LayoutParticipant; rect: Rect; fit: 'cover' | 'contain'; mirror: boolean }
+interface TileSpec {
+  participant: LayoutParticipant; rect: Rect; fit: 'cover' | 'contain'; mirror: boolean;
+  /** the tile shows the participant's screen share rather than its camera */
+  share?: boolean;
+}
 
 function tileItems(spec: TileSpec, o: ResolvedOptions): SceneItem[] {
   const { participant: p, rect } = spec;
+  const sessionId = spec.share ? p.screenShare!.sessionId : p.sessionId;
+  const hasVideo = spec.share ? p.screenShare!.hasVideo : p.hasVideo;
   const radius = Math.min(px(o.participant.borderRadius, rect.width), rect.width / 2, rect.height / 2);
   const items: SceneItem[] = [];
   // The placeholder is always behind the tile: it shows while the video is missing or not yet decoded.
   items.push({
-    kind: 'placeholder', sessionId: p.sessionId, rect, radius, background: o.participant.placeholderBackground,
+    kind: 'placeholder', sessionId, rect, radius, background: o.participant.placeholderBackground,
     initials: initialsOf(p), ...(p.image ? { imageUrl: p.image } : {}),
     circleColor: { r: 0x00, g: 0x5f, b: 0xff, a: 255 }, circleDiameter: Math.min(100, 0.8 * Math.min(rect.width, rect.height)),
   });
-  if (p.hasVideo) {
+  if (hasVideo) {
     items.push({
-      kind: 'tile', sessionId: p.sessionId, rect, radius, fit: spec.fit, mirror: spec.mirror,
+      kind: 'tile', sessionId, rect, radius, fit: spec.fit, mirror: spec.mirror,
       videoBackground: o.video.backgroundColor, hasVideo: true,
     });
   }
   return items;
 }
 
-function labelItem(p: LayoutParticipant, rect: Rect, o: ResolvedOptions): SceneItem | undefined {
+function labelItem(p: LayoutParticipant, rect: Rect, o: ResolvedOptions, sessionId = p.sessionId): SceneItem | undefined {
   if (!o.label.display) return undefined;
   const text = p.name?.trim() || p.userId;
   if (!text) return undefined;
@@ -163,7 +187,7 @@ function labelItem(p: LayoutParticipant, rect: Rect, o: ResolvedOptions): SceneI
   // Unlike the reference (whose label stays bottom-left whatever the position keys say, §11),
   // horizontal_position / vertical_position move the label inside the tile.
   return {
-    kind: 'label', sessionId: p.sessionId, align: l.horizontal, text,
+    kind: 'label', sessionId, align: l.horizontal, text,
     rect: {
       x: alignIn(rect.x, rect.width, width, mi, hAlign(l.horizontal)),
       y: alignIn(rect.y, rect.height, height, mb, vAlign(l.vertical)),
@@ -188,6 +212,51 @@ function cameraFit(p: LayoutParticipant, o: ResolvedOptions, bigSpotlightTile: b
   if (p.videoSize && p.videoSize.height > p.videoSize.width) return 'contain';
   if (bigSpotlightTile && canvas.width >= 600) return 'contain';
   return 'cover';
+}
+
+function shareFit(o: ResolvedOptions): 'cover' | 'contain' {
+  return o.video.screenshareScaleMode === 'fit' ? 'contain' : 'cover';
+}
+
+/** The presenter: the earliest share among everyone (the share view ignores `participant.filter`). */
+function presenterOf(ps: readonly LayoutParticipant[]): LayoutParticipant | undefined {
+  return spotlightOrder(ps.filter((p) => p.screenShare !== undefined))[0];
+}
+
+const PIP_WIDTH = 240;
+const PIP_HEIGHT = 180;
+const PIP_MARGIN = 10;
+
+/** Spotlight's share view: the share in the big tile, the presenter's camera first in the bar, then the others. */
+function spotlightShareSpecs(canvas: CanvasSize, all: readonly LayoutParticipant[], drawn: readonly LayoutParticipant[], o: ResolvedOptions, visible: Visibility): TileSpec[] {
+  const presenter = presenterOf(all);
+  if (!presenter) return [];
+  const bar = [
+    ...(presenter.shareOnly ? [] : [presenter]),
+    ...spotlightOrder(drawn.filter((p) => p.sessionId !== presenter.sessionId && !p.shareOnly), visible),
+  ];
+  // participant.aspect_ratio is ignored while a share is on.
+  const g = spotlightGeometry(canvas, bar.length, DEFAULT_ASPECT.spotlight, o.spotlight.barPosition, o.spotlight.barLimit);
+  return [
+    { participant: presenter, rect: g.main, fit: shareFit(o), mirror: false, share: true },
+    ...g.bar.map((rect, i) => ({ participant: bar[i]!, rect, fit: cameraFit(bar[i]!, o, false, canvas), mirror: false })),
+  ];
+}
+
+/** Single-participant's share view: the share box `W x min(H, W*3/4)` centred, the presenter's camera as a picture-in-picture. */
+function singleShareSpecs(canvas: CanvasSize, all: readonly LayoutParticipant[], o: ResolvedOptions): TileSpec[] {
+  const presenter = presenterOf(all);
+  if (!presenter) return [];
+  const { width: W, height: H } = canvas;
+  const h = Math.min(H, (W * 3) / 4);
+  const specs: TileSpec[] = [{ participant: presenter, rect: { x: 0, y: (H - h) / 2, width: W, height: h }, fit: shareFit(o), mirror: false, share: true }];
+  if (o.single.presenterVisible && !presenter.shareOnly) {
+    specs.push({
+      participant: presenter, rect: { x: W - PIP_WIDTH - PIP_MARGIN, y: PIP_MARGIN, width: PIP_WIDTH, height: PIP_HEIGHT },
+      fit: 'cover', mirror: o.forceMirrorParticipants,
+    });
+  }
+  return specs;
 }
 
 function shuffled(ps: readonly LayoutParticipant[], nowMs: number): LayoutParticipant | undefined {
@@ -239,13 +308,18 @@ export function backgroundImageUrl(value: string | undefined): string | undefine
 
 export function composeScene(input: ComposeInput): Scene {
   const { canvas, nowMs } = input;
-  const { layout, options: o } = resolveLayout(input.layout, input.participants);
+  const { layout, options: o, screenShare } = resolveLayout(input.layout, input.participants);
   const visible = input.visibleSessionIds ? new Set(input.visibleSessionIds) : undefined;
-  const drawn = applyParticipantFilter(input.participants, o.participant.filter);
+  // Outside the share views a participant that is only a screen share has no camera tile.
+  const drawn = applyParticipantFilter(input.participants, o.participant.filter).filter((p) => screenShare || !p.shareOnly);
   const aspect = o.participant.aspectRatio ?? DEFAULT_ASPECT[layout];
   const specs: TileSpec[] = [];
 
-  if (layout === 'spotlight') {
+  if (screenShare && layout === 'spotlight') {
+    specs.push(...spotlightShareSpecs(canvas, input.participants, drawn, o, visible));
+  } else if (screenShare) {
+    specs.push(...singleShareSpecs(canvas, input.participants, o));
+  } else if (layout === 'spotlight') {
     const ordered = spotlightOrder(drawn, visible);
     const [first, ...rest] = ordered;
     if (first) {
@@ -286,18 +360,19 @@ export function composeScene(input: ComposeInput): Scene {
   }];
   for (const s of specs) items.push(...tileItems(s, o));
   for (const s of specs) {
-    const label = labelItem(s.participant, s.rect, o);
+    const label = labelItem(s.participant, s.rect, o, s.share ? s.participant.screenShare!.sessionId : s.participant.sessionId);
     if (label) items.push(label);
   }
   for (const s of specs) {
+    if (s.share) continue; // no speaking outline on a share
     const radius = Math.min(px(o.participant.borderRadius, s.rect.width), s.rect.width / 2, s.rect.height / 2);
     const outline = outlineItem(s.participant, s.rect, radius, o);
     if (outline) items.push(outline);
   }
   items.push(...logoAndTitle(canvas, o));
-  const shuffling = layout === 'single-participant' && o.single.mode === 'shuffle' && drawn.length > 1;
+  const shuffling = !screenShare && layout === 'single-participant' && o.single.mode === 'shuffle' && drawn.length > 1;
   return {
-    width: canvas.width, height: canvas.height, layout, items,
+    width: canvas.width, height: canvas.height, layout, screenShare, items,
     ...(shuffling ? { validUntilMs: (Math.floor(nowMs / SHUFFLE_PERIOD_MS) + 1) * SHUFFLE_PERIOD_MS } : {}),
   };
 }

@@ -17,6 +17,8 @@ export interface LayoutSettings {
   external_css_url: string;
   options?: Record<string, unknown>;
   detect_orientation?: boolean;
+  /** the layout used while anyone shares a screen (default: `name`) */
+  screenshare_layout?: LayoutName;
 }
 
 export interface CanvasSize { width: number; height: number }

@@ -2,6 +2,11 @@
  * The media state of every live call: who publishes, their tracks and decoders, audio levels and
  * speaking flags. WHIP sessions join through `publish`; the frame sources read from here. Its
  * events are `CallMediaEvents`.
+ *
+ * A screen share is a WHIP session of its own (source `screen_share`) that belongs to its user: it
+ * is listed under the user's camera session (`published_tracks` gets `screen_share`) when there is
+ * one and as its own entry otherwise; one share per user (a new one replaces the old). Its sound is
+ * mixed like a microphone's but takes no part in speaker detection.
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -24,7 +29,15 @@ export interface PublisherIdentity {
   roles: string[];
   canSendAudio: boolean;
   canSendVideo: boolean;
+  /** the `screenshare` capability: may publish a screen share (video and the screen's audio) */
+  canScreenshare?: boolean;
 }
+
+/** What a WHIP session publishes: the camera and microphone, or a screen share. */
+export type PublishSource = 'camera' | 'screen_share';
+
+/** A published track as `published_tracks` names it. */
+export type PublishedTrackType = 'audio' | 'video' | 'screen_share' | 'screen_share_audio';
 
 /** As in `call.session.participants` (Stream's CallParticipantResponse). */
 export interface SessionParticipant {
@@ -32,8 +45,11 @@ export interface SessionParticipant {
   user: { id: string; name?: string; image?: string };
   role: string;
   joined_at: string;
-  /** the kinds of tracks whose media arrives, in order audio, video (beyond Stream's model) */
-  published_tracks: ('audio' | 'video')[];
+  /**
+   * the kinds of tracks whose media arrives, in order audio, video, screen_share,
+   * screen_share_audio (beyond Stream's model)
+   */
+  published_tracks: PublishedTrackType[];
 }
 
 export interface PublishedTrackInfo {
@@ -46,6 +62,7 @@ export interface PublishedTrackInfo {
 interface Participant {
   callCid: string;
   sessionId: string;
+  source: PublishSource;
   identity: PublisherIdentity;
   joinedAt: number;
   peer: IngestPeer;
@@ -110,6 +127,15 @@ export interface ParticipantLeftEvent {
   participant: SessionParticipant;
   reason: LeaveReason;
 }
+/** A user's screen share started (its video arrives) or stopped. */
+export interface ScreenShareEvent {
+  callCid: string;
+  /** the share's own session (what its frames and forwarding are found by) */
+  shareSessionId: string;
+  userId: string;
+  /** the entry of `call.session.participants` the share is listed under */
+  participant: SessionParticipant;
+}
 export interface SpeakerChangedEvent {
   callCid: string;
   dominantSessionId: string | undefined;
@@ -120,6 +146,8 @@ export interface SpeakerChangedEvent {
 export interface CallMediaEvents {
   participant_joined: [event: ParticipantJoinedEvent];
   participant_left: [event: ParticipantLeftEvent];
+  screen_share_started: [event: ScreenShareEvent];
+  screen_share_stopped: [event: ScreenShareEvent & { reason: LeaveReason }];
   /** the dominant speaker of a call changed (undefined: nobody dominates) */
   speaker_changed: [event: SpeakerChangedEvent];
   /** anything the layout of the call depends on changed */
@@ -177,18 +205,23 @@ export class CallMedia extends EventEmitter<CallMediaEvents> {
    * the publisher becomes a participant once its media flows. Throws OfferError for offers that
    * cannot be taken (429 past the user's session limit).
    */
-  async publish(callCid: string, identity: PublisherIdentity, offer: string): Promise<PublishResult> {
+  async publish(callCid: string, identity: PublisherIdentity, offer: string, source: PublishSource = 'camera'): Promise<PublishResult> {
     if (this.isClosed) throw new Error('the media plane is closed');
     if (this.sessionsOf(identity.userId) >= this.maxSessionsPerUser) {
       throw new OfferError(429, 'too_many_sessions', `user "${identity.userId}" already holds ${this.maxSessionsPerUser} WHIP sessions (the limit); end one with DELETE first`);
     }
-    const plan = planOffer(inspectOffer(offer), identity);
+    if (source === 'screen_share' && !identity.canScreenshare) {
+      throw new OfferError(403, 'forbidden', `user "${identity.userId}" may not share a screen (screenshare)`);
+    }
+    // A screen share carries the screen and its sound under the screenshare capability.
+    const plan = planOffer(inspectOffer(offer), source === 'screen_share' ? { canSendAudio: true, canSendVideo: true } : identity);
     const peer = await IngestPeer.answer(offer, plan, this.ice);
     const sessionId = randomUUID();
     const call = this.call(callCid);
     const p: Participant = {
       callCid,
       sessionId,
+      source,
       identity,
       joinedAt: Date.now(),
       peer,
@@ -206,7 +239,10 @@ export class CallMedia extends EventEmitter<CallMediaEvents> {
       joined: false,
       lastMediaAt: 0,
     };
+    // One screen share per user: a new one replaces the old.
+    const replaced = source === 'screen_share' ? this.shareOf(call, identity.userId) : undefined;
     call.participants.set(sessionId, p);
+    if (replaced) this.leave(callCid, replaced.sessionId, 'replaced');
     for (const t of peer.tracks) this.onTrack(p, t);
     peer.on('track', (t) => this.onTrack(p, t));
     peer.on('rtp', (t, bytes, packet) => this.onRtp(p, t, bytes, packet));
@@ -216,7 +252,12 @@ export class CallMedia extends EventEmitter<CallMediaEvents> {
       if (peer.connectionState !== 'connected' || !p.joined) this.leave(callCid, sessionId, 'connect_timeout');
     }, this.connectTimeoutMs);
     p.connectTimer.unref();
-    this.log.info({ callCid, sessionId, userId: identity.userId, accepted: plan.accepted.map((s) => s.kind) }, 'publisher session opened');
+    if (source === 'camera') {
+      this.log.info({ callCid, sessionId, userId: identity.userId, accepted: plan.accepted.map((s) => s.kind) }, 'publisher session opened');
+    } else {
+      this.touch(callCid);
+      this.log.info({ callCid, sessionId, userId: identity.userId, accepted: plan.accepted.map((s) => s.kind) }, 'screen share published');
+    }
     return { sessionId, answer: peer.answer, plan };
   }
 
@@ -225,11 +266,46 @@ export class CallMedia extends EventEmitter<CallMediaEvents> {
     return this.calls.get(callCid)?.participants.has(sessionId) ?? false;
   }
 
-  /** The participants as the layout engine sees them. */
+  /**
+   * The participants as the layout engine sees them: every camera session with its user's screen
+   * share, and a share whose user has no camera session as a participant of its own (`shareOnly`).
+   */
   participants(callCid: string): LayoutParticipant[] {
     const call = this.calls.get(callCid);
     if (!call) return [];
-    return [...call.participants.values()].filter((p) => p.joined).map((p) => ({
+    const out: LayoutParticipant[] = [];
+    for (const p of call.participants.values()) {
+      if (!p.joined) continue;
+      if (p.source === 'camera') {
+        const share = this.shareOf(call, p.identity.userId);
+        const listed = share && this.cameraOf(call, p.identity.userId) === p;
+        out.push({ ...this.layoutParticipant(p), ...(listed ? { screenShare: shareView(share) } : {}) });
+      } else if (!this.cameraOf(call, p.identity.userId)) {
+        out.push({
+          ...this.layoutParticipant(p),
+          hasVideo: false,
+          hasAudio: false,
+          isSpeaking: false,
+          isDominantSpeaker: false,
+          shareOnly: true,
+          screenShare: shareView(p),
+        });
+      }
+    }
+    return out;
+  }
+
+  /** The session of a screen share a listed participant (`user_session_id`) publishes, if any. */
+  screenShareSession(callCid: string, sessionId: string): string | undefined {
+    const call = this.calls.get(callCid);
+    const p = call?.participants.get(sessionId);
+    if (!call || !p) return undefined;
+    if (p.source === 'screen_share') return p.sessionId;
+    return this.cameraOf(call, p.identity.userId) === p ? this.shareOf(call, p.identity.userId)?.sessionId : undefined;
+  }
+
+  private layoutParticipant(p: Participant): LayoutParticipant {
+    return {
       sessionId: p.sessionId,
       userId: p.identity.userId,
       ...(p.identity.name ? { name: p.identity.name } : {}),
@@ -241,13 +317,42 @@ export class CallMedia extends EventEmitter<CallMediaEvents> {
       isDominantSpeaker: p.isDominantSpeaker,
       joinedAt: p.joinedAt,
       ...(p.videoSize ? { videoSize: { ...p.videoSize } } : {}),
-    }));
+    };
   }
 
-  /** For `call.session.participants`. */
+  /** For `call.session.participants`: camera sessions (with their user's share), and shares of users without one. */
   sessionParticipants(callCid: string): SessionParticipant[] {
     const call = this.calls.get(callCid);
-    return call ? [...call.participants.values()].filter((p) => p.joined).map(toSessionParticipant) : [];
+    if (!call) return [];
+    return [...call.participants.values()]
+      .filter((p) => p.joined && (p.source === 'camera' ? true : !this.cameraOf(call, p.identity.userId)))
+      .map((p) => this.listed(call, p));
+  }
+
+  /** The user's first camera session (the one its share is listed under). */
+  private cameraOf(call: CallState, userId: string): Participant | undefined {
+    for (const p of call.participants.values()) if (p.source === 'camera' && p.identity.userId === userId) return p;
+    return undefined;
+  }
+
+  private shareOf(call: CallState, userId: string): Participant | undefined {
+    for (const p of call.participants.values()) if (p.source === 'screen_share' && p.identity.userId === userId) return p;
+    return undefined;
+  }
+
+  /** The `call.session.participants` entry of a session: its own tracks, plus its user's share under the camera. */
+  private listed(call: CallState, p: Participant): SessionParticipant {
+    const own = toSessionParticipant(p);
+    if (p.source === 'screen_share') return own;
+    const share = this.cameraOf(call, p.identity.userId) === p ? this.shareOf(call, p.identity.userId) : undefined;
+    if (!share) return own;
+    return { ...own, published_tracks: [...own.published_tracks, ...toSessionParticipant(share).published_tracks] };
+  }
+
+  /** The entry a share is listed under (its user's camera session, or itself). */
+  private shareListing(call: CallState, share: Participant): SessionParticipant {
+    const camera = this.cameraOf(call, share.identity.userId);
+    return this.listed(call, camera ?? share);
   }
 
   /** Trickle ICE: remote candidates for a session (see IngestPeer.addCandidates); -1 if none usable. */
@@ -291,6 +396,7 @@ export class CallMedia extends EventEmitter<CallMediaEvents> {
     const call = this.calls.get(callCid);
     const p = call?.participants.get(sessionId);
     if (!call || !p) return false;
+    const sharedVideo = p.source === 'screen_share' && [...p.receiving].some((t) => t.kind === 'video');
     call.participants.delete(sessionId);
     if (p.disconnectTimer) clearTimeout(p.disconnectTimer);
     if (p.connectTimer) clearTimeout(p.connectTimer);
@@ -300,11 +406,23 @@ export class CallMedia extends EventEmitter<CallMediaEvents> {
     void p.peer.close();
     void p.video?.close();
     void p.audio?.close();
-    if (p.joined) {
+    if (p.source === 'camera' && !p.joined) {
+      this.log.info({ callCid, sessionId, userId: p.identity.userId, reason }, 'publisher session closed before any media');
+    } else if (p.source === 'camera') {
       this.log.info({ callCid, sessionId, userId: p.identity.userId, reason }, 'participant left');
       this.emit('participant_left', { callCid, participant: toSessionParticipant(p), reason });
     } else {
-      this.log.info({ callCid, sessionId, userId: p.identity.userId, reason }, 'publisher session closed before any media');
+      this.log.info({ callCid, sessionId, userId: p.identity.userId, reason }, 'screen share stopped');
+      if (sharedVideo) {
+        const camera = this.cameraOf(call, p.identity.userId);
+        this.emit('screen_share_stopped', {
+          callCid,
+          shareSessionId: sessionId,
+          userId: p.identity.userId,
+          participant: camera ? this.listed(call, camera) : toSessionParticipant(p),
+          reason,
+        });
+      }
     }
     if (call.participants.size === 0) this.calls.delete(callCid);
     else this.touch(callCid);
@@ -375,14 +493,26 @@ export class CallMedia extends EventEmitter<CallMediaEvents> {
     if (!p.joined) {
       p.joined = true;
       this.touch(p.callCid);
-      this.log.info({ callCid: p.callCid, sessionId: p.sessionId, userId: p.identity.userId }, 'participant joined');
-      this.emit('participant_joined', { callCid: p.callCid, participant: toSessionParticipant(p) });
+      const call = this.calls.get(p.callCid);
+      if (p.source === 'camera' && call) {
+        this.log.info({ callCid: p.callCid, sessionId: p.sessionId, userId: p.identity.userId }, 'participant joined');
+        this.emit('participant_joined', { callCid: p.callCid, participant: this.listed(call, p) });
+      }
     }
     const payload = packet.payload;
     if (!p.receiving.has(t)) {
       p.receiving.add(t);
       this.startDecoder(p, t);
       this.touch(p.callCid);
+      const call = this.calls.get(p.callCid);
+      if (call && p.source === 'screen_share' && t.kind === 'video') {
+        this.emit('screen_share_started', {
+          callCid: p.callCid,
+          shareSessionId: p.sessionId,
+          userId: p.identity.userId,
+          participant: this.shareListing(call, p),
+        });
+      }
     }
     if (t.kind === 'video') {
       const name = t.codec.name.toLowerCase();
@@ -418,7 +548,7 @@ export class CallMedia extends EventEmitter<CallMediaEvents> {
         onPcm: (pcm) => {
           if (!this.live(p)) return;
           p.pcm.write(pcm);
-          this.calls.get(p.callCid)?.speakers.observe(p.sessionId, rmsDbfs(pcm), Date.now());
+          if (p.source === 'camera') this.calls.get(p.callCid)?.speakers.observe(p.sessionId, rmsDbfs(pcm), Date.now());
         },
       });
     }
@@ -470,6 +600,15 @@ export class CallMedia extends EventEmitter<CallMediaEvents> {
   }
 }
 
+function shareView(p: Participant): NonNullable<LayoutParticipant['screenShare']> {
+  return {
+    sessionId: p.sessionId,
+    hasVideo: p.tracks.some((t) => t.kind === 'video'),
+    startedAt: p.joinedAt,
+    ...(p.videoSize ? { videoSize: { ...p.videoSize } } : {}),
+  };
+}
+
 function toSessionParticipant(p: Participant): SessionParticipant {
   return {
     user_session_id: p.sessionId,
@@ -480,6 +619,8 @@ function toSessionParticipant(p: Participant): SessionParticipant {
     },
     role: p.identity.roles[0] ?? 'user',
     joined_at: new Date(p.joinedAt).toISOString(),
-    published_tracks: (['audio', 'video'] as const).filter((kind) => [...p.receiving].some((t) => t.kind === kind)),
+    published_tracks: (p.source === 'camera' ? (['audio', 'video'] as const) : (['video', 'audio'] as const))
+      .filter((kind) => [...p.receiving].some((t) => t.kind === kind))
+      .map((kind): PublishedTrackType => (p.source === 'camera' ? kind : kind === 'video' ? 'screen_share' : 'screen_share_audio')),
   };
 }
