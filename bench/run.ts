@@ -17,9 +17,7 @@ import { forwarding } from './figures/forwarding.js';
 import { compositeOverhead } from './figures/overhead.js';
 import { startLatency } from './figures/start-latency.js';
 import { loadAverage } from './lib/proc.js';
-import {
-  formatTable, gitCommit, machineInfo, writeBenchmarksMd, writeJson, type RunReport,
-} from './lib/report.js';
+import { formatTable, gitCommit, machineInfo, writeBenchmarksMd, writeJson, type RunReport } from './lib/report.js';
 import { notMeasured, waitQuiet, type FigureResult, type RunContext, type Timings } from './lib/scenario.js';
 import { startService, type ServiceHandle } from './lib/service.js';
 import { median } from './lib/stats.js';
@@ -69,7 +67,13 @@ const GROUP_FIGURES: Record<string, Array<[id: string, title: string, unit: stri
     ['fanout_5_vs_1', 'Fan-out: CPU with 5 destinations / with 1 (720p30, same layout)', 'x', '<= 1.05'],
     ['memory_per_destination', 'Memory per extra destination (service RSS, 5 vs 1 destinations / 4)', 'MiB'],
   ],
-  forwarding: [['forwarding_per_stream', 'Forwarding: service CPU per forwarded stream (4-person call, everyone sees everyone, vs nobody subscribed)', 'millicores']],
+  forwarding: [
+    [
+      'forwarding_per_stream',
+      'Forwarding: service CPU per forwarded stream (4-person call, everyone sees everyone, vs nobody subscribed)',
+      'millicores',
+    ],
+  ],
   start: [['start_latency', 'Start latency: request to first video frame at the ingest (720p30, cold)', 'ms', 'median < 1000']],
   latency: [['added_latency', 'Added latency: participant frame to ingest (720p30 spotlight)', 'ms', 'median < 400']],
   capacity: [
@@ -105,7 +109,9 @@ async function main(): Promise<void> {
   const loadBefore = loadAverage();
   let loadMax = loadBefore[0] ?? 0;
   let loadMaxBeforeCapacity: number | undefined;
-  const loadTimer = setInterval(() => { loadMax = Math.max(loadMax, loadAverage()[0] ?? 0); }, 2000);
+  const loadTimer = setInterval(() => {
+    loadMax = Math.max(loadMax, loadAverage()[0] ?? 0);
+  }, 2000);
   const log = (msg: string) => process.stderr.write(`[bench ${((performance.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${msg}\n`);
 
   let service: ServiceHandle | undefined;
@@ -157,7 +163,11 @@ async function main(): Promise<void> {
     const oneGroup = figures.find((f) => f.id === 'fanout_5_vs_1')?.details?.oneDestinationCores as number[] | undefined;
     const cores = machineInfo().cores;
     loadMaxBeforeCapacity = loadMax;
-    const start = smoke ? 1 : oneGroup?.length ? Math.max(1, Math.min(plan.capacity.maxN, Math.floor((cores * 0.8) / median(oneGroup)))) : 4;
+    const start = smoke
+      ? 1
+      : oneGroup?.length
+        ? Math.max(1, Math.min(plan.capacity.maxN, Math.floor((cores * 0.8) / median(oneGroup))))
+        : 4;
     await run('capacity', () => capacity(ctx, { ...plan.capacity, start }));
   } finally {
     await stopAll();

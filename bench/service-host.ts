@@ -28,7 +28,15 @@ async function main(): Promise<void> {
   const dataDir = process.env.CALLCAST_DATA_DIR;
   if (!apiKey || !apiSecret || !dataDir) throw new Error('CALLCAST_API_KEY, CALLCAST_API_SECRET and CALLCAST_DATA_DIR are required');
   // The bench's ingests listen on loopback: the destination policy must let the service reach them.
-  const config: Config = { port: 0, host: '127.0.0.1', apiKey, apiSecret, dataDir, logLevel: 'error', rtmpAllow: process.env.CALLCAST_RTMP_ALLOW ?? '127.0.0.1,::1' };
+  const config: Config = {
+    port: 0,
+    host: '127.0.0.1',
+    apiKey,
+    apiSecret,
+    dataDir,
+    logLevel: 'error',
+    rtmpAllow: process.env.CALLCAST_RTMP_ALLOW ?? '127.0.0.1,::1',
+  };
   const log = createLogger('error', pino.destination(2));
 
   const server = await startCallcast({ config, log });

@@ -123,7 +123,10 @@ export function sqlitePathFor(config: Config): string {
 
 /** Whether the HTTP server listens only on a loopback address. */
 export function isLoopbackHost(host: string): boolean {
-  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '');
   return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }
 
@@ -166,7 +169,11 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
   };
 
   try {
-    const store = await openStore({ ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}), sqlitePath: sqlitePathFor(config), log });
+    const store = await openStore({
+      ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),
+      sqlitePath: sqlitePathFor(config),
+      log,
+    });
     // Where user-chosen outgoing connections (RTMP targets, images) may go.
     const destinationPolicy = DestinationPolicy.fromAllowList(config.rtmpAllow);
     steps.push(['store', () => store.close()]);
@@ -244,7 +251,16 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
         else await recordings.stopForCall(cid);
       },
     };
-    const deletion = new CallDeletion({ store, bus, log, access, broadcasts, calls, tasks, hooks: [outputsDeletion, ...(opts.callDeletionHooks ?? [])] });
+    const deletion = new CallDeletion({
+      store,
+      bus,
+      log,
+      access,
+      broadcasts,
+      calls,
+      tasks,
+      hooks: [outputsDeletion, ...(opts.callDeletionHooks ?? [])],
+    });
     const members = new CallMembers({ store, access });
     const userDeletion = new UserDeletion({ store, bus, log, access, calls: deletion, tasks });
     const limits = new CallLimits({
@@ -289,7 +305,20 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
     }
     const app = createHttpEdge({ log, credentials, logRequests: config.logLevel === 'debug' || config.logLevel === 'trace' });
     steps.push(['http', () => app.close()]);
-    await app.register(restPlugin, { access, calls, broadcasts, hls, recordings, users, callTypes, store, deletion, members, userDeletion, tasks });
+    await app.register(restPlugin, {
+      access,
+      calls,
+      broadcasts,
+      hls,
+      recordings,
+      users,
+      callTypes,
+      store,
+      deletion,
+      members,
+      userDeletion,
+      tasks,
+    });
     await app.register(mediaFilesPlugin, { hls, recordings, storage });
     await app.register(connectPlugin, {
       bus,
@@ -307,7 +336,11 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
       // client adds one, must still be the right one.
       authorize: async (req, type, id) => access.publisher(await req.authenticate({ apiKey: 'optional' }), type, id),
     });
-    await app.register(whepRoutes, { media, log, authorize: async (req, type, id) => authorizeCallReader(access, await req.authenticate({ apiKey: 'optional' }), type, id) });
+    await app.register(whepRoutes, {
+      media,
+      log,
+      authorize: async (req, type, id) => authorizeCallReader(access, await req.authenticate({ apiKey: 'optional' }), type, id),
+    });
     await app.register(webPlugin, {
       webRoot: opts.webRoot ?? DEFAULT_WEB_ROOT,
       apiKey: creds.apiKey,

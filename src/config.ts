@@ -52,7 +52,11 @@ export interface Config {
   iceServers?: IceServer[];
 }
 
-export interface IceServer { urls: string[]; username?: string; credential?: string }
+export interface IceServer {
+  urls: string[];
+  username?: string;
+  credential?: string;
+}
 
 const ICE_URL = /^(stun|stuns|turn|turns):[^\s,]+$/;
 
@@ -66,7 +70,11 @@ export function parseIceServers(value: string | undefined): IceServer[] {
   const bad = (why: string) => new ConfigError(`CALLCAST_ICE_SERVERS ${why}`);
   if (raw.startsWith('[')) {
     let parsed: unknown;
-    try { parsed = JSON.parse(raw); } catch { throw bad('is not valid JSON'); }
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      throw bad('is not valid JSON');
+    }
     if (!Array.isArray(parsed)) throw bad('must be a JSON array');
     return parsed.map((entry, i) => {
       const e = entry as { urls?: unknown; username?: unknown; credential?: unknown } | null;
@@ -75,15 +83,25 @@ export function parseIceServers(value: string | undefined): IceServer[] {
         throw bad(`entry ${i}: "urls" must be stun:, stuns:, turn: or turns: URLs`);
       }
       const server: IceServer = { urls: urls as string[] };
-      if (e!.username !== undefined) { if (typeof e!.username !== 'string') throw bad(`entry ${i}: "username" must be a string`); server.username = e!.username; }
-      if (e!.credential !== undefined) { if (typeof e!.credential !== 'string') throw bad(`entry ${i}: "credential" must be a string`); server.credential = e!.credential; }
+      if (e!.username !== undefined) {
+        if (typeof e!.username !== 'string') throw bad(`entry ${i}: "username" must be a string`);
+        server.username = e!.username;
+      }
+      if (e!.credential !== undefined) {
+        if (typeof e!.credential !== 'string') throw bad(`entry ${i}: "credential" must be a string`);
+        server.credential = e!.credential;
+      }
       return server;
     });
   }
-  return raw.split(',').map((u) => u.trim()).filter(Boolean).map((u) => {
-    if (!ICE_URL.test(u)) throw bad(`must list stun:, stuns:, turn: or turns: URLs, got "${u}"`);
-    return { urls: [u] };
-  });
+  return raw
+    .split(',')
+    .map((u) => u.trim())
+    .filter(Boolean)
+    .map((u) => {
+      if (!ICE_URL.test(u)) throw bad(`must list stun:, stuns:, turn: or turns: URLs, got "${u}"`);
+      return { urls: [u] };
+    });
 }
 
 /** The ffmpeg executable used where the configuration names none. */
@@ -146,7 +164,9 @@ export function loadConfig(env: Env): Config {
   }
   const mediaPublicIp = nonEmpty(env.CALLCAST_MEDIA_PUBLIC_IP);
   if (mediaPublicIp !== undefined && (isIP(mediaPublicIp) !== 4 || mediaPublicIp === '0.0.0.0' || mediaPublicIp.startsWith('127.'))) {
-    throw new ConfigError(`CALLCAST_MEDIA_PUBLIC_IP must be an IPv4 address clients can reach (not a wildcard or loopback), got "${mediaPublicIp}"`);
+    throw new ConfigError(
+      `CALLCAST_MEDIA_PUBLIC_IP must be an IPv4 address clients can reach (not a wildcard or loopback), got "${mediaPublicIp}"`,
+    );
   }
   const ffmpegPath = nonEmpty(env.CALLCAST_FFMPEG);
   if (ffmpegPath !== undefined && /[\u0000-\u001f]/.test(ffmpegPath)) {

@@ -8,7 +8,14 @@
 import { FlashObserver, matchFlashes } from '../lib/flash-observer.js';
 import { FlashPublisher } from '../lib/flash-publisher.js';
 import {
-  createCall, notMeasured, sleep, startBroadcast, stopBroadcast, whipLeave, type FigureResult, type RunContext,
+  createCall,
+  notMeasured,
+  sleep,
+  startBroadcast,
+  stopBroadcast,
+  whipLeave,
+  type FigureResult,
+  type RunContext,
 } from '../lib/scenario.js';
 import { round, summarize } from '../lib/stats.js';
 
@@ -36,20 +43,31 @@ export async function addedLatency(ctx: RunContext, flashes: number, periodMs: n
     const delays = matchFlashes(sent, observer.edges, periodMs);
     await stopBroadcast(call, 'main').catch(() => undefined);
     if (delays.length === 0) {
-      return [notMeasured(ID, TITLE, 'ms', method, `none of ${sent.length} flashes was seen at the ingest within ${periodMs} ms (${observer.edges.length} bright edges seen)`, 'median < 400')];
+      return [
+        notMeasured(
+          ID,
+          TITLE,
+          'ms',
+          method,
+          `none of ${sent.length} flashes was seen at the ingest within ${periodMs} ms (${observer.edges.length} bright edges seen)`,
+          'median < 400',
+        ),
+      ];
     }
     const s = summarize(delays);
-    return [{
-      id: ID,
-      title: TITLE,
-      value: round(s.median, 1),
-      unit: 'ms',
-      summary: { ...s, samples: s.samples.map((x) => round(x, 1)) },
-      target: 'median < 400',
-      met: s.median < 400,
-      method,
-      details: { flashesSent: sent.length, flashesSeen: delays.length, p95Ms: round(s.p95, 1) },
-    }];
+    return [
+      {
+        id: ID,
+        title: TITLE,
+        value: round(s.median, 1),
+        unit: 'ms',
+        summary: { ...s, samples: s.samples.map((x) => round(x, 1)) },
+        target: 'median < 400',
+        met: s.median < 400,
+        method,
+        details: { flashesSent: sent.length, flashesSeen: delays.length, p95Ms: round(s.p95, 1) },
+      },
+    ];
   } catch (err) {
     return [notMeasured(ID, TITLE, 'ms', method, `the measurement failed: ${(err as Error).message}`, 'median < 400')];
   } finally {

@@ -8,7 +8,15 @@ import { startBaseline, type BaselineEncode } from '../lib/baseline.js';
 import { FlvFollower } from '../lib/flv.js';
 import { cpuBetween, sampleTree, type TreeSample } from '../lib/proc.js';
 import {
-  createCall, secondsLeft, sleep, startBroadcast, stopBroadcast, waitQuiet, type Call, type FigureResult, type RunContext,
+  createCall,
+  secondsLeft,
+  sleep,
+  startBroadcast,
+  stopBroadcast,
+  waitQuiet,
+  type Call,
+  type FigureResult,
+  type RunContext,
 } from '../lib/scenario.js';
 import { round } from '../lib/stats.js';
 
@@ -28,7 +36,14 @@ export interface TrialResult {
 
 let trialNo = 0;
 
-async function measureStreams(followers: FlvFollower[], sample: () => TreeSample, seconds: number, warmupS: number, n: number, idleRss: number): Promise<TrialResult> {
+async function measureStreams(
+  followers: FlvFollower[],
+  sample: () => TreeSample,
+  seconds: number,
+  warmupS: number,
+  n: number,
+  idleRss: number,
+): Promise<TrialResult> {
   await Promise.all(followers.map((f) => f.waitFrames(1, 30_000)));
   await sleep(warmupS * 1000);
   const a = sample();
@@ -37,8 +52,13 @@ async function measureStreams(followers: FlvFollower[], sample: () => TreeSample
   const secs = (b.at - a.at) / 1000;
   const fps = followers.map((f) => f.framesBetween(a.at, b.at) / secs);
   return {
-    n, seconds, fps: fps.map((x) => round(x, 2)), pass: fps.every((x) => x >= MIN_FPS),
-    cpuCores: round(cpuBetween(a, b) / secs), rssBytes: b.rssBytes, idleRssBytes: idleRss,
+    n,
+    seconds,
+    fps: fps.map((x) => round(x, 2)),
+    pass: fps.every((x) => x >= MIN_FPS),
+    cpuCores: round(cpuBetween(a, b) / secs),
+    rssBytes: b.rssBytes,
+    idleRssBytes: idleRss,
   };
 }
 
@@ -121,7 +141,10 @@ export interface CapacityPlan {
 }
 
 async function search(
-  ctx: RunContext, trial: (n: number, s: number) => Promise<TrialResult>, plan: CapacityPlan, label: string,
+  ctx: RunContext,
+  trial: (n: number, s: number) => Promise<TrialResult>,
+  plan: CapacityPlan,
+  label: string,
 ): Promise<{ capacity: number; confirmed: boolean; trials: TrialResult[] }> {
   const trials: TrialResult[] = [];
   let lo = 0;
@@ -151,37 +174,53 @@ async function search(
 
 export async function capacity(ctx: RunContext, plan: CapacityPlan): Promise<FigureResult[]> {
   const svc = await search(ctx, (n, s) => serviceTrial(ctx, n, s, plan.warmupS), plan, 'service');
-  const bare = await search(ctx, (n, s) => bareTrial(ctx, n, s, plan.warmupS), { ...plan, start: Math.max(1, Math.round(plan.start * 0.7)) }, 'bare ffmpeg');
-  const summary = (t: TrialResult) => ({ n: t.n, seconds: t.seconds, pass: t.pass, minFps: t.fps.length ? Math.min(...t.fps) : null, cpuCores: t.cpuCores, ...(t.error ? { error: t.error } : {}) });
+  const bare = await search(
+    ctx,
+    (n, s) => bareTrial(ctx, n, s, plan.warmupS),
+    { ...plan, start: Math.max(1, Math.round(plan.start * 0.7)) },
+    'bare ffmpeg',
+  );
+  const summary = (t: TrialResult) => ({
+    n: t.n,
+    seconds: t.seconds,
+    pass: t.pass,
+    minFps: t.fps.length ? Math.min(...t.fps) : null,
+    cpuCores: t.cpuCores,
+    ...(t.error ? { error: t.error } : {}),
+  });
   const method = `trials of N simultaneous 720p30 streams to nginx-rtmp (service: N calls without participants, one broadcast each; bare: N ffmpeg testsrc2 + sine encodes); a trial passes when every stream delivers >= ${MIN_FPS} video frames/s at the ingest over the window; search trials of ${plan.searchS} s, the result confirmed by a ${plan.confirmS} s trial`;
-  const out: FigureResult[] = [{
-    id: 'capacity_720p30_groups',
-    title: 'Capacity: simultaneous 720p30 broadcast groups at full frame rate',
-    value: svc.capacity,
-    unit: 'groups',
-    met: null,
-    against: `bare ffmpeg: ${bare.capacity} encodes`,
-    method,
-    details: {
-      bareFfmpegEncodes: bare.capacity,
-      serviceConfirmed: svc.confirmed,
-      bareConfirmed: bare.confirmed,
-      serviceTrials: svc.trials.map(summary),
-      bareTrials: bare.trials.map(summary),
+  const out: FigureResult[] = [
+    {
+      id: 'capacity_720p30_groups',
+      title: 'Capacity: simultaneous 720p30 broadcast groups at full frame rate',
+      value: svc.capacity,
+      unit: 'groups',
+      met: null,
+      against: `bare ffmpeg: ${bare.capacity} encodes`,
+      method,
+      details: {
+        bareFfmpegEncodes: bare.capacity,
+        serviceConfirmed: svc.confirmed,
+        bareConfirmed: bare.confirmed,
+        serviceTrials: svc.trials.map(summary),
+        bareTrials: bare.trials.map(summary),
+      },
     },
-  }, {
-    id: 'capacity_bare_ffmpeg',
-    title: 'Capacity baseline: simultaneous bare ffmpeg 720p30 encodes at full frame rate',
-    value: bare.capacity,
-    unit: 'encodes',
-    met: null,
-    method,
-  }];
+    {
+      id: 'capacity_bare_ffmpeg',
+      title: 'Capacity baseline: simultaneous bare ffmpeg 720p30 encodes at full frame rate',
+      value: bare.capacity,
+      unit: 'encodes',
+      met: null,
+      method,
+    },
+  ];
   // Memory per group from the service trial at the capacity found
   // (the trial that established the capacity: passing at that count, the longest such).
   const passing = svc.trials.filter((t) => t.pass);
-  const best = passing.filter((t) => t.n === svc.capacity).sort((a, b) => b.seconds - a.seconds)[0]
-    ?? passing.sort((a, b) => b.n - a.n || b.seconds - a.seconds)[0];
+  const best =
+    passing.filter((t) => t.n === svc.capacity).sort((a, b) => b.seconds - a.seconds)[0] ??
+    passing.sort((a, b) => b.n - a.n || b.seconds - a.seconds)[0];
   if (best) {
     out.push({
       id: 'memory_per_group',
@@ -195,8 +234,13 @@ export async function capacity(ctx: RunContext, plan: CapacityPlan): Promise<Fig
     });
   } else {
     out.push({
-      id: 'memory_per_group', title: 'Memory per broadcast group (service RSS, N groups vs idle, / N)', value: null, unit: 'MiB', met: null,
-      notMeasured: 'not measured: no capacity trial passed', method: 'from the capacity trials',
+      id: 'memory_per_group',
+      title: 'Memory per broadcast group (service RSS, N groups vs idle, / N)',
+      value: null,
+      unit: 'MiB',
+      met: null,
+      notMeasured: 'not measured: no capacity trial passed',
+      method: 'from the capacity trials',
     });
   }
   return out;

@@ -5,7 +5,14 @@
  */
 import { FlvFollower } from '../lib/flv.js';
 import {
-  cpuWindows, createCall, sleep, startBroadcast, stopBroadcast, type FigureResult, type RunContext, type Timings,
+  cpuWindows,
+  createCall,
+  sleep,
+  startBroadcast,
+  stopBroadcast,
+  type FigureResult,
+  type RunContext,
+  type Timings,
 } from '../lib/scenario.js';
 import { median, pairedRatios, round, summarize } from '../lib/stats.js';
 
@@ -53,7 +60,8 @@ export async function fanOut(ctx: RunContext, t: Timings, pairs: number): Promis
   }
   const ratios = pairedRatios(five, one);
   const slowest = Math.min(...fpsOne, ...fpsFive);
-  const warnings = slowest < 29 ? [`the first destination received as few as ${round(slowest, 1)} fps during a window (not the full 30)`] : [];
+  const warnings =
+    slowest < 29 ? [`the first destination received as few as ${round(slowest, 1)} fps during a window (not the full 30)`] : [];
   const s = summarize(ratios);
   const perDest = rssFive.map((x, i) => (x - rssOne[i]!) / 4 / 2 ** 20);
   const m = summarize(perDest);
@@ -70,7 +78,8 @@ export async function fanOut(ctx: RunContext, t: Timings, pairs: number): Promis
       method: `${pairs} pair(s) of ${t.windowS} s windows on one running broadcast: 1 destination, then 4 more joined (all to nginx-rtmp), then back to 1; ratio per pair`,
       ...(warnings.length ? { warnings } : {}),
       details: {
-        oneDestinationCores: one.map((x) => round(x)), fiveDestinationsCores: five.map((x) => round(x)),
+        oneDestinationCores: one.map((x) => round(x)),
+        fiveDestinationsCores: five.map((x) => round(x)),
         firstDestinationFps: { one: fpsOne.map((x) => round(x, 1)), five: fpsFive.map((x) => round(x, 1)) },
       },
     },
@@ -82,8 +91,13 @@ export async function fanOut(ctx: RunContext, t: Timings, pairs: number): Promis
       summary: { ...m, samples: m.samples.map((x) => round(x, 1)) },
       met: null,
       against: `1 destination: ${Math.round(median(rssOne) / 2 ** 20)} MiB`,
-      method: 'resident memory of the service tree (Node + ffmpeg, VmRSS; median of one reading a second over each window) with 5 destinations minus that with 1, divided by 4',
-      details: { rssOneMiB: rssOne.map((x) => round(x / 2 ** 20, 1)), rssFiveMiB: rssFive.map((x) => round(x / 2 ** 20, 1)), medianOneMiB: round(median(rssOne) / 2 ** 20, 1) },
+      method:
+        'resident memory of the service tree (Node + ffmpeg, VmRSS; median of one reading a second over each window) with 5 destinations minus that with 1, divided by 4',
+      details: {
+        rssOneMiB: rssOne.map((x) => round(x / 2 ** 20, 1)),
+        rssFiveMiB: rssFive.map((x) => round(x / 2 ** 20, 1)),
+        medianOneMiB: round(median(rssOne) / 2 ** 20, 1),
+      },
     },
   ];
 }

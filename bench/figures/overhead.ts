@@ -8,8 +8,18 @@ import { startBaseline } from '../lib/baseline.js';
 import { FlvFollower } from '../lib/flv.js';
 import { sampleTree, type TreeSample } from '../lib/proc.js';
 import {
-  cpuWindows, createCall, notMeasured, sleep, startBroadcast, stopBroadcast, waitQuiet, whipLeave,
-  type FigureResult, type Quality, type RunContext, type Timings,
+  cpuWindows,
+  createCall,
+  notMeasured,
+  sleep,
+  startBroadcast,
+  stopBroadcast,
+  waitQuiet,
+  whipLeave,
+  type FigureResult,
+  type Quality,
+  type RunContext,
+  type Timings,
 } from '../lib/scenario.js';
 import { median, pairedRatios, round, summarize } from '../lib/stats.js';
 
@@ -58,10 +68,15 @@ export async function measureService(ctx: RunContext, quality: Quality, t: Timin
   try {
     for (let i = 0; i < participants; i++) {
       const token = service.client.generateUserToken({ user_id: members[i]!, validity_in_seconds: 3600 });
-      publishers.push(await TestPublisher.start({
-        url: service.whipUrl('default', tag), token, color: COLOURS[i % COLOURS.length]!, size: { width: 640, height: 360 },
-        toneHz: 300 + 100 * i,
-      }));
+      publishers.push(
+        await TestPublisher.start({
+          url: service.whipUrl('default', tag),
+          token,
+          color: COLOURS[i % COLOURS.length]!,
+          size: { width: 640, height: 360 },
+          toneHz: 300 + 100 * i,
+        }),
+      );
     }
     const follower = new FlvFollower(ctx.ingest.recordingPath(tag), 20);
     try {
@@ -83,7 +98,16 @@ export async function measureService(ctx: RunContext, quality: Quality, t: Timin
   }
 }
 
-function ratioFigure(id: string, title: string, service: CpuRun, baseline: CpuRun, target: string | undefined, limit: number | undefined, method: string, staticBaseline?: CpuRun): FigureResult {
+function ratioFigure(
+  id: string,
+  title: string,
+  service: CpuRun,
+  baseline: CpuRun,
+  target: string | undefined,
+  limit: number | undefined,
+  method: string,
+  staticBaseline?: CpuRun,
+): FigureResult {
   const extra: Record<string, unknown> = {};
   if (staticBaseline) {
     const m = median(staticBaseline.cpuPerS);
@@ -92,8 +116,12 @@ function ratioFigure(id: string, title: string, service: CpuRun, baseline: CpuRu
   }
   const ratios = pairedRatios(service.cpuPerS, baseline.cpuPerS);
   const warnings: string[] = [];
-  if (service.ingestFps < MIN_FULL_FPS) warnings.push(`the service delivered ${service.ingestFps} fps at the ingest during the measurement (not the full 30), so its CPU covers fewer frames`);
-  if (baseline.ingestFps < MIN_FULL_FPS) warnings.push(`the baseline delivered ${baseline.ingestFps} fps at the ingest during the measurement (not the full 30)`);
+  if (service.ingestFps < MIN_FULL_FPS)
+    warnings.push(
+      `the service delivered ${service.ingestFps} fps at the ingest during the measurement (not the full 30), so its CPU covers fewer frames`,
+    );
+  if (baseline.ingestFps < MIN_FULL_FPS)
+    warnings.push(`the baseline delivered ${baseline.ingestFps} fps at the ingest during the measurement (not the full 30)`);
   const s = summarize(ratios);
   return {
     id,
@@ -148,13 +176,18 @@ export async function compositeOverhead(ctx: RunContext, t: Timings): Promise<Fi
       // What can be measured meanwhile: the egress alone (its placeholder picture, no participants).
       ctx.log(`figure 1 (${quality}): service without participants (egress only)`);
       const service = await measureService(ctx, quality, t, `egress-${quality}`, 0);
-      out.push(ratioFigure(
-        `egress_overhead_${quality}30`,
-        `Egress-only overhead, ${quality}30, no participants (background picture)`,
-        service, baseline, undefined, undefined,
-        `${method}; the service shows its layout background (no compositing), so this is the egress pipeline's cost against a harder-to-encode synthetic picture`,
-        still,
-      ));
+      out.push(
+        ratioFigure(
+          `egress_overhead_${quality}30`,
+          `Egress-only overhead, ${quality}30, no participants (background picture)`,
+          service,
+          baseline,
+          undefined,
+          undefined,
+          `${method}; the service shows its layout background (no compositing), so this is the egress pipeline's cost against a harder-to-encode synthetic picture`,
+          still,
+        ),
+      );
     }
   }
   return out;

@@ -20,13 +20,11 @@ export function baselineArgs(quality: Quality, output: string, durationS?: numbe
   if (lastInput < 0 || firstInputOpt < 0 || outIdx !== args.length - 1 || args[outIdx - 1] !== 'flv' || args[outIdx - 2] !== '-f') {
     throw new Error('encoderArgs changed shape: update the baseline');
   }
-  const video = source === 'testsrc2'
-    ? `testsrc2=size=${p.width}x${p.height}:rate=${p.fps}`
-    : `color=c=${source}:size=${p.width}x${p.height}:rate=${p.fps}`;
-  const inputs = [
-    '-re', '-f', 'lavfi', '-i', video,
-    '-re', '-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=${p.audioSampleRate}`,
-  ];
+  const video =
+    source === 'testsrc2'
+      ? `testsrc2=size=${p.width}x${p.height}:rate=${p.fps}`
+      : `color=c=${source}:size=${p.width}x${p.height}:rate=${p.fps}`;
+  const inputs = ['-re', '-f', 'lavfi', '-i', video, '-re', '-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=${p.audioSampleRate}`];
   const head = args.slice(0, firstInputOpt);
   const encode = args.slice(lastInput + 1, outIdx - 2);
   const limit = durationS === undefined ? [] : ['-t', String(durationS)];

@@ -15,7 +15,11 @@ const H = 9;
 export function centreLuma(frame: Buffer): number {
   let sum = 0;
   let n = 0;
-  for (let y = 3; y < 6; y++) for (let x = 6; x < 10; x++) { sum += frame[y * W + x]!; n += 1; }
+  for (let y = 3; y < 6; y++)
+    for (let x = 6; x < 10; x++) {
+      sum += frame[y * W + x]!;
+      n += 1;
+    }
   return sum / n;
 }
 
@@ -42,17 +46,47 @@ export class FlashObserver {
   private bright = false;
   private pending: Buffer = Buffer.alloc(0);
 
-  private constructor(readonly url: string, readonly appUrl: string, readonly streamName: string) {}
+  private constructor(
+    readonly url: string,
+    readonly appUrl: string,
+    readonly streamName: string,
+  ) {}
 
   static async start(): Promise<FlashObserver> {
     const port = await freePort();
     const obs = new FlashObserver(`rtmp://127.0.0.1:${port}/live/flash`, `rtmp://127.0.0.1:${port}/live`, 'flash');
-    const child = spawn(process.env.CALLCAST_FFMPEG || 'ffmpeg', [
-      '-hide_banner', '-loglevel', 'error', '-nostdin',
-      '-flags', 'low_delay', '-threads', '1', '-analyzeduration', '500000',
-      '-listen', '1', '-timeout', '120', '-i', obs.url,
-      '-an', '-vf', `scale=${W}:${H},format=gray`, '-fps_mode', 'passthrough', '-flush_packets', '1', '-f', 'rawvideo', 'pipe:1',
-    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.env.CALLCAST_FFMPEG || 'ffmpeg',
+      [
+        '-hide_banner',
+        '-loglevel',
+        'error',
+        '-nostdin',
+        '-flags',
+        'low_delay',
+        '-threads',
+        '1',
+        '-analyzeduration',
+        '500000',
+        '-listen',
+        '1',
+        '-timeout',
+        '120',
+        '-i',
+        obs.url,
+        '-an',
+        '-vf',
+        `scale=${W}:${H},format=gray`,
+        '-fps_mode',
+        'passthrough',
+        '-flush_packets',
+        '1',
+        '-f',
+        'rawvideo',
+        'pipe:1',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     obs.child = child;
     child.stderr!.resume();
     child.stdout!.on('data', (d: Buffer) => obs.onData(d));
@@ -62,7 +96,13 @@ export class FlashObserver {
     const deadline = Date.now() + 15_000;
     for (;;) {
       const tcp = readFileSync('/proc/net/tcp', 'utf8');
-      if (tcp.split('\n').some((l) => { const c = l.trim().split(/\s+/); return c[1]?.endsWith(`:${hex}`) && c[3] === '0A'; })) break;
+      if (
+        tcp.split('\n').some((l) => {
+          const c = l.trim().split(/\s+/);
+          return c[1]?.endsWith(`:${hex}`) && c[3] === '0A';
+        })
+      )
+        break;
       if (child.exitCode !== null || Date.now() > deadline) throw new Error('the observing ingest did not start');
       await new Promise((r) => setTimeout(r, 50));
     }

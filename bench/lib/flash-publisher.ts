@@ -23,7 +23,10 @@ export interface FlashPublisherOptions {
 }
 
 function loopbackOnly(sdp: string): string {
-  return sdp.split(/\r?\n/).filter((l) => !l.startsWith('a=candidate:') || / 127\.0\.0\.1 /.test(l)).join('\r\n');
+  return sdp
+    .split(/\r?\n/)
+    .filter((l) => !l.startsWith('a=candidate:') || / 127\.0\.0\.1 /.test(l))
+    .join('\r\n');
 }
 
 export class FlashPublisher {
@@ -36,12 +39,17 @@ export class FlashPublisher {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
 
-  private constructor(private readonly pc: RTCPeerConnection, private readonly opts: FlashPublisherOptions) {}
+  private constructor(
+    private readonly pc: RTCPeerConnection,
+    private readonly opts: FlashPublisherOptions,
+  ) {}
 
   static async start(opts: FlashPublisherOptions): Promise<FlashPublisher> {
     const pc = new RTCPeerConnection({
       codecs: {
-        video: [new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000, payloadType: 96, rtcpFeedback: [useNACK(), usePLI()] })],
+        video: [
+          new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000, payloadType: 96, rtcpFeedback: [useNACK(), usePLI()] }),
+        ],
         audio: [],
       },
       headerExtensions: { video: [useSdesMid()] },
@@ -58,7 +66,12 @@ export class FlashPublisher {
       await new Promise<void>((resolve) => {
         if (pc.iceGatheringState === 'complete') return resolve();
         const t = setTimeout(resolve, 5000);
-        pc.iceGatheringStateChange.subscribe((s) => { if (s === 'complete') { clearTimeout(t); resolve(); } });
+        pc.iceGatheringStateChange.subscribe((s) => {
+          if (s === 'complete') {
+            clearTimeout(t);
+            resolve();
+          }
+        });
       });
       const res = await postOffer(opts.url, loopbackOnly(pc.localDescription!.sdp), opts.token);
       if (res.status !== 201) throw new Error(`WHIP POST answered ${res.status}: ${res.body.slice(0, 300)}`);
@@ -69,8 +82,14 @@ export class FlashPublisher {
         if (pc.connectionState === 'connected') return resolve();
         const t = setTimeout(() => reject(new Error(`participant did not connect (${pc.connectionState})`)), 15_000);
         pc.connectionStateChange.subscribe((s) => {
-          if (s === 'connected') { clearTimeout(t); resolve(); }
-          if (s === 'failed') { clearTimeout(t); reject(new Error('participant connection failed')); }
+          if (s === 'connected') {
+            clearTimeout(t);
+            resolve();
+          }
+          if (s === 'failed') {
+            clearTimeout(t);
+            reject(new Error('participant connection failed'));
+          }
         });
       });
       await p.startMedia(track);
@@ -89,15 +108,57 @@ export class FlashPublisher {
     const sock = createSocket('udp4');
     this.socket = sock;
     await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', () => resolve()));
-    sock.on('message', (msg) => { if (!this.closed) track.writeRtp(msg); });
+    sock.on('message', (msg) => {
+      if (!this.closed) track.writeRtp(msg);
+    });
     const port = sock.address().port;
-    const ff = spawn(process.env.CALLCAST_FFMPEG || 'ffmpeg', [
-      '-hide_banner', '-loglevel', 'error', '-nostdin',
-      '-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-s', `${width}x${height}`, '-r', '30', '-i', 'pipe:0',
-      '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-threads', '1', '-lag-in-frames', '0', '-auto-alt-ref', '0',
-      '-error-resilient', '1', '-b:v', '600k', '-g', '60', '-keyint_min', '60', '-pix_fmt', 'yuv420p',
-      '-f', 'rtp', '-payload_type', '96', `rtp://127.0.0.1:${port}?pkt_size=1200`,
-    ], { stdio: ['pipe', 'ignore', 'pipe'] });
+    const ff = spawn(
+      process.env.CALLCAST_FFMPEG || 'ffmpeg',
+      [
+        '-hide_banner',
+        '-loglevel',
+        'error',
+        '-nostdin',
+        '-f',
+        'rawvideo',
+        '-pix_fmt',
+        'yuv420p',
+        '-s',
+        `${width}x${height}`,
+        '-r',
+        '30',
+        '-i',
+        'pipe:0',
+        '-c:v',
+        'libvpx',
+        '-deadline',
+        'realtime',
+        '-cpu-used',
+        '8',
+        '-threads',
+        '1',
+        '-lag-in-frames',
+        '0',
+        '-auto-alt-ref',
+        '0',
+        '-error-resilient',
+        '1',
+        '-b:v',
+        '600k',
+        '-g',
+        '60',
+        '-keyint_min',
+        '60',
+        '-pix_fmt',
+        'yuv420p',
+        '-f',
+        'rtp',
+        '-payload_type',
+        '96',
+        `rtp://127.0.0.1:${port}?pkt_size=1200`,
+      ],
+      { stdio: ['pipe', 'ignore', 'pipe'] },
+    );
     this.ffmpeg = ff;
     ff.stderr!.resume();
     ff.stdin!.on('error', () => undefined);

@@ -43,7 +43,7 @@ export class FlvTagReader {
         const codec = b0 & 0x0f;
         keyframe = b0 >> 4 === 1;
         // AVC (7) and HEVC-in-FLV (12): packet type 1 is a coded frame, 0 a sequence header.
-        isFrame = codec === 7 || codec === 12 ? size >= 2 && this.buf[off + 12] === 1 : (b0 >> 4) !== 5;
+        isFrame = codec === 7 || codec === 12 ? size >= 2 && this.buf[off + 12] === 1 : b0 >> 4 !== 5;
       }
       tags.push({ type, timestamp, isFrame, keyframe });
       off += total;
@@ -63,7 +63,10 @@ export class FlvFollower {
   private readonly scratch = Buffer.alloc(1 << 20);
   private waiters: Array<{ count: number; resolve: () => void }> = [];
 
-  constructor(readonly path: string, pollMs = 5) {
+  constructor(
+    readonly path: string,
+    pollMs = 5,
+  ) {
     this.timer = setInterval(() => this.poll(), pollMs);
   }
 
@@ -97,7 +100,13 @@ export class FlvFollower {
   waitFrames(count: number, timeoutMs: number): Promise<void> {
     if (this.frameTimes.length >= count) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const w = { count, resolve: () => { clearTimeout(t); resolve(); } };
+      const w = {
+        count,
+        resolve: () => {
+          clearTimeout(t);
+          resolve();
+        },
+      };
       const t = setTimeout(() => {
         this.waiters = this.waiters.filter((x) => x !== w);
         reject(new Error(`${this.frameTimes.length} of ${count} video frames arrived within ${timeoutMs} ms`));

@@ -22,7 +22,10 @@ export function parseProcStat(text: string): ProcStat {
   const pid = Number(text.slice(0, open).trim());
   const comm = text.slice(open + 1, close);
   // Fields after the command: state(3) ppid(4) ... utime(14) stime(15) cutime(16) cstime(17).
-  const rest = text.slice(close + 2).trim().split(/\s+/);
+  const rest = text
+    .slice(close + 2)
+    .trim()
+    .split(/\s+/);
   const field = (n: number) => Number(rest[n - 3]);
   return { pid, comm, ticks: field(14) + field(15), childTicks: field(16) + field(17) };
 }

@@ -98,7 +98,9 @@ export function formatTable(figures: readonly FigureResult[]): string {
   const widths = head.map((h, i) => Math.min(i === 1 ? 70 : 80, Math.max(h.length, ...rows.map((r) => r[i]!.length))));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ');
   const warnings = figures.flatMap((f) => (f.warnings ?? []).map((w) => `warning: ${f.id}: ${w}`));
-  return [line(head), widths.map((w) => '-'.repeat(w)).join('-+-'), ...rows.map(line), ...(warnings.length ? ['', ...warnings] : [])].join('\n');
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('-+-'), ...rows.map(line), ...(warnings.length ? ['', ...warnings] : [])].join(
+    '\n',
+  );
 }
 
 function mdEscape(s: string): string {
@@ -111,13 +113,19 @@ export function formatMarkdown(r: RunReport): string {
   const lines: string[] = [];
   lines.push(`Run of ${r.finishedAt} (${r.mode} mode, ${Math.round(r.durationS)} s), commit ${r.commit}.`);
   lines.push('');
-  lines.push(`Machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB RAM, Linux ${m.kernel}; Node ${m.node}; ${m.ffmpeg}; nginx ${m.nginx}.`);
-  lines.push(`Load average (1/5/15 min) at start ${r.loadBefore.join(' / ')}, at end ${r.loadAfter.join(' / ')}, highest 1-min value seen during the run ${r.loadMax}${r.loadMaxBeforeCapacity !== undefined ? ` (${r.loadMaxBeforeCapacity} before the capacity trials, which saturate the machine on purpose)` : ''}.`);
+  lines.push(
+    `Machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB RAM, Linux ${m.kernel}; Node ${m.node}; ${m.ffmpeg}; nginx ${m.nginx}.`,
+  );
+  lines.push(
+    `Load average (1/5/15 min) at start ${r.loadBefore.join(' / ')}, at end ${r.loadAfter.join(' / ')}, highest 1-min value seen during the run ${r.loadMax}${r.loadMaxBeforeCapacity !== undefined ? ` (${r.loadMaxBeforeCapacity} before the capacity trials, which saturate the machine on purpose)` : ''}.`,
+  );
   lines.push('');
   lines.push('| Figure | Median | Spread | Baseline (same run) | Target | Status |');
   lines.push('|---|---|---|---|---|---|');
   for (const f of r.figures) {
-    lines.push(`| ${mdEscape(f.title)} | ${mdEscape(valueText(f))} | ${spreadText(f)} | ${mdEscape(f.against ?? '')} | ${mdEscape(f.target ?? '')} | ${statusText(f)} |`);
+    lines.push(
+      `| ${mdEscape(f.title)} | ${mdEscape(valueText(f))} | ${spreadText(f)} | ${mdEscape(f.against ?? '')} | ${mdEscape(f.target ?? '')} | ${statusText(f)} |`,
+    );
   }
   lines.push('');
   lines.push('How each figure was measured:');

@@ -63,7 +63,11 @@ let callTypeReady = false;
 const hostUser = 'bench-host';
 
 /** A call of the 'default' type with broadcasting enabled, its creator an admin. */
-export async function createCall(client: StreamClient, id: string, members: string[] = []): Promise<ReturnType<StreamClient['video']['call']>> {
+export async function createCall(
+  client: StreamClient,
+  id: string,
+  members: string[] = [],
+): Promise<ReturnType<StreamClient['video']['call']>> {
   if (!callTypeReady) {
     await client.upsertUsers([{ id: hostUser, name: 'Bench host', role: 'admin' }]);
     await client.video.updateCallType({
@@ -138,7 +142,9 @@ export function secondsLeft(ctx: RunContext): number {
 
 /** The service's media processes (its ffmpeg encoders and decoders) running now. */
 export function mediaProcesses(ctx: RunContext): number {
-  return processTree(ctx.service.pid).slice(1).filter((pid) => procComm(pid) === 'ffmpeg').length;
+  return processTree(ctx.service.pid)
+    .slice(1)
+    .filter((pid) => procComm(pid) === 'ffmpeg').length;
 }
 
 /**

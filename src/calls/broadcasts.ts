@@ -80,8 +80,10 @@ export class BroadcastState extends EventEmitter<BroadcastStateEvents> implement
     const cid = loaded.call.cid;
     if (loaded.call.ended_at !== null) throw badRequest(`call ${cid} has ended: broadcasts cannot be started`);
     const settings = effectiveSettings(loaded.callType.settings, loaded.call.settings_override);
-    if (dig(settings, ['broadcasting', 'enabled']) !== true) throw badRequest(`broadcasting is disabled for call ${cid} (settings.broadcasting.enabled)`);
-    if (dig(settings, ['broadcasting', 'rtmp', 'enabled']) !== true) throw badRequest(`RTMP broadcasting is disabled for call ${cid} (settings.broadcasting.rtmp.enabled)`);
+    if (dig(settings, ['broadcasting', 'enabled']) !== true)
+      throw badRequest(`broadcasting is disabled for call ${cid} (settings.broadcasting.enabled)`);
+    if (dig(settings, ['broadcasting', 'rtmp', 'enabled']) !== true)
+      throw badRequest(`RTMP broadcasting is disabled for call ${cid} (settings.broadcasting.rtmp.enabled)`);
     checkDestination(this.destinationPolicy, req.streamUrl, 'broadcasts[0].stream_url');
     const quality = (req.quality ?? (dig(settings, ['broadcasting', 'rtmp', 'quality']) as Quality | undefined) ?? '720p') as Quality;
     const layoutSource = req.layout ?? dig(settings, ['broadcasting', 'rtmp', 'layout']);
@@ -177,7 +179,11 @@ export class BroadcastState extends EventEmitter<BroadcastStateEvents> implement
     if (this.closing) return;
     this.log.warn({ callCid: cid, name, reason }, 'broadcast failed');
     // A state transition that must not be lost: retried until the store is back if it is away.
-    retryWhileUnavailable(() => this.store.removeBroadcast(cid, name), { log: this.log, what: 'failed broadcast removal', abandoned: () => this.closing })
+    retryWhileUnavailable(() => this.store.removeBroadcast(cid, name), {
+      log: this.log,
+      what: 'failed broadcast removal',
+      abandoned: () => this.closing,
+    })
       .then(() => {
         // `error` goes beyond Stream's model (clients ignore unknown fields); the egress words its
         // reasons without stream keys.

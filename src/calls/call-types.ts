@@ -63,9 +63,7 @@ export function updatedCallType(current: CallTypeRecord, changes: CallTypeChange
 
 /** Call types as the API manages them: server-side only. */
 export class CallTypeService {
-  constructor(
-    private readonly deps: { store: Store; access: Access; now?: () => Date },
-  ) {}
+  constructor(private readonly deps: { store: Store; access: Access; now?: () => Date }) {}
 
   private stamp(): string {
     return (this.deps.now?.() ?? new Date()).toISOString();

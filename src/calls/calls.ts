@@ -178,7 +178,9 @@ export class CallService {
 
   /** Fire-and-forget call.updated (after broadcast changes). */
   private emitCallUpdated(cid: string): void {
-    this.publishCallUpdated(cid).catch((err: unknown) => this.log.error({ callCid: cid, err: String(err) }, 'call.updated could not be built'));
+    this.publishCallUpdated(cid).catch((err: unknown) =>
+      this.log.error({ callCid: cid, err: String(err) }, 'call.updated could not be built'),
+    );
   }
 
   // ---- calls --------------------------------------------------------------------------------
@@ -243,7 +245,9 @@ export class CallService {
     const call: CallRecord = {
       ...loaded.call,
       custom: input.custom ?? loaded.call.custom,
-      settings_override: input.settingsOverride ? mergeSettings(loaded.call.settings_override, input.settingsOverride) : loaded.call.settings_override,
+      settings_override: input.settingsOverride
+        ? mergeSettings(loaded.call.settings_override, input.settingsOverride)
+        : loaded.call.settings_override,
       starts_at: input.startsAt ?? loaded.call.starts_at,
       updated_at: this.stamp(),
     };
@@ -268,10 +272,12 @@ export class CallService {
     if (start.hls && !this.hls) throw badRequest('start_hls is not supported by this server');
     if (start.recording && !this.recordings) throw badRequest('start_recording is not supported by this server');
     // A refusal names the flag it answers (start_hls: HLS broadcasting is disabled ...).
-    const naming = (flag: string) => (err: unknown): never => {
-      if (err instanceof ApiError) throw new ApiError(err.status, err.code, `${flag}: ${err.detail}`);
-      throw err;
-    };
+    const naming =
+      (flag: string) =>
+      (err: unknown): never => {
+        if (err instanceof ApiError) throw new ApiError(err.status, err.code, `${flag}: ${err.detail}`);
+        throw err;
+      };
     let startedHls = false;
     if (start.hls && this.hls && !this.hls.active(cid)) {
       await this.hls.start(loaded).catch(naming('start_hls'));
@@ -346,7 +352,10 @@ export class CallService {
     if (remove.length) await this.access.require(principal, loaded.callType, cid, 'remove-call-member');
     const now = this.stamp();
     const unique = dedupeMembers(update);
-    await this.store.ensureUsers(unique.map((m) => m.user_id), now);
+    await this.store.ensureUsers(
+      unique.map((m) => m.user_id),
+      now,
+    );
     const added: MemberRecord[] = [];
     const updated: MemberRecord[] = [];
     const records: MemberRecord[] = [];

@@ -3,13 +3,42 @@
  * what a user may do in a call.
  */
 export const CAPABILITIES = [
-  'block-users', 'change-max-duration', 'create-call', 'create-reaction', 'enable-noise-cancellation', 'end-call',
-  'join-backstage', 'join-call', 'join-ended-call', 'kick-user', 'mute-users', 'pin-for-everyone', 'read-call',
-  'remove-call-member', 'screenshare', 'send-audio', 'send-closed-captions-call', 'send-video', 'start-broadcast-call',
-  'start-closed-captions-call', 'start-frame-record-call', 'start-individual-record-call', 'start-raw-record-call',
-  'start-record-call', 'start-transcription-call', 'stop-broadcast-call', 'stop-closed-captions-call',
-  'stop-frame-record-call', 'stop-individual-record-call', 'stop-raw-record-call', 'stop-record-call',
-  'stop-transcription-call', 'update-call', 'update-call-member', 'update-call-permissions', 'update-call-settings',
+  'block-users',
+  'change-max-duration',
+  'create-call',
+  'create-reaction',
+  'enable-noise-cancellation',
+  'end-call',
+  'join-backstage',
+  'join-call',
+  'join-ended-call',
+  'kick-user',
+  'mute-users',
+  'pin-for-everyone',
+  'read-call',
+  'remove-call-member',
+  'screenshare',
+  'send-audio',
+  'send-closed-captions-call',
+  'send-video',
+  'start-broadcast-call',
+  'start-closed-captions-call',
+  'start-frame-record-call',
+  'start-individual-record-call',
+  'start-raw-record-call',
+  'start-record-call',
+  'start-transcription-call',
+  'stop-broadcast-call',
+  'stop-closed-captions-call',
+  'stop-frame-record-call',
+  'stop-individual-record-call',
+  'stop-raw-record-call',
+  'stop-record-call',
+  'stop-transcription-call',
+  'update-call',
+  'update-call-member',
+  'update-call-permissions',
+  'update-call-settings',
 ] as const;
 export type Capability = (typeof CAPABILITIES)[number];
 
@@ -24,8 +53,16 @@ const MODERATOR = ALL.filter((c) => c !== 'update-call-settings' && c !== 'updat
 // `end-call` is not a plain user's (the reference leaves it open): a user could otherwise end
 // anyone's call; hosts, moderators and admins end calls.
 const DEFAULT_USER = [
-  'create-call', 'read-call', 'join-call', 'join-ended-call', 'send-audio', 'send-video', 'screenshare',
-  'create-reaction', 'enable-noise-cancellation', 'update-call',
+  'create-call',
+  'read-call',
+  'join-call',
+  'join-ended-call',
+  'send-audio',
+  'send-video',
+  'screenshare',
+  'create-reaction',
+  'enable-noise-cancellation',
+  'update-call',
 ];
 const VIEWER = ['read-call', 'join-call', 'create-reaction'];
 

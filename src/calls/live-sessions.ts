@@ -55,9 +55,7 @@ export class LiveSessions {
   private readonly unsubscribe: () => void;
   private readonly offMedia: Array<() => void> = [];
 
-  constructor(
-    private readonly deps: { media: MediaPresence; bus: EventBus; now?: () => Date },
-  ) {
+  constructor(private readonly deps: { media: MediaPresence; bus: EventBus; now?: () => Date }) {
     const { media, bus } = deps;
     const joined = (e: ParticipantEvent) => this.onJoined(e);
     const left = (e: ParticipantEvent) => this.onLeft(e);
@@ -134,25 +132,43 @@ export class LiveSessions {
     let s = this.live.get(e.callCid);
     // A share whose user has no camera session is a participant of the session by itself.
     if (!s && type === 'call.screen_share_started') this.live.set(e.callCid, (s = { id: randomUUID(), startedAt: this.stamp() }));
-    if (s && type === 'call.screen_share_stopped' && this.deps.media.sessionParticipants(e.callCid).length === 0) this.live.delete(e.callCid);
+    if (s && type === 'call.screen_share_stopped' && this.deps.media.sessionParticipants(e.callCid).length === 0)
+      this.live.delete(e.callCid);
     this.deps.bus.publish({
-      type, call_cid: e.callCid, session_id: s?.id, user_id: e.userId,
-      user_session_id: e.participant.user_session_id, participant: e.participant,
+      type,
+      call_cid: e.callCid,
+      session_id: s?.id,
+      user_id: e.userId,
+      user_session_id: e.participant.user_session_id,
+      participant: e.participant,
     });
   }
 
   private onSpeakerChanged({ callCid, dominantSessionId, dominantUserId }: SpeakerChange): void {
-    this.deps.bus.publish({ type: 'call.dominant_speaker_changed', call_cid: callCid, user_session_id: dominantSessionId, user_id: dominantUserId });
+    this.deps.bus.publish({
+      type: 'call.dominant_speaker_changed',
+      call_cid: callCid,
+      user_session_id: dominantSessionId,
+      user_id: dominantUserId,
+    });
   }
 
   private onChanged(callCid: string): void {
     const ps = this.deps.media.participants(callCid);
-    const speaking = ps.filter((p) => p.isSpeaking).map((p) => p.sessionId).sort();
+    const speaking = ps
+      .filter((p) => p.isSpeaking)
+      .map((p) => p.sessionId)
+      .sort();
     const dominant = ps.find((p) => p.isDominantSpeaker)?.sessionId ?? null;
     const key = `${speaking.join(',')}|${dominant ?? ''}`;
     if ((this.lastSpeaking.get(callCid) ?? '|') === key) return;
     if (ps.length === 0) this.lastSpeaking.delete(callCid);
     else this.lastSpeaking.set(callCid, key);
-    this.deps.bus.publish({ type: 'call.speaking_changed', call_cid: callCid, speaking_session_ids: speaking, dominant_speaker_session_id: dominant });
+    this.deps.bus.publish({
+      type: 'call.speaking_changed',
+      call_cid: callCid,
+      speaking_session_ids: speaking,
+      dominant_speaker_session_id: dominant,
+    });
   }
 }

@@ -48,13 +48,19 @@ function parseCondition(key: string, value: unknown, depth: number, budget: Filt
   if (key === '$and' || key === '$or') {
     if (!Array.isArray(value)) throw badRequest(`filter_conditions.${key} must be a list`);
     budget.conditions += value.length;
-    if (budget.conditions > MAX_FILTER_CONDITIONS) throw badRequest(`filter_conditions holds more than ${MAX_FILTER_CONDITIONS} conditions`);
-    return { kind: key === '$and' ? 'and' : 'or', items: value.map((v) => parseCallFilter(v, depth + 1, budget) ?? { kind: 'and', items: [] }) };
+    if (budget.conditions > MAX_FILTER_CONDITIONS)
+      throw badRequest(`filter_conditions holds more than ${MAX_FILTER_CONDITIONS} conditions`);
+    return {
+      kind: key === '$and' ? 'and' : 'or',
+      items: value.map((v) => parseCallFilter(v, depth + 1, budget) ?? { kind: 'and', items: [] }),
+    };
   }
-  if (Array.isArray(value) && value.length > MAX_FILTER_LIST_VALUES) throw badRequest(`filter_conditions.${key} lists more than ${MAX_FILTER_LIST_VALUES} values`);
+  if (Array.isArray(value) && value.length > MAX_FILTER_LIST_VALUES)
+    throw badRequest(`filter_conditions.${key} lists more than ${MAX_FILTER_LIST_VALUES} values`);
   if (isPlainObject(value)) {
     for (const v of Object.values(value)) {
-      if (Array.isArray(v) && v.length > MAX_FILTER_LIST_VALUES) throw badRequest(`filter_conditions.${key} lists more than ${MAX_FILTER_LIST_VALUES} values`);
+      if (Array.isArray(v) && v.length > MAX_FILTER_LIST_VALUES)
+        throw badRequest(`filter_conditions.${key} lists more than ${MAX_FILTER_LIST_VALUES} values`);
     }
   }
   const [op, operand] = operatorOf(key, value);
@@ -99,7 +105,8 @@ function parseCondition(key: string, value: unknown, depth: number, budget: Filt
 function operatorOf(key: string, value: unknown): [string, unknown] {
   if (isPlainObject(value)) {
     const entries = Object.entries(value);
-    if (entries.length !== 1 || !entries[0]![0].startsWith('$')) throw badRequest(`filter_conditions.${key} must be a value or {"$op": value}`);
+    if (entries.length !== 1 || !entries[0]![0].startsWith('$'))
+      throw badRequest(`filter_conditions.${key} must be a value or {"$op": value}`);
     return entries[0]!;
   }
   return ['$eq', value];

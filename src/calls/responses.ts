@@ -44,7 +44,18 @@ export function fullUserResponse(u: UserRecord): JsonObject {
 
 /** A placeholder for a user row that is missing (should not happen: users are ensured on reference). */
 export function unknownUser(id: string, now: string): UserRecord {
-  return { id, role: 'user', name: null, image: null, custom: {}, language: '', teams: [], invisible: false, created_at: now, updated_at: now };
+  return {
+    id,
+    role: 'user',
+    name: null,
+    image: null,
+    custom: {},
+    language: '',
+    teams: [],
+    invisible: false,
+    created_at: now,
+    updated_at: now,
+  };
 }
 
 export function memberResponse(m: MemberRecord, user: UserRecord): JsonObject {

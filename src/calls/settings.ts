@@ -40,7 +40,11 @@ function clone(v: unknown): unknown {
 /** Layout `options` are replaced as a whole (they are one opaque map), not merged. */
 export function mergeSettings(base: JsonObject, patch: JsonObject): JsonObject {
   const merged = deepMerge(base, patch);
-  for (const path of [['broadcasting', 'rtmp', 'layout'], ['broadcasting', 'hls', 'layout'], ['recording', 'layout']]) {
+  for (const path of [
+    ['broadcasting', 'rtmp', 'layout'],
+    ['broadcasting', 'hls', 'layout'],
+    ['recording', 'layout'],
+  ]) {
     const p = dig(patch, path);
     const m = dig(merged, path);
     if (isPlainObject(p) && isPlainObject(m) && p.options !== undefined) m.options = clone(p.options);

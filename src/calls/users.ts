@@ -41,7 +41,16 @@ export function userFromRequest(u: UserRequest, now: string, existing: UserRecor
 /** Extra fields a connecting client sends in `user_details` (name, image, custom...), merged over the stored user. */
 export function userFromDetails(id: string, details: JsonObject, now: string, existing: UserRecord | null): UserRecord {
   const base: UserRecord = existing ?? {
-    id, role: 'user', name: null, image: null, custom: {}, language: '', teams: [], invisible: false, created_at: now, updated_at: now,
+    id,
+    role: 'user',
+    name: null,
+    image: null,
+    custom: {},
+    language: '',
+    teams: [],
+    invisible: false,
+    created_at: now,
+    updated_at: now,
   };
   const next: UserRecord = { ...base, updated_at: now };
   if (typeof details.name === 'string') next.name = details.name;
@@ -146,9 +155,7 @@ export const MAX_USERS_PER_UPDATE = 100;
  * the query, and the user a WebSocket client connects as.
  */
 export class UserService {
-  constructor(
-    private readonly deps: { store: Store; bus: EventBus; now?: () => Date },
-  ) {}
+  constructor(private readonly deps: { store: Store; bus: EventBus; now?: () => Date }) {}
 
   private stamp(): string {
     return (this.deps.now?.() ?? new Date()).toISOString();
@@ -193,11 +200,14 @@ export class UserService {
     }
     if (principal.kind === 'user') {
       const touchesRole = updates.some((u) => u.set?.role !== undefined || u.unset?.includes('role'));
-      if (updates.some((u) => u.id !== principal.userId) || touchesRole) throw notAllowed('users can only update themselves, and not their role');
+      if (updates.some((u) => u.id !== principal.userId) || touchesRole)
+        throw notAllowed('users can only update themselves, and not their role');
     }
     const now = this.stamp();
     const existing = await this.deps.store.getUsers(ids);
-    const records = updates.map((u, i) => applyPartial(existing.get(u.id) ?? userFromRequest({ id: u.id }, now, null), u, `users[${i}]`, now));
+    const records = updates.map((u, i) =>
+      applyPartial(existing.get(u.id) ?? userFromRequest({ id: u.id }, now, null), u, `users[${i}]`, now),
+    );
     await this.deps.store.upsertUsers(records);
     for (const r of records) this.publishUpdated(r);
     return records;

@@ -13,7 +13,14 @@ import { isCapability } from './capabilities.js';
 import { isPlainObject } from './settings.js';
 
 const BOOLEAN_FIELDS: Record<string, string[]> = {
-  audio: ['access_request_enabled', 'hifi_audio_enabled', 'mic_default_on', 'opus_dtx_enabled', 'redundant_coding_enabled', 'speaker_default_on'],
+  audio: [
+    'access_request_enabled',
+    'hifi_audio_enabled',
+    'mic_default_on',
+    'opus_dtx_enabled',
+    'redundant_coding_enabled',
+    'speaker_default_on',
+  ],
   backstage: ['enabled'],
   broadcasting: ['enabled'],
   raw_recording: ['audio_only'],
@@ -44,8 +51,23 @@ const ENUM_FIELDS: Record<string, Record<string, readonly string[]>> = {
 };
 
 const KNOWN_GROUPS = new Set([
-  'audio', 'backstage', 'broadcasting', 'encryption', 'frame_recording', 'geofencing', 'individual_recording', 'ingress',
-  'limits', 'raw_recording', 'recording', 'ring', 'screensharing', 'session', 'thumbnails', 'transcription', 'video',
+  'audio',
+  'backstage',
+  'broadcasting',
+  'encryption',
+  'frame_recording',
+  'geofencing',
+  'individual_recording',
+  'ingress',
+  'limits',
+  'raw_recording',
+  'recording',
+  'ring',
+  'screensharing',
+  'session',
+  'thumbnails',
+  'transcription',
+  'video',
 ]);
 
 /** Validates a layout as sent in settings or a broadcast request. `partial`: name may be absent (merged later). */
@@ -93,7 +115,8 @@ export function validateSettingsPatch(value: unknown, field: string): JsonObject
       }
     }
     if (group === 'geofencing' && body.names !== undefined) {
-      if (!Array.isArray(body.names) || !body.names.every((n) => typeof n === 'string')) throw badRequest(`${g}.names must be a list of strings`);
+      if (!Array.isArray(body.names) || !body.names.every((n) => typeof n === 'string'))
+        throw badRequest(`${g}.names must be a list of strings`);
     }
     if (group === 'recording' && body.layout !== undefined) validateLayout(body.layout, `${g}.layout`, true);
     if (group === 'broadcasting') validateBroadcastingSettings(body, g);
@@ -117,7 +140,8 @@ function validateBroadcastingSettings(body: JsonObject, g: string): void {
     }
     if (hls.quality_tracks !== undefined) {
       const tracks = hls.quality_tracks;
-      if (!Array.isArray(tracks) || tracks.length < 1 || tracks.length > 3) throw badRequest(`${g}.hls.quality_tracks must hold 1 to 3 qualities`);
+      if (!Array.isArray(tracks) || tracks.length < 1 || tracks.length > 3)
+        throw badRequest(`${g}.hls.quality_tracks must hold 1 to 3 qualities`);
       tracks.forEach((t, i) => validateQuality(t, `${g}.hls.quality_tracks[${i}]`));
     }
     if (hls.layout !== undefined) validateLayout(hls.layout, `${g}.hls.layout`, true);
@@ -135,7 +159,6 @@ export function validateGrants(value: unknown, field: string): Record<string, st
   }
   return value as Record<string, string[]>;
 }
-
 
 export interface BroadcastRequest {
   name: string;
@@ -173,7 +196,8 @@ export function validateStreamUrl(value: unknown, field: string): string {
   if (url.protocol !== 'rtmp:' && url.protocol !== 'rtmps:') throw badRequest(`${field} must be an rtmp:// or rtmps:// URL`);
   if (!url.hostname) throw badRequest(`${field} must name a host`);
   // Credentials belong in the stream key, which is kept secret; a URL is shown to readers.
-  if (url.username !== '' || url.password !== '' || /^rtmps?:\/\/[^/]*@/i.test(value)) throw badRequest(`${field} must not carry user:password@ credentials`);
+  if (url.username !== '' || url.password !== '' || /^rtmps?:\/\/[^/]*@/i.test(value))
+    throw badRequest(`${field} must not carry user:password@ credentials`);
   return value;
 }
 

@@ -248,7 +248,12 @@ export class EgressEngine implements BroadcastEngine {
 
   /** Stats of every active destination, with their call and quality. */
   allStats(): EngineDestinationStats[] {
-    return [...this.entries.values()].map((e) => ({ ...e.dest.stats(), degraded: e.group.degraded, callCid: e.spec.callCid, quality: e.spec.quality }));
+    return [...this.entries.values()].map((e) => ({
+      ...e.dest.stats(),
+      degraded: e.group.degraded,
+      callCid: e.spec.callCid,
+      quality: e.spec.quality,
+    }));
   }
 
   /** Stats of every broadcast group (one encode each). */

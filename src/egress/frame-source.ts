@@ -26,7 +26,10 @@ export interface FrameSource {
   close(): void;
 }
 
-export interface AudioSourceStats { underrunSampleFrames: number; droppedSampleFrames: number }
+export interface AudioSourceStats {
+  underrunSampleFrames: number;
+  droppedSampleFrames: number;
+}
 
 export type FrameSourceFactory = (callCid: string, quality: Quality, layout: LayoutSettings) => FrameSource;
 
@@ -63,5 +66,4 @@ export class BackgroundFrameSource implements FrameSource {
   close(): void {}
 }
 
-export const backgroundFrameSourceFactory: FrameSourceFactory = (_callCid, quality, layout) =>
-  new BackgroundFrameSource(quality, layout);
+export const backgroundFrameSourceFactory: FrameSourceFactory = (_callCid, quality, layout) => new BackgroundFrameSource(quality, layout);

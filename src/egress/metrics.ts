@@ -15,22 +15,72 @@ interface Metric {
 
 const DEST_METRICS: Array<Metric & { value: (s: ReturnType<EgressEngine['allStats']>[number]) => number }> = [
   { name: 'callcast_broadcast_bytes_sent_total', help: 'Bytes sent to the destination.', type: 'counter', value: (s) => s.bytesSent },
-  { name: 'callcast_broadcast_video_frames_sent_total', help: 'Video frames sent to the destination.', type: 'counter', value: (s) => s.videoFramesSent },
-  { name: 'callcast_broadcast_audio_frames_sent_total', help: 'Audio frames sent to the destination.', type: 'counter', value: (s) => s.audioFramesSent },
-  { name: 'callcast_broadcast_bitrate_bits_per_second', help: 'Bitrate to the destination over the last seconds.', type: 'gauge', value: (s) => s.bitrate },
-  { name: 'callcast_broadcast_reconnects_total', help: 'Times the destination lost its session and reconnected.', type: 'counter', value: (s) => s.reconnects },
-  { name: 'callcast_broadcast_up', help: '1 while the destination is live, else 0.', type: 'gauge', value: (s) => (s.state === 'live' ? 1 : 0) },
+  {
+    name: 'callcast_broadcast_video_frames_sent_total',
+    help: 'Video frames sent to the destination.',
+    type: 'counter',
+    value: (s) => s.videoFramesSent,
+  },
+  {
+    name: 'callcast_broadcast_audio_frames_sent_total',
+    help: 'Audio frames sent to the destination.',
+    type: 'counter',
+    value: (s) => s.audioFramesSent,
+  },
+  {
+    name: 'callcast_broadcast_bitrate_bits_per_second',
+    help: 'Bitrate to the destination over the last seconds.',
+    type: 'gauge',
+    value: (s) => s.bitrate,
+  },
+  {
+    name: 'callcast_broadcast_reconnects_total',
+    help: 'Times the destination lost its session and reconnected.',
+    type: 'counter',
+    value: (s) => s.reconnects,
+  },
+  {
+    name: 'callcast_broadcast_up',
+    help: '1 while the destination is live, else 0.',
+    type: 'gauge',
+    value: (s) => (s.state === 'live' ? 1 : 0),
+  },
 ];
 
 type GroupStats = BroadcastGroupHealth & { key: string };
 
 const GROUP_METRICS: Array<Metric & { value: (g: GroupStats) => number | null }> = [
   { name: 'callcast_group_ticks_total', help: 'Clock ticks (frames) the group produced.', type: 'counter', value: (g) => g.ticks },
-  { name: 'callcast_group_skipped_ticks_total', help: 'Clock ticks skipped because the process ran late.', type: 'counter', value: (g) => g.skippedTicks },
-  { name: 'callcast_group_dropped_frames_total', help: 'Frames dropped because the encoder did not keep up.', type: 'counter', value: (g) => g.droppedFrames },
-  { name: 'callcast_group_realtime_ratio', help: 'Output media time per wall time over the last window (1 = real time).', type: 'gauge', value: (g) => g.realtimeRatio },
-  { name: 'callcast_group_degraded', help: '1 while the group is behind real time, else 0.', type: 'gauge', value: (g) => (g.degraded ? 1 : 0) },
-  { name: 'callcast_group_encoder_restarts_total', help: 'Encoder processes restarted after a crash.', type: 'counter', value: (g) => g.encoderRestarts },
+  {
+    name: 'callcast_group_skipped_ticks_total',
+    help: 'Clock ticks skipped because the process ran late.',
+    type: 'counter',
+    value: (g) => g.skippedTicks,
+  },
+  {
+    name: 'callcast_group_dropped_frames_total',
+    help: 'Frames dropped because the encoder did not keep up.',
+    type: 'counter',
+    value: (g) => g.droppedFrames,
+  },
+  {
+    name: 'callcast_group_realtime_ratio',
+    help: 'Output media time per wall time over the last window (1 = real time).',
+    type: 'gauge',
+    value: (g) => g.realtimeRatio,
+  },
+  {
+    name: 'callcast_group_degraded',
+    help: '1 while the group is behind real time, else 0.',
+    type: 'gauge',
+    value: (g) => (g.degraded ? 1 : 0),
+  },
+  {
+    name: 'callcast_group_encoder_restarts_total',
+    help: 'Encoder processes restarted after a crash.',
+    type: 'counter',
+    value: (g) => g.encoderRestarts,
+  },
   { name: 'callcast_group_destinations', help: 'Destinations fed by the group.', type: 'gauge', value: (g) => g.destinations },
 ];
 

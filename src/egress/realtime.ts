@@ -77,7 +77,12 @@ export class RealtimeMeter {
 }
 
 /** The next degraded state from the current one and the measured ratio (hysteresis). */
-export function nextDegraded(current: boolean, ratio: number | null, observedMs: number, policy: RealtimePolicy = DEFAULT_REALTIME_POLICY): boolean {
+export function nextDegraded(
+  current: boolean,
+  ratio: number | null,
+  observedMs: number,
+  policy: RealtimePolicy = DEFAULT_REALTIME_POLICY,
+): boolean {
   if (ratio === null || observedMs < policy.warmupMs) return current;
   if (current) return ratio < policy.recoveredAt;
   return ratio < policy.degradedBelow;

@@ -31,7 +31,8 @@ function equalStrings(a: string, b: string): boolean {
 }
 
 export function checkApiKey(given: unknown, apiKey: string): void {
-  if (typeof given !== 'string' || given === '') throw unauthenticated('api_key is missing: add it as the api_key query parameter', ErrorCodes.accessKey);
+  if (typeof given !== 'string' || given === '')
+    throw unauthenticated('api_key is missing: add it as the api_key query parameter', ErrorCodes.accessKey);
   if (!equalStrings(given, apiKey)) throw unauthenticated('api_key not valid', ErrorCodes.accessKey);
 }
 
@@ -86,8 +87,10 @@ function tokenError(err: unknown): ApiError {
     if (err.claim === 'nbf') return unauthenticated('token is not valid yet', ErrorCodes.tokenNotValidYet);
     return unauthenticated(`token claim ${err.claim} is invalid`);
   }
-  if (err instanceof joseErrors.JOSEAlgNotAllowed) return unauthenticated('token signature algorithm must be HS256', ErrorCodes.tokenSignature);
-  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return unauthenticated('token signature is invalid', ErrorCodes.tokenSignature);
+  if (err instanceof joseErrors.JOSEAlgNotAllowed)
+    return unauthenticated('token signature algorithm must be HS256', ErrorCodes.tokenSignature);
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed)
+    return unauthenticated('token signature is invalid', ErrorCodes.tokenSignature);
   return unauthenticated('token is not a valid HS256 JWT', ErrorCodes.tokenSignature);
 }
 

@@ -203,10 +203,13 @@ class ConnectSession {
     if (user.expiresAt !== undefined) {
       // A connection is authorised as long as its token: at expiry, Stream's token-expired error (40).
       const inMs = Math.max(0, user.expiresAt * 1000 - Date.now());
-      this.expiryTimer = setTimeout(() => {
-        this.deps.log.info({ connectionId: this.id, userId: user.id }, 'websocket token expired; closing');
-        this.fail(apiError(40, 401, 'token is expired'), CONNECT_CLOSE_CODES.authFailed, 'token expired');
-      }, Math.min(inMs, 2_147_483_647));
+      this.expiryTimer = setTimeout(
+        () => {
+          this.deps.log.info({ connectionId: this.id, userId: user.id }, 'websocket token expired; closing');
+          this.fail(apiError(40, 401, 'token is expired'), CONNECT_CLOSE_CODES.authFailed, 'token expired');
+        },
+        Math.min(inMs, 2_147_483_647),
+      );
     }
     this.idleTimer = setTimeout(() => {
       this.deps.log.info({ connectionId: this.id, userId: user.id }, 'websocket client silent; closing');

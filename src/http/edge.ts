@@ -84,7 +84,11 @@ export function installHttpConventions(app: FastifyInstance): void {
     // The store is away (PostgreSQL restarting, failing over): the request may be repeated shortly.
     if (err instanceof StoreUnavailableError) {
       request.log.warn({ err: err.message }, 'request answered 503: the store is unavailable');
-      return sendApiError(request, reply.header('retry-after', '5'), new ApiError(503, ErrorCodes.internal, 'the service is temporarily unavailable (store unreachable); retry shortly'));
+      return sendApiError(
+        request,
+        reply.header('retry-after', '5'),
+        new ApiError(503, ErrorCodes.internal, 'the service is temporarily unavailable (store unreachable); retry shortly'),
+      );
     }
     const apiErr = toApiError(err);
     if (apiErr.status >= 500) request.log.error({ err }, 'request failed');

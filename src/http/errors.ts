@@ -38,7 +38,7 @@ export function toApiError(err: unknown): ApiError {
   if (fcode === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || e?.statusCode === 415) {
     return new ApiError(415, ErrorCodes.input, 'unsupported content type: send application/json');
   }
-  if (fcode.startsWith('FST_ERR_CTP') || (err instanceof SyntaxError)) return badRequest('invalid JSON body');
+  if (fcode.startsWith('FST_ERR_CTP') || err instanceof SyntaxError) return badRequest('invalid JSON body');
   if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
     return new ApiError(e.statusCode, ErrorCodes.input, typeof e.message === 'string' ? e.message : 'bad request');
   }

@@ -10,8 +10,7 @@ export type Filter = Record<string, unknown>;
 
 const FIELD_OPERATORS = new Set(['$eq', '$neq', '$gt', '$gte', '$lt', '$lte', '$in', '$contains']);
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Returns undefined when the filter is well formed, else a description of the first problem. */
 export function filterProblem(filter: unknown, path = ''): string | undefined {
@@ -54,15 +53,24 @@ function fieldMatches(actual: unknown, condition: unknown): boolean {
   if (!isPlainObject(condition)) return equal(actual, condition);
   return Object.entries(condition).every(([op, operand]) => {
     switch (op) {
-      case '$eq': return equal(actual, operand);
-      case '$neq': return !equal(actual, operand);
-      case '$gt': return compare(actual, operand, (d) => d > 0);
-      case '$gte': return compare(actual, operand, (d) => d >= 0);
-      case '$lt': return compare(actual, operand, (d) => d < 0);
-      case '$lte': return compare(actual, operand, (d) => d <= 0);
-      case '$in': return Array.isArray(operand) && operand.some((v) => equal(actual, v));
-      case '$contains': return Array.isArray(actual) && actual.some((v) => equal(v, operand));
-      default: return false;
+      case '$eq':
+        return equal(actual, operand);
+      case '$neq':
+        return !equal(actual, operand);
+      case '$gt':
+        return compare(actual, operand, (d) => d > 0);
+      case '$gte':
+        return compare(actual, operand, (d) => d >= 0);
+      case '$lt':
+        return compare(actual, operand, (d) => d < 0);
+      case '$lte':
+        return compare(actual, operand, (d) => d <= 0);
+      case '$in':
+        return Array.isArray(operand) && operand.some((v) => equal(actual, v));
+      case '$contains':
+        return Array.isArray(actual) && actual.some((v) => equal(v, operand));
+      default:
+        return false;
     }
   });
 }

@@ -17,19 +17,34 @@ const BAR_GAP = 16;
 /** Smallest share of the canvas height the big tile keeps when the stack must shrink to fit. */
 const MIN_MAIN_SHARE = 0.55;
 
-export interface SpotlightGeometry { main: Rect; bar: Rect[] }
+export interface SpotlightGeometry {
+  main: Rect;
+  bar: Rect[];
+}
 
 /**
  * Spotlight: the big tile for the first participant and up to `limit` bar tiles for the others.
  * `others` is the number of participants after the first.
  */
-export function spotlightGeometry(canvas: CanvasSize, others: number, aspect: number, position: BarPosition, limit: 'dynamic' | number): SpotlightGeometry {
+export function spotlightGeometry(
+  canvas: CanvasSize,
+  others: number,
+  aspect: number,
+  position: BarPosition,
+  limit: 'dynamic' | number,
+): SpotlightGeometry {
   return position === 'top' || position === 'bottom'
     ? horizontalBar(canvas, others, aspect, position, limit)
     : verticalBar(canvas, others, aspect, position, limit);
 }
 
-function horizontalBar(canvas: CanvasSize, others: number, aspect: number, position: 'top' | 'bottom', limit: 'dynamic' | number): SpotlightGeometry {
+function horizontalBar(
+  canvas: CanvasSize,
+  others: number,
+  aspect: number,
+  position: 'top' | 'bottom',
+  limit: 'dynamic' | number,
+): SpotlightGeometry {
   const { width: W, height: H } = canvas;
   const cap = limit === 'dynamic' ? Math.floor((W - 4) / SLOT_W) : limit;
   const k = Math.max(0, Math.min(others, cap));
@@ -66,7 +81,13 @@ function horizontalBar(canvas: CanvasSize, others: number, aspect: number, posit
   return { main: { x: (W - mw) / 2, y: mainY, width: mw, height: mh }, bar };
 }
 
-function verticalBar(canvas: CanvasSize, others: number, aspect: number, position: 'left' | 'right', limit: 'dynamic' | number): SpotlightGeometry {
+function verticalBar(
+  canvas: CanvasSize,
+  others: number,
+  aspect: number,
+  position: 'left' | 'right',
+  limit: 'dynamic' | number,
+): SpotlightGeometry {
   const { width: W, height: H } = canvas;
   const slotH = 2 * INSET + TILE_W / aspect;
   // Deviation: below 600 px of width the reference's 280 px column leaves the big tile less than half

@@ -24,22 +24,43 @@ export interface CustomAction {
 export interface ResolvedOptions {
   video: { backgroundColor: Rgba; scaleMode?: ScaleMode; screenshareScaleMode: ScaleMode };
   logo: {
-    imageUrl?: string; width?: Length; height?: Length;
-    horizontal: HorizontalPosition; vertical: VerticalPosition; marginInline: Length; marginBlock: Length;
+    imageUrl?: string;
+    width?: Length;
+    height?: Length;
+    horizontal: HorizontalPosition;
+    vertical: VerticalPosition;
+    marginInline: Length;
+    marginBlock: Length;
   };
   title: {
-    text?: string; fontSize: number; color: Rgba;
-    horizontal: HorizontalPosition; vertical: VerticalPosition; marginInline: Length; marginBlock: Length;
+    text?: string;
+    fontSize: number;
+    color: Rgba;
+    horizontal: HorizontalPosition;
+    vertical: VerticalPosition;
+    marginInline: Length;
+    marginBlock: Length;
   };
   participant: {
-    aspectRatio?: number; outlineColor: Rgba; outlineWidth: number; borderRadius: Length;
-    placeholderBackground: Rgba; filter?: Filter;
+    aspectRatio?: number;
+    outlineColor: Rgba;
+    outlineWidth: number;
+    borderRadius: Length;
+    placeholderBackground: Rgba;
+    filter?: Filter;
   };
   label: {
-    display: boolean; textColor: Rgba; backgroundColor: Rgba; borderWidth: number; borderColor: Rgba;
+    display: boolean;
+    textColor: Rgba;
+    backgroundColor: Rgba;
+    borderWidth: number;
+    borderColor: Rgba;
     /** top-left, top-right, bottom-right, bottom-left (CSS order) */
     borderRadius: [number, number, number, number];
-    horizontal: HorizontalPosition; vertical: VerticalPosition; marginInline: Length; marginBlock: Length;
+    horizontal: HorizontalPosition;
+    vertical: VerticalPosition;
+    marginInline: Length;
+    marginBlock: Length;
   };
   background: { color: Rgba; image?: string; size?: string; position?: string; repeat?: string };
   forceMirrorParticipants: boolean;
@@ -79,8 +100,10 @@ const fontSize: Parser<number> = (v) => {
 const bool: Parser<boolean> = (v) =>
   typeof v === 'boolean' ? ok(v) : v === 'true' || v === 'false' ? ok(v === 'true') : bad(`${JSON.stringify(v)} is not a boolean`);
 const str: Parser<string> = (v) => (typeof v === 'string' ? ok(v) : bad(`${JSON.stringify(v)} is not a string`));
-const oneOf = <T extends string>(...words: T[]): Parser<T> => (v) =>
-  typeof v === 'string' && (words as string[]).includes(v) ? ok(v as T) : bad(`${JSON.stringify(v)} must be one of ${words.join(', ')}`);
+const oneOf =
+  <T extends string>(...words: T[]): Parser<T> =>
+  (v) =>
+    typeof v === 'string' && (words as string[]).includes(v) ? ok(v as T) : bad(`${JSON.stringify(v)} must be one of ${words.join(', ')}`);
 const hpos = oneOf<HorizontalPosition>('left', 'center', 'right');
 const vpos = oneOf<VerticalPosition>('top', 'center', 'bottom');
 const positiveInt: Parser<number> = (v) => {
@@ -90,7 +113,9 @@ const positiveInt: Parser<number> = (v) => {
 const barLimit: Parser<'dynamic' | number> = (v) => {
   if (v === 'dynamic') return ok('dynamic');
   const n = typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : v;
-  return typeof n === 'number' && Number.isInteger(n) && n >= 0 ? ok(n) : bad(`${JSON.stringify(v)} must be 'dynamic' or a non-negative integer`);
+  return typeof n === 'number' && Number.isInteger(n) && n >= 0
+    ? ok(n)
+    : bad(`${JSON.stringify(v)} must be 'dynamic' or a non-negative integer`);
 };
 const url: Parser<string> = (v) =>
   typeof v === 'string' && /^(https?:|data:)/i.test(v.trim()) ? ok(v.trim()) : bad(`${JSON.stringify(v)} is not an http(s) or data: URL`);
@@ -151,8 +176,7 @@ const customActions: Parser<CustomAction[]> = (v) => {
   return ok(out);
 };
 
-const logoSize: Parser<Length | undefined> = (v) =>
-  v === 'initial' || v === 'auto' ? ok(undefined) : length(v);
+const logoSize: Parser<Length | undefined> = (v) => (v === 'initial' || v === 'auto' ? ok(undefined) : length(v));
 
 const ignored: Parser<unknown> = (v) => ok(v);
 
@@ -208,9 +232,9 @@ const PARSERS: Record<string, Parser<unknown>> = {
   'layout.single-participant.presenter_visible': bool,
   'layout.spotlight.participants_bar_position': oneOf<BarPosition>('top', 'bottom', 'left', 'right'),
   'layout.spotlight.participants_bar_limit': barLimit,
-  'custom_actions': customActions,
-  'custom_layout_override': str,
-  'custom_screen_share_layout_override': str,
+  custom_actions: customActions,
+  custom_layout_override: str,
+  custom_screen_share_layout_override: str,
   'debug.show_timestamp': bool,
 };
 

@@ -32,7 +32,10 @@ export interface LayoutParticipant {
 type Comparator = (a: LayoutParticipant, b: LayoutParticipant) => number;
 
 /** Sorts `true` first. */
-const flag = (get: (p: LayoutParticipant) => boolean): Comparator => (a, b) => Number(get(b)) - Number(get(a));
+const flag =
+  (get: (p: LayoutParticipant) => boolean): Comparator =>
+  (a, b) =>
+    Number(get(b)) - Number(get(a));
 
 const pinned: Comparator = (a, b) => {
   if (a.pinnedAt !== undefined && b.pinnedAt !== undefined) return b.pinnedAt - a.pinnedAt; // recent pins first
@@ -42,8 +45,7 @@ const dominant = flag((p) => p.isDominantSpeaker);
 const speaking = flag((p) => p.isSpeaking);
 const video = flag((p) => p.hasVideo);
 const audio = flag((p) => p.hasAudio);
-const joinOrder: Comparator = (a, b) =>
-  a.joinedAt - b.joinedAt || (a.sessionId < b.sessionId ? -1 : a.sessionId > b.sessionId ? 1 : 0);
+const joinOrder: Comparator = (a, b) => a.joinedAt - b.joinedAt || (a.sessionId < b.sessionId ? -1 : a.sessionId > b.sessionId ? 1 : 0);
 
 function chain(...comparators: Comparator[]): Comparator {
   return (a, b) => {
@@ -117,7 +119,12 @@ export function applyParticipantFilter(ps: readonly LayoutParticipant[], filter:
 export function initialsOf(p: Pick<LayoutParticipant, 'name' | 'userId'>): string {
   const source = (p.name && p.name.trim()) || p.userId.trim();
   if (!source) return '';
-  return source.split(/\s+/).slice(0, 2).map((w) => [...w][0] ?? '').join('').toUpperCase();
+  return source
+    .split(/\s+/)
+    .slice(0, 2)
+    .map((w) => [...w][0] ?? '')
+    .join('')
+    .toUpperCase();
 }
 
 /** Stable 32-bit FNV-1a hash, used for deterministic shuffling. */

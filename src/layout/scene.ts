@@ -14,7 +14,14 @@ import { gridGeometry, singleGeometry, spotlightGeometry, type Rect } from './ge
 import { toPx, type Length } from './length.js';
 import { resolveOptions, type HorizontalPosition, type ResolvedOptions, type VerticalPosition } from './options.js';
 import {
-  anyoneSharing, applyParticipantFilter, gridOrder, initialsOf, singleOrder, spotlightOrder, stableHash, type LayoutParticipant,
+  anyoneSharing,
+  applyParticipantFilter,
+  gridOrder,
+  initialsOf,
+  singleOrder,
+  spotlightOrder,
+  stableHash,
+  type LayoutParticipant,
   type Visibility,
 } from './participants.js';
 import type { CanvasSize, LayoutSettings } from './settings.js';
@@ -25,35 +32,64 @@ export type { Rgba } from './color.js';
 /** The layouts the engine draws ('mobile' and 'dominant-speaker' are single-participant). */
 export type EffectiveLayout = 'spotlight' | 'grid' | 'single-participant';
 
-export interface Anchor { horizontal: HorizontalPosition; vertical: VerticalPosition; marginInline: number; marginBlock: number }
+export interface Anchor {
+  horizontal: HorizontalPosition;
+  vertical: VerticalPosition;
+  marginInline: number;
+  marginBlock: number;
+}
 
 export type SceneItem =
   | { kind: 'background'; color: Rgba; image?: { url: string; size?: string; position?: string; repeat?: string } }
   | {
-    kind: 'tile'; sessionId: string; rect: Rect; radius: number; fit: 'cover' | 'contain'; mirror: boolean;
-    videoBackground: Rgba; hasVideo: boolean;
-  }
+      kind: 'tile';
+      sessionId: string;
+      rect: Rect;
+      radius: number;
+      fit: 'cover' | 'contain';
+      mirror: boolean;
+      videoBackground: Rgba;
+      hasVideo: boolean;
+    }
   | {
-    kind: 'placeholder'; sessionId: string; rect: Rect; radius: number; background: Rgba;
-    /** initials; empty when the participant has neither name nor id ("Video is disabled" is drawn) */
-    initials: string; imageUrl?: string; circleColor: Rgba; circleDiameter: number;
-  }
+      kind: 'placeholder';
+      sessionId: string;
+      rect: Rect;
+      radius: number;
+      background: Rgba;
+      /** initials; empty when the participant has neither name nor id ("Video is disabled" is drawn) */
+      initials: string;
+      imageUrl?: string;
+      circleColor: Rgba;
+      circleDiameter: number;
+    }
   | {
-    kind: 'label'; sessionId: string;
-    /** the largest box the label may take; the renderer shrinks it to the measured text toward `align` */
-    rect: Rect; align: HorizontalPosition; text: string; textColor: Rgba; background: Rgba;
-    /** top-left, top-right, bottom-right, bottom-left */
-    borderRadius: [number, number, number, number]; borderWidth: number; borderColor: Rgba;
-    fontSize: number; paddingInline: number;
-  }
+      kind: 'label';
+      sessionId: string;
+      /** the largest box the label may take; the renderer shrinks it to the measured text toward `align` */
+      rect: Rect;
+      align: HorizontalPosition;
+      text: string;
+      textColor: Rgba;
+      background: Rgba;
+      /** top-left, top-right, bottom-right, bottom-left */
+      borderRadius: [number, number, number, number];
+      borderWidth: number;
+      borderColor: Rgba;
+      fontSize: number;
+      paddingInline: number;
+    }
   | { kind: 'outline'; sessionId: string; rect: Rect; radius: number; color: Rgba; width: number }
   | { kind: 'title'; rect: Rect; text: string; color: Rgba; fontSize: number; align: HorizontalPosition }
   | {
-    kind: 'logo'; url: string;
-    /** null when the size is known only after the image loads: use placeLogo() */
-    rect: Rect | null;
-    width: number | null; height: number | null; anchor: Anchor;
-  };
+      kind: 'logo';
+      url: string;
+      /** null when the size is known only after the image loads: use placeLogo() */
+      rect: Rect | null;
+      width: number | null;
+      height: number | null;
+      anchor: Anchor;
+    };
 
 export interface Scene {
   width: number;
@@ -84,11 +120,16 @@ const DEFAULT_ASPECT: Record<EffectiveLayout, number> = { spotlight: 16 / 9, gri
 
 function effectiveLayout(name: string | undefined): EffectiveLayout {
   switch (name) {
-    case 'grid': return 'grid';
-    case 'single-participant': case 'mobile': case 'dominant-speaker': return 'single-participant';
+    case 'grid':
+      return 'grid';
+    case 'single-participant':
+    case 'mobile':
+    case 'dominant-speaker':
+      return 'single-participant';
     // 'custom' layouts are drawn by an external app, not by this engine; unknown names fall back to
     // spotlight as in the reference.
-    default: return 'spotlight';
+    default:
+      return 'spotlight';
   }
 }
 
@@ -98,7 +139,10 @@ function effectiveLayout(name: string | undefined): EffectiveLayout {
  * (grid, which has no share view, becomes spotlight), and a `layout_override` applies only with
  * `ignore_screenshare`.
  */
-export function resolveLayout(layout: LayoutSettings, participants: readonly LayoutParticipant[]): { layout: EffectiveLayout; options: ResolvedOptions; screenShare: boolean } {
+export function resolveLayout(
+  layout: LayoutSettings,
+  participants: readonly LayoutParticipant[],
+): { layout: EffectiveLayout; options: ResolvedOptions; screenShare: boolean } {
   const raw = layout.options ?? {};
   const base = resolveOptions(raw);
   const context = {
@@ -109,8 +153,8 @@ export function resolveLayout(layout: LayoutSettings, participants: readonly Lay
   const sharing = anyoneSharing(participants);
   const layoutOverride = matching.find((a) => a.action_type === 'layout_override' && (!sharing || a.ignore_screenshare === true));
   const optionOverrides = matching.filter((a) => a.action_type === 'options_override');
-  const options = optionOverrides.length === 0 ? base
-    : resolveOptions(Object.assign({}, raw, ...optionOverrides.map((a) => a.options ?? {})));
+  const options =
+    optionOverrides.length === 0 ? base : resolveOptions(Object.assign({}, raw, ...optionOverrides.map((a) => a.options ?? {})));
   const normal = effectiveLayout(base.customLayoutOverride ?? layout.name);
   if (layoutOverride?.layout !== undefined) {
     // An override that ignores the share draws its layout's normal view.
@@ -132,7 +176,11 @@ const hAlign = (p: HorizontalPosition): 'start' | 'center' | 'end' => (p === 'le
 const vAlign = (p: VerticalPosition): 'start' | 'center' | 'end' => (p === 'top' ? 'start' : p === 'bottom' ? 'end' : 'center');
 
 /** Places a logo whose size depends on its image: height/width from options, the other from the image aspect. */
-export function placeLogo(item: Extract<SceneItem, { kind: 'logo' }>, canvas: CanvasSize, natural: { width: number; height: number }): Rect {
+export function placeLogo(
+  item: Extract<SceneItem, { kind: 'logo' }>,
+  canvas: CanvasSize,
+  natural: { width: number; height: number },
+): Rect {
   if (item.rect) return item.rect;
   const ratio = natural.height > 0 ? natural.width / natural.height : 1;
   const height = item.height ?? (item.width !== null ? item.width / ratio : natural.height);
@@ -141,12 +189,16 @@ export function placeLogo(item: Extract<SceneItem, { kind: 'logo' }>, canvas: Ca
   return {
     x: alignIn(0, canvas.width, width, a.marginInline, hAlign(a.horizontal)),
     y: alignIn(0, canvas.height, height, a.marginBlock, vAlign(a.vertical)),
-    width, height,
+    width,
+    height,
   };
 }
 
 interface TileSpec {
-  participant: LayoutParticipant; rect: Rect; fit: 'cover' | 'contain'; mirror: boolean;
+  participant: LayoutParticipant;
+  rect: Rect;
+  fit: 'cover' | 'contain';
+  mirror: boolean;
   /** the tile shows the participant's screen share rather than its camera */
   share?: boolean;
 }
@@ -159,14 +211,26 @@ function tileItems(spec: TileSpec, o: ResolvedOptions): SceneItem[] {
   const items: SceneItem[] = [];
   // The placeholder is always behind the tile: it shows while the video is missing or not yet decoded.
   items.push({
-    kind: 'placeholder', sessionId, rect, radius, background: o.participant.placeholderBackground,
-    initials: initialsOf(p), ...(p.image ? { imageUrl: p.image } : {}),
-    circleColor: { r: 0x00, g: 0x5f, b: 0xff, a: 255 }, circleDiameter: Math.min(100, 0.8 * Math.min(rect.width, rect.height)),
+    kind: 'placeholder',
+    sessionId,
+    rect,
+    radius,
+    background: o.participant.placeholderBackground,
+    initials: initialsOf(p),
+    ...(p.image ? { imageUrl: p.image } : {}),
+    circleColor: { r: 0x00, g: 0x5f, b: 0xff, a: 255 },
+    circleDiameter: Math.min(100, 0.8 * Math.min(rect.width, rect.height)),
   });
   if (hasVideo) {
     items.push({
-      kind: 'tile', sessionId, rect, radius, fit: spec.fit, mirror: spec.mirror,
-      videoBackground: o.video.backgroundColor, hasVideo: true,
+      kind: 'tile',
+      sessionId,
+      rect,
+      radius,
+      fit: spec.fit,
+      mirror: spec.mirror,
+      videoBackground: o.video.backgroundColor,
+      hasVideo: true,
     });
   }
   return items;
@@ -187,14 +251,23 @@ function labelItem(p: LayoutParticipant, rect: Rect, o: ResolvedOptions, session
   // Unlike the reference (whose label stays bottom-left whatever the position keys say, §11),
   // horizontal_position / vertical_position move the label inside the tile.
   return {
-    kind: 'label', sessionId, align: l.horizontal, text,
+    kind: 'label',
+    sessionId,
+    align: l.horizontal,
+    text,
     rect: {
       x: alignIn(rect.x, rect.width, width, mi, hAlign(l.horizontal)),
       y: alignIn(rect.y, rect.height, height, mb, vAlign(l.vertical)),
-      width, height,
+      width,
+      height,
     },
-    textColor: l.textColor, background: l.backgroundColor, borderRadius: l.borderRadius,
-    borderWidth: l.borderWidth, borderColor: l.borderColor, fontSize: LABEL_FONT, paddingInline: LABEL_PAD_INLINE,
+    textColor: l.textColor,
+    background: l.backgroundColor,
+    borderRadius: l.borderRadius,
+    borderWidth: l.borderWidth,
+    borderColor: l.borderColor,
+    fontSize: LABEL_FONT,
+    paddingInline: LABEL_PAD_INLINE,
   };
 }
 
@@ -202,7 +275,11 @@ function outlineItem(p: LayoutParticipant, rect: Rect, radius: number, o: Resolv
   const w = o.participant.outlineWidth;
   if (!p.isSpeaking || w <= 0) return undefined;
   return {
-    kind: 'outline', sessionId: p.sessionId, width: w, color: o.participant.outlineColor, radius: radius + w,
+    kind: 'outline',
+    sessionId: p.sessionId,
+    width: w,
+    color: o.participant.outlineColor,
+    radius: radius + w,
     rect: { x: rect.x - w, y: rect.y - w, width: rect.width + 2 * w, height: rect.height + 2 * w },
   };
 }
@@ -228,12 +305,21 @@ const PIP_HEIGHT = 180;
 const PIP_MARGIN = 10;
 
 /** Spotlight's share view: the share in the big tile, the presenter's camera first in the bar, then the others. */
-function spotlightShareSpecs(canvas: CanvasSize, all: readonly LayoutParticipant[], drawn: readonly LayoutParticipant[], o: ResolvedOptions, visible: Visibility): TileSpec[] {
+function spotlightShareSpecs(
+  canvas: CanvasSize,
+  all: readonly LayoutParticipant[],
+  drawn: readonly LayoutParticipant[],
+  o: ResolvedOptions,
+  visible: Visibility,
+): TileSpec[] {
   const presenter = presenterOf(all);
   if (!presenter) return [];
   const bar = [
     ...(presenter.shareOnly ? [] : [presenter]),
-    ...spotlightOrder(drawn.filter((p) => p.sessionId !== presenter.sessionId && !p.shareOnly), visible),
+    ...spotlightOrder(
+      drawn.filter((p) => p.sessionId !== presenter.sessionId && !p.shareOnly),
+      visible,
+    ),
   ];
   // participant.aspect_ratio is ignored while a share is on.
   const g = spotlightGeometry(canvas, bar.length, DEFAULT_ASPECT.spotlight, o.spotlight.barPosition, o.spotlight.barLimit);
@@ -249,11 +335,15 @@ function singleShareSpecs(canvas: CanvasSize, all: readonly LayoutParticipant[],
   if (!presenter) return [];
   const { width: W, height: H } = canvas;
   const h = Math.min(H, (W * 3) / 4);
-  const specs: TileSpec[] = [{ participant: presenter, rect: { x: 0, y: (H - h) / 2, width: W, height: h }, fit: shareFit(o), mirror: false, share: true }];
+  const specs: TileSpec[] = [
+    { participant: presenter, rect: { x: 0, y: (H - h) / 2, width: W, height: h }, fit: shareFit(o), mirror: false, share: true },
+  ];
   if (o.single.presenterVisible && !presenter.shareOnly) {
     specs.push({
-      participant: presenter, rect: { x: W - PIP_WIDTH - PIP_MARGIN, y: PIP_MARGIN, width: PIP_WIDTH, height: PIP_HEIGHT },
-      fit: 'cover', mirror: o.forceMirrorParticipants,
+      participant: presenter,
+      rect: { x: W - PIP_WIDTH - PIP_MARGIN, y: PIP_MARGIN, width: PIP_WIDTH, height: PIP_HEIGHT },
+      fit: 'cover',
+      mirror: o.forceMirrorParticipants,
     });
   }
   return specs;
@@ -282,7 +372,11 @@ function logoAndTitle(canvas: CanvasSize, o: ResolvedOptions): SceneItem[] {
     const mb = px(t.marginBlock, W);
     const height = t.fontSize * 1.25;
     items.push({
-      kind: 'title', text: t.text!, color: t.color, fontSize: t.fontSize, align: t.horizontal,
+      kind: 'title',
+      text: t.text!,
+      color: t.color,
+      fontSize: t.fontSize,
+      align: t.horizontal,
       rect: { x: mi, y: alignIn(0, H, height, mb, vAlign(t.vertical)), width: Math.max(0, W - 2 * mi), height },
     });
   }
@@ -290,7 +384,12 @@ function logoAndTitle(canvas: CanvasSize, o: ResolvedOptions): SceneItem[] {
     const l = o.logo;
     const width = l.width ? px(l.width, W) : null;
     const height = l.height ? px(l.height, H) : null;
-    const anchor: Anchor = { horizontal: l.horizontal, vertical: l.vertical, marginInline: px(l.marginInline, W), marginBlock: px(l.marginBlock, W) };
+    const anchor: Anchor = {
+      horizontal: l.horizontal,
+      vertical: l.vertical,
+      marginInline: px(l.marginInline, W),
+      marginBlock: px(l.marginBlock, W),
+    };
     const base = { kind: 'logo' as const, url: l.imageUrl!, width, height, anchor, rect: null };
     const rect = width !== null && height !== null ? placeLogo(base, canvas, { width, height }) : null;
     items.push({ ...base, rect });
@@ -347,17 +446,22 @@ export function composeScene(input: ComposeInput): Scene {
   }
 
   const bgUrl = backgroundImageUrl(o.background.image);
-  const items: SceneItem[] = [{
-    kind: 'background', color: o.background.color,
-    ...(bgUrl ? {
-      image: {
-        url: bgUrl,
-        ...(o.background.size ? { size: o.background.size } : {}),
-        ...(o.background.position ? { position: o.background.position } : {}),
-        ...(o.background.repeat ? { repeat: o.background.repeat } : {}),
-      },
-    } : {}),
-  }];
+  const items: SceneItem[] = [
+    {
+      kind: 'background',
+      color: o.background.color,
+      ...(bgUrl
+        ? {
+            image: {
+              url: bgUrl,
+              ...(o.background.size ? { size: o.background.size } : {}),
+              ...(o.background.position ? { position: o.background.position } : {}),
+              ...(o.background.repeat ? { repeat: o.background.repeat } : {}),
+            },
+          }
+        : {}),
+    },
+  ];
   for (const s of specs) items.push(...tileItems(s, o));
   for (const s of specs) {
     const label = labelItem(s.participant, s.rect, o, s.share ? s.participant.screenShare!.sessionId : s.participant.sessionId);
@@ -372,7 +476,11 @@ export function composeScene(input: ComposeInput): Scene {
   items.push(...logoAndTitle(canvas, o));
   const shuffling = !screenShare && layout === 'single-participant' && o.single.mode === 'shuffle' && drawn.length > 1;
   return {
-    width: canvas.width, height: canvas.height, layout, screenShare, items,
+    width: canvas.width,
+    height: canvas.height,
+    layout,
+    screenShare,
+    items,
     ...(shuffling ? { validUntilMs: (Math.floor(nowMs / SHUFFLE_PERIOD_MS) + 1) * SHUFFLE_PERIOD_MS } : {}),
   };
 }

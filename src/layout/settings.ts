@@ -3,8 +3,16 @@
  * Shared by the control plane (validation, settings resolution) and the egress (canvas size, scene).
  */
 export const QUALITIES = [
-  '360p', '480p', '720p', '1080p', '1440p',
-  'portrait-360x640', 'portrait-480x854', 'portrait-720x1280', 'portrait-1080x1920', 'portrait-1440x2560',
+  '360p',
+  '480p',
+  '720p',
+  '1080p',
+  '1440p',
+  'portrait-360x640',
+  'portrait-480x854',
+  'portrait-720x1280',
+  'portrait-1080x1920',
+  'portrait-1440x2560',
 ] as const;
 export type Quality = (typeof QUALITIES)[number];
 
@@ -21,7 +29,10 @@ export interface LayoutSettings {
   screenshare_layout?: LayoutName;
 }
 
-export interface CanvasSize { width: number; height: number }
+export interface CanvasSize {
+  width: number;
+  height: number;
+}
 
 const CANVAS: Record<Quality, CanvasSize> = {
   '360p': { width: 640, height: 360 },

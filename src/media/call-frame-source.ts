@@ -51,14 +51,21 @@ export class CallFrameSource implements FrameSource {
   private isClosed = false;
   private readonly audioLoss: PcmReadStats = { underrunSampleFrames: 0, droppedSampleFrames: 0 };
 
-  constructor(private readonly callCid: string, quality: Quality, private readonly layout: LayoutSettings, private readonly deps: CallFrameSourceDeps) {
+  constructor(
+    private readonly callCid: string,
+    quality: Quality,
+    private readonly layout: LayoutSettings,
+    private readonly deps: CallFrameSourceDeps,
+  ) {
     this.canvas = canvasFor(quality);
     this.compositor = new FrameCompositor(this.canvas);
     this.refreshScene(Date.now(), true);
   }
 
   /** The scene currently drawn (for diagnostics and tests). */
-  currentScene(): Scene | undefined { return this.scene; }
+  currentScene(): Scene | undefined {
+    return this.scene;
+  }
 
   videoFrame(_ptsMs: number): Buffer {
     const now = Date.now();
@@ -85,7 +92,8 @@ export class CallFrameSource implements FrameSource {
 
   audioSamples(_ptsMs: number, sampleFrames: number): Buffer {
     const inputs: Buffer[] = [];
-    for (const timeline of this.deps.media.audioTimelines(this.callCid).values()) inputs.push(timeline.read(this.consumer, sampleFrames, this.audioLoss));
+    for (const timeline of this.deps.media.audioTimelines(this.callCid).values())
+      inputs.push(timeline.read(this.consumer, sampleFrames, this.audioLoss));
     return mixPcm(inputs, sampleFrames);
   }
 
@@ -113,14 +121,20 @@ export class CallFrameSource implements FrameSource {
     const imagesChanged = this.imagesDirty;
     this.imagesDirty = false;
     const scene = composeScene({
-      canvas: this.canvas, participants: this.deps.media.participants(this.callCid), layout: this.layout, nowMs: now,
+      canvas: this.canvas,
+      participants: this.deps.media.participants(this.callCid),
+      layout: this.layout,
+      nowMs: now,
       ...(this.scene ? { visibleSessionIds: this.visible } : {}),
     });
     const key = JSON.stringify(scene);
     if (!force && !imagesChanged && key === this.sceneKey) return;
     const urls = imageUrls(scene);
     const missing = urls.filter((u) => !this.deps.images.get(u) && !this.deps.images.failure(u));
-    if (missing.length > 0) void this.deps.images.loadAll(missing).then(() => { this.imagesDirty = true; });
+    if (missing.length > 0)
+      void this.deps.images.loadAll(missing).then(() => {
+        this.imagesDirty = true;
+      });
     this.sceneKey = key;
     this.scene = scene;
     this.compositor.setScene(scene, this.deps.images);
@@ -131,14 +145,24 @@ export class CallFrameSource implements FrameSource {
       const rect = rects.get(item.sessionId);
       if (!rect) continue;
       const bg = item.videoBackground;
-      next.set(item.sessionId, { width: rect.width, height: rect.height, fit: item.fit, mirror: item.mirror, background: { r: bg.r, g: bg.g, b: bg.b } });
+      next.set(item.sessionId, {
+        width: rect.width,
+        height: rect.height,
+        fit: item.fit,
+        mirror: item.mirror,
+        background: { r: bg.r, g: bg.g, b: bg.b },
+      });
     }
     // Tiles that went away no longer need frames from this group.
     for (const sessionId of this.tiles.keys()) {
       if (!next.has(sessionId)) this.deps.media.videoDecoder(this.callCid, sessionId)?.want(this.consumer, undefined);
     }
     this.tiles = next;
-    this.visible = [...new Set(scene.items.filter((i) => i.kind === 'tile' || i.kind === 'placeholder').map((i) => (i as { sessionId: string }).sessionId))];
+    this.visible = [
+      ...new Set(
+        scene.items.filter((i) => i.kind === 'tile' || i.kind === 'placeholder').map((i) => (i as { sessionId: string }).sessionId),
+      ),
+    ];
   }
 }
 

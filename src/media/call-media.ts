@@ -116,7 +116,15 @@ export interface PublishResult {
 }
 
 /** Why a participant left: a WHIP DELETE ('left' by default), a connection that ended, the call's end. */
-export type LeaveReason = 'left' | 'connect_timeout' | 'media_timeout' | 'disconnected' | 'connection_failed' | 'closed' | 'call_ended' | (string & {});
+export type LeaveReason =
+  | 'left'
+  | 'connect_timeout'
+  | 'media_timeout'
+  | 'disconnected'
+  | 'connection_failed'
+  | 'closed'
+  | 'call_ended'
+  | (string & {});
 
 export interface ParticipantJoinedEvent {
   callCid: string;
@@ -208,7 +216,11 @@ export class CallMedia extends EventEmitter<CallMediaEvents> {
   async publish(callCid: string, identity: PublisherIdentity, offer: string, source: PublishSource = 'camera'): Promise<PublishResult> {
     if (this.isClosed) throw new Error('the media plane is closed');
     if (this.sessionsOf(identity.userId) >= this.maxSessionsPerUser) {
-      throw new OfferError(429, 'too_many_sessions', `user "${identity.userId}" already holds ${this.maxSessionsPerUser} WHIP sessions (the limit); end one with DELETE first`);
+      throw new OfferError(
+        429,
+        'too_many_sessions',
+        `user "${identity.userId}" already holds ${this.maxSessionsPerUser} WHIP sessions (the limit); end one with DELETE first`,
+      );
     }
     if (source === 'screen_share' && !identity.canScreenshare) {
       throw new OfferError(403, 'forbidden', `user "${identity.userId}" may not share a screen (screenshare)`);
@@ -253,7 +265,10 @@ export class CallMedia extends EventEmitter<CallMediaEvents> {
     }, this.connectTimeoutMs);
     p.connectTimer.unref();
     if (source === 'camera') {
-      this.log.info({ callCid, sessionId, userId: identity.userId, accepted: plan.accepted.map((s) => s.kind) }, 'publisher session opened');
+      this.log.info(
+        { callCid, sessionId, userId: identity.userId, accepted: plan.accepted.map((s) => s.kind) },
+        'publisher session opened',
+      );
     } else {
       this.touch(callCid);
       this.log.info({ callCid, sessionId, userId: identity.userId, accepted: plan.accepted.map((s) => s.kind) }, 'screen share published');

@@ -108,12 +108,17 @@ export class PcmTimeline {
     this.buf = Buffer.alloc(0);
   }
 
-  get writtenFrames(): number { return this.endFrame; }
+  get writtenFrames(): number {
+    return this.endFrame;
+  }
 
   write(pcm: Buffer): void {
     const frames = Math.floor(pcm.length / BYTES_PER_SAMPLE_FRAME);
     if (frames === 0) return;
-    this.buf = this.buf.length === 0 ? Buffer.from(pcm.subarray(0, frames * BYTES_PER_SAMPLE_FRAME)) : Buffer.concat([this.buf, pcm.subarray(0, frames * BYTES_PER_SAMPLE_FRAME)]);
+    this.buf =
+      this.buf.length === 0
+        ? Buffer.from(pcm.subarray(0, frames * BYTES_PER_SAMPLE_FRAME))
+        : Buffer.concat([this.buf, pcm.subarray(0, frames * BYTES_PER_SAMPLE_FRAME)]);
     this.endFrame += frames;
     this.trim();
   }

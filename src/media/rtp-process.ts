@@ -13,12 +13,21 @@ import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import { ffmpegRtpSdp, type MediaKind } from './sdp.js';
 
-export interface RtpCodec { payloadType: number; name: string; clockRate: number; channels?: number; fmtp?: string }
+export interface RtpCodec {
+  payloadType: number;
+  name: string;
+  clockRate: number;
+  channels?: number;
+  fmtp?: string;
+}
 
 function bindUdp(port: number): Promise<Socket | null> {
   return new Promise((resolve) => {
     const s = createSocket('udp4');
-    s.once('error', () => { s.close(); resolve(null); });
+    s.once('error', () => {
+      s.close();
+      resolve(null);
+    });
     s.bind(port, '127.0.0.1', () => resolve(s));
   });
 }
@@ -111,15 +120,30 @@ export class RtpProcess {
     const sdpFile = join(dir, 'track.sdp');
     writeFileSync(sdpFile, ffmpegRtpSdp(options.kind, port, options.codec));
     const args = [
-      '-hide_banner', '-loglevel', 'error', '-nostdin',
-      '-protocol_whitelist', 'file,udp,rtp',
-      '-fflags', '+nobuffer+genpts', '-flags', 'low_delay',
-      '-max_delay', '150000', '-reorder_queue_size', '256',
-      '-analyzeduration', '3000000', '-probesize', '2000000',
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-nostdin',
+      '-protocol_whitelist',
+      'file,udp,rtp',
+      '-fflags',
+      '+nobuffer+genpts',
+      '-flags',
+      'low_delay',
+      '-max_delay',
+      '150000',
+      '-reorder_queue_size',
+      '256',
+      '-analyzeduration',
+      '3000000',
+      '-probesize',
+      '2000000',
       // Exit when no packet arrives for 30 s: a decoder never outlives a crashed server for long
       // (the track decoders start a fresh process if the track resumes).
-      '-rw_timeout', '30000000',
-      '-i', sdpFile,
+      '-rw_timeout',
+      '30000000',
+      '-i',
+      sdpFile,
     ];
     const outputs = options.outputs ?? 1;
     let transport = options.transport ?? 'pipe';
@@ -135,10 +159,13 @@ export class RtpProcess {
     const proc = new RtpProcess(port, dir, child, socket);
     proc.transport = transport;
     let stderr = '';
-    child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2000); });
+    child.stderr?.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-2000);
+    });
     child.on('error', (err) => options.log.warn({ track: options.label, err: err.message }, 'track decoder could not start'));
     child.once('exit', (code, signal) => {
-      if (!proc.isClosed) options.log.warn({ track: options.label, code, signal, stderr: stderr.trim().slice(-500) }, 'track decoder exited');
+      if (!proc.isClosed)
+        options.log.warn({ track: options.label, code, signal, stderr: stderr.trim().slice(-500) }, 'track decoder exited');
       proc.cleanup();
     });
     return proc;
@@ -194,7 +221,13 @@ export class RtpProcess {
       let connected = false;
       const sock = connectUnix({
         path,
-        onread: { buffer, callback: (n: number, buf: Uint8Array) => { onData((buf as Buffer).subarray(0, n)); return true; } },
+        onread: {
+          buffer,
+          callback: (n: number, buf: Uint8Array) => {
+            onData((buf as Buffer).subarray(0, n));
+            return true;
+          },
+        },
       });
       sock.once('connect', () => {
         connected = true;
@@ -203,7 +236,10 @@ export class RtpProcess {
       sock.on('error', () => {
         sock.destroy();
         if (connected || !this.running) return;
-        const timer = setTimeout(() => { this.retryTimers.delete(timer); attempt(); }, SOCKET_RETRY_MS);
+        const timer = setTimeout(() => {
+          this.retryTimers.delete(timer);
+          attempt();
+        }, SOCKET_RETRY_MS);
         this.retryTimers.add(timer);
       });
     };
@@ -232,7 +268,11 @@ export class RtpProcess {
     for (const t of this.retryTimers) clearTimeout(t);
     this.retryTimers.clear();
     for (const s of this.outputSockets) s.destroy();
-    try { this.socket.close(); } catch { /* already closed */ }
+    try {
+      this.socket.close();
+    } catch {
+      /* already closed */
+    }
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
@@ -261,7 +301,11 @@ export class FixedSizeReader {
    * intact until n - 1 further records have been handed out, and a consumer that keeps one longer
    * must copy it.
    */
-  constructor(private readonly size: number, private readonly onRecord: (record: Buffer) => void, options: { recycle?: number } = {}) {
+  constructor(
+    private readonly size: number,
+    private readonly onRecord: (record: Buffer) => void,
+    options: { recycle?: number } = {},
+  ) {
     const n = options.recycle ?? 0;
     if (n >= 2) this.records = Array.from({ length: n }, () => Buffer.allocUnsafe(size));
   }

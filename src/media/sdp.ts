@@ -11,7 +11,13 @@ export const SUPPORTED_CODECS: Record<MediaKind, readonly string[]> = {
   video: ['vp8', 'h264'],
 };
 
-export interface OfferedCodec { payloadType: number; name: string; clockRate: number; channels?: number; fmtp?: string }
+export interface OfferedCodec {
+  payloadType: number;
+  name: string;
+  clockRate: number;
+  channels?: number;
+  fmtp?: string;
+}
 
 export interface OfferedSection {
   index: number;
@@ -27,7 +33,9 @@ export interface OfferedSection {
   usableCodecs: OfferedCodec[];
 }
 
-export interface OfferSummary { sections: OfferedSection[] }
+export interface OfferSummary {
+  sections: OfferedSection[];
+}
 
 /** A reason to refuse an offer, with the HTTP status it maps to. */
 export class OfferError extends Error {
@@ -49,8 +57,10 @@ function splitLines(sdp: string): string[] {
 
 /** Parses and validates an offer. Throws OfferError (400) when it is not a usable SDP offer. */
 export function inspectOffer(sdp: unknown): OfferSummary {
-  if (typeof sdp !== 'string' || sdp.trim() === '') throw new OfferError(400, 'malformed_sdp', 'the request body must be an SDP offer (application/sdp)');
-  if (Buffer.byteLength(sdp) > MAX_SDP_BYTES) throw new OfferError(400, 'malformed_sdp', `the SDP offer is larger than ${MAX_SDP_BYTES} bytes`);
+  if (typeof sdp !== 'string' || sdp.trim() === '')
+    throw new OfferError(400, 'malformed_sdp', 'the request body must be an SDP offer (application/sdp)');
+  if (Buffer.byteLength(sdp) > MAX_SDP_BYTES)
+    throw new OfferError(400, 'malformed_sdp', `the SDP offer is larger than ${MAX_SDP_BYTES} bytes`);
   const lines = splitLines(sdp);
   if (lines[0] !== 'v=0') throw new OfferError(400, 'malformed_sdp', 'the SDP offer must start with "v=0"');
   for (const [i, line] of lines.entries()) {
@@ -63,7 +73,9 @@ export function inspectOffer(sdp: unknown): OfferSummary {
   const finish = () => {
     if (!current) return;
     const { fmts, fmtp } = current;
-    current.codecs = current.codecs.filter((c) => fmts.includes(c.payloadType)).map((c) => ({ ...c, ...(fmtp.has(c.payloadType) ? { fmtp: fmtp.get(c.payloadType)! } : {}) }));
+    current.codecs = current.codecs
+      .filter((c) => fmts.includes(c.payloadType))
+      .map((c) => ({ ...c, ...(fmtp.has(c.payloadType) ? { fmtp: fmtp.get(c.payloadType)! } : {}) }));
     const supported = SUPPORTED_CODECS[current.kind as MediaKind] ?? [];
     current.usableCodecs = current.codecs.filter((c) => supported.includes(c.name.toLowerCase()));
     const { fmts: _f, fmtp: _p, sessionDirection: _s, ...section } = current;
@@ -75,7 +87,17 @@ export function inspectOffer(sdp: unknown): OfferSummary {
       const m = /^m=(\S+) (\d+)(?:\/\d+)? (\S+)((?: \S+)*)$/.exec(line);
       if (!m) throw new OfferError(400, 'malformed_sdp', `malformed media line "${line.slice(0, 80)}"`);
       const fmts = m[4]!.trim().split(' ').filter(Boolean).map(Number);
-      current = { index: sections.length, kind: m[1]!, direction: sessionDirection, port: Number(m[2]), bundleOnly: false, codecs: [], usableCodecs: [], fmts, fmtp: new Map() };
+      current = {
+        index: sections.length,
+        kind: m[1]!,
+        direction: sessionDirection,
+        port: Number(m[2]),
+        bundleOnly: false,
+        codecs: [],
+        usableCodecs: [],
+        fmts,
+        fmtp: new Map(),
+      };
       continue;
     }
     if (line === 'a=bundle-only') {
@@ -90,7 +112,10 @@ export function inspectOffer(sdp: unknown): OfferSummary {
     }
     if (!current) continue;
     let a = /^a=mid:(\S+)$/.exec(line);
-    if (a) { current.mid = a[1]!; continue; }
+    if (a) {
+      current.mid = a[1]!;
+      continue;
+    }
     a = /^a=rtpmap:(\d+) ([^/\s]+)\/(\d+)(?:\/(\d+))?$/.exec(line);
     if (a) {
       current.codecs.push({ payloadType: Number(a[1]), name: a[2]!, clockRate: Number(a[3]), ...(a[4] ? { channels: Number(a[4]) } : {}) });
@@ -101,8 +126,10 @@ export function inspectOffer(sdp: unknown): OfferSummary {
   }
   finish();
   if (sections.length === 0) throw new OfferError(400, 'malformed_sdp', 'the SDP offer has no media sections');
-  if (!lines.some((l) => l.startsWith('a=ice-ufrag:'))) throw new OfferError(400, 'malformed_sdp', 'the SDP offer has no ICE credentials ("a=ice-ufrag")');
-  if (!lines.some((l) => l.startsWith('a=fingerprint:'))) throw new OfferError(400, 'malformed_sdp', 'the SDP offer has no DTLS fingerprint ("a=fingerprint")');
+  if (!lines.some((l) => l.startsWith('a=ice-ufrag:')))
+    throw new OfferError(400, 'malformed_sdp', 'the SDP offer has no ICE credentials ("a=ice-ufrag")');
+  if (!lines.some((l) => l.startsWith('a=fingerprint:')))
+    throw new OfferError(400, 'malformed_sdp', 'the SDP offer has no DTLS fingerprint ("a=fingerprint")');
   return { sections };
 }
 
@@ -111,7 +138,10 @@ export function isSending(section: OfferedSection): boolean {
   return section.direction === 'sendonly' || section.direction === 'sendrecv';
 }
 
-export interface Grants { canSendAudio: boolean; canSendVideo: boolean }
+export interface Grants {
+  canSendAudio: boolean;
+  canSendVideo: boolean;
+}
 
 export interface OfferPlan {
   /** sections accepted for ingest */
@@ -136,7 +166,8 @@ export function planOffer(summary: OfferSummary, grants: Grants): OfferPlan {
     if (s.kind !== 'audio' && s.kind !== 'video') plan.refused.push({ section: s, reason: 'unsupported_kind' });
     else if (s.port === 0 && !s.bundleOnly) plan.refused.push({ section: s, reason: 'disabled' });
     else if (!isSending(s)) plan.refused.push({ section: s, reason: 'not_sending' });
-    else if ((s.kind === 'audio' && !grants.canSendAudio) || (s.kind === 'video' && !grants.canSendVideo)) plan.refused.push({ section: s, reason: 'not_permitted' });
+    else if ((s.kind === 'audio' && !grants.canSendAudio) || (s.kind === 'video' && !grants.canSendVideo))
+      plan.refused.push({ section: s, reason: 'not_permitted' });
     else if (s.usableCodecs.length === 0) plan.refused.push({ section: s, reason: 'no_usable_codec' });
     else plan.accepted.push(s);
   }
@@ -147,7 +178,11 @@ export function planOffer(summary: OfferSummary, grants: Grants): OfferPlan {
     }
     if (plan.refused.some((r) => r.reason === 'no_usable_codec')) {
       const offered = [...new Set(summary.sections.flatMap((s) => s.codecs.map((c) => c.name)))];
-      throw new OfferError(406, 'no_usable_codec', `no usable codec offered (supported: opus audio, VP8 or H264 video; offered: ${offered.join(', ') || 'none'})`);
+      throw new OfferError(
+        406,
+        'no_usable_codec',
+        `no usable codec offered (supported: opus audio, VP8 or H264 video; offered: ${offered.join(', ') || 'none'})`,
+      );
     }
     throw new OfferError(400, 'malformed_sdp', 'the SDP offer sends no audio or video');
   }
@@ -198,7 +233,9 @@ export function acceptBundleOnly(sdp: string): string {
   const bundled = bundledMids(lines);
   // Find the sections (by m-line index) that are bundle-only and bundled.
   const starts: number[] = [];
-  lines.forEach((l, i) => { if (l.startsWith('m=')) starts.push(i); });
+  lines.forEach((l, i) => {
+    if (l.startsWith('m=')) starts.push(i);
+  });
   for (const [n, start] of starts.entries()) {
     const end = starts[n + 1] ?? lines.length;
     const body = lines.slice(start + 1, end);
@@ -218,11 +255,16 @@ export function refuseAnswerSections(sdp: string, mids: ReadonlySet<string>): st
   const eol = sdp.includes('\r\n') ? '\r\n' : '\n';
   const lines = sdp.split(/\r?\n/);
   const starts: number[] = [];
-  lines.forEach((l, i) => { if (l.startsWith('m=')) starts.push(i); });
+  lines.forEach((l, i) => {
+    if (l.startsWith('m=')) starts.push(i);
+  });
   const drop = new Set<number>();
   for (const [n, start] of starts.entries()) {
     const end = starts[n + 1] ?? lines.length;
-    const mid = lines.slice(start + 1, end).map((l) => /^a=mid:(\S+)$/.exec(l)?.[1]).find((m) => m !== undefined);
+    const mid = lines
+      .slice(start + 1, end)
+      .map((l) => /^a=mid:(\S+)$/.exec(l)?.[1])
+      .find((m) => m !== undefined);
     if (mid === undefined || !mids.has(mid)) continue;
     lines[start] = lines[start]!.replace(/^(m=\S+) \d+/, '$1 0');
     for (let i = start + 1; i < end; i++) {
@@ -230,31 +272,49 @@ export function refuseAnswerSections(sdp: string, mids: ReadonlySet<string>): st
       else if (/^a=(candidate:|end-of-candidates)/.test(lines[i]!)) drop.add(i);
     }
   }
-  const out = lines.filter((_l, i) => !drop.has(i)).map((l) => {
-    const g = /^a=group:BUNDLE((?: \S+)*)$/.exec(l);
-    if (!g) return l;
-    const kept = g[1]!.trim().split(' ').filter((m) => m && !mids.has(m));
-    return kept.length > 0 ? `a=group:BUNDLE ${kept.join(' ')}` : undefined;
-  }).filter((l): l is string => l !== undefined);
+  const out = lines
+    .filter((_l, i) => !drop.has(i))
+    .map((l) => {
+      const g = /^a=group:BUNDLE((?: \S+)*)$/.exec(l);
+      if (!g) return l;
+      const kept = g[1]!
+        .trim()
+        .split(' ')
+        .filter((m) => m && !mids.has(m));
+      return kept.length > 0 ? `a=group:BUNDLE ${kept.join(' ')}` : undefined;
+    })
+    .filter((l): l is string => l !== undefined);
   return out.join(eol);
 }
 
 /** Removes candidate lines whose address is not in `keep` (used to advertise only the media host). */
 export function keepCandidates(sdp: string, keep: (address: string) => boolean): string {
   const eol = sdp.includes('\r\n') ? '\r\n' : '\n';
-  return sdp.split(/\r?\n/).filter((line) => {
-    const m = /^a=candidate:\S+ \d+ \S+ \d+ (\S+) \d+/.exec(line);
-    return !m || keep(m[1]!);
-  }).join(eol);
+  return sdp
+    .split(/\r?\n/)
+    .filter((line) => {
+      const m = /^a=candidate:\S+ \d+ \S+ \d+ (\S+) \d+/.exec(line);
+      return !m || keep(m[1]!);
+    })
+    .join(eol);
 }
 
 /** The two-line description ffmpeg needs to read one RTP stream from a local UDP port. */
-export function ffmpegRtpSdp(kind: MediaKind, port: number, codec: { payloadType: number; name: string; clockRate: number; channels?: number; fmtp?: string }): string {
+export function ffmpegRtpSdp(
+  kind: MediaKind,
+  port: number,
+  codec: { payloadType: number; name: string; clockRate: number; channels?: number; fmtp?: string },
+): string {
   const name = codec.name.toLowerCase() === 'opus' ? 'opus' : codec.name.toUpperCase();
   const rtpmap = `a=rtpmap:${codec.payloadType} ${name}/${codec.clockRate}${kind === 'audio' ? `/${codec.channels ?? 2}` : ''}`;
   return [
-    'v=0', 'o=- 0 0 IN IP4 127.0.0.1', 's=callcast track', 'c=IN IP4 127.0.0.1', 't=0 0',
-    `m=${kind} ${port} RTP/AVP ${codec.payloadType}`, rtpmap,
+    'v=0',
+    'o=- 0 0 IN IP4 127.0.0.1',
+    's=callcast track',
+    'c=IN IP4 127.0.0.1',
+    't=0 0',
+    `m=${kind} ${port} RTP/AVP ${codec.payloadType}`,
+    rtpmap,
     ...(codec.fmtp ? [`a=fmtp:${codec.payloadType} ${codec.fmtp}`] : []),
     '',
   ].join('\n');

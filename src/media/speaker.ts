@@ -19,9 +19,17 @@ export interface SpeakerOptions {
 
 export const DEFAULT_SPEAKER_OPTIONS: SpeakerOptions = { speakingDbfs: -45, holdMs: 500, takeoverMs: 1000, smoothingMs: 150 };
 
-interface Track { level: number; lastAt: number | undefined; lastLoudAt: number | undefined; speaking: boolean }
+interface Track {
+  level: number;
+  lastAt: number | undefined;
+  lastLoudAt: number | undefined;
+  speaking: boolean;
+}
 
-export interface SpeakerState { speaking: ReadonlySet<string>; dominant: string | undefined }
+export interface SpeakerState {
+  speaking: ReadonlySet<string>;
+  dominant: string | undefined;
+}
 
 const FLOOR_DBFS = -100;
 
@@ -68,7 +76,10 @@ export class SpeakerDetector {
       t.speaking = t.lastLoudAt !== undefined && nowMs - t.lastLoudAt <= this.options.holdMs;
       if (!t.speaking) continue;
       speaking.add(id);
-      if (t.level > loudestLevel) { loudestLevel = t.level; loudest = id; }
+      if (t.level > loudestLevel) {
+        loudestLevel = t.level;
+        loudest = id;
+      }
     }
     if (loudest === undefined || loudest === this.dominant) {
       this.leader = undefined;

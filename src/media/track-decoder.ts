@@ -39,7 +39,9 @@ export interface VideoOutputSpec {
   background?: Rgb;
 }
 
-export interface DecodedFrame extends I420Frame { at: number }
+export interface DecodedFrame extends I420Frame {
+  at: number;
+}
 
 export function outputKey(spec: VideoOutputSpec): string {
   const bg = spec.background ? `${spec.background.r},${spec.background.g},${spec.background.b}` : '0,0,0';
@@ -54,7 +56,10 @@ function normalize(spec: VideoOutputSpec): VideoOutputSpec {
   return { ...spec, width: even(spec.width), height: even(spec.height) };
 }
 
-const hex = (n: number) => Math.max(0, Math.min(255, Math.round(n))).toString(16).padStart(2, '0');
+const hex = (n: number) =>
+  Math.max(0, Math.min(255, Math.round(n)))
+    .toString(16)
+    .padStart(2, '0');
 
 /** The ffmpeg filter chain that turns decoded pictures into one output spec. */
 export function outputFilter(spec: VideoOutputSpec): string {
@@ -64,8 +69,10 @@ export function outputFilter(spec: VideoOutputSpec): string {
     parts.push(`scale=${w}:${h}:force_original_aspect_ratio=increase:force_divisible_by=2:flags=bilinear`, `crop=${w}:${h}`);
   } else {
     const bg = spec.background ?? { r: 0, g: 0, b: 0 };
-    parts.push(`scale=${w}:${h}:force_original_aspect_ratio=decrease:force_divisible_by=2:flags=bilinear`,
-      `pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2:color=0x${hex(bg.r)}${hex(bg.g)}${hex(bg.b)}`);
+    parts.push(
+      `scale=${w}:${h}:force_original_aspect_ratio=decrease:force_divisible_by=2:flags=bilinear`,
+      `pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2:color=0x${hex(bg.r)}${hex(bg.g)}${hex(bg.b)}`,
+    );
   }
   if (spec.mirror) parts.push('hflip');
   parts.push('setsar=1', 'format=yuv420p');
@@ -73,13 +80,32 @@ export function outputFilter(spec: VideoOutputSpec): string {
 }
 
 /** ffmpeg output arguments for a set of video outputs (by default stdout, then fd 3, 4, ...). */
-export function videoOutputArgs(specs: readonly VideoOutputSpec[], targets: readonly string[][] = specs.map((_, i) => outputTarget('pipe', i))): string[] {
+export function videoOutputArgs(
+  specs: readonly VideoOutputSpec[],
+  targets: readonly string[][] = specs.map((_, i) => outputTarget('pipe', i)),
+): string[] {
   const labels = specs.map((_, i) => `[o${i}]`);
-  const graph = specs.length === 1
-    ? `[0:v]${outputFilter(specs[0]!)}[o0]`
-    : `[0:v]split=${specs.length}${specs.map((_, i) => `[s${i}]`).join('')};${specs.map((s, i) => `[s${i}]${outputFilter(s)}[o${i}]`).join(';')}`;
+  const graph =
+    specs.length === 1
+      ? `[0:v]${outputFilter(specs[0]!)}[o0]`
+      : `[0:v]split=${specs.length}${specs.map((_, i) => `[s${i}]`).join('')};${specs.map((s, i) => `[s${i}]${outputFilter(s)}[o${i}]`).join(';')}`;
   const args = ['-filter_complex', graph];
-  specs.forEach((_, i) => args.push('-map', labels[i]!, '-an', '-fps_mode', 'passthrough', '-flush_packets', '1', '-f', 'rawvideo', '-pix_fmt', 'yuv420p', ...targets[i]!));
+  specs.forEach((_, i) =>
+    args.push(
+      '-map',
+      labels[i]!,
+      '-an',
+      '-fps_mode',
+      'passthrough',
+      '-flush_packets',
+      '1',
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      'yuv420p',
+      ...targets[i]!,
+    ),
+  );
   return args;
 }
 
@@ -88,11 +114,19 @@ type ProcessOptions = Pick<RtpProcessOptions, 'log' | 'label' | 'ffmpegPath'>;
 
 class VideoProcess {
   readonly frames = new Map<string, DecodedFrame>();
-  private constructor(readonly proc: RtpProcess, readonly specs: VideoOutputSpec[]) {}
+  private constructor(
+    readonly proc: RtpProcess,
+    readonly specs: VideoOutputSpec[],
+  ) {}
 
   static async start(codec: RtpCodec, specs: VideoOutputSpec[], run: ProcessOptions, onFrame: () => void): Promise<VideoProcess> {
     const proc = await RtpProcess.start({
-      kind: 'video', codec, outputArgs: (targets) => videoOutputArgs(specs, targets), outputs: specs.length, transport: 'socket', ...run,
+      kind: 'video',
+      codec,
+      outputArgs: (targets) => videoOutputArgs(specs, targets),
+      outputs: specs.length,
+      transport: 'socket',
+      ...run,
     });
     const vp = new VideoProcess(proc, specs);
     specs.forEach((spec, i) => {
@@ -100,10 +134,14 @@ class VideoProcess {
       // Pictures are read into three buffers in turn (no allocation per frame): a frame is only
       // read synchronously by the compositors between two ticks, so two newer ones never arrive
       // while it is in use.
-      const reader = new FixedSizeReader(i420Bytes(spec.width, spec.height), (record) => {
-        vp.frames.set(key, { data: record, width: spec.width, height: spec.height, at: Date.now() });
-        onFrame();
-      }, { recycle: 3 });
+      const reader = new FixedSizeReader(
+        i420Bytes(spec.width, spec.height),
+        (record) => {
+          vp.frames.set(key, { data: record, width: spec.width, height: spec.height, at: Date.now() });
+          onFrame();
+        },
+        { recycle: 3 },
+      );
       proc.onOutput(i, (chunk) => reader.push(chunk));
     });
     return vp;
@@ -242,7 +280,9 @@ export class TrackDecoder extends EventEmitter<TrackDecoderEvents> {
     void this.restart();
   }
 
-  get outputs(): readonly VideoOutputSpec[] { return this.wantedSpecs; }
+  get outputs(): readonly VideoOutputSpec[] {
+    return this.wantedSpecs;
+  }
 
   /**
    * The last decoded frame for `spec` (default: the first wanted output). While a size change is in
@@ -271,7 +311,9 @@ export class TrackDecoder extends EventEmitter<TrackDecoderEvents> {
   }
 
   /** Whether frames stopped coming although the decoder should produce them. */
-  get isStalled(): boolean { return this.stalled; }
+  get isStalled(): boolean {
+    return this.stalled;
+  }
 
   /** Brings the running processes in line with the wanted outputs; one pass at a time. */
   private async restart(): Promise<void> {
@@ -310,10 +352,16 @@ export class TrackDecoder extends EventEmitter<TrackDecoderEvents> {
     }
     try {
       const vp = await VideoProcess.start(this.options.codec, specs, this.process, () => this.onFrame());
-      if (this.isClosed) { await vp.proc.close(); return; }
+      if (this.isClosed) {
+        await vp.proc.close();
+        return;
+      }
       // Before it gets live packets: the packets since the last keyframe, in order.
       if (this.gop && (await vp.proc.whenListening()) && this.gop) for (const packet of this.gop) vp.proc.send(packet);
-      if (this.isClosed) { await vp.proc.close(); return; }
+      if (this.isClosed) {
+        await vp.proc.close();
+        return;
+      }
       if (this.active?.proc.running) {
         this.pending = vp;
         this.pendingSince = Date.now();
@@ -354,7 +402,11 @@ export class TrackDecoder extends EventEmitter<TrackDecoderEvents> {
     const now = Date.now();
     if (!force && now - this.lastKeyframeRequestAt < 1000) return;
     this.lastKeyframeRequestAt = now;
-    try { this.options.requestKeyframe(); } catch { /* the peer may be gone */ }
+    try {
+      this.options.requestKeyframe();
+    } catch {
+      /* the peer may be gone */
+    }
   }
 
   private check(): void {
@@ -419,11 +471,30 @@ export class AudioTrackDecoder {
 
   private async start(): Promise<void> {
     const proc = await RtpProcess.start({
-      kind: 'audio', codec: this.options.codec, log: this.options.log ?? silentLogger, label: this.options.label ?? 'audio',
+      kind: 'audio',
+      codec: this.options.codec,
+      log: this.options.log ?? silentLogger,
+      label: this.options.label ?? 'audio',
       ...(this.options.ffmpegPath ? { ffmpegPath: this.options.ffmpegPath } : {}),
-      outputArgs: ([target]) => ['-vn', '-flush_packets', '1', '-f', 's16le', '-acodec', 'pcm_s16le', '-ar', '48000', '-ac', '2', ...target!],
+      outputArgs: ([target]) => [
+        '-vn',
+        '-flush_packets',
+        '1',
+        '-f',
+        's16le',
+        '-acodec',
+        'pcm_s16le',
+        '-ar',
+        '48000',
+        '-ac',
+        '2',
+        ...target!,
+      ],
     });
-    if (this.isClosed) { await proc.close(); return; }
+    if (this.isClosed) {
+      await proc.close();
+      return;
+    }
     this.proc = proc;
     const reader = new FixedSizeReader(480 * 4, (pcm) => this.options.onPcm(pcm));
     proc.onOutput(0, (d) => reader.push(d));
@@ -431,13 +502,20 @@ export class AudioTrackDecoder {
       if (this.isClosed) return;
       // Idle timeout or a crash: start again (backing off), packets meanwhile are dropped.
       this.restarts += 1;
-      const timer = setTimeout(() => { if (!this.isClosed) void this.start().catch(() => undefined); }, Math.min(10_000, 500 * this.restarts));
+      const timer = setTimeout(
+        () => {
+          if (!this.isClosed) void this.start().catch(() => undefined);
+        },
+        Math.min(10_000, 500 * this.restarts),
+      );
       timer.unref();
     });
   }
 
   /** Resolves once the decoder is listening for packets. */
-  whenReady(): Promise<void> { return this.ready; }
+  whenReady(): Promise<void> {
+    return this.ready;
+  }
 
   feed(packet: Buffer): void {
     this.proc?.send(packet);

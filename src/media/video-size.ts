@@ -3,7 +3,10 @@
  * headers (RFC 6386 §9.1, RTP payload RFC 7741) and H.264 sequence parameter sets (RFC 6184).
  */
 
-export interface VideoSize { width: number; height: number }
+export interface VideoSize {
+  width: number;
+  height: number;
+}
 
 /** Size from a VP8 RTP payload that starts a key frame; null otherwise. */
 export function vp8KeyframeSize(payload: Buffer): VideoSize | null {
@@ -17,7 +20,8 @@ export function vp8KeyframeSize(payload: Buffer): VideoSize | null {
     if (payload.length < 2) return null;
     const x = payload[1]!;
     i = 2;
-    if (x & 0x80) { // PictureID
+    if (x & 0x80) {
+      // PictureID
       if (payload.length <= i) return null;
       i += payload[i]! & 0x80 ? 2 : 1;
     }
@@ -42,26 +46,46 @@ class BitReader {
     this.pos += 1;
     return v;
   }
-  bits(n: number): number { let v = 0; for (let i = 0; i < n; i++) v = v * 2 + this.bit(); return v; }
+  bits(n: number): number {
+    let v = 0;
+    for (let i = 0; i < n; i++) v = v * 2 + this.bit();
+    return v;
+  }
   ue(): number {
     let zeros = 0;
-    while (this.bit() === 0) { zeros += 1; if (zeros > 31) throw new Error('bad exp-golomb'); }
-    return (2 ** zeros - 1) + this.bits(zeros);
+    while (this.bit() === 0) {
+      zeros += 1;
+      if (zeros > 31) throw new Error('bad exp-golomb');
+    }
+    return 2 ** zeros - 1 + this.bits(zeros);
   }
-  se(): number { const k = this.ue(); return k % 2 === 1 ? (k + 1) / 2 : -(k / 2); }
+  se(): number {
+    const k = this.ue();
+    return k % 2 === 1 ? (k + 1) / 2 : -(k / 2);
+  }
 }
 
 function unescapeRbsp(nal: Buffer): Buffer {
   const out: number[] = [];
   for (let i = 0; i < nal.length; i++) {
-    if (i >= 2 && nal[i] === 3 && nal[i - 1] === 0 && nal[i - 2] === 0 && out.length >= 2 && out[out.length - 1] === 0 && out[out.length - 2] === 0) continue;
+    if (
+      i >= 2 &&
+      nal[i] === 3 &&
+      nal[i - 1] === 0 &&
+      nal[i - 2] === 0 &&
+      out.length >= 2 &&
+      out[out.length - 1] === 0 &&
+      out[out.length - 2] === 0
+    )
+      continue;
     out.push(nal[i]!);
   }
   return Buffer.from(out);
 }
 
 function skipScalingList(r: BitReader, size: number): void {
-  let last = 8, next = 8;
+  let last = 8,
+    next = 8;
   for (let j = 0; j < size; j++) {
     if (next !== 0) next = (last + r.se() + 256) % 256;
     last = next === 0 ? last : next;
@@ -81,7 +105,9 @@ export function h264SpsSize(nal: Buffer): VideoSize | null {
     if ([100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135].includes(profile)) {
       chromaFormat = r.ue();
       if (chromaFormat === 3) separateColourPlane = r.bit();
-      r.ue(); r.ue(); r.bit();
+      r.ue();
+      r.ue();
+      r.bit();
       if (r.bit()) {
         for (let i = 0; i < (chromaFormat !== 3 ? 8 : 12); i++) if (r.bit()) skipScalingList(r, i < 6 ? 16 : 64);
       }
@@ -90,18 +116,29 @@ export function h264SpsSize(nal: Buffer): VideoSize | null {
     const pocType = r.ue();
     if (pocType === 0) r.ue();
     else if (pocType === 1) {
-      r.bit(); r.se(); r.se();
+      r.bit();
+      r.se();
+      r.se();
       const n = r.ue();
       for (let i = 0; i < n; i++) r.se();
     }
-    r.ue(); r.bit(); // max_num_ref_frames, gaps
+    r.ue();
+    r.bit(); // max_num_ref_frames, gaps
     const wMbs = r.ue() + 1;
     const hMapUnits = r.ue() + 1;
     const frameMbsOnly = r.bit();
     if (!frameMbsOnly) r.bit();
     r.bit(); // direct_8x8_inference
-    let cl = 0, cr = 0, ct = 0, cb = 0;
-    if (r.bit()) { cl = r.ue(); cr = r.ue(); ct = r.ue(); cb = r.ue(); }
+    let cl = 0,
+      cr = 0,
+      ct = 0,
+      cb = 0;
+    if (r.bit()) {
+      cl = r.ue();
+      cr = r.ue();
+      ct = r.ue();
+      cb = r.ue();
+    }
     const arrayType = separateColourPlane ? 0 : chromaFormat;
     const cropUnitX = arrayType === 0 ? 1 : arrayType === 3 ? 1 : 2;
     const cropUnitY = (arrayType === 0 ? 1 : arrayType === 1 ? 2 : 1) * (2 - frameMbsOnly);

@@ -130,7 +130,10 @@ export function advertisedAnswer(sdp: string, ice: IceHostConfig): string {
   const out: string[] = [];
   for (const line of kept.split(/\r?\n/)) {
     const m = /^(a=candidate:\S+ \d+ \S+ \d+ )(\S+)( \d+ typ host.*)$/.exec(line);
-    if (!m || !isIPv4(m[2]!) || isLoopback(m[2]!)) { out.push(line); continue; }
+    if (!m || !isIPv4(m[2]!) || isLoopback(m[2]!)) {
+      out.push(line);
+      continue;
+    }
     if (host) out.push(`${m[1]}${publicIp}${m[3]}`);
     else out.push(line, `${m[1]!.replace(/^a=candidate:(\S+)/, 'a=candidate:$1n')}${publicIp}${m[3]}`);
   }

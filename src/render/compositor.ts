@@ -17,9 +17,17 @@ import { cornerSprites, overlaySprites, renderBackground, renderBase, type Sprit
 /** A decoded tile picture, at (or clipped to) its tile's pixel rect. */
 export type TileFrame = I420Frame;
 
-interface PlacedSprite { sprite: CompiledSprite; x: number; y: number }
+interface PlacedSprite {
+  sprite: CompiledSprite;
+  x: number;
+  y: number;
+}
 
-interface TileSlot { sessionId: string; rect: Rect; corners: PlacedSprite[] }
+interface TileSlot {
+  sessionId: string;
+  rect: Rect;
+  corners: PlacedSprite[];
+}
 
 const place = (s: Sprite): PlacedSprite => ({ sprite: compileSprite(s.rgba, s.width, s.height), x: s.x, y: s.y });
 
@@ -86,7 +94,8 @@ export class FrameCompositor {
     const frame = this.free.pop() ?? Buffer.allocUnsafe(this.base.length);
     this.base.copy(frame);
     this.lent.add(frame);
-    const W = this.width, H = this.height;
+    const W = this.width,
+      H = this.height;
     for (const tile of this.tiles) {
       const f = tileFrames.get(tile.sessionId);
       if (!f || f.width <= 0 || f.height <= 0 || f.data.length < i420Bytes(f.width, f.height)) continue;
@@ -132,7 +141,8 @@ export function snapScene(scene: Scene): Scene {
     const s = snapped.get(item.sessionId);
     if (!s) return item;
     switch (item.kind) {
-      case 'placeholder': case 'tile':
+      case 'placeholder':
+      case 'tile':
         return { ...item, rect: s.to };
       case 'outline': {
         const w = item.width;
@@ -141,8 +151,10 @@ export function snapScene(scene: Scene): Scene {
       case 'label': {
         // keep the label's distance to the nearest tile edge on each axis
         const r = item.rect;
-        const left = r.x - s.from.x, right = s.from.x + s.from.width - (r.x + r.width);
-        const top = r.y - s.from.y, bottom = s.from.y + s.from.height - (r.y + r.height);
+        const left = r.x - s.from.x,
+          right = s.from.x + s.from.width - (r.x + r.width);
+        const top = r.y - s.from.y,
+          bottom = s.from.y + s.from.height - (r.y + r.height);
         const x = left <= right ? s.to.x + left : s.to.x + s.to.width - right - r.width;
         const y = top <= bottom ? s.to.y + top : s.to.y + s.to.height - bottom - r.height;
         return { ...item, rect: { x, y, width: r.width, height: r.height } };

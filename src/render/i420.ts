@@ -7,15 +7,25 @@ import type { Rgb, Rgba } from '../layout/color.js';
 import type { Rect } from '../layout/scene.js';
 import { allocI420, i420Planes } from './i420-frame.js';
 
-export interface Yuv { y: number; u: number; v: number }
+export interface Yuv {
+  y: number;
+  u: number;
+  v: number;
+}
 
 // BT.601 limited range in 15-bit fixed point, rounded to nearest like swscale:
 // Y = 16 + 219/255 (0.299 R + 0.587 G + 0.114 B), U/V = 128 + 224/255 (...).
 const F = 1 << 15;
 const k = (v: number): number => Math.round(v * F);
-const YR = k((219 / 255) * 0.299), YG = k((219 / 255) * 0.587), YB = k((219 / 255) * 0.114);
-const UR = k((224 / 255) * -0.168736), UG = k((224 / 255) * -0.331264), UB = k((224 / 255) * 0.5);
-const VR = k((224 / 255) * 0.5), VG = k((224 / 255) * -0.418688), VB = k((224 / 255) * -0.081312);
+const YR = k((219 / 255) * 0.299),
+  YG = k((219 / 255) * 0.587),
+  YB = k((219 / 255) * 0.114);
+const UR = k((224 / 255) * -0.168736),
+  UG = k((224 / 255) * -0.331264),
+  UB = k((224 / 255) * 0.5);
+const VR = k((224 / 255) * 0.5),
+  VG = k((224 / 255) * -0.418688),
+  VB = k((224 / 255) * -0.081312);
 const Y_OFF = 16 * F + F / 2;
 const C_OFF = 128 * F + F / 2;
 const yOf = (r: number, g: number, b: number): number => (YR * r + YG * g + YB * b + Y_OFF) >> 15;
@@ -62,10 +72,14 @@ export function rgbaToI420(rgba: Uint8Array, width: number, height: number): Buf
   }
   for (let cy = 0; cy < ch; cy++) {
     for (let cx = 0; cx < cw; cx++) {
-      const x0 = 2 * cx, x1 = Math.min(x0 + 1, width - 1);
-      const y0 = 2 * cy, y1 = Math.min(y0 + 1, height - 1);
-      const a = (y0 * width + x0) * 4, a1 = (y0 * width + x1) * 4;
-      const b = (y1 * width + x0) * 4, b1 = (y1 * width + x1) * 4;
+      const x0 = 2 * cx,
+        x1 = Math.min(x0 + 1, width - 1);
+      const y0 = 2 * cy,
+        y1 = Math.min(y0 + 1, height - 1);
+      const a = (y0 * width + x0) * 4,
+        a1 = (y0 * width + x1) * 4;
+      const b = (y1 * width + x0) * 4,
+        b1 = (y1 * width + x1) * 4;
       const r = (rgba[a]! + rgba[a1]! + rgba[b]! + rgba[b1]! + 2) >> 2;
       const g = (rgba[a + 1]! + rgba[a1 + 1]! + rgba[b + 1]! + rgba[b1 + 1]! + 2) >> 2;
       const bl = (rgba[a + 2]! + rgba[a1 + 2]! + rgba[b + 2]! + rgba[b1 + 2]! + 2) >> 2;
@@ -90,7 +104,9 @@ export function blitI420(dst: Buffer, dstW: number, dstH: number, src: Buffer, s
   const rows = rowViews(src, srcW, srcH, sx, sy, w, h);
   for (let row = 0; row < h; row++) dst.set(rows[row]!, (y0 + sy + row) * dstW + x0 + sx);
   const { chromaWidth: dcw, uOffset: dU, vOffset: dV } = i420Planes(dstW, dstH);
-  const cx = (x0 + sx) >> 1, cy = (y0 + sy) >> 1, ch = h >> 1;
+  const cx = (x0 + sx) >> 1,
+    cy = (y0 + sy) >> 1,
+    ch = h >> 1;
   for (let row = 0; row < ch; row++) {
     const d = (cy + row) * dcw + cx;
     dst.set(rows[h + row]!, dU + d);
@@ -98,7 +114,15 @@ export function blitI420(dst: Buffer, dstW: number, dstH: number, src: Buffer, s
   }
 }
 
-interface RowViews { srcW: number; srcH: number; sx: number; sy: number; w: number; h: number; rows: Uint8Array[] }
+interface RowViews {
+  srcW: number;
+  srcH: number;
+  sx: number;
+  sy: number;
+  w: number;
+  h: number;
+  rows: Uint8Array[];
+}
 
 /**
  * Views of the rows a blit copies (Y rows, then U, then V), made once per source buffer and
@@ -115,7 +139,9 @@ function rowViews(src: Buffer, srcW: number, srcH: number, sx: number, sy: numbe
   const view = (offset: number, length: number) => new Uint8Array(src.buffer, src.byteOffset + offset, length);
   for (let row = 0; row < h; row++) rows.push(view((sy + row) * srcW + sx, w));
   const { chromaWidth: scw, uOffset: sU, vOffset: sV } = i420Planes(srcW, srcH);
-  const csx = sx >> 1, csy = sy >> 1, cw = w >> 1;
+  const csx = sx >> 1,
+    csy = sy >> 1,
+    cw = w >> 1;
   for (let row = 0; row < h >> 1; row++) rows.push(view(sU + (csy + row) * scw + csx, cw));
   for (let row = 0; row < h >> 1; row++) rows.push(view(sV + (csy + row) * scw + csx, cw));
   rowViewCache.set(src, { srcW, srcH, sx, sy, w, h, rows });
@@ -127,9 +153,13 @@ function rowViews(src: Buffer, srcW: number, srcH: number, sx: number, sy: numbe
  * 2x2 block (alpha-weighted), and the runs of non-transparent pixels so blending touches only those.
  */
 export interface CompiledSprite {
-  width: number; height: number;
-  y: Uint8Array; a: Uint8Array;
-  u: Uint8Array; v: Uint8Array; ca: Uint8Array;
+  width: number;
+  height: number;
+  y: Uint8Array;
+  a: Uint8Array;
+  u: Uint8Array;
+  v: Uint8Array;
+  ca: Uint8Array;
   /** [row, x0, x1) triples of luma pixels with alpha > 0 */
   runs: Int32Array;
   /** the same for chroma blocks */
@@ -157,8 +187,11 @@ export function compileSprite(rgba: Uint8Array, sw: number, sh: number): Compile
   const h = sh + (sh & 1);
   const y = new Uint8Array(w * h);
   const a = new Uint8Array(w * h);
-  const cw = w >> 1, ch = h >> 1;
-  const u = new Uint8Array(cw * ch), v = new Uint8Array(cw * ch), ca = new Uint8Array(cw * ch);
+  const cw = w >> 1,
+    ch = h >> 1;
+  const u = new Uint8Array(cw * ch),
+    v = new Uint8Array(cw * ch),
+    ca = new Uint8Array(cw * ch);
   const px = (x: number, yy: number): number => (x < sw && yy < sh ? (yy * sw + x) * 4 : -1);
   for (let yy = 0; yy < sh; yy++) {
     for (let x = 0; x < sw; x++) {
@@ -169,17 +202,30 @@ export function compileSprite(rgba: Uint8Array, sw: number, sh: number): Compile
   }
   for (let cy = 0; cy < ch; cy++) {
     for (let cx = 0; cx < cw; cx++) {
-      let sa = 0, sr = 0, sg = 0, sb = 0;
-      for (const [dx, dy] of [[0, 0], [1, 0], [0, 1], [1, 1]] as const) {
+      let sa = 0,
+        sr = 0,
+        sg = 0,
+        sb = 0;
+      for (const [dx, dy] of [
+        [0, 0],
+        [1, 0],
+        [0, 1],
+        [1, 1],
+      ] as const) {
         const s = px(2 * cx + dx, 2 * cy + dy);
         if (s < 0) continue;
         const al = rgba[s + 3]!;
-        sa += al; sr += rgba[s]! * al; sg += rgba[s + 1]! * al; sb += rgba[s + 2]! * al;
+        sa += al;
+        sr += rgba[s]! * al;
+        sg += rgba[s + 1]! * al;
+        sb += rgba[s + 2]! * al;
       }
       const i = cy * cw + cx;
       ca[i] = (sa + 2) >> 2;
       if (sa > 0) {
-        const r = Math.round(sr / sa), g = Math.round(sg / sa), b = Math.round(sb / sa);
+        const r = Math.round(sr / sa),
+          g = Math.round(sg / sa),
+          b = Math.round(sb / sa);
         u[i] = uOf(r, g, b);
         v[i] = vOf(r, g, b);
       }
@@ -197,21 +243,24 @@ export function blendSprite(dst: Buffer, w: number, h: number, sprite: CompiledS
     const dy = y0 + runs[i]!;
     if (dy < 0 || dy >= h) continue;
     const rowS = runs[i]! * sprite.width;
-    const from = Math.max(runs[i + 1]!, -x0), to = Math.min(runs[i + 2]!, w - x0);
+    const from = Math.max(runs[i + 1]!, -x0),
+      to = Math.min(runs[i + 2]!, w - x0);
     for (let sx = from; sx < to; sx++) {
       const al = sprite.a[rowS + sx]!;
       const d = dy * w + x0 + sx;
-      dst[d] = al === 255 ? sprite.y[rowS + sx]! : dst[d]! + (((sprite.y[rowS + sx]! - dst[d]!) * al + 127) / 255 | 0);
+      dst[d] = al === 255 ? sprite.y[rowS + sx]! : dst[d]! + ((((sprite.y[rowS + sx]! - dst[d]!) * al + 127) / 255) | 0);
     }
   }
   const { chromaWidth: cw, chromaHeight: ch, uOffset: uBase, vOffset: vBase } = i420Planes(w, h);
   const scw = sprite.width >> 1;
-  const cx0 = x0 >> 1, cy0 = y0 >> 1;
+  const cx0 = x0 >> 1,
+    cy0 = y0 >> 1;
   for (let i = 0; i < chromaRuns.length; i += 3) {
     const dy = cy0 + chromaRuns[i]!;
     if (dy < 0 || dy >= ch) continue;
     const rowS = chromaRuns[i]! * scw;
-    const from = Math.max(chromaRuns[i + 1]!, -cx0), to = Math.min(chromaRuns[i + 2]!, cw - cx0);
+    const from = Math.max(chromaRuns[i + 1]!, -cx0),
+      to = Math.min(chromaRuns[i + 2]!, cw - cx0);
     for (let sx = from; sx < to; sx++) {
       const al = sprite.ca[rowS + sx]!;
       const d = dy * cw + cx0 + sx;
@@ -219,15 +268,24 @@ export function blendSprite(dst: Buffer, w: number, h: number, sprite: CompiledS
         dst[uBase + d] = sprite.u[rowS + sx]!;
         dst[vBase + d] = sprite.v[rowS + sx]!;
       } else {
-        dst[uBase + d] = dst[uBase + d]! + (((sprite.u[rowS + sx]! - dst[uBase + d]!) * al + 127) / 255 | 0);
-        dst[vBase + d] = dst[vBase + d]! + (((sprite.v[rowS + sx]! - dst[vBase + d]!) * al + 127) / 255 | 0);
+        dst[uBase + d] = dst[uBase + d]! + ((((sprite.u[rowS + sx]! - dst[uBase + d]!) * al + 127) / 255) | 0);
+        dst[vBase + d] = dst[vBase + d]! + ((((sprite.v[rowS + sx]! - dst[vBase + d]!) * al + 127) / 255) | 0);
       }
     }
   }
 }
 
 /** Alpha-blends an RGBA sprite onto an I420 frame, only where the sprite is not transparent. */
-export function blendRgbaOntoI420(dst: Buffer, w: number, h: number, rgbaSprite: Uint8Array, sw: number, sh: number, x: number, y: number): void {
+export function blendRgbaOntoI420(
+  dst: Buffer,
+  w: number,
+  h: number,
+  rgbaSprite: Uint8Array,
+  sw: number,
+  sh: number,
+  x: number,
+  y: number,
+): void {
   blendSprite(dst, w, h, compileSprite(rgbaSprite, sw, sh), x, y);
 }
 

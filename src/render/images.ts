@@ -120,9 +120,12 @@ export class ImageStore {
     const existing = this.entries.get(url);
     if (existing) return existing.state === 'loading' ? existing.done : Promise.resolve();
     const done = this.fetchAndDecode(url).then(
-      (image) => { this.entries.set(url, { state: 'ready', image }); },
+      (image) => {
+        this.entries.set(url, { state: 'ready', image });
+      },
       (err: unknown) => {
-        const reason = err instanceof Error ? (err.name === 'TimeoutError' || err.name === 'AbortError' ? 'timed out' : err.message) : 'failed';
+        const reason =
+          err instanceof Error ? (err.name === 'TimeoutError' || err.name === 'AbortError' ? 'timed out' : err.message) : 'failed';
         this.entries.set(url, { state: 'failed', reason });
         this.log?.warn({ url: describeUrl(url), reason }, 'image could not be loaded');
       },

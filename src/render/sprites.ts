@@ -9,7 +9,13 @@ import { parseLength, toPx } from '../layout/length.js';
 import { placeLogo, type Rect, type Scene, type SceneItem } from '../layout/scene.js';
 import type { ImageStore } from './images.js';
 
-export interface Sprite { x: number; y: number; width: number; height: number; rgba: Uint8Array }
+export interface Sprite {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  rgba: Uint8Array;
+}
 
 const FONT_FAMILY = 'Inter, Avenir, Helvetica, Arial, "DejaVu Sans", sans-serif';
 
@@ -19,7 +25,9 @@ type Radii = [number, number, number, number];
 /** Rounded rectangle path with per-corner radii (top-left, top-right, bottom-right, bottom-left). */
 export function roundedRectPath(ctx: SKRSContext2D, x: number, y: number, w: number, h: number, radii: Radii | number): void {
   const limit = Math.max(0, Math.min(w, h) / 2);
-  const [tl, tr, br, bl] = (typeof radii === 'number' ? [radii, radii, radii, radii] : radii).map((r) => Math.max(0, Math.min(r, limit))) as Radii;
+  const [tl, tr, br, bl] = (typeof radii === 'number' ? [radii, radii, radii, radii] : radii).map((r) =>
+    Math.max(0, Math.min(r, limit)),
+  ) as Radii;
   ctx.beginPath();
   ctx.moveTo(x + tl, y);
   ctx.lineTo(x + w - tr, y);
@@ -58,7 +66,8 @@ function drawSprite(box: Rect, draw: (ctx: SKRSContext2D) => void): Sprite | und
 }
 
 function cssSize(value: string | undefined, image: Image, area: { width: number; height: number }): { width: number; height: number } {
-  const iw = image.width, ih = image.height;
+  const iw = image.width,
+    ih = image.height;
   const v = (value ?? 'auto').trim().toLowerCase();
   if (v === 'cover' || v === 'contain') {
     const s = v === 'cover' ? Math.max(area.width / iw, area.height / ih) : Math.min(area.width / iw, area.height / ih);
@@ -79,15 +88,21 @@ function cssSize(value: string | undefined, image: Image, area: { width: number;
 }
 
 /** CSS background-position: keywords or lengths/percentages (percentages align the image's point to the area's). */
-function cssPosition(value: string | undefined, size: { width: number; height: number }, area: { width: number; height: number }): { x: number; y: number } {
+function cssPosition(
+  value: string | undefined,
+  size: { width: number; height: number },
+  area: { width: number; height: number },
+): { x: number; y: number } {
   const words = (value ?? '0% 0%').trim().toLowerCase().split(/\s+/);
   let h: string | undefined;
   let v: string | undefined;
   for (const w of words) {
     if (w === 'left' || w === 'right') h = w;
     else if (w === 'top' || w === 'bottom') v = w;
-    else if (w === 'center') { if (h === undefined) h = w; else v = w; }
-    else if (h === undefined) h = w;
+    else if (w === 'center') {
+      if (h === undefined) h = w;
+      else v = w;
+    } else if (h === undefined) h = w;
     else v = w;
   }
   const axis = (t: string | undefined, free: number): number => {
@@ -98,7 +113,8 @@ function cssPosition(value: string | undefined, size: { width: number; height: n
     if (!l) return 0;
     return l.unit === '%' ? (l.value / 100) * free : l.value;
   };
-  const fx = area.width - size.width, fy = area.height - size.height;
+  const fx = area.width - size.width,
+    fy = area.height - size.height;
   return { x: h === undefined && v === undefined ? 0 : axis(h, fx), y: h === undefined && v === undefined ? 0 : axis(v, fy) };
 }
 
@@ -130,7 +146,8 @@ function drawPlaceholder(ctx: SKRSContext2D, item: Item<'placeholder'>, images: 
   ctx.fillStyle = rgbaCss(item.background);
   ctx.fill();
   ctx.clip();
-  const cx = x + width / 2, cy = y + height / 2;
+  const cx = x + width / 2,
+    cy = y + height / 2;
   const d = item.circleDiameter;
   const avatar = item.imageUrl ? images.get(item.imageUrl) : undefined;
   if (avatar) {
@@ -229,7 +246,12 @@ function labelSprite(item: Item<'label'>, canvas: { width: number; height: numbe
     textW = measure.measureText(text).width;
   }
   const width = Math.min(item.rect.width, Math.ceil(textW + chrome));
-  const x = item.align === 'left' ? item.rect.x : item.align === 'right' ? item.rect.x + item.rect.width - width : item.rect.x + (item.rect.width - width) / 2;
+  const x =
+    item.align === 'left'
+      ? item.rect.x
+      : item.align === 'right'
+        ? item.rect.x + item.rect.width - width
+        : item.rect.x + (item.rect.width - width) / 2;
   const rect = { x, y: item.rect.y, width, height: item.rect.height };
   return drawSprite(spriteBox(rect, canvas), (ctx) => {
     roundedRectPath(ctx, rect.x, rect.y, rect.width, rect.height, item.borderRadius);
@@ -237,7 +259,14 @@ function labelSprite(item: Item<'label'>, canvas: { width: number; height: numbe
     ctx.fill();
     if (item.borderWidth > 0 && item.borderColor.a > 0) {
       const b = item.borderWidth;
-      roundedRectPath(ctx, rect.x + b / 2, rect.y + b / 2, rect.width - b, rect.height - b, item.borderRadius.map((r) => Math.max(0, r - b / 2)) as Radii);
+      roundedRectPath(
+        ctx,
+        rect.x + b / 2,
+        rect.y + b / 2,
+        rect.width - b,
+        rect.height - b,
+        item.borderRadius.map((r) => Math.max(0, r - b / 2)) as Radii,
+      );
       ctx.lineWidth = b;
       ctx.strokeStyle = rgbaCss(item.borderColor);
       ctx.stroke();

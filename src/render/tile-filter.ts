@@ -14,7 +14,10 @@ export interface TileFilterInput {
   videoBackground: Rgba;
 }
 
-const hex2 = (n: number): string => Math.max(0, Math.min(255, Math.round(n))).toString(16).padStart(2, '0');
+const hex2 = (n: number): string =>
+  Math.max(0, Math.min(255, Math.round(n)))
+    .toString(16)
+    .padStart(2, '0');
 
 /** The `-vf` value for one tile (sizes must be even; use the compositor's tileRects()). */
 export function tileVideoFilter(t: TileFilterInput): string {

@@ -4,21 +4,13 @@
  * malformed input.
  */
 
-export type Amf0Value =
-  | number
-  | boolean
-  | string
-  | null
-  | undefined
-  | Date
-  | Amf0Value[]
-  | { [key: string]: Amf0Value };
+export type Amf0Value = number | boolean | string | null | undefined | Date | Amf0Value[] | { [key: string]: Amf0Value };
 
 export class Amf0Error extends Error {
   override readonly name = 'Amf0Error';
 }
 
-const enum Marker {
+enum Marker {
   Number = 0x00,
   Boolean = 0x01,
   String = 0x02,

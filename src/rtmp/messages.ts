@@ -111,7 +111,12 @@ export interface ConnectParams {
 
 /** NetConnection.connect, as encoders (FMLE, OBS) send it. */
 export function connectCommand(transactionId: number, p: ConnectParams): RtmpMessage {
-  return command(ChunkStream.Command, 0, 'connect', transactionId, { app: p.app, type: 'nonprivate', flashVer: p.flashVer, tcUrl: p.tcUrl });
+  return command(ChunkStream.Command, 0, 'connect', transactionId, {
+    app: p.app,
+    type: 'nonprivate',
+    flashVer: p.flashVer,
+    tcUrl: p.tcUrl,
+  });
 }
 
 export function releaseStreamCommand(transactionId: number, streamName: string): RtmpMessage {

@@ -14,9 +14,24 @@ import { ChunkParser, ChunkWriter, MessageType, type RtmpMessage } from './chunk
 import { classifySocketError, publishStatusOutcome, RtmpError } from './errors.js';
 import { createC0C1, createC2, parseServerHandshake } from './handshake.js';
 import {
-  acknowledgement, connectCommand, createStreamCommand, deleteStreamCommand, fcPublishCommand, fcUnpublishCommand,
-  onMetaDataBody, pingResponse, publishCommand, readSetPeerBandwidth, readU32Control, readUserControl, releaseStreamCommand,
-  setChunkSize, setDataFrame, tagMessage, UserControlEvent, windowAckSize,
+  acknowledgement,
+  connectCommand,
+  createStreamCommand,
+  deleteStreamCommand,
+  fcPublishCommand,
+  fcUnpublishCommand,
+  onMetaDataBody,
+  pingResponse,
+  publishCommand,
+  readSetPeerBandwidth,
+  readU32Control,
+  readUserControl,
+  releaseStreamCommand,
+  setChunkSize,
+  setDataFrame,
+  tagMessage,
+  UserControlEvent,
+  windowAckSize,
 } from './messages.js';
 import { redactStreamName, type RtmpTarget } from './url.js';
 
@@ -226,8 +241,14 @@ export class RtmpPublisher extends EventEmitter<RtmpPublisherEvents> {
 
   private openSocket(): void {
     const resolve = this.resolveAddress;
-    if (!resolve) return this.openSocketTo(this.target.host);
-    this.armPhaseTimer(this.policy.connectTimeoutMs, () => `connecting to ${this.where} timed out after ${this.policy.connectTimeoutMs} ms`);
+    if (!resolve) {
+      this.openSocketTo(this.target.host);
+      return;
+    }
+    this.armPhaseTimer(
+      this.policy.connectTimeoutMs,
+      () => `connecting to ${this.where} timed out after ${this.policy.connectTimeoutMs} ms`,
+    );
     resolve(this.target.host, this.target.port).then(
       ({ address }) =>
         this.guard(() => {
@@ -296,14 +317,20 @@ export class RtmpPublisher extends EventEmitter<RtmpPublisherEvents> {
     socket.on('drain', () => {
       this.stallSince = Date.now();
     });
-    this.armPhaseTimer(this.policy.connectTimeoutMs, () => `connecting to ${this.where} timed out after ${this.policy.connectTimeoutMs} ms`);
+    this.armPhaseTimer(
+      this.policy.connectTimeoutMs,
+      () => `connecting to ${this.where} timed out after ${this.policy.connectTimeoutMs} ms`,
+    );
   }
 
   private onConnected(): void {
     if (this.phase !== 'connecting') return;
     this.phase = 'handshake';
     this.socket?.setKeepAlive(true, 10_000);
-    this.armPhaseTimer(this.policy.handshakeTimeoutMs, () => `no RTMP handshake from ${this.where} within ${this.policy.handshakeTimeoutMs} ms`);
+    this.armPhaseTimer(
+      this.policy.handshakeTimeoutMs,
+      () => `no RTMP handshake from ${this.where} within ${this.policy.handshakeTimeoutMs} ms`,
+    );
     this.write(createC0C1(Date.now() & 0x7fffffff));
   }
 
@@ -340,7 +367,7 @@ export class RtmpPublisher extends EventEmitter<RtmpPublisherEvents> {
       if (this.handshakeBuf.length > MAX_HANDSHAKE_BUFFER) {
         throw new RtmpError('PROTOCOL', `${this.where} sent too much data during the handshake`);
       }
-      let hs;
+      let hs: ReturnType<typeof parseServerHandshake>;
       try {
         hs = parseServerHandshake(this.handshakeBuf);
       } catch (err) {
@@ -498,7 +525,10 @@ export class RtmpPublisher extends EventEmitter<RtmpPublisherEvents> {
       this.statusWaiter = { resolve, reject };
     });
     this.send(publishCommand(this.streamId, this.nextTxn++, streamName));
-    this.armPhaseTimer(this.policy.publishTimeoutMs, () => `no answer to publish from ${this.where} within ${this.policy.publishTimeoutMs} ms`);
+    this.armPhaseTimer(
+      this.policy.publishTimeoutMs,
+      () => `no answer to publish from ${this.where} within ${this.policy.publishTimeoutMs} ms`,
+    );
     await published;
   }
 
@@ -509,7 +539,10 @@ export class RtmpPublisher extends EventEmitter<RtmpPublisherEvents> {
       this.calls.set(txn, { resolve, reject });
     });
     this.send(build(txn));
-    this.armPhaseTimer(this.policy.publishTimeoutMs, () => `no answer to ${what} from ${this.where} within ${this.policy.publishTimeoutMs} ms`);
+    this.armPhaseTimer(
+      this.policy.publishTimeoutMs,
+      () => `no answer to ${what} from ${this.where} within ${this.policy.publishTimeoutMs} ms`,
+    );
     return result;
   }
 
@@ -632,7 +665,15 @@ export class RtmpPublisher extends EventEmitter<RtmpPublisherEvents> {
     try {
       fn();
     } catch (err) {
-      this.fail(err instanceof RtmpError ? err : new RtmpError('PROTOCOL', `internal error handling data from ${this.where}: ${this.redact((err as Error)?.message ?? String(err))}`, { cause: err }));
+      this.fail(
+        err instanceof RtmpError
+          ? err
+          : new RtmpError(
+              'PROTOCOL',
+              `internal error handling data from ${this.where}: ${this.redact((err as Error)?.message ?? String(err))}`,
+              { cause: err },
+            ),
+      );
     }
   }
 

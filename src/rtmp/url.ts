@@ -50,7 +50,8 @@ export function parseRtmpTarget(streamUrl: string, streamKey: string): RtmpTarge
   const m = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/([^/?#]*)([^#]*)$/.exec(url);
   if (!m) throw new RtmpUrlError('stream URL is not of the form rtmp[s]://host[:port]/app');
   const scheme = m[1]!.toLowerCase();
-  if (scheme !== 'rtmp' && scheme !== 'rtmps') throw new RtmpUrlError(`unsupported scheme "${scheme.slice(0, 16)}" (expected rtmp or rtmps)`);
+  if (scheme !== 'rtmp' && scheme !== 'rtmps')
+    throw new RtmpUrlError(`unsupported scheme "${scheme.slice(0, 16)}" (expected rtmp or rtmps)`);
   const authority = m[2]!;
   const rest = m[3]!;
   if (authority.includes('@')) throw new RtmpUrlError('credentials in the stream URL are not supported');

@@ -1,4 +1,4 @@
-import { Kysely, Migrator, sql, type Migration, type MigrationProvider } from 'kysely';
+import { type Kysely, Migrator, sql, type Migration, type MigrationProvider } from 'kysely';
 
 /** Schema migrations, in code, applied in name order. Never edit one that has shipped: add another. */
 const migrations: Record<string, Migration> = {
@@ -89,10 +89,22 @@ const migrations: Record<string, Migration> = {
     async up(db: Kysely<any>): Promise<void> {
       // Per-call order (order_key, seq), the retry horizon start (retry_from) and parked deliveries
       // (status 'dead' with dead_at and last_error). Rows from before keep their creation order.
-      await db.schema.alterTable('webhook_outbox').addColumn('status', 'text', (c) => c.notNull().defaultTo('pending')).execute();
-      await db.schema.alterTable('webhook_outbox').addColumn('order_key', 'text', (c) => c.notNull().defaultTo('')).execute();
-      await db.schema.alterTable('webhook_outbox').addColumn('seq', 'bigint', (c) => c.notNull().defaultTo(0)).execute();
-      await db.schema.alterTable('webhook_outbox').addColumn('retry_from', 'bigint', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema
+        .alterTable('webhook_outbox')
+        .addColumn('status', 'text', (c) => c.notNull().defaultTo('pending'))
+        .execute();
+      await db.schema
+        .alterTable('webhook_outbox')
+        .addColumn('order_key', 'text', (c) => c.notNull().defaultTo(''))
+        .execute();
+      await db.schema
+        .alterTable('webhook_outbox')
+        .addColumn('seq', 'bigint', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema
+        .alterTable('webhook_outbox')
+        .addColumn('retry_from', 'bigint', (c) => c.notNull().defaultTo(0))
+        .execute();
       await db.schema.alterTable('webhook_outbox').addColumn('dead_at', 'bigint').execute();
       await db.schema.alterTable('webhook_outbox').addColumn('last_error', 'text').execute();
       await sql`update webhook_outbox set seq = created_at * 1000, retry_from = created_at`.execute(db);

@@ -287,7 +287,9 @@ export class KyselyStore implements Store {
     await this.db
       .insertInto('app_settings')
       .values(row)
-      .onConflict((oc) => oc.column('id').doUpdateSet({ webhook_url: row.webhook_url, webhook_events: row.webhook_events, updated_at: row.updated_at }))
+      .onConflict((oc) =>
+        oc.column('id').doUpdateSet({ webhook_url: row.webhook_url, webhook_events: row.webhook_events, updated_at: row.updated_at }),
+      )
       .execute();
     return next;
   }
@@ -317,7 +319,14 @@ export class KyselyStore implements Store {
           .insertInto('users')
           .values(row)
           .onConflict((oc) =>
-            oc.column('id').doUpdateSet({ role: row.role, name: row.name, image: row.image, data: row.data, deleted_at: null, updated_at: row.updated_at }),
+            oc.column('id').doUpdateSet({
+              role: row.role,
+              name: row.name,
+              image: row.image,
+              data: row.data,
+              deleted_at: null,
+              updated_at: row.updated_at,
+            }),
           )
           .execute();
       }
@@ -353,10 +362,7 @@ export class KyselyStore implements Store {
       if (op === '$autocomplete') {
         const text = likeEscape(value[0]!.toLowerCase());
         q = q.where((eb) =>
-          eb.or([
-            sql<boolean>`lower(name) like ${`${text}%`} escape '\\'`,
-            sql<boolean>`lower(name) like ${`% ${text}%`} escape '\\'`,
-          ]),
+          eb.or([sql<boolean>`lower(name) like ${`${text}%`} escape '\\'`, sql<boolean>`lower(name) like ${`% ${text}%`} escape '\\'`]),
         );
       } else {
         q = value.length ? q.where('name', 'in', value) : q.where(sql<boolean>`1 = 0`);
@@ -423,7 +429,13 @@ export class KyselyStore implements Store {
     const row = fromCallTypeRecord(record);
     await this.db
       .updateTable('call_types')
-      .set({ grants: row.grants, settings: row.settings, notification_settings: row.notification_settings, external_storage: row.external_storage, updated_at: row.updated_at })
+      .set({
+        grants: row.grants,
+        settings: row.settings,
+        notification_settings: row.notification_settings,
+        external_storage: row.external_storage,
+        updated_at: row.updated_at,
+      })
       .where('name', '=', record.name)
       .execute();
   }
@@ -457,7 +469,9 @@ export class KyselyStore implements Store {
         await trx
           .insertInto('members')
           .values(row)
-          .onConflict((oc) => oc.columns(['call_cid', 'user_id']).doUpdateSet({ role: row.role, custom: row.custom, updated_at: row.updated_at }))
+          .onConflict((oc) =>
+            oc.columns(['call_cid', 'user_id']).doUpdateSet({ role: row.role, custom: row.custom, updated_at: row.updated_at }),
+          )
           .execute();
       }
       return true;
@@ -520,7 +534,9 @@ export class KyselyStore implements Store {
       case 'exists':
         return f.exists ? eb(f.column, 'is not', null) : eb(f.column, 'is', null);
       case 'ongoing': {
-        const broadcasting = eb.exists(eb.selectFrom('rtmp_broadcasts').select('rtmp_broadcasts.name').whereRef('rtmp_broadcasts.call_cid', '=', 'calls.cid'));
+        const broadcasting = eb.exists(
+          eb.selectFrom('rtmp_broadcasts').select('rtmp_broadcasts.name').whereRef('rtmp_broadcasts.call_cid', '=', 'calls.cid'),
+        );
         const active = f.liveCids?.length ? eb.or([broadcasting, eb('cid', 'in', f.liveCids)]) : broadcasting;
         const ongoing = eb.and([eb('ended_at', 'is', null), active]);
         return f.value ? ongoing : eb.not(ongoing);
@@ -536,7 +552,11 @@ export class KyselyStore implements Store {
       case 'members': {
         if (f.userIds.length === 0) return sql<boolean>`1 = 0`;
         return eb.exists(
-          eb.selectFrom('members').select('members.user_id').whereRef('members.call_cid', '=', 'calls.cid').where('members.user_id', 'in', f.userIds),
+          eb
+            .selectFrom('members')
+            .select('members.user_id')
+            .whereRef('members.call_cid', '=', 'calls.cid')
+            .where('members.user_id', 'in', f.userIds),
         );
       }
       case 'compare': {
@@ -569,12 +589,23 @@ export class KyselyStore implements Store {
   }
 
   async listMembers(cid: string): Promise<MemberRecord[]> {
-    const rows = await this.db.selectFrom('members').selectAll().where('call_cid', '=', cid).orderBy('created_at').orderBy('user_id').execute();
+    const rows = await this.db
+      .selectFrom('members')
+      .selectAll()
+      .where('call_cid', '=', cid)
+      .orderBy('created_at')
+      .orderBy('user_id')
+      .execute();
     return rows.map(toMemberRecord);
   }
 
   async getMember(cid: string, userId: string): Promise<MemberRecord | null> {
-    const row = await this.db.selectFrom('members').selectAll().where('call_cid', '=', cid).where('user_id', '=', userId).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('members')
+      .selectAll()
+      .where('call_cid', '=', cid)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
     return row ? toMemberRecord(row) : null;
   }
 
@@ -586,7 +617,9 @@ export class KyselyStore implements Store {
         await trx
           .insertInto('members')
           .values(row)
-          .onConflict((oc) => oc.columns(['call_cid', 'user_id']).doUpdateSet({ role: row.role, custom: row.custom, updated_at: row.updated_at }))
+          .onConflict((oc) =>
+            oc.columns(['call_cid', 'user_id']).doUpdateSet({ role: row.role, custom: row.custom, updated_at: row.updated_at }),
+          )
           .execute();
       }
     });
@@ -598,7 +631,11 @@ export class KyselyStore implements Store {
   }
 
   async countMembers(cid: string): Promise<number> {
-    const row = await this.db.selectFrom('members').select((eb) => eb.fn.countAll().as('n')).where('call_cid', '=', cid).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('members')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .where('call_cid', '=', cid)
+      .executeTakeFirst();
     return Number(row?.n ?? 0);
   }
 
@@ -610,7 +647,12 @@ export class KyselyStore implements Store {
   }
 
   async getBroadcast(cid: string, name: string): Promise<BroadcastRecord | null> {
-    const row = await this.db.selectFrom('rtmp_broadcasts').selectAll().where('call_cid', '=', cid).where('name', '=', name).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('rtmp_broadcasts')
+      .selectAll()
+      .where('call_cid', '=', cid)
+      .where('name', '=', name)
+      .executeTakeFirst();
     return row ? toBroadcastRecord(row) : null;
   }
 

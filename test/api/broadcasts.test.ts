@@ -28,7 +28,9 @@ describe('RTMP broadcasts', () => {
     const call = t.client.video.call('default', 'b1');
     await call.getOrCreate({ data: { created_by_id: 'host1' } });
     const before = t.events.length;
-    const res = await call.startRTMPBroadcasts({ broadcasts: [{ name: 'youtube', stream_url: 'rtmps://a.example.test/live2', stream_key: 'secret-key' }] });
+    const res = await call.startRTMPBroadcasts({
+      broadcasts: [{ name: 'youtube', stream_url: 'rtmps://a.example.test/live2', stream_key: 'secret-key' }],
+    });
     assert.equal(res.metadata.responseCode, 201);
     assert.equal(typeof res.duration, 'string');
     assert.deepEqual(t.engine.started.at(-1), {
@@ -55,7 +57,9 @@ describe('RTMP broadcasts', () => {
     assert.equal(started.call_cid, 'default:b1');
     assert.equal(typeof started.created_at, 'string');
 
-    const details = await rawRequest(t, 'GET', '/api/v2/video/call/default/b1/rtmp_broadcasts/youtube', { token: t.client.generateUserToken({ user_id: 'host1' }) });
+    const details = await rawRequest(t, 'GET', '/api/v2/video/call/default/b1/rtmp_broadcasts/youtube', {
+      token: t.client.generateUserToken({ user_id: 'host1' }),
+    });
     assert.equal(details.status, 200);
     assert.equal(details.body.broadcast.name, 'youtube');
     assert.equal(details.body.broadcast.stats.state, 'live');
@@ -64,7 +68,10 @@ describe('RTMP broadcasts', () => {
     await call.stopRTMPBroadcast({ name: 'youtube' });
     assert.deepEqual(t.engine.stopped.at(-1), { callCid: 'default:b1', name: 'youtube' });
     assert.deepEqual(await egressOf('default', 'b1'), { broadcasting: false, rtmps: [] });
-    await waitFor(() => t.events.slice(stopMark).find((e) => e.type === 'call.rtmp_broadcast_stopped' && e.name === 'youtube'), 'stopped event');
+    await waitFor(
+      () => t.events.slice(stopMark).find((e) => e.type === 'call.rtmp_broadcast_stopped' && e.name === 'youtube'),
+      'stopped event',
+    );
     const afterStop = await waitFor(() => t.events.slice(stopMark).find((e) => e.type === 'call.updated'), 'call.updated after stop');
     assert.deepEqual((afterStop.call as any).egress.rtmps, []);
 
@@ -80,12 +87,19 @@ describe('RTMP broadcasts', () => {
     assert.deepEqual((await egressOf('default', 'b2')).rtmps.map((r) => r.name).sort(), ['stop', 'twitch tv', 'yt']);
     await call.stopRTMPBroadcast({ name: 'twitch tv' });
     await call.stopRTMPBroadcast({ name: 'stop' });
-    assert.deepEqual((await egressOf('default', 'b2')).rtmps.map((r) => r.name), ['yt']);
+    assert.deepEqual(
+      (await egressOf('default', 'b2')).rtmps.map((r) => r.name),
+      ['yt'],
+    );
     await call.startRTMPBroadcasts({ broadcasts: [{ name: 'fb', stream_url: 'rtmp://127.0.0.1:1935/app' }] });
     const mark = t.events.length;
     await call.stopAllRTMPBroadcasts();
     assert.deepEqual(await egressOf('default', 'b2'), { broadcasting: false, rtmps: [] });
-    const stopped = t.events.slice(mark).filter((e) => e.type === 'call.rtmp_broadcast_stopped').map((e) => e.name).sort();
+    const stopped = t.events
+      .slice(mark)
+      .filter((e) => e.type === 'call.rtmp_broadcast_stopped')
+      .map((e) => e.name)
+      .sort();
     assert.deepEqual(stopped, ['fb', 'yt']);
     await call.stopAllRTMPBroadcasts(); // nothing active: still fine
   });
@@ -104,14 +118,26 @@ describe('RTMP broadcasts', () => {
 
     const overridden = t.client.video.call('livestream', 'r2');
     await overridden.getOrCreate({
-      data: { created_by_id: 'host1', settings_override: { broadcasting: { rtmp: { quality: 'portrait-720x1280', layout: { name: 'single-participant', options: { 'title.text': 'Hi' } } } } } as any },
+      data: {
+        created_by_id: 'host1',
+        settings_override: {
+          broadcasting: { rtmp: { quality: 'portrait-720x1280', layout: { name: 'single-participant', options: { 'title.text': 'Hi' } } } },
+        } as any,
+      },
     });
     await overridden.startRTMPBroadcasts({ broadcasts: [{ name: 'a', stream_url: 'rtmp://127.0.0.1/live' }] });
     spec = t.engine.started.at(-1)!;
     assert.equal(spec.quality, 'portrait-720x1280');
-    assert.deepEqual(spec.layout, { name: 'single-participant', external_app_url: '', external_css_url: '', options: { 'title.text': 'Hi' } });
+    assert.deepEqual(spec.layout, {
+      name: 'single-participant',
+      external_app_url: '',
+      external_css_url: '',
+      options: { 'title.text': 'Hi' },
+    });
 
-    await overridden.startRTMPBroadcasts({ broadcasts: [{ name: 'b', stream_url: 'rtmp://127.0.0.1/live', quality: '360p', layout: { name: 'mobile' } }] });
+    await overridden.startRTMPBroadcasts({
+      broadcasts: [{ name: 'b', stream_url: 'rtmp://127.0.0.1/live', quality: '360p', layout: { name: 'mobile' } }],
+    });
     spec = t.engine.started.at(-1)!;
     assert.equal(spec.quality, '360p');
     assert.deepEqual(spec.layout, { name: 'mobile', external_app_url: '', external_css_url: '' });
@@ -147,7 +173,11 @@ describe('RTMP broadcasts', () => {
       ['bad quality', { broadcasts: [{ ...base, quality: '4k' }] }, /quality must be one of/],
       ['bad layout name', { broadcasts: [{ ...base, layout: { name: 'diagonal' } }] }, /layout\.name must be one of/],
       ['layout without name', { broadcasts: [{ ...base, layout: {} }] }, /layout\.name is required/],
-      ['bad layout option', { broadcasts: [{ ...base, layout: { name: 'grid', options: { 'layout.spotlight.participants_bar_position': 'diagonal' } } }] }, /participants_bar_position/],
+      [
+        'bad layout option',
+        { broadcasts: [{ ...base, layout: { name: 'grid', options: { 'layout.spotlight.participants_bar_position': 'diagonal' } } }] },
+        /participants_bar_position/,
+      ],
     ];
     for (const [what, body, message] of cases) {
       it(`rejects ${what}`, async () => {
@@ -167,16 +197,25 @@ describe('RTMP broadcasts', () => {
     }
 
     it('rejects through the SDK too (Stream error code 4)', async () => {
-      await assert.rejects(call().startRTMPBroadcasts({ broadcasts: [{ name: 'x', stream_url: 'ftp://example.test/x' }] }), (err) => code(err) === 4);
+      await assert.rejects(
+        call().startRTMPBroadcasts({ broadcasts: [{ name: 'x', stream_url: 'ftp://example.test/x' }] }),
+        (err) => code(err) === 4,
+      );
     });
 
     it('requires broadcasting and RTMP to be enabled (400/4)', async () => {
       const off = t.client.video.call('default', 'v-off');
       await off.getOrCreate({ data: { created_by_id: 'host1', settings_override: { broadcasting: { rtmp: { enabled: false } } } as any } });
       const startedBefore = t.engine.started.length;
-      await assert.rejects(off.startRTMPBroadcasts({ broadcasts: [base] }), (err: Error) => code(err) === 4 && /RTMP broadcasting is disabled/.test(err.message));
+      await assert.rejects(
+        off.startRTMPBroadcasts({ broadcasts: [base] }),
+        (err: Error) => code(err) === 4 && /RTMP broadcasting is disabled/.test(err.message),
+      );
       await off.update({ settings_override: { broadcasting: { enabled: false, rtmp: { enabled: true } } } as any });
-      await assert.rejects(off.startRTMPBroadcasts({ broadcasts: [base] }), (err: Error) => code(err) === 4 && /broadcasting is disabled/.test(err.message));
+      await assert.rejects(
+        off.startRTMPBroadcasts({ broadcasts: [base] }),
+        (err: Error) => code(err) === 4 && /broadcasting is disabled/.test(err.message),
+      );
       assert.equal(t.engine.started.length, startedBefore);
       assert.deepEqual(await egressOf('default', 'v-off'), { broadcasting: false, rtmps: [] });
     });
@@ -193,7 +232,9 @@ describe('RTMP broadcasts', () => {
 
   describe('permissions with user tokens', () => {
     before(async () => {
-      await t.client.video.call('default', 'p1').getOrCreate({ data: { created_by_id: 'host1', members: [{ user_id: 'host1', role: 'host' }, { user_id: 'viewer' }] } });
+      await t.client.video
+        .call('default', 'p1')
+        .getOrCreate({ data: { created_by_id: 'host1', members: [{ user_id: 'host1', role: 'host' }, { user_id: 'viewer' }] } });
       // RTMP in development is off until an operator enables it.
       await t.client.video.updateCallType({ name: 'development', settings: { broadcasting: { rtmp: { enabled: true } } } as any });
       await t.client.video.call('development', 'p2').getOrCreate({ data: { created_by_id: 'host1' } });
@@ -202,7 +243,10 @@ describe('RTMP broadcasts', () => {
 
     it('refuses start without start-broadcast-call (403/17) and changes nothing', async () => {
       const startedBefore = t.engine.started.length;
-      const res = await rawRequest(t, 'POST', '/api/v2/video/call/default/p1/rtmp_broadcasts', { token: t.client.generateUserToken({ user_id: 'viewer' }), body });
+      const res = await rawRequest(t, 'POST', '/api/v2/video/call/default/p1/rtmp_broadcasts', {
+        token: t.client.generateUserToken({ user_id: 'viewer' }),
+        body,
+      });
       assert.equal(res.status, 403);
       assert.equal(res.body.code, 17);
       assert.match(res.body.message, /start-broadcast-call/);
@@ -214,10 +258,15 @@ describe('RTMP broadcasts', () => {
       const hostToken = t.client.generateUserToken({ user_id: 'host1' });
       const start = await rawRequest(t, 'POST', '/api/v2/video/call/default/p1/rtmp_broadcasts', { token: hostToken, body });
       assert.equal(start.status, 201, JSON.stringify(start.body));
-      const denied = await rawRequest(t, 'POST', '/api/v2/video/call/default/p1/rtmp_broadcasts/perm/stop', { token: t.client.generateUserToken({ user_id: 'viewer' }), body: {} });
+      const denied = await rawRequest(t, 'POST', '/api/v2/video/call/default/p1/rtmp_broadcasts/perm/stop', {
+        token: t.client.generateUserToken({ user_id: 'viewer' }),
+        body: {},
+      });
       assert.equal(denied.status, 403);
       assert.equal(denied.body.code, 17);
-      const deniedAll = await rawRequest(t, 'POST', '/api/v2/video/call/default/p1/rtmp_broadcasts/stop', { token: t.client.generateUserToken({ user_id: 'viewer' }) });
+      const deniedAll = await rawRequest(t, 'POST', '/api/v2/video/call/default/p1/rtmp_broadcasts/stop', {
+        token: t.client.generateUserToken({ user_id: 'viewer' }),
+      });
       assert.equal(deniedAll.status, 403);
       assert.equal((await egressOf('default', 'p1')).rtmps.length, 1);
       const stop = await rawRequest(t, 'POST', '/api/v2/video/call/default/p1/rtmp_broadcasts/perm/stop', { token: hostToken, body: {} });
@@ -230,9 +279,15 @@ describe('RTMP broadcasts', () => {
       const res = await rawRequest(t, 'POST', '/api/v2/video/call/default/p1/rtmp_broadcasts', { token: moderatorToken, body });
       assert.equal(res.status, 201, JSON.stringify(res.body));
       const memberToken = t.client.generateCallToken({ user_id: 'someone', call_cids: ['default:p1'] });
-      const refused = await rawRequest(t, 'POST', '/api/v2/video/call/default/p1/rtmp_broadcasts/perm/stop', { token: memberToken, body: {} });
+      const refused = await rawRequest(t, 'POST', '/api/v2/video/call/default/p1/rtmp_broadcasts/perm/stop', {
+        token: memberToken,
+        body: {},
+      });
       assert.equal(refused.status, 403);
-      const dev = await rawRequest(t, 'POST', '/api/v2/video/call/development/p2/rtmp_broadcasts', { token: t.client.generateUserToken({ user_id: 'anybody' }), body });
+      const dev = await rawRequest(t, 'POST', '/api/v2/video/call/development/p2/rtmp_broadcasts', {
+        token: t.client.generateUserToken({ user_id: 'anybody' }),
+        body,
+      });
       assert.equal(dev.status, 201, JSON.stringify(dev.body));
     });
   });
@@ -240,14 +295,20 @@ describe('RTMP broadcasts', () => {
   it('removes a failed broadcast from the state with failed and updated events', async () => {
     const call = t.client.video.call('default', 'f1');
     await call.getOrCreate({ data: { created_by_id: 'host1' } });
-    await call.startRTMPBroadcasts({ broadcasts: [{ name: 'flaky', stream_url: 'rtmp://127.0.0.1:1/live' }, ] });
+    await call.startRTMPBroadcasts({ broadcasts: [{ name: 'flaky', stream_url: 'rtmp://127.0.0.1:1/live' }] });
     await call.startRTMPBroadcasts({ broadcasts: [{ name: 'solid', stream_url: 'rtmp://127.0.0.1/live' }] });
     const mark = t.events.length;
     t.engine.reportFailed('default:f1', 'flaky', 'connection refused');
     await waitFor(() => t.events.slice(mark).find((e) => e.type === 'call.rtmp_broadcast_failed' && e.name === 'flaky'), 'failed event');
     const updated = await waitFor(() => t.events.slice(mark).find((e) => e.type === 'call.updated'), 'call.updated after failure');
-    assert.deepEqual((updated.call as any).egress.rtmps.map((r: any) => r.name), ['solid']);
-    assert.deepEqual((await egressOf('default', 'f1')).rtmps.map((r) => r.name), ['solid']);
+    assert.deepEqual(
+      (updated.call as any).egress.rtmps.map((r: any) => r.name),
+      ['solid'],
+    );
+    assert.deepEqual(
+      (await egressOf('default', 'f1')).rtmps.map((r) => r.name),
+      ['solid'],
+    );
     // The name is free again.
     await call.startRTMPBroadcasts({ broadcasts: [{ name: 'flaky', stream_url: 'rtmp://127.0.0.1/live' }] });
   });
@@ -264,8 +325,14 @@ describe('RTMP broadcasts', () => {
     release();
     await restart;
     const specs = t.engine.started.filter((s) => s.callCid === 'default:again');
-    assert.deepEqual(specs.map((s) => s.streamUrl), ['rtmp://127.0.0.1/live', 'rtmp://127.0.0.1/live2']);
-    assert.deepEqual((await egressOf('default', 'again')).rtmps.map((r) => r.stream_url), ['rtmp://127.0.0.1/live2']);
+    assert.deepEqual(
+      specs.map((s) => s.streamUrl),
+      ['rtmp://127.0.0.1/live', 'rtmp://127.0.0.1/live2'],
+    );
+    assert.deepEqual(
+      (await egressOf('default', 'again')).rtmps.map((r) => r.stream_url),
+      ['rtmp://127.0.0.1/live2'],
+    );
   });
 
   it('go live leaves backstage; stop live returns to it and stops broadcasts unless asked to continue', async () => {
@@ -280,7 +347,10 @@ describe('RTMP broadcasts', () => {
     await call.startRTMPBroadcasts({ broadcasts: [{ name: 'kept', stream_url: 'rtmp://127.0.0.1/live' }] });
     const paused = await call.stopLive({ continue_rtmp_broadcasts: true });
     assert.equal(paused.call.backstage, true);
-    assert.deepEqual(paused.call.egress.rtmps.map((r) => r.name), ['kept']);
+    assert.deepEqual(
+      paused.call.egress.rtmps.map((r) => r.name),
+      ['kept'],
+    );
 
     await call.goLive({});
     const stopped = await call.stopLive({});
@@ -288,7 +358,10 @@ describe('RTMP broadcasts', () => {
     assert.deepEqual(stopped.call.egress.rtmps, []);
     assert.ok(t.engine.stopped.some((s) => s.callCid === 'livestream:live1' && s.name === 'kept'));
 
-    const viewer = await rawRequest(t, 'POST', '/api/v2/video/call/livestream/live1/go_live', { token: t.client.generateUserToken({ user_id: 'viewer' }), body: {} });
+    const viewer = await rawRequest(t, 'POST', '/api/v2/video/call/livestream/live1/go_live', {
+      token: t.client.generateUserToken({ user_id: 'viewer' }),
+      body: {},
+    });
     assert.equal(viewer.status, 403);
     assert.equal(viewer.body.code, 17);
   });
@@ -299,7 +372,10 @@ describe('RTMP broadcasts', () => {
     await call.startRTMPBroadcasts({ broadcasts: [{ name: 'one', stream_url: 'rtmp://127.0.0.1/live' }] });
     await call.startRTMPBroadcasts({ broadcasts: [{ name: 'two', stream_url: 'rtmp://127.0.0.1/live' }] });
     await call.end();
-    const stopped = t.engine.stopped.filter((s) => s.callCid === 'default:e1').map((s) => s.name).sort();
+    const stopped = t.engine.stopped
+      .filter((s) => s.callCid === 'default:e1')
+      .map((s) => s.name)
+      .sort();
     assert.deepEqual(stopped, ['one', 'two']);
     assert.deepEqual(await egressOf('default', 'e1'), { broadcasting: false, rtmps: [] });
     assert.ok(t.events.find((e) => e.type === 'call.ended' && e.call_cid === 'default:e1'));
@@ -312,16 +388,24 @@ describe('RTMP broadcast state across a restart', () => {
     try {
       const call = t.client.video.call('default', 'persist');
       await call.getOrCreate({ data: { created_by_id: 'host1' } });
-      await call.startRTMPBroadcasts({ broadcasts: [{ name: 'keep', stream_url: 'rtmps://a.example.test/live2', stream_key: 'k', quality: '480p' }] });
+      await call.startRTMPBroadcasts({
+        broadcasts: [{ name: 'keep', stream_url: 'rtmps://a.example.test/live2', stream_key: 'k', quality: '480p' }],
+      });
       await call.startRTMPBroadcasts({ broadcasts: [{ name: 'gone', stream_url: 'rtmp://127.0.0.1/live' }] });
       await call.stopRTMPBroadcast({ name: 'gone' });
       const first = t.engine;
       first.failOnShutdown = true; // reports during shutdown must not drop the persisted state
       t = await t.restart();
       assert.equal(first.shutdownCalls, 1);
-      assert.deepEqual(t.engine.started.map((s) => [s.callCid, s.name, s.quality, s.streamKey]), [['default:persist', 'keep', '480p', 'k']]);
+      assert.deepEqual(
+        t.engine.started.map((s) => [s.callCid, s.name, s.quality, s.streamKey]),
+        [['default:persist', 'keep', '480p', 'k']],
+      );
       const egress = (await t.client.video.call('default', 'persist').get()).call.egress;
-      assert.deepEqual(egress.rtmps.map((r) => r.name), ['keep']);
+      assert.deepEqual(
+        egress.rtmps.map((r) => r.name),
+        ['keep'],
+      );
       await t.client.video.call('default', 'persist').stopRTMPBroadcast({ name: 'keep' });
       assert.deepEqual(t.engine.stopped, [{ callCid: 'default:persist', name: 'keep' }]);
     } finally {

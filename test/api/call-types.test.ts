@@ -54,7 +54,11 @@ describe('call types', () => {
     assert.ok(created.grants.user, 'default user grants are merged in');
     assert.deepEqual(created.settings.geofencing.names, ['european_union']);
 
-    const options = { 'logo.image_url': 'https://example.com/logo.png', 'title.text': 'Hello', 'layout.spotlight.participants_bar_position': 'top' };
+    const options = {
+      'logo.image_url': 'https://example.com/logo.png',
+      'title.text': 'Hello',
+      'layout.spotlight.participants_bar_position': 'top',
+    };
     const updated = await t.client.video.updateCallType({
       name: 'ct1',
       grants: { user: ['read-call'], call_member: ['read-call', 'join-call'] },
@@ -89,9 +93,17 @@ describe('call types', () => {
   });
 
   const invalid: Array<[string, unknown, RegExp]> = [
-    ['layout name', { broadcasting: { rtmp: { layout: { name: 'diagonal' } } } }, /settings\.broadcasting\.rtmp\.layout\.name must be one of/],
+    [
+      'layout name',
+      { broadcasting: { rtmp: { layout: { name: 'diagonal' } } } },
+      /settings\.broadcasting\.rtmp\.layout\.name must be one of/,
+    ],
     ['quality', { broadcasting: { rtmp: { quality: '4k' } } }, /settings\.broadcasting\.rtmp\.quality must be one of/],
-    ['layout option', { broadcasting: { rtmp: { layout: { name: 'spotlight', options: { 'layout.spotlight.participants_bar_position': 'diagonal' } } } } }, /layout\.spotlight\.participants_bar_position/],
+    [
+      'layout option',
+      { broadcasting: { rtmp: { layout: { name: 'spotlight', options: { 'layout.spotlight.participants_bar_position': 'diagonal' } } } } },
+      /layout\.spotlight\.participants_bar_position/,
+    ],
     ['boolean field', { broadcasting: { enabled: 'yes' } }, /settings\.broadcasting\.enabled must be a boolean/],
     ['unknown group', { nonsense: {} }, /settings\.nonsense is not a known settings group/],
     ['hls tracks', { broadcasting: { hls: { quality_tracks: [] } } }, /quality_tracks/],
@@ -112,7 +124,10 @@ describe('call types', () => {
   }
 
   it('rejects unknown capabilities in grants', async () => {
-    await assert.rejects(t.client.video.updateCallType({ name: 'default', grants: { user: ['fly'] as any } }), (err) => streamCode(err) === 4);
+    await assert.rejects(
+      t.client.video.updateCallType({ name: 'default', grants: { user: ['fly'] as any } }),
+      (err) => streamCode(err) === 4,
+    );
   });
 
   it('refuses call type changes with a user token (403 code 17)', async () => {

@@ -30,14 +30,22 @@ describe('calls', () => {
     assert.equal(res.users.temp!.name, 'Temp');
     assert.equal(res.users.temp!.role, 'user');
     await t.client.upsertUsers([{ id: 'temp', image: 'https://example.com/x.png' }]);
-    const q = await t.client.queryUsers({ payload: { filter_conditions: { id: { $in: ['temp', 'john'] } }, sort: [{ field: 'id', direction: 1 }] } });
-    assert.deepEqual(q.users.map((u) => u.id), ['john', 'temp']);
+    const q = await t.client.queryUsers({
+      payload: { filter_conditions: { id: { $in: ['temp', 'john'] } }, sort: [{ field: 'id', direction: 1 }] },
+    });
+    assert.deepEqual(
+      q.users.map((u) => u.id),
+      ['john', 'temp'],
+    );
     const temp = q.users.find((u) => u.id === 'temp')!;
     assert.equal(temp.name, undefined, 'upsert replaces the whole user');
     assert.deepEqual(temp.custom, {});
     assert.equal(temp.image, 'https://example.com/x.png');
     const admins = await t.client.queryUsers({ payload: { filter_conditions: { role: 'admin' } } });
-    assert.deepEqual(admins.users.map((u) => u.id), ['boss']);
+    assert.deepEqual(
+      admins.users.map((u) => u.id),
+      ['boss'],
+    );
     await assert.rejects(t.client.queryUsers({ payload: { filter_conditions: { shoe_size: 42 } } }), (err) => code(err) === 4);
   });
 
@@ -47,7 +55,10 @@ describe('calls', () => {
       assert.match(err.message, /either data.created_by or data.created_by_id must be provided when using server side auth/);
       return true;
     });
-    await assert.rejects(t.client.video.call('nosuchtype', 'x').getOrCreate({ data: { created_by_id: 'john' } }), (err) => code(err) === 16);
+    await assert.rejects(
+      t.client.video.call('nosuchtype', 'x').getOrCreate({ data: { created_by_id: 'john' } }),
+      (err) => code(err) === 16,
+    );
     await assert.rejects(t.client.video.call('default', 'missing').get(), (err) => code(err) === 16);
   });
 
@@ -78,7 +89,11 @@ describe('calls', () => {
     assert.equal(created.call.ingress.rtmp.address, '');
     assert.equal(created.call.ended_at, null);
     assert.equal(created.call.backstage, false);
-    assert.deepEqual(created.members.map((m) => [m.user_id, m.role]).sort(), [['jane', 'call_member'], ['john', 'host'], ['newcomer', 'call_member']]);
+    assert.deepEqual(created.members.map((m) => [m.user_id, m.role]).sort(), [
+      ['jane', 'call_member'],
+      ['john', 'host'],
+      ['newcomer', 'call_member'],
+    ]);
     assert.equal(created.members.find((m) => m.user_id === 'newcomer')!.user.id, 'newcomer');
     assert.ok(created.own_capabilities.includes('start-broadcast-call'));
 
@@ -115,15 +130,27 @@ describe('calls', () => {
     const updated = t.events.slice(before).find((e) => e.type === 'call.updated');
     assert.ok(updated);
     assert.ok(updated.capabilities_by_role);
-    await assert.rejects(call.update({ settings_override: { broadcasting: { rtmp: { quality: 'huge' } } } as any }), (err) => code(err) === 4);
+    await assert.rejects(
+      call.update({ settings_override: { broadcasting: { rtmp: { quality: 'huge' } } } as any }),
+      (err) => code(err) === 4,
+    );
     assert.equal((await call.get()).call.settings.broadcasting.rtmp.quality, '480p', 'invalid update changed nothing');
   });
 
   it('adds, updates and removes members with events', async () => {
     const call = t.client.video.call('default', 'c1');
     const before = t.events.length;
-    const res = await call.updateCallMembers({ update_members: [{ user_id: 'jane', role: 'moderator' }, { user_id: 'zed' }], remove_members: ['newcomer'] });
-    assert.deepEqual(res.members.map((m) => [m.user_id, m.role]), [['jane', 'moderator'], ['zed', 'call_member']]);
+    const res = await call.updateCallMembers({
+      update_members: [{ user_id: 'jane', role: 'moderator' }, { user_id: 'zed' }],
+      remove_members: ['newcomer'],
+    });
+    assert.deepEqual(
+      res.members.map((m) => [m.user_id, m.role]),
+      [
+        ['jane', 'moderator'],
+        ['zed', 'call_member'],
+      ],
+    );
     const members = (await call.get()).members.map((m) => m.user_id).sort();
     assert.deepEqual(members, ['jane', 'john', 'zed']);
     const types = t.events.slice(before).map((e) => e.type);
@@ -136,45 +163,102 @@ describe('calls', () => {
 
   it('queries calls with filters, sort and cursors', async () => {
     for (const id of ['q1', 'q2', 'q3', 'q4', 'q5']) {
-      await t.client.video.call('development', id).getOrCreate({ data: { created_by_id: id === 'q5' ? 'jane' : 'john', custom: { group: id === 'q1' ? 'a' : 'b' } } });
+      await t.client.video
+        .call('development', id)
+        .getOrCreate({ data: { created_by_id: id === 'q5' ? 'jane' : 'john', custom: { group: id === 'q1' ? 'a' : 'b' } } });
     }
     const byType = await t.client.video.queryCalls({ filter_conditions: { type: 'development' }, sort: [{ field: 'cid', direction: 1 }] });
-    assert.deepEqual(byType.calls.map((c) => c.call.id), ['q1', 'q2', 'q3', 'q4', 'q5']);
+    assert.deepEqual(
+      byType.calls.map((c) => c.call.id),
+      ['q1', 'q2', 'q3', 'q4', 'q5'],
+    );
     assert.ok(byType.calls[0]!.members);
     assert.ok(byType.calls[0]!.own_capabilities);
 
-    const page1 = await t.client.video.queryCalls({ filter_conditions: { type: 'development' }, sort: [{ field: 'cid', direction: -1 }], limit: 2 });
-    assert.deepEqual(page1.calls.map((c) => c.call.id), ['q5', 'q4']);
+    const page1 = await t.client.video.queryCalls({
+      filter_conditions: { type: 'development' },
+      sort: [{ field: 'cid', direction: -1 }],
+      limit: 2,
+    });
+    assert.deepEqual(
+      page1.calls.map((c) => c.call.id),
+      ['q5', 'q4'],
+    );
     assert.ok(page1.next);
     assert.equal(page1.prev, undefined);
-    const page2 = await t.client.video.queryCalls({ filter_conditions: { type: 'development' }, sort: [{ field: 'cid', direction: -1 }], limit: 2, next: page1.next! });
-    assert.deepEqual(page2.calls.map((c) => c.call.id), ['q3', 'q2']);
+    const page2 = await t.client.video.queryCalls({
+      filter_conditions: { type: 'development' },
+      sort: [{ field: 'cid', direction: -1 }],
+      limit: 2,
+      next: page1.next!,
+    });
+    assert.deepEqual(
+      page2.calls.map((c) => c.call.id),
+      ['q3', 'q2'],
+    );
     assert.ok(page2.prev);
-    const back = await t.client.video.queryCalls({ filter_conditions: { type: 'development' }, sort: [{ field: 'cid', direction: -1 }], limit: 2, prev: page2.prev! });
-    assert.deepEqual(back.calls.map((c) => c.call.id), ['q5', 'q4']);
+    const back = await t.client.video.queryCalls({
+      filter_conditions: { type: 'development' },
+      sort: [{ field: 'cid', direction: -1 }],
+      limit: 2,
+      prev: page2.prev!,
+    });
+    assert.deepEqual(
+      back.calls.map((c) => c.call.id),
+      ['q5', 'q4'],
+    );
 
     const byCreator = await t.client.video.queryCalls({ filter_conditions: { created_by_user_id: 'jane' } });
-    assert.deepEqual(byCreator.calls.map((c) => c.call.cid), ['development:q5']);
-    const byId = await t.client.video.queryCalls({ filter_conditions: { id: { $in: ['q1', 'q3'] } }, sort: [{ field: 'id', direction: 1 }] });
-    assert.deepEqual(byId.calls.map((c) => c.call.id), ['q1', 'q3']);
+    assert.deepEqual(
+      byCreator.calls.map((c) => c.call.cid),
+      ['development:q5'],
+    );
+    const byId = await t.client.video.queryCalls({
+      filter_conditions: { id: { $in: ['q1', 'q3'] } },
+      sort: [{ field: 'id', direction: 1 }],
+    });
+    assert.deepEqual(
+      byId.calls.map((c) => c.call.id),
+      ['q1', 'q3'],
+    );
     const byCustom = await t.client.video.queryCalls({ filter_conditions: { 'custom.group': 'a' } });
-    assert.deepEqual(byCustom.calls.map((c) => c.call.id), ['q1']);
+    assert.deepEqual(
+      byCustom.calls.map((c) => c.call.id),
+      ['q1'],
+    );
     const byMember = await t.client.video.queryCalls({ filter_conditions: { members: { $in: ['zed'] } } });
-    assert.deepEqual(byMember.calls.map((c) => c.call.cid), ['default:c1']);
-    const recent = await t.client.video.queryCalls({ filter_conditions: { created_at: { $gte: new Date(Date.now() - 3_600_000).toISOString() }, type: 'development' } });
+    assert.deepEqual(
+      byMember.calls.map((c) => c.call.cid),
+      ['default:c1'],
+    );
+    const recent = await t.client.video.queryCalls({
+      filter_conditions: { created_at: { $gte: new Date(Date.now() - 3_600_000).toISOString() }, type: 'development' },
+    });
     assert.equal(recent.calls.length, 5);
-    const either = await t.client.video.queryCalls({ filter_conditions: { $or: [{ id: 'q1' }, { id: 'q2' }] }, sort: [{ field: 'id', direction: 1 }] });
-    assert.deepEqual(either.calls.map((c) => c.call.id), ['q1', 'q2']);
+    const either = await t.client.video.queryCalls({
+      filter_conditions: { $or: [{ id: 'q1' }, { id: 'q2' }] },
+      sort: [{ field: 'id', direction: 1 }],
+    });
+    assert.deepEqual(
+      either.calls.map((c) => c.call.id),
+      ['q1', 'q2'],
+    );
 
     await assert.rejects(t.client.video.queryCalls({ limit: 101 }), (err) => code(err) === 4);
     await assert.rejects(t.client.video.queryCalls({ filter_conditions: { shoe: 1 } }), (err) => code(err) === 4);
-    await assert.rejects(t.client.video.queryCalls({ sort: [{ field: 'id' }, { field: 'type' }, { field: 'cid' }] }), (err) => code(err) === 4);
+    await assert.rejects(
+      t.client.video.queryCalls({ sort: [{ field: 'id' }, { field: 'type' }, { field: 'cid' }] }),
+      (err) => code(err) === 4,
+    );
     await assert.rejects(t.client.video.queryCalls({ next: 'not-a-cursor' }), (err) => code(err) === 4);
   });
 
   it('user tokens: create needs create-call, reads are limited to readable calls', async () => {
     const token = t.client.generateUserToken({ user_id: 'jane' });
-    const created = await rawRequest(t, 'POST', '/api/v2/video/call/default/byjane', { token, body: { data: { members: [{ user_id: 'jane' }] } } });
+    const created = await rawRequest(t, 'POST', '/api/v2/video/call/default/byjane', {
+      token,
+      body: { data: { members: [{ user_id: 'jane' }] } },
+    });
     assert.equal(created.status, 201, JSON.stringify(created.body));
     assert.equal(created.body.call.created_by.id, 'jane');
     assert.ok(!created.body.own_capabilities.includes('start-broadcast-call'));
@@ -194,7 +278,10 @@ describe('calls', () => {
     const callToken = t.client.generateCallToken({ user_id: 'stranger', call_cids: ['audio_room:ar1'] });
     const allowed = await rawRequest(t, 'GET', '/api/v2/video/call/audio_room/ar1', { token: callToken });
     assert.equal(allowed.status, 200, 'a call token makes the user a call_member');
-    const list = await rawRequest(t, 'POST', '/api/v2/video/calls', { token: guestToken, body: { filter_conditions: { type: 'audio_room' } } });
+    const list = await rawRequest(t, 'POST', '/api/v2/video/calls', {
+      token: guestToken,
+      body: { filter_conditions: { type: 'audio_room' } },
+    });
     assert.equal(list.status, 201);
     assert.deepEqual(list.body.calls, []);
   });
@@ -236,7 +323,10 @@ describe('calls', () => {
       const event = JSON.parse(hit.body);
       assert.equal(event.type, 'call.created');
       await new Promise((r) => setTimeout(r, 300));
-      assert.ok(received.every((r) => JSON.parse(r.body).type === 'call.created'), 'only the configured event types are sent');
+      assert.ok(
+        received.every((r) => JSON.parse(r.body).type === 'call.created'),
+        'only the configured event types are sent',
+      );
       await t.client.updateApp({ webhook_url: '' });
     } finally {
       await new Promise<void>((r) => receiver.close(() => r()));

@@ -54,20 +54,31 @@ describe('WebSocket wiring', () => {
     assert.deepEqual(stored.users[0]!.custom, { team: 'blue' });
 
     await t.client.video.call('audio_room', 'other').update({ custom: { n: 1 } });
-    await t.client.video.call('audio_room', 'mine').startRTMPBroadcasts({ broadcasts: [{ name: 'ws', stream_url: 'rtmp://127.0.0.1/live' }] });
-    const updated = await waitFor(() => c.messages.find((m) => m.type === 'call.updated' && m.call_cid === 'audio_room:mine'), 'call.updated on the socket');
+    await t.client.video
+      .call('audio_room', 'mine')
+      .startRTMPBroadcasts({ broadcasts: [{ name: 'ws', stream_url: 'rtmp://127.0.0.1/live' }] });
+    const updated = await waitFor(
+      () => c.messages.find((m) => m.type === 'call.updated' && m.call_cid === 'audio_room:mine'),
+      'call.updated on the socket',
+    );
     assert.equal(updated.call.egress.rtmps[0].name, 'ws');
     assert.ok(!c.messages.some((m) => m.call_cid === 'audio_room:other'), 'no events of a call the user may not read');
   });
 
   it('refuses expired tokens and server tokens', async () => {
-    const expired = t.client.generateUserToken({ user_id: 'late', iat: Math.floor(Date.now() / 1000) - 7200, exp: Math.floor(Date.now() / 1000) - 3600 });
+    const expired = t.client.generateUserToken({
+      user_id: 'late',
+      iat: Math.floor(Date.now() / 1000) - 7200,
+      exp: Math.floor(Date.now() / 1000) - 3600,
+    });
     const c = await connect(t, expired, { id: 'late' });
     clients.push(c.ws);
     const err = c.messages.find((m) => m.type === 'connection.error');
     assert.ok(err, JSON.stringify(c.messages));
     assert.equal(err.error.code, 40);
-    const serverToken = await new SignJWT({ server: true }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(t.apiSecret));
+    const serverToken = await new SignJWT({ server: true })
+      .setProtectedHeader({ alg: 'HS256' })
+      .sign(new TextEncoder().encode(t.apiSecret));
     const s = await connect(t, serverToken, { id: 'server' });
     clients.push(s.ws);
     const refused = s.messages.find((m) => m.type === 'connection.error');

@@ -46,5 +46,8 @@ it('runs the documented flow: call type settings, start, state, stop by name, st
   await call.stopAllRTMPBroadcasts();
   resp = await call.get();
   assert.equal(resp.call.egress.rtmps.length, 0);
-  assert.deepEqual(t.engine.stopped.map((s) => s.name), ['youtube_channel', 'twitch']);
+  assert.deepEqual(
+    t.engine.stopped.map((s) => s.name),
+    ['youtube_channel', 'twitch'],
+  );
 });

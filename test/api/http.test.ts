@@ -63,7 +63,12 @@ describe('HTTP conventions', () => {
 
   it('rejects a missing or unknown api_key with 401 code 2', async () => {
     assertApiError(await rawRequest(t, 'GET', '/api/v2/video/call/default/conv', { token: serverToken, apiKey: null }), 401, 2);
-    assertApiError(await rawRequest(t, 'GET', '/api/v2/video/call/default/conv', { token: serverToken, apiKey: 'nope' }), 401, 2, 'GetCall');
+    assertApiError(
+      await rawRequest(t, 'GET', '/api/v2/video/call/default/conv', { token: serverToken, apiKey: 'nope' }),
+      401,
+      2,
+      'GetCall',
+    );
     const wrong = new StreamClient('nope', t.apiSecret, { basePath: t.url, timeout: 10_000 });
     await assert.rejects(wrong.video.call('default', 'conv').get(), (err: Error & { code?: number }) => {
       assert.equal(err.code, 2);
@@ -86,7 +91,9 @@ describe('HTTP conventions', () => {
     assertApiError(await rawRequest(t, 'GET', '/api/v2/video/call/default/conv', { token: none }), 401, 43);
     const hs512 = await new SignJWT({ server: true }).setProtectedHeader({ alg: 'HS512' }).sign(secretKey());
     assertApiError(await rawRequest(t, 'GET', '/api/v2/video/call/default/conv', { token: hs512 }), 401, 43);
-    const otherSecret = await new SignJWT({ server: true }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode('not-the-secret'));
+    const otherSecret = await new SignJWT({ server: true })
+      .setProtectedHeader({ alg: 'HS256' })
+      .sign(new TextEncoder().encode('not-the-secret'));
     assertApiError(await rawRequest(t, 'GET', '/api/v2/video/call/default/conv', { token: otherSecret }), 401, 43);
     const sdkWithWrongSecret = new StreamClient(t.apiKey, 'not-the-secret', { basePath: t.url, timeout: 10_000 });
     await assert.rejects(sdkWithWrongSecret.video.call('default', 'conv').get(), (err: Error & { code?: number }) => err.code === 43);
@@ -94,11 +101,18 @@ describe('HTTP conventions', () => {
   });
 
   it('rejects expired tokens (40), tokens issued in the future (42) and tokens not valid yet (41)', async () => {
-    const expired = t.client.generateUserToken({ user_id: 'alice', exp: Math.floor(Date.now() / 1000) - 120, iat: Math.floor(Date.now() / 1000) - 300 });
+    const expired = t.client.generateUserToken({
+      user_id: 'alice',
+      exp: Math.floor(Date.now() / 1000) - 120,
+      iat: Math.floor(Date.now() / 1000) - 300,
+    });
     assertApiError(await rawRequest(t, 'GET', '/api/v2/video/call/default/conv', { token: expired }), 401, 40);
     const future = t.client.generateUserToken({ user_id: 'alice', iat: Math.floor(Date.now() / 1000) + 600 });
     assertApiError(await rawRequest(t, 'GET', '/api/v2/video/call/default/conv', { token: future }), 401, 42);
-    const nbf = await new SignJWT({ user_id: 'alice' }).setProtectedHeader({ alg: 'HS256' }).setNotBefore(Math.floor(Date.now() / 1000) + 600).sign(secretKey());
+    const nbf = await new SignJWT({ user_id: 'alice' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setNotBefore(Math.floor(Date.now() / 1000) + 600)
+      .sign(secretKey());
     assertApiError(await rawRequest(t, 'GET', '/api/v2/video/call/default/conv', { token: nbf }), 401, 41);
   });
 
@@ -112,7 +126,9 @@ describe('HTTP conventions', () => {
   it('answers malformed JSON with 400 code 4 and names wrong-typed fields', async () => {
     assertApiError(
       await rawRequest(t, 'POST', '/api/v2/video/call/default/conv', { token: serverToken, body: '{"data": ' }),
-      400, 4, 'GetOrCreateCall',
+      400,
+      4,
+      'GetOrCreateCall',
     );
     const wrong = await rawRequest(t, 'POST', '/api/v2/video/call/default/conv/rtmp_broadcasts', {
       token: serverToken,
@@ -170,10 +186,18 @@ describe('HTTP conventions', () => {
       await ext.client.video.call('default', 'peek').getOrCreate({ data: { created_by_id: 'u1' } });
       const ok = await rawRequest(ext, 'GET', '/peek/default/peek', { token: ext.client.generateUserToken({ user_id: 'u2' }) });
       assert.equal(ok.status, 200);
-      assertApiError(await rawRequest(ext, 'GET', '/peek/default/none', { token: ext.client.generateUserToken({ user_id: 'u2' }) }), 404, 16);
+      assertApiError(
+        await rawRequest(ext, 'GET', '/peek/default/none', { token: ext.client.generateUserToken({ user_id: 'u2' }) }),
+        404,
+        16,
+      );
       assertApiError(await rawRequest(ext, 'GET', '/peek/default/peek', {}), 401, 5);
       await ext.client.video.updateCallType({ name: 'default', grants: { user: [] } });
-      assertApiError(await rawRequest(ext, 'GET', '/peek/default/peek', { token: ext.client.generateUserToken({ user_id: 'u2' }) }), 403, 17);
+      assertApiError(
+        await rawRequest(ext, 'GET', '/peek/default/peek', { token: ext.client.generateUserToken({ user_id: 'u2' }) }),
+        403,
+        17,
+      );
     } finally {
       await ext.close();
     }

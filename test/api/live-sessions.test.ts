@@ -8,7 +8,10 @@ import type { WireEvent } from '../../src/events/contract.js';
 
 /** The media plane as LiveSessions reads it: participants per call, events emitted by the test. */
 class MediaEvents extends EventEmitter {
-  readonly people = new Map<string, Array<SessionParticipantView & { sessionId: string; isSpeaking: boolean; isDominantSpeaker: boolean }>>();
+  readonly people = new Map<
+    string,
+    Array<SessionParticipantView & { sessionId: string; isSpeaking: boolean; isDominantSpeaker: boolean }>
+  >();
   readonly ended: string[] = [];
   participants(cid: string) {
     return this.people.get(cid) ?? [];

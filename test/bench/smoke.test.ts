@@ -40,8 +40,12 @@ describe('npm run bench -- --smoke', () => {
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr = (stderr + d).slice(-20_000); });
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+    });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr = (stderr + d).slice(-20_000);
+    });
     // Normally a few minutes; a machine busy with other work can take much longer.
     const timer = setTimeout(() => child.kill('SIGTERM'), 520_000);
     const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));

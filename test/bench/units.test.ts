@@ -27,8 +27,24 @@ describe('proc parsing', () => {
     assert.equal(parseVmRss('Name:\tzombie\n'), 0);
   });
   it('counts the growth of surviving processes and the whole use of new ones', () => {
-    const a: TreeSample = { at: 0, cpuByPid: new Map([[1, 10], [2, 5]]), commByPid: new Map(), rssBytes: 0 };
-    const b: TreeSample = { at: 1000, cpuByPid: new Map([[1, 11.5], [3, 0.25]]), commByPid: new Map(), rssBytes: 0 };
+    const a: TreeSample = {
+      at: 0,
+      cpuByPid: new Map([
+        [1, 10],
+        [2, 5],
+      ]),
+      commByPid: new Map(),
+      rssBytes: 0,
+    };
+    const b: TreeSample = {
+      at: 1000,
+      cpuByPid: new Map([
+        [1, 11.5],
+        [3, 0.25],
+      ]),
+      commByPid: new Map(),
+      rssBytes: 0,
+    };
     assert.equal(cpuBetween(a, b), 1.75);
   });
 });
@@ -57,9 +73,15 @@ describe('FLV tag reader', () => {
     const reader = new FlvTagReader();
     const tags = [];
     for (let i = 0; i < bytes.length; i += 5) tags.push(...reader.push(bytes.subarray(i, i + 5)));
-    assert.deepEqual(tags.map((t) => [t.type, t.isFrame, t.keyframe, t.timestamp]), [
-      [9, false, true, 0], [8, false, false, 0], [9, true, true, 0], [9, true, false, 33],
-    ]);
+    assert.deepEqual(
+      tags.map((t) => [t.type, t.isFrame, t.keyframe, t.timestamp]),
+      [
+        [9, false, true, 0],
+        [8, false, false, 0],
+        [9, true, true, 0],
+        [9, true, false, 33],
+      ],
+    );
   });
 });
 
@@ -122,7 +144,13 @@ describe('process labels', () => {
   it('tells the egress encoder from the media decoders', () => {
     assert.equal(processLabel('node', ''), 'node');
     assert.equal(processLabel('ffmpeg', ['ffmpeg', '-i', 'pipe:0', '-c:v', 'libx264', 'pipe:1'].join('\0')), 'ffmpeg encoder');
-    assert.equal(processLabel('ffmpeg', ['ffmpeg', '-i', '/tmp/x/video.sdp', '-f', 'rawvideo', 'pipe:1'].join('\0')), 'ffmpeg video decoder');
-    assert.equal(processLabel('ffmpeg', ['ffmpeg', '-i', '/tmp/x/audio.sdp', '-acodec', 'pcm_s16le', 'pipe:1'].join('\0')), 'ffmpeg audio decoder');
+    assert.equal(
+      processLabel('ffmpeg', ['ffmpeg', '-i', '/tmp/x/video.sdp', '-f', 'rawvideo', 'pipe:1'].join('\0')),
+      'ffmpeg video decoder',
+    );
+    assert.equal(
+      processLabel('ffmpeg', ['ffmpeg', '-i', '/tmp/x/audio.sdp', '-acodec', 'pcm_s16le', 'pipe:1'].join('\0')),
+      'ffmpeg audio decoder',
+    );
   });
 });

@@ -157,10 +157,14 @@ describe('broadcasts through the node SDK to a real RTMP ingest', () => {
     await call.stopRTMPBroadcast({ name: 'main' });
     await waitFor(() => receiver.find('call.rtmp_broadcast_stopped', 'main'), 'stopped webhook for main', 10_000);
     state = await call.get();
-    assert.deepEqual(state.call.egress.rtmps.map((r) => r.name), ['backup']);
+    assert.deepEqual(
+      state.call.egress.rtmps.map((r) => r.name),
+      ['backup'],
+    );
     assert.equal(state.call.egress.broadcasting, true);
     // The call's egress state carries the destination's live stats.
-    const liveStats = (state.call.egress.rtmps[0] as unknown as { stats: { state: string; bytesSent: number; videoFramesSent: number } }).stats;
+    const liveStats = (state.call.egress.rtmps[0] as unknown as { stats: { state: string; bytesSent: number; videoFramesSent: number } })
+      .stats;
     assert.equal(liveStats.state, 'live');
     assert.ok(liveStats.bytesSent > 0 && liveStats.videoFramesSent > 0);
     const backupStats = t.server.engine.stats('livestream:launch').find((s) => s.name === 'backup');

@@ -128,14 +128,20 @@ describe('participants composed into broadcasts at a real RTMP ingest', { timeou
   it('shows each participant in the region its layout gives, mixes their tones, and follows joins and leaves live', async (t) => {
     await client.upsertUsers(Object.keys(COLOURS).map((id) => ({ id, name: id[0]!.toUpperCase() + id.slice(1), role: 'user' })));
     const call = client.video.call('default', 'composed');
-    const created = await call.getOrCreate({ data: { created_by_id: 'alice', members: Object.keys(COLOURS).map((user_id) => ({ user_id })) } });
+    const created = await call.getOrCreate({
+      data: { created_by_id: 'alice', members: Object.keys(COLOURS).map((user_id) => ({ user_id })) },
+    });
     const whip = created.call.ingress.whip.address;
     assert.match(whip, /\/api\/v2\/video\/call\/default\/composed\/whip$/);
     const cid = 'default:composed';
 
     await publish(whip, 'alice');
     await publish(whip, 'bob');
-    await waitFor(() => server.media.participants(cid).filter((p) => p.hasVideo && p.videoSize).length === 2, 'two decoded publishers', 60_000);
+    await waitFor(
+      () => server.media.participants(cid).filter((p) => p.hasVideo && p.videoSize).length === 2,
+      'two decoded publishers',
+      60_000,
+    );
     assert.ok(events.some((e) => e.type === 'call.session_participant_joined'));
     // The call's live session lists both, through the SDK.
     const live = await call.get();
@@ -145,16 +151,22 @@ describe('participants composed into broadcasts at a real RTMP ingest', { timeou
     const layouts = Object.keys(GROUPS) as GroupName[];
     for (const name of layouts) {
       await call.startRTMPBroadcasts({
-        broadcasts: [{
-          name,
-          stream_url: ingest.url(),
-          stream_key: `composed-${name}`,
-          quality: GROUPS[name].quality,
-          layout: { name, options: { 'participant_label.display': false, 'layout.background_color': '#202020' } },
-        }],
+        broadcasts: [
+          {
+            name,
+            stream_url: ingest.url(),
+            stream_key: `composed-${name}`,
+            quality: GROUPS[name].quality,
+            layout: { name, options: { 'participant_label.display': false, 'layout.background_color': '#202020' } },
+          },
+        ],
       });
     }
-    await waitFor(() => layouts.every((n) => events.some((e) => e.type === 'call.rtmp_broadcast_started' && e.name === n)), 'all three live', 30_000);
+    await waitFor(
+      () => layouts.every((n) => events.some((e) => e.type === 'call.rtmp_broadcast_started' && e.name === n)),
+      'all three live',
+      30_000,
+    );
     // Where each recording is now, in its own timeline: the encoder stamps frames at 30 fps, so a
     // destination's sent-frame count is its position (robust to a busy machine running slow).
     const position = () => Object.fromEntries(server.engine.stats(cid).map((s) => [s.name, s.videoFramesSent / 30]));
@@ -169,14 +181,25 @@ describe('participants composed into broadcasts at a real RTMP ingest', { timeou
 
     // Alice and Bob, until every group shows them (and a second more); then Carol joins until
     // she is on screen (plus a few seconds), then leaves.
-    await waitFor(() => shows('spotlight', ['alice', 'bob']) && shows('grid', ['alice', 'bob']) && ['alice', 'bob'].includes(showing('single-participant', 1)[0]!), 'both on screen everywhere', 60_000);
+    await waitFor(
+      () =>
+        shows('spotlight', ['alice', 'bob']) &&
+        shows('grid', ['alice', 'bob']) &&
+        ['alice', 'bob'].includes(showing('single-participant', 1)[0]!),
+      'both on screen everywhere',
+      60_000,
+    );
     await new Promise((r) => setTimeout(r, 1000));
     // ...and until every recording is 3 s long, so that the tone check below has its two seconds.
     await waitFor(() => Object.values(position()).every((p) => p >= 3), 'three seconds recorded', 30_000);
     const withTwo = position();
     const joinedAt = Date.now();
     const carol = await publish(whip, 'carol');
-    await waitFor(() => shows('spotlight', ['alice', 'bob', 'carol']) && shows('grid', ['alice', 'bob', 'carol']), 'Carol on screen', 60_000);
+    await waitFor(
+      () => shows('spotlight', ['alice', 'bob', 'carol']) && shows('grid', ['alice', 'bob', 'carol']),
+      'Carol on screen',
+      60_000,
+    );
     t.diagnostic(`Carol on screen ${Date.now() - joinedAt} ms after her publish started`);
     const carolVisible = position();
     await new Promise((r) => setTimeout(r, 3000));
@@ -193,7 +216,11 @@ describe('participants composed into broadcasts at a real RTMP ingest', { timeou
     assert.deepEqual(server.egress.encoderPids(), pidsBefore);
     for (const s of stats) assert.equal(s.reconnects, 0, `${s.name} reconnected`);
     await call.stopAllRTMPBroadcasts();
-    await waitFor(() => layouts.every((n) => events.some((e) => e.type === 'call.rtmp_broadcast_stopped' && e.name === n)), 'all stopped', 20_000);
+    await waitFor(
+      () => layouts.every((n) => events.some((e) => e.type === 'call.rtmp_broadcast_stopped' && e.name === n)),
+      'all stopped',
+      20_000,
+    );
     await new Promise((r) => setTimeout(r, 500));
 
     const seen: Record<string, { two: string[]; three: string[]; again: string[] }> = {};
@@ -241,10 +268,21 @@ describe('participants composed into broadcasts at a real RTMP ingest', { timeou
     const call = client.video.call('default', 'portrait');
     const created = await call.getOrCreate({ data: { created_by_id: 'dora' } });
     const token = client.generateUserToken({ user_id: 'dora', validity_in_seconds: 600 });
-    publishers.set('dora', await TestPublisher.start({ url: created.call.ingress.whip.address, token, color: 'red', size: { width: 360, height: 640 } }));
+    publishers.set(
+      'dora',
+      await TestPublisher.start({ url: created.call.ingress.whip.address, token, color: 'red', size: { width: 360, height: 640 } }),
+    );
     await waitFor(() => server.media.participants('default:portrait')[0]?.videoSize?.height === 640, 'the portrait video size', 60_000);
     await call.startRTMPBroadcasts({
-      broadcasts: [{ name: 'phone', stream_url: ingest.url(), stream_key: 'portrait-phone', quality: '720p', layout: { name: 'single-participant', detect_orientation: true } }],
+      broadcasts: [
+        {
+          name: 'phone',
+          stream_url: ingest.url(),
+          stream_key: 'portrait-phone',
+          quality: '720p',
+          layout: { name: 'single-participant', detect_orientation: true },
+        },
+      ],
     });
     await waitFor(() => events.some((e) => e.type === 'call.rtmp_broadcast_started' && e.name === 'phone'), 'phone live', 30_000);
     await waitFor(() => (server.engine.stats('default:portrait')[0]?.videoFramesSent ?? 0) > 60, '2 s of video', 30_000);

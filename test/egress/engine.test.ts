@@ -149,12 +149,26 @@ describe('egress engine (real encoders, in-memory sessions)', () => {
     assert.equal(ffmpegChildren().length, 1);
 
     // Same call, another quality: a second encode.
-    engine.start({ callCid: 'default:share', name: 'c', streamUrl: 'rtmp://c/live', streamKey: 'kc', quality: 'portrait-360x640', layout: layout() });
+    engine.start({
+      callCid: 'default:share',
+      name: 'c',
+      streamUrl: 'rtmp://c/live',
+      streamKey: 'kc',
+      quality: 'portrait-360x640',
+      layout: layout(),
+    });
     await listener.waitFor('started', 'c');
     assert.equal(engine.encoderCount(), 2);
     assert.equal(ffmpegChildren().length, 2);
     // Same quality, another layout: a third.
-    engine.start({ callCid: 'default:share', name: 'd', streamUrl: 'rtmp://d/live', streamKey: 'kd', quality: '360p', layout: layout({ 'layout.background_color': '#ff0000' }) });
+    engine.start({
+      callCid: 'default:share',
+      name: 'd',
+      streamUrl: 'rtmp://d/live',
+      streamKey: 'kd',
+      quality: '360p',
+      layout: layout({ 'layout.background_color': '#ff0000' }),
+    });
     await listener.waitFor('started', 'd');
     assert.equal(engine.encoderCount(), 3);
     assert.equal(ffmpegChildren().length, 3);
@@ -211,7 +225,11 @@ describe('egress engine (real encoders, in-memory sessions)', () => {
     const before = session.sent.length;
     process.kill(pid, 'SIGKILL');
     await waitFor(() => group.encoderPid !== undefined && group.encoderPid !== pid, 'encoder restart', 15_000);
-    await waitFor(() => videoFrames(session).filter((t) => t.keyframe).length >= 2 && session.sent.length > before + 60, 'frames after the restart', 20_000);
+    await waitFor(
+      () => videoFrames(session).filter((t) => t.keyframe).length >= 2 && session.sent.length > before + 60,
+      'frames after the restart',
+      20_000,
+    );
     assert.equal(targets.all('rtmp://k/live/kk').length, 1, 'no reconnect');
     assert.equal(session.closed, false);
     assertMonotonic(session.sent);
@@ -238,7 +256,11 @@ describe('egress engine (real encoders, in-memory sessions)', () => {
     const first = targets.last('rtmp://r/live/kr');
     const other = targets.last('rtmp://s/live/ks');
     first.drop();
-    await waitFor(() => targets.all('rtmp://r/live/kr').length === 2 && videoFrames(targets.last('rtmp://r/live/kr')).length > 30, 'reconnect', 15_000);
+    await waitFor(
+      () => targets.all('rtmp://r/live/kr').length === 2 && videoFrames(targets.last('rtmp://r/live/kr')).length > 30,
+      'reconnect',
+      15_000,
+    );
     const second = targets.last('rtmp://r/live/kr');
     assertJoinOrder(second);
     assert.ok(second.sent[0]!.ts >= first.sent.at(-1)!.ts, 'the new session continues the timeline');
@@ -255,13 +277,23 @@ describe('egress engine (real encoders, in-memory sessions)', () => {
   it('fails a destination that keeps being refused, without disturbing its group', async () => {
     targets.behaviour.set('rtmp://bad/live/secret-key-1', { refuse: true });
     engine.start({ callCid: 'default:fail', name: 'ok', streamUrl: 'rtmp://ok/live', streamKey: 'k', quality: '360p', layout: layout() });
-    engine.start({ callCid: 'default:fail', name: 'bad', streamUrl: 'rtmp://bad/live', streamKey: 'secret-key-1', quality: '360p', layout: layout() });
+    engine.start({
+      callCid: 'default:fail',
+      name: 'bad',
+      streamUrl: 'rtmp://bad/live',
+      streamKey: 'secret-key-1',
+      quality: '360p',
+      layout: layout(),
+    });
     const failed = await listener.waitFor('failed', 'bad');
     assert.match(failed.reason!, /refused/);
     assert.ok(!failed.reason!.includes('secret-key-1'));
     assert.ok(targets.all('rtmp://bad/live/secret-key-1').length >= 2, 'retried before giving up');
     assert.ok(!listener.find('started', 'bad'));
-    assert.deepEqual(engine.stats('default:fail').map((s) => s.name), ['ok']);
+    assert.deepEqual(
+      engine.stats('default:fail').map((s) => s.name),
+      ['ok'],
+    );
     const ok = targets.last('rtmp://ok/live/k');
     const n = ok.sent.length;
     await sleep(500);
@@ -273,8 +305,22 @@ describe('egress engine (real encoders, in-memory sessions)', () => {
 
   it('drops frames to a slow destination until the next keyframe instead of queueing', async () => {
     targets.behaviour.set('rtmp://slow/live/k', { slow: true });
-    engine.start({ callCid: 'default:slow', name: 'slow', streamUrl: 'rtmp://slow/live', streamKey: 'k', quality: '360p', layout: layout() });
-    engine.start({ callCid: 'default:slow', name: 'fast', streamUrl: 'rtmp://fast/live', streamKey: 'k', quality: '360p', layout: layout() });
+    engine.start({
+      callCid: 'default:slow',
+      name: 'slow',
+      streamUrl: 'rtmp://slow/live',
+      streamKey: 'k',
+      quality: '360p',
+      layout: layout(),
+    });
+    engine.start({
+      callCid: 'default:slow',
+      name: 'fast',
+      streamUrl: 'rtmp://fast/live',
+      streamKey: 'k',
+      quality: '360p',
+      layout: layout(),
+    });
     await listener.waitFor('started', 'slow');
     await listener.waitFor('started', 'fast');
     const slow = targets.last('rtmp://slow/live/k');
@@ -283,7 +329,10 @@ describe('egress engine (real encoders, in-memory sessions)', () => {
     // The socket backs up after every send and drains within a GOP: only keyframes get through.
     const slowFrames = videoFrames(slow);
     assert.ok(slowFrames.length >= 2);
-    assert.ok(slowFrames.every((t) => t.keyframe), 'only keyframes reach the slow destination');
+    assert.ok(
+      slowFrames.every((t) => t.keyframe),
+      'only keyframes reach the slow destination',
+    );
     assert.ok(videoFrames(fast).some((t) => !t.keyframe));
     await engine.stop('default:slow', 'slow');
     await engine.stop('default:slow', 'fast');
@@ -291,7 +340,14 @@ describe('egress engine (real encoders, in-memory sessions)', () => {
 
   it('rejects a second broadcast of the same name and reports a malformed target as failed', async () => {
     const strict = new EgressEngine({ listener, log, retry: { giveUpAfterMs: 1000 } });
-    strict.start({ callCid: 'default:url', name: 'u', streamUrl: 'http://not-rtmp/x', streamKey: 'hidden-key', quality: '360p', layout: layout() });
+    strict.start({
+      callCid: 'default:url',
+      name: 'u',
+      streamUrl: 'http://not-rtmp/x',
+      streamKey: 'hidden-key',
+      quality: '360p',
+      layout: layout(),
+    });
     const failed = await listener.waitFor('failed', 'u');
     assert.ok(!failed.reason!.includes('hidden-key'));
     assert.equal(strict.encoderCount(), 0);
@@ -299,7 +355,8 @@ describe('egress engine (real encoders, in-memory sessions)', () => {
 
     engine.start({ callCid: 'default:dup', name: 'x', streamUrl: 'rtmp://x/live', streamKey: 'k', quality: '360p', layout: layout() });
     assert.throws(
-      () => engine.start({ callCid: 'default:dup', name: 'x', streamUrl: 'rtmp://y/live', streamKey: 'k', quality: '720p', layout: layout() }),
+      () =>
+        engine.start({ callCid: 'default:dup', name: 'x', streamUrl: 'rtmp://y/live', streamKey: 'k', quality: '720p', layout: layout() }),
       /already active/,
     );
     await listener.waitFor('started', 'x');
@@ -311,7 +368,14 @@ describe('egress engine (real encoders, in-memory sessions)', () => {
   });
   it('fails with a clear reason when the encoder cannot be started', async () => {
     const broken = new EgressEngine({ listener, log, openTarget: targets.open, ffmpegPath: '/nonexistent/ffmpeg' });
-    broken.start({ callCid: 'default:noffmpeg', name: 'nf', streamUrl: 'rtmp://nf/live', streamKey: 'k', quality: '360p', layout: layout() });
+    broken.start({
+      callCid: 'default:noffmpeg',
+      name: 'nf',
+      streamUrl: 'rtmp://nf/live',
+      streamKey: 'k',
+      quality: '360p',
+      layout: layout(),
+    });
     const failed = await listener.waitFor('failed', 'nf');
     assert.match(failed.reason!, /ffmpeg/);
     assert.equal(broken.stats('default:noffmpeg').length, 0);

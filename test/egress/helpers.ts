@@ -62,7 +62,6 @@ export class RecordingListener implements EgressListener {
   }
 }
 
-
 /** ffmpeg processes that are children of this process. */
 export function ffmpegChildren(): number[] {
   let out = '';

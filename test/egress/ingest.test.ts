@@ -79,7 +79,9 @@ describe('egress to real ingests', () => {
   let engine: EgressEngine;
 
   before(async () => {
-    ingest = await startNginxIngest({ allowedKeys: ['q360', 'qportrait', 'q480', 'steady', 'flaky', 'gone', 'killed', 'healthy', 'early', 'late'] });
+    ingest = await startNginxIngest({
+      allowedKeys: ['q360', 'qportrait', 'q480', 'steady', 'flaky', 'gone', 'killed', 'healthy', 'early', 'late'],
+    });
     second = await startNginxIngest();
     engine = new EgressEngine({
       listener,
@@ -116,7 +118,11 @@ describe('egress to real ingests', () => {
     }
     for (const c of cases) await listener.waitFor('started', c.name);
     assert.equal(engine.encoderCount(), 3);
-    await waitFor(() => cases.every((c) => (engine.stats('default:qualities').find((s) => s.name === c.name)?.videoFramesSent ?? 0) >= 200), '~6 s of video each', 60_000);
+    await waitFor(
+      () => cases.every((c) => (engine.stats('default:qualities').find((s) => s.name === c.name)?.videoFramesSent ?? 0) >= 200),
+      '~6 s of video each',
+      60_000,
+    );
     for (const c of cases) await engine.stop('default:qualities', c.name);
     for (const c of cases) assert.ok(listener.find('stopped', c.name));
     await sleep(500);
@@ -149,7 +155,11 @@ describe('egress to real ingests', () => {
       assert.ok(Math.abs(lastVideo - lastAudio) < 150, `${c.name}: video ends at ${lastVideo} ms, audio at ${lastAudio} ms`);
       t.diagnostic(`${c.name}: ${JSON.stringify(info)} keyframes ${keys.join(',')}; last video ${lastVideo} ms, audio ${lastAudio} ms`);
       const frame = await grabFrameRgb(path, 2, c.w, c.h);
-      for (const [x, y] of [[c.w / 2, c.h / 2], [10, 10], [c.w - 10, c.h - 10]] as const) {
+      for (const [x, y] of [
+        [c.w / 2, c.h / 2],
+        [10, 10],
+        [c.w - 10, c.h - 10],
+      ] as const) {
         assertColorNear(pixelAt(frame, c.w, Math.floor(x), Math.floor(y)), c.rgb, `${c.name} at ${x},${y}`);
       }
     }
@@ -176,7 +186,11 @@ describe('egress to real ingests', () => {
     const flakyStats = engine.stats(cid).find((s) => s.name === 'flaky')!;
     assert.ok(flakyStats.reconnects >= 1);
     const framesAtReconnect = flakyStats.videoFramesSent;
-    await waitFor(() => (engine.stats(cid).find((s) => s.name === 'flaky')?.videoFramesSent ?? 0) > framesAtReconnect + 90, '3 s more of flaky', 30_000);
+    await waitFor(
+      () => (engine.stats(cid).find((s) => s.name === 'flaky')?.videoFramesSent ?? 0) > framesAtReconnect + 90,
+      '3 s more of flaky',
+      30_000,
+    );
     const steadyStats = engine.stats(cid).find((s) => s.name === 'steady')!;
     assert.equal(steadyStats.reconnects, 0);
     assert.equal(steadyStats.state, 'live');
@@ -188,16 +202,23 @@ describe('egress to real ingests', () => {
     await engine.stop(cid, 'flaky');
     await sleep(500);
     const flakyAfter = await probe(second.recordingPath('flaky'));
-    assert.ok(flakyAfter.format.duration > beforeRestart.format.duration + 2,
-      `the recording continued: ${beforeRestart.format.duration} -> ${flakyAfter.format.duration}`);
+    assert.ok(
+      flakyAfter.format.duration > beforeRestart.format.duration + 2,
+      `the recording continued: ${beforeRestart.format.duration} -> ${flakyAfter.format.duration}`,
+    );
     const flakyPackets = await packetTimes(second.recordingPath('flaky'));
     for (const [type, ts] of flakyPackets) {
       for (let i = 1; i < ts.length; i++) assert.ok(ts[i]! >= ts[i - 1]!, `flaky ${type} dts went back at ${i}: ${ts[i - 1]} -> ${ts[i]}`);
     }
     const steady = await probe(ingest.recordingPath('steady'));
-    t.diagnostic(`flaky ${beforeRestart.format.duration} s before the restart, ${flakyAfter.format.duration} s after; steady ${steady.format.duration} s over ${elapsedS} s`);
+    t.diagnostic(
+      `flaky ${beforeRestart.format.duration} s before the restart, ${flakyAfter.format.duration} s after; steady ${steady.format.duration} s over ${elapsedS} s`,
+    );
     // The steady destination's recording spans the whole broadcast, outage included.
-    assert.ok(steady.format.duration > flakyAfter.format.duration - 1, `steady ${steady.format.duration}, flaky ${flakyAfter.format.duration}`);
+    assert.ok(
+      steady.format.duration > flakyAfter.format.duration - 1,
+      `steady ${steady.format.duration}, flaky ${flakyAfter.format.duration}`,
+    );
     assert.ok(steady.format.duration >= elapsedS * 0.5, `steady ${steady.format.duration} s of ${elapsedS} s`);
     assert.equal(listener.find('failed', 'flaky'), undefined);
   });
@@ -217,7 +238,10 @@ describe('egress to real ingests', () => {
       const failed = await listener.waitFor('failed', 'gone', 30_000);
       assert.ok(failed.reason && failed.reason.length > 0);
       t.diagnostic(`gone: ${failed.reason}`);
-      assert.deepEqual(engine.stats(cid).map((s) => s.name), ['healthy']);
+      assert.deepEqual(
+        engine.stats(cid).map((s) => s.name),
+        ['healthy'],
+      );
       const h = engine.stats(cid)[0]!;
       assert.equal(h.state, 'live');
       assert.equal(h.reconnects, 0);
@@ -270,13 +294,46 @@ describe('egress to real ingests', () => {
     try {
       engine.start({ callCid: cid, name: 'healthy', streamUrl: ingest.url(), streamKey: 'healthy', quality: '360p', layout: layout() });
       await listener.waitFor('started', 'healthy');
-      const untrusting = new EgressEngine({ listener, log, retry: { giveUpAfterMs: 4000 }, rtmp: { connectTimeoutMs: 3000, handshakeTimeoutMs: 3000, publishTimeoutMs: 3000 } });
+      const untrusting = new EgressEngine({
+        listener,
+        log,
+        retry: { giveUpAfterMs: 4000 },
+        rtmp: { connectTimeoutMs: 3000, handshakeTimeoutMs: 3000, publishTimeoutMs: 3000 },
+      });
       try {
-        engine.start({ callCid: cid, name: 'refused', streamUrl: ingest.url(), streamKey: 'not-allowed-key', quality: '360p', layout: layout() });
-        engine.start({ callCid: cid, name: 'garbage', streamUrl: `rtmp://127.0.0.1:${garbage.port}/live`, streamKey: 'g', quality: '360p', layout: layout() });
-        engine.start({ callCid: cid, name: 'silent', streamUrl: `rtmp://127.0.0.1:${silent.port}/live`, streamKey: 's', quality: '360p', layout: layout() });
+        engine.start({
+          callCid: cid,
+          name: 'refused',
+          streamUrl: ingest.url(),
+          streamKey: 'not-allowed-key',
+          quality: '360p',
+          layout: layout(),
+        });
+        engine.start({
+          callCid: cid,
+          name: 'garbage',
+          streamUrl: `rtmp://127.0.0.1:${garbage.port}/live`,
+          streamKey: 'g',
+          quality: '360p',
+          layout: layout(),
+        });
+        engine.start({
+          callCid: cid,
+          name: 'silent',
+          streamUrl: `rtmp://127.0.0.1:${silent.port}/live`,
+          streamKey: 's',
+          quality: '360p',
+          layout: layout(),
+        });
         // This engine does not trust the ingest's CA.
-        untrusting.start({ callCid: cid, name: 'untrusted', streamUrl: ingest.secureUrl(), streamKey: 'healthy', quality: '360p', layout: layout() });
+        untrusting.start({
+          callCid: cid,
+          name: 'untrusted',
+          streamUrl: ingest.secureUrl(),
+          streamKey: 'healthy',
+          quality: '360p',
+          layout: layout(),
+        });
 
         const reasons: Record<string, string> = {};
         for (const name of ['refused', 'garbage', 'silent', 'untrusted']) {
@@ -291,7 +348,10 @@ describe('egress to real ingests', () => {
         assert.match(reasons.untrusted!, /certificate|TLS|verify/i);
         assert.ok(!log.text().includes('not-allowed-key'), 'stream key never logged');
         const h = engine.stats(cid);
-        assert.deepEqual(h.map((s) => s.name), ['healthy']);
+        assert.deepEqual(
+          h.map((s) => s.name),
+          ['healthy'],
+        );
         assert.equal(h[0]!.state, 'live');
         assert.equal(h[0]!.reconnects, 0);
       } finally {
@@ -307,7 +367,14 @@ describe('egress to real ingests', () => {
     const cid = 'default:ffmpeg';
     const server = await startFfmpegListenIngest({ app: 'live', stream: 'ff' });
     try {
-      engine.start({ callCid: cid, name: 'ff', streamUrl: server.appUrl, streamKey: server.streamName, quality: 'portrait-360x640', layout: layout({ 'layout.background_color': '#ffffff' }) });
+      engine.start({
+        callCid: cid,
+        name: 'ff',
+        streamUrl: server.appUrl,
+        streamKey: server.streamName,
+        quality: 'portrait-360x640',
+        layout: layout({ 'layout.background_color': '#ffffff' }),
+      });
       await listener.waitFor('started', 'ff');
       await waitFor(() => (engine.stats(cid)[0]?.videoFramesSent ?? 0) >= 120, '4 s of video', 30_000);
       await engine.stop(cid, 'ff');

@@ -6,9 +6,7 @@ import { isPermanentError } from '../../src/egress/destination.js';
 import type { FlvTag } from '../../src/flv/tag.js';
 import { classifySocketError, isCertificateError, type SocketErrorContext } from '../../src/rtmp/errors.js';
 import { redactStreamName } from '../../src/rtmp/url.js';
-import {
-  BackgroundFrameSource, layoutBackgroundColor, solidI420Frame,
-} from '../../src/egress/frame-source.js';
+import { BackgroundFrameSource, layoutBackgroundColor, solidI420Frame } from '../../src/egress/frame-source.js';
 import { GopCache } from '../../src/egress/gop-cache.js';
 import { Pacer, planTick, sampleFramesForTick, tickDueMs, type PacerTick } from '../../src/egress/pacer.js';
 import { encoderArgs, i420FrameBytes, qualityProfile } from '../../src/egress/qualities.js';
@@ -16,7 +14,10 @@ import { TimestampMapper } from '../../src/egress/timestamps.js';
 import { QUALITIES, type LayoutSettings } from '../../src/layout/settings.js';
 
 const layout = (options?: Record<string, unknown>): LayoutSettings => ({
-  name: 'spotlight', external_app_url: '', external_css_url: '', ...(options ? { options } : {}),
+  name: 'spotlight',
+  external_app_url: '',
+  external_css_url: '',
+  ...(options ? { options } : {}),
 });
 
 function argValue(args: string[], flag: string, occurrence = 0): string | undefined {
@@ -33,11 +34,16 @@ function argValue(args: string[], flag: string, occurrence = 0): string | undefi
 describe('qualities', () => {
   it('follows the output table', () => {
     const expected: Record<string, [number, number, number]> = {
-      '360p': [640, 360, 800], 'portrait-360x640': [360, 640, 800],
-      '480p': [854, 480, 1200], 'portrait-480x854': [480, 854, 1200],
-      '720p': [1280, 720, 3000], 'portrait-720x1280': [720, 1280, 3000],
-      '1080p': [1920, 1080, 5000], 'portrait-1080x1920': [1080, 1920, 5000],
-      '1440p': [2560, 1440, 9000], 'portrait-1440x2560': [1440, 2560, 9000],
+      '360p': [640, 360, 800],
+      'portrait-360x640': [360, 640, 800],
+      '480p': [854, 480, 1200],
+      'portrait-480x854': [480, 854, 1200],
+      '720p': [1280, 720, 3000],
+      'portrait-720x1280': [720, 1280, 3000],
+      '1080p': [1920, 1080, 5000],
+      'portrait-1080x1920': [1080, 1920, 5000],
+      '1440p': [2560, 1440, 9000],
+      'portrait-1440x2560': [1440, 2560, 9000],
     };
     for (const q of QUALITIES) {
       const p = qualityProfile(q);
@@ -142,7 +148,10 @@ describe('pacer arithmetic', () => {
       if (plan.run !== null) ran.push(plan.run);
       now += plan.waitMs + 5 * (plan.run !== null ? 1 : 0);
     }
-    assert.deepEqual(ran, Array.from({ length: 300 }, (_, i) => i));
+    assert.deepEqual(
+      ran,
+      Array.from({ length: 300 }, (_, i) => i),
+    );
   });
 
   it('skips rather than bursts after a stall', () => {
@@ -156,7 +165,7 @@ describe('pacer arithmetic', () => {
 });
 
 describe('pacer clock', () => {
-  it('ticks in order with each tick\'s samples, and skips (does not burst) after a stall', async () => {
+  it("ticks in order with each tick's samples, and skips (does not burst) after a stall", async () => {
     const ticks: PacerTick[] = [];
     let stalled = false;
     await new Promise<void>((resolve) => {
@@ -170,7 +179,9 @@ describe('pacer clock', () => {
           if (t.index >= 5 && !stalled) {
             stalled = true;
             const until = performance.now() + 300; // block the event loop: ~9 ticks are missed
-            while (performance.now() < until) { /* stall */ }
+            while (performance.now() < until) {
+              /* stall */
+            }
           }
           if (ticks.length >= 15) {
             pacer.stop();
@@ -196,8 +207,14 @@ describe('backoff', () => {
   it('grows exponentially from under a second to a cap, with jitter', () => {
     const opts = { initialDelayMs: 500, maxDelayMs: 8000, jitter: 0.2 };
     const mid = () => 0.5;
-    assert.deepEqual([0, 1, 2, 3, 4, 5, 10].map((a) => backoffDelay(a, opts, mid)), [500, 1000, 2000, 4000, 8000, 8000, 8000]);
-    assert.equal(backoffDelay(0, opts, () => 0), 400);
+    assert.deepEqual(
+      [0, 1, 2, 3, 4, 5, 10].map((a) => backoffDelay(a, opts, mid)),
+      [500, 1000, 2000, 4000, 8000, 8000, 8000],
+    );
+    assert.equal(
+      backoffDelay(0, opts, () => 0),
+      400,
+    );
     assert.ok(backoffDelay(0, opts, () => 0.999) < 1000);
     assert.ok(backoffDelay(20, opts, () => 0.999) <= 8000);
     assert.ok(backoffDelay(20, opts, () => 0) >= 6400);
@@ -220,7 +237,12 @@ describe('timestamp mapper', () => {
 });
 
 const tag = (type: FlvTag['type'], timestamp: number, extra: Partial<FlvTag> = {}, size = 10): FlvTag => ({
-  type, timestamp, data: Buffer.alloc(size), keyframe: false, sequenceHeader: false, ...extra,
+  type,
+  timestamp,
+  data: Buffer.alloc(size),
+  keyframe: false,
+  sequenceHeader: false,
+  ...extra,
 });
 
 describe('gop cache', () => {
@@ -300,7 +322,14 @@ describe('grouping and errors', () => {
 
   it('treats certificate errors as permanent and redacts secrets', () => {
     // Certificate errors are classified where the socket raises them (src/rtmp/errors.ts).
-    const tls: SocketErrorContext = { where: 'rtmps://h:443/app', host: 'h', secure: true, connecting: true, tcpConnected: true, redact: (t) => t };
+    const tls: SocketErrorContext = {
+      where: 'rtmps://h:443/app',
+      host: 'h',
+      secure: true,
+      connecting: true,
+      tcpConnected: true,
+      redact: (t) => t,
+    };
     const classify = (err: Error, ctx: Partial<SocketErrorContext> = {}) => classifySocketError(err, { ...tls, ...ctx });
     const e = Object.assign(new Error('unable to verify the first certificate'), { code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
     assert.ok(isCertificateError(e));

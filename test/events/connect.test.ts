@@ -169,11 +169,20 @@ test('a client receives only the events of calls it may read, in order', async (
   await waitFor(() => carol.messages.some((m) => m.type === 'call.created'), 'carol event');
   await sleep(100);
   const seqs = (c: Client) => c.messages.filter((m) => typeof m.seq === 'number').map((m) => m.seq);
-  assert.deepEqual(seqs(alice), [published[0]!, published[2]!, published[3]!, published[9]!, last].map((e) => e.seq));
-  assert.deepEqual(seqs(bob), [published[1]!, published[2]!, published[6]!, last].map((e) => e.seq));
+  assert.deepEqual(
+    seqs(alice),
+    [published[0]!, published[2]!, published[3]!, published[9]!, last].map((e) => e.seq),
+  );
+  assert.deepEqual(
+    seqs(bob),
+    [published[1]!, published[2]!, published[6]!, last].map((e) => e.seq),
+  );
   assert.deepEqual(seqs(carol), [published[5]!.seq]);
   // The event JSON is sent as published.
-  assert.deepEqual(alice.messages.find((m) => m.seq === published[0]!.seq), published[0]);
+  assert.deepEqual(
+    alice.messages.find((m) => m.seq === published[0]!.seq),
+    published[0],
+  );
   // Access answers are cached per connection: alice asked about default:a1 once.
   assert.equal(s.authority.canReadCalls.filter((x) => x === 'alice:default:a1').length, 1);
   for (const c of [alice, bob, carol]) c.ws.close();

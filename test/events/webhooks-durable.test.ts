@@ -79,11 +79,18 @@ test('a delivery pending when the process is killed is delivered after the resta
   });
   cleanups.push(() => dispatcher.stop());
   dispatcher.start();
-  await waitFor(async () => requests.length === 2 && (await store.webhookOutbox.due(Date.now() + 60_000, 10)).length === 0, 'delivery after restart', 60_000);
+  await waitFor(
+    async () => requests.length === 2 && (await store.webhookOutbox.due(Date.now() + 60_000, 10)).length === 0,
+    'delivery after restart',
+    60_000,
+  );
   const [first, second] = requests;
   assert.equal(second!.headers['x-webhook-id'], first!.headers['x-webhook-id']);
   assert.equal(second!.headers['x-webhook-attempt'], '2');
   assert.equal(second!.body.toString(), first!.body.toString());
-  const event = new StreamClient('durable-key', 'durable-secret').verifyAndParseWebhook(second!.body, second!.headers['x-signature'] as string);
+  const event = new StreamClient('durable-key', 'durable-secret').verifyAndParseWebhook(
+    second!.body,
+    second!.headers['x-signature'] as string,
+  );
   assert.equal(event.type, 'call.rtmp_broadcast_started');
 });

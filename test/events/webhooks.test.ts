@@ -167,7 +167,10 @@ for (const status of [500, 503, 429, 408]) {
       offset += 10_000;
       return res;
     };
-    const { bus, outbox, d } = dispatcher({ url: rx.url, events: [] }, { policy: { ...FAST, horizonMs: 100_000 }, fetch: timedFetch, now: () => Date.now() + offset });
+    const { bus, outbox, d } = dispatcher(
+      { url: rx.url, events: [] },
+      { policy: { ...FAST, horizonMs: 100_000 }, fetch: timedFetch, now: () => Date.now() + offset },
+    );
     d.start();
     bus.publish(event());
     await waitFor(async () => outbox.size === 0 && (await outbox.countDead()) === 1, 'retried, then parked');
@@ -175,7 +178,10 @@ for (const status of [500, 503, 429, 408]) {
     assert.equal(n, 10, 'retried beyond three attempts, until the horizon');
     await sleep(300);
     assert.equal(rx.requests.length, n, 'no attempt after parking');
-    assert.deepEqual(rx.requests.map((r) => header(r, 'x-webhook-attempt')), rx.requests.map((_, i) => String(i + 1)));
+    assert.deepEqual(
+      rx.requests.map((r) => header(r, 'x-webhook-attempt')),
+      rx.requests.map((_, i) => String(i + 1)),
+    );
     assert.equal(new Set(rx.requests.map((r) => header(r, 'x-webhook-id'))).size, 1);
     for (const r of rx.requests) assert.equal(sdk.verifyWebhook(r.body, header(r, 'x-signature')), true);
     const [dead] = await outbox.listDead(10);
@@ -195,7 +201,10 @@ test('a retried delivery that then succeeds is delivered once and removed', asyn
   await waitFor(() => rx.requests.length === 2 && outbox.size === 0, 'delivered on attempt 2');
   await sleep(300);
   assert.equal(rx.requests.length, 2);
-  assert.deepEqual(rx.requests.map((r) => header(r, 'x-webhook-attempt')), ['1', '2']);
+  assert.deepEqual(
+    rx.requests.map((r) => header(r, 'x-webhook-attempt')),
+    ['1', '2'],
+  );
 });
 
 test('400 (or another 4xx) is not retried: parked as dead at once, and a replay sends it again', async () => {
@@ -247,7 +256,10 @@ test('a request that times out is retried', async () => {
   d.start();
   bus.publish(event());
   await waitFor(() => rx.requests.length === 3 && outbox.size === 0, 'two timed-out attempts, delivered on the third', 30_000);
-  assert.deepEqual(rx.requests.map((r) => header(r, 'x-webhook-attempt')), ['1', '2', '3']);
+  assert.deepEqual(
+    rx.requests.map((r) => header(r, 'x-webhook-attempt')),
+    ['1', '2', '3'],
+  );
 });
 
 test('the horizon counts from creation (default policy, receiver that takes 6 h per answer)', async () => {
@@ -270,7 +282,7 @@ test('the horizon counts from creation (default policy, receiver that takes 6 h 
   assert.match(logs.text(), /24 h retry horizon is spent/);
 });
 
-test('one call\'s deliveries go out in publish order, one at a time; other calls do not wait for it', async () => {
+test("one call's deliveries go out in publish order, one at a time; other calls do not wait for it", async () => {
   const rx = await receiver();
   // The first request (call A's first event) fails twice; everything else is accepted.
   const failing = new Set<string>();
@@ -286,14 +298,24 @@ test('one call\'s deliveries go out in publish order, one at a time; other calls
     seen.push(body.name);
     return fetch(input, init);
   };
-  const { bus, outbox, d } = dispatcher({ url: rx.url, events: [] }, { policy: { ...FAST, initialBackoffMs: 150, maxBackoffMs: 150 }, fetch: orderedFetch });
+  const { bus, outbox, d } = dispatcher(
+    { url: rx.url, events: [] },
+    { policy: { ...FAST, initialBackoffMs: 150, maxBackoffMs: 150 }, fetch: orderedFetch },
+  );
   d.start();
   for (const name of ['a1', 'b1', 'a2', 'b2', 'a3']) {
     bus.publish({ type: 'call.updated', created_at: new Date().toISOString(), call_cid: `default:${name[0]}`, name });
   }
   await waitFor(() => outbox.size === 0 && seen.length === 5, 'all delivered');
-  assert.deepEqual(seen.filter((n) => n.startsWith('a')), ['a1', 'a2', 'a3'], 'call A in publish order despite a1 failing twice');
-  assert.deepEqual(seen.filter((n) => n.startsWith('b')), ['b1', 'b2']);
+  assert.deepEqual(
+    seen.filter((n) => n.startsWith('a')),
+    ['a1', 'a2', 'a3'],
+    'call A in publish order despite a1 failing twice',
+  );
+  assert.deepEqual(
+    seen.filter((n) => n.startsWith('b')),
+    ['b1', 'b2'],
+  );
   assert.ok(seen.indexOf('b2') < seen.indexOf('a1'), `call B went on while call A waited: ${seen.join(',')}`);
 });
 
@@ -323,7 +345,17 @@ test('an old delivery found at start is sent', async () => {
   const outbox = new MemoryWebhookOutbox();
   const body = JSON.stringify(event('call.rtmp_broadcast_stopped'));
   const hourAgo = Date.now() - 3_600_000;
-  await outbox.add({ id: 'left-by-crash', url: rx.url, body, attempts: 1, nextAttemptAt: hourAgo + 500, createdAt: hourAgo, orderKey: 'default:x', seq: hourAgo * 1000, retryFrom: hourAgo });
+  await outbox.add({
+    id: 'left-by-crash',
+    url: rx.url,
+    body,
+    attempts: 1,
+    nextAttemptAt: hourAgo + 500,
+    createdAt: hourAgo,
+    orderKey: 'default:x',
+    seq: hourAgo * 1000,
+    retryFrom: hourAgo,
+  });
   const { d } = dispatcher({ url: rx.url, events: [] }, { outbox });
   d.start();
   await waitFor(() => rx.requests.length === 1 && outbox.size === 0, 'old delivery sent');

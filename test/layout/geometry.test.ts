@@ -11,7 +11,10 @@ function rectNear(r: R, e: Partial<R>, what: string): void {
   for (const k of ['x', 'y', 'width', 'height'] as const) if (e[k] !== undefined) near(r[k], e[k]!, `${what}.${k}`);
 }
 function inside(r: R, W: number, H: number, what: string): void {
-  assert.ok(r.x >= -0.01 && r.y >= -0.01 && r.x + r.width <= W + 0.01 && r.y + r.height <= H + 0.01, `${what} ${JSON.stringify(r)} leaves ${W}x${H}`);
+  assert.ok(
+    r.x >= -0.01 && r.y >= -0.01 && r.x + r.width <= W + 0.01 && r.y + r.height <= H + 0.01,
+    `${what} ${JSON.stringify(r)} leaves ${W}x${H}`,
+  );
 }
 
 describe('spotlight, bar at the bottom (layouts.md §12 worked values)', () => {
@@ -80,10 +83,19 @@ describe('spotlight, other bar positions and limits', () => {
     for (const x of t) inside(x.rect, 1280, 720, x.sessionId);
   });
   it('left/right bars stay on small canvases', () => {
-    for (const [W, H] of [[640, 360], [360, 640], [480, 854]] as const) {
+    for (const [W, H] of [
+      [640, 360],
+      [360, 640],
+      [480, 854],
+    ] as const) {
       for (const pos of ['left', 'right']) {
         for (const limit of ['dynamic', 6]) {
-          const t = tiles(scene(W, H, 'spotlight', people(7), { 'layout.spotlight.participants_bar_position': pos, 'layout.spotlight.participants_bar_limit': limit }));
+          const t = tiles(
+            scene(W, H, 'spotlight', people(7), {
+              'layout.spotlight.participants_bar_position': pos,
+              'layout.spotlight.participants_bar_limit': limit,
+            }),
+          );
           for (const x of t) inside(x.rect, W, H, `${W}x${H} ${pos} ${limit} ${x.sessionId}`);
           assert.ok(t.length >= 2);
         }
@@ -100,7 +112,7 @@ describe('spotlight, other bar positions and limits', () => {
   it('participant.aspect_ratio overrides the 16:9 tiles', () => {
     const t = tiles(scene(1920, 1080, 'spotlight', people(3), { 'participant.aspect_ratio': '4 / 3' }));
     near(t[0]!.rect.width / t[0]!.rect.height, 4 / 3, 'big aspect');
-    near(t[1]!.rect.height, 270 * 3 / 4, 'bar tile height');
+    near(t[1]!.rect.height, (270 * 3) / 4, 'bar tile height');
     const tall = tiles(scene(1920, 1080, 'spotlight', people(3), { 'participant.aspect_ratio': '9/16' }));
     for (const x of tall) inside(x.rect, 1920, 1080, x.sessionId);
     near(tall[0]!.rect.width / tall[0]!.rect.height, 9 / 16, 'tall aspect');
@@ -123,10 +135,18 @@ describe('grid', () => {
   it('n=1 and other canvases', () => {
     rectNear(tiles(scene(1920, 1080, 'grid', people(1)))[0]!.rect, { width: 1142, height: 856.5 }, '1080p n=1');
     rectNear(tiles(scene(1280, 720, 'grid', people(5)))[0]!.rect, { width: 242.2, height: 181.6 }, '720p n=5');
-    rectNear(tiles(scene(1280, 720, 'grid', people(5), { 'layout.grid.expand_tiles': true }))[0]!.rect, { width: 403.2, height: 226.8 }, '720p n=5 expanded');
+    rectNear(
+      tiles(scene(1280, 720, 'grid', people(5), { 'layout.grid.expand_tiles': true }))[0]!.rect,
+      { width: 403.2, height: 226.8 },
+      '720p n=5 expanded',
+    );
     rectNear(tiles(scene(1280, 720, 'grid', people(1)))[0]!.rect, { width: 746, height: 559.5 }, '720p n=1');
     rectNear(tiles(scene(720, 1280, 'grid', people(5)))[0]!.rect, { width: 218.4, height: 163.8 }, '720x1280 n=5');
-    rectNear(tiles(scene(720, 1280, 'grid', people(5), { 'layout.grid.expand_tiles': true }))[0]!.rect, { width: 218.4, height: 122.8 }, '720x1280 n=5 expanded');
+    rectNear(
+      tiles(scene(720, 1280, 'grid', people(5), { 'layout.grid.expand_tiles': true }))[0]!.rect,
+      { width: 218.4, height: 122.8 },
+      '720x1280 n=5 expanded',
+    );
     rectNear(tiles(scene(720, 1280, 'grid', people(1)))[0]!.rect, { width: 674, height: 505.5 }, '720x1280 n=1');
   });
   it('2..20 participants: columns by count, rows filled left to right, last row centred, all on canvas', () => {
@@ -170,18 +190,41 @@ describe('single participant and mobile', () => {
     assert.equal(tiles(scene(1920, 1080, 'single-participant', people(3))).length, 1);
   });
   it('mobile with a 9/16 aspect fills a portrait canvas', () => {
-    rectNear(tiles(scene(1080, 1920, 'mobile', people(1), { 'participant.aspect_ratio': '9 / 16' }))[0]!.rect, { x: 0, y: 0, width: 1080, height: 1920 }, '9/16');
+    rectNear(
+      tiles(scene(1080, 1920, 'mobile', people(1), { 'participant.aspect_ratio': '9 / 16' }))[0]!.rect,
+      { x: 0, y: 0, width: 1080, height: 1920 },
+      '9/16',
+    );
   });
   it('padding in px and %', () => {
-    rectNear(tiles(scene(1920, 1080, 'single-participant', people(1), {
-      'layout.single-participant.padding_inline': '100px', 'layout.single-participant.padding_block': 40,
-    }))[0]!.rect, { x: 100, y: 40, width: 1720, height: 1000 }, 'px');
-    rectNear(tiles(scene(1920, 1080, 'single-participant', people(1), {
-      'layout.single-participant.padding_inline': '20%',
-    }))[0]!.rect, { x: 384, width: 1152, height: 864, y: 108 }, '%');
-    rectNear(tiles(scene(1920, 1080, 'single-participant', people(1), {
-      'layout.single-participant.padding_inline': '2rem',
-    }))[0]!.rect, { x: 32, width: 1856 }, 'rem');
+    rectNear(
+      tiles(
+        scene(1920, 1080, 'single-participant', people(1), {
+          'layout.single-participant.padding_inline': '100px',
+          'layout.single-participant.padding_block': 40,
+        }),
+      )[0]!.rect,
+      { x: 100, y: 40, width: 1720, height: 1000 },
+      'px',
+    );
+    rectNear(
+      tiles(
+        scene(1920, 1080, 'single-participant', people(1), {
+          'layout.single-participant.padding_inline': '20%',
+        }),
+      )[0]!.rect,
+      { x: 384, width: 1152, height: 864, y: 108 },
+      '%',
+    );
+    rectNear(
+      tiles(
+        scene(1920, 1080, 'single-participant', people(1), {
+          'layout.single-participant.padding_inline': '2rem',
+        }),
+      )[0]!.rect,
+      { x: 32, width: 1856 },
+      'rem',
+    );
   });
   it('forceMirrorParticipants mirrors the featured participant only in single-participant', () => {
     assert.equal(tiles(scene(1920, 1080, 'single-participant', people(2), { 'layout.forceMirrorParticipants': true }))[0]!.mirror, true);

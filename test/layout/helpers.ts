@@ -4,15 +4,31 @@ import type { LayoutName } from '../../src/layout/settings.js';
 
 export function people(n: number, extra: (i: number) => Partial<LayoutParticipant> = () => ({})): LayoutParticipant[] {
   return Array.from({ length: n }, (_, i) => ({
-    sessionId: `s${i}`, userId: `u${i}`, name: `Person ${i}`, roles: ['user'],
-    hasVideo: true, hasAudio: true, isSpeaking: false, isDominantSpeaker: false, joinedAt: 1000 + i,
+    sessionId: `s${i}`,
+    userId: `u${i}`,
+    name: `Person ${i}`,
+    roles: ['user'],
+    hasVideo: true,
+    hasAudio: true,
+    isSpeaking: false,
+    isDominantSpeaker: false,
+    joinedAt: 1000 + i,
     ...extra(i),
   }));
 }
 
-export function scene(width: number, height: number, name: LayoutName, participants: LayoutParticipant[], options: Record<string, unknown> = {}, nowMs = 0): Scene {
+export function scene(
+  width: number,
+  height: number,
+  name: LayoutName,
+  participants: LayoutParticipant[],
+  options: Record<string, unknown> = {},
+  nowMs = 0,
+): Scene {
   return composeScene({
-    canvas: { width, height }, participants, nowMs,
+    canvas: { width, height },
+    participants,
+    nowMs,
     layout: { name, external_app_url: '', external_css_url: '', options },
   });
 }

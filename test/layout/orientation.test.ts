@@ -4,7 +4,15 @@ import { orientQuality, startQuality } from '../../src/layout/orientation.js';
 import type { LayoutParticipant } from '../../src/layout/participants.js';
 
 const p = (id: string, over: Partial<LayoutParticipant>): LayoutParticipant => ({
-  sessionId: id, userId: id, roles: ['user'], hasVideo: true, hasAudio: true, isSpeaking: false, isDominantSpeaker: false, joinedAt: 0, ...over,
+  sessionId: id,
+  userId: id,
+  roles: ['user'],
+  hasVideo: true,
+  hasAudio: true,
+  isSpeaking: false,
+  isDominantSpeaker: false,
+  joinedAt: 0,
+  ...over,
 });
 
 describe('detect_orientation', () => {

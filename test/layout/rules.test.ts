@@ -14,11 +14,17 @@ const ids = (s: ReturnType<typeof scene>): string[] => tiles(s).map((t) => t.ses
 describe('ordering and speaker rules (§4)', () => {
   it('spotlight: pinned (most recent first), then dominant, speaking, video, audio, join order', () => {
     const ps = people(6, (i) => ({
-      hasVideo: i !== 1, hasAudio: true,
-      ...(i === 4 ? { pinnedAt: 10 } : {}), ...(i === 5 ? { pinnedAt: 20 } : {}),
-      ...(i === 3 ? { isDominantSpeaker: true } : {}), ...(i === 2 ? { isSpeaking: true } : {}),
+      hasVideo: i !== 1,
+      hasAudio: true,
+      ...(i === 4 ? { pinnedAt: 10 } : {}),
+      ...(i === 5 ? { pinnedAt: 20 } : {}),
+      ...(i === 3 ? { isDominantSpeaker: true } : {}),
+      ...(i === 2 ? { isSpeaking: true } : {}),
     }));
-    assert.deepEqual(placeholders(scene(1920, 1080, 'spotlight', ps)).map((p) => p.sessionId), ['s5', 's4', 's3', 's2', 's0', 's1']);
+    assert.deepEqual(
+      placeholders(scene(1920, 1080, 'spotlight', ps)).map((p) => p.sessionId),
+      ['s5', 's4', 's3', 's2', 's0', 's1'],
+    );
   });
   it('spotlight: without pins the dominant speaker takes the big tile', () => {
     const ps = people(3, (i) => ({ isDominantSpeaker: i === 2 }));
@@ -26,12 +32,20 @@ describe('ordering and speaker rules (§4)', () => {
   });
   it('video before audio-only before silent', () => {
     const ps = people(3, (i) => ({ hasVideo: i === 2, hasAudio: i >= 1 }));
-    assert.deepEqual(placeholders(scene(1920, 1080, 'spotlight', ps)).map((p) => p.sessionId), ['s2', 's1', 's0']);
+    assert.deepEqual(
+      placeholders(scene(1920, 1080, 'spotlight', ps)).map((p) => p.sessionId),
+      ['s2', 's1', 's0'],
+    );
   });
   it('visible tiles keep their places; off-screen speakers are promoted', () => {
     const ps = people(8, (i) => ({ isSpeaking: i === 7, hasVideo: i !== 3 }));
     // without visibility information every rule applies: speaker first, then video before no video
-    assert.deepEqual(placeholders(composeWith(ps, [])).map((p) => p.sessionId).slice(0, 7), ['s7', 's0', 's1', 's2', 's4', 's5', 's6']);
+    assert.deepEqual(
+      placeholders(composeWith(ps, []))
+        .map((p) => p.sessionId)
+        .slice(0, 7),
+      ['s7', 's0', 's1', 's2', 's4', 's5', 's6'],
+    );
     // with s0..s6 on screen they keep join order (s3 without video stays put) and the off-screen speaker is promoted
     const order = placeholders(composeWith(ps, ['s0', 's1', 's2', 's3', 's4', 's5', 's6'])).map((p) => p.sessionId);
     assert.deepEqual(order, ['s7', 's0', 's1', 's2', 's3', 's4', 's5']);
@@ -40,19 +54,26 @@ describe('ordering and speaker rules (§4)', () => {
     const ps = people(6, (i) => ({ isDominantSpeaker: i === 5 }));
     assert.deepEqual(ids(scene(1920, 1080, 'grid', ps, { 'layout.grid.page_size': 3 })), ['s5', 's0', 's1']);
     const visible = tiles(composeWith(ps, ['s0', 's1', 's2', 's5'], 'grid'));
-    assert.deepEqual(visible.map((t) => t.sessionId), ['s0', 's1', 's2', 's5', 's3', 's4']);
+    assert.deepEqual(
+      visible.map((t) => t.sessionId),
+      ['s0', 's1', 's2', 's5', 's3', 's4'],
+    );
   });
   it('single participant: pinned beats dominant; then speaker, video, audio, join order', () => {
     const ps = people(4, (i) => ({ isDominantSpeaker: i === 1, pinnedAt: i === 3 ? 5 : undefined }));
     assert.deepEqual(ids(scene(1920, 1080, 'single-participant', ps)), ['s3']);
     const ps2 = people(4, (i) => ({ hasVideo: i >= 2, isSpeaking: i === 1 }));
-    assert.deepEqual(placeholders(scene(1920, 1080, 'single-participant', ps2)).map((p) => p.sessionId), ['s1']);
+    assert.deepEqual(
+      placeholders(scene(1920, 1080, 'single-participant', ps2)).map((p) => p.sessionId),
+      ['s1'],
+    );
     const ps3 = people(3, (i) => ({ hasVideo: i === 2 }));
     assert.deepEqual(ids(scene(1920, 1080, 'single-participant', ps3)), ['s2']);
   });
   it('shuffle mode is deterministic and changes with 3.5 s slots', () => {
     const ps = people(6);
-    const pick = (t: number) => placeholders(scene(1920, 1080, 'single-participant', ps, { 'layout.single-participant.mode': 'shuffle' }, t))[0]!.sessionId;
+    const pick = (t: number) =>
+      placeholders(scene(1920, 1080, 'single-participant', ps, { 'layout.single-participant.mode': 'shuffle' }, t))[0]!.sessionId;
     assert.equal(pick(1000), pick(3000));
     const seen = new Set<string>();
     for (let k = 0; k < 40; k++) seen.add(pick(k * 3500));
@@ -67,7 +88,10 @@ describe('ordering and speaker rules (§4)', () => {
 import { composeScene, visibleSessions } from '../../src/layout/scene.js';
 function composeWith(ps: ReturnType<typeof people>, visible: string[], name: 'spotlight' | 'grid' = 'spotlight') {
   return composeScene({
-    canvas: { width: 1920, height: 1080 }, participants: ps, nowMs: 0, visibleSessionIds: visible,
+    canvas: { width: 1920, height: 1080 },
+    participants: ps,
+    nowMs: 0,
+    visibleSessionIds: visible,
     layout: { name, external_app_url: '', external_css_url: '' },
   });
 }
@@ -90,16 +114,26 @@ describe('participant.filter', () => {
     const ps = people(4, (i) => ({ hasVideo: i % 2 === 0, roles: i === 3 ? ['ingest'] : ['user'] }));
     const filter = { 'participant.filter': { hasVideo: true } };
     assert.deepEqual(ids(scene(1920, 1080, 'grid', ps, filter)), ['s0', 's2']);
-    assert.deepEqual(placeholders(scene(1920, 1080, 'spotlight', ps, filter)).map((p) => p.sessionId), ['s0', 's2']);
+    assert.deepEqual(
+      placeholders(scene(1920, 1080, 'spotlight', ps, filter)).map((p) => p.sessionId),
+      ['s0', 's2'],
+    );
     const keepIngest = { 'participant.filter': { roles: { $contains: 'ingest' } } };
-    assert.deepEqual(placeholders(scene(1920, 1080, 'single-participant', ps, keepIngest)).map((p) => p.sessionId), ['s3']);
+    assert.deepEqual(
+      placeholders(scene(1920, 1080, 'single-participant', ps, keepIngest)).map((p) => p.sessionId),
+      ['s3'],
+    );
     assert.deepEqual(placeholders(scene(1920, 1080, 'grid', ps, { 'participant.filter': { isPinned: true } })), []);
   });
 });
 
 describe('tiles, placeholders, labels, outlines, overlays', () => {
   it('placeholders carry initials, image and colours; tiles only for video', () => {
-    const ps = people(2, (i) => ({ hasVideo: i === 0, name: i === 1 ? 'ada lovelace byron' : 'Bob', image: i === 1 ? 'http://127.0.0.1/a.png' : undefined }));
+    const ps = people(2, (i) => ({
+      hasVideo: i === 0,
+      name: i === 1 ? 'ada lovelace byron' : 'Bob',
+      image: i === 1 ? 'http://127.0.0.1/a.png' : undefined,
+    }));
     const s = scene(1920, 1080, 'grid', ps, { 'participant.placeholder_background_color': '#102030' });
     const ph = placeholders(s);
     assert.equal(ph.length, 2);
@@ -118,27 +152,43 @@ describe('tiles, placeholders, labels, outlines, overlays', () => {
     assert.equal(l!.rect.x, 0);
     assert.ok(Math.abs(l!.rect.y + l!.rect.height - 1080) < 0.01);
     assert.deepEqual(l!.borderRadius, [0, 8, 0, 12]);
-    const moved = labels(scene(1920, 1080, 'single-participant', people(1), {
-      'participant_label.horizontal_position': 'right', 'participant_label.vertical_position': 'top',
-      'participant_label.margin_inline': '20px', 'participant_label.margin_block': '1rem',
-      'participant_label.border_radius': '4px', 'participant_label.text_color': 'yellow',
-    }))[0]!;
+    const moved = labels(
+      scene(1920, 1080, 'single-participant', people(1), {
+        'participant_label.horizontal_position': 'right',
+        'participant_label.vertical_position': 'top',
+        'participant_label.margin_inline': '20px',
+        'participant_label.margin_block': '1rem',
+        'participant_label.border_radius': '4px',
+        'participant_label.text_color': 'yellow',
+      }),
+    )[0]!;
     assert.ok(Math.abs(moved.rect.x + moved.rect.width - 1900) < 0.01, 'right edge 20 px from the tile edge');
     assert.equal(moved.rect.y, 16);
     assert.equal(moved.align, 'right');
     assert.deepEqual(moved.borderRadius, [4, 4, 4, 4]);
     assert.deepEqual(moved.textColor, { r: 255, g: 255, b: 0, a: 255 });
-    const centred = labels(scene(1920, 1080, 'grid', people(1), { 'participant_label.horizontal_position': 'center', 'participant_label.vertical_position': 'center' }))[0]!;
+    const centred = labels(
+      scene(1920, 1080, 'grid', people(1), {
+        'participant_label.horizontal_position': 'center',
+        'participant_label.vertical_position': 'center',
+      }),
+    )[0]!;
     const t = tiles(scene(1920, 1080, 'grid', people(1)))[0]!.rect;
     assert.ok(Math.abs(centred.rect.x + centred.rect.width / 2 - (t.x + t.width / 2)) < 0.01);
     assert.ok(Math.abs(centred.rect.y + centred.rect.height / 2 - (t.y + t.height / 2)) < 0.01);
     assert.equal(labels(scene(1920, 1080, 'grid', people(3), { 'participant_label.display': false })).length, 0);
   });
   it('speaking tiles get an outline around the tile', () => {
-    const s = scene(1920, 1080, 'grid', people(3, (i) => ({ isSpeaking: i === 1 })), { 'participant.outline_color': 'red', 'participant.outline_width': '4px' });
+    const s = scene(
+      1920,
+      1080,
+      'grid',
+      people(3, (i) => ({ isSpeaking: i === 1 })),
+      { 'participant.outline_color': 'red', 'participant.outline_width': '4px' },
+    );
     const outlines = s.items.filter((i) => i.kind === 'outline');
     assert.equal(outlines.length, 1);
-    const o = outlines[0] as Extract<typeof s.items[number], { kind: 'outline' }>;
+    const o = outlines[0] as Extract<(typeof s.items)[number], { kind: 'outline' }>;
     const t = tiles(s).find((x) => x.sessionId === 's1')!.rect;
     assert.equal(o.sessionId, 's1');
     assert.deepEqual(o.rect, { x: t.x - 4, y: t.y - 4, width: t.width + 8, height: t.height + 8 });
@@ -146,29 +196,54 @@ describe('tiles, placeholders, labels, outlines, overlays', () => {
   });
   it('fit rules: scale_mode, portrait tracks, big spotlight tile', () => {
     const ps = people(2, (i) => ({ videoSize: i === 1 ? { width: 720, height: 1280 } : { width: 1280, height: 720 } }));
-    assert.deepEqual(tiles(scene(1920, 1080, 'grid', ps)).map((t) => t.fit), ['cover', 'contain']);
-    assert.deepEqual(tiles(scene(1920, 1080, 'grid', ps, { 'video.scale_mode': 'fit' })).map((t) => t.fit), ['contain', 'contain']);
-    assert.deepEqual(tiles(scene(1920, 1080, 'spotlight', ps, { 'video.scale_mode': 'fill' })).map((t) => t.fit), ['cover', 'cover']);
+    assert.deepEqual(
+      tiles(scene(1920, 1080, 'grid', ps)).map((t) => t.fit),
+      ['cover', 'contain'],
+    );
+    assert.deepEqual(
+      tiles(scene(1920, 1080, 'grid', ps, { 'video.scale_mode': 'fit' })).map((t) => t.fit),
+      ['contain', 'contain'],
+    );
+    assert.deepEqual(
+      tiles(scene(1920, 1080, 'spotlight', ps, { 'video.scale_mode': 'fill' })).map((t) => t.fit),
+      ['cover', 'cover'],
+    );
     assert.equal(tiles(scene(480, 854, 'spotlight', people(1)))[0]!.fit, 'cover', 'big tile on a canvas under 600 px');
-    assert.deepEqual(tiles(scene(1920, 1080, 'grid', ps, { 'video.background_color': '#fff' }))[0]!.videoBackground, { r: 255, g: 255, b: 255, a: 255 });
+    assert.deepEqual(tiles(scene(1920, 1080, 'grid', ps, { 'video.background_color': '#fff' }))[0]!.videoBackground, {
+      r: 255,
+      g: 255,
+      b: 255,
+      a: 255,
+    });
   });
   it('title, logo and background', () => {
     const s = scene(1920, 1080, 'grid', people(1), {
-      'title.text': 'Live', 'title.horizontal_position': 'center', 'title.vertical_position': 'bottom', 'title.font_size': '40px',
-      'logo.image_url': 'http://127.0.0.1:1/logo.png', 'logo.horizontal_position': 'left', 'logo.vertical_position': 'top',
-      'layout.background_color': 'rgb(10, 20, 30)', 'layout.background_image': 'url("http://127.0.0.1:1/bg.png")', 'layout.background_size': 'cover',
+      'title.text': 'Live',
+      'title.horizontal_position': 'center',
+      'title.vertical_position': 'bottom',
+      'title.font_size': '40px',
+      'logo.image_url': 'http://127.0.0.1:1/logo.png',
+      'logo.horizontal_position': 'left',
+      'logo.vertical_position': 'top',
+      'layout.background_color': 'rgb(10, 20, 30)',
+      'layout.background_image': 'url("http://127.0.0.1:1/bg.png")',
+      'layout.background_size': 'cover',
     });
-    const title = s.items.find((i) => i.kind === 'title') as Extract<typeof s.items[number], { kind: 'title' }>;
+    const title = s.items.find((i) => i.kind === 'title') as Extract<(typeof s.items)[number], { kind: 'title' }>;
     assert.equal(title.align, 'center');
     assert.equal(title.rect.y + title.rect.height, 1080 - 14);
     assert.equal(title.fontSize, 40);
-    const logo = s.items.find((i) => i.kind === 'logo') as Extract<typeof s.items[number], { kind: 'logo' }>;
+    const logo = s.items.find((i) => i.kind === 'logo') as Extract<(typeof s.items)[number], { kind: 'logo' }>;
     assert.equal(logo.rect, null);
     assert.deepEqual(placeLogo(logo, { width: 1920, height: 1080 }, { width: 200, height: 100 }), { x: 14, y: 14, width: 80, height: 40 });
-    const bottomRight = scene(1920, 1080, 'grid', [], { 'logo.image_url': 'http://127.0.0.1:1/l.png', 'logo.width': '100px', 'logo.height': '50px' });
-    const br = bottomRight.items.find((i) => i.kind === 'logo') as Extract<typeof s.items[number], { kind: 'logo' }>;
+    const bottomRight = scene(1920, 1080, 'grid', [], {
+      'logo.image_url': 'http://127.0.0.1:1/l.png',
+      'logo.width': '100px',
+      'logo.height': '50px',
+    });
+    const br = bottomRight.items.find((i) => i.kind === 'logo') as Extract<(typeof s.items)[number], { kind: 'logo' }>;
     assert.deepEqual(br.rect, { x: 1920 - 14 - 100, y: 1080 - 14 - 50, width: 100, height: 50 });
-    const bg = s.items[0] as Extract<typeof s.items[number], { kind: 'background' }>;
+    const bg = s.items[0] as Extract<(typeof s.items)[number], { kind: 'background' }>;
     assert.deepEqual(bg.color, { r: 10, g: 20, b: 30, a: 255 });
     assert.deepEqual(bg.image, { url: 'http://127.0.0.1:1/bg.png', size: 'cover' });
     assert.equal(backgroundImageUrl('linear-gradient(red, blue)'), undefined);
@@ -180,17 +255,31 @@ describe('custom_actions and layout overrides', () => {
     custom_actions: [
       { action_type: 'layout_override', condition: { pinned_participant_count: { $gte: 1 } }, layout: 'dominant-speaker' },
       { action_type: 'layout_override', condition: { participant_count: { $gte: 1 } }, layout: 'grid' },
-      { action_type: 'options_override', condition: { participant_count: { $gt: 1 } }, options: { 'layout.background_color': 'red', 'title.text': 'A' } },
+      {
+        action_type: 'options_override',
+        condition: { participant_count: { $gt: 1 } },
+        options: { 'layout.background_color': 'red', 'title.text': 'A' },
+      },
       { action_type: 'options_override', condition: { participant_count: { $gt: 2 } }, options: { 'title.text': 'B' } },
     ],
   };
   it('the first matching layout_override wins', () => {
     assert.equal(scene(1920, 1080, 'spotlight', people(1), actions).layout, 'grid');
-    assert.equal(scene(1920, 1080, 'spotlight', people(2, (i) => ({ pinnedAt: i === 0 ? 1 : undefined })), actions).layout, 'single-participant');
+    assert.equal(
+      scene(
+        1920,
+        1080,
+        'spotlight',
+        people(2, (i) => ({ pinnedAt: i === 0 ? 1 : undefined })),
+        actions,
+      ).layout,
+      'single-participant',
+    );
     assert.equal(scene(1920, 1080, 'spotlight', [], actions).layout, 'spotlight');
   });
   it('all matching options_override entries merge in order', () => {
-    const title = (n: number) => (scene(1920, 1080, 'grid', people(n), actions).items.find((i) => i.kind === 'title') as { text: string } | undefined)?.text;
+    const title = (n: number) =>
+      (scene(1920, 1080, 'grid', people(n), actions).items.find((i) => i.kind === 'title') as { text: string } | undefined)?.text;
     assert.equal(title(1), undefined);
     assert.equal(title(2), 'A');
     assert.equal(title(3), 'B');
@@ -214,14 +303,25 @@ describe('validateLayoutOptions', () => {
     }
   };
   it('accepts good values and ignores unknown keys', () => {
-    assert.deepEqual(validateLayoutOptions({
-      'title.text': 'x', 'title.color': 'rgba(255, 0, 0, 0.5)', 'layout.background_color': '#112233cc',
-      'participant.border_radius': '1.5rem', 'layout.single-participant.padding_inline': '20%',
-      'layout.spotlight.participants_bar_position': 'left', 'layout.spotlight.participants_bar_limit': 3,
-      'participant.aspect_ratio': '9 / 16', 'layout.grid.page_size': 9, 'participant.filter': { $or: [{ hasVideo: true }, { roles: { $contains: 'host' } }] },
-      'participant_label.border_radius': '0 8px 0 12px', 'logo.width': 'initial', 'some.unknown.key': { anything: 1 },
-      'grid.columns': 'nonsense',
-    }), { ok: true });
+    assert.deepEqual(
+      validateLayoutOptions({
+        'title.text': 'x',
+        'title.color': 'rgba(255, 0, 0, 0.5)',
+        'layout.background_color': '#112233cc',
+        'participant.border_radius': '1.5rem',
+        'layout.single-participant.padding_inline': '20%',
+        'layout.spotlight.participants_bar_position': 'left',
+        'layout.spotlight.participants_bar_limit': 3,
+        'participant.aspect_ratio': '9 / 16',
+        'layout.grid.page_size': 9,
+        'participant.filter': { $or: [{ hasVideo: true }, { roles: { $contains: 'host' } }] },
+        'participant_label.border_radius': '0 8px 0 12px',
+        'logo.width': 'initial',
+        'some.unknown.key': { anything: 1 },
+        'grid.columns': 'nonsense',
+      }),
+      { ok: true },
+    );
     assert.deepEqual(validateLayoutOptions(undefined), { ok: true });
   });
   it('refuses bad values, naming the key', () => {
@@ -244,7 +344,9 @@ describe('validateLayoutOptions', () => {
     refused({ 'logo.image_url': 'ftp://x/y.png' }, 'logo.image_url');
     refused({ custom_actions: [{ action_type: 'options_override', condition: {}, options: { 'title.color': 'nope' } }] }, 'custom_actions');
     refused({ custom_actions: [{ action_type: 'layout_override', condition: { $xor: [] }, layout: 'grid' }] }, 'custom_actions');
-    const r = validateLayoutOptions({ custom_actions: [{ action_type: 'options_override', condition: {}, options: { 'title.color': 'nope' } }] });
+    const r = validateLayoutOptions({
+      custom_actions: [{ action_type: 'options_override', condition: {}, options: { 'title.color': 'nope' } }],
+    });
     assert.ok(!r.ok && r.message.includes('title.color'));
   });
   it('resolveOptions applies the reference defaults', () => {

@@ -10,8 +10,13 @@ import { startWhipApp, type WhipTestApp } from './helpers.js';
 
 /** How much the luma of a frame varies (a real picture, not a flat or empty frame). */
 function lumaSpread(data: Buffer, width: number, height: number): number {
-  let min = 255, max = 0;
-  for (let i = 0; i < width * height; i += 7) { const v = data[i]!; if (v < min) min = v; if (v > max) max = v; }
+  let min = 255,
+    max = 0;
+  for (let i = 0; i < width * height; i += 7) {
+    const v = data[i]!;
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
   return max - min;
 }
 
@@ -34,11 +39,17 @@ describe('Chromium publisher', { timeout: 170_000 }, () => {
       const cid = `default:${id}`;
       const pub = await publishFromChromium(browser, t.whipUrl('default', id), 'carol', { videoCodec: codec });
       try {
-        if (pub.status === 0 && codec === 'H264') { ctx.skip(`this Chromium cannot send H.264: ${pub.body}`); return; }
+        if (pub.status === 0 && codec === 'H264') {
+          ctx.skip(`this Chromium cannot send H.264: ${pub.body}`);
+          return;
+        }
         assert.equal(pub.status, 201, pub.body);
         const p = await waitFor(() => t.media.participants(cid).find((x) => x.hasVideo && x.hasAudio), 'participant with tracks');
         assert.equal(p.userId, 'carol');
-        const tracks = await waitFor(() => { const tr = t.media.tracks(cid, p.sessionId); return tr.every((x) => x.codec) && tr.length === 2 ? tr : undefined; }, 'codecs known');
+        const tracks = await waitFor(() => {
+          const tr = t.media.tracks(cid, p.sessionId);
+          return tr.every((x) => x.codec) && tr.length === 2 ? tr : undefined;
+        }, 'codecs known');
         assert.equal(tracks.find((x) => x.kind === 'video')!.codec!.toUpperCase(), codec);
         assert.equal(tracks.find((x) => x.kind === 'audio')!.codec!.toLowerCase(), 'opus');
 

@@ -46,7 +46,9 @@ export async function startWhipApp(options: CallMediaOptions = {}): Promise<Whip
   const port = typeof address === 'object' && address ? address.port : 0;
   const base = `http://127.0.0.1:${port}`;
   return {
-    app, media, base,
+    app,
+    media,
+    base,
     whipUrl: (t, id) => `${base}/api/v2/video/call/${t}/${id}/whip`,
     async close() {
       await media.close();
@@ -62,7 +64,9 @@ export function i420PixelRgb(data: Buffer, width: number, height: number, x: num
   const ci = (y >> 1) * p.chromaWidth + (x >> 1);
   const U = data[p.uOffset + ci]!;
   const V = data[p.vOffset + ci]!;
-  const c = 1.164 * (Y - 16), d = U - 128, e = V - 128;
+  const c = 1.164 * (Y - 16),
+    d = U - 128,
+    e = V - 128;
   const clamp = (v: number) => Math.max(0, Math.min(255, Math.round(v)));
   return { r: clamp(c + 1.596 * e), g: clamp(c - 0.392 * d - 0.813 * e), b: clamp(c + 2.017 * d) };
 }
@@ -77,7 +81,8 @@ export function tonePower(pcm: Buffer, freq: number): number {
   const n = Math.floor(s.length / 2);
   const k = (2 * Math.PI * freq) / 48000;
   const coeff = 2 * Math.cos(k);
-  let s1 = 0, s2 = 0;
+  let s1 = 0,
+    s2 = 0;
   for (let i = 0; i < n; i++) {
     const x = s[2 * i]! / 32768;
     const s0 = x + coeff * s1 - s2;
@@ -89,10 +94,14 @@ export function tonePower(pcm: Buffer, freq: number): number {
 
 /** The strongest frequency among 100..3000 Hz in 10 Hz steps. */
 export function dominantFrequency(pcm: Buffer): number {
-  let best = 0, bestPower = -1;
+  let best = 0,
+    bestPower = -1;
   for (let f = 100; f <= 3000; f += 10) {
     const p = tonePower(pcm, f);
-    if (p > bestPower) { bestPower = p; best = f; }
+    if (p > bestPower) {
+      bestPower = p;
+      best = f;
+    }
   }
   return best;
 }

@@ -48,12 +48,19 @@ describe('mixer', () => {
   it('never clips or wraps around with many loud streams', () => {
     const loud = [constant(30000, 4), constant(30000, 4), constant(30000, 4), constant(-32768, 4)];
     const s = samplesOf(mixPcm(loud.slice(0, 3), 4));
-    assert.ok(s.every((v) => v > 26000 && v <= 32767), `got ${s[0]}`);
+    assert.ok(
+      s.every((v) => v > 26000 && v <= 32767),
+      `got ${s[0]}`,
+    );
     const neg = samplesOf(mixPcm([constant(-32768, 4), constant(-32768, 4)], 4));
     assert.ok(neg.every((v) => v < -26000 && v >= -32767));
     // Monotonic: a louder sum is never quieter after limiting.
     let prev = 0;
-    for (let x = 0; x < 200000; x += 1000) { const y = softLimit(x); assert.ok(y >= prev && y <= 32767); prev = y; }
+    for (let x = 0; x < 200000; x += 1000) {
+      const y = softLimit(x);
+      assert.ok(y >= prev && y <= 32767);
+      prev = y;
+    }
     assert.equal(softLimit(20000), 20000);
   });
 
@@ -67,7 +74,10 @@ describe('mixer', () => {
     const tl = new PcmTimeline(480, 4800);
     tl.write(constant(1, 960));
     // A new consumer starts `target` behind the writer.
-    assert.equal(samplesOf(tl.read('a', 480)).every((v) => v === 1), true);
+    assert.equal(
+      samplesOf(tl.read('a', 480)).every((v) => v === 1),
+      true,
+    );
     // Two consumers read independently.
     tl.write(constant(2, 480));
     const b = samplesOf(tl.read('b', 480));
@@ -86,7 +96,8 @@ describe('mixer', () => {
 });
 
 describe('speaker detection', () => {
-  const LOUD = -20, QUIET = -80;
+  const LOUD = -20,
+    QUIET = -80;
   function feed(d: SpeakerDetector, levels: Record<string, number>, from: number, to: number) {
     let state = d.update(from);
     for (let t = from; t <= to; t += 20) {
@@ -132,25 +143,64 @@ describe('speaker detection', () => {
 });
 
 const OFFER = [
-  'v=0', 'o=- 1 2 IN IP4 127.0.0.1', 's=-', 't=0 0', 'a=group:BUNDLE 0 1', 'a=fingerprint:sha-256 AA:BB',
-  'm=video 9 UDP/TLS/RTP/SAVPF 96 97 102', 'c=IN IP4 0.0.0.0', 'a=ice-ufrag:abcd', 'a=ice-pwd:0123456789012345678901', 'a=mid:0', 'a=sendonly',
-  'a=rtpmap:96 VP8/90000', 'a=rtpmap:97 rtx/90000', 'a=fmtp:97 apt=96', 'a=rtpmap:102 H264/90000', 'a=fmtp:102 packetization-mode=1;profile-level-id=42e01f',
-  'a=candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host', 'a=candidate:2 1 udp 2122260223 10.1.2.3 50000 typ host',
-  'm=audio 9 UDP/TLS/RTP/SAVPF 111', 'c=IN IP4 0.0.0.0', 'a=mid:1', 'a=sendonly', 'a=rtpmap:111 opus/48000/2', '',
+  'v=0',
+  'o=- 1 2 IN IP4 127.0.0.1',
+  's=-',
+  't=0 0',
+  'a=group:BUNDLE 0 1',
+  'a=fingerprint:sha-256 AA:BB',
+  'm=video 9 UDP/TLS/RTP/SAVPF 96 97 102',
+  'c=IN IP4 0.0.0.0',
+  'a=ice-ufrag:abcd',
+  'a=ice-pwd:0123456789012345678901',
+  'a=mid:0',
+  'a=sendonly',
+  'a=rtpmap:96 VP8/90000',
+  'a=rtpmap:97 rtx/90000',
+  'a=fmtp:97 apt=96',
+  'a=rtpmap:102 H264/90000',
+  'a=fmtp:102 packetization-mode=1;profile-level-id=42e01f',
+  'a=candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host',
+  'a=candidate:2 1 udp 2122260223 10.1.2.3 50000 typ host',
+  'm=audio 9 UDP/TLS/RTP/SAVPF 111',
+  'c=IN IP4 0.0.0.0',
+  'a=mid:1',
+  'a=sendonly',
+  'a=rtpmap:111 opus/48000/2',
+  '',
 ].join('\r\n');
 
 describe('SDP checks', () => {
   it('reads sections, codecs and directions', () => {
     const s = inspectOffer(OFFER);
     assert.equal(s.sections.length, 2);
-    assert.deepEqual(s.sections.map((x) => [x.kind, x.mid, x.direction]), [['video', '0', 'sendonly'], ['audio', '1', 'sendonly']]);
-    assert.deepEqual(s.sections[0]!.usableCodecs.map((c) => c.name), ['VP8', 'H264']);
+    assert.deepEqual(
+      s.sections.map((x) => [x.kind, x.mid, x.direction]),
+      [
+        ['video', '0', 'sendonly'],
+        ['audio', '1', 'sendonly'],
+      ],
+    );
+    assert.deepEqual(
+      s.sections[0]!.usableCodecs.map((c) => c.name),
+      ['VP8', 'H264'],
+    );
     assert.equal(s.sections[0]!.usableCodecs[1]!.fmtp, 'packetization-mode=1;profile-level-id=42e01f');
   });
 
   it('rejects malformed offers with a reason', () => {
-    for (const bad of ['', 'hello', 'v=0\r\nnot a line', 'v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-', OFFER.replace(/a=fingerprint[^\r]*\r\n/, ''), OFFER.replace('m=audio 9 UDP', 'm=audio x UDP')]) {
-      assert.throws(() => inspectOffer(bad), (e: unknown) => e instanceof OfferError && e.status === 400 && e.message.length > 10);
+    for (const bad of [
+      '',
+      'hello',
+      'v=0\r\nnot a line',
+      'v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-',
+      OFFER.replace(/a=fingerprint[^\r]*\r\n/, ''),
+      OFFER.replace('m=audio 9 UDP', 'm=audio x UDP'),
+    ]) {
+      assert.throws(
+        () => inspectOffer(bad),
+        (e: unknown) => e instanceof OfferError && e.status === 400 && e.message.length > 10,
+      );
     }
   });
 
@@ -159,11 +209,25 @@ describe('SDP checks', () => {
     const all = planOffer(s, { canSendAudio: true, canSendVideo: true });
     assert.equal(all.accepted.length, 2);
     const audioOnly = planOffer(s, { canSendAudio: true, canSendVideo: false });
-    assert.deepEqual(audioOnly.accepted.map((x) => x.kind), ['audio']);
-    assert.deepEqual(audioOnly.refused.map((x) => [x.section.kind, x.reason]), [['video', 'not_permitted']]);
-    assert.throws(() => planOffer(s, { canSendAudio: false, canSendVideo: false }), (e: unknown) => e instanceof OfferError && e.status === 403);
-    const noCodec = inspectOffer(OFFER.replace('VP8/90000', 'VP9/90000').replace('H264/90000', 'AV1/90000').replace('opus/48000/2', 'PCMU/8000'));
-    assert.throws(() => planOffer(noCodec, { canSendAudio: true, canSendVideo: true }), (e: unknown) => e instanceof OfferError && e.status === 406 && /VP9/.test(e.message));
+    assert.deepEqual(
+      audioOnly.accepted.map((x) => x.kind),
+      ['audio'],
+    );
+    assert.deepEqual(
+      audioOnly.refused.map((x) => [x.section.kind, x.reason]),
+      [['video', 'not_permitted']],
+    );
+    assert.throws(
+      () => planOffer(s, { canSendAudio: false, canSendVideo: false }),
+      (e: unknown) => e instanceof OfferError && e.status === 403,
+    );
+    const noCodec = inspectOffer(
+      OFFER.replace('VP8/90000', 'VP9/90000').replace('H264/90000', 'AV1/90000').replace('opus/48000/2', 'PCMU/8000'),
+    );
+    assert.throws(
+      () => planOffer(noCodec, { canSendAudio: true, canSendVideo: true }),
+      (e: unknown) => e instanceof OfferError && e.status === 406 && /VP9/.test(e.message),
+    );
   });
 
   it('deactivates refused sections and filters candidates', () => {
@@ -190,7 +254,8 @@ describe('video sizes from RTP payloads', () => {
     // descriptor: X=1,S=1; extension: I=1, 15-bit picture id; then the frame tag and start code
     const payload = Buffer.from([0x90, 0x80, 0x80, 0x01, 0x50, 0x42, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0x68, 0x01]);
     assert.deepEqual(vp8KeyframeSize(payload), { width: 640, height: 360 });
-    const inter = Buffer.from(payload); inter[4] = 0x51;
+    const inter = Buffer.from(payload);
+    inter[4] = 0x51;
     assert.equal(vp8KeyframeSize(inter), null);
   });
 
@@ -206,10 +271,12 @@ describe('video sizes from RTP payloads', () => {
 
 describe('decoder plumbing', () => {
   it('scales I420 frames (nearest neighbour) keeping colours', () => {
-    const src = Buffer.alloc(4 * 2 * 3 / 2);
-    src.fill(100, 0, 8); src.fill(50, 8, 10); src.fill(200, 10, 12);
+    const src = Buffer.alloc((4 * 2 * 3) / 2);
+    src.fill(100, 0, 8);
+    src.fill(50, 8, 10);
+    src.fill(200, 10, 12);
     const out = scaleI420({ data: src, width: 4, height: 2 }, 8, 4);
-    assert.equal(out.data.length, 8 * 4 * 3 / 2);
+    assert.equal(out.data.length, (8 * 4 * 3) / 2);
     assert.ok(out.data.subarray(0, 32).every((v) => v === 100));
     assert.ok(out.data.subarray(32, 40).every((v) => v === 50));
     assert.ok(out.data.subarray(40, 48).every((v) => v === 200));
@@ -217,9 +284,15 @@ describe('decoder plumbing', () => {
 
   it('builds ffmpeg filters for cover, contain and mirroring, one output pipe per size', () => {
     assert.match(outputFilter({ width: 320, height: 180 }), /force_original_aspect_ratio=increase.*crop=320:180/);
-    assert.match(outputFilter({ width: 320, height: 180, fit: 'contain', background: { r: 255, g: 0, b: 16 } }), /decrease.*pad=320:180:.*color=0xff0010/);
+    assert.match(
+      outputFilter({ width: 320, height: 180, fit: 'contain', background: { r: 255, g: 0, b: 16 } }),
+      /decrease.*pad=320:180:.*color=0xff0010/,
+    );
     assert.match(outputFilter({ width: 2, height: 2, mirror: true }), /hflip/);
-    const args = videoOutputArgs([{ width: 320, height: 180 }, { width: 640, height: 360 }]);
+    const args = videoOutputArgs([
+      { width: 320, height: 180 },
+      { width: 640, height: 360 },
+    ]);
     assert.match(args[1]!, /split=2\[s0\]\[s1\]/);
     assert.ok(args.includes('pipe:1') && args.includes('pipe:3'));
     assert.notEqual(outputKey({ width: 2, height: 2 }), outputKey({ width: 2, height: 2, mirror: true }));
@@ -232,13 +305,27 @@ describe('decoder plumbing', () => {
     const fresh: Buffer[] = [];
     const plain = new FixedSizeReader(10, (r) => fresh.push(r));
     for (const c of chunks) plain.push(c);
-    assert.deepEqual(fresh.map((r) => [...r]), [0, 1, 2, 3, 4].map((k) => Array.from({ length: 10 }, (_, i) => k * 10 + i)));
+    assert.deepEqual(
+      fresh.map((r) => [...r]),
+      [0, 1, 2, 3, 4].map((k) => Array.from({ length: 10 }, (_, i) => k * 10 + i)),
+    );
 
     const seen: number[][] = [];
     const buffers: Buffer[] = [];
-    const recycled = new FixedSizeReader(10, (r) => { seen.push([...r]); buffers.push(r); }, { recycle: 3 });
+    const recycled = new FixedSizeReader(
+      10,
+      (r) => {
+        seen.push([...r]);
+        buffers.push(r);
+      },
+      { recycle: 3 },
+    );
     for (const c of chunks) recycled.push(c);
-    assert.deepEqual(seen, fresh.map((r) => [...r]), 'same records');
+    assert.deepEqual(
+      seen,
+      fresh.map((r) => [...r]),
+      'same records',
+    );
     assert.equal(new Set(buffers).size, 3, 'three buffers used in turn');
     assert.equal(buffers[3], buffers[0]);
     assert.deepEqual([...buffers[4]!], seen[4], 'the newest record is intact');

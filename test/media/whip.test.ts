@@ -13,7 +13,9 @@ describe('WHIP ingest', { timeout: 170_000 }, () => {
   let alice: TestPublisher | undefined;
   const CALL = 'default:whip-1';
 
-  before(async () => { t = await startWhipApp({ connectTimeoutMs: 5000 }); });
+  before(async () => {
+    t = await startWhipApp({ connectTimeoutMs: 5000 });
+  });
   after(async () => {
     await t?.close();
     await alice?.close();
@@ -50,13 +52,19 @@ describe('WHIP ingest', { timeout: 170_000 }, () => {
     const frame = await waitFor(() => decoder.latestFrame(), 'decoded frame');
     assert.equal(frame.width, 320);
     assert.equal(frame.height, 180);
-    assert.ok(near(i420PixelRgb(frame.data, 320, 180, 160, 90), RED), `centre is ${JSON.stringify(i420PixelRgb(frame.data, 320, 180, 160, 90))}`);
+    assert.ok(
+      near(i420PixelRgb(frame.data, 320, 180, 160, 90), RED),
+      `centre is ${JSON.stringify(i420PixelRgb(frame.data, 320, 180, 160, 90))}`,
+    );
     await waitFor(() => t.media.participants(CALL)[0]?.videoSize?.width === 640, 'published size');
     assert.deepEqual(t.media.participants(CALL)[0]!.videoSize, { width: 640, height: 360 });
 
     // A size change: the new size arrives (bridged until the new decoder runs).
     decoder.setOutputSize(160, 90);
-    const small = await waitFor(() => { const f = decoder.latestFrame(); return f && f.width === 160 ? f : undefined; }, 'resized frame');
+    const small = await waitFor(() => {
+      const f = decoder.latestFrame();
+      return f && f.width === 160 ? f : undefined;
+    }, 'resized frame');
     assert.ok(near(i420PixelRgb(small.data, 160, 90, 80, 45), RED));
 
     // Audio: the decoded PCM carries the 440 Hz tone.
@@ -87,7 +95,10 @@ describe('WHIP ingest', { timeout: 170_000 }, () => {
     const url = t.whipUrl('default', 'whip-2');
     const cid = 'default:whip-2';
     alice = await TestPublisher.start({ url, token: 'alice', color: 'red' });
-    const [p] = await waitFor(() => { const ps = t.media.participants(cid); return ps.length === 1 ? ps : undefined; }, 'participant');
+    const [p] = await waitFor(() => {
+      const ps = t.media.participants(cid);
+      return ps.length === 1 ? ps : undefined;
+    }, 'participant');
     const decoder = await waitFor(() => t.media.videoDecoder(cid, p!.sessionId), 'video decoder');
     decoder.setOutputSize(64, 36);
     await waitFor(() => decoder.latestFrame(), 'frame');
@@ -154,9 +165,17 @@ describe('WHIP ingest', { timeout: 170_000 }, () => {
 
     // Trickle ICE on the resource: a candidate fragment is accepted, an ICE restart is not.
     const loc = alice.location!;
-    const patch = (frag: string) => fetch(loc, { method: 'PATCH', headers: { 'content-type': 'application/trickle-ice-sdpfrag' }, body: frag });
+    const patch = (frag: string) =>
+      fetch(loc, { method: 'PATCH', headers: { 'content-type': 'application/trickle-ice-sdpfrag' }, body: frag });
 
-    assert.equal((await patch(`a=ice-ufrag:other\r\na=ice-pwd:xxxxxxxxxxxxxxxxxxxxxxxx\r\na=mid:0\r\na=candidate:1 1 udp 2122260223 127.0.0.1 40000 typ host\r\n`)).status, 422);
+    assert.equal(
+      (
+        await patch(
+          `a=ice-ufrag:other\r\na=ice-pwd:xxxxxxxxxxxxxxxxxxxxxxxx\r\na=mid:0\r\na=candidate:1 1 udp 2122260223 127.0.0.1 40000 typ host\r\n`,
+        )
+      ).status,
+      422,
+    );
     const ok = await patch(`a=mid:0\r\na=candidate:9 1 udp 2122260223 127.0.0.1 40002 typ host\r\n`);
     assert.equal(ok.status, 204);
 

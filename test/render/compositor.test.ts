@@ -71,19 +71,46 @@ after(async () => {
 
 function person(i: number, extra: Partial<LayoutParticipant> = {}): LayoutParticipant {
   return {
-    sessionId: `s${i}`, userId: `u${i}`, name: `Person ${i}`, roles: [], hasVideo: true, hasAudio: true,
-    isSpeaking: false, isDominantSpeaker: false, joinedAt: i, ...extra,
+    sessionId: `s${i}`,
+    userId: `u${i}`,
+    name: `Person ${i}`,
+    roles: [],
+    hasVideo: true,
+    hasAudio: true,
+    isSpeaking: false,
+    isDominantSpeaker: false,
+    joinedAt: i,
+    ...extra,
   };
 }
 
-function sceneOf(W: number, H: number, name: 'grid' | 'spotlight' | 'single-participant', ps: LayoutParticipant[], options: Record<string, unknown>): Scene {
-  return composeScene({ canvas: { width: W, height: H }, participants: ps, nowMs: 0, layout: { name, external_app_url: '', external_css_url: '', options } });
+function sceneOf(
+  W: number,
+  H: number,
+  name: 'grid' | 'spotlight' | 'single-participant',
+  ps: LayoutParticipant[],
+  options: Record<string, unknown>,
+): Scene {
+  return composeScene({
+    canvas: { width: W, height: H },
+    participants: ps,
+    nowMs: 0,
+    layout: { name, external_app_url: '', external_css_url: '', options },
+  });
 }
 
 function close(a: Yuv, b: Yuv, tolerance = 3): boolean {
   return Math.abs(a.y - b.y) <= tolerance && Math.abs(a.u - b.u) <= tolerance && Math.abs(a.v - b.v) <= tolerance;
 }
-function assertColor(frame: Buffer, W: number, H: number, x: number, y: number, rgb: { r: number; g: number; b: number }, what: string): void {
+function assertColor(
+  frame: Buffer,
+  W: number,
+  H: number,
+  x: number,
+  y: number,
+  rgb: { r: number; g: number; b: number },
+  what: string,
+): void {
   const got = pixelAt(frame, W, H, Math.round(x), Math.round(y));
   const want = rgbToYuv(rgb);
   assert.ok(close(got, want), `${what} at (${Math.round(x)},${Math.round(y)}): got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
@@ -95,8 +122,13 @@ function solidFrame(width: number, height: number, rgb: { r: number; g: number; 
 
 describe('FrameCompositor', () => {
   it('empty state: background colour and title, returned from cache', () => {
-    const W = 640, H = 360;
-    const scene = sceneOf(W, H, 'spotlight', [], { 'layout.background_color': '#203040', 'title.text': 'WWWWWWWW', 'title.font_size': '40px' });
+    const W = 640,
+      H = 360;
+    const scene = sceneOf(W, H, 'spotlight', [], {
+      'layout.background_color': '#203040',
+      'title.text': 'WWWWWWWW',
+      'title.font_size': '40px',
+    });
     const c = new FrameCompositor({ width: W, height: H });
     c.setScene(scene, new ImageStore());
     const frame = c.compose(new Map());
@@ -115,7 +147,8 @@ describe('FrameCompositor', () => {
   });
 
   it('draws a logo loaded from a loopback server at its anchored corner', async () => {
-    const W = 1280, H = 720;
+    const W = 1280,
+      H = 720;
     const scene = sceneOf(W, H, 'grid', [], { 'logo.image_url': `${base}/logo.png` });
     const images = new ImageStore({ policy: LOOPBACK_ALLOWED });
     await images.loadAll(sceneImageUrls(scene));
@@ -133,13 +166,15 @@ describe('FrameCompositor', () => {
   });
 
   it('copies tile frames into the rects composeScene gave, with rounded corners and labels', () => {
-    const W = 1280, H = 720;
+    const W = 1280,
+      H = 720;
     const scene = sceneOf(W, H, 'grid', [person(0), person(1, { isSpeaking: true })], { 'layout.background_color': '#000000' });
     const c = new FrameCompositor({ width: W, height: H });
     c.setScene(scene, new ImageStore());
     const rects = c.tileRects();
     assert.equal(rects.size, 2);
-    const red = { r: 255, g: 0, b: 0 }, blue = { r: 0, g: 0, b: 255 };
+    const red = { r: 255, g: 0, b: 0 },
+      blue = { r: 0, g: 0, b: 255 };
     const frames = new Map<string, TileFrame>();
     frames.set('s0', solidFrame(rects.get('s0')!.width, rects.get('s0')!.height, red));
     frames.set('s1', solidFrame(rects.get('s1')!.width, rects.get('s1')!.height, blue));
@@ -149,7 +184,8 @@ describe('FrameCompositor', () => {
       assert.ok(t && t.kind === 'tile');
       return t.rect;
     };
-    const r0 = rectOf('s0'), r1 = rectOf('s1');
+    const r0 = rectOf('s0'),
+      r1 = rectOf('s1');
     assertColor(frame, W, H, r0!.x + r0!.width / 2, r0!.y + r0!.height / 2, red, 'tile 0 centre');
     assertColor(frame, W, H, r1!.x + r1!.width / 2, r1!.y + r1!.height / 2, blue, 'tile 1 centre');
     assertColor(frame, W, H, r0!.x + 1, r0!.y + 1, { r: 0, g: 0, b: 0 }, 'rounded corner shows the background');
@@ -164,12 +200,14 @@ describe('FrameCompositor', () => {
   });
 
   it('draws into released frames again, never into frames still in use', () => {
-    const W = 640, H = 360;
+    const W = 640,
+      H = 360;
     const scene = sceneOf(W, H, 'grid', [person(0)], { 'layout.background_color': '#000000' });
     const c = new FrameCompositor({ width: W, height: H });
     c.setScene(scene, new ImageStore());
     const rect = c.tileRects().get('s0')!;
-    const red = { r: 255, g: 0, b: 0 }, blue = { r: 0, g: 0, b: 255 };
+    const red = { r: 255, g: 0, b: 0 },
+      blue = { r: 0, g: 0, b: 255 };
     const centre = [rect.x + rect.width / 2, rect.y + rect.height / 2] as const;
     const first = c.compose(new Map([['s0', solidFrame(rect.width, rect.height, red)]]));
     const second = c.compose(new Map([['s0', solidFrame(rect.width, rect.height, blue)]]));
@@ -185,28 +223,34 @@ describe('FrameCompositor', () => {
   });
 
   it('placeholders show the initials circle colour', () => {
-    const W = 1280, H = 720;
+    const W = 1280,
+      H = 720;
     const scene = sceneOf(W, H, 'grid', [person(0, { hasVideo: false }), person(1, { hasVideo: false, name: 'Zed' })], {});
     const c = new FrameCompositor({ width: W, height: H });
     c.setScene(scene, new ImageStore());
     const frame = c.compose(new Map());
     for (const p of scene.items) {
       if (p.kind !== 'placeholder') continue;
-      const cx = p.rect.x + p.rect.width / 2, cy = p.rect.y + p.rect.height / 2;
+      const cx = p.rect.x + p.rect.width / 2,
+        cy = p.rect.y + p.rect.height / 2;
       assertColor(frame, W, H, cx, cy + 30, { r: 0, g: 0x5f, b: 0xff }, `${p.sessionId} circle (below the initials)`);
       assertColor(frame, W, H, cx - 30, cy, { r: 0, g: 0x5f, b: 0xff }, `${p.sessionId} circle (left of the initials)`);
       assertColor(frame, W, H, p.rect.x + 20, cy, { r: 0x19, g: 0x23, b: 0x2d }, `${p.sessionId} placeholder background`);
       let white = 0;
-      for (let y = cy - 16; y < cy + 16; y++) for (let x = cx - 24; x < cx + 24; x++) if (pixelAt(frame, W, H, Math.round(x), Math.round(y)).y > 200) white++;
+      for (let y = cy - 16; y < cy + 16; y++)
+        for (let x = cx - 24; x < cx + 24; x++) if (pixelAt(frame, W, H, Math.round(x), Math.round(y)).y > 200) white++;
       assert.ok(white > 20, `${p.sessionId} initials are drawn (${white} light pixels)`);
     }
   });
 
   it('draws a background image and avatar images from the loopback server', async () => {
-    const W = 640, H = 360;
+    const W = 640,
+      H = 360;
     const scene = sceneOf(W, H, 'single-participant', [person(0, { hasVideo: false, image: `${base}/avatar.png` })], {
-      'layout.background_image': `url(${base}/bg.png)`, 'layout.background_size': 'cover',
-      'layout.single-participant.padding_inline': '100px', 'layout.single-participant.padding_block': '100px',
+      'layout.background_image': `url(${base}/bg.png)`,
+      'layout.background_size': 'cover',
+      'layout.single-participant.padding_inline': '100px',
+      'layout.single-participant.padding_block': '100px',
     });
     const images = new ImageStore({ policy: LOOPBACK_ALLOWED });
     await images.loadAll(sceneImageUrls(scene));
@@ -219,12 +263,17 @@ describe('FrameCompositor', () => {
   });
 
   it('a spotlight scene at 1080p composes every tile', () => {
-    const W = 1920, H = 1080;
+    const W = 1920,
+      H = 1080;
     const ps = [0, 1, 2].map((i) => person(i));
     const scene = sceneOf(W, H, 'spotlight', ps, { 'participant_label.display': false });
     const c = new FrameCompositor({ width: W, height: H });
     c.setScene(scene, new ImageStore());
-    const colors = [{ r: 0, g: 255, b: 0 }, { r: 255, g: 255, b: 0 }, { r: 255, g: 0, b: 255 }];
+    const colors = [
+      { r: 0, g: 255, b: 0 },
+      { r: 255, g: 255, b: 0 },
+      { r: 255, g: 0, b: 255 },
+    ];
     const frames = new Map<string, TileFrame>();
     [...c.tileRects()].forEach(([id, r], i) => frames.set(id, solidFrame(r.width, r.height, colors[i]!)));
     const frame = c.compose(frames);
@@ -236,7 +285,12 @@ describe('FrameCompositor', () => {
 describe('ImageStore', () => {
   it('remembers failures instead of throwing', async () => {
     const warnings: unknown[] = [];
-    const images = new ImageStore({ log: { ...silentLogger, warn: (o: unknown) => void warnings.push(o) }, maxBytes: 32 * 1024, timeoutMs: 300, policy: LOOPBACK_ALLOWED });
+    const images = new ImageStore({
+      log: { ...silentLogger, warn: (o: unknown) => void warnings.push(o) },
+      maxBytes: 32 * 1024,
+      timeoutMs: 300,
+      policy: LOOPBACK_ALLOWED,
+    });
     await images.load(`${base}/missing.png?token=secret`);
     await images.load(`${base}/missing.png?token=secret`);
     assert.equal(images.get(`${base}/missing.png?token=secret`), undefined);
@@ -259,7 +313,13 @@ describe('ImageStore', () => {
     await strict.load(`${base}/logo.png?by=strict`);
     assert.match(strict.failure(`${base}/logo.png?by=strict`)!, /127\.0\.0\.1:\d+ is a loopback address/);
     assert.equal(hits.get('/logo.png?by=strict'), undefined, 'no request reached the loopback server');
-    for (const url of ['http://2130706433/x.png', 'http://[::1]/x.png', 'http://169.254.169.254/x.png', 'http://0.0.0.0/x.png', 'http://localhost/x.png']) {
+    for (const url of [
+      'http://2130706433/x.png',
+      'http://[::1]/x.png',
+      'http://169.254.169.254/x.png',
+      'http://0.0.0.0/x.png',
+      'http://localhost/x.png',
+    ]) {
       await strict.load(url);
       assert.match(strict.failure(url) ?? '', /address, which outgoing connections may not reach/, url);
     }

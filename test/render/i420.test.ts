@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  blendRgbaOntoI420, blitI420, evenRect, fillI420, pixelAt, rgbaToI420, rgbToYuv,
-} from '../../src/render/i420.js';
+import { blendRgbaOntoI420, blitI420, evenRect, fillI420, pixelAt, rgbaToI420, rgbToYuv } from '../../src/render/i420.js';
 import { allocI420, i420Bytes, i420Planes } from '../../src/render/i420-frame.js';
 import { scaleI420 } from '../../src/media/i420-scale.js';
 
@@ -47,7 +45,8 @@ describe('I420 helpers', () => {
     const dst = fillI420(allocI420(8, 8), 8, 8, { r: 0, g: 0, b: 0, a: 255 });
     const sprite = new Uint8Array(4 * 4 * 4);
     for (let i = 0; i < 16; i++) {
-      const x = i % 4, y = Math.floor(i / 4);
+      const x = i % 4,
+        y = Math.floor(i / 4);
       if (x < 2 && y < 2) sprite.set([255, 255, 255, 255], i * 4);
       else if (x >= 2 && y >= 2) sprite.set([255, 255, 255, 128], i * 4);
     }
@@ -59,15 +58,33 @@ describe('I420 helpers', () => {
     assert.equal(pixelAt(dst, 8, 8, 0, 0).y, 16);
   });
   it('evenRect rounds to even pixels inside the canvas', () => {
-    assert.deepEqual(evenRect({ x: 366, y: 116.9, width: 1188, height: 668.3 }, { width: 1920, height: 1080 }), { x: 366, y: 116, width: 1188, height: 670 });
-    assert.deepEqual(evenRect({ x: -5, y: 1070, width: 20, height: 30 }, { width: 1920, height: 1080 }), { x: 0, y: 1070, width: 16, height: 10 });
+    assert.deepEqual(evenRect({ x: 366, y: 116.9, width: 1188, height: 668.3 }, { width: 1920, height: 1080 }), {
+      x: 366,
+      y: 116,
+      width: 1188,
+      height: 670,
+    });
+    assert.deepEqual(evenRect({ x: -5, y: 1070, width: 20, height: 30 }, { width: 1920, height: 1080 }), {
+      x: 0,
+      y: 1070,
+      width: 16,
+      height: 10,
+    });
   });
 });
 
 describe('I420 frame layout', () => {
   it('sizes chroma planes ceil(w/2) x ceil(h/2), as ffmpeg does for odd sizes', () => {
     assert.deepEqual(i420Planes(5, 3), {
-      width: 5, height: 3, chromaWidth: 3, chromaHeight: 2, lumaBytes: 15, chromaBytes: 6, uOffset: 15, vOffset: 21, bytes: 27,
+      width: 5,
+      height: 3,
+      chromaWidth: 3,
+      chromaHeight: 2,
+      lumaBytes: 15,
+      chromaBytes: 6,
+      uOffset: 15,
+      vOffset: 21,
+      bytes: 27,
     });
     assert.equal(i420Bytes(640, 360), 640 * 360 * 1.5);
     assert.equal(allocI420(5, 3).length, 27);

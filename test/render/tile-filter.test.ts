@@ -7,10 +7,27 @@ import { tileVideoFilter } from '../../src/render/tile-filter.js';
 /** Runs ffmpeg on a synthetic 640x360 source (left half red, right half blue) and returns one I420 frame. */
 function render(filter: string, source = '640x360'): Buffer {
   const [sw] = source.split('x').map(Number) as [number];
-  const r = spawnSync('ffmpeg', [
-    '-v', 'error', '-f', 'lavfi', '-i', `color=c=red:s=${source}:d=1[a];color=c=blue:s=${source}:d=1[b];[a][b]overlay=x=${sw / 2}`,
-    '-frames:v', '1', '-vf', filter, '-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-',
-  ], { timeout: 60_000, maxBuffer: 64 * 1024 * 1024 });
+  const r = spawnSync(
+    'ffmpeg',
+    [
+      '-v',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      `color=c=red:s=${source}:d=1[a];color=c=blue:s=${source}:d=1[b];[a][b]overlay=x=${sw / 2}`,
+      '-frames:v',
+      '1',
+      '-vf',
+      filter,
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      'yuv420p',
+      '-',
+    ],
+    { timeout: 60_000, maxBuffer: 64 * 1024 * 1024 },
+  );
   assert.equal(r.status, 0, r.stderr?.toString());
   return r.stdout;
 }

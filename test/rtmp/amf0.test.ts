@@ -40,7 +40,11 @@ describe('AMF0', () => {
   });
 
   it('keeps __proto__ keys as plain data', () => {
-    const raw = Buffer.concat([Buffer.from([0x03, 0x00, 0x09]), Buffer.from('__proto__'), Buffer.from([0x00, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0, 0, 0, 9])]);
+    const raw = Buffer.concat([
+      Buffer.from([0x03, 0x00, 0x09]),
+      Buffer.from('__proto__'),
+      Buffer.from([0x00, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0, 0, 0, 9]),
+    ]);
     const [obj] = decodeAmf0(raw) as [Record<string, unknown>];
     assert.equal(Object.getPrototypeOf(obj), Object.prototype);
     assert.equal(Object.getOwnPropertyDescriptor(obj, '__proto__')?.value, 1);

@@ -66,14 +66,17 @@ describe('chunk stream', () => {
       // Interleave at chunk level: write two messages' chunks alternately.
       const a = w.write(msgs[0]!);
       const b = w.write(msgs[1]!);
-      const bytes = Buffer.concat([
-        ...groupChunks(a, b),
-        writeAll(w, msgs.slice(2)),
-      ]);
+      const bytes = Buffer.concat([...groupChunks(a, b), writeAll(w, msgs.slice(2))]);
       const parser = new ChunkParser();
       parser.push(setChunkSizeBytes(chunkSize));
       const got = parseInSlices(parser, bytes, [1, 7, 300, 4099, 13]);
-      const expected = [msgs[0]!, msgs[1]!, ...msgs.slice(2)].map(({ csid, timestamp, typeId, streamId, payload }) => ({ csid, timestamp, typeId, streamId, payload }));
+      const expected = [msgs[0]!, msgs[1]!, ...msgs.slice(2)].map(({ csid, timestamp, typeId, streamId, payload }) => ({
+        csid,
+        timestamp,
+        typeId,
+        streamId,
+        payload,
+      }));
       // Interleaved messages complete in the order their last chunk arrives.
       assert.equal(got.length, expected.length, `chunk size ${chunkSize}`);
       const sortKey = (m: RtmpMessage) => `${m.csid}:${m.timestamp}`;
@@ -111,12 +114,21 @@ describe('chunk stream', () => {
       { csid: 6, timestamp: 0xfffffffa, typeId: 9, streamId: 1, payload: payload(10, 2) },
     ];
     const got = new ChunkParser().push(writeAll(w, msgs));
-    assert.deepEqual(got.map((m) => m.timestamp), [0xfffffff0, 0xfffffffa]);
+    assert.deepEqual(
+      got.map((m) => m.timestamp),
+      [0xfffffff0, 0xfffffffa],
+    );
   });
 
   it('encodes 2- and 3-byte chunk stream ids', () => {
     const w = new ChunkWriter();
-    const msgs: RtmpMessage[] = [64, 319, 320, 65599].map((csid, i) => ({ csid, timestamp: i, typeId: 8, streamId: 1, payload: payload(200, i) }));
+    const msgs: RtmpMessage[] = [64, 319, 320, 65599].map((csid, i) => ({
+      csid,
+      timestamp: i,
+      typeId: 8,
+      streamId: 1,
+      payload: payload(200, i),
+    }));
     const bytes = writeAll(w, msgs);
     assert.deepEqual(new ChunkParser().push(bytes), msgs);
     assert.throws(() => w.write({ csid: 1, timestamp: 0, typeId: 8, streamId: 1, payload: Buffer.alloc(1) }), ChunkError);
@@ -141,10 +153,15 @@ describe('chunk stream', () => {
     const abortPayload = Buffer.alloc(4);
     abortPayload.writeUInt32BE(6);
     p2.push(partial.subarray(0, 12 + 128));
-    const abort = p2.push(Buffer.concat(w2.write({ csid: 2, timestamp: 0, typeId: MessageType.Abort, streamId: 0, payload: abortPayload })));
+    const abort = p2.push(
+      Buffer.concat(w2.write({ csid: 2, timestamp: 0, typeId: MessageType.Abort, streamId: 0, payload: abortPayload })),
+    );
     assert.equal(abort.length, 1);
     const next = Buffer.concat(new ChunkWriter().write({ csid: 6, timestamp: 5, typeId: 9, streamId: 1, payload: payload(10, 2) }));
-    assert.deepEqual(p2.push(next).map((m) => m.payload.length), [10]);
+    assert.deepEqual(
+      p2.push(next).map((m) => m.payload.length),
+      [10],
+    );
   });
 
   it('rejects malformed streams with ChunkError', () => {
@@ -153,10 +170,16 @@ describe('chunk stream', () => {
     // Type-3 header with no state.
     assert.throws(() => new ChunkParser().push(Buffer.from([0xc3, 1, 2])), ChunkError);
     // Message larger than the bound.
-    assert.throws(() => new ChunkParser({ maxMessageSize: 1000 }).push(Buffer.from([0x03, 0, 0, 0, 0, 0x10, 0, 9, 1, 0, 0, 0])), ChunkError);
+    assert.throws(
+      () => new ChunkParser({ maxMessageSize: 1000 }).push(Buffer.from([0x03, 0, 0, 0, 0, 0x10, 0, 9, 1, 0, 0, 0])),
+      ChunkError,
+    );
     // Set Chunk Size of 0.
     const w = new ChunkWriter();
-    assert.throws(() => new ChunkParser().push(writeAll(w, [{ csid: 2, timestamp: 0, typeId: 1, streamId: 0, payload: Buffer.alloc(4) }])), ChunkError);
+    assert.throws(
+      () => new ChunkParser().push(writeAll(w, [{ csid: 2, timestamp: 0, typeId: 1, streamId: 0, payload: Buffer.alloc(4) }])),
+      ChunkError,
+    );
     // Too many chunk streams.
     const many = new ChunkWriter();
     const msgs = Array.from({ length: 10 }, (_, i) => ({ csid: 10 + i, timestamp: 0, typeId: 8, streamId: 1, payload: payload(1, i) }));

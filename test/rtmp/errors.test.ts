@@ -1,7 +1,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  classifySocketError, isCertificateError, publishStatusOutcome, RtmpError, type SocketErrorContext,
+  classifySocketError,
+  isCertificateError,
+  publishStatusOutcome,
+  RtmpError,
+  type SocketErrorContext,
 } from '../../src/rtmp/errors.js';
 
 const errno = (code: string, message = `failed with ${code}`) => Object.assign(new Error(message), { code });
@@ -49,7 +53,13 @@ describe('RtmpError', () => {
 
 describe('socket error classification', () => {
   it('an untrusted certificate is a TLS error that is not retryable', () => {
-    for (const code of ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID']) {
+    for (const code of [
+      'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+      'DEPTH_ZERO_SELF_SIGNED_CERT',
+      'SELF_SIGNED_CERT_IN_CHAIN',
+      'CERT_HAS_EXPIRED',
+      'ERR_TLS_CERT_ALTNAME_INVALID',
+    ]) {
       const e = classifySocketError(errno(code, 'unable to verify the first certificate'), { ...secure, tcpConnected: true });
       assert.equal(e.code, 'TLS', code);
       assert.equal(e.kind, 'certificate', code);

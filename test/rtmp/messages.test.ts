@@ -3,9 +3,26 @@ import assert from 'node:assert/strict';
 import { decodeAmf0 } from '../../src/rtmp/amf0.js';
 import { ChunkParser, ChunkWriter, MessageType, type RtmpMessage } from '../../src/rtmp/chunk.js';
 import {
-  acknowledgement, ChunkStream, connectCommand, createStreamCommand, deleteStreamCommand, fcPublishCommand,
-  fcUnpublishCommand, MessageError, onMetaDataBody, pingResponse, publishCommand, readSetPeerBandwidth, readU32Control,
-  readUserControl, releaseStreamCommand, setChunkSize, setDataFrame, tagMessage, UserControlEvent, windowAckSize,
+  acknowledgement,
+  ChunkStream,
+  connectCommand,
+  createStreamCommand,
+  deleteStreamCommand,
+  fcPublishCommand,
+  fcUnpublishCommand,
+  MessageError,
+  onMetaDataBody,
+  pingResponse,
+  publishCommand,
+  readSetPeerBandwidth,
+  readU32Control,
+  readUserControl,
+  releaseStreamCommand,
+  setChunkSize,
+  setDataFrame,
+  tagMessage,
+  UserControlEvent,
+  windowAckSize,
 } from '../../src/rtmp/messages.js';
 import type { FlvTag } from '../../src/flv/tag.js';
 
@@ -20,7 +37,11 @@ describe('RTMP protocol control messages', () => {
   it('are sent on chunk stream 2, message stream 0, with big-endian payloads', () => {
     assert.deepEqual(shape(setChunkSize(4096)), [2, MessageType.SetChunkSize, 0, 0, '00001000']);
     assert.deepEqual(shape(windowAckSize(2_500_000)), [2, MessageType.WindowAckSize, 0, 0, '002625a0']);
-    assert.deepEqual(shape(acknowledgement(0x1_0000_0005)), [2, MessageType.Acknowledgement, 0, 0, '00000005'], 'the sequence number wraps at 32 bits');
+    assert.deepEqual(
+      shape(acknowledgement(0x1_0000_0005)),
+      [2, MessageType.Acknowledgement, 0, 0, '00000005'],
+      'the sequence number wraps at 32 bits',
+    );
     // User Control event 7 (PingResponse) echoes the request's timestamp.
     assert.deepEqual(shape(pingResponse(0x12345678)), [2, MessageType.UserControl, 0, 0, '000712345678']);
   });
@@ -32,7 +53,10 @@ describe('RTMP protocol control messages', () => {
 
   it('reads control messages and refuses short ones', () => {
     assert.equal(readU32Control(Buffer.from('004c4b40', 'hex'), 'Window Acknowledgement Size'), 5_000_000);
-    assert.throws(() => readU32Control(Buffer.from('0001', 'hex'), 'Window Acknowledgement Size'), /Window Acknowledgement Size message too short/);
+    assert.throws(
+      () => readU32Control(Buffer.from('0001', 'hex'), 'Window Acknowledgement Size'),
+      /Window Acknowledgement Size message too short/,
+    );
     assert.deepEqual(readSetPeerBandwidth(Buffer.from('004c4b4002', 'hex')), { windowSize: 5_000_000, limitType: 2 });
     assert.deepEqual(readSetPeerBandwidth(Buffer.from('004c4b40', 'hex')), { windowSize: 5_000_000, limitType: undefined });
     assert.throws(() => readSetPeerBandwidth(Buffer.from('00', 'hex')), MessageError);
@@ -47,8 +71,15 @@ describe('RTMP protocol control messages', () => {
 describe('RTMP commands', () => {
   it('builds the publishing sequence as FMLE does', () => {
     const connect = connectCommand(1, { app: 'live2?x=1', tcUrl: 'rtmps://h/live2?x=1', flashVer: 'FMLE/3.0 (test)' });
-    assert.deepEqual([connect.csid, connect.typeId, connect.streamId, connect.timestamp], [ChunkStream.Command, MessageType.CommandAmf0, 0, 0]);
-    assert.deepEqual(decodeAmf0(connect.payload), ['connect', 1, { app: 'live2?x=1', type: 'nonprivate', flashVer: 'FMLE/3.0 (test)', tcUrl: 'rtmps://h/live2?x=1' }]);
+    assert.deepEqual(
+      [connect.csid, connect.typeId, connect.streamId, connect.timestamp],
+      [ChunkStream.Command, MessageType.CommandAmf0, 0, 0],
+    );
+    assert.deepEqual(decodeAmf0(connect.payload), [
+      'connect',
+      1,
+      { app: 'live2?x=1', type: 'nonprivate', flashVer: 'FMLE/3.0 (test)', tcUrl: 'rtmps://h/live2?x=1' },
+    ]);
 
     assert.deepEqual(decodeAmf0(releaseStreamCommand(2, 'key').payload), ['releaseStream', 2, null, 'key']);
     assert.deepEqual(decodeAmf0(fcPublishCommand(3, 'key').payload), ['FCPublish', 3, null, 'key']);
@@ -72,13 +103,26 @@ describe('RTMP commands', () => {
   it('encodes connect exactly (AMF0 bytes)', () => {
     const m = connectCommand(1, { app: 'a', tcUrl: 'rtmp://h/a', flashVer: 'F' });
     const expected = Buffer.concat([
-      Buffer.from('020007', 'hex'), Buffer.from('connect'),
+      Buffer.from('020007', 'hex'),
+      Buffer.from('connect'),
       Buffer.from('003ff0000000000000', 'hex'), // number 1
       Buffer.from('03', 'hex'), // object
-      Buffer.from('0003', 'hex'), Buffer.from('app'), Buffer.from('020001', 'hex'), Buffer.from('a'),
-      Buffer.from('0004', 'hex'), Buffer.from('type'), Buffer.from('02000a', 'hex'), Buffer.from('nonprivate'),
-      Buffer.from('0008', 'hex'), Buffer.from('flashVer'), Buffer.from('020001', 'hex'), Buffer.from('F'),
-      Buffer.from('0005', 'hex'), Buffer.from('tcUrl'), Buffer.from('02000a', 'hex'), Buffer.from('rtmp://h/a'),
+      Buffer.from('0003', 'hex'),
+      Buffer.from('app'),
+      Buffer.from('020001', 'hex'),
+      Buffer.from('a'),
+      Buffer.from('0004', 'hex'),
+      Buffer.from('type'),
+      Buffer.from('02000a', 'hex'),
+      Buffer.from('nonprivate'),
+      Buffer.from('0008', 'hex'),
+      Buffer.from('flashVer'),
+      Buffer.from('020001', 'hex'),
+      Buffer.from('F'),
+      Buffer.from('0005', 'hex'),
+      Buffer.from('tcUrl'),
+      Buffer.from('02000a', 'hex'),
+      Buffer.from('rtmp://h/a'),
       Buffer.from('000009', 'hex'), // object end
     ]);
     assert.equal(hex(m.payload), hex(expected));

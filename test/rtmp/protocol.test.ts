@@ -86,8 +86,17 @@ async function scriptedServer(script: Script): Promise<{ port: number; sessions:
           } else {
             const level = script.connect === '_error' ? 'error' : 'status';
             const code = script.connect === '_error' ? 'NetConnection.Connect.Rejected' : 'NetConnection.Connect.Success';
-            send(3, MessageType.CommandAmf0, 0, encodeAmf0(script.connect ?? '_result', txn, { fmsVer: 'FMS/3,0,1,123' },
-              { level, code, description: 'Connection response with a long description to cross the chunk size.' }));
+            send(
+              3,
+              MessageType.CommandAmf0,
+              0,
+              encodeAmf0(
+                script.connect ?? '_result',
+                txn,
+                { fmsVer: 'FMS/3,0,1,123' },
+                { level, code, description: 'Connection response with a long description to cross the chunk size.' },
+              ),
+            );
             send(3, MessageType.CommandAmf0, 0, encodeAmf0('onBWDone', 0, null));
           }
         } else if (name === 'createStream') {
@@ -96,7 +105,12 @@ async function scriptedServer(script: Script): Promise<{ port: number; sessions:
           const status = script.publishStatus === undefined ? 'NetStream.Publish.Start' : script.publishStatus;
           if (status !== null) {
             const level = status === 'NetStream.Publish.Start' ? 'status' : 'error';
-            send(5, MessageType.CommandAmf0, 1, encodeAmf0('onStatus', 0, null, { level, code: status, description: `about ${String(cmd[3])}` }));
+            send(
+              5,
+              MessageType.CommandAmf0,
+              1,
+              encodeAmf0('onStatus', 0, null, { level, code: status, description: `about ${String(cmd[3])}` }),
+            );
           }
           if (script.stallAfterPublish) socket.pause();
         }
@@ -115,7 +129,6 @@ async function scriptedServer(script: Script): Promise<{ port: number; sessions:
   };
 }
 
-
 describe('RtmpPublisher protocol', { timeout: 60_000 }, () => {
   const servers: Array<{ close: () => Promise<void> }> = [];
   after(async () => {
@@ -129,7 +142,9 @@ describe('RtmpPublisher protocol', { timeout: 60_000 }, () => {
 
   it('runs connect, releaseStream, FCPublish, createStream, publish; answers ping and acknowledges the window', async () => {
     const srv = await serve({ windowAckSize: 1000, serverChunkSize: 50 });
-    const pub = new RtmpPublisher(parseRtmpTarget(`rtmp://127.0.0.1:${srv.port}/live/inst?tok=1`, 'the-key?x=2'), { flashVer: 'FMLE/3.0 (test)' });
+    const pub = new RtmpPublisher(parseRtmpTarget(`rtmp://127.0.0.1:${srv.port}/live/inst?tok=1`, 'the-key?x=2'), {
+      flashVer: 'FMLE/3.0 (test)',
+    });
     await pub.connect();
     const s = srv.sessions[0]!;
     pub.sendMetadata({ width: 640, height: 360, framerate: 30 });
@@ -140,7 +155,13 @@ describe('RtmpPublisher protocol', { timeout: 60_000 }, () => {
     assert.equal(pub.sendTag(video, 33), true);
     assert.equal(pub.sendTag(audio, 0x1000000), true); // extended timestamp
     // A script tag from the encoder goes out as @setDataFrame, as sendMetadata's does.
-    const script = { type: 'script' as const, timestamp: 0, data: encodeAmf0('onMetaData', { encoder: 'x' }), keyframe: false, sequenceHeader: false };
+    const script = {
+      type: 'script' as const,
+      timestamp: 0,
+      data: encodeAmf0('onMetaData', { encoder: 'x' }),
+      keyframe: false,
+      sequenceHeader: false,
+    };
     assert.equal(pub.sendTag(script, 40), true);
     await waitFor(() => s.messages.filter((m) => m.typeId === 8 || m.typeId === 9).length === 4, 'media messages', 5000);
     await waitFor(() => s.messages.filter((m) => m.typeId === MessageType.DataAmf0).length === 2, 'data messages', 5000);
@@ -154,7 +175,12 @@ describe('RtmpPublisher protocol', { timeout: 60_000 }, () => {
     const names = s.commands.map((c) => c[0]);
     assert.deepEqual(names, ['connect', 'releaseStream', 'FCPublish', 'createStream', 'publish', 'FCUnpublish', 'deleteStream']);
     const connect = s.commands[0]!;
-    assert.deepEqual(connect[2], { app: 'live/inst?tok=1', type: 'nonprivate', flashVer: 'FMLE/3.0 (test)', tcUrl: `rtmp://127.0.0.1:${srv.port}/live/inst?tok=1` });
+    assert.deepEqual(connect[2], {
+      app: 'live/inst?tok=1',
+      type: 'nonprivate',
+      flashVer: 'FMLE/3.0 (test)',
+      tcUrl: `rtmp://127.0.0.1:${srv.port}/live/inst?tok=1`,
+    });
     assert.equal(s.commands[1]![3], 'the-key?x=2');
     assert.equal(s.commands[2]![3], 'the-key?x=2');
     const publish = s.messages.find((m) => m.typeId === 20 && decodeAmf0(m.payload)[0] === 'publish')!;
@@ -178,19 +204,25 @@ describe('RtmpPublisher protocol', { timeout: 60_000 }, () => {
     assert.equal(scriptData.timestamp, 40);
     assert.deepEqual(decodeAmf0(scriptData.payload), ['@setDataFrame', 'onMetaData', { encoder: 'x' }]);
     const media = s.messages.filter((m) => m.typeId === 8 || m.typeId === 9);
-    assert.deepEqual(media.map((m) => [m.typeId, m.timestamp, m.payload.length, m.streamId]), [
-      [9, 0, 10_000, 1],
-      [8, 21, 300, 1],
-      [9, 33, 10_000, 1],
-      [8, 0x1000000, 300, 1],
-    ]);
+    assert.deepEqual(
+      media.map((m) => [m.typeId, m.timestamp, m.payload.length, m.streamId]),
+      [
+        [9, 0, 10_000, 1],
+        [8, 21, 300, 1],
+        [9, 33, 10_000, 1],
+        [8, 0x1000000, 300, 1],
+      ],
+    );
     assert.ok(pub.bytesSent > 20_000);
   });
 
   it('rejects with REJECTED on _error to connect, without the key in the message', async () => {
     const srv = await serve({ connect: '_error' });
     const pub = new RtmpPublisher(parseRtmpTarget(`rtmp://127.0.0.1:${srv.port}/live`, 'secret-key'));
-    await assert.rejects(pub.connect(), (err: unknown) => err instanceof RtmpError && err.code === 'REJECTED' && /Connect\.Rejected/.test(err.message));
+    await assert.rejects(
+      pub.connect(),
+      (err: unknown) => err instanceof RtmpError && err.code === 'REJECTED' && /Connect\.Rejected/.test(err.message),
+    );
   });
 
   it('rejects with BADNAME on NetStream.Publish.BadName and redacts the echoed key', async () => {
@@ -207,7 +239,10 @@ describe('RtmpPublisher protocol', { timeout: 60_000 }, () => {
   it('times out when publish gets no answer', async () => {
     const srv = await serve({ publishStatus: null });
     const pub = new RtmpPublisher(parseRtmpTarget(`rtmp://127.0.0.1:${srv.port}/live`, 'k'), { publishTimeoutMs: 300 });
-    await assert.rejects(pub.connect(), (err: unknown) => err instanceof RtmpError && err.code === 'TIMEOUT' && /publish/.test(err.message));
+    await assert.rejects(
+      pub.connect(),
+      (err: unknown) => err instanceof RtmpError && err.code === 'TIMEOUT' && /publish/.test(err.message),
+    );
   });
 
   it('closes with PROTOCOL on a malformed AMF command', async () => {
@@ -218,7 +253,10 @@ describe('RtmpPublisher protocol', { timeout: 60_000 }, () => {
 
   it('refuses tags beyond maxBufferedBytes and times out when the server stops reading', async () => {
     const srv = await serve({ stallAfterPublish: true });
-    const pub = new RtmpPublisher(parseRtmpTarget(`rtmp://127.0.0.1:${srv.port}/live`, 'k'), { maxBufferedBytes: 256 * 1024, stallTimeoutMs: 400 });
+    const pub = new RtmpPublisher(parseRtmpTarget(`rtmp://127.0.0.1:${srv.port}/live`, 'k'), {
+      maxBufferedBytes: 256 * 1024,
+      stallTimeoutMs: 400,
+    });
     await pub.connect();
     const closed = new Promise<Error | null>((resolve) => pub.once('close', resolve));
     const frame = { type: 'video' as const, timestamp: 0, data: Buffer.alloc(200_000, 0x27), keyframe: false, sequenceHeader: false };

@@ -27,9 +27,40 @@ async function makeSource(dir: string): Promise<string> {
   const out = join(dir, 'source.flv');
   await execFileP(
     'ffmpeg',
-    ['-hide_banner', '-loglevel', 'error', '-nostdin', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30', '-f', 'lavfi',
-      '-i', 'sine=f=440:sample_rate=48000', '-t', String(SOURCE_SECONDS), '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '60',
-      '-bf', '0', '-c:a', 'aac', '-ar', '48000', '-ac', '2', '-f', 'flv', out],
+    [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-nostdin',
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=640x360:rate=30',
+      '-f',
+      'lavfi',
+      '-i',
+      'sine=f=440:sample_rate=48000',
+      '-t',
+      String(SOURCE_SECONDS),
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-g',
+      '60',
+      '-bf',
+      '0',
+      '-c:a',
+      'aac',
+      '-ar',
+      '48000',
+      '-ac',
+      '2',
+      '-f',
+      'flv',
+      out,
+    ],
     { timeout: 120_000 },
   );
   return out;
@@ -40,7 +71,7 @@ function demuxFile(path: string): FlvTag[] {
   const data = readFileSync(path);
   const tags: FlvTag[] = [];
   // Feed in uneven slices, as a pipe would deliver them.
-  for (let i = 0, step = 1000; i < data.length; i += step, step = (step * 7) % 9973 + 1) {
+  for (let i = 0, step = 1000; i < data.length; i += step, step = ((step * 7) % 9973) + 1) {
     tags.push(...demuxer.push(data.subarray(i, i + step)));
   }
   return tags;

@@ -95,6 +95,10 @@ describe('parseRtmpTarget', () => {
     const bare = parseRtmpTarget('rtmp://host/live/stream1', '');
     assert.equal(bare.redacted, 'rtmp://host:1935/live');
     assert.equal(redactStreamName(bare, 'NetStream.Publish.BadName (stream1 is busy)'), 'NetStream.Publish.BadName (*** is busy)');
-    assert.equal(redactStreamName(parseRtmpTarget('rtmp://host/live', 'ab'), 'ab cd'), 'ab cd', 'names under 3 characters are left (they would scrub everything)');
+    assert.equal(
+      redactStreamName(parseRtmpTarget('rtmp://host/live', 'ab'), 'ab cd'),
+      'ab cd',
+      'names under 3 characters are left (they would scrub everything)',
+    );
   });
 });

@@ -13,8 +13,16 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 export const CHROMIUM_PATH = process.env.CALLCAST_CHROMIUM || '/usr/bin/chromium';
 
 export const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--use-fake-device-for-media-stream',
+  '--use-fake-ui-for-media-stream',
 ];
 
 /**
@@ -144,16 +152,38 @@ async function servePage(): Promise<{ server: Server; url: string }> {
 }
 
 /** Opens a page that publishes Chromium's fake camera + microphone to `whipUrl`. */
-export async function publishFromChromium(session: ChromiumSession, whipUrl: string, token: string, kinds: { video?: boolean; audio?: boolean; videoCodec?: 'VP8' | 'H264' } = {}): Promise<ChromiumPublisher> {
+export async function publishFromChromium(
+  session: ChromiumSession,
+  whipUrl: string,
+  token: string,
+  kinds: { video?: boolean; audio?: boolean; videoCodec?: 'VP8' | 'H264' } = {},
+): Promise<ChromiumPublisher> {
   const { server, url } = await servePage();
   const page = await session.newPage();
   const closeAll = async () => {
     await page.close().catch(() => undefined);
-    await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
   };
   try {
     await page.goto(url, { timeout: 30_000 });
-    const result = await page.evaluate(([u, t, v, a, c]) => (globalThis as unknown as { publish(u: string, t: string, v: boolean, a: boolean, c: string): Promise<{ status: number; location?: string; body?: string; answer?: string }> }).publish(u, t, v, a, c), [whipUrl, token, kinds.video !== false, kinds.audio !== false, kinds.videoCodec ?? ''] as const);
+    const result = await page.evaluate(
+      ([u, t, v, a, c]) =>
+        (
+          globalThis as unknown as {
+            publish(
+              u: string,
+              t: string,
+              v: boolean,
+              a: boolean,
+              c: string,
+            ): Promise<{ status: number; location?: string; body?: string; answer?: string }>;
+          }
+        ).publish(u, t, v, a, c),
+      [whipUrl, token, kinds.video !== false, kinds.audio !== false, kinds.videoCodec ?? ''] as const,
+    );
     return { page, status: result.status, location: result.location, body: result.body ?? result.answer, close: closeAll };
   } catch (err) {
     await closeAll();

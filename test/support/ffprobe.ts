@@ -22,11 +22,10 @@ function parseRate(r: unknown): number {
 }
 
 export async function probe(path: string): Promise<ProbeResult> {
-  const { stdout } = await execFileP(
-    'ffprobe',
-    ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', path],
-    { timeout: TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 },
-  );
+  const { stdout } = await execFileP('ffprobe', ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', path], {
+    timeout: TIMEOUT_MS,
+    maxBuffer: 16 * 1024 * 1024,
+  });
   const j = JSON.parse(stdout) as {
     format?: { duration?: string };
     streams?: Array<Record<string, unknown>>;
@@ -76,8 +75,25 @@ export async function keyframeTimes(path: string): Promise<number[]> {
 export async function grabFrameRgb(path: string, atSeconds: number, width: number, height: number): Promise<Buffer> {
   const { stdout } = await execFileP(
     'ffmpeg',
-    ['-hide_banner', '-loglevel', 'error', '-nostdin', '-ss', String(atSeconds), '-i', path, '-frames:v', '1',
-      '-vf', `scale=${width}:${height}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'],
+    [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-nostdin',
+      '-ss',
+      String(atSeconds),
+      '-i',
+      path,
+      '-frames:v',
+      '1',
+      '-vf',
+      `scale=${width}:${height}`,
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      'rgb24',
+      'pipe:1',
+    ],
     { timeout: TIMEOUT_MS, encoding: 'buffer', maxBuffer: width * height * 3 + 1024 },
   );
   if (stdout.length !== width * height * 3) {

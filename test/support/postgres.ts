@@ -35,7 +35,9 @@ async function waitReady(port: number, dir: string, child: ChildProcess, deadlin
   const until = Date.now() + deadlineMs;
   while (Date.now() < until) {
     if (child.exitCode !== null) throw new Error(`postgres exited early with code ${child.exitCode}`);
-    const r = spawnSync(join(PG_BIN, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(port), '-d', 'postgres', '-U', 'postgres'], { timeout: 5_000 });
+    const r = spawnSync(join(PG_BIN, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(port), '-d', 'postgres', '-U', 'postgres'], {
+      timeout: 5_000,
+    });
     if (r.status === 0) return;
     await new Promise((res) => setTimeout(res, 200));
   }
@@ -55,7 +57,20 @@ export async function startPostgres(): Promise<LocalPostgres> {
   if (process.getuid?.() === 0) runSync(['chown', 'postgres:postgres', dir], 'chown');
   runSync(asPostgres(join(PG_BIN, 'initdb'), ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']), 'initdb');
   const port = await freePort();
-  const argv = asPostgres(join(PG_BIN, 'postgres'), ['-D', dataDir, '-k', dir, '-p', String(port), '-h', '127.0.0.1', '-c', 'fsync=off', '-c', 'max_connections=200']);
+  const argv = asPostgres(join(PG_BIN, 'postgres'), [
+    '-D',
+    dataDir,
+    '-k',
+    dir,
+    '-p',
+    String(port),
+    '-h',
+    '127.0.0.1',
+    '-c',
+    'fsync=off',
+    '-c',
+    'max_connections=200',
+  ]);
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {

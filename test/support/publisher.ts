@@ -5,9 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
-import {
-  MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, useNACK, usePLI, useSdesMid,
-} from 'werift';
+import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, useNACK, usePLI, useSdesMid } from 'werift';
 
 export interface PublisherOptions {
   /** WHIP endpoint URL */
@@ -30,9 +28,19 @@ export interface PublisherOptions {
   toneVolume?: number;
 }
 
-export interface WhipResponse { status: number; headers: Headers; body: string }
+export interface WhipResponse {
+  status: number;
+  headers: Headers;
+  body: string;
+}
 
-export async function postOffer(url: string, sdp: string, token?: string, headers: Record<string, string> = {}, contentType = 'application/sdp'): Promise<WhipResponse> {
+export async function postOffer(
+  url: string,
+  sdp: string,
+  token?: string,
+  headers: Record<string, string> = {},
+  contentType = 'application/sdp',
+): Promise<WhipResponse> {
   const res = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': contentType, ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
@@ -43,7 +51,10 @@ export async function postOffer(url: string, sdp: string, token?: string, header
 }
 
 function loopbackOnly(sdp: string): string {
-  return sdp.split(/\r?\n/).filter((l) => !l.startsWith('a=candidate:') || / 127\.0\.0\.1 /.test(l)).join('\r\n');
+  return sdp
+    .split(/\r?\n/)
+    .filter((l) => !l.startsWith('a=candidate:') || / 127\.0\.0\.1 /.test(l))
+    .join('\r\n');
 }
 
 async function bindLoopback(): Promise<Socket> {
@@ -59,13 +70,18 @@ export class TestPublisher {
   private sockets: Socket[] = [];
   private closed = false;
 
-  private constructor(readonly pc: RTCPeerConnection, readonly options: PublisherOptions) {}
+  private constructor(
+    readonly pc: RTCPeerConnection,
+    readonly options: PublisherOptions,
+  ) {}
 
   /** Creates the peer and an offer (not yet sent). */
   static async prepare(options: PublisherOptions): Promise<{ publisher: TestPublisher; offer: string }> {
     const pc = new RTCPeerConnection({
       codecs: {
-        video: [new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000, payloadType: 96, rtcpFeedback: [useNACK(), usePLI()] })],
+        video: [
+          new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000, payloadType: 96, rtcpFeedback: [useNACK(), usePLI()] }),
+        ],
         audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2, payloadType: 111 })],
       },
       headerExtensions: { video: [useSdesMid()], audio: [useSdesMid()] },
@@ -84,7 +100,12 @@ export class TestPublisher {
     await new Promise<void>((resolve) => {
       if (pc.iceGatheringState === 'complete') return resolve();
       const t = setTimeout(resolve, 5000);
-      pc.iceGatheringStateChange.subscribe((s) => { if (s === 'complete') { clearTimeout(t); resolve(); } });
+      pc.iceGatheringStateChange.subscribe((s) => {
+        if (s === 'complete') {
+          clearTimeout(t);
+          resolve();
+        }
+      });
     });
     return { publisher, offer: loopbackOnly(pc.localDescription!.sdp) };
   }
@@ -113,8 +134,14 @@ export class TestPublisher {
       if (this.pc.connectionState === 'connected') return resolve();
       const t = setTimeout(() => reject(new Error(`publisher did not connect (state ${this.pc.connectionState})`)), timeoutMs);
       this.pc.connectionStateChange.subscribe((s) => {
-        if (s === 'connected') { clearTimeout(t); resolve(); }
-        if (s === 'failed') { clearTimeout(t); reject(new Error('publisher connection failed')); }
+        if (s === 'connected') {
+          clearTimeout(t);
+          resolve();
+        }
+        if (s === 'failed') {
+          clearTimeout(t);
+          reject(new Error('publisher connection failed'));
+        }
       });
     });
   }
@@ -129,25 +156,71 @@ export class TestPublisher {
       if (!track) continue;
       const sock = await bindLoopback();
       this.sockets.push(sock);
-      sock.on('message', (msg) => { if (!this.closed) track.writeRtp(msg); });
+      sock.on('message', (msg) => {
+        if (!this.closed) track.writeRtp(msg);
+      });
       const port = sock.address().port;
       if (track.kind === 'video') {
         const { width, height } = o.size ?? { width: 640, height: 360 };
         args.push('-re', '-f', 'lavfi', '-i', o.videoSource ?? `color=c=${o.color ?? 'red'}:size=${width}x${height}:rate=30`);
         // One encoder thread: libvpx's worker threads cost several times the encode itself here.
-        outputs.push('-map', `${input}:v`, '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-threads', '1', '-b:v', '300k',
-          '-g', '30', '-keyint_min', '30', '-pix_fmt', 'yuv420p', '-f', 'rtp', '-payload_type', '96', `rtp://127.0.0.1:${port}?pkt_size=1200`);
+        outputs.push(
+          '-map',
+          `${input}:v`,
+          '-c:v',
+          'libvpx',
+          '-deadline',
+          'realtime',
+          '-cpu-used',
+          '8',
+          '-threads',
+          '1',
+          '-b:v',
+          '300k',
+          '-g',
+          '30',
+          '-keyint_min',
+          '30',
+          '-pix_fmt',
+          'yuv420p',
+          '-f',
+          'rtp',
+          '-payload_type',
+          '96',
+          `rtp://127.0.0.1:${port}?pkt_size=1200`,
+        );
       } else {
         args.push('-re', '-f', 'lavfi', '-i', o.audioSource ?? `sine=frequency=${o.toneHz ?? 440}:sample_rate=48000`);
         const vol = o.toneVolume ?? 2;
-        outputs.push('-map', `${input}:a`, '-af', `volume=${vol}`, '-c:a', 'libopus', '-b:a', '64k', '-ac', '2', '-ar', '48000',
-          '-f', 'rtp', '-payload_type', '111', `rtp://127.0.0.1:${port}?pkt_size=1200`);
+        outputs.push(
+          '-map',
+          `${input}:a`,
+          '-af',
+          `volume=${vol}`,
+          '-c:a',
+          'libopus',
+          '-b:a',
+          '64k',
+          '-ac',
+          '2',
+          '-ar',
+          '48000',
+          '-f',
+          'rtp',
+          '-payload_type',
+          '111',
+          `rtp://127.0.0.1:${port}?pkt_size=1200`,
+        );
       }
       input += 1;
     }
     if (input === 0) return;
     // -t bounds the run even if the test process dies without stopping it.
-    this.ffmpeg = spawn(process.env.CALLCAST_FFMPEG || 'ffmpeg', [...args, ...outputs.flatMap((a) => (a.startsWith('rtp://') ? ['-t', '300', a] : [a]))], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.ffmpeg = spawn(
+      process.env.CALLCAST_FFMPEG || 'ffmpeg',
+      [...args, ...outputs.flatMap((a) => (a.startsWith('rtp://') ? ['-t', '300', a] : [a]))],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     this.ffmpeg.stderr?.resume();
   }
 

@@ -137,13 +137,36 @@ export async function makeCertificates(dir: string): Promise<{ caCert: string; c
   const cert = join(dir, 'server.pem');
   const ext = join(dir, 'server.ext');
   const opts = { timeout: 30_000 };
-  await execFileP('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', caKey, '-out', caCert,
-    '-days', '2', '-subj', '/CN=Callcast Test CA', '-addext', 'basicConstraints=critical,CA:TRUE',
-    '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], opts);
+  await execFileP(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      caKey,
+      '-out',
+      caCert,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=Callcast Test CA',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ],
+    opts,
+  );
   await execFileP('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', csr, '-subj', '/CN=localhost'], opts);
   writeFileSync(ext, 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n');
-  await execFileP('openssl', ['x509', '-req', '-in', csr, '-CA', caCert, '-CAkey', caKey, '-CAcreateserial', '-out', cert,
-    '-days', '2', '-extfile', ext], opts);
+  await execFileP(
+    'openssl',
+    ['x509', '-req', '-in', csr, '-CA', caCert, '-CAkey', caKey, '-CAcreateserial', '-out', cert, '-days', '2', '-extfile', ext],
+    opts,
+  );
   return { caCert, cert, key };
 }
 
@@ -284,7 +307,24 @@ export async function startFfmpegListenIngest(opts: { app?: string; stream?: str
   const url = `rtmp://127.0.0.1:${port}/${app}/${stream}`;
   const child = spawn(
     'ffmpeg',
-    ['-hide_banner', '-loglevel', 'error', '-nostdin', '-y', '-listen', '1', '-timeout', '120', '-i', url, '-c', 'copy', '-f', 'flv', outputPath],
+    [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-nostdin',
+      '-y',
+      '-listen',
+      '1',
+      '-timeout',
+      '120',
+      '-i',
+      url,
+      '-c',
+      'copy',
+      '-f',
+      'flv',
+      outputPath,
+    ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';

@@ -171,4 +171,3 @@ export async function rawRequest(
   }
   return { status: res.status, body, headers: res.headers };
 }
-

@@ -9,7 +9,12 @@ type Falsy = false | 0 | '' | null | undefined;
  * Polls `check` every `intervalMs` until it returns (or resolves to) a truthy value, and resolves
  * with that value; throws `timed out waiting for <what>` once `timeoutMs` has passed.
  */
-export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 60_000, intervalMs = 20): Promise<Exclude<T, Falsy>> {
+export async function waitFor<T>(
+  check: () => T | Promise<T>,
+  what: string,
+  timeoutMs = 60_000,
+  intervalMs = 20,
+): Promise<Exclude<T, Falsy>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

@@ -35,7 +35,10 @@ function assertColourNear(actual: ArrayLike<number>, expected: [number, number, 
 }
 
 async function bytesSent(page: Page, name: string): Promise<number> {
-  const v = await page.getByRole('article', { name: `Broadcast ${name}` }).locator('dd[data-field="bytes"]').getAttribute('data-value');
+  const v = await page
+    .getByRole('article', { name: `Broadcast ${name}` })
+    .locator('dd[data-field="bytes"]')
+    .getAttribute('data-value');
   return Number(v ?? 0);
 }
 
@@ -54,7 +57,12 @@ function currentScene(h: WebHarness): Scene {
   return composeScene({
     canvas: { width: 640, height: 360 },
     participants: h.server.media.participants(`${CALL_TYPE}:${CALL_ID}`),
-    layout: { name: 'grid', external_app_url: '', external_css_url: '', options: { 'layout.background_color': BACKGROUND_HEX, 'title.text': 'Studio' } },
+    layout: {
+      name: 'grid',
+      external_app_url: '',
+      external_css_url: '',
+      options: { 'layout.background_color': BACKGROUND_HEX, 'title.text': 'Studio' },
+    },
     nowMs: Date.now(),
   });
 }
@@ -62,8 +70,19 @@ function currentScene(h: WebHarness): Scene {
 /** A point of the canvas outside every box of the scene (so it shows the background). */
 function backgroundPoint(scene: Scene): [number, number] {
   const boxes = scene.items.flatMap((i) => ('rect' in i && i.rect ? [i.rect] : []));
-  const candidates: Array<[number, number]> = [[2, 2], [637, 2], [2, 357], [637, 357], [320, 357], [320, 2], [2, 180], [637, 180]];
-  const free = candidates.find(([x, y]) => !boxes.some((r) => x >= r.x - 4 && x <= r.x + r.width + 4 && y >= r.y - 4 && y <= r.y + r.height + 4));
+  const candidates: Array<[number, number]> = [
+    [2, 2],
+    [637, 2],
+    [2, 357],
+    [637, 357],
+    [320, 357],
+    [320, 2],
+    [2, 180],
+    [637, 180],
+  ];
+  const free = candidates.find(
+    ([x, y]) => !boxes.some((r) => x >= r.x - 4 && x <= r.x + r.width + 4 && y >= r.y - 4 && y <= r.y + r.height + 4),
+  );
   assert.ok(free, 'a background point exists');
   return free;
 }
@@ -107,7 +126,11 @@ describe('web pages in Chromium', { timeout: 300_000 }, () => {
     // A tone loud enough to count as speech (Chromium's own fake microphone only beeps quietly).
     toneDir = mkdtempSync(join(tmpdir(), 'callcast-web-tone-'));
     const tone = join(toneDir, 'tone.wav');
-    await execFileP('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=5', '-af', 'volume=0.5', '-ar', '48000', '-ac', '2', '-y', tone], { timeout: 30_000 });
+    await execFileP(
+      'ffmpeg',
+      ['-v', 'error', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=5', '-af', 'volume=0.5', '-ar', '48000', '-ac', '2', '-y', tone],
+      { timeout: 30_000 },
+    );
     [h, ingest, browser] = await Promise.all([
       // A destination that cannot connect gives up after 8 s (the default is a minute).
       startWebHarness({ retry: { giveUpAfterMs: 8_000 } }),
@@ -159,7 +182,10 @@ describe('web pages in Chromium', { timeout: 300_000 }, () => {
     await form.waitFor();
     // The refused requests themselves are logged by Chromium as 401s; nothing else.
     const errors = browser.errorsOf(page).splice(0);
-    assert.ok(errors.every((e) => /status of 401/.test(e)), errors.join('\n'));
+    assert.ok(
+      errors.every((e) => /status of 401/.test(e)),
+      errors.join('\n'),
+    );
     await page.close();
   });
 
@@ -194,7 +220,10 @@ describe('web pages in Chromium', { timeout: 300_000 }, () => {
     ] as const) {
       await page.getByLabel('Display name').fill(name);
       await page.getByRole('button', { name: 'Join' }).click();
-      await page.getByRole('status').filter({ hasText: `Joined as ${name}` }).waitFor();
+      await page
+        .getByRole('status')
+        .filter({ hasText: `Joined as ${name}` })
+        .waitFor();
     }
     // The first sees the second arrive (call.session_participant_joined).
     const firstList = first.getByRole('list', { name: 'In the call' });
@@ -238,9 +267,20 @@ describe('web pages in Chromium', { timeout: 300_000 }, () => {
 
     const card = page.getByRole('article', { name: 'Broadcast main' });
     await card.waitFor();
-    await card.locator('dd[data-field="status"]').filter({ hasText: /^live$/ }).waitFor({ timeout: 60_000 });
-    const first = await poll(() => bytesSent(page, 'main'), (b) => b > 0, 'bytes sent');
-    await poll(() => bytesSent(page, 'main'), (b) => b > first, 'a rising byte count');
+    await card
+      .locator('dd[data-field="status"]')
+      .filter({ hasText: /^live$/ })
+      .waitFor({ timeout: 60_000 });
+    const first = await poll(
+      () => bytesSent(page, 'main'),
+      (b) => b > 0,
+      'bytes sent',
+    );
+    await poll(
+      () => bytesSent(page, 'main'),
+      (b) => b > first,
+      'a rising byte count',
+    );
     await card.getByRole('img', { name: 'Preview of broadcast main' }).waitFor();
     await page.waitForFunction(() => {
       const img = (globalThis as any).document.querySelector('img[alt="Preview of broadcast main"]');
@@ -314,7 +354,10 @@ describe('web pages in Chromium', { timeout: 300_000 }, () => {
     await page.screenshot({ path: screenshotPath('08-console-api-error'), fullPage: true });
     // Chromium reports the refused request itself as a console error; nothing else is expected.
     const errors = browser.errorsOf(page).splice(0);
-    assert.ok(errors.every((e) => /status of 4\d\d/.test(e)), errors.join('\n'));
+    assert.ok(
+      errors.every((e) => /status of 4\d\d/.test(e)),
+      errors.join('\n'),
+    );
   });
 
   test('console: a restarted ingest shows as a reconnect, then live again', async () => {
@@ -322,9 +365,16 @@ describe('web pages in Chromium', { timeout: 300_000 }, () => {
     const card = page.getByRole('article', { name: 'Broadcast main' });
     await ingest.restart();
     await card.locator('dd[data-field="reconnects"]').filter({ hasNotText: /^0$/ }).waitFor({ timeout: 60_000 });
-    await card.locator('dd[data-field="status"]').filter({ hasText: /^live$/ }).waitFor({ timeout: 60_000 });
+    await card
+      .locator('dd[data-field="status"]')
+      .filter({ hasText: /^live$/ })
+      .waitFor({ timeout: 60_000 });
     const before = await bytesSent(page, 'main');
-    await poll(() => bytesSent(page, 'main'), (b) => b > before, 'bytes rising after the reconnect');
+    await poll(
+      () => bytesSent(page, 'main'),
+      (b) => b > before,
+      'bytes rising after the reconnect',
+    );
     await page.screenshot({ path: screenshotPath('09-console-reconnected'), fullPage: true });
     assertNoConsoleErrors(browser, page, 'the console after a reconnect');
   });
@@ -338,7 +388,10 @@ describe('web pages in Chromium', { timeout: 300_000 }, () => {
     await page.getByRole('button', { name: 'Start broadcast' }).click();
     const card = page.getByRole('article', { name: 'Broadcast unreachable' });
     await card.waitFor();
-    await card.locator('dd[data-field="status"]').filter({ hasText: /^failed$/ }).waitFor({ timeout: 60_000 });
+    await card
+      .locator('dd[data-field="status"]')
+      .filter({ hasText: /^failed$/ })
+      .waitFor({ timeout: 60_000 });
     const lastError = await card.locator('dd[data-field="last-error"]').textContent();
     assert.notEqual(lastError, 'none', 'the last error is shown');
     assert.equal(await card.getByRole('button', { name: 'Stop broadcast unreachable' }).isVisible(), false);
@@ -347,7 +400,10 @@ describe('web pages in Chromium', { timeout: 300_000 }, () => {
     assert.equal(await card.count(), 0);
     // Requests for the broadcast racing its removal answer 404, which Chromium logs; nothing else.
     const errors = browser.errorsOf(page).splice(0);
-    assert.ok(errors.every((e) => /status of 404/.test(e) && /unreachable/.test(e)), errors.join('\n'));
+    assert.ok(
+      errors.every((e) => /status of 404/.test(e) && /unreachable/.test(e)),
+      errors.join('\n'),
+    );
   });
 
   test('pages at a phone-sized viewport', async () => {
@@ -377,21 +433,38 @@ describe('web pages in Chromium', { timeout: 300_000 }, () => {
     await page.getByLabel('Layout').selectOption('grid');
     await page.getByRole('button', { name: 'Start broadcast' }).click();
     const backup = page.getByRole('article', { name: 'Broadcast backup' });
-    await backup.locator('dd[data-field="status"]').filter({ hasText: /^live$/ }).waitFor({ timeout: 60_000 });
+    await backup
+      .locator('dd[data-field="status"]')
+      .filter({ hasText: /^live$/ })
+      .waitFor({ timeout: 60_000 });
     assertNoConsoleErrors(browser, page, 'the console with two broadcasts');
 
     await page.getByRole('button', { name: 'Stop broadcast main' }).click();
     const main = page.getByRole('article', { name: 'Broadcast main' });
-    await main.locator('dd[data-field="status"]').filter({ hasText: /^stopped$/ }).waitFor();
+    await main
+      .locator('dd[data-field="status"]')
+      .filter({ hasText: /^stopped$/ })
+      .waitFor();
     const before = await bytesSent(page, 'backup');
-    await poll(() => bytesSent(page, 'backup'), (b) => b > before, 'the other broadcast still sending');
+    await poll(
+      () => bytesSent(page, 'backup'),
+      (b) => b > before,
+      'the other broadcast still sending',
+    );
     assert.equal(await backup.locator('dd[data-field="status"]').textContent(), 'live');
     await page.screenshot({ path: screenshotPath('13-console-one-stopped'), fullPage: true });
 
     await page.getByRole('button', { name: 'Stop all broadcasts' }).click();
-    await backup.locator('dd[data-field="status"]').filter({ hasText: /^stopped$/ }).waitFor();
+    await backup
+      .locator('dd[data-field="status"]')
+      .filter({ hasText: /^stopped$/ })
+      .waitFor();
     assert.equal(await page.getByRole('button', { name: 'Stop all broadcasts' }).isDisabled(), true);
-    await poll(async () => (await h.client.video.call(CALL_TYPE, CALL_ID).get()).call.egress.rtmps.length, (n) => n === 0, 'egress.rtmps empty');
+    await poll(
+      async () => (await h.client.video.call(CALL_TYPE, CALL_ID).get()).call.egress.rtmps.length,
+      (n) => n === 0,
+      'egress.rtmps empty',
+    );
     await page.screenshot({ path: screenshotPath('14-console-all-stopped'), fullPage: true });
     await page.getByRole('button', { name: 'Dismiss broadcast main' }).click();
     assert.equal(await main.count(), 0);
@@ -428,4 +501,3 @@ describe('web pages in Chromium', { timeout: 300_000 }, () => {
     for (const page of [first, second, consolePage]) assertNoConsoleErrors(browser, page, 'the pages after a participant left');
   });
 });
-

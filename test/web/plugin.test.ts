@@ -92,9 +92,15 @@ describe('web plugin', () => {
     assert.equal(res.headers['content-type'], 'image/jpeg');
     assert.deepEqual(res.rawPayload, jpeg);
     assert.deepEqual(seen.at(-1), { cid: 'default:c1', name: 'main', auth: { apiKey: 'key-1', authorization: 'good', authType: 'jwt' } });
-    const none = await app.inject({ url: '/api/v2/video/call/default/c1/rtmp_broadcasts/none/preview.jpg?api_key=key-1', headers: { authorization: 'good' } });
+    const none = await app.inject({
+      url: '/api/v2/video/call/default/c1/rtmp_broadcasts/none/preview.jpg?api_key=key-1',
+      headers: { authorization: 'good' },
+    });
     assert.equal(none.statusCode, 204);
-    const denied = await app.inject({ url: '/video/call/default/c1/rtmp_broadcasts/main/preview.jpg?api_key=key-1', headers: { authorization: 'bad' } });
+    const denied = await app.inject({
+      url: '/video/call/default/c1/rtmp_broadcasts/main/preview.jpg?api_key=key-1',
+      headers: { authorization: 'bad' },
+    });
     assert.equal(denied.statusCode, 403);
     assert.match(denied.body, /not allowed/);
     const bad = await app.inject({ url: '/video/call/default/c%24/rtmp_broadcasts/main/preview.jpg' });
@@ -186,11 +192,15 @@ test('the pages on a server: no dev tokens unless enabled, previews checked befo
     const config = (await (await fetch(`${ts.url}/web/config.json`)).json()) as Record<string, unknown>;
     assert.deepEqual([config.api_key, config.dev_tokens], [ts.apiKey, false]);
     await ts.client.video.call('default', 'c1').getOrCreate({ data: { created_by_id: 'ada' } });
-    await ts.client.video.call('default', 'c1').startRTMPBroadcasts({ broadcasts: [{ name: 'main', stream_url: 'rtmp://127.0.0.1:1/live' }] });
+    await ts.client.video
+      .call('default', 'c1')
+      .startRTMPBroadcasts({ broadcasts: [{ name: 'main', stream_url: 'rtmp://127.0.0.1:1/live' }] });
     const path = '/video/call/default/c1/rtmp_broadcasts/main/preview.jpg';
     const anonymous = await rawRequest(ts, 'GET', path);
     assert.equal(anonymous.status, 401);
-    const missing = await rawRequest(ts, 'GET', '/video/call/default/c1/rtmp_broadcasts/other/preview.jpg', { token: serverToken(ts.apiSecret) });
+    const missing = await rawRequest(ts, 'GET', '/video/call/default/c1/rtmp_broadcasts/other/preview.jpg', {
+      token: serverToken(ts.apiSecret),
+    });
     assert.equal(missing.status, 404);
     const allowed = await rawRequest(ts, 'GET', path, { token: serverToken(ts.apiSecret) });
     assert.equal(allowed.status, 204);

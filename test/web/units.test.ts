@@ -46,7 +46,10 @@ test('API helpers: paths, api_key, error messages as the API words them', () => 
   assert.equal(callPath('default', 'a b'), '/video/call/default/a%20b');
   assert.equal(withApiKey('/video/calls', 'k&1'), '/video/calls?api_key=k%261');
   assert.equal(withApiKey('/x?y=1', 'k'), '/x?y=1&api_key=k');
-  assert.equal(apiErrorMessage(400, { code: 4, message: 'StartRTMPBroadcasts failed with error: "x"' }), 'StartRTMPBroadcasts failed with error: "x"');
+  assert.equal(
+    apiErrorMessage(400, { code: 4, message: 'StartRTMPBroadcasts failed with error: "x"' }),
+    'StartRTMPBroadcasts failed with error: "x"',
+  );
   assert.equal(apiErrorMessage(502, 'Bad gateway'), 'request failed with HTTP 502');
 });
 
@@ -59,7 +62,10 @@ test('URLs: call from page paths, WHIP resource on the page origin', () => {
   assert.equal(callFromConsolePath('/console'), null);
   const endpoint = 'http://127.0.0.1:4000/video/call/default/a/whip';
   assert.equal(resourceUrl(endpoint, 'whip/s1', 'http://127.0.0.1:4000'), 'http://127.0.0.1:4000/video/call/default/a/whip/s1');
-  assert.equal(resourceUrl(endpoint, '/video/call/default/a/whip/s1', 'http://127.0.0.1:4000'), 'http://127.0.0.1:4000/video/call/default/a/whip/s1');
+  assert.equal(
+    resourceUrl(endpoint, '/video/call/default/a/whip/s1', 'http://127.0.0.1:4000'),
+    'http://127.0.0.1:4000/video/call/default/a/whip/s1',
+  );
   assert.equal(
     resourceUrl(endpoint, 'https://public.example/api/v2/video/call/default/a/whip/s1', 'http://127.0.0.1:4000'),
     'http://127.0.0.1:4000/api/v2/video/call/default/a/whip/s1',
@@ -72,19 +78,43 @@ const grace = { user_session_id: 's2', user: { id: 'grace' }, role: 'user', join
 
 test('roster: joins, leaves, speakers, and the call state', () => {
   let r = rosterFromParticipants([ada, ada, { bogus: true }]);
-  assert.deepEqual(r.map((p) => p.sessionId), ['s1']);
+  assert.deepEqual(
+    r.map((p) => p.sessionId),
+    ['s1'],
+  );
   r = applyRosterEvent(r, { type: 'call.session_participant_joined', participant: grace });
-  assert.deepEqual(r.map((p) => [p.sessionId, p.name]), [['s1', 'Ada'], ['s2', 'grace']]);
+  assert.deepEqual(
+    r.map((p) => [p.sessionId, p.name]),
+    [
+      ['s1', 'Ada'],
+      ['s2', 'grace'],
+    ],
+  );
   r = applyRosterEvent(r, { type: 'call.session_participant_joined', participant: grace });
   assert.equal(r.length, 2, 'a repeated join does not duplicate');
   r = applyRosterEvent(r, { type: 'call.speaking_changed', speaking_session_ids: ['s2'], dominant_speaker_session_id: 's2' });
-  assert.deepEqual(r.map((p) => [p.speaking, p.dominant]), [[false, false], [true, true]]);
+  assert.deepEqual(
+    r.map((p) => [p.speaking, p.dominant]),
+    [
+      [false, false],
+      [true, true],
+    ],
+  );
   r = applyRosterEvent(r, { type: 'call.dominant_speaker_changed', user_session_id: 's1' });
-  assert.deepEqual(r.map((p) => p.dominant), [true, false]);
+  assert.deepEqual(
+    r.map((p) => p.dominant),
+    [true, false],
+  );
   r = applyRosterEvent(r, { type: 'call.session_participant_left', participant: ada });
-  assert.deepEqual(r.map((p) => p.sessionId), ['s2']);
+  assert.deepEqual(
+    r.map((p) => p.sessionId),
+    ['s2'],
+  );
   r = applyRosterEvent(r, { type: 'call.updated', call: { session: { participants: [ada] } } });
-  assert.deepEqual(r.map((p) => p.sessionId), ['s1']);
+  assert.deepEqual(
+    r.map((p) => p.sessionId),
+    ['s1'],
+  );
   const same = applyRosterEvent(r, { type: 'call.updated', call: {} });
   assert.equal(same, r, 'a call without a session keeps the roster');
 });
@@ -93,9 +123,22 @@ test('roster: a call.updated whose participants do not say who speaks keeps the 
   let r = rosterFromParticipants([ada, grace]);
   r = applyRosterEvent(r, { type: 'call.speaking_changed', speaking_session_ids: ['s2'], dominant_speaker_session_id: 's2' });
   r = applyRosterEvent(r, { type: 'call.updated', call: { session: { participants: [ada, grace] } } });
-  assert.deepEqual(r.map((p) => [p.sessionId, p.speaking, p.dominant]), [['s1', false, false], ['s2', true, true]]);
-  r = applyRosterEvent(r, { type: 'call.updated', call: { session: { participants: [{ ...grace, is_speaking: false, is_dominant_speaker: false }] } } });
-  assert.deepEqual(r.map((p) => [p.sessionId, p.speaking, p.dominant]), [['s2', false, false]], 'flags the participants carry win');
+  assert.deepEqual(
+    r.map((p) => [p.sessionId, p.speaking, p.dominant]),
+    [
+      ['s1', false, false],
+      ['s2', true, true],
+    ],
+  );
+  r = applyRosterEvent(r, {
+    type: 'call.updated',
+    call: { session: { participants: [{ ...grace, is_speaking: false, is_dominant_speaker: false }] } },
+  });
+  assert.deepEqual(
+    r.map((p) => [p.sessionId, p.speaking, p.dominant]),
+    [['s2', false, false]],
+    'flags the participants carry win',
+  );
 });
 
 test('broadcasts: egress list, stats, events, stopping', () => {
@@ -103,8 +146,19 @@ test('broadcasts: egress list, stats, events, stopping', () => {
   let m = syncWithEgress(new Map(), [rtmp]);
   assert.equal(m.get('yt')?.status, 'connecting');
   assert.equal(m.get('yt')?.active, true);
-  m = applyStats(m, { name: 'yt', state: 'live', bytesSent: 1000, bitrate: 800_000, reconnects: 1, lastError: 'reset', liveSince: '2026-01-01T00:00:01Z' });
-  assert.deepEqual([m.get('yt')?.status, m.get('yt')?.bytesSent, m.get('yt')?.reconnects, m.get('yt')?.lastError], ['live', 1000, 1, 'reset']);
+  m = applyStats(m, {
+    name: 'yt',
+    state: 'live',
+    bytesSent: 1000,
+    bitrate: 800_000,
+    reconnects: 1,
+    lastError: 'reset',
+    liveSince: '2026-01-01T00:00:01Z',
+  });
+  assert.deepEqual(
+    [m.get('yt')?.status, m.get('yt')?.bytesSent, m.get('yt')?.reconnects, m.get('yt')?.lastError],
+    ['live', 1000, 1, 'reset'],
+  );
   m = applyStats(m, { name: 'other', state: 'live', bytesSent: 1, bitrate: 1, reconnects: 0, lastError: null, liveSince: null });
   assert.equal(m.has('other'), false, 'stats of unknown broadcasts are ignored');
   m = applyBroadcastEvent(m, { type: 'call.rtmp_broadcast_failed', name: 'yt', error: 'connection refused' });

@@ -39,7 +39,8 @@ export async function callRoutes(app: FastifyInstance, deps: RestOptions): Promi
         input.createdBy = await users.fromRequest(data.created_by as UserRequest);
       }
       if (data.custom) input.custom = data.custom as JsonObject;
-      if (data.settings_override !== undefined) input.settingsOverride = validateSettingsPatch(data.settings_override, 'data.settings_override');
+      if (data.settings_override !== undefined)
+        input.settingsOverride = validateSettingsPatch(data.settings_override, 'data.settings_override');
       if (data.starts_at !== undefined) input.startsAt = parseTimestamp(data.starts_at, 'data.starts_at');
       if (typeof data.team === 'string') input.team = data.team;
       const limit = typeof body.members_limit === 'number' ? body.members_limit : undefined;
@@ -87,18 +88,28 @@ export async function callRoutes(app: FastifyInstance, deps: RestOptions): Promi
     },
   );
 
-  app.post<{ Params: CallParams; Body: { continue_rtmp_broadcasts?: boolean; continue_hls?: boolean; continue_recording?: boolean; continue_composite_recording?: boolean } }>(
-    '/call/:type/:id/stop_live',
-    { config: { operation: 'StopLive' }, schema: { body: stopLiveBody } },
-    async (request) => {
-      checkCallParams(request.params);
-      const call = await service.stopLive(principalOf(request), request.params.type, request.params.id, request.body.continue_rtmp_broadcasts === true, {
+  app.post<{
+    Params: CallParams;
+    Body: {
+      continue_rtmp_broadcasts?: boolean;
+      continue_hls?: boolean;
+      continue_recording?: boolean;
+      continue_composite_recording?: boolean;
+    };
+  }>('/call/:type/:id/stop_live', { config: { operation: 'StopLive' }, schema: { body: stopLiveBody } }, async (request) => {
+    checkCallParams(request.params);
+    const call = await service.stopLive(
+      principalOf(request),
+      request.params.type,
+      request.params.id,
+      request.body.continue_rtmp_broadcasts === true,
+      {
         hls: request.body.continue_hls === true,
         recording: request.body.continue_recording === true || request.body.continue_composite_recording === true,
-      });
-      return { call };
-    },
-  );
+      },
+    );
+    return { call };
+  });
 
   app.post<{ Params: CallParams; Body: { update_members?: MemberInput[]; remove_members?: string[] } }>(
     '/call/:type/:id/members',
@@ -116,7 +127,8 @@ export async function callRoutes(app: FastifyInstance, deps: RestOptions): Promi
     const body = request.body;
     const limit = parseLimit(body.limit);
     if (body.next !== undefined && body.prev !== undefined) throw badRequest('next and prev cannot both be given');
-    const offset = body.next !== undefined ? decodeCursor(body.next, 'next') : body.prev !== undefined ? decodeCursor(body.prev, 'prev') : 0;
+    const offset =
+      body.next !== undefined ? decodeCursor(body.next, 'next') : body.prev !== undefined ? decodeCursor(body.prev, 'prev') : 0;
     const { calls, hasMore } = await service.query(principalOf(request), {
       filter: parseCallFilter(body.filter_conditions),
       sort: parseCallSort(body.sort),

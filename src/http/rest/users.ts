@@ -63,9 +63,13 @@ export async function userRoutes(app: FastifyInstance, deps: RestOptions): Promi
     return { app: appResponse(settings, callTypes) };
   });
 
-  app.patch<{ Body: Record<string, unknown> }>('/app', { config: { operation: 'UpdateApp' }, schema: { body: updateAppBody } }, async (request) => {
-    access.requireServer(principalOf(request), 'updating app settings');
-    await store.updateAppSettings(parseAppPatch(request.body));
-    return {};
-  });
+  app.patch<{ Body: Record<string, unknown> }>(
+    '/app',
+    { config: { operation: 'UpdateApp' }, schema: { body: updateAppBody } },
+    async (request) => {
+      access.requireServer(principalOf(request), 'updating app settings');
+      await store.updateAppSettings(parseAppPatch(request.body));
+      return {};
+    },
+  );
 }

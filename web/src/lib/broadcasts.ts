@@ -77,14 +77,22 @@ export function applyBroadcastEvent(map: BroadcastMap, event: Record<string, unk
   const name = typeof event.name === 'string' ? event.name : null;
   if (!name) return out;
   const prev = out.get(name);
-  const reason =
-    typeof event.error === 'string' ? event.error : typeof event.reason === 'string' ? event.reason : null;
+  const reason = typeof event.error === 'string' ? event.error : typeof event.reason === 'string' ? event.reason : null;
   switch (event.type) {
     case 'call.rtmp_broadcast_started':
-      if (prev && prev.active) out.set(name, { ...prev, status: 'live', liveSince: prev.liveSince ?? (event.created_at as string) ?? null });
+      if (prev && prev.active)
+        out.set(name, { ...prev, status: 'live', liveSince: prev.liveSince ?? (event.created_at as string) ?? null });
       // Started again (elsewhere) under a name shown as ended: show it afresh.
       else if (prev && prev.status !== 'stopped')
-        out.set(name, { ...prev, active: true, status: 'live', lastError: null, reconnects: 0, bytesSent: 0, liveSince: (event.created_at as string) ?? null });
+        out.set(name, {
+          ...prev,
+          active: true,
+          status: 'live',
+          lastError: null,
+          reconnects: 0,
+          bytesSent: 0,
+          liveSince: (event.created_at as string) ?? null,
+        });
       break;
     case 'call.rtmp_broadcast_failed':
       if (prev) out.set(name, { ...prev, status: 'failed', active: false, bitrate: 0, lastError: reason ?? prev.lastError });
