@@ -13,6 +13,7 @@ import { PreviewTap, i420ToJpeg, i420ToRgba } from '../../src/web/preview.js';
 import { rawRequest, startTestServer } from '../support/server.js';
 import { verifyToken } from '../../src/http/auth.js';
 import { buildWebPages, WEB_ROOT } from './harness.js';
+import { decodeJwt } from 'jose';
 
 class Forbidden extends Error {
   statusCode = 403;
@@ -179,7 +180,8 @@ describe('broadcast previews', () => {
 
 test('development tokens are user tokens the API accepts', async () => {
   const token = await devTokensFromSecret('s3cret')('ada');
-  assert.deepEqual(await verifyToken(token, 's3cret'), { kind: 'user', userId: 'ada' });
+  const { exp } = decodeJwt(token);
+  assert.deepEqual(await verifyToken(token, 's3cret'), { kind: 'user', userId: 'ada', expiresAt: exp });
   await assert.rejects(verifyToken(token, 'other'), /signature/);
 });
 
