@@ -66,31 +66,42 @@ export function rmsDbfs(pcm: Buffer): number {
 
 /** What one consumer of PcmTimelines lost, in sample frames; reads add to it. */
 export interface PcmReadStats {
-  /** not delivered in time: silence was played in their place (the late samples are dropped) */
+  /** not delivered in time: silence was played while the reader waited for them */
   underrunSampleFrames: number;
-  /** skipped because the consumer had fallen more than the maximum lag behind */
+  /** skipped to bound the latency (a consumer that fell behind, or a standing excess of buffered sound) */
   droppedSampleFrames: number;
 }
 
 interface Cursor {
-  /** absolute sample-frame index of the consumer's next frame; may be ahead of the writer */
+  /** absolute sample-frame index of the consumer's next frame; never ahead of the writer */
   pos: number;
-  /** silence played since the consumer last had sound (an underrun, unless it turns into a pause) */
+  /** waiting until the target lag of sound is buffered (a new reader, or after an underrun) */
+  buffering: boolean;
+  /** silence played while buffering since the last sound (an underrun, unless it turns into a pause) */
   silent: number;
-  /** the writer paused (the consumer got this far ahead of it): wait for sound to resume */
-  paused: boolean;
+  /** whether it has played sound yet (the wait before the first is not an underrun) */
+  played: boolean;
+  /** the smallest lag seen in the current measuring window, and how much was read in it */
+  windowMinLag: number;
+  windowFrames: number;
 }
 
 /**
  * A per-track PCM queue read by several consumers (one per broadcast group), each at its own
- * position. Writes append decoded PCM as it arrives; reads take `sampleFrames` from a consumer's
- * position. Each consumer's position runs at its reading rate, so the sound keeps its timing:
- * what the decoder has not delivered when it is due is played as silence in its place and, when it
- * arrives late, dropped (never played later, which would push the rest back until a cut); a sample
- * is never played twice. The reader enters `targetLagFrames` behind the writer. Latency is bounded:
- * a consumer that falls more than `maxLagFrames` behind (it stopped reading) skips ahead to the
- * target lag. A writer that stops for longer than `maxLeadFrames` (a pause) is waited for, and its
- * sound picked up where it resumes. Underruns and skips are counted in the reader's stats.
+ * position: an adaptive jitter buffer between two clocks, the decoder's (the writer) and the
+ * broadcast's (the reader), each of which can stall, burst, or lose a little.
+ *
+ * A reader enters `targetLagFrames` behind the writer and never gets ahead of it: when the sound
+ * due is not there (an underrun), the reader plays silence, stays where the writer is and waits
+ * until the target lag is buffered again, so nothing the decoder delivers later is thrown away.
+ * (A reader that ran on ahead of a writer that had lost a few packets would play silence for as
+ * long as it stayed ahead: seconds, seen with a starved decoder.) The latency this adds is taken
+ * back: when the smallest lag over a second of reading stays more than `slackFrames` above the
+ * target (a standing excess, not a burst), the excess is skipped; a consumer more than
+ * `maxLagFrames` behind (it stopped reading) skips to the target lag at once. A writer that stops
+ * (a pause) is waited for the same way, and its sound picked up where it resumes; silence counts
+ * as an underrun only when the sound resumes within `maxPauseFrames`. A sample is never played
+ * twice. Underruns and skips are counted in the reader's stats.
  */
 export class PcmTimeline {
   private buf: Buffer;
@@ -100,10 +111,11 @@ export class PcmTimeline {
   private readonly cursors = new Map<string, Cursor>();
 
   constructor(
-    private readonly targetLagFrames = Math.round(SAMPLE_RATE * 0.04),
+    private readonly targetLagFrames = Math.round(SAMPLE_RATE * 0.06),
     // The target plus the half second a broadcast's clock catches up after a stall (pacer.ts).
-    private readonly maxLagFrames = Math.round(SAMPLE_RATE * 0.54),
-    private readonly maxLeadFrames = Math.round(SAMPLE_RATE * 0.25),
+    private readonly maxLagFrames = Math.round(SAMPLE_RATE * 0.56),
+    private readonly slackFrames = Math.round(SAMPLE_RATE * 0.06),
+    private readonly maxPauseFrames = Math.round(SAMPLE_RATE * 0.25),
   ) {
     this.buf = Buffer.alloc(0);
   }
@@ -123,6 +135,12 @@ export class PcmTimeline {
     this.trim();
   }
 
+  /** How far `consumer` is behind the writer, in sample frames (undefined before its first read). */
+  lagOf(consumer: string): number | undefined {
+    const c = this.cursors.get(consumer);
+    return c ? this.endFrame - c.pos : undefined;
+  }
+
   /**
    * Reads for `consumer`; returns exactly `sampleFrames` frames (silence-padded), and adds what
    * was filled with silence or skipped to `stats`.
@@ -131,34 +149,51 @@ export class PcmTimeline {
     let c = this.cursors.get(consumer);
     if (!c) {
       // A new reader waits until the target lag is there (or starts that far behind the writer).
-      c = { pos: Math.max(this.startFrame, this.endFrame - this.targetLagFrames), silent: 0, paused: true };
+      c = {
+        pos: Math.max(this.startFrame, this.endFrame - this.targetLagFrames),
+        buffering: true,
+        silent: 0,
+        played: false,
+        windowMinLag: Number.POSITIVE_INFINITY,
+        windowFrames: 0,
+      };
       this.cursors.set(consumer, c);
     }
-    if (c.paused && this.endFrame - c.pos >= this.targetLagFrames) {
-      // The target lag of sound is there (again, after a pause): play it from where it starts.
-      c.paused = false;
+    const out = Buffer.alloc(sampleFrames * BYTES_PER_SAMPLE_FRAME);
+    if (c.buffering) {
+      if (this.endFrame - c.pos < this.targetLagFrames) {
+        if (c.played) c.silent += sampleFrames;
+        return out;
+      }
+      // The target lag of sound is there (again): play it from where it starts.
+      c.buffering = false;
+      if (stats && c.silent <= this.maxPauseFrames) stats.underrunSampleFrames += c.silent;
+      c.silent = 0;
+      c.windowMinLag = Number.POSITIVE_INFINITY;
+      c.windowFrames = 0;
     }
-    if (c.paused) return Buffer.alloc(sampleFrames * BYTES_PER_SAMPLE_FRAME);
-    if (this.endFrame - c.pos > this.maxLagFrames || c.pos < this.startFrame) {
-      const resumed = Math.max(this.startFrame, this.endFrame - this.targetLagFrames);
-      if (stats) stats.droppedSampleFrames += Math.max(0, resumed - c.pos);
-      c.pos = resumed;
+    if (this.endFrame - c.pos > this.maxLagFrames || c.pos < this.startFrame) this.skipTo(c, this.endFrame - this.targetLagFrames, stats);
+    // Latency control: a lag that stayed above target + slack for a whole window is a standing
+    // excess (left by an underrun, a burst or a stalled reader), not jitter: skip it.
+    c.windowMinLag = Math.min(c.windowMinLag, this.endFrame - c.pos);
+    c.windowFrames += sampleFrames;
+    if (c.windowFrames >= SAMPLE_RATE) {
+      const excess = c.windowMinLag - this.targetLagFrames;
+      if (excess > this.slackFrames) this.skipTo(c, c.pos + excess, stats);
+      c.windowMinLag = Number.POSITIVE_INFINITY;
+      c.windowFrames = 0;
     }
     const available = Math.max(0, Math.min(sampleFrames, this.endFrame - c.pos));
-    const out = Buffer.alloc(sampleFrames * BYTES_PER_SAMPLE_FRAME);
     if (available > 0) {
       const from = (c.pos - this.startFrame) * BYTES_PER_SAMPLE_FRAME;
       this.buf.copy(out, 0, from, from + available * BYTES_PER_SAMPLE_FRAME);
-      if (stats) stats.underrunSampleFrames += c.silent;
-      c.silent = 0;
+      c.pos += available;
+      c.played = true;
     }
-    c.pos += sampleFrames;
-    if (available < sampleFrames && this.endFrame > 0) c.silent += sampleFrames - available;
-    if (c.pos - this.endFrame > this.maxLeadFrames) {
-      // The writer has stopped rather than being late: wait for it where it stopped.
-      c.pos = this.endFrame;
-      c.paused = true;
-      c.silent = 0;
+    if (available < sampleFrames) {
+      // An underrun: wait where the writer is, until the target lag is buffered again.
+      c.buffering = true;
+      c.silent = sampleFrames - available;
     }
     this.trim();
     return out;
@@ -166,6 +201,13 @@ export class PcmTimeline {
 
   release(consumer: string): void {
     this.cursors.delete(consumer);
+  }
+
+  private skipTo(c: Cursor, frame: number, stats?: PcmReadStats): void {
+    const to = Math.min(this.endFrame, Math.max(this.startFrame, frame));
+    if (to <= c.pos) return;
+    if (stats) stats.droppedSampleFrames += to - c.pos;
+    c.pos = to;
   }
 
   /** Drops what no consumer still needs (keeping the target lag for new ones, at most the maximum lag). */

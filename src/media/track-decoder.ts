@@ -15,11 +15,12 @@
  * Lip sync (arrival-time alignment): both kinds are decoded as soon as their packets arrive and
  * presented on arrival, with the same clock (the server's): the frame source takes the latest
  * decoded video frame at each output tick (0-33 ms old) and the audio from a short per-track PCM
- * queue (mixer.ts, PcmTimeline) that a reader enters 40 ms behind the newest sample, where sound
- * that comes late is played as silence in its place (the reader keeps its 40 ms), and that never
- * lets a reader fall more than 540 ms behind (it skips ahead; only a stalled broadcast clock does).
+ * queue (mixer.ts, PcmTimeline), an adaptive jitter buffer that a reader enters 60 ms behind the
+ * newest sample, that waits for sound that comes late (the reader never runs ahead of the
+ * decoder), and that takes back the latency such waits leave (a standing excess over the target
+ * is skipped; a reader never falls more than 560 ms behind).
  * RTP timestamps are used by ffmpeg only within a stream; every decoder output is flushed per packet, so neither path buffers.
- * A participant's audio and video therefore stay within about -33..+100 ms of each other, as
+ * A participant's audio and video therefore stay within about -33..+150 ms of each other, as
  * long as the publisher sends them together (browsers do). Not done: RTCP sender-report (NTP)
  * alignment, which would also correct publishers whose audio and video leave them skewed.
  */

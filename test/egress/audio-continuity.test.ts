@@ -116,49 +116,126 @@ function frameValues(pcm: Buffer): number[] {
 }
 
 describe("a participant's PCM queue under gaps and late chunks", () => {
-  it('plays an underrun as silence in place of the late samples, keeping the timing, and counts it', () => {
-    const tl = new PcmTimeline();
-    const stats: PcmReadStats = { underrunSampleFrames: 0, droppedSampleFrames: 0 };
+  /** 10 ms decoder chunks read at 30 fps through `tl`, with a script of what the writer and reader do. */
+  function simulate(tl: PcmTimeline, stats: PcmReadStats) {
     let written = 0;
-    const write = (frames: number) => {
-      tl.write(ramp(written, frames));
-      written += frames;
-    };
     const out: number[] = [];
     let clock = 0;
     let nextRead = 0;
-    const advance = (ms: number, writing: boolean) => {
-      for (const end = clock + ms; clock < end; clock += 10) {
-        if (writing) write(480);
-        while (nextRead <= clock) {
-          out.push(...frameValues(tl.read('group', sampleFramesForTick(Math.round((nextRead * FPS) / 1000), RATE, FPS), stats)));
-          nextRead += 1000 / FPS;
-        }
-      }
+    let tick = 0;
+    const readTick = () => {
+      out.push(...frameValues(tl.read('group', sampleFramesForTick(tick, RATE, FPS), stats)));
+      tick += 1;
     };
-    advance(1000, true); // 10 ms chunks, read at 30 fps
-    advance(80, false); // the decoder is starved for 80 ms
-    write(80 * 48); // then delivers the late 80 ms at once
-    advance(1000, true);
-    advance(200, false); // a second, longer starvation
-    write(200 * 48);
-    advance(1000, true);
+    return {
+      out,
+      write(frames: number) {
+        tl.write(ramp(written, frames));
+        written += frames;
+      },
+      /** `ms` of real time: the writer delivers 10 ms chunks (unless `writing` is false) and the reader reads its due ticks. */
+      advance(ms: number, writing: boolean, reading = true) {
+        for (const end = clock + ms; clock < end; clock += 10) {
+          if (writing) this.write(480);
+          while (reading && nextRead <= clock) {
+            readTick();
+            nextRead += 1000 / FPS;
+          }
+        }
+        if (!reading) while (nextRead <= clock) nextRead += 1000 / FPS;
+      },
+      /** The reader runs its missed ticks back to back (the pacer's catch-up). */
+      catchUp(ticks: number) {
+        for (let i = 0; i < ticks; i++) readTick();
+      },
+      lost(frames: number) {
+        written += frames;
+      },
+    };
+  }
+
+  /** Sound after the first sample: silence counted, and every jump between consecutive samples. */
+  function analyse(out: number[]) {
     const first = out.findIndex((v) => v !== 0);
     assert.ok(first >= 0);
-    // Every sample of sound is at its own place: output frame k holds input frame (k + constant).
-    const offsets = new Set<number>();
     let silence = 0;
+    let jumped = 0;
+    let prev = -1;
     for (let k = first; k < out.length; k++) {
-      if (out[k] === 0) silence += 1;
-      else offsets.add((((out[k]! - 1 - k) % 30000) + 30000) % 30000);
+      if (out[k] === 0) {
+        silence += 1;
+        continue;
+      }
+      if (prev >= 0) {
+        const gap = (((out[k]! - prev - 1) % 30000) + 30000) % 30000;
+        assert.ok(gap < 29000, `sample ${k} repeats sound (gap ${gap})`);
+        jumped += gap;
+      }
+      prev = out[k]!;
     }
+    return { silence, jumped };
+  }
+
+  it('waits for late samples: an underrun is silence, no sound is lost to it, and the latency it adds is taken back', () => {
+    const tl = new PcmTimeline();
+    const stats: PcmReadStats = { underrunSampleFrames: 0, droppedSampleFrames: 0 };
+    const sim = simulate(tl, stats);
+    sim.advance(1000, true); // 10 ms chunks, read at 30 fps
+    sim.advance(80, false); // the decoder is starved for 80 ms
+    sim.write(80 * 48); // then delivers the late 80 ms at once
+    sim.advance(1000, true);
+    sim.advance(200, false); // a second, longer starvation
+    sim.write(200 * 48);
+    sim.advance(3000, true);
+    const { silence, jumped } = analyse(sim.out);
     console.log(
-      `two late chunks (80 and 200 ms): ${silence} sample frames of silence in their place, underrun counted ${stats.underrunSampleFrames}, dropped ${stats.droppedSampleFrames}`,
+      `two late chunks (80 and 200 ms): ${silence} sample frames of silence, underrun counted ${stats.underrunSampleFrames}, skipped ${jumped} (dropped ${stats.droppedSampleFrames}), lag at the end ${tl.lagOf('group')}`,
     );
-    assert.equal(offsets.size, 1, 'no sample cut, shifted or repeated: one offset between output and input');
-    assert.ok(silence > 0, 'the late parts were played as silence');
+    assert.ok(silence > 0, 'the reader waited for the late parts');
     assert.equal(stats.underrunSampleFrames, silence, 'the silence is counted as underrun');
-    assert.equal(stats.droppedSampleFrames, 0);
+    assert.equal(stats.droppedSampleFrames, jumped, 'whatever was skipped is counted');
+    assert.ok(jumped < 200 * 48, 'less was skipped than came late');
+    assert.ok(tl.lagOf('group')! <= 0.06 * RATE + 0.06 * RATE + 1600, `latency taken back: lag ${tl.lagOf('group')}`);
+  });
+
+  it('a writer that loses sound (it never comes) does not leave the reader ahead of it in silence', () => {
+    const tl = new PcmTimeline();
+    const stats: PcmReadStats = { underrunSampleFrames: 0, droppedSampleFrames: 0 };
+    const sim = simulate(tl, stats);
+    sim.advance(1000, true);
+    for (let i = 0; i < 15; i++) {
+      sim.lost(480); // 150 ms of decoded sound never delivered (packets lost on the way)
+      sim.advance(10, false);
+    }
+    const before = sim.out.length;
+    sim.advance(2000, true);
+    const after = sim.out.slice(before);
+    const firstSound = after.findIndex((v) => v !== 0);
+    assert.ok(firstSound >= 0 && firstSound <= 0.06 * RATE + 1600, `sound resumes within the target lag (after ${firstSound} frames)`);
+    assert.ok(
+      after.slice(firstSound).every((v) => v !== 0),
+      'and goes on without a gap',
+    );
+  });
+
+  it('a reader that catches up after a stall (ticks back to back) does not lose the sound that follows', () => {
+    const tl = new PcmTimeline();
+    const stats: PcmReadStats = { underrunSampleFrames: 0, droppedSampleFrames: 0 };
+    const sim = simulate(tl, stats);
+    sim.advance(1000, true);
+    sim.advance(300, true, false); // the broadcast clock stalls while the decoder writes on
+    sim.catchUp(9); // then runs the 9 missed ticks at once
+    sim.catchUp(3); // and, its timer rounding, a few more than the writer had
+    const before = sim.out.length;
+    sim.advance(2000, true);
+    const after = sim.out.slice(before);
+    const firstSound = after.findIndex((v) => v !== 0);
+    assert.ok(firstSound >= 0 && firstSound <= 0.06 * RATE + 1600, `sound within the target lag (after ${firstSound} frames)`);
+    assert.ok(
+      after.slice(firstSound).every((v) => v !== 0),
+      'then continuous',
+    );
+    analyse(sim.out);
   });
 
   it('waits for a writer that pauses, and picks its sound up where it resumes', () => {
