@@ -197,11 +197,12 @@ describe('screen sharing from the join page (Chromium)', { timeout: 240_000 }, (
     console.log(`# share frames decoded on Grace's page: ${first.frames} -> ${later.frames}`);
     // Under load a camera connection can fail and be published again (with backoff): wait for it.
     const gridTile = gracePage.locator(`#call-grid .tile[data-user-id="${ada.userId}"]`);
-    await gridTile.waitFor({ timeout: 45_000 });
-    const [stageBox, gridBox] = await Promise.all([
-      gracePage.locator('#share-stage .share-tile').first().boundingBox(),
-      gridTile.boundingBox(),
-    ]);
+    const [stageBox, gridBox] = await poll(
+      () => Promise.all([gracePage.locator('#share-stage .share-tile').first().boundingBox(), gridTile.boundingBox()]),
+      ([a, b]) => a !== null && b !== null,
+      "the share and Ada's camera tile both on Grace's page",
+      45_000,
+    );
     assert.ok(stageBox && gridBox, "the share and Ada's camera tile are both shown");
     assert.ok(stageBox.width > gridBox.width, `the share is shown larger (${stageBox.width} px) than a camera (${gridBox.width} px)`);
     // Ada does not see her own share on the stage.
