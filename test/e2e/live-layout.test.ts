@@ -40,7 +40,11 @@ const STAGES = {
   grid: { layout: { name: 'grid', options: { ...noLabels, 'layout.background_color': '#202020' } }, bg: [32, 32, 32] as Rgb },
   spotlight: { layout: { name: 'spotlight', options: { ...noLabels, 'layout.background_color': '#ffff00' } }, bg: [255, 255, 0] as Rgb },
   single: {
-    layout: { name: 'single-participant', options: { ...noLabels, 'layout.background_color': '#00ff00' } },
+    // Inset (padding), so that the background shows around the one tile.
+    layout: {
+      name: 'single-participant',
+      options: { ...noLabels, 'layout.background_color': '#00ff00', 'layout.single-participant.padding_inline': '10%' },
+    },
     bg: [0, 255, 0] as Rgb,
   },
 } as const;
