@@ -401,6 +401,8 @@ export class BroadcastGroup extends EventEmitter<BroadcastGroupEvents> {
       const reason = `the encoder (ffmpeg) could not be started (${errno}); install ffmpeg or set CALLCAST_FFMPEG`;
       this.opts.log.error(ctx, reason);
       for (const d of [...this.destinations]) d.fail(reason);
+      // Destinations moving in stay where they are; the group cannot run.
+      void this.close();
       return;
     }
     const now = Date.now();

@@ -269,7 +269,9 @@ export class EgressEngine implements BroadcastEngine {
           );
         },
         cancelled: () => {
-          if (entry.moving === target) entry.moving = undefined;
+          if (entry.moving !== target) return;
+          entry.moving = undefined;
+          this.opts.log.warn({ callCid, name, layout: layout.name }, 'broadcast layout change called off (the new group closed first)');
         },
       });
     } catch (err) {
