@@ -14,12 +14,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
 import type { WireEvent } from '../../src/events/contract.js';
-import type { LayoutParticipant } from '../../src/layout/participants.js';
 import { composeScene } from '../../src/layout/scene.js';
 import type { LayoutSettings } from '../../src/layout/settings.js';
 import { i420PixelRgb } from '../media/helpers.js';
 import { startTestCallcast, type TestCallcast } from '../support/callcast.js';
 import { grabFrameRgb, pixelAt, probe } from '../support/ffprobe.js';
+import { videoParticipants } from '../support/layout-points.js';
 import { TestPublisher } from '../support/publisher.js';
 import { startNginxIngest, type NginxIngest } from '../support/rtmp-ingest.js';
 import { rawRequest } from '../support/server.js';
@@ -52,17 +52,7 @@ type Stage = keyof typeof STAGES;
 
 /** Tile centres of the stage's layout with both publishers, and a point of the canvas outside every tile. */
 function geometry(stage: Stage): { centres: Array<[number, number]>; outside: [number, number] } {
-  const participants: LayoutParticipant[] = ['a', 'b'].map((id, i) => ({
-    sessionId: `s${id}`,
-    userId: id,
-    roles: ['user'],
-    hasVideo: true,
-    hasAudio: true,
-    isSpeaking: false,
-    isDominantSpeaker: false,
-    joinedAt: i,
-    videoSize: { width: 640, height: 360 },
-  }));
+  const participants = videoParticipants(2);
   const l = STAGES[stage].layout;
   const layout: LayoutSettings = { name: l.name, external_app_url: '', external_css_url: '', options: l.options };
   const scene = composeScene({ canvas: { width: W, height: H }, participants, layout, nowMs: 0 });
