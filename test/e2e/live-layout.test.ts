@@ -146,10 +146,32 @@ describe('layouts that change while a broadcast is live', { timeout: 180_000 }, 
     };
     const at: Partial<Record<Stage, number>> = {};
     const settle = async (stage: Stage, since: number) => {
+      // The destination streams the encode of the stage's layout (the move happens at that
+      // encode's keyframe), which composes the stage's picture.
+      await waitFor(
+        () => server.egress.groupOf(cid, 'live')?.health().layout === STAGES[stage].layout.name,
+        `the broadcast to stream the ${stage} encode`,
+        60_000,
+      );
+      t.diagnostic(`${stage}: the destination switched ${Date.now() - since} ms after the change was asked for`);
       await waitFor(() => composed(stage), `the composed picture to show ${stage}`, 30_000);
       t.diagnostic(`${stage}: composed ${Date.now() - since} ms after the change was asked for`);
-      await sleep(1500);
-      at[stage] = position() - 0.5;
+      // A second of recording from here on (counted in frames sent: robust to a slow machine).
+      const from = position();
+      await waitFor(() => position() >= from + 1.2, `a second of ${stage} recorded`, 60_000);
+      at[stage] = from + 0.6;
+      const groups = server.egress.groupStats().filter((g) => g.callCid === cid);
+      t.diagnostic(
+        `${stage}: at ${at[stage]!.toFixed(2)} s of the recording after ${Date.now() - started} ms; groups ${JSON.stringify(
+          groups.map((g) => ({
+            layout: g.layout,
+            ticks: g.ticks,
+            skipped: g.skippedTicks,
+            dropped: g.droppedFrames,
+            ratio: g.realtimeRatio,
+          })),
+        )}`,
+      );
     };
     await settle('grid', Date.now());
     const broadcastGroups = () => server.egress.groupStats().filter((g) => g.callCid === cid);
