@@ -229,7 +229,8 @@ describe('layouts of running broadcasts', () => {
         },
       } as any,
     });
-    assert.equal((active('studio:share1', 's')?.layout.options?.custom_actions as any)[0].ignore_screenshare, true);
+    const actions = active('studio:share1', 's')!.layout.options!.custom_actions as Array<{ ignore_screenshare?: boolean }>;
+    assert.equal(actions[0]!.ignore_screenshare, true);
     assert.equal(active('studio:share1', 's')?.layout.screenshare_layout, 'single-participant');
   });
 
