@@ -156,6 +156,13 @@ export interface RtmpJson {
   started_at?: string;
 }
 
+/** A layout as the API answers it (the parts the pages read). */
+export interface LayoutJson {
+  name: string;
+  options?: Record<string, unknown>;
+  screenshare_layout?: string;
+}
+
 export interface CallJson {
   type: string;
   id: string;
@@ -195,6 +202,8 @@ export interface BroadcastDetails {
   stream_url: string;
   started_at?: string;
   quality?: string;
-  layout?: { name?: string };
+  layout?: LayoutJson;
+  /** Where the layout comes from: the call's settings (followed) or the broadcast's own. */
+  layout_source?: 'settings' | 'request';
   stats: BroadcastStatsJson | null;
 }
