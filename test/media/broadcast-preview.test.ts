@@ -145,6 +145,22 @@ describe('broadcast previews over WHEP', { timeout: 290_000 }, () => {
     await waitFor('the Opus encoder stopped', () => svc.server.broadcastPreviews.soundEncoderPids().length === 0, 10_000);
   });
 
+  it("keeps playing across a restart of the group's encoder", async (t) => {
+    const s = await subscribe(token('operator'), { audio: false });
+    await waitFor('a decoded picture', () => s.stats.frames > 5, 60_000);
+    const group = svc.server.egress!.groupOf(CID, NAME)!;
+    const starts = group.encoderStarts;
+    group.killEncoder();
+    await waitFor('the encoder restarted', () => group.encoderStarts > starts && group.encoderRunning, 30_000);
+    const framesAtRestart = s.stats.frames;
+    const restartedAt = Date.now();
+    await waitFor('pictures from the new encoder', () => s.stats.frames > framesAtRestart + 30, 60_000);
+    t.diagnostic(`30 more frames ${Date.now() - restartedAt} ms after the new encoder started`);
+    const c = i420PixelRgb(s.latestFrame!, s.size.width, s.size.height, s.size.width / 2, s.size.height / 2);
+    assert.ok(near(c, RED, 60), `the participant after the restart (${JSON.stringify(c)})`);
+    assert.equal(await s.unsubscribe(), 200);
+  });
+
   it('a server token may preview; the subscription closes when its broadcast stops', async () => {
     const closed: { resourceId: string; reason: string }[] = [];
     const onClosed = (e: (typeof closed)[number]) => closed.push(e);

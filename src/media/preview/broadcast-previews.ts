@@ -109,6 +109,8 @@ class PreviewStream {
   private readonly videoCache = new PacketCache<SourcePacket>(VIDEO_CACHE);
   private readonly audioCache = new PacketCache<SourcePacket>(AUDIO_CACHE);
   private config: AvcConfig | undefined;
+  /** frame tags seen since the current sequence header */
+  private framesSinceHeader = 0;
   private videoSsrc = randomSsrc();
   private videoSeq = Math.floor(Math.random() * 0x10000);
   private untap: (() => void) | undefined;
@@ -204,14 +206,16 @@ class PreviewStream {
     if (tag.sequenceHeader) {
       try {
         const next = parseAvcSequenceHeader(tag.data);
-        // A new encoder (restart): its own timeline, hence its own source SSRC, from its next
-        // keyframe on for everyone.
-        if (this.config && !sameConfig(this.config, next)) {
+        // An encoder emits its sequence header once, at its start: a later one is a restarted
+        // encoder (its timestamps start again), hence a new source SSRC (the legs' rewriters keep
+        // their numbers continuous), from its first keyframe on for everyone.
+        if (this.config && (this.framesSinceHeader > 0 || !sameConfig(this.config, next))) {
           this.videoSsrc = randomSsrc();
           for (const leg of this.video) this.waiting.set(leg, this.subscriptionOf(leg)!);
           this.video.clear();
         }
         this.config = next;
+        this.framesSinceHeader = 0;
       } catch (err) {
         this.opts.log.warn({ err: String(err) }, 'preview: unusable AVC sequence header');
       }
@@ -225,6 +229,7 @@ class PreviewStream {
       return;
     }
     if (nals.length === 0) return;
+    this.framesSinceHeader += 1;
     const keyframe = tag.keyframe || hasIdr(nals);
     if (keyframe && this.waiting.size > 0) {
       const now = Date.now();
