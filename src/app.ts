@@ -45,6 +45,8 @@ import { restPlugin } from './http/rest/index.js';
 import { DEFAULT_WEB_ROOT, devTokensFromSecret, previewSource, webPlugin } from './http/web.js';
 import { whipPlugin } from './http/whip.js';
 import { authorizeCallReader, whepRoutes } from './http/whep.js';
+import { authorizeBroadcastPreviewer, broadcastWhepRoutes } from './http/broadcast-whep.js';
+import { BroadcastPreviews } from './media/preview/broadcast-previews.js';
 import { createLogger, describeError, type ProcessLogger } from './log.js';
 import { createCallFrameSourceFactory } from './media/call-frame-source.js';
 import { CallMedia } from './media/call-media.js';
@@ -105,6 +107,8 @@ export interface Callcast<Egress extends EgressEngine | null = EgressEngine> {
   media: CallMedia;
   /** Last composed frame of each broadcast group (console previews). */
   previews: PreviewTap;
+  /** Live WebRTC previews of broadcasts (WHEP). */
+  broadcastPreviews: BroadcastPreviews;
   apiKey: string;
   apiSecret: string;
   /** True when the credentials were generated for development (and should be shown). */
@@ -211,6 +215,15 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
     });
     steps.push(['broadcasts', () => broadcasts.close()]);
     const egress = broadcasts.engine instanceof EgressEngine ? broadcasts.engine : null;
+    // Live WebRTC previews of broadcasts: the group's H.264 as it is, its mixed sound as Opus.
+    const broadcastPreviews = new BroadcastPreviews({
+      ice: { host: mediaAddress(config.mediaHost, config.host), publicIp: config.mediaPublicIp, iceServers: config.iceServers ?? [] },
+      feedOf: (cid, name) => egress?.groupOf(cid, name),
+      log,
+      ...(config.ffmpegPath ? { ffmpegPath: config.ffmpegPath } : {}),
+    });
+    broadcasts.on('changed', (cid) => broadcastPreviews.revalidate(cid));
+    steps.push(['broadcast previews', () => broadcastPreviews.close()]);
     const ffmpegPath = opts.egress?.ffmpegPath ?? config.ffmpegPath;
     const hls = new HlsState({
       store,
@@ -341,6 +354,11 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
       log,
       authorize: async (req, type, id) => authorizeCallReader(access, await req.authenticate({ apiKey: 'optional' }), type, id),
     });
+    await app.register(broadcastWhepRoutes, {
+      previews: broadcastPreviews,
+      log,
+      authorize: async (req, type, id) => authorizeBroadcastPreviewer(access, await req.authenticate({ apiKey: 'optional' }), type, id),
+    });
     await app.register(webPlugin, {
       webRoot: opts.webRoot ?? DEFAULT_WEB_ROOT,
       apiKey: creds.apiKey,
@@ -385,6 +403,7 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
       egress,
       media,
       previews,
+      broadcastPreviews,
       apiKey: creds.apiKey,
       apiSecret: creds.apiSecret,
       credentialsGenerated: creds.generated,

@@ -104,6 +104,17 @@ interface Arrival {
   callbacks: AdoptCallbacks;
 }
 
+/**
+ * A listener of the group's output that is not a destination (live previews): every FLV tag the
+ * encoder emits, the PCM of every tick written to it (s16le at the profile's rate and channels),
+ * and `closed` once when the group closes. Called synchronously; must not throw or block.
+ */
+export interface GroupTap {
+  tag(tag: FlvTag): void;
+  audio(pcm: Buffer): void;
+  closed(): void;
+}
+
 export class BroadcastGroup extends EventEmitter<BroadcastGroupEvents> {
   readonly key: string;
   readonly profile: QualityProfile;
@@ -127,6 +138,7 @@ export class BroadcastGroup extends EventEmitter<BroadcastGroupEvents> {
   private droppedBefore = 0;
   /** Encoder processes started over the group's life. */
   encoderStarts = 0;
+  private readonly taps = new Set<GroupTap>();
 
   constructor(private readonly opts: BroadcastGroupOptions) {
     super();
@@ -194,6 +206,23 @@ export class BroadcastGroup extends EventEmitter<BroadcastGroupEvents> {
 
   get encoderPid(): number | undefined {
     return this.encoder?.running ? this.encoder.pid : undefined;
+  }
+
+  /** Follows the group's output (see GroupTap) until the returned function is called. */
+  tap(listener: GroupTap): () => void {
+    if (this.closing) {
+      queueMicrotask(() => listener.closed());
+      return () => undefined;
+    }
+    this.taps.add(listener);
+    return () => {
+      this.taps.delete(listener);
+    };
+  }
+
+  /** The current encoder's AVC sequence header (SPS/PPS), once it produced one. */
+  avcSequenceHeader(): FlvTag | null {
+    return this.cache.snapshotForJoin().sequenceHeaders.find((t) => t.type === 'video') ?? null;
   }
 
   members(): Destination[] {
@@ -293,6 +322,9 @@ export class BroadcastGroup extends EventEmitter<BroadcastGroupEvents> {
         this.opts.log.warn({ callCid: this.opts.callCid, err: String(err) }, 'frame source failed to close');
       }
       this.opts.log.info({ callCid: this.opts.callCid, quality: this.opts.quality, stats: this.stats() }, 'broadcast group stopped');
+      const taps = [...this.taps];
+      this.taps.clear();
+      for (const t of taps) this.safeTap(() => t.closed());
       this.emit('close');
     })();
     return this.closing;
@@ -371,8 +403,17 @@ export class BroadcastGroup extends EventEmitter<BroadcastGroupEvents> {
       return true;
     }
     const releaseFrame = source.releaseFrame?.bind(source);
-    encoder.write(video, audio, releaseFrame ? () => releaseFrame(video) : undefined);
+    const written = encoder.write(video, audio, releaseFrame ? () => releaseFrame(video) : undefined);
+    if (written) for (const t of this.taps) this.safeTap(() => t.audio(audio));
     return true;
+  }
+
+  private safeTap(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.opts.log.error({ callCid: this.opts.callCid, err: String(err) }, 'broadcast group tap failed');
+    }
   }
 
   private onTag(encoder: Encoder, tag: FlvTag): void {
@@ -383,6 +424,7 @@ export class BroadcastGroup extends EventEmitter<BroadcastGroupEvents> {
       // Destinations moving in switch here: this keyframe is the first tag they get from this encode.
       for (const [d, arrival] of [...this.arriving]) this.takeOver(d, arrival);
     }
+    for (const t of this.taps) this.safeTap(() => t.tag(tag));
     for (const d of this.destinations) {
       try {
         d.deliver(tag);

@@ -39,21 +39,21 @@ interface ResourceParams extends ParticipantParams {
   resourceId: string;
 }
 
-const CORS_HEADERS = {
+export const CORS_HEADERS = {
   'access-control-allow-origin': '*',
   'access-control-allow-methods': 'POST, PATCH, DELETE, OPTIONS',
   'access-control-allow-headers': 'Authorization, Content-Type, If-Match, stream-auth-type, api_key',
   'access-control-expose-headers': 'Location, ETag, Link, Accept-Patch',
 };
 
-function sendError(reply: FastifyReply, operation: string, err: ApiError, startedAt: number): FastifyReply {
+export function sendError(reply: FastifyReply, operation: string, err: ApiError, startedAt: number): FastifyReply {
   return reply
     .code(err.status)
     .type('application/json')
     .send(errorBody(operation, err, performance.now() - startedAt));
 }
 
-function asApiError(err: unknown): ApiError | undefined {
+export function asApiError(err: unknown): ApiError | undefined {
   if (err instanceof ApiError) return err;
   const e = err as { status?: unknown; code?: unknown; detail?: unknown; message?: unknown } | null;
   if (e && typeof e.status === 'number' && typeof e.code === 'number' && e.status >= 400 && e.status < 600) {
@@ -66,7 +66,7 @@ function asApiError(err: unknown): ApiError | undefined {
   return undefined;
 }
 
-function contentTypeOf(req: FastifyRequest): string {
+export function contentTypeOf(req: FastifyRequest): string {
   return String(req.headers['content-type'] ?? '')
     .split(';')[0]!
     .trim()

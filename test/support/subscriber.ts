@@ -42,6 +42,27 @@ export interface SubscriberOptions {
   audioPayloadType?: number;
   /** how long ICE and DTLS may take (default 30 s) */
   connectTimeoutMs?: number;
+  /** the video codec offered (default VP8); H.264 is offered with `h264Fmtp` */
+  videoCodec?: 'VP8' | 'H264';
+  /** default: what Chromium offers first, `level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f` */
+  h264Fmtp?: string;
+}
+
+/** Whether an H.264 RTP payload starts an IDR picture (or carries its SPS). */
+function h264Keyframe(payload: Buffer): boolean {
+  if (payload.length < 2) return false;
+  const type = payload[0]! & 0x1f;
+  if (type === 5 || type === 7) return true;
+  if (type === 28) return (payload[1]! & 0x80) !== 0 && (payload[1]! & 0x1f) === 5;
+  if (type === 24) {
+    for (let off = 1; off + 3 <= payload.length; ) {
+      const len = payload.readUInt16BE(off);
+      const t = payload[off + 2]! & 0x1f;
+      if (t === 5 || t === 7) return true;
+      off += 2 + len;
+    }
+  }
+  return false;
 }
 
 export interface SubscriberStats {
@@ -114,7 +135,20 @@ export class TestSubscriber {
     const pc = loopbackPeer({
       codecs: {
         video: [
-          new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000, payloadType: videoPt, rtcpFeedback: [useNACK(), usePLI()] }),
+          options.videoCodec === 'H264'
+            ? new RTCRtpCodecParameters({
+                mimeType: 'video/H264',
+                clockRate: 90000,
+                payloadType: videoPt,
+                rtcpFeedback: [useNACK(), usePLI()],
+                parameters: options.h264Fmtp ?? 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f',
+              })
+            : new RTCRtpCodecParameters({
+                mimeType: 'video/VP8',
+                clockRate: 90000,
+                payloadType: videoPt,
+                rtcpFeedback: [useNACK(), usePLI()],
+              }),
         ],
         audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2, payloadType: audioPt })],
       },
@@ -172,7 +206,11 @@ export class TestSubscriber {
       this.videoArrivals.set(seq, (this.videoArrivals.get(seq) ?? 0) + 1);
       this.recentVideoSequence.push(seq);
       if (this.recentVideoSequence.length > 1000) this.videoArrivals.delete(this.recentVideoSequence.shift()!);
-      if (this.stats.firstKeyframeAt === undefined && vp8KeyframeSize(packet.payload)) this.stats.firstKeyframeAt = now;
+      if (
+        this.stats.firstKeyframeAt === undefined &&
+        (codec.name.toLowerCase() === 'h264' ? h264Keyframe(packet.payload) : vp8KeyframeSize(packet.payload))
+      )
+        this.stats.firstKeyframeAt = now;
       if (!this.decoding) return;
       const bytes = packet.serialize();
       if (this.video) this.video.send(bytes);

@@ -8,7 +8,16 @@
  */
 import { LOCAL_INGEST_COMMAND } from '../../../src/cli/next-steps.js';
 import { LAYOUT_NAMES, QUALITIES } from '../../../src/layout/settings.js';
-import { ApiClient, ApiRequestError, type BroadcastStartInput, type CallState, type LayoutJson, type MemberJson } from '../lib/api.js';
+import {
+  ApiClient,
+  ApiRequestError,
+  callPath,
+  withApiKey,
+  type BroadcastStartInput,
+  type CallState,
+  type LayoutJson,
+  type MemberJson,
+} from '../lib/api.js';
 import { applyBroadcastEvent, applyStats, dropInactive, markStopping, syncWithEgress, type BroadcastView } from '../lib/broadcasts.js';
 import { loadWebConfig, type WebConfig } from '../lib/config.js';
 import { readTokenClaims, tokenFromUrl } from '../lib/credentials.js';
@@ -28,6 +37,7 @@ import { formatBitrate, formatBytes, formatUptime } from '../lib/format.js';
 import { applyRosterEvent, rosterFromParticipants, type Roster } from '../lib/roster.js';
 import { CALL_PART_PATTERN, guestLink, joinLink, suggestCallId } from '../lib/links.js';
 import { callFromConsolePath } from '../lib/urls.js';
+import { LivePreview } from './live-preview.js';
 
 /** The built-in call types, offered when the token may not list the app's call types. */
 const BUILTIN_CALL_TYPES = ['default', 'livestream', 'audio_room', 'development'];
@@ -378,6 +388,8 @@ interface BroadcastCard {
   /** The running broadcast's layout; changing it asks the server to change the layout live. */
   layout: HTMLSelectElement;
   previewUrl: string | null;
+  /** the live WebRTC preview; the image above is its fallback */
+  live: LivePreview;
 }
 
 function settingsRows(settings: Record<string, unknown> | undefined): Array<[string, string]> {
@@ -721,6 +733,16 @@ function showCall(type: string, id: string): void {
     const lastError = field('last-error');
     const preview = h('img', { class: 'preview', alt: `Preview of broadcast ${v.name}`, hidden: true });
     const previewNote = h('p', { class: 'muted' }, 'Waiting for the first picture…');
+    const live = new LivePreview({
+      name: v.name,
+      endpoint: `${location.origin}${withApiKey(`${callPath(type, id)}/rtmp_broadcasts/${encodeURIComponent(v.name)}/whep`, config?.apiKey ?? '')}`,
+      token: token ?? '',
+      onChange: (playing) => {
+        // While the live video plays, the picture-a-second image steps aside.
+        preview.hidden = playing || !preview.getAttribute('src');
+        previewNote.hidden = playing;
+      },
+    });
     const stop = h('button', { type: 'button', class: 'danger', 'aria-label': `Stop broadcast ${v.name}` }, 'Stop');
     stop.addEventListener('click', () => void stopOne(v.name));
     const dismiss = h(
@@ -762,7 +784,12 @@ function showCall(type: string, id: string): void {
       { class: 'broadcast', 'aria-label': `Broadcast ${v.name}` },
       h('div', { class: 'section-head' }, h('h3', {}, v.name), stop, dismiss),
       h('p', { class: 'muted url' }, v.streamUrl),
-      h('div', { class: 'broadcast-body' }, dl, h('figure', {}, preview, previewNote)),
+      h(
+        'div',
+        { class: 'broadcast-body' },
+        dl,
+        h('figure', {}, live.video, preview, previewNote, h('div', { class: 'live-controls' }, live.button, live.note)),
+      ),
     );
     const card: BroadcastCard = {
       root,
@@ -778,6 +805,7 @@ function showCall(type: string, id: string): void {
       dismiss,
       layout,
       previewUrl: null,
+      live,
     };
     cards.set(v.name, card);
     return card;
@@ -803,6 +831,8 @@ function showCall(type: string, id: string): void {
       const known = layouts.get(v.name);
       if (known && document.activeElement !== c.layout) c.layout.value = known.name;
       if (!v.active) {
+        c.live.ended();
+        c.previewNote.hidden = false;
         c.preview.hidden = true;
         c.previewNote.textContent = v.status === 'failed' ? 'The broadcast failed.' : 'The broadcast was stopped.';
       }
@@ -811,6 +841,7 @@ function showCall(type: string, id: string): void {
     for (const [name, c] of cards) {
       if (!broadcasts.has(name)) {
         if (c.previewUrl) URL.revokeObjectURL(c.previewUrl);
+        c.live.stop();
         cards.delete(name);
       }
     }
@@ -902,7 +933,7 @@ function showCall(type: string, id: string): void {
         if (stopped || !blob) continue;
         const url = URL.createObjectURL(blob);
         card.preview.src = url;
-        card.preview.hidden = false;
+        card.preview.hidden = card.live.playing;
         card.previewNote.textContent = `Updated ${new Date().toLocaleTimeString()}`;
         if (card.previewUrl) URL.revokeObjectURL(card.previewUrl);
         card.previewUrl = url;
@@ -1005,7 +1036,10 @@ function showCall(type: string, id: string): void {
     clearInterval(statsTimer);
     clearInterval(previewTimer);
     clearInterval(stateTimer);
-    for (const c of cards.values()) if (c.previewUrl) URL.revokeObjectURL(c.previewUrl);
+    for (const c of cards.values()) {
+      if (c.previewUrl) URL.revokeObjectURL(c.previewUrl);
+      c.live.stop();
+    }
   };
 }
 
