@@ -26,9 +26,10 @@ import { LiveSessions } from './calls/live-sessions.js';
 import { TaskLog } from './calls/tasks.js';
 import { UserDeletion } from './calls/user-deletion.js';
 import { UserService } from './calls/users.js';
-import { mediaAddress, resolveCredentials, type Config } from './config.js';
+import { DEFAULT_LIMITS, mediaAddress, resolveCredentials, type Config } from './config.js';
 import type { BroadcastEngine } from './egress/contract.js';
 import { EgressEngine, type EgressEngineOptions } from './egress/engine.js';
+import { ServiceLoad } from './egress/load.js';
 import { renderMetrics } from './egress/metrics.js';
 import { InProcessEventBus } from './events/bus.js';
 import type { EventBus, WebhookTarget } from './events/contract.js';
@@ -192,9 +193,20 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
     const access = new Access(store);
     const sessions = new LiveSessions({ media, bus });
     steps.push(['sessions', () => sessions.close()]);
+    // Admission of new encodes by load: the service's CPU (itself and its children) is sampled
+    // only when a threshold is set.
+    const cpuPercent = config.admissionCpuPercent ?? DEFAULT_LIMITS.admissionCpuPercent;
+    const load = cpuPercent > 0 ? new ServiceLoad().start() : null;
+    if (load) steps.push(['load', () => load.close()]);
     const egressEngine: EngineFactory = (listener) =>
       new EgressEngine({
         ...(config.ffmpegPath ? { ffmpegPath: config.ffmpegPath } : {}),
+        admission: {
+          refuseWhileDegraded: config.admissionDegraded ?? DEFAULT_LIMITS.admissionDegraded,
+          maxCpuShare: cpuPercent > 0 ? cpuPercent / 100 : null,
+          maxGroupsPerUser: config.maxGroupsPerUser ?? DEFAULT_LIMITS.maxGroupsPerUser,
+        },
+        ...(load ? { cpuShare: () => load.cpuShare() } : {}),
         ...opts.egress,
         listener,
         log,
@@ -208,6 +220,7 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
       participants: (cid) => media.participants(cid),
       engine: opts.engine ?? egressEngine,
       destinationPolicy,
+      maxBroadcastsPerCall: config.maxBroadcastsPerCall ?? DEFAULT_LIMITS.maxBroadcastsPerCall,
     });
     steps.push(['broadcasts', () => broadcasts.close()]);
     const egress = broadcasts.engine instanceof EgressEngine ? broadcasts.engine : null;
