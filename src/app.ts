@@ -22,7 +22,8 @@ import { CallTypeService, seedCallTypes } from './calls/call-types.js';
 import { CallService } from './calls/calls.js';
 import { HlsState } from './calls/hls.js';
 import { RecordingState } from './calls/recordings.js';
-import { LiveSessions } from './calls/live-sessions.js';
+import { inactivityTimeoutMs, LiveSessions } from './calls/live-sessions.js';
+import { effectiveSettings } from './calls/settings.js';
 import { TaskLog } from './calls/tasks.js';
 import { UserDeletion } from './calls/user-deletion.js';
 import { UserService } from './calls/users.js';
@@ -54,6 +55,7 @@ import { LocalDirectoryStorage } from './storage/local-directory.js';
 import { openStore, type Store } from './store/store.js';
 import { parseCallCid } from './wire/call-cid.js';
 import { PreviewTap } from './web/preview.js';
+import type { JsonObject } from './wire/json.js';
 
 export interface CallcastOptions {
   config: Config;
@@ -191,7 +193,19 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
     const previews = new PreviewTap();
 
     const access = new Access(store);
-    const sessions = new LiveSessions({ media, bus });
+    const sessions = new LiveSessions({
+      media,
+      bus,
+      log,
+      // An empty session lives on for the call's session.inactivity_timeout_seconds.
+      inactivityTimeoutMs: async (cid) => {
+        const call = await store.getCall(cid);
+        const callType = call ? await store.getCallType(call.type) : undefined;
+        return call && callType ? inactivityTimeoutMs(effectiveSettings(callType.settings, call.settings_override)) : 0;
+      },
+      // `calls` is built below; session events are published after the start.
+      callJson: (cid): Promise<JsonObject | null> => calls.callJsonOf(cid),
+    });
     steps.push(['sessions', () => sessions.close()]);
     // Admission of new encodes by load: the service's CPU (itself and its children) is sampled
     // only when a threshold is set.
