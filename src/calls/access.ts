@@ -49,8 +49,7 @@ export function participantLimitOf(
   const excludeOwner = dig(settings, ['limits', 'max_participants_exclude_owner']) === true;
   const excludedRoles = dig(settings, ['limits', 'max_participants_exclude_roles']);
   const exempt =
-    (excludeOwner && call.created_by_id === userId) ||
-    (Array.isArray(excludedRoles) && roles.some((r) => excludedRoles.includes(r)));
+    (excludeOwner && call.created_by_id === userId) || (Array.isArray(excludedRoles) && roles.some((r) => excludedRoles.includes(r)));
   return { max, exempt };
 }
 

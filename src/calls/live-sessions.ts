@@ -171,7 +171,10 @@ export class LiveSessions {
   private emptied(callCid: string): void {
     if (!this.live.has(callCid) || this.idle.has(callCid)) return;
     const lookup = this.deps.inactivityTimeoutMs;
-    if (!lookup) return this.end(callCid, 'inactivity');
+    if (!lookup) {
+      this.end(callCid, 'inactivity');
+      return;
+    }
     const entry: { timer?: NodeJS.Timeout } = {};
     this.idle.set(callCid, entry);
     lookup(callCid)
