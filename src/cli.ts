@@ -12,6 +12,7 @@ import { nextSteps } from './cli/next-steps.js';
 import { broadcastCommand, callsCommand, type CommandIo } from './cli/operator.js';
 import { mintUserToken } from './cli/tokens.js';
 import { ConfigError, loadConfig, parsePort, resolveCredentials, type Config } from './config.js';
+import { newUserRecord } from './store/records.js';
 import { isCallPathPart, parseCallCid } from './wire/call-cid.js';
 
 export { mintUserToken };
@@ -141,20 +142,7 @@ async function serve(args: string[]): Promise<void> {
     const now = new Date().toISOString();
     const existing = await server.store.getUser(DEV_OPERATOR);
     if (!existing) {
-      await server.store.upsertUsers([
-        {
-          id: DEV_OPERATOR,
-          role: 'admin',
-          name: 'Operator',
-          image: null,
-          custom: {},
-          language: '',
-          teams: [],
-          invisible: false,
-          created_at: now,
-          updated_at: now,
-        },
-      ]);
+      await server.store.upsertUsers([newUserRecord(DEV_OPERATOR, now, { role: 'admin', name: 'Operator' })]);
     }
     const operatorToken = await mintUserToken(server.apiSecret, { userId: DEV_OPERATOR, ttlSeconds: 12 * 3600 });
     process.stdout.write(`Console:    ${consoleLink(server.url, operatorToken)}\n`);

@@ -7,9 +7,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
-import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, useNACK, usePLI, useSdesMid } from 'werift';
+import { MediaStreamTrack, type RTCPeerConnection, RTCRtpCodecParameters, useNACK, usePLI, useSdesMid } from 'werift';
 import { solidI420Frame } from '../../src/egress/frame-source.js';
-import { postOffer } from '../../test/support/publisher.js';
+import { exchangeOffer, loopbackOffer, loopbackPeer } from '../../test/support/loopback-peer.js';
 
 export interface FlashPublisherOptions {
   url: string;
@@ -20,13 +20,6 @@ export interface FlashPublisherOptions {
   periodMs?: number;
   /** Frames each flash lasts (default 3). */
   flashFrames?: number;
-}
-
-function loopbackOnly(sdp: string): string {
-  return sdp
-    .split(/\r?\n/)
-    .filter((l) => !l.startsWith('a=candidate:') || / 127\.0\.0\.1 /.test(l))
-    .join('\r\n');
 }
 
 export class FlashPublisher {
@@ -45,7 +38,7 @@ export class FlashPublisher {
   ) {}
 
   static async start(opts: FlashPublisherOptions): Promise<FlashPublisher> {
-    const pc = new RTCPeerConnection({
+    const pc = loopbackPeer({
       codecs: {
         video: [
           new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000, payloadType: 96, rtcpFeedback: [useNACK(), usePLI()] }),
@@ -53,45 +46,19 @@ export class FlashPublisher {
         audio: [],
       },
       headerExtensions: { video: [useSdesMid()] },
-      iceUseIpv4: true,
-      iceUseIpv6: false,
-      iceAdditionalHostAddresses: ['127.0.0.1'],
-      iceInterfaceAddresses: { udp4: '127.0.0.1' },
     });
     const p = new FlashPublisher(pc, opts);
     try {
       const track = new MediaStreamTrack({ kind: 'video' });
       pc.addTransceiver(track, { direction: 'sendonly' });
-      await pc.setLocalDescription(await pc.createOffer());
-      await new Promise<void>((resolve) => {
-        if (pc.iceGatheringState === 'complete') return resolve();
-        const t = setTimeout(resolve, 5000);
-        pc.iceGatheringStateChange.subscribe((s) => {
-          if (s === 'complete') {
-            clearTimeout(t);
-            resolve();
-          }
-        });
+      const { location } = await exchangeOffer(pc, {
+        url: opts.url,
+        offer: await loopbackOffer(pc),
+        token: opts.token,
+        who: 'flash participant',
+        connectTimeoutMs: 15_000,
       });
-      const res = await postOffer(opts.url, loopbackOnly(pc.localDescription!.sdp), opts.token);
-      if (res.status !== 201) throw new Error(`WHIP POST answered ${res.status}: ${res.body.slice(0, 300)}`);
-      const location = res.headers.get('location');
-      p.location = location ? new URL(location, opts.url).toString() : undefined;
-      await pc.setRemoteDescription({ type: 'answer', sdp: res.body });
-      await new Promise<void>((resolve, reject) => {
-        if (pc.connectionState === 'connected') return resolve();
-        const t = setTimeout(() => reject(new Error(`participant did not connect (${pc.connectionState})`)), 15_000);
-        pc.connectionStateChange.subscribe((s) => {
-          if (s === 'connected') {
-            clearTimeout(t);
-            resolve();
-          }
-          if (s === 'failed') {
-            clearTimeout(t);
-            reject(new Error('participant connection failed'));
-          }
-        });
-      });
+      p.location = location;
       await p.startMedia(track);
       return p;
     } catch (err) {

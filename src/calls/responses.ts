@@ -3,7 +3,14 @@
  * store records. Pure functions.
  */
 import type { DestinationStats } from '../egress/contract.js';
-import type { BroadcastRecord, CallRecord, CallTypeRecord, MemberRecord, UserRecord } from '../store/records.js';
+import {
+  newUserRecord,
+  type BroadcastRecord,
+  type CallRecord,
+  type CallTypeRecord,
+  type MemberRecord,
+  type UserRecord,
+} from '../store/records.js';
 import type { JsonObject } from '../wire/json.js';
 import { effectiveSettings } from './settings.js';
 
@@ -44,18 +51,7 @@ export function fullUserResponse(u: UserRecord): JsonObject {
 
 /** A placeholder for a user row that is missing (should not happen: users are ensured on reference). */
 export function unknownUser(id: string, now: string): UserRecord {
-  return {
-    id,
-    role: 'user',
-    name: null,
-    image: null,
-    custom: {},
-    language: '',
-    teams: [],
-    invisible: false,
-    created_at: now,
-    updated_at: now,
-  };
+  return newUserRecord(id, now);
 }
 
 export function memberResponse(m: MemberRecord, user: UserRecord): JsonObject {

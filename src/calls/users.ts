@@ -1,6 +1,6 @@
 /** Users as Stream's UserRequest describes them (upsert = full replace, default role "user"). */
 import type { EventBus } from '../events/contract.js';
-import type { UserQuery, UserRecord } from '../store/records.js';
+import { newUserRecord, type UserQuery, type UserRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import { badRequest, notAllowed } from '../wire/errors.js';
 import type { JsonObject } from '../wire/json.js';
@@ -40,18 +40,7 @@ export function userFromRequest(u: UserRequest, now: string, existing: UserRecor
 
 /** Extra fields a connecting client sends in `user_details` (name, image, custom...), merged over the stored user. */
 export function userFromDetails(id: string, details: JsonObject, now: string, existing: UserRecord | null): UserRecord {
-  const base: UserRecord = existing ?? {
-    id,
-    role: 'user',
-    name: null,
-    image: null,
-    custom: {},
-    language: '',
-    teams: [],
-    invisible: false,
-    created_at: now,
-    updated_at: now,
-  };
+  const base: UserRecord = existing ?? newUserRecord(id, now);
   const next: UserRecord = { ...base, updated_at: now };
   if (typeof details.name === 'string') next.name = details.name;
   if (typeof details.image === 'string') next.image = details.image;

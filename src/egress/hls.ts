@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { LayoutSettings, Quality } from '../layout/settings.js';
 import type { Logger } from '../log.js';
 import type { OutputHandle, OutputSpec } from './engine.js';
-import { PackagerSession } from './packager.js';
+import { copyGroupStreamsArgs, PackagerSession } from './packager.js';
 import { qualityProfile } from './qualities.js';
 
 export const MASTER_PLAYLIST = 'master.m3u8';
@@ -36,12 +36,7 @@ export function trackPlaylistName(quality: Quality): string {
 /** ffmpeg's output arguments that package one track into `dir`. */
 export function hlsOutputArgs(dir: string, quality: Quality, opts: HlsPackagingOptions = DEFAULT_HLS_PACKAGING): string[] {
   return [
-    '-map',
-    '0:v:0',
-    '-map',
-    '0:a:0?',
-    '-c',
-    'copy',
+    ...copyGroupStreamsArgs(),
     '-f',
     'hls',
     '-hls_time',

@@ -46,6 +46,11 @@ export function packagerInputArgs(): string[] {
   return ['-hide_banner', '-loglevel', 'warning', '-nostats', '-nostdin', '-f', 'flv', '-i', 'pipe:0'];
 }
 
+/** ffmpeg's arguments that take the group's video and its audio (when there is any) as they are. */
+export function copyGroupStreamsArgs(): string[] {
+  return ['-map', '0:v:0', '-map', '0:a:0?', '-c', 'copy'];
+}
+
 export class PackagerSession extends EventEmitter<{ close: [err: Error | null] }> implements PublishSession {
   private child: ChildProcess | null = null;
   private exited = false;

@@ -13,24 +13,11 @@ import type { LayoutSettings, Quality } from '../layout/settings.js';
 import type { Logger } from '../log.js';
 import type { OutputHandle } from './engine.js';
 import type { OutputAttacher } from './hls.js';
-import { PackagerSession } from './packager.js';
+import { copyGroupStreamsArgs, PackagerSession } from './packager.js';
 
 /** ffmpeg's output arguments that copy the group's FLV into a fragmented MP4 at `partPath`. */
 export function recordingPartArgs(partPath: string): string[] {
-  return [
-    '-map',
-    '0:v:0',
-    '-map',
-    '0:a:0?',
-    '-c',
-    'copy',
-    '-movflags',
-    '+frag_keyframe+empty_moov+default_base_moof',
-    '-y',
-    '-f',
-    'mp4',
-    partPath,
-  ];
+  return [...copyGroupStreamsArgs(), '-movflags', '+frag_keyframe+empty_moov+default_base_moof', '-y', '-f', 'mp4', partPath];
 }
 
 /** ffmpeg's arguments that remux a (possibly truncated) fragmented MP4 into a faststart MP4. */

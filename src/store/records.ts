@@ -25,6 +25,23 @@ export interface UserRecord {
   updated_at: string;
 }
 
+/** A user as first seen: role `user` unless `fields` say otherwise, nothing else set. */
+export function newUserRecord(id: string, now: string, fields: Partial<Omit<UserRecord, 'id'>> = {}): UserRecord {
+  return {
+    id,
+    role: 'user',
+    name: null,
+    image: null,
+    custom: {},
+    language: '',
+    teams: [],
+    invisible: false,
+    created_at: now,
+    updated_at: now,
+    ...fields,
+  };
+}
+
 export interface CallTypeRecord {
   name: string;
   grants: Record<string, string[]>;

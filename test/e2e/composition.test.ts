@@ -7,23 +7,19 @@
  * changes the picture without restarting the encoder or the RTMP session.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import type { StreamClient } from '@stream-io/node-sdk';
 import type { Callcast } from '../../src/app.js';
 import type { WireEvent } from '../../src/events/contract.js';
-import type { LayoutParticipant } from '../../src/layout/participants.js';
-import { composeScene } from '../../src/layout/scene.js';
 import type { LayoutName } from '../../src/layout/settings.js';
-import { grabFrameRgb, pixelAt, probe } from '../support/ffprobe.js';
+import { decodePcm, grabFrameRgb, pixelAt, probe } from '../support/ffprobe.js';
+import { tileCentres as layoutTileCentres } from '../support/layout-points.js';
 import { TestPublisher } from '../support/publisher.js';
 import { startNginxIngest, type NginxIngest } from '../support/rtmp-ingest.js';
 import { startTestCallcast, type TestCallcast } from '../support/callcast.js';
 import { waitFor } from '../support/wait.js';
 import { i420PixelRgb, tonePower } from '../media/helpers.js';
 
-const execFileP = promisify(execFile);
 /** Each layout broadcasts at its own quality, so each group's composed output can be watched apart. */
 const GROUPS = {
   spotlight: { quality: '360p', w: 640, h: 360 },
@@ -43,30 +39,8 @@ const near = (a: number[], b: number[], tol = 60) => a.every((v, i) => Math.abs(
 
 /** Tile centres of `layout` for `n` participants with video, as the layout engine places them. */
 function tileCentres(layout: GroupName, n: number): Array<[number, number]> {
-  const { w: W, h: H } = GROUPS[layout];
-  const participants: LayoutParticipant[] = Array.from({ length: n }, (_, i) => ({
-    sessionId: `s${i}`,
-    userId: `u${i}`,
-    roles: ['user'],
-    hasVideo: true,
-    hasAudio: true,
-    isSpeaking: false,
-    isDominantSpeaker: false,
-    joinedAt: i,
-    videoSize: { width: 640, height: 360 },
-  }));
-  const scene = composeScene({
-    canvas: { width: W, height: H },
-    participants,
-    layout: { name: layout as LayoutName, external_app_url: '', external_css_url: '', options: { 'participant_label.display': false } },
-    nowMs: 0,
-  });
-  return scene.items
-    .filter((i) => i.kind === 'tile')
-    .map((i) => {
-      const r = (i as { rect: { x: number; y: number; width: number; height: number } }).rect;
-      return [Math.round(r.x + r.width / 2), Math.round(r.y + r.height / 2)];
-    });
+  const { w: width, h: height } = GROUPS[layout];
+  return layoutTileCentres(layout as LayoutName, { width, height }, n);
 }
 
 function whoIs(px: number[]): string {
@@ -85,15 +59,6 @@ function coloursInI420(frame: { data: Buffer; width: number; height: number }, p
     const c = i420PixelRgb(frame.data, frame.width, frame.height, x, y);
     return whoIs([c.r, c.g, c.b]);
   });
-}
-
-async function decodePcm(path: string, fromS: number, durationS: number): Promise<Buffer> {
-  const { stdout } = await execFileP(
-    process.env.CALLCAST_FFMPEG || 'ffmpeg',
-    ['-v', 'error', '-ss', String(fromS), '-t', String(durationS), '-i', path, '-vn', '-f', 's16le', '-ac', '2', '-ar', '48000', 'pipe:1'],
-    { encoding: 'buffer', maxBuffer: 64 * 1024 * 1024, timeout: 30_000 },
-  );
-  return stdout;
 }
 
 describe('participants composed into broadcasts at a real RTMP ingest', { timeout: 240_000 }, () => {

@@ -15,12 +15,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { StreamClient } from '@stream-io/node-sdk';
 import type { WireEvent } from '../../src/events/contract.js';
-import type { LayoutParticipant } from '../../src/layout/participants.js';
-import { composeScene } from '../../src/layout/scene.js';
 import { grabFrameRgb, pixelAt, probe } from '../support/ffprobe.js';
 import { TestPublisher } from '../support/publisher.js';
 import { startTestCallcast, type TestCallcast } from '../support/callcast.js';
 import { enableOutputs, NO_LABELS } from '../support/outputs.js';
+import { tileCentres } from '../support/layout-points.js';
 import { sleep, waitFor } from '../support/wait.js';
 import { launchChromium } from '../support/chromium.js';
 import { buildWebPages } from '../web/harness.js';
@@ -48,33 +47,6 @@ const near = (a: number[], b: number[], tol = 70) => a.every((v, i) => Math.abs(
 function parseVariant(text: string): { sequence: number; durations: number[] } {
   const seq = /#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(text);
   return { sequence: seq ? Number(seq[1]) : 0, durations: [...text.matchAll(/#EXTINF:([\d.]+),/g)].map((m) => Number(m[1])) };
-}
-
-/** Tile centres of a grid of `n` participants on a W x H canvas, as the layout engine places them. */
-function gridCentres(W: number, H: number, n: number): Array<[number, number]> {
-  const participants: LayoutParticipant[] = Array.from({ length: n }, (_, i) => ({
-    sessionId: `s${i}`,
-    userId: `u${i}`,
-    roles: ['user'],
-    hasVideo: true,
-    hasAudio: true,
-    isSpeaking: false,
-    isDominantSpeaker: false,
-    joinedAt: i,
-    videoSize: { width: 640, height: 360 },
-  }));
-  const scene = composeScene({
-    canvas: { width: W, height: H },
-    participants,
-    layout: { name: 'grid', external_app_url: '', external_css_url: '', options: NO_LABELS },
-    nowMs: 0,
-  });
-  return scene.items
-    .filter((i) => i.kind === 'tile')
-    .map((i) => {
-      const r = (i as { rect: { x: number; y: number; width: number; height: number } }).rect;
-      return [Math.round(r.x + r.width / 2), Math.round(r.y + r.height / 2)];
-    });
 }
 
 describe('HLS broadcasting and composite recordings through the node SDK', { timeout: 280_000 }, () => {
@@ -266,7 +238,7 @@ describe('HLS broadcasting and composite recordings through the node SDK', { tim
       assert.equal(bytes.subarray(4, 8).toString('latin1'), 'ftyp');
       assert.ok(bytes.indexOf('moov') < bytes.indexOf('mdat'), 'the index is at the front');
       const frame = await grabFrameRgb(file, pr.format.duration / 2, 640, 360);
-      const seen = gridCentres(640, 360, 2).map(([x, y]) => pixelAt(frame, 640, x, y));
+      const seen = tileCentres('grid', { width: 640, height: 360 }, 2, NO_LABELS).map(([x, y]) => pixelAt(frame, 640, x, y));
       t.diagnostic(`tile centres: ${JSON.stringify(seen)}`);
       assert.ok(
         seen.some((px) => near(px, RED)) && seen.some((px) => near(px, BLUE)),

@@ -176,6 +176,28 @@ describe("a participant's PCM queue under gaps and late chunks", () => {
     return { silence, jumped };
   }
 
+  /** Two more seconds of writing and reading: sound comes back within the target lag and goes on without a gap. */
+  function assertSoundResumes(sim: ReturnType<typeof simulate>) {
+    const before = sim.out.length;
+    sim.advance(2000, true);
+    const after = sim.out.slice(before);
+    const firstSound = after.findIndex((v) => v !== 0);
+    assert.ok(firstSound >= 0 && firstSound <= 0.06 * RATE + 1600, `sound resumes within the target lag (after ${firstSound} frames)`);
+    assert.ok(
+      after.slice(firstSound).every((v) => v !== 0),
+      'and goes on without a gap',
+    );
+  }
+
+  /** Writes the ramp on into `tl`, `frames` at a time. */
+  function rampWriter(tl: PcmTimeline) {
+    let written = 0;
+    return (frames: number) => {
+      tl.write(ramp(written, frames));
+      written += frames;
+    };
+  }
+
   it('waits for late samples: an underrun is silence, no sound is lost to it, and the latency it adds is taken back', () => {
     const tl = new PcmTimeline();
     const stats: PcmReadStats = { underrunSampleFrames: 0, droppedSampleFrames: 0 };
@@ -207,15 +229,7 @@ describe("a participant's PCM queue under gaps and late chunks", () => {
       sim.lost(480); // 150 ms of decoded sound never delivered (packets lost on the way)
       sim.advance(10, false);
     }
-    const before = sim.out.length;
-    sim.advance(2000, true);
-    const after = sim.out.slice(before);
-    const firstSound = after.findIndex((v) => v !== 0);
-    assert.ok(firstSound >= 0 && firstSound <= 0.06 * RATE + 1600, `sound resumes within the target lag (after ${firstSound} frames)`);
-    assert.ok(
-      after.slice(firstSound).every((v) => v !== 0),
-      'and goes on without a gap',
-    );
+    assertSoundResumes(sim);
   });
 
   it('a reader that catches up after a stall (ticks back to back) does not lose the sound that follows', () => {
@@ -226,26 +240,14 @@ describe("a participant's PCM queue under gaps and late chunks", () => {
     sim.advance(300, true, false); // the broadcast clock stalls while the decoder writes on
     sim.catchUp(9); // then runs the 9 missed ticks at once
     sim.catchUp(3); // and, its timer rounding, a few more than the writer had
-    const before = sim.out.length;
-    sim.advance(2000, true);
-    const after = sim.out.slice(before);
-    const firstSound = after.findIndex((v) => v !== 0);
-    assert.ok(firstSound >= 0 && firstSound <= 0.06 * RATE + 1600, `sound within the target lag (after ${firstSound} frames)`);
-    assert.ok(
-      after.slice(firstSound).every((v) => v !== 0),
-      'then continuous',
-    );
+    assertSoundResumes(sim);
     analyse(sim.out);
   });
 
   it('waits for a writer that pauses, and picks its sound up where it resumes', () => {
     const tl = new PcmTimeline();
     const stats: PcmReadStats = { underrunSampleFrames: 0, droppedSampleFrames: 0 };
-    let written = 0;
-    const write = (frames: number) => {
-      tl.write(ramp(written, frames));
-      written += frames;
-    };
+    const write = rampWriter(tl);
     const out: number[] = [];
     for (let i = 0; i < 30; i++) {
       write(1600);
@@ -266,11 +268,7 @@ describe("a participant's PCM queue under gaps and late chunks", () => {
   it('counts what a consumer that falls too far behind skips', () => {
     const tl = new PcmTimeline();
     const stats: PcmReadStats = { underrunSampleFrames: 0, droppedSampleFrames: 0 };
-    let written = 0;
-    const write = (frames: number) => {
-      tl.write(ramp(written, frames));
-      written += frames;
-    };
+    const write = rampWriter(tl);
     const out: number[] = [];
     for (let i = 0; i < 30; i++) {
       write(1600);

@@ -106,3 +106,13 @@ export function pixelAt(buf: Buffer, width: number, x: number, y: number): [numb
   const i = (y * width + x) * 3;
   return [buf[i] ?? 0, buf[i + 1] ?? 0, buf[i + 2] ?? 0];
 }
+
+/** `durationS` seconds of a file's sound from `fromS`, decoded to s16le stereo 48 kHz. */
+export async function decodePcm(path: string, fromS: number, durationS: number): Promise<Buffer> {
+  const { stdout } = await execFileP(
+    process.env.CALLCAST_FFMPEG || 'ffmpeg',
+    ['-v', 'error', '-ss', String(fromS), '-t', String(durationS), '-i', path, '-vn', '-f', 's16le', '-ac', '2', '-ar', '48000', 'pipe:1'],
+    { encoding: 'buffer', maxBuffer: 64 * 1024 * 1024, timeout: 30_000 },
+  );
+  return stdout;
+}

@@ -5,7 +5,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
-import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, useNACK, usePLI, useSdesMid } from 'werift';
+import { MediaStreamTrack, type RTCPeerConnection, RTCRtpCodecParameters, useNACK, usePLI, useSdesMid } from 'werift';
+import { exchangeOffer, loopbackOffer, loopbackPeer } from './loopback-peer.js';
 
 export interface PublisherOptions {
   /** WHIP endpoint URL */
@@ -28,34 +29,7 @@ export interface PublisherOptions {
   toneVolume?: number;
 }
 
-export interface WhipResponse {
-  status: number;
-  headers: Headers;
-  body: string;
-}
-
-export async function postOffer(
-  url: string,
-  sdp: string,
-  token?: string,
-  headers: Record<string, string> = {},
-  contentType = 'application/sdp',
-): Promise<WhipResponse> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': contentType, ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
-    body: sdp,
-    signal: AbortSignal.timeout(20_000),
-  });
-  return { status: res.status, headers: res.headers, body: await res.text() };
-}
-
-function loopbackOnly(sdp: string): string {
-  return sdp
-    .split(/\r?\n/)
-    .filter((l) => !l.startsWith('a=candidate:') || / 127\.0\.0\.1 /.test(l))
-    .join('\r\n');
-}
+export { postOffer, type WhipResponse } from './loopback-peer.js';
 
 async function bindLoopback(): Promise<Socket> {
   const s = createSocket('udp4');
@@ -77,7 +51,7 @@ export class TestPublisher {
 
   /** Creates the peer and an offer (not yet sent). */
   static async prepare(options: PublisherOptions): Promise<{ publisher: TestPublisher; offer: string }> {
-    const pc = new RTCPeerConnection({
+    const pc = loopbackPeer({
       codecs: {
         video: [
           new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000, payloadType: 96, rtcpFeedback: [useNACK(), usePLI()] }),
@@ -87,63 +61,33 @@ export class TestPublisher {
       headerExtensions: { video: [useSdesMid()], audio: [useSdesMid()] },
       // One transport for all tracks (werift leaves the sockets of unbundled transports open).
       bundlePolicy: 'max-bundle',
-      // Only 127.0.0.1: interface enumeration off, loopback added explicitly.
-      iceUseIpv4: false,
-      iceUseIpv6: false,
-      iceAdditionalHostAddresses: ['127.0.0.1'],
-      iceInterfaceAddresses: { udp4: '127.0.0.1' },
     });
     const publisher = new TestPublisher(pc, options);
     if (options.video !== false) pc.addTransceiver(new MediaStreamTrack({ kind: 'video' }), { direction: 'sendonly' });
     if (options.audio !== false) pc.addTransceiver(new MediaStreamTrack({ kind: 'audio' }), { direction: 'sendonly' });
-    await pc.setLocalDescription(await pc.createOffer());
-    await new Promise<void>((resolve) => {
-      if (pc.iceGatheringState === 'complete') return resolve();
-      const t = setTimeout(resolve, 5000);
-      pc.iceGatheringStateChange.subscribe((s) => {
-        if (s === 'complete') {
-          clearTimeout(t);
-          resolve();
-        }
-      });
-    });
-    return { publisher, offer: loopbackOnly(pc.localDescription!.sdp) };
+    return { publisher, offer: await loopbackOffer(pc) };
   }
 
   /** Publishes over WHIP and starts sending media. Throws with the response when not 201. */
   static async start(options: PublisherOptions): Promise<TestPublisher> {
     const { publisher, offer } = await TestPublisher.prepare(options);
     try {
-      const res = await postOffer(options.url, offer, options.token, options.headers);
-      if (res.status !== 201) throw Object.assign(new Error(`WHIP POST answered ${res.status}: ${res.body}`), { response: res });
-      const location = res.headers.get('location');
-      publisher.location = location ? new URL(location, options.url).toString() : undefined;
-      publisher.answer = res.body;
-      await publisher.pc.setRemoteDescription({ type: 'answer', sdp: res.body });
-      await publisher.connected();
+      const { location, answer } = await exchangeOffer(publisher.pc, {
+        url: options.url,
+        offer,
+        ...(options.token ? { token: options.token } : {}),
+        ...(options.headers ? { headers: options.headers } : {}),
+        who: 'WHIP publisher',
+        connectTimeoutMs: 15_000,
+      });
+      publisher.location = location;
+      publisher.answer = answer;
       await publisher.startMedia();
       return publisher;
     } catch (err) {
       await publisher.close();
       throw err;
     }
-  }
-
-  private connected(timeoutMs = 15_000): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (this.pc.connectionState === 'connected') return resolve();
-      const t = setTimeout(() => reject(new Error(`publisher did not connect (state ${this.pc.connectionState})`)), timeoutMs);
-      this.pc.connectionStateChange.subscribe((s) => {
-        if (s === 'connected') {
-          clearTimeout(t);
-          resolve();
-        }
-        if (s === 'failed') {
-          clearTimeout(t);
-          reject(new Error('publisher connection failed'));
-        }
-      });
-    });
   }
 
   private async startMedia(): Promise<void> {

@@ -13,7 +13,7 @@ import {
   GenericNack,
   type MediaStreamTrack,
   RtcpTransportLayerFeedback,
-  RTCPeerConnection,
+  type RTCPeerConnection,
   RTCRtpCodecParameters,
   useNACK,
   usePLI,
@@ -26,7 +26,7 @@ import { silentLogger } from '../../src/log.js';
 import { FixedSizeReader, RtpProcess, type RtpCodec } from '../../src/media/rtp-process.js';
 import { AudioTrackDecoder, videoOutputArgs } from '../../src/media/track-decoder.js';
 import { vp8KeyframeSize } from '../../src/media/video-size.js';
-import { postOffer, type WhipResponse } from './publisher.js';
+import { exchangeOffer, loopbackOffer, loopbackPeer } from './loopback-peer.js';
 
 export interface SubscriberOptions {
   /** the WHEP endpoint URL */
@@ -111,7 +111,7 @@ export class TestSubscriber {
   static async prepare(options: SubscriberOptions): Promise<{ subscriber: TestSubscriber; offer: string }> {
     const videoPt = options.videoPayloadType ?? 98;
     const audioPt = options.audioPayloadType ?? 109;
-    const pc = new RTCPeerConnection({
+    const pc = loopbackPeer({
       codecs: {
         video: [
           new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000, payloadType: videoPt, rtcpFeedback: [useNACK(), usePLI()] }),
@@ -120,10 +120,6 @@ export class TestSubscriber {
       },
       headerExtensions: { video: [useSdesMid()], audio: [useSdesMid()] },
       bundlePolicy: 'max-bundle',
-      iceUseIpv4: false,
-      iceUseIpv6: false,
-      iceAdditionalHostAddresses: ['127.0.0.1'],
-      iceInterfaceAddresses: { udp4: '127.0.0.1' },
     });
     const subscriber = new TestSubscriber(pc, options);
     if (options.video !== false) pc.addTransceiver('video', { direction: 'recvonly' });
@@ -141,21 +137,7 @@ export class TestSubscriber {
       };
       track.onReceiveRtp.subscribe((packet: RtpPacket) => subscriber.onPacket(track, codec, packet));
     };
-    await pc.setLocalDescription(await pc.createOffer());
-    await new Promise<void>((resolve) => {
-      if (pc.iceGatheringState === 'complete') return resolve();
-      const t = setTimeout(resolve, 5000);
-      pc.iceGatheringStateChange.subscribe((s) => {
-        if (s === 'complete') {
-          clearTimeout(t);
-          resolve();
-        }
-      });
-    });
-    const offer = pc
-      .localDescription!.sdp.split(/\r?\n/)
-      .filter((l) => !l.startsWith('a=candidate:') || / 127\.0\.0\.1 /.test(l))
-      .join('\r\n');
+    const offer = await loopbackOffer(pc);
     return { subscriber, offer };
   }
 
@@ -163,35 +145,20 @@ export class TestSubscriber {
   static async start(options: SubscriberOptions): Promise<TestSubscriber> {
     const { subscriber, offer } = await TestSubscriber.prepare(options);
     try {
-      const res: WhipResponse = await postOffer(options.url, offer, options.token);
-      if (res.status !== 201) throw Object.assign(new Error(`WHEP POST answered ${res.status}: ${res.body}`), { response: res });
-      const location = res.headers.get('location');
-      subscriber.location = location ? new URL(location, options.url).toString() : undefined;
-      subscriber.answer = res.body;
-      await subscriber.pc.setRemoteDescription({ type: 'answer', sdp: res.body });
-      await subscriber.connected(options.connectTimeoutMs);
+      const { location, answer } = await exchangeOffer(subscriber.pc, {
+        url: options.url,
+        offer,
+        ...(options.token ? { token: options.token } : {}),
+        who: 'WHEP subscriber',
+        connectTimeoutMs: options.connectTimeoutMs ?? 30_000,
+      });
+      subscriber.location = location;
+      subscriber.answer = answer;
       return subscriber;
     } catch (err) {
       await subscriber.close();
       throw err;
     }
-  }
-
-  private connected(timeoutMs = 30_000): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (this.pc.connectionState === 'connected') return resolve();
-      const t = setTimeout(() => reject(new Error(`subscriber did not connect (state ${this.pc.connectionState})`)), timeoutMs);
-      this.pc.connectionStateChange.subscribe((s) => {
-        if (s === 'connected') {
-          clearTimeout(t);
-          resolve();
-        }
-        if (s === 'failed') {
-          clearTimeout(t);
-          reject(new Error('subscriber connection failed'));
-        }
-      });
-    });
   }
 
   private onPacket(track: MediaStreamTrack, codec: RtpCodec, packet: RtpPacket): void {
