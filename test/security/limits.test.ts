@@ -38,7 +38,9 @@ describe('call limits', { timeout: 240_000 }, () => {
     publishers.push(share);
     await waitFor(
       async () =>
-        (await call.get()).call.session?.participants.find((p) => p.user.id === 'alice' && (p as { published_tracks?: string[] }).published_tracks?.includes('screen_share')),
+        (await call.get()).call.session?.participants.find(
+          (p) => p.user.id === 'alice' && (p as { published_tracks?: string[] }).published_tracks?.includes('screen_share'),
+        ),
       'alice and her share in the session',
       30_000,
     );
@@ -53,7 +55,10 @@ describe('call limits', { timeout: 240_000 }, () => {
     const body = JSON.parse(carol.body);
     assert.equal(body.code, 17);
     assert.equal(body.StatusCode, 403);
-    assert.match(body.message, /call default:full is full: it has 2 participants and its limit is 2 \(settings\.limits\.max_participants\)/);
+    assert.match(
+      body.message,
+      /call default:full is full: it has 2 participants and its limit is 2 \(settings\.limits\.max_participants\)/,
+    );
     // A user already in may open another session (a reconnect).
     const again = await postOffer(whip('full'), offer, token('bob'));
     assert.equal(again.status, 201, again.body);
