@@ -231,10 +231,16 @@ export class BroadcastState extends EventEmitter<BroadcastStateEvents> implement
     return { callCid: r.call_cid, name: r.name, streamUrl: r.stream_url, streamKey: r.stream_key, quality, layout: r.layout };
   }
 
-  /** Removes the broadcasts from the state now; the engine reports onStopped when each is closed. */
+  /**
+   * Removes the broadcasts from the state now, and says so (`changed`: the call response no longer
+   * lists them, so clients stop asking for their previews and stats); the engine reports
+   * onStopped when each is closed, which can take seconds.
+   */
   private async stopRecords(cid: string, records: BroadcastRecord[]): Promise<void> {
+    let removed = 0;
     for (const r of records) {
       if (!(await this.store.removeBroadcast(cid, r.name))) continue;
+      removed++;
       this.log.info({ callCid: cid, name: r.name }, 'broadcast stop requested');
       const key = `${cid}\u0000${r.name}`;
       const done = this.engine
@@ -247,6 +253,7 @@ export class BroadcastState extends EventEmitter<BroadcastStateEvents> implement
         });
       this.stopping.set(key, done);
     }
+    if (removed > 0) this.emit('changed', cid);
   }
 
   /** 429 (code 9) when the call already has as many active broadcasts as it may. */

@@ -145,6 +145,8 @@ export interface SessionParticipantJson {
   joined_at?: string;
   is_speaking?: boolean;
   is_dominant_speaker?: boolean;
+  /** `audio`, `video`, `screen_share`, `screen_share_audio`: what the session sends. */
+  published_tracks?: string[];
 }
 
 export interface RtmpJson {
