@@ -22,13 +22,15 @@ import { CallTypeService, seedCallTypes } from './calls/call-types.js';
 import { CallService } from './calls/calls.js';
 import { HlsState } from './calls/hls.js';
 import { RecordingState } from './calls/recordings.js';
-import { LiveSessions } from './calls/live-sessions.js';
+import { inactivityTimeoutMs, LiveSessions } from './calls/live-sessions.js';
+import { effectiveSettings } from './calls/settings.js';
 import { TaskLog } from './calls/tasks.js';
 import { UserDeletion } from './calls/user-deletion.js';
 import { UserService } from './calls/users.js';
-import { mediaAddress, resolveCredentials, type Config } from './config.js';
+import { DEFAULT_LIMITS, mediaAddress, resolveCredentials, type Config } from './config.js';
 import type { BroadcastEngine } from './egress/contract.js';
 import { EgressEngine, type EgressEngineOptions } from './egress/engine.js';
+import { ServiceLoad } from './egress/load.js';
 import { renderMetrics } from './egress/metrics.js';
 import { InProcessEventBus } from './events/bus.js';
 import type { EventBus, WebhookTarget } from './events/contract.js';
@@ -55,6 +57,7 @@ import { LocalDirectoryStorage } from './storage/local-directory.js';
 import { openStore, type Store } from './store/store.js';
 import { parseCallCid } from './wire/call-cid.js';
 import { PreviewTap } from './web/preview.js';
+import type { JsonObject } from './wire/json.js';
 
 export interface CallcastOptions {
   config: Config;
@@ -194,11 +197,34 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
     const previews = new PreviewTap();
 
     const access = new Access(store);
-    const sessions = new LiveSessions({ media, bus });
+    const sessions = new LiveSessions({
+      media,
+      bus,
+      log,
+      // An empty session lives on for the call's session.inactivity_timeout_seconds.
+      inactivityTimeoutMs: async (cid) => {
+        const call = await store.getCall(cid);
+        const callType = call ? await store.getCallType(call.type) : undefined;
+        return call && callType ? inactivityTimeoutMs(effectiveSettings(callType.settings, call.settings_override)) : 0;
+      },
+      // `calls` is built below; session events are published after the start.
+      callJson: (cid): Promise<JsonObject | null> => calls.callJsonOf(cid),
+    });
     steps.push(['sessions', () => sessions.close()]);
+    // Admission of new encodes by load: the service's CPU (itself and its children) is sampled
+    // only when a threshold is set.
+    const cpuPercent = config.admissionCpuPercent ?? DEFAULT_LIMITS.admissionCpuPercent;
+    const load = cpuPercent > 0 ? new ServiceLoad().start() : null;
+    if (load) steps.push(['load', () => load.close()]);
     const egressEngine: EngineFactory = (listener) =>
       new EgressEngine({
         ...(config.ffmpegPath ? { ffmpegPath: config.ffmpegPath } : {}),
+        admission: {
+          refuseWhileDegraded: config.admissionDegraded ?? DEFAULT_LIMITS.admissionDegraded,
+          maxCpuShare: cpuPercent > 0 ? cpuPercent / 100 : null,
+          maxGroupsPerUser: config.maxGroupsPerUser ?? DEFAULT_LIMITS.maxGroupsPerUser,
+        },
+        ...(load ? { cpuShare: () => load.cpuShare() } : {}),
         ...opts.egress,
         listener,
         log,
@@ -212,6 +238,7 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
       participants: (cid) => media.participants(cid),
       engine: opts.engine ?? egressEngine,
       destinationPolicy,
+      maxBroadcastsPerCall: config.maxBroadcastsPerCall ?? DEFAULT_LIMITS.maxBroadcastsPerCall,
     });
     steps.push(['broadcasts', () => broadcasts.close()]);
     const egress = broadcasts.engine instanceof EgressEngine ? broadcasts.engine : null;

@@ -50,7 +50,30 @@ export interface Config {
   mediaPublicIp?: string;
   /** STUN/TURN servers for WHIP sessions (CALLCAST_ICE_SERVERS); absent or empty: none. */
   iceServers?: IceServer[];
+  /** RTMP broadcasts one call may have at once (CALLCAST_MAX_BROADCASTS_PER_CALL; default DEFAULT_LIMITS). */
+  maxBroadcastsPerCall?: number;
+  /**
+   * Broadcast groups (encodes) the RTMP broadcasts one user starts may have created and still run
+   * (CALLCAST_MAX_GROUPS_PER_USER; default DEFAULT_LIMITS). Server tokens are not bound by it.
+   */
+  maxGroupsPerUser?: number;
+  /**
+   * A new broadcast group is refused while the service (itself and its child processes) used more
+   * than this percentage of all cores over the last seconds (CALLCAST_ADMISSION_CPU_PERCENT;
+   * default DEFAULT_LIMITS; 0 or `off`: not checked).
+   */
+  admissionCpuPercent?: number;
+  /** A new broadcast group is refused while any group is degraded (CALLCAST_ADMISSION_DEGRADED; default on). */
+  admissionDegraded?: boolean;
 }
+
+/** The defaults of the limits and of admission by load (see Config). */
+export const DEFAULT_LIMITS = Object.freeze({
+  maxBroadcastsPerCall: 10,
+  maxGroupsPerUser: 3,
+  admissionCpuPercent: 90,
+  admissionDegraded: true,
+});
 
 export interface IceServer {
   urls: string[];
@@ -192,6 +215,14 @@ export function loadConfig(env: Env): Config {
       throw new ConfigError(`CALLCAST_RTMP_ALLOW: ${(err as Error).message}`);
     }
   }
+  const maxBroadcasts = wholeNumber(env, 'CALLCAST_MAX_BROADCASTS_PER_CALL', 1, 1000);
+  const maxGroups = wholeNumber(env, 'CALLCAST_MAX_GROUPS_PER_USER', 1, 1000);
+  const cpuRaw = nonEmpty(env.CALLCAST_ADMISSION_CPU_PERCENT);
+  const cpuPercent = cpuRaw?.toLowerCase() === 'off' ? 0 : wholeNumber(env, 'CALLCAST_ADMISSION_CPU_PERCENT', 0, 100);
+  const degradedRaw = nonEmpty(env.CALLCAST_ADMISSION_DEGRADED);
+  if (degradedRaw !== undefined && !['0', '1', 'true', 'false', 'on', 'off'].includes(degradedRaw)) {
+    throw new ConfigError(`CALLCAST_ADMISSION_DEGRADED must be 1 or 0, got "${degradedRaw}"`);
+  }
   const config: Config = {
     port: port === undefined ? 3030 : parsePort(port, 'CALLCAST_PORT'),
     host: nonEmpty(env.CALLCAST_HOST) ?? '127.0.0.1',
@@ -212,7 +243,21 @@ export function loadConfig(env: Env): Config {
   if (metricsToken !== undefined) config.metricsToken = metricsToken;
   if (horizon !== undefined) config.webhookRetryHorizonSeconds = Number(horizon);
   if (rtmpAllow !== undefined) config.rtmpAllow = rtmpAllow;
+  if (maxBroadcasts !== undefined) config.maxBroadcastsPerCall = maxBroadcasts;
+  if (maxGroups !== undefined) config.maxGroupsPerUser = maxGroups;
+  if (cpuPercent !== undefined) config.admissionCpuPercent = cpuPercent;
+  if (degradedRaw !== undefined) config.admissionDegraded = ['1', 'true', 'on'].includes(degradedRaw);
   return config;
+}
+
+/** A whole number from `min` to `max` in the variable, or undefined when it is unset or blank. */
+function wholeNumber(env: Env, name: string, min: number, max: number): number | undefined {
+  const raw = nonEmpty(env[name]);
+  if (raw === undefined) return undefined;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
+  }
+  return Number(raw);
 }
 
 export interface Credentials {

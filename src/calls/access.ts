@@ -7,8 +7,10 @@ import type { CallRecord, CallTypeRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import { callCid, parseCallCid } from '../wire/call-cid.js';
 import { badRequest, notAllowed, notFound } from '../wire/errors.js';
+import type { JsonObject } from '../wire/json.js';
 import type { Principal } from '../wire/principal.js';
 import { CAPABILITIES, capabilitiesFor, type Capability } from './capabilities.js';
+import { dig, effectiveSettings } from './settings.js';
 import { audienceOf, type CallAudience } from './visibility.js';
 
 /** A call with its type. */
@@ -26,6 +28,29 @@ export interface PublisherGrant {
   canSendAudio: boolean;
   canSendVideo: boolean;
   canScreenshare: boolean;
+  /** The call's `limits.max_participants`, when it has one. */
+  maxParticipants?: number;
+  /** Not counted against (nor bound by) max_participants: the owner with `max_participants_exclude_owner`, or an excluded role. */
+  exemptFromLimit?: boolean;
+}
+
+/**
+ * The participant limit of a call for a publisher, from the call's effective settings: `max`
+ * (absent: none) and whether the publisher is left out of the count. Pure.
+ */
+export function participantLimitOf(
+  settings: JsonObject,
+  call: Pick<CallRecord, 'created_by_id'>,
+  userId: string,
+  roles: readonly string[],
+): { max?: number; exempt: boolean } {
+  const max = dig(settings, ['limits', 'max_participants']);
+  if (typeof max !== 'number' || !Number.isInteger(max) || max <= 0) return { exempt: false };
+  const excludeOwner = dig(settings, ['limits', 'max_participants_exclude_owner']) === true;
+  const excludedRoles = dig(settings, ['limits', 'max_participants_exclude_roles']);
+  const exempt =
+    (excludeOwner && call.created_by_id === userId) || (Array.isArray(excludedRoles) && roles.some((r) => excludedRoles.includes(r)));
+  return { max, exempt };
 }
 
 export class Access {
@@ -135,14 +160,17 @@ export class Access {
     const caps = await this.capabilitiesIn(principal, callType, call.cid);
     if (!caps.includes('join-call')) throw notAllowed(`user "${principal.userId}" may not join call ${call.cid} (join-call)`);
     const user = await this.store.getUser(principal.userId);
+    const roles = await this.rolesIn(principal, call.cid);
+    const limit = participantLimitOf(effectiveSettings(callType.settings, call.settings_override), call, principal.userId, roles);
     return {
       userId: principal.userId,
       ...(user?.name ? { name: user.name } : {}),
       ...(user?.image ? { image: user.image } : {}),
-      roles: await this.rolesIn(principal, call.cid),
+      roles,
       canSendAudio: caps.includes('send-audio'),
       canSendVideo: caps.includes('send-video'),
       canScreenshare: caps.includes('screenshare'),
+      ...(limit.max !== undefined ? { maxParticipants: limit.max, exemptFromLimit: limit.exempt } : {}),
     };
   }
 }

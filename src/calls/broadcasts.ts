@@ -19,7 +19,8 @@ import type { Logger } from '../log.js';
 import type { LayoutSettings } from '../layout/settings.js';
 import type { BroadcastLayoutSource, BroadcastRecord, CallTypeRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
-import { badRequest, notFound } from '../wire/errors.js';
+import { ApiError, badRequest, ErrorCodes, notFound } from '../wire/errors.js';
+import type { Principal } from '../wire/principal.js';
 import type { JsonObject } from '../wire/json.js';
 import type { LoadedCall } from './access.js';
 import { dig, effectiveSettings } from './settings.js';
@@ -42,7 +43,11 @@ export interface BroadcastStateOptions {
   now?: () => Date;
   /** Refuses broadcasts to internal addresses written literally (src/net); default: the default policy. */
   destinationPolicy?: DestinationPolicy;
+  /** RTMP broadcasts one call may have at once; default DEFAULT_MAX_BROADCASTS_PER_CALL. */
+  maxBroadcastsPerCall?: number;
 }
+
+export const DEFAULT_MAX_BROADCASTS_PER_CALL = 10;
 
 export interface BroadcastStateEvents {
   /** The call's broadcasts changed (started, stopped, failed): its call response did too. */
@@ -65,6 +70,7 @@ export class BroadcastState extends EventEmitter<BroadcastStateEvents> implement
   private readonly participants: (callCid: string) => readonly LayoutParticipant[];
   private readonly now: () => Date;
   private readonly destinationPolicy: DestinationPolicy;
+  private readonly maxBroadcastsPerCall: number;
 
   constructor(opts: BroadcastStateOptions) {
     super();
@@ -74,6 +80,7 @@ export class BroadcastState extends EventEmitter<BroadcastStateEvents> implement
     this.participants = opts.participants ?? (() => []);
     this.now = opts.now ?? (() => new Date());
     this.destinationPolicy = opts.destinationPolicy ?? new DestinationPolicy();
+    this.maxBroadcastsPerCall = opts.maxBroadcastsPerCall ?? DEFAULT_MAX_BROADCASTS_PER_CALL;
     this.engine = opts.engine(this);
   }
 
@@ -82,8 +89,11 @@ export class BroadcastState extends EventEmitter<BroadcastStateEvents> implement
     return this.engine.stats(cid);
   }
 
-  /** Starts a broadcast of the loaded call (access already checked): stored, then handed to the engine. */
-  async start(loaded: LoadedCall, req: BroadcastRequest): Promise<void> {
+  /**
+   * Starts a broadcast of the loaded call (access already checked): stored, then handed to the
+   * engine. `by` is who asks: a user's broadcasts are bound by the engine's per-user group limit.
+   */
+  async start(loaded: LoadedCall, req: BroadcastRequest, by?: Principal): Promise<void> {
     const cid = loaded.call.cid;
     if (loaded.call.ended_at !== null) throw badRequest(`call ${cid} has ended: broadcasts cannot be started`);
     const settings = effectiveSettings(loaded.callType.settings, loaded.call.settings_override);
@@ -104,14 +114,28 @@ export class BroadcastState extends EventEmitter<BroadcastStateEvents> implement
       layout_source: req.layout ? 'request' : 'settings',
       started_at: this.now().toISOString(),
     };
+    await this.withinCallLimit(cid);
     if (!(await this.store.addBroadcast(record))) {
       throw badRequest(`a broadcast named "${req.name}" is already active in call ${cid}`);
     }
+    // Two starts at once may both have passed the check: the one over the limit goes.
+    const order = (await this.store.listBroadcasts(cid))
+      .sort((a, b) => a.started_at.localeCompare(b.started_at) || a.name.localeCompare(b.name))
+      .map((b) => b.name);
+    if (order.indexOf(record.name) >= this.maxBroadcastsPerCall) {
+      await this.store.removeBroadcast(cid, record.name);
+      await this.withinCallLimit(cid);
+    }
     await this.predecessorStopped(cid, record.name);
     try {
-      this.engine.start(this.specOf(record));
+      this.engine.start({ ...this.specOf(record), ...(by?.kind === 'user' ? { startedBy: by.userId } : {}) });
     } catch (err) {
       await this.store.removeBroadcast(cid, record.name);
+      // Refused by admission (no room for a new encode): answered as the engine words it.
+      if (err instanceof ApiError) {
+        this.log.warn({ callCid: cid, name: record.name, status: err.status, reason: err.detail }, 'broadcast refused');
+        throw err;
+      }
       this.log.error({ callCid: cid, name: record.name, err: String(err) }, 'broadcast could not be started');
       this.publish({ type: 'call.rtmp_broadcast_failed', call_cid: cid, name: record.name });
       throw badRequest(`broadcast "${record.name}" could not be started`);
@@ -318,6 +342,18 @@ export class BroadcastState extends EventEmitter<BroadcastStateEvents> implement
       this.stopping.set(key, done);
     }
     if (removed > 0) this.emit('changed', cid);
+  }
+
+  /** 429 (code 9) when the call already has as many active broadcasts as it may. */
+  private async withinCallLimit(cid: string): Promise<void> {
+    const active = (await this.store.listBroadcasts(cid)).length;
+    if (active >= this.maxBroadcastsPerCall) {
+      throw new ApiError(
+        429,
+        ErrorCodes.rateLimited,
+        `call ${cid} already has ${active} active RTMP broadcasts (the limit is ${this.maxBroadcastsPerCall}); stop one first`,
+      );
+    }
   }
 
   /** Waits (at most a few seconds) for an engine stop of the same name still in progress. */

@@ -288,7 +288,7 @@ export class CallService {
     const naming =
       (flag: string) =>
       (err: unknown): never => {
-        if (err instanceof ApiError) throw new ApiError(err.status, err.code, `${flag}: ${err.detail}`);
+        if (err instanceof ApiError) throw new ApiError(err.status, err.code, `${flag}: ${err.detail}`, err.retryAfterSeconds);
         throw err;
       };
     let startedHls = false;

@@ -19,7 +19,7 @@ import type { Quality } from '../layout/settings.js';
 import type { Logger } from '../log.js';
 import type { HlsRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
-import { badRequest } from '../wire/errors.js';
+import { ApiError, badRequest } from '../wire/errors.js';
 import type { JsonObject } from '../wire/json.js';
 import type { LoadedCall } from './access.js';
 import { dig, effectiveSettings, isPlainObject } from './settings.js';
@@ -211,6 +211,8 @@ export class HlsState extends EventEmitter<HlsStateEvents> {
       this.running.delete(cid);
       await this.opts.store.outputs.setHlsStatus(cid, record.token, 'stopped', this.now().toISOString());
       this.publish({ type: 'call.hls_broadcasting_failed', call_cid: cid, error: String(err) });
+      // Refused by admission (no room for a new encode): answered as the engine words it.
+      if (err instanceof ApiError) throw err;
       throw badRequest(`HLS could not be started: ${err instanceof Error ? err.message : String(err)}`);
     }
   }

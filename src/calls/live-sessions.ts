@@ -5,10 +5,38 @@
  * the set of speakers or the dominant speaker changes; `call.screen_share_started` / `_stopped`
  * when a user's screen share starts (its video arrives) and stops. Everyone leaves a call that
  * ends or is deleted.
+ *
+ * A session with nobody in it (no participant of the media plane) lives on for the call's
+ * `session.inactivity_timeout_seconds`: someone who joins meanwhile continues it; past that it
+ * ends. It starts and ends with `call.session_started` / `call.session_ended` (with `session_id`
+ * and the call), and ends at once when the call ends or is deleted. Ending a session stops
+ * nothing else (broadcasts, HLS and recordings go on; the call does not end).
  */
 import { randomUUID } from 'node:crypto';
-import type { EventBus } from '../events/contract.js';
+import type { EventBus, NewEvent } from '../events/contract.js';
+import { describeError, type Logger } from '../log.js';
 import type { JsonObject } from '../wire/json.js';
+import { dig } from './settings.js';
+
+/** How long an empty session lives on (ms), from the call's effective settings. Pure. */
+export function inactivityTimeoutMs(settings: JsonObject): number {
+  const seconds = dig(settings, ['session', 'inactivity_timeout_seconds']);
+  return typeof seconds === 'number' && Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 0;
+}
+
+export interface LiveSessionsDeps {
+  media: MediaPresence;
+  bus: EventBus;
+  now?: () => Date;
+  /**
+   * How long a session with nobody in it lives on before it ends (ms): the call's
+   * `session.inactivity_timeout_seconds`. Absent: it ends as the last participant leaves.
+   */
+  inactivityTimeoutMs?: (callCid: string) => Promise<number>;
+  /** The call response `call.session_started` / `call.session_ended` carry. */
+  callJson?: (callCid: string) => Promise<JsonObject | null>;
+  log?: Logger;
+}
 
 /** A participant as `call.session.participants` lists it (the media plane's SessionParticipant). */
 export interface SessionParticipantView {
@@ -54,8 +82,13 @@ export class LiveSessions {
   private readonly lastSpeaking = new Map<string, string>();
   private readonly unsubscribe: () => void;
   private readonly offMedia: Array<() => void> = [];
+  /** Empty sessions waiting out their inactivity timeout. */
+  private readonly idle = new Map<string, { timer?: NodeJS.Timeout }>();
+  /** Session events go out in order (each waits for its call response). */
+  private events: Promise<void> = Promise.resolve();
+  private closed = false;
 
-  constructor(private readonly deps: { media: MediaPresence; bus: EventBus; now?: () => Date }) {
+  constructor(private readonly deps: LiveSessionsDeps) {
     const { media, bus } = deps;
     const joined = (e: ParticipantEvent) => this.onJoined(e);
     const left = (e: ParticipantEvent) => this.onLeft(e);
@@ -78,7 +111,10 @@ export class LiveSessions {
       () => media.off('changed', changed),
     );
     this.unsubscribe = bus.subscribe((event) => {
-      if ((event.type === 'call.ended' || event.type === 'call.deleted') && event.call_cid) media.endCall(event.call_cid);
+      if ((event.type === 'call.ended' || event.type === 'call.deleted') && event.call_cid) {
+        media.endCall(event.call_cid);
+        this.end(event.call_cid, event.type === 'call.ended' ? 'call_ended' : 'call_deleted');
+      }
     });
   }
 
@@ -106,10 +142,96 @@ export class LiveSessions {
     return [...this.live.keys()];
   }
 
+  /** Empty sessions waiting out their inactivity timeout (for tests). */
+  idleCids(): string[] {
+    return [...this.idle.keys()];
+  }
+
   /** Stops following the media plane and the bus. */
   close(): void {
+    this.closed = true;
     this.unsubscribe();
     for (const off of this.offMedia.splice(0)) off();
+    for (const i of this.idle.values()) clearTimeout(i.timer);
+    this.idle.clear();
+  }
+
+  /** A session (new or continued) for the call, which someone is in now. */
+  private begin(callCid: string): { id: string; startedAt: string } {
+    this.cancelIdle(callCid);
+    let s = this.live.get(callCid);
+    if (!s) {
+      this.live.set(callCid, (s = { id: randomUUID(), startedAt: this.stamp() }));
+      this.publishWithCall({ type: 'call.session_started', call_cid: callCid, session_id: s.id });
+    }
+    return s;
+  }
+
+  /** Nobody is in the call: the session ends after the inactivity timeout (at once without one). */
+  private emptied(callCid: string): void {
+    if (!this.live.has(callCid) || this.idle.has(callCid)) return;
+    const lookup = this.deps.inactivityTimeoutMs;
+    if (!lookup) {
+      this.end(callCid, 'inactivity');
+      return;
+    }
+    const entry: { timer?: NodeJS.Timeout } = {};
+    this.idle.set(callCid, entry);
+    lookup(callCid)
+      .catch((err: unknown) => {
+        this.deps.log?.warn({ callCid, err: describeError(err) }, 'inactivity timeout unknown; the empty session ends now');
+        return 0;
+      })
+      .then((ms) => {
+        if (this.closed || this.idle.get(callCid) !== entry) return;
+        entry.timer = setTimeout(() => {
+          if (this.idle.get(callCid) !== entry) return;
+          this.idle.delete(callCid);
+          if (this.deps.media.sessionParticipants(callCid).length === 0) this.end(callCid, 'inactivity');
+        }, ms);
+        entry.timer.unref();
+      });
+  }
+
+  private cancelIdle(callCid: string): void {
+    const i = this.idle.get(callCid);
+    if (!i) return;
+    clearTimeout(i.timer);
+    this.idle.delete(callCid);
+  }
+
+  /** Ends the call's session, if it has one (call.session_ended). */
+  private end(callCid: string, reason: string): void {
+    this.cancelIdle(callCid);
+    const s = this.live.get(callCid);
+    if (!s) return;
+    this.live.delete(callCid);
+    this.lastSpeaking.delete(callCid);
+    this.deps.log?.info({ callCid, sessionId: s.id, reason }, 'call session ended');
+    this.publishWithCall({ type: 'call.session_ended', call_cid: callCid, session_id: s.id });
+  }
+
+  /** Publishes a session event with the call response (when one can be had). */
+  private publishWithCall(event: NewEvent & { call_cid: string }): void {
+    const callJson = this.deps.callJson;
+    this.publish(event, callJson ? () => callJson(event.call_cid) : undefined);
+  }
+
+  /**
+   * Publishes an event; with call responses to fetch, every event waits its turn, so they go out
+   * in the order they happened (call.session_started before its first participant_joined).
+   */
+  private publish(event: NewEvent, call?: () => Promise<JsonObject | null>): void {
+    if (!this.deps.callJson) {
+      this.deps.bus.publish(event);
+      return;
+    }
+    this.events = this.events
+      .then(async () => {
+        const json = call ? await call().catch(() => null) : null;
+        this.deps.bus.publish(json ? { ...event, call: json } : event);
+      })
+      .catch((err: unknown) => this.deps.log?.error({ eventType: event.type, err: describeError(err) }, 'event could not be published'));
   }
 
   private stamp(): string {
@@ -117,24 +239,20 @@ export class LiveSessions {
   }
 
   private onJoined({ callCid, participant }: ParticipantEvent): void {
-    let s = this.live.get(callCid);
-    if (!s) this.live.set(callCid, (s = { id: randomUUID(), startedAt: this.stamp() }));
-    this.deps.bus.publish({ type: 'call.session_participant_joined', call_cid: callCid, session_id: s.id, participant });
+    const s = this.begin(callCid);
+    this.publish({ type: 'call.session_participant_joined', call_cid: callCid, session_id: s.id, participant });
   }
 
   private onLeft({ callCid, participant }: ParticipantEvent): void {
     const s = this.live.get(callCid);
-    if (s && this.deps.media.sessionParticipants(callCid).length === 0) this.live.delete(callCid);
-    this.deps.bus.publish({ type: 'call.session_participant_left', call_cid: callCid, session_id: s?.id, participant });
+    this.publish({ type: 'call.session_participant_left', call_cid: callCid, session_id: s?.id, participant });
+    if (s && this.deps.media.sessionParticipants(callCid).length === 0) this.emptied(callCid);
   }
 
   private onShare(type: 'call.screen_share_started' | 'call.screen_share_stopped', e: ScreenShareChange): void {
-    let s = this.live.get(e.callCid);
     // A share whose user has no camera session is a participant of the session by itself.
-    if (!s && type === 'call.screen_share_started') this.live.set(e.callCid, (s = { id: randomUUID(), startedAt: this.stamp() }));
-    if (s && type === 'call.screen_share_stopped' && this.deps.media.sessionParticipants(e.callCid).length === 0)
-      this.live.delete(e.callCid);
-    this.deps.bus.publish({
+    const s = type === 'call.screen_share_started' ? this.begin(e.callCid) : this.live.get(e.callCid);
+    this.publish({
       type,
       call_cid: e.callCid,
       session_id: s?.id,
@@ -142,10 +260,13 @@ export class LiveSessions {
       user_session_id: e.participant.user_session_id,
       participant: e.participant,
     });
+    if (s && type === 'call.screen_share_stopped' && this.deps.media.sessionParticipants(e.callCid).length === 0) {
+      this.emptied(e.callCid);
+    }
   }
 
   private onSpeakerChanged({ callCid, dominantSessionId, dominantUserId }: SpeakerChange): void {
-    this.deps.bus.publish({
+    this.publish({
       type: 'call.dominant_speaker_changed',
       call_cid: callCid,
       user_session_id: dominantSessionId,
@@ -164,7 +285,7 @@ export class LiveSessions {
     if ((this.lastSpeaking.get(callCid) ?? '|') === key) return;
     if (ps.length === 0) this.lastSpeaking.delete(callCid);
     else this.lastSpeaking.set(callCid, key);
-    this.deps.bus.publish({
+    this.publish({
       type: 'call.speaking_changed',
       call_cid: callCid,
       speaking_session_ids: speaking,

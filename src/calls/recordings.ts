@@ -21,7 +21,7 @@ import type { Logger } from '../log.js';
 import type { ObjectStorage } from '../storage/storage.js';
 import type { RecordingRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
-import { badRequest, notFound } from '../wire/errors.js';
+import { ApiError, badRequest, notFound } from '../wire/errors.js';
 import type { JsonObject } from '../wire/json.js';
 import type { LoadedCall } from './access.js';
 import { dig, effectiveSettings, isPlainObject } from './settings.js';
@@ -165,6 +165,8 @@ export class RecordingState extends EventEmitter<RecordingStateEvents> {
       const reason = `the recording could not start: ${err instanceof Error ? err.message : String(err)}`;
       await this.opts.store.outputs.updateRecording(id, { status: 'failed', end_time: this.now().toISOString(), error: reason });
       this.publish({ type: 'call.recording_failed', call_cid: cid, egress_id: id, recording_type: RECORDING_TYPE, error: reason });
+      // Refused by admission (no room for a new encode): answered as the engine words it.
+      if (err instanceof ApiError) throw err;
       throw badRequest(reason);
     }
     this.emit('changed', cid);

@@ -18,6 +18,11 @@ export interface BroadcastSpec {
   quality: Quality;
   /** Effective layout after request -> call -> call type resolution. */
   layout: LayoutSettings;
+  /**
+   * The user whose request started it (a user token), bound by the per-user group limit when it
+   * needs a group of its own; absent for the server side (server tokens, resumes after a restart).
+   */
+  startedBy?: string;
 }
 
 export type DestinationState = 'connecting' | 'live' | 'reconnecting' | 'failed' | 'stopped';

@@ -5,6 +5,7 @@
  * its new layout (a running one or a new one) at that group's next keyframe, under the same session.
  */
 import type { Logger } from '../log.js';
+import { admitNewGroup, GroupRefusedError, OPEN_ADMISSION, type AdmissionPolicy } from './admission.js';
 import type { PublisherPolicy } from '../rtmp/publisher.js';
 import type { BroadcastEngine, BroadcastSpec, DestinationStats, EgressListener } from './contract.js';
 import { BroadcastGroup, type BroadcastGroupHealth } from './broadcast-group.js';
@@ -37,6 +38,10 @@ export interface EgressEngineOptions {
    * src/net); a refused address fails the destination without retries. Default: no check.
    */
   resolveAddress?: (host: string, port: number) => Promise<{ address: string }>;
+  /** When a new broadcast group is refused (admission.ts); default: never. */
+  admission?: Partial<AdmissionPolicy>;
+  /** The service's recent CPU use as a share of all cores (load.ts), for admission; default: unknown. */
+  cpuShare?: () => number | null;
 }
 
 interface Entry {
@@ -64,6 +69,8 @@ export interface OutputSpec {
   describe: string;
   createSession: () => PublishSession;
   retry?: Partial<RetryPolicy>;
+  /** The user whose request attaches it (see BroadcastSpec.startedBy); absent: the server side. */
+  startedBy?: string;
 }
 
 export interface OutputHandle {
@@ -87,6 +94,9 @@ export class EgressEngine implements BroadcastEngine {
   private readonly groups = new Map<string, BroadcastGroup>();
   private readonly entries = new Map<string, Entry>();
   private readonly outputs = new Map<string, OutputHandle>();
+  /** Who asked for each running group (the user whose request created it; null: the server side). */
+  private readonly creators = new Map<BroadcastGroup, string | null>();
+  private readonly admission: AdmissionPolicy;
   private readonly sourceFactory: FrameSourceFactory;
   private readonly openTarget: RtmpTargetOpener;
   private closing: Promise<void> | null = null;
@@ -94,6 +104,7 @@ export class EgressEngine implements BroadcastEngine {
   constructor(private readonly opts: EgressEngineOptions) {
     this.sourceFactory = opts.frameSourceFactory ?? backgroundFrameSourceFactory;
     this.openTarget = opts.openTarget ?? openRtmpTarget;
+    this.admission = { ...OPEN_ADMISSION, ...(opts.admission ?? {}) };
   }
 
   start(spec: BroadcastSpec): void {
@@ -102,6 +113,8 @@ export class EgressEngine implements BroadcastEngine {
     if (this.closing) throw new Error('the egress is closed');
     if (this.entries.has(key)) throw new Error(`broadcast "${name}" is already active for call ${callCid}`);
 
+    // A refused new group throws (GroupRefusedError) before anything is set up.
+    const theGroup = this.groupFor(callCid, spec.quality, spec.layout, spec.startedBy ?? null);
     let target: ReturnType<RtmpTargetOpener>;
     try {
       target = this.openTarget(spec.streamUrl, spec.streamKey, {
@@ -114,10 +127,10 @@ export class EgressEngine implements BroadcastEngine {
       const reason = `invalid RTMP target: ${err instanceof Error ? err.message : String(err)}`;
       this.opts.log.warn({ callCid, name, reason }, 'broadcast not started');
       queueMicrotask(() => this.opts.listener.onFailed(callCid, name, reason));
+      if (theGroup.members().length === 0) void theGroup.close();
       return;
     }
 
-    const theGroup = this.groupFor(callCid, spec.quality, spec.layout);
     const entry: Partial<Entry> = { spec, group: theGroup };
     this.entries.set(key, entry as Entry);
     try {
@@ -141,7 +154,7 @@ export class EgressEngine implements BroadcastEngine {
     if (this.closing) throw new Error('the egress is closed');
     const key = outputKey(spec.callCid, spec.name);
     if (this.outputs.has(key)) throw new Error(`output "${spec.name}" is already attached to call ${spec.callCid}`);
-    const group = this.groupFor(spec.callCid, spec.quality, spec.layout);
+    const group = this.groupFor(spec.callCid, spec.quality, spec.layout, spec.startedBy ?? null);
     const dest = group.join({
       name: spec.name,
       describe: spec.describe,
@@ -168,11 +181,27 @@ export class EgressEngine implements BroadcastEngine {
     return handle;
   }
 
-  /** The running group of (call, quality, layout), or a new one. */
-  private groupFor(callCid: string, quality: Quality, layout: LayoutSettings): BroadcastGroup {
+  /**
+   * The running group of (call, quality, layout), always admitted (it costs no encode), or a new
+   * one if admission allows it (else GroupRefusedError, logged).
+   */
+  private groupFor(callCid: string, quality: Quality, layout: LayoutSettings, requester: string | null): BroadcastGroup {
     const gk = groupKey(callCid, quality, layout);
     const existing = this.groups.get(gk);
     if (existing && !existing.closed) return existing;
+    const decision = admitNewGroup(
+      {
+        groups: [...this.groups.values()].filter((g) => !g.closed).map((g) => g.health()),
+        cpuShare: this.opts.cpuShare?.() ?? null,
+        requester,
+        requesterGroups: requester === null ? 0 : this.groupsCreatedBy(requester),
+      },
+      this.admission,
+    );
+    if (!decision.admit) {
+      this.opts.log.warn({ callCid, quality, requester, reason: decision.reason, detail: decision.detail }, 'new broadcast group refused');
+      throw new GroupRefusedError(decision.reason, decision.detail);
+    }
     const created: BroadcastGroup = new BroadcastGroup({
       callCid,
       quality,
@@ -184,8 +213,10 @@ export class EgressEngine implements BroadcastEngine {
     });
     created.once('close', () => {
       if (this.groups.get(gk) === created) this.groups.delete(gk);
+      this.creators.delete(created);
     });
     this.groups.set(gk, created);
+    this.creators.set(created, requester);
     return created;
   }
 
@@ -358,6 +389,13 @@ export class EgressEngine implements BroadcastEngine {
   /** The group serving a destination (for operators and tests). */
   groupOf(callCid: string, name: string): BroadcastGroup | undefined {
     return this.entries.get(destKey(callCid, name))?.group;
+  }
+
+  /** Running groups the user's requests created. */
+  groupsCreatedBy(userId: string): number {
+    let n = 0;
+    for (const [g, by] of this.creators) if (by === userId && !g.closed) n += 1;
+    return n;
   }
 
   private safely(fn: () => void): void {

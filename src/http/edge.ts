@@ -91,7 +91,9 @@ export function installHttpConventions(app: FastifyInstance): void {
       );
     }
     const apiErr = toApiError(err);
-    if (apiErr.status >= 500) request.log.error({ err }, 'request failed');
+    // A refusal that names when to ask again (the server is at capacity) is not a failure.
+    if (apiErr.retryAfterSeconds !== undefined) reply.header('retry-after', String(apiErr.retryAfterSeconds));
+    else if (apiErr.status >= 500) request.log.error({ err }, 'request failed');
     return sendApiError(request, reply, apiErr);
   });
 

@@ -31,6 +31,10 @@ export interface PublisherIdentity {
   canSendVideo: boolean;
   /** the `screenshare` capability: may publish a screen share (video and the screen's audio) */
   canScreenshare?: boolean;
+  /** the call's `limits.max_participants` (users with a camera session), when it has one */
+  maxParticipants?: number;
+  /** not counted against (nor bound by) the participant limit (the owner or an excluded role) */
+  exemptFromLimit?: boolean;
 }
 
 /** What a WHIP session publishes: the camera and microphone, or a screen share. */
@@ -225,6 +229,7 @@ export class CallMedia extends EventEmitter<CallMediaEvents> {
     if (source === 'screen_share' && !identity.canScreenshare) {
       throw new OfferError(403, 'forbidden', `user "${identity.userId}" may not share a screen (screenshare)`);
     }
+    if (source === 'camera') this.checkParticipantLimit(callCid, identity);
     // A screen share carries the screen and its sound under the screenshare capability.
     const plan = planOffer(inspectOffer(offer), source === 'screen_share' ? { canSendAudio: true, canSendVideo: true } : identity);
     const peer = await IngestPeer.answer(offer, plan, this.ice);
@@ -274,6 +279,28 @@ export class CallMedia extends EventEmitter<CallMediaEvents> {
       this.log.info({ callCid, sessionId, userId: identity.userId, accepted: plan.accepted.map((s) => s.kind) }, 'screen share published');
     }
     return { sessionId, answer: peer.answer, plan };
+  }
+
+  /**
+   * `limits.max_participants`: a user who is not in the call yet is refused (403) when as many
+   * users as the limit already hold a camera session in it (connecting or joined). A screen share
+   * is not a participant; a user already in (a second camera, a reconnect) is not refused; exempt
+   * users neither count nor are refused.
+   */
+  private checkParticipantLimit(callCid: string, identity: PublisherIdentity): void {
+    const max = identity.maxParticipants;
+    if (max === undefined || identity.exemptFromLimit) return;
+    const users = new Set<string>();
+    for (const p of this.calls.get(callCid)?.participants.values() ?? []) {
+      if (p.source === 'camera' && !p.identity.exemptFromLimit) users.add(p.identity.userId);
+    }
+    if (users.has(identity.userId) || users.size < max) return;
+    this.log.info({ callCid, userId: identity.userId, maxParticipants: max }, 'publisher refused: the call is full');
+    throw new OfferError(
+      403,
+      'call_full',
+      `call ${callCid} is full: it has ${users.size} participants and its limit is ${max} (settings.limits.max_participants)`,
+    );
   }
 
   /** Whether the session exists in the call. */

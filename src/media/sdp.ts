@@ -41,7 +41,7 @@ export interface OfferSummary {
 export class OfferError extends Error {
   constructor(
     readonly status: 400 | 403 | 406 | 429,
-    readonly code: 'malformed_sdp' | 'no_usable_codec' | 'forbidden' | 'too_many_sessions',
+    readonly code: 'malformed_sdp' | 'no_usable_codec' | 'forbidden' | 'too_many_sessions' | 'call_full',
     message: string,
   ) {
     super(message);

@@ -138,7 +138,8 @@ export type CallFilter =
   | { kind: 'members'; userIds: string[] }
   /**
    * Stream's `ongoing`: a call that has not ended and has participants (a live session: `liveCids`,
-   * known to the control plane, not the store) or an active RTMP broadcast; false: every other call.
+   * known to the control plane, not the store), an active RTMP broadcast or a running HLS broadcast;
+   * false: every other call.
    */
   | { kind: 'ongoing'; value: boolean; liveCids?: string[] }
   /** The call's `backstage` as its response shows it: backstage enabled (override, else type) and not live. */

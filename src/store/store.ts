@@ -545,7 +545,15 @@ export class KyselyStore implements Store {
         const broadcasting = eb.exists(
           eb.selectFrom('rtmp_broadcasts').select('rtmp_broadcasts.name').whereRef('rtmp_broadcasts.call_cid', '=', 'calls.cid'),
         );
-        const active = f.liveCids?.length ? eb.or([broadcasting, eb('cid', 'in', f.liveCids)]) : broadcasting;
+        const hls = eb.exists(
+          eb
+            .selectFrom('hls_broadcasts')
+            .select('hls_broadcasts.token')
+            .whereRef('hls_broadcasts.call_cid', '=', 'calls.cid')
+            .where('hls_broadcasts.status', '<>', 'stopped'),
+        );
+        const outputs = [broadcasting, hls];
+        const active = eb.or(f.liveCids?.length ? [...outputs, eb('cid', 'in', f.liveCids)] : outputs);
         const ongoing = eb.and([eb('ended_at', 'is', null), active]);
         return f.value ? ongoing : eb.not(ongoing);
       }

@@ -11,6 +11,8 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: number,
     readonly detail: string,
+    /** Sent as Retry-After: the request may be repeated after that many seconds (a refusal for load). */
+    readonly retryAfterSeconds?: number,
   ) {
     super(detail);
   }

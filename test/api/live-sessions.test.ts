@@ -66,3 +66,72 @@ test('a session lives from the first join to the last leave; speaking events onl
   assert.deepEqual(media.ended, [cid], 'closed: no longer follows the bus');
   assert.equal(sessions.session(cid), null, 'closed: no longer follows the media plane');
 });
+
+test('an empty session lives on for the inactivity timeout: a join continues it, then it ends (call.session_ended)', async () => {
+  const media = new MediaEvents();
+  const bus = new InProcessEventBus();
+  const events: WireEvent[] = [];
+  bus.subscribe((e) => events.push(e));
+  const timeouts: string[] = [];
+  const sessions = new LiveSessions({
+    media,
+    bus,
+    inactivityTimeoutMs: async (cid) => {
+      timeouts.push(cid);
+      return 300;
+    },
+    callJson: async (cid) => ({ cid, marker: 'call' }),
+  });
+  const cid = 'default:idle';
+  const ada = { user_session_id: 's1', sessionId: 's1', role: 'user', isSpeaking: false, isDominantSpeaker: false };
+  const types = () => events.filter((e) => e.call_cid === cid).map((e) => e.type);
+  const settle = () => new Promise((r) => setTimeout(r, 20));
+
+  media.people.set(cid, [ada]);
+  media.emit('participant_joined', { callCid: cid, participant: ada });
+  const id = sessions.session(cid)?.id;
+  assert.ok(id);
+  media.people.set(cid, []);
+  media.emit('participant_left', { callCid: cid, participant: ada });
+  await settle();
+  assert.equal(sessions.session(cid)?.id, id, 'the empty session lives on');
+  assert.deepEqual(sessions.session(cid)?.participants, []);
+  assert.deepEqual(sessions.idleCids(), [cid]);
+
+  // Someone joins within the timeout: the same session goes on.
+  media.people.set(cid, [ada]);
+  media.emit('participant_joined', { callCid: cid, participant: ada });
+  assert.equal(sessions.session(cid)?.id, id);
+  assert.deepEqual(sessions.idleCids(), []);
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(sessions.session(cid)?.id, id, 'not ended while someone is in');
+
+  media.people.set(cid, []);
+  media.emit('participant_left', { callCid: cid, participant: ada });
+  await new Promise((r) => setTimeout(r, 600));
+  assert.equal(sessions.session(cid), null, 'ended after the timeout');
+  assert.deepEqual(types(), [
+    'call.session_started',
+    'call.session_participant_joined',
+    'call.session_participant_left',
+    'call.session_participant_joined',
+    'call.session_participant_left',
+    'call.session_ended',
+  ]);
+  const ended = events.find((e) => e.type === 'call.session_ended')!;
+  assert.equal(ended.session_id, id);
+  assert.deepEqual(ended.call, { cid, marker: 'call' });
+  assert.deepEqual(timeouts, [cid, cid]);
+  assert.deepEqual(media.ended, [], 'nothing else is stopped');
+
+  // A call's end ends its session at once.
+  media.people.set(cid, [ada]);
+  media.emit('participant_joined', { callCid: cid, participant: ada });
+  const second = sessions.session(cid)?.id;
+  assert.ok(second && second !== id, 'a new session');
+  bus.publish({ type: 'call.ended', call_cid: cid });
+  assert.equal(sessions.session(cid), null);
+  await settle();
+  assert.equal(events.filter((e) => e.type === 'call.session_ended').at(-1)?.session_id, second);
+  sessions.close();
+});

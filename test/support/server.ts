@@ -18,6 +18,12 @@ import type { WireEvent } from '../../src/events/contract.js';
 
 /** What the suite's services may connect to despite the destination policy: its loopback ingests and servers. */
 export const TEST_RTMP_ALLOW = '127.0.0.1,::1';
+
+/**
+ * Admission by load is off in the suite's services: the test machine is shared with other runs,
+ * so its load says nothing about a test's own encodes. The admission tests turn it on.
+ */
+export const TEST_ADMISSION = { admissionDegraded: false, admissionCpuPercent: 0 } as const;
 import { RecordingEngine } from './recording-engine.js';
 
 export interface TestServer {
@@ -87,6 +93,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     logLevel: (process.env.CALLCAST_TEST_LOG_LEVEL as Config['logLevel']) ?? 'silent',
     // The suite's ingests listen on loopback.
     rtmpAllow: TEST_RTMP_ALLOW,
+    ...TEST_ADMISSION,
   };
   if (schema) config.databaseUrl = schema.url;
   if (opts.webhookUrl) config.webhookUrl = opts.webhookUrl;

@@ -18,8 +18,9 @@ export async function broadcastRoutes(app: FastifyInstance, deps: RestOptions): 
     async (request) => {
       checkCallParams(request.params);
       const broadcast = parseStartBroadcasts(request.body);
-      const loaded = await access.requireIn(principalOf(request), request.params.type, request.params.id, 'start-broadcast-call');
-      await broadcasts.start(loaded, broadcast);
+      const principal = principalOf(request);
+      const loaded = await access.requireIn(principal, request.params.type, request.params.id, 'start-broadcast-call');
+      await broadcasts.start(loaded, broadcast, principal);
       return {};
     },
   );
