@@ -285,7 +285,7 @@ export class EgressEngine implements BroadcastEngine {
       entry.spec = { ...entry.spec, layout };
       return true;
     }
-    const target = this.groupFor(callCid, quality, layout);
+    const target = this.groupFor(callCid, quality, layout, entry.spec.startedBy ?? null);
     const from = entry.group;
     entry.moving = target;
     const started = performance.now();
