@@ -29,9 +29,13 @@ function cpuNow(): number {
 
 /** An ffmpeg that turns a stream of images (or x11grab) into I420 frames; counts whole frames. */
 function i420Counter(args: string[]): { proc: ReturnType<typeof spawn>; frames: () => number } {
-  const proc = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', ...args, '-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-s', `${W}x${H}`, '-'], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+  const proc = spawn(
+    'ffmpeg',
+    ['-hide_banner', '-loglevel', 'error', ...args, '-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-s', `${W}x${H}`, '-'],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
   let bytes = 0;
   proc.stdout?.on('data', (c: Buffer) => {
     bytes += c.length;
@@ -87,7 +91,16 @@ async function x11grab(): Promise<void> {
   await new Promise((r) => setTimeout(r, 1000));
   const chrome = spawn(
     DEFAULT_CHROMIUM_PATH,
-    ['--no-sandbox', '--disable-gpu', '--no-first-run', '--kiosk', `--window-size=${W},${H}`, '--window-position=0,0', `--user-data-dir=/tmp/callcast-x11-bench`, PAGE],
+    [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--kiosk',
+      `--window-size=${W},${H}`,
+      '--window-position=0,0',
+      `--user-data-dir=/tmp/callcast-x11-bench`,
+      PAGE,
+    ],
     { stdio: 'ignore', detached: true, env: { ...process.env, DISPLAY: display } },
   );
   await new Promise((r) => setTimeout(r, 4000));
@@ -112,7 +125,12 @@ async function x11grab(): Promise<void> {
   spawnSync('rm', ['-rf', '/tmp/callcast-x11-bench']);
 }
 
-console.log(`load average before: ${(await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+console.log(
+  `load average before: ${(await import('node:os'))
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`,
+);
 await screencast('jpeg');
 await screencast('png');
 await x11grab();

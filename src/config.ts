@@ -210,7 +210,9 @@ export function loadConfig(env: Env): Config {
   }
   const readyTimeout = nonEmpty(env.CALLCAST_LAYOUT_READY_TIMEOUT_MS);
   if (readyTimeout !== undefined && (!/^\d+$/.test(readyTimeout) || Number(readyTimeout) < 100 || Number(readyTimeout) > 600_000)) {
-    throw new ConfigError(`CALLCAST_LAYOUT_READY_TIMEOUT_MS must be a whole number of milliseconds from 100 to 600000, got "${readyTimeout}"`);
+    throw new ConfigError(
+      `CALLCAST_LAYOUT_READY_TIMEOUT_MS must be a whole number of milliseconds from 100 to 600000, got "${readyTimeout}"`,
+    );
   }
   const chromiumPath = nonEmpty(env.CALLCAST_CHROMIUM);
   if (chromiumPath !== undefined && /[\u0000-\u001f]/.test(chromiumPath)) {

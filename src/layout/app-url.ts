@@ -26,7 +26,8 @@ export function parseOriginList(text: string): string[] {
     const problem = layoutUrlProblem(entry);
     if (problem) throw new Error(`"${entry}" ${problem}`);
     const url = new URL(entry);
-    if (url.pathname !== '/' || url.search || url.hash) throw new Error(`"${entry}" must be an origin (scheme://host[:port]) without a path`);
+    if (url.pathname !== '/' || url.search || url.hash)
+      throw new Error(`"${entry}" must be an origin (scheme://host[:port]) without a path`);
     out.push(url.origin);
   }
   return out;

@@ -212,7 +212,12 @@ export class BrowserFrameSource implements FrameSource {
     await send('Page.enable');
     await send('Runtime.enable');
     await send('Inspector.enable');
-    await send('Emulation.setDeviceMetricsOverride', { width: this.canvas.width, height: this.canvas.height, deviceScaleFactor: 1, mobile: false });
+    await send('Emulation.setDeviceMetricsOverride', {
+      width: this.canvas.width,
+      height: this.canvas.height,
+      deviceScaleFactor: 1,
+      mobile: false,
+    });
     const nav = (await send('Page.navigate', { url })) as { errorText?: string };
     if (nav.errorText) throw new FailError(`the layout app could not be loaded (${nav.errorText})`);
     const evaluate = async (expression: string): Promise<unknown> => {
@@ -220,7 +225,10 @@ export class BrowserFrameSource implements FrameSource {
         result?: { value?: unknown };
         exceptionDetails?: { text?: string; exception?: { description?: string } };
       };
-      if (r.exceptionDetails) throw new FailError(`the layout app threw: ${r.exceptionDetails.exception?.description ?? r.exceptionDetails.text ?? 'an exception'}`);
+      if (r.exceptionDetails)
+        throw new FailError(
+          `the layout app threw: ${r.exceptionDetails.exception?.description ?? r.exceptionDetails.text ?? 'an exception'}`,
+        );
       return r.result?.value;
     };
     const waitFor = async (expression: string, what: string): Promise<void> => {
@@ -259,7 +267,13 @@ export class BrowserFrameSource implements FrameSource {
         ...(this.opts.ffmpegPath ? { ffmpegPath: this.opts.ffmpegPath } : {}),
       });
     }
-    await send('Page.startScreencast', { format: 'jpeg', quality: 85, maxWidth: this.canvas.width, maxHeight: this.canvas.height, everyNthFrame: 1 });
+    await send('Page.startScreencast', {
+      format: 'jpeg',
+      quality: 85,
+      maxWidth: this.canvas.width,
+      maxHeight: this.canvas.height,
+      everyNthFrame: 1,
+    });
     this.opts.log.info({ ...this.logContext, pid, reloads: this.counts.reloads }, 'layout app ready; capturing');
     this.startTokenRenewal();
   }
@@ -289,7 +303,10 @@ export class BrowserFrameSource implements FrameSource {
       }
       case 'Runtime.exceptionThrown': {
         const d = ev.params.exceptionDetails as { text?: string; exception?: { description?: string } } | undefined;
-        this.opts.log.debug({ ...this.logContext, exception: String(d?.exception?.description ?? d?.text ?? '').slice(0, 1000) }, 'layout app exception');
+        this.opts.log.debug(
+          { ...this.logContext, exception: String(d?.exception?.description ?? d?.text ?? '').slice(0, 1000) },
+          'layout app exception',
+        );
         return;
       }
       default:

@@ -12,5 +12,7 @@ export { layoutUrlProblem, parseOriginList, rendersInBrowser } from '../../layou
 /** `native` for built-in layouts; a browser for custom app layouts, with `native`'s sound (the call's mix). */
 export function createLayoutFrameSourceFactory(native: FrameSourceFactory, opts: BrowserLayoutOptions): FrameSourceFactory {
   return (callCid, quality, layout) =>
-    rendersInBrowser(layout) ? new BrowserFrameSource(callCid, quality, layout, native(callCid, quality, layout), opts) : native(callCid, quality, layout);
+    rendersInBrowser(layout)
+      ? new BrowserFrameSource(callCid, quality, layout, native(callCid, quality, layout), opts)
+      : native(callCid, quality, layout);
 }
