@@ -17,6 +17,7 @@ import type { Callcast } from '../../src/app.js';
 import type { WireEvent } from '../../src/events/contract.js';
 import { runningLayoutBrowsers } from '../../src/render/browser/index.js';
 import { decodePcm, grabFrameRgb, pixelAt, probe } from '../support/ffprobe.js';
+import { pino } from 'pino';
 import { TestPublisher } from '../support/publisher.js';
 import { freePort, startNginxIngest, type NginxIngest } from '../support/rtmp-ingest.js';
 import { startTestCallcast, type TestCallcast } from '../support/callcast.js';
@@ -91,6 +92,10 @@ describe('custom layout apps rendered by a browser', { timeout: 300_000 }, () =>
   let appUrl: string;
   const events: WireEvent[] = [];
   const publishers: TestPublisher[] = [];
+  const logLines: string[] = [];
+  const log = pino({ level: 'debug' }, { write: (line: string) => void logLines.push(line) });
+  /** The service's lines about layout apps (for a failure's message). */
+  const layoutLog = () => logLines.filter((l) => /layout/.test(l)).join('');
 
   before(async () => {
     app = createServer((_req, res) => {
@@ -102,6 +107,7 @@ describe('custom layout apps rendered by a browser', { timeout: 300_000 }, () =>
     appUrl = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}/layout.html`;
     ingest = await startNginxIngest();
     svc = await startTestCallcast({
+      log,
       config: { layoutReadyTimeoutMs: 20_000 },
       egress: { retry: { initialDelayMs: 200, maxDelayMs: 1000, giveUpAfterMs: 10_000 } },
     });
@@ -154,6 +160,7 @@ describe('custom layout apps rendered by a browser', { timeout: 300_000 }, () =>
       ],
     });
     await waitFor(() => events.some((e) => e.type === 'call.rtmp_broadcast_started' && e.name === 'app'), 'broadcast live', 30_000);
+    await waitFor(() => runningLayoutBrowsers().length > 0, 'a layout browser', 30_000, 50);
     const browsers = runningLayoutBrowsers();
     assert.equal(browsers.length, 1, 'one layout browser');
     const started = new Set<number>([...browsers, ...descendants(browsers[0]!)]);
@@ -172,7 +179,9 @@ describe('custom layout apps rendered by a browser', { timeout: 300_000 }, () =>
       const s = showing();
       return Object.entries(EXPECTED).every(([k, rgb]) => s[k] && near(s[k]!, rgb));
     };
-    await waitFor(showsApp, 'the app drawn in the broadcast', 60_000, 100);
+    await waitFor(showsApp, 'the app drawn in the broadcast', 60_000, 100).catch((err) => {
+      throw new Error(`${(err as Error).message}: showing ${JSON.stringify(showing())}\n${layoutLog()}`);
+    });
     t.diagnostic(`app on screen ${Date.now() - startedAt} ms after the broadcast request`);
     const position = () => (server.engine.stats(cid).find((s) => s.name === 'app')?.videoFramesSent ?? 0) / 30;
     await waitFor(() => position() >= 4, 'four seconds recorded', 60_000, 100);
