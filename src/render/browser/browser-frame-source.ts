@@ -36,7 +36,7 @@ export interface BrowserLayoutOptions {
   baseUrl: () => string;
   /** A token for a hidden recorder user that may only read the call and subscribe to its participants. */
   recorderToken: (callCid: string, userId?: string) => Promise<RecorderToken>;
-  /** How long the page has to call for capture (`#egress-ready-for-capture`), from the start of loading. */
+  /** How long the page has to call for capture (`#egress-ready-for-capture`), from the start of its loading. */
   readyTimeoutMs?: number;
   /** Origins layout apps may be loaded from (CALLCAST_LAYOUT_URL_ALLOW); absent: any http(s) origin. */
   allowOrigins?: readonly string[];
@@ -175,7 +175,6 @@ export class BrowserFrameSource implements FrameSource {
   }
 
   private async openPage(url: string): Promise<void> {
-    const deadline = Date.now() + this.readyTimeoutMs;
     let crash: (reason: string) => void = () => undefined;
     const crashed = new Promise<string>((resolve) => {
       crash = resolve;
@@ -218,6 +217,9 @@ export class BrowserFrameSource implements FrameSource {
       deviceScaleFactor: 1,
       mobile: false,
     });
+    // The page's time starts with its loading (not with the browser's start).
+    const loadStartedAt = Date.now();
+    const deadline = loadStartedAt + this.readyTimeoutMs;
     const nav = (await send('Page.navigate', { url })) as { errorText?: string };
     if (nav.errorText) throw new FailError(`the layout app could not be loaded (${nav.errorText})`);
     const evaluate = async (expression: string): Promise<unknown> => {
@@ -274,7 +276,10 @@ export class BrowserFrameSource implements FrameSource {
       maxHeight: this.canvas.height,
       everyNthFrame: 1,
     });
-    this.opts.log.info({ ...this.logContext, pid, reloads: this.counts.reloads }, 'layout app ready; capturing');
+    this.opts.log.info(
+      { ...this.logContext, pid, reloads: this.counts.reloads, readyMs: Date.now() - loadStartedAt },
+      'layout app ready; capturing',
+    );
     this.startTokenRenewal();
   }
 
