@@ -45,13 +45,38 @@ function i420Counter(args: string[]): { proc: ReturnType<typeof spawn>; frames: 
 
 async function screencast(format: 'jpeg' | 'png'): Promise<void> {
   const browser = await ChromiumProcess.launch({ width: W, height: H });
+  try {
+    await measureScreencast(browser, format);
+  } finally {
+    await browser.kill();
+  }
+}
+
+async function measureScreencast(browser: ChromiumProcess, format: 'jpeg' | 'png'): Promise<void> {
   const cdp = browser.cdp;
   const { targetId } = (await cdp.send('Target.createTarget', { url: 'about:blank' })) as { targetId: string };
   const { sessionId } = (await cdp.send('Target.attachToTarget', { targetId, flatten: true })) as { sessionId: string };
   await cdp.send('Page.enable', {}, sessionId);
   await cdp.send('Emulation.setDeviceMetricsOverride', { width: W, height: H, deviceScaleFactor: 1, mobile: false }, sessionId);
   await cdp.send('Page.navigate', { url: PAGE }, sessionId);
-  const counter = i420Counter(['-f', 'image2pipe', '-c:v', format === 'jpeg' ? 'mjpeg' : 'png', '-i', '-', '-fps_mode', 'passthrough']);
+  // Let the navigation commit before asking for frames of the new document.
+  await new Promise((r) => setTimeout(r, 1500));
+  const counter = i420Counter([
+    '-probesize',
+    '32',
+    '-analyzeduration',
+    '0',
+    '-fflags',
+    'nobuffer',
+    '-f',
+    'image2pipe',
+    '-c:v',
+    format === 'jpeg' ? 'mjpeg' : 'png',
+    '-i',
+    '-',
+    '-fps_mode',
+    'passthrough',
+  ]);
   let received = 0;
   cdp.on('event', (ev) => {
     if (ev.method !== 'Page.screencastFrame' || ev.sessionId !== sessionId) return;
@@ -78,7 +103,6 @@ async function screencast(format: 'jpeg' | 'png'): Promise<void> {
   );
   counter.proc.stdin?.end();
   counter.proc.kill('SIGKILL');
-  await browser.kill();
 }
 
 async function x11grab(): Promise<void> {
