@@ -290,7 +290,7 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
       },
     });
     steps.push(['limits', () => limits.close()]);
-    const callTypes = new CallTypeService({ store, access });
+    const callTypes = new CallTypeService({ store, access, broadcasts });
 
     const webhooks = new WebhookDispatcher({
       bus,

@@ -4,6 +4,10 @@
  * builds with itself as the engine's listener, and turns what the engine reports into events.
  * It applies `detect_orientation` on the way to the engine: the featured participant's published
  * video picks the portrait or landscape variant of the quality, once per start.
+ *
+ * A broadcast started without a layout of its own follows the call's RTMP layout settings while it
+ * runs (`followSettings`, `followCallType`); `changeLayout` sets one broadcast's layout (kept from
+ * then on). Either way the engine moves it to the encode of its new layout under the same session.
  */
 import { EventEmitter } from 'node:events';
 import type { BroadcastEngine, BroadcastSpec, DestinationStats, EgressListener } from '../egress/contract.js';
@@ -12,13 +16,16 @@ import { startQuality } from '../layout/orientation.js';
 import type { LayoutParticipant } from '../layout/participants.js';
 import type { Quality } from '../layout/settings.js';
 import type { Logger } from '../log.js';
-import type { BroadcastRecord } from '../store/records.js';
+import type { LayoutSettings } from '../layout/settings.js';
+import type { BroadcastLayoutSource, BroadcastRecord, CallTypeRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import { badRequest, notFound } from '../wire/errors.js';
 import type { JsonObject } from '../wire/json.js';
 import type { LoadedCall } from './access.js';
-import { dig, effectiveSettings, isPlainObject } from './settings.js';
-import { checkDestination, toLayoutSettings, type BroadcastRequest } from './validation.js';
+import { dig, effectiveSettings } from './settings.js';
+import { checkDestination, toLayoutSettings, type BroadcastRequest, type BroadcastUpdate } from './validation.js';
+import { followedLayoutUpdates, settingsLayout } from './broadcast-layout.js';
+import { parseCallCid } from '../wire/call-cid.js';
 import { DestinationPolicy } from '../net/destination-policy.js';
 import { retryWhileUnavailable } from '../store/availability.js';
 
@@ -86,14 +93,15 @@ export class BroadcastState extends EventEmitter<BroadcastStateEvents> implement
       throw badRequest(`RTMP broadcasting is disabled for call ${cid} (settings.broadcasting.rtmp.enabled)`);
     checkDestination(this.destinationPolicy, req.streamUrl, 'broadcasts[0].stream_url');
     const quality = (req.quality ?? (dig(settings, ['broadcasting', 'rtmp', 'quality']) as Quality | undefined) ?? '720p') as Quality;
-    const layoutSource = req.layout ?? dig(settings, ['broadcasting', 'rtmp', 'layout']);
     const record: BroadcastRecord = {
       call_cid: cid,
       name: req.name,
       stream_url: req.streamUrl,
       stream_key: req.streamKey,
       quality,
-      layout: toLayoutSettings(isPlainObject(layoutSource) ? layoutSource : {}),
+      // A layout of the request's own is kept; otherwise the settings' is followed while it runs.
+      layout: req.layout ? toLayoutSettings(req.layout) : settingsLayout(settings),
+      layout_source: req.layout ? 'request' : 'settings',
       started_at: this.now().toISOString(),
     };
     if (!(await this.store.addBroadcast(record))) {
@@ -124,6 +132,84 @@ export class BroadcastState extends EventEmitter<BroadcastStateEvents> implement
     await this.stopRecords(cid, await this.store.listBroadcasts(cid));
   }
 
+  /**
+   * Changes one running broadcast's layout (UpdateRTMPBroadcast, beyond Stream's API): the
+   * destination moves to the encode of its new layout at a keyframe under the same session, and
+   * the layout is the broadcast's own from then on (settings changes no longer touch it). Its
+   * quality cannot change (400); 404 when it is not active. Answers the broadcast's details.
+   */
+  async update(cid: string, name: string, change: BroadcastUpdate): Promise<JsonObject> {
+    const record = await this.store.getBroadcast(cid, name);
+    if (!record) throw notFound(`no active broadcast named "${name}" in call ${cid}`);
+    if (change.quality !== undefined && change.quality !== record.quality) {
+      throw badRequest(
+        `the quality of a running broadcast cannot change (broadcast "${name}" runs at ${record.quality}); stop it and start it again`,
+      );
+    }
+    if (change.layout !== undefined) await this.applyLayout(record, toLayoutSettings(change.layout), 'request');
+    return this.details(cid, name);
+  }
+
+  /**
+   * The call's settings changed (UpdateCall's settings_override): its running broadcasts that
+   * follow the settings take the layout they now give. Never throws (failures are logged).
+   */
+  async followSettings(loaded: LoadedCall): Promise<number> {
+    const cid = loaded.call.cid;
+    const settings = effectiveSettings(loaded.callType.settings, loaded.call.settings_override);
+    let changed = 0;
+    try {
+      for (const u of followedLayoutUpdates(await this.store.listBroadcasts(cid), settings)) {
+        const record = await this.store.getBroadcast(cid, u.name);
+        if (record?.layout_source !== 'settings') continue;
+        try {
+          await this.applyLayout(record, u.layout, 'settings');
+          changed += 1;
+        } catch (err) {
+          this.log.error({ callCid: cid, name: u.name, err: String(err) }, 'broadcast could not follow the layout settings');
+        }
+      }
+    } catch (err) {
+      this.log.error({ callCid: cid, err: String(err) }, 'broadcasts could not follow the layout settings');
+    }
+    return changed;
+  }
+
+  /**
+   * A call type's settings changed (UpdateCallType): the running broadcasts of its calls that
+   * follow the settings take the layout they now give; each call whose broadcasts changed is
+   * announced (`changed`: call.updated with its new effective settings). Never throws (logged).
+   */
+  async followCallType(callType: CallTypeRecord): Promise<void> {
+    try {
+      const cids = new Set(
+        (await this.store.listBroadcasts())
+          .filter((r) => r.layout_source === 'settings' && parseCallCid(r.call_cid)?.type === callType.name)
+          .map((r) => r.call_cid),
+      );
+      for (const cid of cids) {
+        const call = await this.store.getCall(cid);
+        if (!call) continue;
+        if ((await this.followSettings({ call, callType })) > 0) this.emit('changed', cid);
+      }
+    } catch (err) {
+      this.log.error({ callType: callType.name, err: String(err) }, 'broadcasts could not follow the call type settings');
+    }
+  }
+
+  /** Hands the new layout to the engine, then stores it. */
+  private async applyLayout(record: BroadcastRecord, layout: LayoutSettings, source: BroadcastLayoutSource): Promise<void> {
+    const cid = record.call_cid;
+    try {
+      this.engine.changeLayout(cid, record.name, layout);
+    } catch (err) {
+      this.log.error({ callCid: cid, name: record.name, err: String(err) }, 'broadcast layout could not be changed');
+      throw badRequest(`the layout of broadcast "${record.name}" could not be changed`);
+    }
+    await this.store.updateBroadcastLayout(cid, record.name, layout, source);
+    this.log.info({ callCid: cid, name: record.name, layout: layout.name, source }, 'broadcast layout changed');
+  }
+
   /** The active broadcast with its quality, layout and live stats (404 when there is none). */
   async details(cid: string, name: string): Promise<JsonObject> {
     const record = await this.store.getBroadcast(cid, name);
@@ -136,6 +222,8 @@ export class BroadcastState extends EventEmitter<BroadcastStateEvents> implement
       started_at: record.started_at,
       quality: record.quality,
       layout: record.layout,
+      // Beyond Stream's model: whether the layout follows the call's settings or is the broadcast's own.
+      layout_source: record.layout_source,
       stats,
     };
   }
@@ -207,10 +295,16 @@ export class BroadcastState extends EventEmitter<BroadcastStateEvents> implement
     return { callCid: r.call_cid, name: r.name, streamUrl: r.stream_url, streamKey: r.stream_key, quality, layout: r.layout };
   }
 
-  /** Removes the broadcasts from the state now; the engine reports onStopped when each is closed. */
+  /**
+   * Removes the broadcasts from the state now, and says so (`changed`: the call response no longer
+   * lists them, so clients stop asking for their previews and stats); the engine reports
+   * onStopped when each is closed, which can take seconds.
+   */
   private async stopRecords(cid: string, records: BroadcastRecord[]): Promise<void> {
+    let removed = 0;
     for (const r of records) {
       if (!(await this.store.removeBroadcast(cid, r.name))) continue;
+      removed++;
       this.log.info({ callCid: cid, name: r.name }, 'broadcast stop requested');
       const key = `${cid}\u0000${r.name}`;
       const done = this.engine
@@ -223,6 +317,7 @@ export class BroadcastState extends EventEmitter<BroadcastStateEvents> implement
         });
       this.stopping.set(key, done);
     }
+    if (removed > 0) this.emit('changed', cid);
   }
 
   /** Waits (at most a few seconds) for an engine stop of the same name still in progress. */

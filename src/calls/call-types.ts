@@ -63,7 +63,15 @@ export function updatedCallType(current: CallTypeRecord, changes: CallTypeChange
 
 /** Call types as the API manages them: server-side only. */
 export class CallTypeService {
-  constructor(private readonly deps: { store: Store; access: Access; now?: () => Date }) {}
+  constructor(
+    private readonly deps: {
+      store: Store;
+      access: Access;
+      now?: () => Date;
+      /** Running broadcasts that follow their call type's layout settings (BroadcastState). */
+      broadcasts?: { followCallType(callType: CallTypeRecord): Promise<void> };
+    },
+  ) {}
 
   private stamp(): string {
     return (this.deps.now?.() ?? new Date()).toISOString();
@@ -100,6 +108,8 @@ export class CallTypeService {
     const current = await this.deps.access.loadCallType(name);
     const record = updatedCallType(current, changes, this.stamp());
     await this.deps.store.saveCallType(record);
+    // Never throws: a broadcast that cannot follow keeps its layout (logged).
+    if (changes.settings) await this.deps.broadcasts?.followCallType(record);
     return record;
   }
 

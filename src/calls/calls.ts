@@ -75,6 +75,8 @@ export class CallService {
   private readonly sessions: CallSessionSource | undefined;
   private readonly publicUrl: () => string;
   private readonly now: () => Date;
+  /** The call.updated being built per call (emitCallUpdated runs them in order). */
+  private readonly updating = new Map<string, Promise<void>>();
 
   constructor(opts: CallServiceOptions) {
     this.store = opts.store;
@@ -176,11 +178,19 @@ export class CallService {
     });
   }
 
-  /** Fire-and-forget call.updated (after broadcast changes). */
+  /**
+   * Fire-and-forget call.updated (after broadcast, HLS or recording changes), one call at a time
+   * per call: each is built after the previous one was published, so a view read from the store
+   * before a change can never be published after the view that shows it.
+   */
   private emitCallUpdated(cid: string): void {
-    this.publishCallUpdated(cid).catch((err: unknown) =>
-      this.log.error({ callCid: cid, err: String(err) }, 'call.updated could not be built'),
-    );
+    const next = (this.updating.get(cid) ?? Promise.resolve())
+      .then(() => this.publishCallUpdated(cid))
+      .catch((err: unknown) => this.log.error({ callCid: cid, err: String(err) }, 'call.updated could not be built'))
+      .finally(() => {
+        if (this.updating.get(cid) === next) this.updating.delete(cid);
+      });
+    this.updating.set(cid, next);
   }
 
   // ---- calls --------------------------------------------------------------------------------
@@ -253,6 +263,9 @@ export class CallService {
     };
     await this.store.saveCall(call);
     const updated: LoadedCall = { call, callType: loaded.callType };
+    // Running broadcasts that follow the RTMP layout settings take the new layout (the
+    // call.updated below carries the new settings).
+    if (input.settingsOverride) await this.broadcasts.followSettings(updated);
     const state = await this.callState(principal, updated);
     this.publish({ type: 'call.updated', call_cid: cid, call: await this.callJson(updated), capabilities_by_role: loaded.callType.grants });
     return state;

@@ -87,6 +87,10 @@ export function validateLayout(value: unknown, field: string, partial: boolean):
   if (value.detect_orientation !== undefined && typeof value.detect_orientation !== 'boolean') {
     throw badRequest(`${field}.detect_orientation must be a boolean`);
   }
+  // Beyond Stream's LayoutSettings: the layout drawn while anyone shares a screen (layouts.md §3).
+  if (value.screenshare_layout !== undefined && !isLayoutName(value.screenshare_layout)) {
+    throw badRequest(`${field}.screenshare_layout must be one of ${LAYOUT_NAMES.join(', ')}`);
+  }
   if (value.options !== undefined) {
     const r = validateLayoutOptions(value.options);
     if (!r.ok) throw badRequest(`${field}.options[${JSON.stringify(r.key)}]: ${r.message}`);
@@ -247,6 +251,32 @@ export function parseStartBroadcasts(body: unknown): BroadcastRequest {
   return out;
 }
 
+/** What may change on a running RTMP broadcast (the PATCH of one broadcast). */
+export interface BroadcastUpdate {
+  layout?: JsonObject;
+  /** Accepted only when it is the broadcast's quality already (a running quality cannot change). */
+  quality?: Quality;
+}
+
+/** Validates the body of UpdateRTMPBroadcast (`{"layout": {...}}`). */
+export function parseBroadcastUpdate(body: unknown): BroadcastUpdate {
+  if (!isPlainObject(body)) throw badRequest('body must be a JSON object');
+  for (const key of Object.keys(body)) {
+    if (key !== 'layout' && key !== 'quality') throw badRequest(`${key} cannot be changed on a running broadcast (only layout can)`);
+  }
+  const out: BroadcastUpdate = {};
+  if (body.quality !== undefined) {
+    validateQuality(body.quality, 'quality');
+    out.quality = body.quality as Quality;
+  }
+  if (body.layout !== undefined) {
+    validateLayout(body.layout, 'layout', false);
+    out.layout = body.layout as JsonObject;
+  }
+  if (out.layout === undefined && out.quality === undefined) throw badRequest('layout is required');
+  return out;
+}
+
 /** Normalises a merged layout to LayoutSettings (empty strings for unset URLs). */
 export function toLayoutSettings(value: unknown): LayoutSettings {
   const v = isPlainObject(value) ? value : {};
@@ -257,6 +287,7 @@ export function toLayoutSettings(value: unknown): LayoutSettings {
   };
   if (isPlainObject(v.options)) out.options = v.options;
   if (typeof v.detect_orientation === 'boolean') out.detect_orientation = v.detect_orientation;
+  if (isLayoutName(v.screenshare_layout)) out.screenshare_layout = v.screenshare_layout;
   return out;
 }
 

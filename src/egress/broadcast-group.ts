@@ -1,7 +1,9 @@
 /**
  * One encode shared by every destination with the same (call, quality, layout): one frame source,
  * one pacer, one encoder, one GOP cache, N destinations. The encoder is restarted (at a bounded
- * rate) when it dies; the destinations keep their sessions. The group ends with its last destination.
+ * rate) when it dies; the destinations keep their sessions. A destination of another group of the
+ * same call and quality can move in (a layout change): it switches at this group's next keyframe.
+ * The group ends with its last destination.
  */
 import { EventEmitter } from 'node:events';
 import type { FlvTag } from '../flv/tag.js';
@@ -89,10 +91,25 @@ export interface GroupStats {
 
 export type JoinOptions = Omit<DestinationOptions, 'snapshot' | 'frameMs' | 'callCid'>;
 
+/** What a group tells about a destination moving in (see `adopt`). */
+export interface AdoptCallbacks {
+  /** The destination now streams from this group (it left the other one). */
+  moved(): void;
+  /** The move did not happen (this group closed first, or the move was called off with `leave`). */
+  cancelled(): void;
+}
+
+interface Arrival {
+  from: BroadcastGroup;
+  callbacks: AdoptCallbacks;
+}
+
 export class BroadcastGroup extends EventEmitter<BroadcastGroupEvents> {
   readonly key: string;
   readonly profile: QualityProfile;
   private readonly destinations = new Set<Destination>();
+  /** Destinations of other groups moving in at this group's next keyframe. */
+  private readonly arriving = new Map<Destination, Arrival>();
   private readonly cache: GopCache;
   private readonly restartPolicy: EncoderRestartPolicy;
   private source: FrameSource | null = null;
@@ -192,27 +209,66 @@ export class BroadcastGroup extends EventEmitter<BroadcastGroupEvents> {
       frameMs: 1000 / this.profile.fps,
       snapshot: () => this.cache.snapshotForJoin(),
     });
-    if (!this.source) {
-      try {
-        this.startMedia();
-      } catch (err) {
-        // Nothing to broadcast from: the group cannot start.
-        this.pacer?.stop();
-        void this.encoder?.close();
-        this.source = null;
-        void this.close();
-        throw err;
-      }
-    }
+    this.ensureMedia();
     this.destinations.add(dest);
     dest.start();
     return dest;
   }
 
-  /** Removes a finished or stopping destination; the group closes after its last one. */
+  /**
+   * Takes over a destination of `from` (another group of the same call and quality) for a layout
+   * change. A destination that is publishing keeps streaming `from` until this group's next video
+   * keyframe (a new group's first), then switches to it there with this encode's sequence headers
+   * and continuous timestamps (Destination.changeFeed), and leaves `from`; one that is not
+   * publishing (connecting, reconnecting) switches at once. Its session stays. Starts the encode
+   * if this group has none yet; throws (and closes the group) when it cannot start.
+   */
+  adopt(dest: Destination, from: BroadcastGroup, callbacks: AdoptCallbacks): void {
+    if (this.closing) throw new Error('broadcast group is closed');
+    if (from === this || this.destinations.has(dest)) return;
+    this.ensureMedia();
+    const arrival: Arrival = { from, callbacks };
+    if (dest.publishing) this.arriving.set(dest, arrival);
+    else this.takeOver(dest, arrival);
+  }
+
+  /** Removes a finished or stopping destination (or calls off its move in); the group closes after its last one. */
   leave(dest: Destination): void {
     this.destinations.delete(dest);
-    if (this.destinations.size === 0) void this.close();
+    const arrival = this.arriving.get(dest);
+    if (arrival) {
+      this.arriving.delete(dest);
+      arrival.callbacks.cancelled();
+    }
+    if (this.destinations.size === 0 && this.arriving.size === 0) void this.close();
+  }
+
+  /** A destination moving in switches to this group's encode now. */
+  private takeOver(dest: Destination, arrival: Arrival): void {
+    this.arriving.delete(dest);
+    if (dest.closed) {
+      arrival.callbacks.cancelled();
+      return;
+    }
+    dest.changeFeed(() => this.cache.snapshotForJoin());
+    this.destinations.add(dest);
+    arrival.from.leave(dest);
+    arrival.callbacks.moved();
+  }
+
+  /** Starts the frame source, encoder and clock if they are not running yet. */
+  private ensureMedia(): void {
+    if (this.source) return;
+    try {
+      this.startMedia();
+    } catch (err) {
+      // Nothing to broadcast from: the group cannot start.
+      this.pacer?.stop();
+      void this.encoder?.close();
+      this.source = null;
+      void this.close();
+      throw err;
+    }
   }
 
   /** Stops the encode and closes every destination still in the group (without reporting them). Idempotent. */
@@ -226,6 +282,10 @@ export class BroadcastGroup extends EventEmitter<BroadcastGroupEvents> {
       this.pacer?.stop();
       const members = [...this.destinations];
       this.destinations.clear();
+      // Destinations moving in still belong to their own groups: the move is called off.
+      const arrivals = [...this.arriving.values()];
+      this.arriving.clear();
+      for (const a of arrivals) a.callbacks.cancelled();
       await Promise.all([...members.map((d) => d.close()), this.encoder?.close() ?? Promise.resolve()]);
       try {
         this.source?.close();
@@ -325,6 +385,10 @@ export class BroadcastGroup extends EventEmitter<BroadcastGroupEvents> {
     if (encoder !== this.encoder || this.closing) return;
     if (tag.type === 'video' && !tag.sequenceHeader) this.meter.observe(performance.now(), tag.timestamp);
     this.cache.push(tag);
+    if (this.arriving.size > 0 && tag.type === 'video' && tag.keyframe && !tag.sequenceHeader && this.cache.hasSequenceHeaders) {
+      // Destinations moving in switch here: this keyframe is the first tag they get from this encode.
+      for (const [d, arrival] of [...this.arriving]) this.takeOver(d, arrival);
+    }
     for (const d of this.destinations) {
       try {
         d.deliver(tag);
@@ -343,6 +407,8 @@ export class BroadcastGroup extends EventEmitter<BroadcastGroupEvents> {
       const reason = `the encoder (ffmpeg) could not be started (${errno}); install ffmpeg or set CALLCAST_FFMPEG`;
       this.opts.log.error(ctx, reason);
       for (const d of [...this.destinations]) d.fail(reason);
+      // Destinations moving in stay where they are; the group cannot run.
+      void this.close();
       return;
     }
     const now = Date.now();

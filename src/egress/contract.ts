@@ -50,6 +50,12 @@ export interface EgressListener {
 export interface BroadcastEngine {
   /** Starts producing the broadcast in the background; returns at once. */
   start(spec: BroadcastSpec): void;
+  /**
+   * Changes a running broadcast's layout without a new session (the destination moves to the
+   * encode of its new layout at a keyframe). False when it is not active; throws when the new
+   * encode cannot start (the broadcast keeps its layout).
+   */
+  changeLayout(callCid: string, name: string, layout: LayoutSettings): boolean;
   /** Stops one destination (FCUnpublish, deleteStream, close). Resolves when closed. */
   stop(callCid: string, name: string): Promise<void>;
   /** Stops everything (service shutdown). Does not report onStopped. Idempotent. */

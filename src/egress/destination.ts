@@ -8,7 +8,8 @@
  *   certificate) fail it at once.
  * - A backed-up session drops tags until the next keyframe instead of buffering without bound
  *   (the session owns the bound, its timeouts and the stall rule; see src/rtmp/publisher.ts).
- * - Timestamps stay continuous and monotonic across encoder restarts and reconnects.
+ * - Timestamps stay continuous and monotonic across encoder restarts, reconnects and moves to
+ *   another group's encode (a layout change: `changeFeed`).
  */
 import { EventEmitter } from 'node:events';
 import type { FlvTag } from '../flv/tag.js';
@@ -79,6 +80,8 @@ export class Destination extends EventEmitter<DestinationEvents> {
   private readonly retry: RetryPolicy;
   private readonly backoff: BackoffOptions;
   private readonly frameMs: number;
+  /** What the cache of the group it streams from holds now (changes when it moves to another group). */
+  private snapshot: () => JoinSnapshot;
   private session: PublishSession | null = null;
   /** The session is accepted and tags may flow. */
   private sessionLive = false;
@@ -111,6 +114,7 @@ export class Destination extends EventEmitter<DestinationEvents> {
     this.retry = { ...DEFAULT_RETRY, ...stripUndefined(opts.retry ?? {}) };
     this.backoff = { initialDelayMs: this.retry.initialDelayMs, maxDelayMs: this.retry.maxDelayMs, jitter: 0.2 };
     this.frameMs = opts.frameMs ?? 1000 / 30;
+    this.snapshot = opts.snapshot;
   }
 
   get state(): DestinationState {
@@ -169,6 +173,22 @@ export class Destination extends EventEmitter<DestinationEvents> {
     this.ts.invalidate();
     this.headersSent = false;
     this.awaitingKeyframe = true;
+  }
+
+  /** A session is publishing (tags flow to it); false while connecting or reconnecting. */
+  get publishing(): boolean {
+    return this.session !== null && this.sessionLive;
+  }
+
+  /**
+   * The destination now streams another encode of the same quality (it moved to another group
+   * for a layout change): that group's cache answers joins from now on, and the next keyframe it
+   * delivers starts a run with its sequence headers, placed right after the last timestamp sent.
+   * The session stays.
+   */
+  changeFeed(snapshot: () => JoinSnapshot): void {
+    this.snapshot = snapshot;
+    this.encoderRestarted();
   }
 
   /** Stops publishing (FCUnpublish, deleteStream, close). Idempotent; resolves once the session is closed. */
@@ -234,7 +254,7 @@ export class Destination extends EventEmitter<DestinationEvents> {
    * then the keyframe (and, on join, the rest of the cached GOP).
    */
   private beginRun(session: PublishSession, keyframe: FlvTag, rest: FlvTag[] | null): void {
-    const snap = this.opts.snapshot();
+    const snap = this.snapshot();
     if (this.ts.needsRebase) {
       const gap = this.lastSendWall ? Math.max(this.frameMs, Date.now() - this.lastSendWall) : this.frameMs;
       this.ts.rebase(keyframe.timestamp, gap);
@@ -333,7 +353,7 @@ export class Destination extends EventEmitter<DestinationEvents> {
     this.awaitingKeyframe = true;
     this.ts.invalidate();
     this.opts.log.info({ callCid: this.callCid, name: this.name, target: this.opts.describe }, 'broadcast destination publishing');
-    const snap = this.opts.snapshot();
+    const snap = this.snapshot();
     const [first, ...rest] = snap.gop;
     if (first && first.type === 'video' && first.keyframe && snap.sequenceHeaders.length > 0) {
       this.beginRun(session, first, rest);

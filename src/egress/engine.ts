@@ -1,13 +1,14 @@
 /**
  * The egress engine: the control plane's `BroadcastEngine`. Groups destinations by
  * (call, quality, layout) so each combination is encoded once, and reports each destination's
- * fate to the listener.
+ * fate to the listener. A destination's layout can change while it runs: it moves to the group of
+ * its new layout (a running one or a new one) at that group's next keyframe, under the same session.
  */
 import type { Logger } from '../log.js';
 import type { PublisherPolicy } from '../rtmp/publisher.js';
 import type { BroadcastEngine, BroadcastSpec, DestinationStats, EgressListener } from './contract.js';
 import { BroadcastGroup, type BroadcastGroupHealth } from './broadcast-group.js';
-import { groupKey } from './group-key.js';
+import { groupKey, planLayoutMove } from './group-key.js';
 import type { LayoutSettings, Quality } from '../layout/settings.js';
 import type { Destination, PublishSession, RetryPolicy } from './destination.js';
 import { backgroundFrameSourceFactory, type FrameSourceFactory } from './frame-source.js';
@@ -40,7 +41,10 @@ export interface EgressEngineOptions {
 
 interface Entry {
   spec: BroadcastSpec;
+  /** The group the destination streams from. */
   group: BroadcastGroup;
+  /** The group it is moving to (a layout change waiting for that group's keyframe). */
+  moving?: BroadcastGroup;
   dest: Destination;
 }
 
@@ -207,7 +211,7 @@ export class EgressEngine implements BroadcastEngine {
     dest.on('failed', (reason) => {
       if (this.entries.get(key) !== entry) return;
       this.entries.delete(key);
-      theGroup.leave(dest);
+      this.leaveGroups(entry as Entry);
       this.safely(() => this.opts.listener.onFailed(callCid, name, reason));
     });
     return dest;
@@ -219,9 +223,71 @@ export class EgressEngine implements BroadcastEngine {
     if (!entry) return;
     this.entries.delete(key);
     await entry.dest.close();
-    entry.group.leave(entry.dest);
+    this.leaveGroups(entry);
     this.opts.log.info({ callCid, name }, 'broadcast stopped');
     this.safely(() => this.opts.listener.onStopped(callCid, name));
+  }
+
+  /**
+   * Changes the layout of a running broadcast: its destination moves to the group of (call, its
+   * quality, the new layout), a running one or a new one, at that group's next keyframe, with
+   * continuous timestamps and the same session; the group it leaves stops when that was its last
+   * output. False when the broadcast is not active. Throws when the new group cannot start (the
+   * broadcast then keeps its layout).
+   */
+  changeLayout(callCid: string, name: string, layout: LayoutSettings): boolean {
+    if (this.closing) throw new Error('the egress is closed');
+    const entry = this.entries.get(destKey(callCid, name));
+    if (!entry) return false;
+    const { quality } = entry.spec;
+    const plan = planLayoutMove(entry.group.key, entry.moving?.key ?? null, groupKey(callCid, quality, layout));
+    if (plan.kind === 'keep') {
+      entry.spec = { ...entry.spec, layout };
+      return true;
+    }
+    if (plan.cancel && entry.moving) {
+      const pending = entry.moving;
+      entry.moving = undefined;
+      pending.leave(entry.dest);
+    }
+    if (plan.kind === 'stay') {
+      entry.spec = { ...entry.spec, layout };
+      return true;
+    }
+    const target = this.groupFor(callCid, quality, layout);
+    const from = entry.group;
+    entry.moving = target;
+    const started = performance.now();
+    try {
+      target.adopt(entry.dest, from, {
+        moved: () => {
+          if (entry.moving === target) entry.moving = undefined;
+          entry.group = target;
+          this.opts.log.info(
+            { callCid, name, quality, layout: layout.name, switchMs: Math.round(performance.now() - started) },
+            'broadcast moved to the group of its new layout',
+          );
+        },
+        cancelled: () => {
+          if (entry.moving !== target) return;
+          entry.moving = undefined;
+          this.opts.log.warn({ callCid, name, layout: layout.name }, 'broadcast layout change called off (the new group closed first)');
+        },
+      });
+    } catch (err) {
+      if (entry.moving === target) entry.moving = undefined;
+      throw err;
+    }
+    entry.spec = { ...entry.spec, layout };
+    return true;
+  }
+
+  /** A destination that ended leaves its group and the one it was moving to. */
+  private leaveGroups(entry: Entry): void {
+    const moving = entry.moving;
+    entry.moving = undefined;
+    moving?.leave(entry.dest);
+    entry.group.leave(entry.dest);
   }
 
   /** Closes every group (encoders, sessions) without reporting onStopped. Idempotent; start() throws afterwards. */

@@ -160,6 +160,8 @@ const customActions: Parser<CustomAction[]> = (v) => {
     const problem = filterProblem(a.condition);
     if (problem) return bad(`[${i}].condition is a malformed filter: ${problem}`);
     if (a.action_type === 'layout_override' && typeof a.layout !== 'string') return bad(`[${i}].layout must be a layout name`);
+    if (a.ignore_screenshare !== undefined && typeof a.ignore_screenshare !== 'boolean')
+      return bad(`[${i}].ignore_screenshare must be a boolean`);
     if (a.action_type === 'options_override') {
       if (typeof a.options !== 'object' || a.options === null || Array.isArray(a.options)) return bad(`[${i}].options must be an object`);
       const inner = validateLayoutOptions(a.options);

@@ -58,3 +58,24 @@ export function isLayoutName(value: unknown): value is LayoutName {
 export function canvasFor(quality: Quality): CanvasSize {
   return CANVAS[quality];
 }
+
+/** A stable key for a layout (JSON with sorted object keys): equal keys draw the same picture. */
+export function layoutKey(layout: LayoutSettings): string {
+  return stableStringify(layout);
+}
+
+/** Whether two layouts are the same (same key). */
+export function sameLayout(a: LayoutSettings, b: LayoutSettings): boolean {
+  return layoutKey(a) === layoutKey(b);
+}
+
+function stableStringify(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableStringify(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}

@@ -147,6 +147,16 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('recordings_call').on('recordings').columns(['call_cid', 'start_time']).execute();
     },
   },
+  '0006_broadcast_layout_source': {
+    async up(db: Kysely<any>): Promise<void> {
+      // Whether an RTMP broadcast's layout came with its request (kept) or from the call's
+      // settings (followed while it runs). Broadcasts from before keep theirs.
+      await db.schema
+        .alterTable('rtmp_broadcasts')
+        .addColumn('layout_source', 'text', (c) => c.notNull().defaultTo('request'))
+        .execute();
+    },
+  },
 };
 
 class InCodeMigrationProvider implements MigrationProvider {

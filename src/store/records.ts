@@ -85,8 +85,15 @@ export interface BroadcastRecord {
   stream_key: string;
   quality: string;
   layout: LayoutSettings;
+  /**
+   * Where the layout comes from: `request` (the start request's, or one set on the running
+   * broadcast: kept) or `settings` (the call's RTMP settings: followed when they change).
+   */
+  layout_source: BroadcastLayoutSource;
   started_at: string;
 }
+
+export type BroadcastLayoutSource = 'request' | 'settings';
 
 export type HlsStatus = 'starting' | 'live' | 'stopped';
 

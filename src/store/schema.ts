@@ -74,6 +74,8 @@ export interface RtmpBroadcastsTable {
   quality: string;
   /** JSON LayoutSettings */
   layout: string;
+  /** 'request' | 'settings' (see BroadcastRecord) */
+  layout_source: string;
   started_at: string;
 }
 

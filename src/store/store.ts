@@ -14,6 +14,7 @@ import { KyselyWebhookOutbox } from './outbox.js';
 import { KyselyOutputsStore, type OutputsStore } from './outputs.js';
 import type {
   AppSettingsRecord,
+  BroadcastLayoutSource,
   BroadcastRecord,
   CallFilter,
   CallQuery,
@@ -25,6 +26,7 @@ import type {
   UserRecord,
 } from './records.js';
 import type { Database } from './schema.js';
+import type { LayoutSettings } from '../layout/settings.js';
 
 export type * from './records.js';
 export { isStoreUnavailable, retryWhileUnavailable, StoreUnavailableError } from './availability.js';
@@ -84,6 +86,8 @@ export interface Store {
   /** Inserts; returns false when a broadcast of that name is active already. */
   addBroadcast(record: BroadcastRecord): Promise<boolean>;
   removeBroadcast(cid: string, name: string): Promise<boolean>;
+  /** Sets an active broadcast's layout and where it comes from; false when it is not active. */
+  updateBroadcastLayout(cid: string, name: string, layout: LayoutSettings, source: BroadcastLayoutSource): Promise<boolean>;
 
   close(): Promise<void>;
 }
@@ -255,7 +259,11 @@ function fromMemberRecord(m: MemberRecord): Database['members'] {
 }
 
 function toBroadcastRecord(row: Database['rtmp_broadcasts']): BroadcastRecord {
-  return { ...row, layout: parseJson(row.layout, { name: 'spotlight', external_app_url: '', external_css_url: '' }) };
+  return {
+    ...row,
+    layout: parseJson(row.layout, { name: 'spotlight', external_app_url: '', external_css_url: '' }),
+    layout_source: row.layout_source === 'settings' ? 'settings' : 'request',
+  };
 }
 
 export class KyselyStore implements Store {
@@ -668,6 +676,16 @@ export class KyselyStore implements Store {
   async removeBroadcast(cid: string, name: string): Promise<boolean> {
     const res = await this.db.deleteFrom('rtmp_broadcasts').where('call_cid', '=', cid).where('name', '=', name).executeTakeFirst();
     return Number(res.numDeletedRows) > 0;
+  }
+
+  async updateBroadcastLayout(cid: string, name: string, layout: LayoutSettings, source: BroadcastLayoutSource): Promise<boolean> {
+    const res = await this.db
+      .updateTable('rtmp_broadcasts')
+      .set({ layout: JSON.stringify(layout), layout_source: source })
+      .where('call_cid', '=', cid)
+      .where('name', '=', name)
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
   }
 
   async close(): Promise<void> {

@@ -78,6 +78,57 @@ describe('RTMP broadcasts', () => {
     await assert.rejects(call.stopRTMPBroadcast({ name: 'youtube' }), (err) => code(err) === 16);
   });
 
+  it('announces a stop at once: call.updated no longer lists the broadcast while the engine is still closing it', async () => {
+    const call = t.client.video.call('default', 'b-slow-stop');
+    await call.getOrCreate({ data: { created_by_id: 'host1' } });
+    await call.startRTMPBroadcasts({ broadcasts: [{ name: 'main', stream_url: 'rtmp://127.0.0.1:1935/live', stream_key: 'k1' }] });
+    await call.startRTMPBroadcasts({ broadcasts: [{ name: 'backup', stream_url: 'rtmp://127.0.0.1:1935/live', stream_key: 'k2' }] });
+    const release = t.engine.holdStops();
+    try {
+      const mark = t.events.length;
+      await call.stopRTMPBroadcast({ name: 'main' });
+      // The engine has not reported the stop (a slow RTMP close), but the call response already
+      // lacks "main": the last call.updated must say so, or pages keep asking for its preview (404).
+      const updated = await waitFor(
+        () =>
+          t.events.slice(mark).find((e) => e.type === 'call.updated' && e.call_cid === 'default:b-slow-stop') as {
+            call?: { egress?: { rtmps?: Array<{ name: string }> } };
+          },
+        'call.updated after the stop request',
+      );
+      assert.deepEqual(
+        updated.call?.egress?.rtmps?.map((r) => r.name),
+        ['backup'],
+      );
+      assert.equal(
+        t.events.slice(mark).some((e) => e.type === 'call.rtmp_broadcast_stopped'),
+        false,
+        'the engine is still closing it',
+      );
+      const all = t.events.length;
+      await call.stopAllRTMPBroadcasts();
+      const afterAll = await waitFor(
+        () =>
+          t.events.slice(all).find((e) => e.type === 'call.updated' && e.call_cid === 'default:b-slow-stop') as {
+            call?: { egress?: { rtmps?: unknown[] } };
+          },
+        'call.updated after stop all',
+      );
+      assert.deepEqual(afterAll.call?.egress?.rtmps, []);
+    } finally {
+      release();
+    }
+    await waitFor(
+      () => t.events.filter((e) => e.type === 'call.rtmp_broadcast_stopped' && e.call_cid === 'default:b-slow-stop').length === 2,
+      'both stopped by the engine',
+    );
+    // Every call.updated of the call is published in order: the last one is the call as it is now.
+    const last = t.events.filter((e) => e.type === 'call.updated' && e.call_cid === 'default:b-slow-stop').at(-1) as unknown as {
+      call: { egress: { rtmps: unknown[] } };
+    };
+    assert.deepEqual(last.call.egress.rtmps, []);
+  });
+
   it('runs several named broadcasts and stops them all', async () => {
     const call = t.client.video.call('default', 'b2');
     await call.getOrCreate({ data: { created_by_id: 'host1' } });

@@ -423,4 +423,72 @@ describe('egress engine (real encoders, in-memory sessions)', () => {
     assert.equal(made[0]!.samples, made[0]!.frames * 1600);
     await custom.close();
   });
+
+  it('moves a destination to the group of its new layout at a keyframe: same session, continuous timestamps, emptied group stops', async (t) => {
+    const cid = 'default:move';
+    const red = layout({ 'layout.background_color': '#ff0000' });
+    const blue = layout({ 'layout.background_color': '#0000ff' });
+    engine.start({ callCid: cid, name: 'm1', streamUrl: 'rtmp://m1/live', streamKey: 'k', quality: '360p', layout: layout() });
+    engine.start({ callCid: cid, name: 'm2', streamUrl: 'rtmp://m2/live', streamKey: 'k', quality: '360p', layout: red });
+    await listener.waitFor('started', 'm1');
+    await listener.waitFor('started', 'm2');
+    assert.equal(engine.encoderCount(), 2);
+    await sleep(1000);
+    const m1 = targets.last('rtmp://m1/live/k');
+    const m2 = targets.last('rtmp://m2/live/k');
+    const videoHeaders = (s: MemorySession) => s.sent.flatMap((tag, i) => (tag.type === 'video' && tag.seq ? [i] : []));
+    /** The media tag right after the n-th video sequence header, and the step from the last media tag before it. */
+    const switchAt = (s: MemorySession, n: number) => {
+      const at = videoHeaders(s)[n]!;
+      const before = s.sent
+        .slice(0, at)
+        .filter((tag) => !tag.seq && tag.type !== 'script')
+        .at(-1)!;
+      const first = s.sent.slice(at).find((tag) => !tag.seq && tag.type !== 'script')!;
+      return { first, stepMs: first.ts - before.ts };
+    };
+
+    // Into a running group (red, with m2): no new encoder; the old group stops with its last destination.
+    const oldGroup = engine.groupOf(cid, 'm1')!;
+    const redGroup = engine.groupOf(cid, 'm2')!;
+    assert.equal(engine.changeLayout(cid, 'm1', red), true);
+    await waitFor(() => engine.groupOf(cid, 'm1') === redGroup, 'm1 in the red group', 10_000);
+    await waitFor(() => oldGroup.closed && engine.encoderCount() === 1, 'the emptied group to stop', 10_000);
+    const first = switchAt(m1, 1);
+    assert.ok(first.first.type === 'video' && first.first.keyframe, 'the move starts at a keyframe');
+    assert.ok(first.stepMs > 0, `timestamps continue (step ${first.stepMs} ms)`);
+    t.diagnostic(`move into a running group: timestamp step at the switch ${first.stepMs} ms`);
+
+    // Into a new group (blue): a new encoder; the red group keeps m2.
+    assert.equal(engine.changeLayout(cid, 'm1', blue), true);
+    await waitFor(() => engine.groupOf(cid, 'm1') !== redGroup, 'm1 in a new group', 15_000);
+    assert.equal(engine.encoderCount(), 2);
+    await waitFor(() => videoHeaders(m1).length === 3 && videoFrames(m1).length > 0, 'the new group streaming to m1', 10_000);
+    const second = switchAt(m1, 2);
+    assert.ok(second.first.type === 'video' && second.first.keyframe);
+    assert.ok(second.stepMs > 0, `timestamps continue (step ${second.stepMs} ms)`);
+    t.diagnostic(`move into a new group: timestamp step at the switch ${second.stepMs} ms`);
+
+    // The same layout again changes nothing; a move called off before its keyframe leaves m2 where it was.
+    assert.equal(engine.changeLayout(cid, 'm1', blue), true);
+    const m2Headers = videoHeaders(m2).length;
+    assert.equal(engine.changeLayout(cid, 'm2', layout({ 'layout.background_color': '#00ff00' })), true);
+    assert.equal(engine.changeLayout(cid, 'm2', red), true);
+    assert.equal(engine.groupOf(cid, 'm2'), redGroup);
+    await waitFor(() => engine.groupCount() === 2, 'the called-off group to stop', 10_000);
+    await sleep(2500);
+    assert.equal(videoHeaders(m2).length, m2Headers, 'm2 never switched');
+    assert.equal(engine.changeLayout(cid, 'nobody', red), false);
+
+    await sleep(500);
+    assert.equal(targets.all('rtmp://m1/live/k').length, 1, 'one session for m1 throughout');
+    assert.equal(targets.all('rtmp://m2/live/k').length, 1, 'one session for m2 throughout');
+    assertMonotonic(m1.sent);
+    assertMonotonic(m2.sent);
+    for (const s of engine.stats(cid)) assert.equal(s.reconnects, 0, `${s.name} reconnected`);
+    await engine.stop(cid, 'm1');
+    await engine.stop(cid, 'm2');
+    await waitFor(() => ffmpegChildren().length === 0, 'all encoders to exit', 10_000);
+    assert.equal(listener.events.filter((e) => e.kind === 'failed' && e.callCid === cid).length, 0);
+  });
 });

@@ -4,11 +4,14 @@
  * `stop` reports onStopped like the real engine.
  */
 import type { BroadcastEngine, BroadcastSpec, DestinationStats, EgressListener } from '../../src/egress/contract.js';
+import type { LayoutSettings } from '../../src/layout/settings.js';
 
 export class RecordingEngine implements BroadcastEngine {
   readonly started: BroadcastSpec[] = [];
   readonly stopped: Array<{ callCid: string; name: string }> = [];
   readonly active = new Map<string, BroadcastSpec>();
+  /** Layout changes asked for, in order. */
+  readonly layoutChanges: Array<{ callCid: string; name: string; layout: LayoutSettings }> = [];
   listener: EgressListener | null = null;
   shutdownCalls = 0;
 
@@ -26,6 +29,14 @@ export class RecordingEngine implements BroadcastEngine {
     if (this.active.has(this.key(spec.callCid, spec.name))) throw new Error('already active');
     this.started.push(spec);
     this.active.set(this.key(spec.callCid, spec.name), spec);
+  }
+
+  changeLayout(callCid: string, name: string, layout: LayoutSettings): boolean {
+    const spec = this.active.get(this.key(callCid, name));
+    if (!spec) return false;
+    this.layoutChanges.push({ callCid, name, layout });
+    this.active.set(this.key(callCid, name), { ...spec, layout });
+    return true;
   }
 
   private gate: Promise<void> | null = null;

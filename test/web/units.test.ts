@@ -5,7 +5,7 @@ import { apiErrorMessage, callPath, withApiKey } from '../../web/src/lib/api.js'
 import { applyBroadcastEvent, applyStats, dropInactive, markStopping, syncWithEgress } from '../../web/src/lib/broadcasts.js';
 import { apiKeyFromUrl, readTokenClaims, tokenFromUrl } from '../../web/src/lib/credentials.js';
 import { formatBitrate, formatBytes, formatUptime, initials, userIdFromName } from '../../web/src/lib/format.js';
-import { applyRosterEvent, rosterFromParticipants } from '../../web/src/lib/roster.js';
+import { applyRosterEvent, isShareOnly, rosterFromParticipants, sharesScreen } from '../../web/src/lib/roster.js';
 import { callFromConsolePath, callFromJoinPath, resourceUrl } from '../../web/src/lib/urls.js';
 import { mintUserToken } from '../../src/cli.js';
 
@@ -139,6 +139,60 @@ test('roster: a call.updated whose participants do not say who speaks keeps the 
     [['s2', false, false]],
     'flags the participants carry win',
   );
+});
+
+test('roster: screen shares follow published_tracks and the share events', () => {
+  const cam = { ...ada, published_tracks: ['audio', 'video'] };
+  let r = rosterFromParticipants([cam, grace]);
+  assert.deepEqual(r[0]?.publishedTracks, ['audio', 'video']);
+  assert.equal(r[1]?.publishedTracks, null, 'a participant that does not say what it sends');
+  assert.equal(sharesScreen(r[0]!), false);
+  r = applyRosterEvent(r, { type: 'call.speaking_changed', speaking_session_ids: ['s1'], dominant_speaker_session_id: 's1' });
+  // Ada shares: her camera entry lists the share.
+  r = applyRosterEvent(r, {
+    type: 'call.screen_share_started',
+    user_id: 'ada',
+    user_session_id: 's1',
+    participant: { ...ada, published_tracks: ['audio', 'video', 'screen_share'] },
+  });
+  assert.deepEqual(
+    r.map((p) => [p.sessionId, sharesScreen(p), isShareOnly(p), p.speaking]),
+    [
+      ['s1', true, false, true],
+      ['s2', false, false, false],
+    ],
+    'the share is listed under the camera session, which keeps its speaking marks',
+  );
+  r = applyRosterEvent(r, { type: 'call.screen_share_stopped', user_id: 'ada', user_session_id: 's1', participant: cam });
+  assert.deepEqual(
+    r.map((p) => [p.sessionId, sharesScreen(p)]),
+    [
+      ['s1', false],
+      ['s2', false],
+    ],
+  );
+  // A user sharing without a camera session: the share is an entry of its own, gone with the share.
+  const shareOnly = {
+    user_session_id: 's3',
+    user: { id: 'linus' },
+    role: 'user',
+    published_tracks: ['screen_share', 'screen_share_audio'],
+  };
+  r = applyRosterEvent(r, { type: 'call.screen_share_started', user_id: 'linus', user_session_id: 's3', participant: shareOnly });
+  assert.deepEqual(
+    r.map((p) => [p.sessionId, sharesScreen(p), isShareOnly(p)]),
+    [
+      ['s1', false, false],
+      ['s2', false, false],
+      ['s3', true, true],
+    ],
+  );
+  r = applyRosterEvent(r, { type: 'call.screen_share_stopped', user_id: 'linus', user_session_id: 's3', participant: shareOnly });
+  assert.deepEqual(
+    r.map((p) => p.sessionId),
+    ['s1', 's2'],
+  );
+  assert.equal(applyRosterEvent(r, { type: 'call.screen_share_started', participant: { bogus: true } }), r, 'an unusable entry is ignored');
 });
 
 test('broadcasts: egress list, stats, events, stopping', () => {

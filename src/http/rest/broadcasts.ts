@@ -1,13 +1,13 @@
 import type { FastifyInstance } from 'fastify';
-import { parseStartBroadcasts } from '../../calls/validation.js';
+import { parseBroadcastUpdate, parseStartBroadcasts } from '../../calls/validation.js';
 import { broadcastForAudience } from '../../calls/visibility.js';
 import { checkCallParams, type CallParams } from '../call-params.js';
 import { principalOf, type RestOptions } from './index.js';
-import { emptyBody, startBroadcastsBody } from './schemas.js';
+import { emptyBody, startBroadcastsBody, updateBroadcastBody } from './schemas.js';
 
 /**
- * RTMP broadcast routes: start (one per request), stop one by name, stop all, details with stats.
- * Each goes route -> access (the capability in the call) -> broadcast state (-> engine).
+ * RTMP broadcast routes: start (one per request), stop one by name, stop all, details with stats,
+ * and (beyond Stream's API) a layout change of one running broadcast. Each goes route -> access (the capability in the call) -> broadcast state (-> engine).
  */
 export async function broadcastRoutes(app: FastifyInstance, deps: RestOptions): Promise<void> {
   const { access, broadcasts } = deps;
@@ -56,6 +56,21 @@ export async function broadcastRoutes(app: FastifyInstance, deps: RestOptions): 
       const principal = principalOf(request);
       const { call, callType } = await access.requireIn(principal, request.params.type, request.params.id, 'read-call');
       const broadcast = await broadcasts.details(call.cid, request.params.name);
+      return { broadcast: broadcastForAudience(broadcast, await access.audience(principal, callType, call.cid)) };
+    },
+  );
+
+  // Beyond Stream's API: change a running broadcast's layout (its quality cannot change). Who may
+  // start broadcasts in the call may do it.
+  app.patch<{ Params: CallParams & { name: string } }>(
+    '/call/:type/:id/rtmp_broadcasts/:name',
+    { config: { operation: 'UpdateRTMPBroadcast' }, schema: { body: updateBroadcastBody } },
+    async (request) => {
+      checkCallParams(request.params);
+      const change = parseBroadcastUpdate(request.body);
+      const principal = principalOf(request);
+      const { call, callType } = await access.requireIn(principal, request.params.type, request.params.id, 'start-broadcast-call');
+      const broadcast = await broadcasts.update(call.cid, request.params.name, change);
       return { broadcast: broadcastForAudience(broadcast, await access.audience(principal, callType, call.cid)) };
     },
   );

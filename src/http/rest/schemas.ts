@@ -82,6 +82,12 @@ export const startBroadcastsBody = {
   },
 } as const;
 
+/** UpdateRTMPBroadcast (beyond Stream's API): the new layout; `quality` only to be refused when it differs. */
+export const updateBroadcastBody = {
+  type: 'object',
+  properties: { layout: obj, quality: str },
+} as const;
+
 export const emptyBody = { type: 'object' } as const;
 
 export const goLiveBody = {

@@ -8,7 +8,7 @@
  */
 import { LOCAL_INGEST_COMMAND } from '../../../src/cli/next-steps.js';
 import { LAYOUT_NAMES, QUALITIES } from '../../../src/layout/settings.js';
-import { ApiClient, ApiRequestError, type BroadcastStartInput, type CallState, type MemberJson } from '../lib/api.js';
+import { ApiClient, ApiRequestError, type BroadcastStartInput, type CallState, type LayoutJson, type MemberJson } from '../lib/api.js';
 import { applyBroadcastEvent, applyStats, dropInactive, markStopping, syncWithEgress, type BroadcastView } from '../lib/broadcasts.js';
 import { loadWebConfig, type WebConfig } from '../lib/config.js';
 import { readTokenClaims, tokenFromUrl } from '../lib/credentials.js';
@@ -23,6 +23,7 @@ import {
 } from '../lib/destinations.js';
 import { byId, h, render } from '../lib/dom.js';
 import { EventConnection } from '../lib/events.js';
+import { layoutChangeRequest, withLayoutName } from '../lib/layout-change.js';
 import { formatBitrate, formatBytes, formatUptime } from '../lib/format.js';
 import { applyRosterEvent, rosterFromParticipants, type Roster } from '../lib/roster.js';
 import { CALL_PART_PATTERN, guestLink, joinLink, suggestCallId } from '../lib/links.js';
@@ -374,6 +375,8 @@ interface BroadcastCard {
   previewNote: HTMLElement;
   stop: HTMLButtonElement;
   dismiss: HTMLButtonElement;
+  /** The running broadcast's layout; changing it asks the server to change the layout live. */
+  layout: HTMLSelectElement;
   previewUrl: string | null;
 }
 
@@ -504,6 +507,8 @@ function showCall(type: string, id: string): void {
   let broadcasts = new Map<string, BroadcastView>();
   let defaults = { quality: '', layout: '' };
   const cards = new Map<string, BroadcastCard>();
+  /** Each running broadcast's layout, as its details last answered. */
+  const layouts = new Map<string, LayoutJson>();
   let stopped = false;
 
   const loadError = h('p', { class: 'error', role: 'alert' });
@@ -727,9 +732,18 @@ function showCall(type: string, id: string): void {
       broadcasts = dropInactive(broadcasts, v.name);
       renderBroadcasts();
     });
+    const layout = h(
+      'select',
+      { 'aria-label': `Layout of broadcast ${v.name}`, 'data-field': 'layout' },
+      ...LAYOUT_NAMES.filter((l) => l !== 'custom').map((l) => h('option', { value: l }, l)),
+    );
+    layout.value = '';
+    layout.addEventListener('change', () => void changeLayout(v.name, layout));
     const dl = h(
       'dl',
       { class: 'facts' },
+      h('dt', {}, 'Layout'),
+      h('dd', {}, layout),
       h('dt', {}, 'Status'),
       status,
       h('dt', {}, 'Bitrate'),
@@ -762,6 +776,7 @@ function showCall(type: string, id: string): void {
       previewNote,
       stop,
       dismiss,
+      layout,
       previewUrl: null,
     };
     cards.set(v.name, card);
@@ -784,6 +799,9 @@ function showCall(type: string, id: string): void {
       c.lastError.textContent = v.lastError ?? 'none';
       c.stop.hidden = !v.active;
       c.dismiss.hidden = v.active;
+      c.layout.disabled = !v.active;
+      const known = layouts.get(v.name);
+      if (known && document.activeElement !== c.layout) c.layout.value = known.name;
       if (!v.active) {
         c.preview.hidden = true;
         c.previewNote.textContent = v.status === 'failed' ? 'The broadcast failed.' : 'The broadcast was stopped.';
@@ -844,6 +862,7 @@ function showCall(type: string, id: string): void {
       active.map(async (v) => {
         try {
           const { broadcast } = await api!.broadcastDetails(type, id, v.name);
+          if (!stopped && broadcast.layout) layouts.set(v.name, broadcast.layout);
           if (!stopped && broadcast.stats) broadcasts = applyStats(broadcasts, broadcast.stats);
         } catch (err) {
           // A broadcast that just ended answers 404; the next call state removes it.
@@ -852,6 +871,24 @@ function showCall(type: string, id: string): void {
       }),
     );
     if (!stopped) renderBroadcasts();
+  }
+
+  /** Changes a running broadcast's layout (its options stay); the picture follows within a keyframe. */
+  async function changeLayout(name: string, select: HTMLSelectElement): Promise<void> {
+    if (!api) return;
+    const r = layoutChangeRequest(type, id, name, withLayoutName(layouts.get(name), select.value));
+    select.disabled = true;
+    try {
+      const { broadcast } = await api.request<{ broadcast: { layout?: LayoutJson } }>(r.method, r.path, r.body);
+      if (broadcast.layout) layouts.set(name, broadcast.layout);
+      actionError.textContent = '';
+    } catch (err) {
+      actionError.textContent = messageOf(err);
+      const known = layouts.get(name);
+      if (known) select.value = known.name;
+    } finally {
+      select.disabled = false;
+    }
   }
 
   async function pollPreviews(): Promise<void> {

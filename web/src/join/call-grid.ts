@@ -1,6 +1,7 @@
 /**
  * The call grid of the join page: one tile per other participant with their video, their sound,
- * their name and a speaking indicator. Each tile holds a WHEP subscription to that participant,
+ * their name and a speaking indicator (the share stage is another grid: one large tile per screen
+ * shared by someone else, subscribed with `?track_type=screen_share`). Each tile holds a WHEP subscription to that participant,
  * re-established with backoff when it fails; a tile whose video brings no new frame for a while
  * (camera off) shows the participant's placeholder.
  */
@@ -16,6 +17,12 @@ export interface CallGridOptions {
   /** The WHEP endpoint (with api_key) for a participant's session. */
   endpointFor: (sessionId: string) => string;
   token: string;
+  /** Which of the others get a tile (default: all). */
+  include?: (entry: RosterEntry) => boolean;
+  /** What a tile shows, for its label (default: `Video of NAME`). */
+  describe?: (name: string) => string;
+  /** An extra class of every tile (e.g. `share-tile`). */
+  tileClass?: string;
 }
 
 interface Tile {
@@ -49,7 +56,8 @@ export class CallGrid {
 
   /** Brings the tiles in line with the roster (everyone but `selfUserId`). */
   update(roster: Roster, selfUserId: string): void {
-    const others = roster.filter((p) => p.userId !== selfUserId);
+    const include = this.opts.include ?? (() => true);
+    const others = roster.filter((p) => p.userId !== selfUserId && include(p));
     for (const [sid, tile] of this.tiles) {
       // A participant who left: the server has ended the subscription with them.
       if (!others.some((p) => p.sessionId === sid)) this.remove(tile, false);
@@ -72,11 +80,17 @@ export class CallGrid {
   }
 
   private add(entry: RosterEntry): void {
-    const video = h('video', { autoplay: true, playsinline: true, class: 'tile-video', 'aria-label': `Video of ${entry.name}` });
+    const describe = this.opts.describe ?? ((name: string) => `Video of ${name}`);
+    const video = h('video', { autoplay: true, playsinline: true, class: 'tile-video', 'aria-label': describe(entry.name) });
     const nameEl = h('span', { class: 'tile-name' }, entry.name);
     const el = h(
       'figure',
-      { class: 'tile video-off', 'data-session-id': entry.sessionId, 'data-user-id': entry.userId, 'aria-label': entry.name },
+      {
+        class: `tile video-off${this.opts.tileClass ? ` ${this.opts.tileClass}` : ''}`,
+        'data-session-id': entry.sessionId,
+        'data-user-id': entry.userId,
+        'aria-label': this.opts.describe ? describe(entry.name) : entry.name,
+      },
       video,
       h('div', { class: 'tile-placeholder', 'aria-hidden': 'true' }, h('span', { class: 'tile-initials' }, initials(entry.name))),
       h('figcaption', { class: 'tile-caption' }, nameEl, h('span', { class: 'badge speaking tile-speaking' }, 'speaking')),

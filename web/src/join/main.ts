@@ -4,7 +4,11 @@
  * `/dev/token`), re-publishes with backoff when the connection drops, subscribes over WHEP to every
  * other participant (the call grid: their video and sound), follows the call's events for who is in
  * it and who speaks, and shows the live composed picture while a broadcast runs. The camera and
- * microphone toggles stop and resume sending without leaving (`replaceTrack`).
+ * microphone toggles stop and resume sending without leaving (`replaceTrack`). "Share screen"
+ * publishes the browser's screen capture as a second WHIP session (`?track_type=screen_share`),
+ * stopped by the button again or when the capture ends; others' shares are shown large above the
+ * grid (WHEP with `?track_type=screen_share`, for each participant whose `published_tracks` list
+ * `screen_share`).
  */
 import { ApiClient, ApiRequestError, callPath, withApiKey, type CallState, type RtmpJson } from '../lib/api.js';
 import { loadWebConfig } from '../lib/config.js';
@@ -13,10 +17,11 @@ import { byId, h, render } from '../lib/dom.js';
 import { EventConnection } from '../lib/events.js';
 import { userIdFromName } from '../lib/format.js';
 import { callFromJoinPath } from '../lib/urls.js';
-import { applyRosterEvent, rosterFromParticipants, type Roster } from '../lib/roster.js';
+import { applyRosterEvent, isShareOnly, rosterFromParticipants, sharesScreen, type Roster } from '../lib/roster.js';
 import { backoffDelay } from '../lib/backoff.js';
 import { WhipPublisher } from '../lib/whip.js';
 import { CallGrid } from './call-grid.js';
+import { ScreenShare } from './screen-share.js';
 
 const statusEl = byId('status');
 const errorEl = byId('error');
@@ -33,6 +38,9 @@ const broadcastStatus = byId('broadcast-status');
 const previewImg = byId<HTMLImageElement>('broadcast-preview');
 const gridEl = byId('call-grid');
 const gridEmpty = byId('call-grid-empty');
+const shareButton = byId<HTMLButtonElement>('share');
+const shareStatus = byId('share-status');
+const shareStageEl = byId('share-stage');
 
 const call = callFromJoinPath(location.pathname);
 const urlToken = tokenFromUrl(location.hash, location.search);
@@ -49,6 +57,9 @@ let previewTimer: ReturnType<typeof setInterval> | null = null;
 let previewUrl: string | null = null;
 let api: ApiClient | null = null;
 let grid: CallGrid | null = null;
+let shareStage: CallGrid | null = null;
+let share: ScreenShare | null = null;
+let shareEndpoint = '';
 let whipEndpoint = '';
 let whipToken = '';
 let reconnectAttempt = 0;
@@ -80,6 +91,7 @@ function renderRoster(): void {
   );
   participantsEmpty.hidden = roster.length > 0;
   if (grid && me) grid.update(roster, me.id);
+  if (shareStage && me) shareStage.update(roster, me.id);
   gridEmpty.hidden = grid !== null && gridEl.childElementCount > 0;
 }
 
@@ -261,17 +273,29 @@ async function join(): Promise<void> {
     });
     // The event connection records the display name (user_details) before the publish names us.
     await events.start();
+    const whepOf = (sessionId: string, query = '') =>
+      `${location.origin}${withApiKey(`${callPath(c.type, c.id)}/participants/${encodeURIComponent(sessionId)}/whep${query}`, config.apiKey)}`;
     grid = new CallGrid(gridEl, {
       token,
-      endpointFor: (sessionId) =>
-        `${location.origin}${withApiKey(`${callPath(c.type, c.id)}/participants/${encodeURIComponent(sessionId)}/whep`, config.apiKey)}`,
+      endpointFor: (sessionId) => whepOf(sessionId),
+      // A user sharing without a camera session is listed by the share alone: shown on the stage only.
+      include: (entry) => !isShareOnly(entry),
+    });
+    shareStage = new CallGrid(shareStageEl, {
+      token,
+      endpointFor: (sessionId) => whepOf(sessionId, '?track_type=screen_share'),
+      include: sharesScreen,
+      describe: (name) => `Screen shared by ${name}`,
+      tileClass: 'share-tile',
     });
     renderRoster();
     whipEndpoint = `${location.origin}${withApiKey(`${callPath(call.type, call.id)}/whip`, config.apiKey)}`;
     whipToken = token;
+    shareEndpoint = `${location.origin}${withApiKey(`${callPath(call.type, call.id)}/whip?track_type=screen_share`, config.apiKey)}`;
     await publish();
     setStatus(`Joined as ${name}`);
     leaveButton.disabled = false;
+    shareButton.disabled = typeof navigator.mediaDevices?.getDisplayMedia !== 'function';
   } catch (err) {
     showError(err instanceof Error ? err.message : String(err));
     await leave(false);
@@ -283,8 +307,12 @@ async function leave(announce = true): Promise<void> {
   publisher = null;
   if (reconnectTimer) clearTimeout(reconnectTimer);
   reconnectTimer = null;
+  await stopSharing();
+  shareButton.disabled = true;
   grid?.close();
   grid = null;
+  shareStage?.close();
+  shareStage = null;
   events?.close();
   events = null;
   stopPreview();
@@ -299,6 +327,51 @@ async function leave(announce = true): Promise<void> {
   if (announce) setStatus('Left the call');
 }
 
+function showShareState(text: string | null): void {
+  const on = share !== null;
+  shareButton.textContent = on ? 'Stop sharing' : 'Share screen';
+  shareButton.setAttribute('aria-pressed', String(on));
+  shareStatus.textContent = text ?? '';
+  shareStatus.hidden = !text;
+}
+
+/** Shares a screen (the browser asks which); the share is a WHIP session of its own. */
+async function startSharing(): Promise<void> {
+  if (share || !shareEndpoint) return;
+  showError('');
+  const s = new ScreenShare({
+    endpoint: shareEndpoint,
+    token: whipToken,
+    onEnded: (why) => {
+      if (share !== s) return;
+      share = null;
+      showShareState(why === 'capture-ended' ? 'Screen sharing ended.' : 'Screen sharing stopped: the connection was lost.');
+    },
+  });
+  share = s;
+  shareButton.disabled = true;
+  showShareState('Starting to share…');
+  try {
+    await s.start();
+    if (share === s) showShareState('You are sharing your screen.');
+  } catch (err) {
+    if (share === s) share = null;
+    const declined = err instanceof DOMException && (err.name === 'NotAllowedError' || err.name === 'AbortError');
+    showShareState(null);
+    if (!declined) showError(`The screen could not be shared: ${err instanceof Error ? err.message : String(err)}`);
+  } finally {
+    shareButton.disabled = publisher === null;
+  }
+}
+
+async function stopSharing(): Promise<void> {
+  const s = share;
+  share = null;
+  if (!s) return;
+  showShareState(null);
+  await s.stop();
+}
+
 if (call) byId('call-cid').textContent = `${call.type}:${call.id}`;
 else showError('This address does not name a call: use /join/{type}/{id}.');
 
@@ -307,8 +380,12 @@ form.addEventListener('submit', (ev) => {
   void join();
 });
 leaveButton.addEventListener('click', () => void leave());
+shareButton.addEventListener('click', () => void (share ? stopSharing() : startSharing()));
 cameraOn.addEventListener('change', applyToggles);
 micOn.addEventListener('change', applyToggles);
-window.addEventListener('pagehide', () => void publisher?.stop());
+window.addEventListener('pagehide', () => {
+  void share?.stop();
+  void publisher?.stop();
+});
 renderRoster();
 void startCamera();

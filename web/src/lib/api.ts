@@ -145,6 +145,8 @@ export interface SessionParticipantJson {
   joined_at?: string;
   is_speaking?: boolean;
   is_dominant_speaker?: boolean;
+  /** `audio`, `video`, `screen_share`, `screen_share_audio`: what the session sends. */
+  published_tracks?: string[];
 }
 
 export interface RtmpJson {
@@ -152,6 +154,13 @@ export interface RtmpJson {
   stream_url: string;
   stream_key?: string;
   started_at?: string;
+}
+
+/** A layout as the API answers it (the parts the pages read). */
+export interface LayoutJson {
+  name: string;
+  options?: Record<string, unknown>;
+  screenshare_layout?: string;
 }
 
 export interface CallJson {
@@ -193,6 +202,8 @@ export interface BroadcastDetails {
   stream_url: string;
   started_at?: string;
   quality?: string;
-  layout?: { name?: string };
+  layout?: LayoutJson;
+  /** Where the layout comes from: the call's settings (followed) or the broadcast's own. */
+  layout_source?: 'settings' | 'request';
   stats: BroadcastStatsJson | null;
 }

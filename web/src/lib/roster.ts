@@ -7,6 +7,9 @@
  * - `call.updated` / `call.created` with `call.session.participants` (replaces the list)
  * - `call.speaking_changed` `{speaking_session_ids: string[], dominant_speaker_session_id: string | null}`
  * - `call.dominant_speaker_changed` `{user_session_id | session_id, user_id}`
+ * - `call.screen_share_started` / `_stopped` `{participant}`: the entry the share is listed under
+ *   (the user's camera session, whose `published_tracks` gain or lose `screen_share`; or, for a
+ *   user without a camera session, the share's own entry, which leaves with the share)
  */
 import type { SessionParticipantJson } from './api.js';
 
@@ -17,6 +20,8 @@ export interface RosterEntry {
   joinedAt: string;
   speaking: boolean;
   dominant: boolean;
+  /** What the session sends (`published_tracks`: audio, video, screen_share, ...); null when not said. */
+  publishedTracks: readonly string[] | null;
 }
 
 export type Roster = readonly RosterEntry[];
@@ -30,7 +35,19 @@ function entryOf(p: SessionParticipantJson): RosterEntry | null {
     joinedAt: p.joined_at ?? '',
     speaking: p.is_speaking === true,
     dominant: p.is_dominant_speaker === true,
+    publishedTracks: stringList(p.published_tracks),
   };
+}
+
+/** The participant shares a screen (its `published_tracks` list `screen_share`). */
+export function sharesScreen(entry: RosterEntry): boolean {
+  return entry.publishedTracks?.includes('screen_share') === true;
+}
+
+/** The entry is a share of its own (a user sharing without a camera session): no camera to show. */
+export function isShareOnly(entry: RosterEntry): boolean {
+  const tracks = entry.publishedTracks;
+  return tracks !== null && tracks.length > 0 && tracks.every((t) => t === 'screen_share' || t === 'screen_share_audio');
 }
 
 export function rosterFromParticipants(list: unknown): Roster {
@@ -75,6 +92,17 @@ export function applyRosterEvent(roster: Roster, event: Record<string, unknown>)
           dominant: typeof p.is_dominant_speaker === 'boolean' ? p.is_dominant_speaker : before.dominant,
         };
       });
+    }
+    case 'call.screen_share_started':
+    case 'call.screen_share_stopped': {
+      const e = entryOf(event.participant as SessionParticipantJson);
+      if (!e) return roster;
+      const before = roster.find((x) => x.sessionId === e.sessionId);
+      // A stopped share listed as an entry of its own leaves with it.
+      if (event.type === 'call.screen_share_stopped' && isShareOnly(e)) return roster.filter((x) => x.sessionId !== e.sessionId);
+      const next = before ? { ...e, speaking: before.speaking, dominant: before.dominant } : e;
+      if (!before) return [...roster, next];
+      return roster.map((x) => (x.sessionId === e.sessionId ? next : x));
     }
     case 'call.speaking_changed': {
       const speaking = stringList(event.speaking_session_ids) ?? [];
