@@ -52,6 +52,8 @@ import { BroadcastPreviews } from './media/preview/broadcast-previews.js';
 import { createLogger, describeError, type ProcessLogger } from './log.js';
 import { createCallFrameSourceFactory } from './media/call-frame-source.js';
 import { CallMedia } from './media/call-media.js';
+import { createLayoutFrameSourceFactory } from './render/browser/index.js';
+import { mintRecorderToken } from './render/browser/recorder-token.js';
 import { ImageStore } from './render/images.js';
 import { LocalDirectoryStorage } from './storage/local-directory.js';
 import { openStore, type Store } from './store/store.js';
@@ -228,7 +230,18 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
         ...opts.egress,
         listener,
         log,
-        frameSourceFactory: previews.wrap(createCallFrameSourceFactory({ media, images })),
+        frameSourceFactory: previews.wrap(
+          createLayoutFrameSourceFactory(createCallFrameSourceFactory({ media, images }), {
+            log,
+            apiKey: creds.apiKey,
+            baseUrl: () => publicUrl.get(),
+            recorderToken: (cid, userId) => mintRecorderToken(creds.apiSecret, cid, userId),
+            ...(config.layoutReadyTimeoutMs !== undefined ? { readyTimeoutMs: config.layoutReadyTimeoutMs } : {}),
+            ...(config.layoutUrlAllow ? { allowOrigins: config.layoutUrlAllow } : {}),
+            ...(config.chromiumPath ? { chromiumPath: config.chromiumPath } : {}),
+            ...(config.ffmpegPath ? { ffmpegPath: config.ffmpegPath } : {}),
+          }),
+        ),
         resolveAddress: (host, port) => resolveDestination(destinationPolicy, host, port),
       });
     const broadcasts = new BroadcastState({

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
+import { parseOriginList } from './layout/app-url.js';
 import { parseAllowList } from './net/destination-policy.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -65,6 +66,12 @@ export interface Config {
   admissionCpuPercent?: number;
   /** A new broadcast group is refused while any group is degraded (CALLCAST_ADMISSION_DEGRADED; default on). */
   admissionDegraded?: boolean;
+  /** Origins custom layout apps and stylesheets may be loaded from (CALLCAST_LAYOUT_URL_ALLOW, comma-separated); absent: any http(s) origin. */
+  layoutUrlAllow?: string[];
+  /** How long a layout app has to add #egress-ready-for-capture, ms (CALLCAST_LAYOUT_READY_TIMEOUT_MS; default 20000). */
+  layoutReadyTimeoutMs?: number;
+  /** The Chromium executable for custom layouts (CALLCAST_CHROMIUM; default /usr/bin/chromium). */
+  chromiumPath?: string;
 }
 
 /** The defaults of the limits and of admission by load (see Config). */
@@ -223,6 +230,25 @@ export function loadConfig(env: Env): Config {
   if (degradedRaw !== undefined && !['0', '1', 'true', 'false', 'on', 'off'].includes(degradedRaw)) {
     throw new ConfigError(`CALLCAST_ADMISSION_DEGRADED must be 1 or 0, got "${degradedRaw}"`);
   }
+  const layoutAllow = nonEmpty(env.CALLCAST_LAYOUT_URL_ALLOW);
+  let layoutUrlAllow: string[] | undefined;
+  if (layoutAllow !== undefined) {
+    try {
+      layoutUrlAllow = parseOriginList(layoutAllow);
+    } catch (err) {
+      throw new ConfigError(`CALLCAST_LAYOUT_URL_ALLOW: ${(err as Error).message}`);
+    }
+  }
+  const readyTimeout = nonEmpty(env.CALLCAST_LAYOUT_READY_TIMEOUT_MS);
+  if (readyTimeout !== undefined && (!/^\d+$/.test(readyTimeout) || Number(readyTimeout) < 100 || Number(readyTimeout) > 600_000)) {
+    throw new ConfigError(
+      `CALLCAST_LAYOUT_READY_TIMEOUT_MS must be a whole number of milliseconds from 100 to 600000, got "${readyTimeout}"`,
+    );
+  }
+  const chromiumPath = nonEmpty(env.CALLCAST_CHROMIUM);
+  if (chromiumPath !== undefined && /[\u0000-\u001f]/.test(chromiumPath)) {
+    throw new ConfigError('CALLCAST_CHROMIUM must be a path to the Chromium executable');
+  }
   const config: Config = {
     port: port === undefined ? 3030 : parsePort(port, 'CALLCAST_PORT'),
     host: nonEmpty(env.CALLCAST_HOST) ?? '127.0.0.1',
@@ -247,6 +273,9 @@ export function loadConfig(env: Env): Config {
   if (maxGroups !== undefined) config.maxGroupsPerUser = maxGroups;
   if (cpuPercent !== undefined) config.admissionCpuPercent = cpuPercent;
   if (degradedRaw !== undefined) config.admissionDegraded = ['1', 'true', 'on'].includes(degradedRaw);
+  if (layoutUrlAllow !== undefined) config.layoutUrlAllow = layoutUrlAllow;
+  if (readyTimeout !== undefined) config.layoutReadyTimeoutMs = Number(readyTimeout);
+  if (chromiumPath !== undefined) config.chromiumPath = chromiumPath;
   return config;
 }
 

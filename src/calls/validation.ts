@@ -6,6 +6,7 @@
 import { badRequest } from '../wire/errors.js';
 import { validateLayoutOptions } from '../layout/options.js';
 import { isLayoutName, isQuality, LAYOUT_NAMES, QUALITIES, type LayoutSettings, type Quality } from '../layout/settings.js';
+import { layoutUrlProblem } from '../layout/app-url.js';
 import type { JsonObject } from '../wire/json.js';
 import type { DestinationPolicy } from '../net/destination-policy.js';
 import { parseRtmpTarget } from '../rtmp/url.js';
@@ -80,6 +81,8 @@ export function validateLayout(value: unknown, field: string, partial: boolean):
   }
   for (const key of ['external_app_url', 'external_css_url'] as const) {
     if (value[key] !== undefined && typeof value[key] !== 'string') throw badRequest(`${field}.${key} must be a string`);
+    const problem = typeof value[key] === 'string' && value[key] !== '' ? layoutUrlProblem(value[key]) : undefined;
+    if (problem) throw badRequest(`${field}.${key} ${problem}`);
   }
   if (value.detect_orientation !== undefined && typeof value.detect_orientation !== 'boolean') {
     throw badRequest(`${field}.detect_orientation must be a boolean`);

@@ -337,7 +337,13 @@ export class BroadcastGroup extends EventEmitter<BroadcastGroupEvents> {
   }
 
   private startMedia(): void {
-    this.source = this.opts.sourceFactory(this.opts.callCid, this.opts.quality, this.opts.layout);
+    const source = this.opts.sourceFactory(this.opts.callCid, this.opts.quality, this.opts.layout);
+    this.source = source;
+    source.onFailure?.((reason) => {
+      if (this.source !== source || this.closing) return;
+      this.opts.log.error({ callCid: this.opts.callCid, quality: this.opts.quality, reason }, 'frame source failed; failing the broadcast');
+      for (const d of [...this.destinations]) d.fail(reason);
+    });
     this.startEncoder();
     this.pacer = new Pacer({
       fps: this.profile.fps,

@@ -23,6 +23,11 @@ export interface FrameSource {
   audioSamples(ptsMs: number, sampleFrames: number): Buffer;
   /** Optional: sound filled with silence (late) and dropped (too late) since the source started, in sample frames. */
   audioStats?(): AudioSourceStats;
+  /**
+   * Optional: calls `listener` once if the source gives up for good (a layout app that does not
+   * load or keeps crashing); the group then fails its destinations with that reason.
+   */
+  onFailure?(listener: (reason: string) => void): void;
   close(): void;
 }
 

@@ -79,6 +79,8 @@ export class PreviewTap {
         },
         audioSamples: (ptsMs, n) => source.audioSamples(ptsMs, n),
         releaseFrame: (frame) => source.releaseFrame?.(frame),
+        ...(source.audioStats ? { audioStats: () => source.audioStats!() } : {}),
+        ...(source.onFailure ? { onFailure: (fn: (reason: string) => void) => source.onFailure!(fn) } : {}),
         close: () => {
           set!.delete(group);
           if (set!.size === 0) this.groups.delete(callCid);

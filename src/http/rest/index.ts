@@ -47,6 +47,23 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * Reading a call (GetCall) is open to pages on other origins, as a layout app served elsewhere
+ * reads its call: the token travels in `Authorization` (never a cookie), so CORS adds no access.
+ */
+const CALL_READ_CORS = {
+  'access-control-allow-origin': '*',
+  'access-control-allow-methods': 'GET, OPTIONS',
+  'access-control-allow-headers': 'Authorization, Content-Type, stream-auth-type, X-Stream-Client',
+  'access-control-max-age': '600',
+};
+
+function isCallReadCors(request: FastifyRequest): boolean {
+  if (request.method !== 'GET' && request.method !== 'OPTIONS') return false;
+  const path = request.url.split('?')[0] ?? '';
+  return /^(\/api\/v2)?\/video\/call\/[^/]+\/[^/]+$/.test(path);
+}
+
 export function principalOf(request: FastifyRequest): Principal {
   if (!request.principal) throw new Error('route reached without authentication');
   return request.principal;
@@ -54,13 +71,17 @@ export function principalOf(request: FastifyRequest): Principal {
 
 export async function restPlugin(app: FastifyInstance, opts: RestOptions): Promise<void> {
   app.decorateRequest('principal', null);
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', async (request, reply) => {
+    if (isCallReadCors(request)) reply.headers(CALL_READ_CORS);
+    // A CORS preflight carries no credentials; its route answers without them.
+    if (request.method === 'OPTIONS' && isCallReadCors(request)) return;
     request.principal = await request.authenticate();
   });
   await app.register(async (common) => userRoutes(common, opts), { prefix: '/api/v2' });
   for (const prefix of ['/api/v2/video', '/video']) {
     await app.register(
       async (video) => {
+        video.options('/call/:type/:id', async (_request, reply) => reply.code(204).send());
         await callRoutes(video, opts);
         await callAdminRoutes(video, opts);
         await broadcastRoutes(video, opts);

@@ -1,0 +1,287 @@
+/**
+ * Custom layouts rendered by a browser, end to end: a layout app of the test's own (served on
+ * 127.0.0.1: a magenta marker top left, each participant a WHEP subscription stacked in the right
+ * half) is the layout of a broadcast started with the node SDK to a real nginx-rtmp ingest. Two
+ * Node publishers send red and blue with their tones. The frames the ingest recorded show the
+ * marker and each participant where the app put them, the sound carries their tones (the call's
+ * mix); a renderer crash is recovered under the same RTMP session; a page that never signals
+ * readiness, an unreachable URL and a non-http URL each fail the broadcast; no browser process is
+ * left after stop.
+ */
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import type { StreamClient } from '@stream-io/node-sdk';
+import type { Callcast } from '../../src/app.js';
+import type { WireEvent } from '../../src/events/contract.js';
+import { runningLayoutBrowsers } from '../../src/render/browser/index.js';
+import { decodePcm, grabFrameRgb, pixelAt, probe } from '../support/ffprobe.js';
+import { pino } from 'pino';
+import { TestPublisher } from '../support/publisher.js';
+import { freePort, startNginxIngest, type NginxIngest } from '../support/rtmp-ingest.js';
+import { startTestCallcast, type TestCallcast } from '../support/callcast.js';
+import { sleep, waitFor } from '../support/wait.js';
+import { i420PixelRgb, tonePower } from '../media/helpers.js';
+
+const W = 640;
+const H = 360;
+const QUALITY = '360p';
+const APP = readFileSync(new URL('./fixtures/custom-layout-app.html', import.meta.url), 'utf8');
+
+type Rgb = [number, number, number];
+const COLOURS: Record<string, { ffmpeg: string; rgb: Rgb; tone: number }> = {
+  alice: { ffmpeg: 'red', rgb: [255, 0, 0], tone: 440 },
+  bob: { ffmpeg: 'blue', rgb: [0, 0, 255], tone: 880 },
+};
+const MARKER: Rgb = [255, 0, 255];
+/** Where the app draws: the marker (top-left quarter), alice (right half, top), bob (right half, bottom). */
+const POINTS: Record<string, [number, number]> = { marker: [W / 8, H / 8], alice: [(W * 3) / 4, H / 4], bob: [(W * 3) / 4, (H * 3) / 4] };
+const EXPECTED: Record<string, Rgb> = { marker: MARKER, alice: COLOURS.alice!.rgb, bob: COLOURS.bob!.rgb };
+
+const near = (a: number[], b: number[], tol = 60) => a.every((v, i) => Math.abs(v - b[i]!) <= tol);
+
+/** Every process under `root` (children first found through /proc/<pid>/stat's ppid). */
+function descendants(root: number): number[] {
+  const parent = new Map<number, number>();
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      parent.set(Number(e), Number(fields[1]));
+    } catch {
+      // gone
+    }
+  }
+  const out: number[] = [];
+  const walk = (pid: number) => {
+    for (const [child, pp] of parent) {
+      if (pp !== pid) continue;
+      out.push(child);
+      walk(child);
+    }
+  };
+  walk(root);
+  return out;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function cmdline(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'latin1');
+  } catch {
+    return '';
+  }
+}
+
+describe('custom layout apps rendered by a browser', { timeout: 300_000 }, () => {
+  let ingest: NginxIngest;
+  let server: Callcast;
+  let client: StreamClient;
+  let svc: TestCallcast;
+  let app: Server;
+  let appUrl: string;
+  const events: WireEvent[] = [];
+  const publishers: TestPublisher[] = [];
+  const logLines: string[] = [];
+  const log = pino({ level: 'debug' }, { write: (line: string) => void logLines.push(line) });
+  /** The service's lines about layout apps (for a failure's message). */
+  const layoutLog = () => logLines.filter((l) => /layout/.test(l)).join('');
+
+  before(async () => {
+    app = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+      res.end(APP);
+    });
+    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', () => resolve()));
+    const addr = app.address();
+    appUrl = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}/layout.html`;
+    ingest = await startNginxIngest();
+    svc = await startTestCallcast({
+      log,
+      config: { layoutReadyTimeoutMs: 20_000 },
+      egress: { retry: { initialDelayMs: 200, maxDelayMs: 1000, giveUpAfterMs: 10_000 } },
+    });
+    server = svc.server;
+    client = svc.client;
+    server.bus.subscribe((e) => events.push(e));
+    await client.upsertUsers(Object.keys(COLOURS).map((id) => ({ id, name: id, role: 'user' })));
+  });
+  after(async () => {
+    await Promise.all(publishers.map((p) => p.close()));
+    await svc?.close();
+    await ingest?.stop();
+    await new Promise<void>((resolve) => {
+      if (!app) return resolve();
+      app.close(() => resolve());
+      app.closeAllConnections();
+    });
+  });
+
+  const failureOf = (name: string) =>
+    events.find((e) => e.type === 'call.rtmp_broadcast_failed' && e.name === name) as (WireEvent & { error?: string }) | undefined;
+
+  it('draws the app: the marker and each participant where the app put them, the call mix as sound; a crash reloads under the same RTMP session', async (t) => {
+    const call = client.video.call('default', 'custom-app');
+    const created = await call.getOrCreate({
+      data: { created_by_id: 'alice', members: Object.keys(COLOURS).map((user_id) => ({ user_id })) },
+    });
+    const whip = created.call.ingress.whip.address;
+    const cid = 'default:custom-app';
+    for (const [user, c] of Object.entries(COLOURS)) {
+      const token = client.generateUserToken({ user_id: user, validity_in_seconds: 600 });
+      publishers.push(await TestPublisher.start({ url: whip, token, color: c.ffmpeg, toneHz: c.tone }));
+    }
+    await waitFor(
+      () => server.media.participants(cid).filter((p) => p.hasVideo && p.videoSize).length === 2,
+      'two decoded publishers',
+      60_000,
+    );
+
+    const startedAt = Date.now();
+    await call.startRTMPBroadcasts({
+      broadcasts: [
+        {
+          name: 'app',
+          stream_url: ingest.url(),
+          stream_key: 'custom-app',
+          quality: QUALITY,
+          layout: { name: 'custom', external_app_url: appUrl },
+        },
+      ],
+    });
+    await waitFor(() => events.some((e) => e.type === 'call.rtmp_broadcast_started' && e.name === 'app'), 'broadcast live', 30_000);
+    await waitFor(() => runningLayoutBrowsers().length > 0, 'a layout browser', 30_000, 50);
+    const browsers = runningLayoutBrowsers();
+    assert.equal(browsers.length, 1, 'one layout browser');
+    const started = new Set<number>([...browsers, ...descendants(browsers[0]!)]);
+
+    const showing = () => {
+      const frame = server.previews.latestFrame(cid, QUALITY);
+      if (!frame) return {};
+      return Object.fromEntries(
+        Object.entries(POINTS).map(([k, [x, y]]) => {
+          const c = i420PixelRgb(frame.data, frame.width, frame.height, x, y);
+          return [k, [c.r, c.g, c.b]];
+        }),
+      ) as Record<string, number[]>;
+    };
+    const showsApp = () => {
+      const s = showing();
+      return Object.entries(EXPECTED).every(([k, rgb]) => s[k] && near(s[k]!, rgb));
+    };
+    await waitFor(showsApp, 'the app drawn in the broadcast', 60_000, 100).catch((err) => {
+      throw new Error(`${(err as Error).message}: showing ${JSON.stringify(showing())}\n${layoutLog()}`);
+    });
+    t.diagnostic(`app on screen ${Date.now() - startedAt} ms after the broadcast request`);
+    const position = () => (server.engine.stats(cid).find((s) => s.name === 'app')?.videoFramesSent ?? 0) / 30;
+    // Frames the encoder has sent lag what the source shows (encoder latency, more under load):
+    // the frame grabbed is taken a second before the position reached 3 s after the app was seen.
+    await sleep(3000);
+    await waitFor(() => position() >= 4, 'four seconds recorded', 60_000, 100);
+    const drawnAt = position() - 1;
+    const encoderPids = server.egress.encoderPids();
+
+    // The page's renderer crashes: a new browser opens the app again; the RTMP session goes on.
+    const renderers = descendants(browsers[0]!).filter((pid) => cmdline(pid).includes('--type=renderer'));
+    assert.ok(renderers.length > 0, 'the browser has renderers');
+    for (const pid of renderers) process.kill(pid, 'SIGKILL');
+    const crashedAt = Date.now();
+    await waitFor(() => runningLayoutBrowsers().length === 1 && runningLayoutBrowsers()[0] !== browsers[0], 'a new browser', 30_000, 100);
+    const reloaded = runningLayoutBrowsers()[0]!;
+    await waitFor(
+      () => showsApp() && descendants(reloaded).some((pid) => cmdline(pid).includes('--type=renderer')),
+      'the app drawn again',
+      60_000,
+      100,
+    );
+    t.diagnostic(`app drawn again ${Date.now() - crashedAt} ms after the crash`);
+    for (const pid of [reloaded, ...descendants(reloaded)]) started.add(pid);
+    await sleep(3000);
+    const stats = server.engine.stats(cid).find((s) => s.name === 'app');
+    assert.equal(stats?.reconnects, 0, 'same RTMP session');
+    assert.deepEqual(server.egress.encoderPids(), encoderPids, 'same encoder');
+    assert.equal(failureOf('app'), undefined);
+    const afterReload = position() - 1;
+
+    await call.stopAllRTMPBroadcasts();
+    await waitFor(() => events.some((e) => e.type === 'call.rtmp_broadcast_stopped' && e.name === 'app'), 'stopped', 20_000);
+    await waitFor(() => runningLayoutBrowsers().length === 0, 'no layout browser', 20_000, 100);
+    await waitFor(() => [...started].every((pid) => !alive(pid)), 'every browser process gone', 20_000, 100);
+    t.diagnostic(`browser processes started and gone: ${started.size}`);
+    await sleep(500);
+
+    const path = ingest.recordingPath('custom-app');
+    t.diagnostic(
+      `recorded ${(await probe(path)).format.duration} s; frames grabbed at ${drawnAt.toFixed(2)} s and ${afterReload.toFixed(2)} s`,
+    );
+    for (const at of [drawnAt, afterReload]) {
+      const frame = await grabFrameRgb(path, at, W, H);
+      for (const [k, [x, y]] of Object.entries(POINTS)) {
+        const px = pixelAt(frame, W, x, y);
+        assert.ok(near(px, EXPECTED[k]!), `${k} at ${at.toFixed(2)} s: rgb(${px.join(',')})`);
+      }
+    }
+    const pcm = await decodePcm(path, Math.max(0, drawnAt - 2), 2);
+    const off = tonePower(pcm, 660);
+    assert.ok(tonePower(pcm, 440) > 10 * off, `440 Hz: ${tonePower(pcm, 440)} vs ${off}`);
+    assert.ok(tonePower(pcm, 880) > 10 * off, `880 Hz: ${tonePower(pcm, 880)} vs ${off}`);
+  });
+
+  it('fails the broadcast when the app never signals readiness, cannot be reached, or is not http(s)', async () => {
+    const call = client.video.call('default', 'custom-fail');
+    await call.getOrCreate({ data: { created_by_id: 'alice' } });
+    const deadPort = await freePort();
+    const cases = [
+      { name: 'never-ready', url: `${appUrl}?never-ready`, reason: /did not add #egress-ready-for-capture within 20 s/ },
+      {
+        name: 'unreachable',
+        url: `http://127.0.0.1:${deadPort}/layout.html`,
+        reason: /could not be loaded \(net::ERR_CONNECTION_REFUSED\)/,
+      },
+    ];
+    for (const c of cases) {
+      await call.startRTMPBroadcasts({
+        broadcasts: [
+          {
+            name: c.name,
+            stream_url: ingest.url(),
+            stream_key: `fail-${c.name}`,
+            quality: QUALITY,
+            layout: { name: 'custom', external_app_url: c.url },
+          },
+        ],
+      });
+    }
+    for (const c of cases) {
+      const failed = await waitFor(() => failureOf(c.name), `${c.name} failed`, 60_000, 100);
+      assert.match(String(failed.error), c.reason);
+    }
+    await waitFor(() => runningLayoutBrowsers().length === 0, 'no layout browser', 20_000, 100);
+    await assert.rejects(
+      call.startRTMPBroadcasts({
+        broadcasts: [
+          {
+            name: 'file',
+            stream_url: ingest.url(),
+            stream_key: 'fail-file',
+            quality: QUALITY,
+            layout: { name: 'custom', external_app_url: 'file:///etc/passwd' },
+          },
+        ],
+      }),
+      (err: Error) =>
+        /external_app_url must be an http:\/\/ or https:\/\/ URL/.test(err.message) &&
+        /400|code/.test(`${err.message} ${JSON.stringify(err)}`),
+    );
+  });
+});
