@@ -260,7 +260,7 @@ describe('web pages in Chromium', { timeout: 300_000 }, () => {
     assert.equal(await key.getAttribute('type'), 'text');
     await page.getByLabel('Show stream key').uncheck();
     await page.getByLabel('Quality').selectOption('360p');
-    await page.getByLabel('Layout').selectOption('grid');
+    await page.getByLabel('Layout', { exact: true }).selectOption('grid');
     await page.getByLabel('Title text').fill('Studio');
     await page.getByLabel('Background colour').fill(BACKGROUND_HEX);
     await page.getByRole('button', { name: 'Start broadcast' }).click();
@@ -430,7 +430,7 @@ describe('web pages in Chromium', { timeout: 300_000 }, () => {
     await page.getByLabel('Stream URL').fill(ingest.url('live'));
     await page.getByLabel('Stream key', { exact: true }).fill(`${STREAM_KEY}-backup`);
     await page.getByLabel('Quality').selectOption('360p');
-    await page.getByLabel('Layout').selectOption('grid');
+    await page.getByLabel('Layout', { exact: true }).selectOption('grid');
     await page.getByRole('button', { name: 'Start broadcast' }).click();
     const backup = page.getByRole('article', { name: 'Broadcast backup' });
     await backup

@@ -922,15 +922,23 @@ function showCall(type: string, id: string): void {
     }
   }
 
+  /** Preview requests in flight, by broadcast: a stop aborts them before the broadcast goes away. */
+  const previewRequests = new Map<string, AbortController>();
+  function abortPreviews(name?: string): void {
+    for (const [n, request] of previewRequests) if (name === undefined || n === name) request.abort();
+  }
+
   async function pollPreviews(): Promise<void> {
     if (!api) return;
     for (const v of broadcasts.values()) {
       if (!v.active) continue;
       const card = cards.get(v.name);
       if (!card) continue;
+      const request = new AbortController();
+      previewRequests.set(v.name, request);
       try {
-        const blob = await api.preview(type, id, v.name);
-        if (stopped || !blob) continue;
+        const blob = await api.preview(type, id, v.name, request.signal);
+        if (stopped || !blob || request.signal.aborted) continue;
         const url = URL.createObjectURL(blob);
         card.preview.src = url;
         card.preview.hidden = card.live.playing;
@@ -938,7 +946,10 @@ function showCall(type: string, id: string): void {
         if (card.previewUrl) URL.revokeObjectURL(card.previewUrl);
         card.previewUrl = url;
       } catch (err) {
+        if (request.signal.aborted) continue;
         if (!(err instanceof ApiRequestError && err.status === 404)) card.previewNote.textContent = messageOf(err);
+      } finally {
+        if (previewRequests.get(v.name) === request) previewRequests.delete(v.name);
       }
     }
   }
@@ -947,6 +958,7 @@ function showCall(type: string, id: string): void {
     if (!api) return;
     actionError.textContent = '';
     broadcasts = markStopping(broadcasts, name);
+    abortPreviews(name);
     renderBroadcasts();
     try {
       await api.stopBroadcast(type, id, name);
@@ -962,6 +974,7 @@ function showCall(type: string, id: string): void {
     if (!api) return;
     actionError.textContent = '';
     broadcasts = markStopping(broadcasts);
+    abortPreviews();
     renderBroadcasts();
     try {
       await api.stopAllBroadcasts(type, id);
@@ -1018,6 +1031,7 @@ function showCall(type: string, id: string): void {
     if (e.call_cid !== cid) return;
     roster = applyRosterEvent(roster, e);
     broadcasts = applyBroadcastEvent(broadcasts, e);
+    for (const [n, request] of previewRequests) if (!broadcasts.get(n)?.active) request.abort();
     if (e.type === 'call.updated' || e.type === 'call.created') {
       const call = e.call as CallState['call'] | undefined;
       if (call) applyState({ call });

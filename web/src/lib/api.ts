@@ -110,10 +110,11 @@ export class ApiClient {
     return this.request('GET', `${callPath(type, id)}/rtmp_broadcasts/${encodeURIComponent(name)}`);
   }
 
-  /** The composed picture of a broadcast as a JPEG blob, or null while there is none yet. */
-  async preview(type: string, id: string, name: string): Promise<Blob | null> {
+  /** The composed picture of a broadcast as a JPEG blob, or null while there is none yet; `signal` aborts the request. */
+  async preview(type: string, id: string, name: string, signal?: AbortSignal): Promise<Blob | null> {
     const res = await fetch(this.url(`${callPath(type, id)}/rtmp_broadcasts/${encodeURIComponent(name)}/preview.jpg`), {
       headers: this.headers(),
+      ...(signal ? { signal } : {}),
     });
     if (res.status === 404 || res.status === 204) return null;
     if (!res.ok) {
