@@ -90,11 +90,21 @@ describe('layouts of running broadcasts', () => {
     assert.equal(active('studio:live2', 'follows')?.layout.name, 'mobile');
     assert.deepEqual(active('studio:live2', 'follows')?.layout.options, { 'layout.background_color': '#00ff00' });
     assert.equal(active('studio:live1', 'follows')?.layout.name, 'spotlight');
+    // (An earlier call.updated of that call, from its start, may still be on its way: the one that
+    // carries the new settings must follow.)
     const typeUpdated = await waitFor(
-      () => t.events.slice(typeBefore).find((e) => e.type === 'call.updated' && e.call_cid === 'studio:live2'),
-      'call.updated of the call that followed',
+      () =>
+        t.events
+          .slice(typeBefore)
+          .find(
+            (e) =>
+              e.type === 'call.updated' &&
+              e.call_cid === 'studio:live2' &&
+              (e.call as any).settings.broadcasting.rtmp.layout.name === 'mobile',
+          ),
+      'call.updated of the call that followed, with the new settings',
     );
-    assert.equal((typeUpdated.call as any).settings.broadcasting.rtmp.layout.name, 'mobile');
+    assert.equal((typeUpdated.call as any).settings.broadcasting.rtmp.layout.options['layout.background_color'], '#00ff00');
     await call.stopAllRTMPBroadcasts();
     await other.stopAllRTMPBroadcasts();
   });
