@@ -57,11 +57,16 @@ export interface BroadcastStateEvents {
 /** How long a start waits for an engine stop of the same broadcast name still in progress. */
 const PREDECESSOR_STOP_WAIT_MS = 2_000;
 
+/** How long a stopped broadcast counts as recently stopped (see `recentlyStopped`). */
+const RECENT_STOP_MS = 10_000;
+
 export class BroadcastState extends EventEmitter<BroadcastStateEvents> implements EgressListener {
   /** The engine producing the broadcasts (built with this state as its listener). */
   readonly engine: BroadcastEngine;
   /** Engine stops in progress, so a broadcast restarted under the same name waits for its predecessor. */
   private readonly stopping = new Map<string, Promise<void>>();
+  /** When each broadcast's stop was asked (kept RECENT_STOP_MS), for `recentlyStopped`. */
+  private readonly stopRequests = new Map<string, number>();
   /** Set at close: engine reports are ignored from then on, so active broadcasts stay persisted. */
   private closing = false;
   private readonly store: Store;
@@ -331,6 +336,7 @@ export class BroadcastState extends EventEmitter<BroadcastStateEvents> implement
       removed++;
       this.log.info({ callCid: cid, name: r.name }, 'broadcast stop requested');
       const key = `${cid}\u0000${r.name}`;
+      this.noteStopRequest(key);
       const done = this.engine
         .stop(cid, r.name)
         .catch((err: unknown) => {
@@ -354,6 +360,24 @@ export class BroadcastState extends EventEmitter<BroadcastStateEvents> implement
         `call ${cid} already has ${active} active RTMP broadcasts (the limit is ${this.maxBroadcastsPerCall}); stop one first`,
       );
     }
+  }
+
+  /**
+   * Whether a broadcast of that name was stopped a moment ago (its engine stop is in progress, or
+   * was asked less than RECENT_STOP_MS ago): pages that have not heard of the stop yet may still
+   * ask for its picture, which is then "no picture" rather than "no such broadcast".
+   */
+  recentlyStopped(cid: string, name: string): boolean {
+    const key = `${cid}\u0000${name}`;
+    if (this.stopping.has(key)) return true;
+    const at = this.stopRequests.get(key);
+    return at !== undefined && Date.now() - at < RECENT_STOP_MS;
+  }
+
+  private noteStopRequest(key: string): void {
+    const now = Date.now();
+    for (const [k, at] of this.stopRequests) if (now - at >= RECENT_STOP_MS) this.stopRequests.delete(k);
+    this.stopRequests.set(key, now);
   }
 
   /** Waits (at most a few seconds) for an engine stop of the same name still in progress. */

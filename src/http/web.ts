@@ -145,7 +145,8 @@ export async function webPlugin(app: FastifyInstance, deps: WebRoutesDeps): Prom
           };
           const jpeg = await deps.preview(callCid(type, id), name, auth);
           reply.header('Cache-Control', 'no-store');
-          // 204 while the broadcast has no picture yet (a 404 is kept for unknown broadcasts).
+          // 204 while the broadcast has no picture (yet, or any more: for a few seconds after its
+          // stop); a 404 is kept for unknown broadcasts.
           if (!jpeg) return reply.code(204).send();
           return reply.type('image/jpeg').send(jpeg);
         },
@@ -168,7 +169,14 @@ export function previewSource(deps: {
     const principal = await deps.credentials.authenticate(auth);
     // Throws the API's errors: unknown call (404), no read-call (403), no such broadcast (404).
     await deps.access.requireRead(principal, cid);
-    const details = await deps.broadcasts.details(cid, name);
+    let details: Awaited<ReturnType<BroadcastState['details']>>;
+    try {
+      details = await deps.broadcasts.details(cid, name);
+    } catch (err) {
+      // Stopped a moment ago: no picture any more (204), for pages that have not heard yet.
+      if (deps.broadcasts.recentlyStopped(cid, name)) return null;
+      throw err;
+    }
     if (!deps.tap) return null;
     return deps.tap.latestJpeg(cid, isQuality(details.quality) ? details.quality : undefined);
   };

@@ -101,6 +101,9 @@ describe('RTMP broadcasts', () => {
         'a call.updated without "main" while its stop is still held',
       );
       assert.deepEqual(names(updated), ['backup']);
+      // Pages that have not heard yet may still ask for its picture: "no picture", not "no such broadcast".
+      assert.equal(t.server.broadcasts.recentlyStopped('default:b-slow-stop', 'main'), true);
+      assert.equal(t.server.broadcasts.recentlyStopped('default:b-slow-stop', 'backup'), false);
       assert.equal(
         t.events.slice(mark).some((e) => e.type === 'call.rtmp_broadcast_stopped'),
         false,
