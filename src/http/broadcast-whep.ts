@@ -18,7 +18,7 @@ import { type BroadcastPreviews, UnknownBroadcastError } from '../media/preview/
 import { OfferError } from '../media/sdp.js';
 import { ApiError, ErrorCodes, notAllowed, notFound } from '../wire/errors.js';
 import type { Principal } from '../wire/principal.js';
-import { asApiError, CORS_HEADERS, contentTypeOf, sendError } from './whep.js';
+import { answerTrickle, asApiError, CORS_HEADERS, contentTypeOf, sendError } from './whep.js';
 
 export interface BroadcastWhepOptions {
   previews: BroadcastPreviews;
@@ -135,33 +135,9 @@ export const broadcastWhepRoutes: FastifyPluginAsync<BroadcastWhepOptions> = asy
       const op = 'WhepBroadcastPreviewTrickle';
       const { type, id, name, resourceId } = req.params;
       if (!previews.has(resourceId, `${type}:${id}`, name)) return sendError(reply, op, notFound('WHEP session not found'), startedAt);
-      if (contentTypeOf(req) !== 'application/trickle-ice-sdpfrag') {
-        return sendError(
-          reply,
-          op,
-          new ApiError(415, ErrorCodes.input, 'send ICE candidates as application/trickle-ice-sdpfrag'),
-          startedAt,
-        );
-      }
-      const ifMatch = req.headers['if-match'];
-      const r = etags.get(resourceId);
-      if (ifMatch !== undefined && ifMatch !== '*' && ifMatch !== r?.etag) {
-        return sendError(reply, op, new ApiError(412, ErrorCodes.input, 'If-Match does not match the session ETag'), startedAt);
-      }
-      const frag = typeof req.body === 'string' ? req.body : '';
-      const ufrag = /a=ice-ufrag:(\S+)/.exec(frag)?.[1];
-      if (ufrag !== undefined && r?.ufrag !== undefined && ufrag !== r.ufrag) {
-        return sendError(
-          reply,
-          op,
-          new ApiError(422, ErrorCodes.input, 'ICE restarts are not supported: subscribe with a new offer'),
-          startedAt,
-        );
-      }
-      const added = await previews.addRemoteCandidates(resourceId, frag);
-      if (added < 0)
-        return sendError(reply, op, new ApiError(400, ErrorCodes.input, 'the fragment holds no valid candidate lines'), startedAt);
-      return reply.code(204).send();
+      return answerTrickle(req, reply, { op, startedAt, session: etags.get(resourceId) }, (frag) =>
+        previews.addRemoteCandidates(resourceId, frag),
+      );
     });
 
     app.delete<{ Params: ResourceParams }>(`${base}/:resourceId`, async (req, reply) => {

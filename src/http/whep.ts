@@ -66,6 +66,40 @@ export function asApiError(err: unknown): ApiError | undefined {
   return undefined;
 }
 
+/**
+ * Answers a WHEP trickle PATCH of a known session (RFC 9725 section 4.3 as WHEP uses it): 415
+ * unless a trickle fragment, 412 when If-Match names another ETag, 422 for an ICE restart (a new
+ * ufrag), 400 when no candidate line is usable, 204 once `addCandidates` took them.
+ */
+export async function answerTrickle(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  at: { op: string; startedAt: number; session: { etag: string; ufrag: string | undefined } | undefined },
+  addCandidates: (frag: string) => Promise<number>,
+): Promise<FastifyReply> {
+  const { op, startedAt, session } = at;
+  if (contentTypeOf(req) !== 'application/trickle-ice-sdpfrag') {
+    return sendError(reply, op, new ApiError(415, ErrorCodes.input, 'send ICE candidates as application/trickle-ice-sdpfrag'), startedAt);
+  }
+  const ifMatch = req.headers['if-match'];
+  if (ifMatch !== undefined && ifMatch !== '*' && ifMatch !== session?.etag) {
+    return sendError(reply, op, new ApiError(412, ErrorCodes.input, 'If-Match does not match the session ETag'), startedAt);
+  }
+  const frag = typeof req.body === 'string' ? req.body : '';
+  const ufrag = /a=ice-ufrag:(\S+)/.exec(frag)?.[1];
+  if (ufrag !== undefined && session?.ufrag !== undefined && ufrag !== session.ufrag) {
+    return sendError(
+      reply,
+      op,
+      new ApiError(422, ErrorCodes.input, 'ICE restarts are not supported: subscribe with a new offer'),
+      startedAt,
+    );
+  }
+  const added = await addCandidates(frag);
+  if (added < 0) return sendError(reply, op, new ApiError(400, ErrorCodes.input, 'the fragment holds no valid candidate lines'), startedAt);
+  return reply.code(204).send();
+}
+
 export function contentTypeOf(req: FastifyRequest): string {
   return String(req.headers['content-type'] ?? '')
     .split(';')[0]!
@@ -190,33 +224,9 @@ export const whepRoutes: FastifyPluginAsync<WhepOptions> = async (app, opts) => 
       if (!forwarding.has(resourceId, `${type}:${id}`, sourceOf(resourceId, sessionId))) {
         return sendError(reply, op, notFound('WHEP session not found'), startedAt);
       }
-      if (contentTypeOf(req) !== 'application/trickle-ice-sdpfrag') {
-        return sendError(
-          reply,
-          op,
-          new ApiError(415, ErrorCodes.input, 'send ICE candidates as application/trickle-ice-sdpfrag'),
-          startedAt,
-        );
-      }
-      const ifMatch = req.headers['if-match'];
-      const r = resources.get(resourceId);
-      if (ifMatch !== undefined && ifMatch !== '*' && ifMatch !== r?.etag) {
-        return sendError(reply, op, new ApiError(412, ErrorCodes.input, 'If-Match does not match the session ETag'), startedAt);
-      }
-      const frag = typeof req.body === 'string' ? req.body : '';
-      const ufrag = /a=ice-ufrag:(\S+)/.exec(frag)?.[1];
-      if (ufrag !== undefined && r?.ufrag !== undefined && ufrag !== r.ufrag) {
-        return sendError(
-          reply,
-          op,
-          new ApiError(422, ErrorCodes.input, 'ICE restarts are not supported: subscribe with a new offer'),
-          startedAt,
-        );
-      }
-      const added = await forwarding.addRemoteCandidates(resourceId, frag);
-      if (added < 0)
-        return sendError(reply, op, new ApiError(400, ErrorCodes.input, 'the fragment holds no valid candidate lines'), startedAt);
-      return reply.code(204).send();
+      return answerTrickle(req, reply, { op, startedAt, session: resources.get(resourceId) }, (frag) =>
+        forwarding.addRemoteCandidates(resourceId, frag),
+      );
     });
 
     app.delete<{ Params: ResourceParams }>(`${base}/:resourceId`, async (req, reply) => {

@@ -30,6 +30,49 @@ export interface SubscriptionPlan {
   }[];
 }
 
+/** What fills one receiving section: what it carries, or why nothing can. */
+export type SectionFill = Omit<SubscriptionSection, 'section'> | 'not_published' | 'no_matching_codec';
+
+/**
+ * Walks a WHEP offer's sections: the first receiving audio and video section each goes to `fill`;
+ * other kinds, later sections of a kind and sections that do not receive are refused. `receiving`
+ * counts the offer's audio and video sections that receive (filled, refused or duplicate). Throws
+ * OfferError (400) when the offer is not SDP.
+ */
+export function planSections(
+  offer: unknown,
+  fill: (section: OfferedSection & { kind: MediaKind }) => SectionFill,
+): SubscriptionPlan & { receiving: number } {
+  const summary = inspectOffer(offer);
+  const plan: SubscriptionPlan & { receiving: number } = { accepted: [], refused: [], receiving: 0 };
+  const seen = new Set<string>();
+  for (const s of summary.sections) {
+    if ((s.kind === 'audio' || s.kind === 'video') && (s.direction === 'recvonly' || s.direction === 'sendrecv')) plan.receiving += 1;
+    if (s.kind !== 'audio' && s.kind !== 'video') {
+      plan.refused.push({ section: s, reason: 'unsupported_kind' });
+      continue;
+    }
+    if (seen.has(s.kind)) {
+      plan.refused.push({ section: s, reason: 'duplicate_kind' });
+      continue;
+    }
+    seen.add(s.kind);
+    if (s.direction !== 'recvonly' && s.direction !== 'sendrecv') {
+      plan.refused.push({ section: s, reason: 'not_receiving' });
+      continue;
+    }
+    const filled = fill(s as OfferedSection & { kind: MediaKind });
+    if (typeof filled === 'string') plan.refused.push({ section: s, reason: filled });
+    else plan.accepted.push({ section: s, ...filled });
+  }
+  return plan;
+}
+
+/** Whether any section of the plan was refused because none of its codecs matched. */
+export function noCodecMatched(plan: SubscriptionPlan): boolean {
+  return plan.refused.some((r) => r.reason === 'no_matching_codec');
+}
+
 function fmtpParams(fmtp: string | undefined): Map<string, string> {
   const out = new Map<string, string>();
   for (const part of (fmtp ?? '').split(';')) {
@@ -63,51 +106,24 @@ export function codecsCompatible(offered: OfferedCodec, source: RtpCodec): boole
  * section can carry anything the participant publishes.
  */
 export function planSubscription(offer: unknown, published: readonly PublishedTrackCodecs[]): SubscriptionPlan {
-  const summary = inspectOffer(offer);
-  const plan: SubscriptionPlan = { accepted: [], refused: [] };
-  const seen = new Set<string>();
-  for (const s of summary.sections) {
-    if (s.kind !== 'audio' && s.kind !== 'video') {
-      plan.refused.push({ section: s, reason: 'unsupported_kind' });
-      continue;
-    }
-    if (seen.has(s.kind)) {
-      plan.refused.push({ section: s, reason: 'duplicate_kind' });
-      continue;
-    }
-    seen.add(s.kind);
-    if (s.direction !== 'recvonly' && s.direction !== 'sendrecv') {
-      plan.refused.push({ section: s, reason: 'not_receiving' });
-      continue;
-    }
+  const { receiving, ...plan } = planSections(offer, (s) => {
     const track = published.find((t) => t.kind === s.kind);
-    if (!track || track.codecs.length === 0) {
-      plan.refused.push({ section: s, reason: 'not_published' });
-      continue;
-    }
-    let match: SubscriptionSection | undefined;
+    if (!track || track.codecs.length === 0) return 'not_published';
     for (const source of track.codecs) {
       const codec = s.codecs.find((c) => codecsCompatible(c, source));
-      if (codec) {
-        match = { section: s, kind: s.kind, codec, source };
-        break;
-      }
+      if (codec) return { kind: s.kind, codec, source };
     }
-    if (match) plan.accepted.push(match);
-    else plan.refused.push({ section: s, reason: 'no_matching_codec' });
-  }
+    return 'no_matching_codec';
+  });
   if (plan.accepted.length === 0) {
-    const receiving = summary.sections.filter(
-      (s) => (s.kind === 'audio' || s.kind === 'video') && (s.direction === 'recvonly' || s.direction === 'sendrecv'),
-    );
-    if (receiving.length === 0)
+    if (receiving === 0)
       throw new OfferError(
         400,
         'malformed_sdp',
         'the offer receives no audio or video (WHEP offers need recvonly audio and/or video sections)',
       );
     const sent = published.map((t) => `${t.kind} ${t.codecs.map((c) => c.name).join('/')}`).join(', ') || 'nothing yet';
-    if (plan.refused.some((r) => r.reason === 'no_matching_codec')) {
+    if (noCodecMatched(plan)) {
       throw new OfferError(400, 'no_usable_codec', `the offer accepts none of the codecs the participant sends (${sent})`);
     }
     throw new OfferError(400, 'no_usable_codec', `the participant publishes none of the kinds offered (it publishes ${sent})`);

@@ -10,8 +10,8 @@
  * Audio is Opus (the group's mixed sound, encoded for previews only).
  */
 import type { RtpCodec } from '../rtp-process.js';
-import { inspectOffer, OfferError, type OfferedCodec } from '../sdp.js';
-import type { SubscriptionPlan, SubscriptionSection } from '../forwarding/subscription-offer.js';
+import { OfferError, type OfferedCodec } from '../sdp.js';
+import { noCodecMatched, planSections, type SubscriptionPlan } from '../forwarding/subscription-offer.js';
 
 /** The preview's video as the subscriber legs carry it (payload type: the source's, unused). */
 export const PREVIEW_VIDEO_SOURCE: RtpCodec = { payloadType: 96, name: 'H264', clockRate: 90000, fmtp: 'packetization-mode=1' };
@@ -45,40 +45,20 @@ export function h264Rank(codec: OfferedCodec): number | undefined {
  * filled.
  */
 export function planPreview(offer: unknown): SubscriptionPlan {
-  const summary = inspectOffer(offer);
-  const plan: SubscriptionPlan = { accepted: [], refused: [] };
-  const seen = new Set<string>();
-  for (const s of summary.sections) {
-    if (s.kind !== 'audio' && s.kind !== 'video') {
-      plan.refused.push({ section: s, reason: 'unsupported_kind' });
-      continue;
-    }
-    if (seen.has(s.kind)) {
-      plan.refused.push({ section: s, reason: 'duplicate_kind' });
-      continue;
-    }
-    seen.add(s.kind);
-    if (s.direction !== 'recvonly' && s.direction !== 'sendrecv') {
-      plan.refused.push({ section: s, reason: 'not_receiving' });
-      continue;
-    }
-    let match: SubscriptionSection | undefined;
+  const { receiving: _receiving, ...plan } = planSections(offer, (s) => {
     if (s.kind === 'video') {
       let best: { codec: OfferedCodec; rank: number } | undefined;
       for (const c of s.codecs) {
         const rank = h264Rank(c);
         if (rank !== undefined && (!best || rank < best.rank)) best = { codec: c, rank };
       }
-      if (best) match = { section: s, kind: 'video', codec: best.codec, source: PREVIEW_VIDEO_SOURCE };
-    } else {
-      const codec = s.codecs.find((c) => c.name.toLowerCase() === 'opus' && c.clockRate === 48000);
-      if (codec) match = { section: s, kind: 'audio', codec, source: PREVIEW_AUDIO_SOURCE };
+      return best ? { kind: 'video', codec: best.codec, source: PREVIEW_VIDEO_SOURCE } : 'no_matching_codec';
     }
-    if (match) plan.accepted.push(match);
-    else plan.refused.push({ section: s, reason: 'no_matching_codec' });
-  }
+    const codec = s.codecs.find((c) => c.name.toLowerCase() === 'opus' && c.clockRate === 48000);
+    return codec ? { kind: 'audio', codec, source: PREVIEW_AUDIO_SOURCE } : 'no_matching_codec';
+  });
   if (plan.accepted.length === 0) {
-    if (!plan.refused.some((r) => r.reason === 'no_matching_codec')) {
+    if (!noCodecMatched(plan)) {
       throw new OfferError(
         400,
         'malformed_sdp',
