@@ -4,10 +4,12 @@
  * per page. `publishFromChromium` opens a page served from a loopback HTTP server that publishes
  * the fake devices over WHIP.
  */
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
 export const CHROMIUM_PATH = process.env.CALLCAST_CHROMIUM || '/usr/bin/chromium';
@@ -189,4 +191,39 @@ export async function publishFromChromium(
     await closeAll();
     throw err;
   }
+}
+
+const execFileP = promisify(execFile);
+
+/** Writes a fake camera for Chromium (`fakeVideoFile`): 2 s of a solid ffmpeg colour at 640x360, 30 fps, as Y4M. */
+export async function writeFakeCamera(path: string, ffmpegColour: string): Promise<void> {
+  await execFileP(
+    'ffmpeg',
+    ['-v', 'error', '-f', 'lavfi', '-i', `color=c=${ffmpegColour}:s=640x360:r=30`, '-t', '2', '-pix_fmt', 'yuv420p', '-y', path],
+    { timeout: 30_000 },
+  );
+}
+
+/** Writes a fake microphone for Chromium (`fakeAudioFile`): 5 s of a sine tone at half scale, 48 kHz stereo WAV. */
+export async function writeFakeMicrophone(path: string, toneHz: number): Promise<void> {
+  await execFileP(
+    'ffmpeg',
+    [
+      '-v',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      `sine=frequency=${toneHz}:duration=5`,
+      '-af',
+      'volume=0.5',
+      '-ar',
+      '48000',
+      '-ac',
+      '2',
+      '-y',
+      path,
+    ],
+    { timeout: 30_000 },
+  );
 }

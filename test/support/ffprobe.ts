@@ -71,8 +71,8 @@ export async function keyframeTimes(path: string): Promise<number[]> {
   return times.sort((a, b) => a - b);
 }
 
-/** One decoded frame at `atSeconds`, scaled to width x height, as packed RGB24. */
-export async function grabFrameRgb(path: string, atSeconds: number, width: number, height: number): Promise<Buffer> {
+/** The first frame ffmpeg decodes from `input` (its input arguments), scaled to width x height, as packed RGB24. */
+async function firstFrameRgb(input: string[], width: number, height: number, timeoutMs: number, what: string): Promise<Buffer> {
   const { stdout } = await execFileP(
     'ffmpeg',
     [
@@ -80,10 +80,7 @@ export async function grabFrameRgb(path: string, atSeconds: number, width: numbe
       '-loglevel',
       'error',
       '-nostdin',
-      '-ss',
-      String(atSeconds),
-      '-i',
-      path,
+      ...input,
       '-frames:v',
       '1',
       '-vf',
@@ -94,12 +91,22 @@ export async function grabFrameRgb(path: string, atSeconds: number, width: numbe
       'rgb24',
       'pipe:1',
     ],
-    { timeout: TIMEOUT_MS, encoding: 'buffer', maxBuffer: width * height * 3 + 1024 },
+    { timeout: timeoutMs, encoding: 'buffer', maxBuffer: width * height * 3 + 1024 },
   );
   if (stdout.length !== width * height * 3) {
-    throw new Error(`grabFrameRgb: expected ${width * height * 3} bytes, got ${stdout.length}`);
+    throw new Error(`${what}: expected ${width * height * 3} bytes, got ${stdout.length}`);
   }
   return stdout;
+}
+
+/** One decoded frame at `atSeconds`, scaled to width x height, as packed RGB24. */
+export function grabFrameRgb(path: string, atSeconds: number, width: number, height: number): Promise<Buffer> {
+  return firstFrameRgb(['-ss', String(atSeconds), '-i', path], width, height, TIMEOUT_MS, 'grabFrameRgb');
+}
+
+/** One frame of a live stream (an RTMP URL), scaled to width x height, as packed RGB24. */
+export function grabLiveFrameRgb(url: string, width: number, height: number): Promise<Buffer> {
+  return firstFrameRgb(['-rw_timeout', '10000000', '-i', url], width, height, 30_000, 'grabLiveFrameRgb');
 }
 
 export function pixelAt(buf: Buffer, width: number, x: number, y: number): [number, number, number] {

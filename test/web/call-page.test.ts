@@ -7,20 +7,17 @@
  * the picture back.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { composeScene } from '../../src/layout/scene.js';
-import { launchChromium, type ChromiumSession } from '../support/chromium.js';
-import { pixelAt } from '../support/ffprobe.js';
+import { launchChromium, writeFakeCamera, writeFakeMicrophone, type ChromiumSession } from '../support/chromium.js';
+import { grabLiveFrameRgb, pixelAt } from '../support/ffprobe.js';
 import { startNginxIngest, type NginxIngest } from '../support/rtmp-ingest.js';
 import { screenshotPath, startWebHarness, type WebHarness } from './harness.js';
 
-const execFileP = promisify(execFile);
 const CALL_TYPE = 'default';
 const CALL_ID = 'call-page';
 const CID = `${CALL_TYPE}:${CALL_ID}`;
@@ -116,31 +113,8 @@ async function audioLevelOf(page: Page, other: Person): Promise<number> {
 }
 
 /** One frame of the broadcast pulled live from the ingest, as RGB at 640x360. */
-async function liveFrame(ingest: NginxIngest): Promise<Buffer> {
-  const { stdout } = await execFileP(
-    'ffmpeg',
-    [
-      '-hide_banner',
-      '-loglevel',
-      'error',
-      '-nostdin',
-      '-rw_timeout',
-      '10000000',
-      '-i',
-      `${ingest.url('live')}/${STREAM_KEY}`,
-      '-frames:v',
-      '1',
-      '-vf',
-      'scale=640:360',
-      '-f',
-      'rawvideo',
-      '-pix_fmt',
-      'rgb24',
-      'pipe:1',
-    ],
-    { timeout: 30_000, encoding: 'buffer', maxBuffer: 640 * 360 * 3 + 1024 },
-  );
-  return stdout;
+function liveFrame(ingest: NginxIngest): Promise<Buffer> {
+  return grabLiveFrameRgb(`${ingest.url('live')}/${STREAM_KEY}`, 640, 360);
 }
 
 /** A point inside the broadcast tile of `person` (away from the label at the bottom). */
@@ -166,44 +140,8 @@ describe('the join page is a call page (Chromium)', { timeout: 240_000 }, () => 
     dir = mkdtempSync(join(tmpdir(), 'callcast-call-page-'));
     for (const p of people) {
       const base = join(dir, p.name.split(' ')[0]!.toLowerCase());
-      await execFileP(
-        'ffmpeg',
-        [
-          '-v',
-          'error',
-          '-f',
-          'lavfi',
-          '-i',
-          `color=c=${p.ffmpegColour}:s=640x360:r=30`,
-          '-t',
-          '2',
-          '-pix_fmt',
-          'yuv420p',
-          '-y',
-          `${base}.y4m`,
-        ],
-        { timeout: 30_000 },
-      );
-      await execFileP(
-        'ffmpeg',
-        [
-          '-v',
-          'error',
-          '-f',
-          'lavfi',
-          '-i',
-          `sine=frequency=${p.tone}:duration=5`,
-          '-af',
-          'volume=0.5',
-          '-ar',
-          '48000',
-          '-ac',
-          '2',
-          '-y',
-          `${base}.wav`,
-        ],
-        { timeout: 30_000 },
-      );
+      await writeFakeCamera(`${base}.y4m`, p.ffmpegColour);
+      await writeFakeMicrophone(`${base}.wav`, p.tone);
     }
     [h, ingest] = await Promise.all([startWebHarness(), startNginxIngest()]);
     for (const p of people) {

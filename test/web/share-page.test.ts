@@ -8,22 +8,19 @@
  * button again stops the share on the page and in the broadcast.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import type { LayoutParticipant } from '../../src/layout/participants.js';
 import { composeScene } from '../../src/layout/scene.js';
 import type { LayoutSettings } from '../../src/layout/settings.js';
-import { launchChromium, type ChromiumSession } from '../support/chromium.js';
-import { pixelAt } from '../support/ffprobe.js';
+import { launchChromium, writeFakeCamera, type ChromiumSession } from '../support/chromium.js';
+import { grabLiveFrameRgb, pixelAt } from '../support/ffprobe.js';
 import { startNginxIngest, type NginxIngest } from '../support/rtmp-ingest.js';
 import { screenshotPath, startWebHarness, type WebHarness } from './harness.js';
 
-const execFileP = promisify(execFile);
 const CALL_TYPE = 'default';
 const CALL_ID = 'share-page';
 const CID = `${CALL_TYPE}:${CALL_ID}`;
@@ -93,31 +90,8 @@ async function shareTileOf(page: Page, presenter: Person): Promise<{ video: stri
 }
 
 /** One frame of the broadcast pulled live from the ingest, as RGB at 640x360. */
-async function liveFrame(ingest: NginxIngest): Promise<Buffer> {
-  const { stdout } = await execFileP(
-    'ffmpeg',
-    [
-      '-hide_banner',
-      '-loglevel',
-      'error',
-      '-nostdin',
-      '-rw_timeout',
-      '10000000',
-      '-i',
-      `${ingest.url('live')}/${STREAM_KEY}`,
-      '-frames:v',
-      '1',
-      '-vf',
-      'scale=640:360',
-      '-f',
-      'rawvideo',
-      '-pix_fmt',
-      'rgb24',
-      'pipe:1',
-    ],
-    { timeout: 30_000, encoding: 'buffer', maxBuffer: 640 * 360 * 3 + 1024 },
-  );
-  return stdout;
+function liveFrame(ingest: NginxIngest): Promise<Buffer> {
+  return grabLiveFrameRgb(`${ingest.url('live')}/${STREAM_KEY}`, 640, 360);
 }
 
 describe('screen sharing from the join page (Chromium)', { timeout: 240_000 }, () => {
@@ -129,11 +103,7 @@ describe('screen sharing from the join page (Chromium)', { timeout: 240_000 }, (
     dir = mkdtempSync(join(tmpdir(), 'callcast-share-page-'));
     for (const p of [ada, grace]) {
       const file = join(dir, `${p.name.split(' ')[0]!.toLowerCase()}.y4m`);
-      await execFileP(
-        'ffmpeg',
-        ['-v', 'error', '-f', 'lavfi', '-i', `color=c=${p.ffmpegColour}:s=640x360:r=30`, '-t', '2', '-pix_fmt', 'yuv420p', '-y', file],
-        { timeout: 30_000 },
-      );
+      await writeFakeCamera(file, p.ffmpegColour);
       p.browser = await launchChromium({ fakeVideoFile: file });
     }
     [h, ingest] = await Promise.all([startWebHarness(), startNginxIngest()]);
