@@ -12,13 +12,12 @@
  * application/sdp.
  */
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { createHash } from 'node:crypto';
 import type { Access } from '../calls/access.js';
 import { type BroadcastPreviews, UnknownBroadcastError } from '../media/preview/broadcast-previews.js';
 import { OfferError } from '../media/sdp.js';
 import { ApiError, ErrorCodes, notAllowed, notFound } from '../wire/errors.js';
 import type { Principal } from '../wire/principal.js';
-import { answerTrickle, asApiError, CORS_HEADERS, contentTypeOf, sendError } from './whep.js';
+import { answerTrickle, asApiError, CORS_HEADERS, contentTypeOf, sendAnswer, sendError, sessionTag, subscriptionFailure } from './whep.js';
 
 export interface BroadcastWhepOptions {
   previews: BroadcastPreviews;
@@ -107,26 +106,15 @@ export const broadcastWhepRoutes: FastifyPluginAsync<BroadcastWhepOptions> = asy
       try {
         const offer = typeof req.body === 'string' ? req.body : '';
         const { resourceId, answer } = await previews.subscribe(callCid, name, offer);
-        const etag = `"${createHash('sha256').update(resourceId).update(answer).digest('hex').slice(0, 16)}"`;
-        etags.set(resourceId, { etag, ufrag: /a=ice-ufrag:(\S+)/.exec(offer)?.[1] });
+        const tag = sessionTag(resourceId, offer, answer);
+        etags.set(resourceId, tag);
         const location = `${prefix}/video/call/${encodeURIComponent(type)}/${encodeURIComponent(id)}/rtmp_broadcasts/${encodeURIComponent(name)}/whep/${resourceId}`;
-        return reply
-          .code(201)
-          .type('application/sdp')
-          .header('location', location)
-          .header('etag', etag)
-          .header('accept-patch', 'application/trickle-ice-sdpfrag')
-          .send(answer);
+        return sendAnswer(reply, location, tag.etag, answer);
       } catch (err) {
-        if (err instanceof UnknownBroadcastError) return sendError(reply, op, notFound(err.message), startedAt);
-        if (err instanceof OfferError) return sendError(reply, op, new ApiError(400, ErrorCodes.input, err.message), startedAt);
-        opts.log?.warn({ callCid, err: (err as Error)?.message }, 'WHEP preview offer could not be answered');
-        return sendError(
-          reply,
-          op,
-          new ApiError(400, ErrorCodes.input, `the SDP offer could not be negotiated: ${(err as Error)?.message ?? 'unknown error'}`),
-          startedAt,
-        );
+        const unknown = err instanceof UnknownBroadcastError;
+        if (!unknown && !(err instanceof OfferError))
+          opts.log?.warn({ callCid, err: (err as Error)?.message }, 'WHEP preview offer could not be answered');
+        return sendError(reply, op, subscriptionFailure(err, unknown), startedAt);
       }
     });
 

@@ -66,6 +66,32 @@ export function asApiError(err: unknown): ApiError | undefined {
   return undefined;
 }
 
+/** What trickle PATCHes of a new subscription are checked against: the answer's ETag and the offer's ufrag. */
+export function sessionTag(resourceId: string, offer: string, answer: string): { etag: string; ufrag: string | undefined } {
+  return {
+    etag: `"${createHash('sha256').update(resourceId).update(answer).digest('hex').slice(0, 16)}"`,
+    ufrag: /a=ice-ufrag:(\S+)/.exec(offer)?.[1],
+  };
+}
+
+/** 201 with the SDP answer, its resource (Location), ETag and the trickle type PATCH accepts. */
+export function sendAnswer(reply: FastifyReply, location: string, etag: string, answer: string): FastifyReply {
+  return reply
+    .code(201)
+    .type('application/sdp')
+    .header('location', location)
+    .header('etag', etag)
+    .header('accept-patch', 'application/trickle-ice-sdpfrag')
+    .send(answer);
+}
+
+/** A subscription that could not be made: 404 when its source is `unknown`, else 400 naming why the offer failed. */
+export function subscriptionFailure(err: unknown, unknown: boolean): ApiError {
+  if (unknown) return notFound((err as Error).message);
+  if (err instanceof OfferError) return new ApiError(400, ErrorCodes.input, err.message);
+  return new ApiError(400, ErrorCodes.input, `the SDP offer could not be negotiated: ${(err as Error)?.message ?? 'unknown error'}`);
+}
+
 /**
  * Answers a WHEP trickle PATCH of a known session (RFC 9725 section 4.3 as WHEP uses it): 415
  * unless a trickle fragment, 412 when If-Match names another ETag, 422 for an ICE restart (a new
@@ -194,26 +220,15 @@ export const whepRoutes: FastifyPluginAsync<WhepOptions> = async (app, opts) => 
       try {
         const offer = typeof req.body === 'string' ? req.body : '';
         const { resourceId, answer } = await forwarding.subscribe(callCid, source, offer);
-        const etag = `"${createHash('sha256').update(resourceId).update(answer).digest('hex').slice(0, 16)}"`;
-        resources.set(resourceId, { etag, ufrag: /a=ice-ufrag:(\S+)/.exec(offer)?.[1], source });
+        const tag = sessionTag(resourceId, offer, answer);
+        resources.set(resourceId, { ...tag, source });
         const location = `${prefix}/video/call/${encodeURIComponent(type)}/${encodeURIComponent(id)}/participants/${encodeURIComponent(sessionId)}/whep/${resourceId}`;
-        return reply
-          .code(201)
-          .type('application/sdp')
-          .header('location', location)
-          .header('etag', etag)
-          .header('accept-patch', 'application/trickle-ice-sdpfrag')
-          .send(answer);
+        return sendAnswer(reply, location, tag.etag, answer);
       } catch (err) {
-        if (err instanceof UnknownParticipantError) return sendError(reply, op, notFound(err.message), startedAt);
-        if (err instanceof OfferError) return sendError(reply, op, new ApiError(400, ErrorCodes.input, err.message), startedAt);
-        opts.log?.warn({ callCid, err: (err as Error)?.message }, 'WHEP offer could not be answered');
-        return sendError(
-          reply,
-          op,
-          new ApiError(400, ErrorCodes.input, `the SDP offer could not be negotiated: ${(err as Error)?.message ?? 'unknown error'}`),
-          startedAt,
-        );
+        const unknown = err instanceof UnknownParticipantError;
+        if (!unknown && !(err instanceof OfferError))
+          opts.log?.warn({ callCid, err: (err as Error)?.message }, 'WHEP offer could not be answered');
+        return sendError(reply, op, subscriptionFailure(err, unknown), startedAt);
       }
     });
 
