@@ -107,9 +107,11 @@ describe('screen sharing', { timeout: 290_000 }, () => {
     const whip = created.call.ingress.whip.address;
     const alice = await TestPublisher.start({ url: whip, token: token('alice'), color: 'red', toneHz: 440 });
     closers.push(alice);
-    // Bob joins second, so that the normal spotlight view features Alice.
+    // The normal spotlight view features the dominant speaker: Alice, because she starts first
+    // and Bob's tone is quieter (still above the speaking threshold). At equal levels the lead
+    // would flip on noise and either could win.
     await waitFor(() => svc.server.media.participants(cid).some((p) => p.userId === 'alice' && p.videoSize), 'Alice decoded', 60_000);
-    const bob = await TestPublisher.start({ url: whip, token: token('bob'), color: 'blue', toneHz: 880 });
+    const bob = await TestPublisher.start({ url: whip, token: token('bob'), color: 'blue', toneHz: 880, toneVolume: 0.5 });
     closers.push(bob);
     await waitFor(() => svc.server.media.participants(cid).filter((p) => p.videoSize).length === 2, 'two decoded publishers', 60_000);
 
