@@ -2,7 +2,7 @@
 # Installs the system packages Callcast needs, from Debian's archive, when they are missing.
 #   scripts/install-system-deps.sh runtime   # what `make start` needs (ffmpeg, fonts)
 #   scripts/install-system-deps.sh test      # plus what the test suite needs (nginx + RTMP module, PostgreSQL, openssl, Chromium,
-#                                            # GStreamer webrtcbin, rtmpdump, iproute2, iptables)
+#                                            # GStreamer webrtcbin, rtmpdump, iproute2, iptables, Redis, Xvfb, PulseAudio)
 set -euo pipefail
 profile="${1:-runtime}"
 
@@ -18,6 +18,9 @@ if [ "$profile" = "test" ]; then
   want python3 python3-gi python3-gst-1.0 gir1.2-gst-plugins-bad-1.0 gstreamer1.0-tools gstreamer1.0-nice \
     gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav \
     rtmpdump iproute2 iptables
+  # Cluster mode (Redis beside PostgreSQL); a virtual display and a sound server for layout apps
+  # rendered by Chromium (Xvfb captured by ffmpeg's x11grab, PulseAudio's null sink for their sound).
+  want redis-server xvfb pulseaudio
 fi
 
 if [ "${#need[@]}" -eq 0 ]; then
@@ -36,7 +39,8 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-# The Debian nginx package starts a system nginx on port 80; the tests start their own instances.
+# The Debian nginx and Redis packages start system servers; the tests start their own instances.
 if [ "$profile" = "test" ] && command -v systemctl >/dev/null 2>&1; then
   $SUDO systemctl stop nginx >/dev/null 2>&1 || true
+  $SUDO systemctl stop redis-server >/dev/null 2>&1 || true
 fi
