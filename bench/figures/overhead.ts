@@ -1,10 +1,18 @@
 /**
  * Figure 1, composite overhead: CPU of the whole service (Node and its ffmpeg children) during a
- * broadcast of a call with 4 participants publishing 640x360 over WHIP, divided by the CPU of
- * ffmpeg alone encoding testsrc2 + a tone with the same encoder settings, in the same run.
+ * broadcast of a call with 4 participants publishing 640x360 over WHIP, against two baselines
+ * measured in the same run:
+ * - the encode floor: ffmpeg alone encoding the very pictures and sound the service composed (from
+ *   the ingest's recording of that broadcast) with the same encoder settings (bench/lib/encode-floor.ts);
+ * - what a user would run instead: one ffmpeg decoding the four participants' streams (recorded as
+ *   the publishers send them), composing the same spotlight geometry with its filters and encoding
+ *   with the same settings (bench/lib/ffmpeg-composition.ts).
  */
+import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { TestPublisher } from '../../test/support/publisher.js';
-import { startBaseline } from '../lib/baseline.js';
+import { extractRawClip, floorArgs, scratchDir } from '../lib/encode-floor.js';
+import { benchParticipants, compositionArgs, recordClips, spotlightScene, type ParticipantClip } from '../lib/ffmpeg-composition.js';
 import { FlvFollower } from '../lib/flv.js';
 import { sampleTree, type TreeSample } from '../lib/proc.js';
 import {
@@ -24,6 +32,7 @@ import {
 import { median, pairedRatios, round, summarize } from '../lib/stats.js';
 
 const COLOURS = ['red', 'green', 'blue', 'yellow'];
+const toneOf = (i: number) => 300 + 100 * i;
 /** Below this many frames per second at the ingest, a run is flagged as not at full rate. */
 export const MIN_FULL_FPS = 29;
 
@@ -42,20 +51,35 @@ async function windowsWithFps(follower: FlvFollower, sample: () => TreeSample, t
   return { ...run, ingestFps: round(follower.framesBetween(from, to) / ((to - from) / 1000), 2) };
 }
 
-/** ffmpeg alone: testsrc2 + sine, encoder settings of the egress, sent to the local ingest. */
-export async function measureBaseline(ctx: RunContext, quality: Quality, t: Timings, tag: string, source?: string): Promise<CpuRun> {
-  const enc = startBaseline(quality, `${ctx.ingest.url()}/${tag}`, source);
+/** One ffmpeg process (a baseline) with `args`, sending to the local ingest's `tag`, measured like the service. */
+export async function measureEncode(ctx: RunContext, args: (output: string) => string[], t: Timings, tag: string): Promise<CpuRun> {
+  const child = spawn(process.env.CALLCAST_FFMPEG || 'ffmpeg', args(`${ctx.ingest.url()}/${tag}`), { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    err = (err + d.toString()).slice(-2000);
+  });
+  const exited = new Promise((r) => child.once('exit', r));
   try {
     const follower = new FlvFollower(ctx.ingest.recordingPath(tag), 20);
     try {
-      await follower.waitFrames(1, 20_000);
+      await Promise.race([
+        follower.waitFrames(1, 20_000),
+        exited.then(() => {
+          throw new Error(`the baseline ffmpeg exited: ${err.trim().split('\n').pop() ?? ''}`);
+        }),
+      ]);
       await sleep(t.warmupS * 1000);
-      return await windowsWithFps(follower, () => sampleTree(enc.pid), t);
+      return await windowsWithFps(follower, () => sampleTree(child.pid!), t);
     } finally {
       follower.close();
     }
   } finally {
-    await enc.stop();
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGINT');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    }
   }
 }
 
@@ -74,7 +98,7 @@ export async function measureService(ctx: RunContext, quality: Quality, t: Timin
           token,
           color: COLOURS[i % COLOURS.length]!,
           size: { width: 640, height: 360 },
-          toneHz: 300 + 100 * i,
+          toneHz: toneOf(i),
         }),
       );
     }
@@ -98,97 +122,132 @@ export async function measureService(ctx: RunContext, quality: Quality, t: Timin
   }
 }
 
+interface Baseline {
+  /** In words, for `against`. */
+  what: string;
+  run: CpuRun;
+}
+
 function ratioFigure(
   id: string,
   title: string,
   service: CpuRun,
-  baseline: CpuRun,
-  target: string | undefined,
-  limit: number | undefined,
+  baseline: Baseline,
+  others: Record<string, Baseline>,
+  target: { text: string; limit: number; strict: boolean },
   method: string,
-  staticBaseline?: CpuRun,
 ): FigureResult {
-  const extra: Record<string, unknown> = {};
-  if (staticBaseline) {
-    const m = median(staticBaseline.cpuPerS);
-    extra.staticPictureBaselineCores = staticBaseline.cpuPerS.map((x) => round(x));
-    extra.ratioToStaticPictureBaseline = m > 0 ? round(median(service.cpuPerS) / m) : null;
-  }
-  const ratios = pairedRatios(service.cpuPerS, baseline.cpuPerS);
+  const ratios = pairedRatios(service.cpuPerS, baseline.run.cpuPerS);
   const warnings: string[] = [];
   if (service.ingestFps < MIN_FULL_FPS)
     warnings.push(
       `the service delivered ${service.ingestFps} fps at the ingest during the measurement (not the full 30), so its CPU covers fewer frames`,
     );
-  if (baseline.ingestFps < MIN_FULL_FPS)
-    warnings.push(`the baseline delivered ${baseline.ingestFps} fps at the ingest during the measurement (not the full 30)`);
+  for (const b of [baseline, ...Object.values(others)])
+    if (b.run.ingestFps < MIN_FULL_FPS)
+      warnings.push(`${b.what} delivered ${b.run.ingestFps} fps at the ingest during the measurement (not the full 30)`);
   const s = summarize(ratios);
+  const cores = (r: CpuRun) => round(median(r.cpuPerS), 2);
   return {
     id,
     title,
     value: round(s.median),
     unit: 'x',
     summary: { ...s, samples: s.samples.map((x) => round(x)) },
-    ...(target ? { target } : {}),
-    met: limit === undefined ? null : s.median <= limit,
-    against: `ffmpeg alone: ${round(median(baseline.cpuPerS), 2)} cores; service: ${round(median(service.cpuPerS), 2)} cores`,
+    target: target.text,
+    met: target.strict ? s.median < target.limit : s.median <= target.limit,
+    against: [
+      `${baseline.what}: ${cores(baseline.run)} cores`,
+      ...Object.values(others).map((b) => `${b.what}: ${cores(b.run)} cores`),
+      `service: ${cores(service)} cores`,
+    ].join('; '),
     method,
     ...(warnings.length ? { warnings } : {}),
     details: {
       serviceCpuCoresPerWindow: service.cpuPerS.map((x) => round(x)),
-      baselineCpuCoresPerWindow: baseline.cpuPerS.map((x) => round(x)),
+      baselineCpuCoresPerWindow: baseline.run.cpuPerS.map((x) => round(x)),
       serviceRssMiB: service.rssBytes.map((x) => round(x / 2 ** 20, 1)),
       serviceCoresByProcess: service.coresByCommand,
       serviceIngestFps: service.ingestFps,
-      baselineIngestFps: baseline.ingestFps,
-      ...extra,
+      baselineIngestFps: baseline.run.ingestFps,
+      ...Object.fromEntries(
+        Object.entries(others).map(([k, b]) => [k, { cpuCoresPerWindow: b.run.cpuPerS.map((x) => round(x)), ingestFps: b.run.ingestFps }]),
+      ),
     },
   };
 }
 
+/** Seconds of the measured broadcast's recording the floor baseline loops (the pictures are still: a few seconds suffice). */
+const FLOOR_CLIP_S = 6;
+
 export async function compositeOverhead(ctx: RunContext, t: Timings): Promise<FigureResult[]> {
   const out: FigureResult[] = [];
-  const composited = ctx.service.media.composited;
-  const method = `service CPU (Node + ffmpeg children, /proc utime+stime) over ${t.windows} window(s) of ${t.windowS} s of a ${t.warmupS + t.windows * t.windowS} s broadcast to nginx-rtmp, divided window by window by ffmpeg alone (testsrc2 + sine, same encoderArgs, -re, to nginx-rtmp)`;
-  for (const quality of ['720p', '1080p'] as const) {
-    const id = `composite_overhead_${quality}30`;
-    const title = `Composite overhead, ${quality}30, 4 WHIP participants`;
-    const target = quality === '720p' ? '<= 1.5' : undefined;
-    ctx.log(`figure 1 (${quality}): baseline encode`);
-    const baseline = await measureBaseline(ctx, quality, t, `baseline-${quality}`);
-    // For reading the ratio: the same encoder on a still, flat picture (easier than testsrc2,
-    // closer to a call of still participants), one window.
-    let still: CpuRun | undefined;
-    if (quality === '720p') {
-      ctx.log(`figure 1 (${quality}): still-picture baseline (for reference)`);
-      still = await measureBaseline(ctx, quality, { ...t, windows: 1 }, `still-${quality}`, 'gray');
-    }
-    if (composited) {
-      ctx.log(`figure 1 (${quality}): service with 4 participants`);
-      try {
-        const service = await measureService(ctx, quality, t, `overhead-${quality}`, 4);
-        out.push(ratioFigure(id, title, service, baseline, target, quality === '720p' ? 1.5 : undefined, method, still));
-      } catch (err) {
-        out.push(notMeasured(id, title, 'x', method, `the broadcast with WHIP participants failed: ${(err as Error).message}`, target));
-      }
-    } else {
-      out.push(notMeasured(id, title, 'x', method, ctx.service.media.reason ?? 'no media plane', target));
-      // What can be measured meanwhile: the egress alone (its placeholder picture, no participants).
-      ctx.log(`figure 1 (${quality}): service without participants (egress only)`);
-      const service = await measureService(ctx, quality, t, `egress-${quality}`, 0);
+  const method = `service CPU (Node + ffmpeg children, /proc utime+stime) over ${t.windows} window(s) of ${t.windowS} s of a ${t.warmupS + t.windows * t.windowS} s spotlight broadcast of 4 WHIP participants to nginx-rtmp, divided window by window by the encode floor: ffmpeg alone re-encoding ${FLOOR_CLIP_S} s of that broadcast's recording (decoded to raw once, looped with -re) with the same encoderArgs, to nginx-rtmp`;
+  const compMethod = `the same service CPU divided window by window by one ffmpeg decoding the 4 participants' streams (VP8 640x360 + Opus as the publishers send them, looped with -re), composing the same spotlight geometry (scale/crop, overlay, drawtext labels; no rounded corners), mixing the sound (amix) and encoding with the same encoderArgs, to nginx-rtmp`;
+  if (!ctx.service.media.composited) {
+    for (const q of ['720p', '1080p'] as const) {
       out.push(
-        ratioFigure(
-          `egress_overhead_${quality}30`,
-          `Egress-only overhead, ${quality}30, no participants (background picture)`,
-          service,
-          baseline,
-          undefined,
-          undefined,
-          `${method}; the service shows its layout background (no compositing), so this is the egress pipeline's cost against a harder-to-encode synthetic picture`,
-          still,
+        notMeasured(
+          `composite_overhead_${q}30`,
+          `Composite overhead, ${q}30, 4 WHIP participants`,
+          'x',
+          method,
+          ctx.service.media.reason ?? 'no media plane',
         ),
       );
     }
+    return out;
+  }
+  const clipDir = scratchDir('callcast-participants-');
+  try {
+    const names = COLOURS.map((_, i) => `p${i}`);
+    const participants = benchParticipants(names);
+    ctx.log("figure 1: recording the participants' streams for the ffmpeg composition");
+    const paths = await recordClips(
+      clipDir,
+      COLOURS,
+      COLOURS.map((_, i) => toneOf(i)),
+      ctx.smoke ? 2 : 10,
+    );
+    const clips: ParticipantClip[] = paths.map((path, i) => ({ sessionId: participants[i]!.sessionId, path }));
+    for (const quality of ['720p', '1080p'] as const) {
+      const id = `composite_overhead_${quality}30`;
+      const title = `Composite overhead vs the encode floor, ${quality}30, 4 WHIP participants`;
+      const limit = quality === '720p' ? 1.2 : 1.1;
+      const target = `<= ${limit}`;
+      const compId = `composition_vs_ffmpeg_${quality}30`;
+      const compTitle = `Service vs an ffmpeg filter-graph composition of the same call, ${quality}30`;
+      try {
+        ctx.log(`figure 1 (${quality}): service with 4 participants`);
+        const tag = `overhead-${quality}`;
+        const service = await measureService(ctx, quality, t, tag, 4);
+        ctx.log(`figure 1 (${quality}): encode floor (the service's own pictures re-encoded)`);
+        const size = quality === '720p' ? { width: 1280, height: 720 } : { width: 1920, height: 1080 };
+        const clipS = ctx.smoke ? 1 : FLOOR_CLIP_S;
+        const raw = await extractRawClip(ctx.ingest.recordingPath(tag), t.warmupS, clipS, size);
+        let floor: CpuRun;
+        try {
+          floor = await measureEncode(ctx, (o) => floorArgs(quality, raw, o), t, `floor-${quality}`);
+        } finally {
+          raw.remove();
+        }
+        ctx.log(`figure 1 (${quality}): ffmpeg filter-graph composition of the same participants`);
+        const scene = spotlightScene(quality, participants);
+        const ffcomp = await measureEncode(ctx, (o) => compositionArgs(quality, scene, clips, o), t, `ffcomp-${quality}`);
+        const floorB = { what: "encode floor (ffmpeg re-encoding the service's pictures)", run: floor };
+        const compB = { what: 'ffmpeg composition (decode 4, compose, encode)', run: ffcomp };
+        out.push(ratioFigure(id, title, service, floorB, { ffmpegComposition: compB }, { text: target, limit, strict: false }, method));
+        out.push(
+          ratioFigure(compId, compTitle, service, compB, { encodeFloor: floorB }, { text: '< 1', limit: 1, strict: true }, compMethod),
+        );
+      } catch (err) {
+        const reason = `the measurement failed: ${(err as Error).message}`;
+        out.push(notMeasured(id, title, 'x', method, reason, target));
+        out.push(notMeasured(compId, compTitle, 'x', compMethod, reason, '< 1'));
+      }
+    }
+  } finally {
+    rmSync(clipDir, { recursive: true, force: true });
   }
   return out;
 }

@@ -16,6 +16,8 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const FIGURE_IDS = [
   'composite_overhead_720p30',
   'composite_overhead_1080p30',
+  'composition_vs_ffmpeg_720p30',
+  'composition_vs_ffmpeg_1080p30',
   'fanout_5_vs_1',
   'memory_per_destination',
   'start_latency',

@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { encoderArgs } from '../../src/egress/qualities.js';
 import { baselineArgs } from '../../bench/lib/baseline.js';
+import { floorArgs } from '../../bench/lib/encode-floor.js';
+import { benchParticipants, compositionArgs, spotlightScene } from '../../bench/lib/ffmpeg-composition.js';
 import { matchFlashes, centreLuma } from '../../bench/lib/flash-observer.js';
 import { FlvTagReader } from '../../bench/lib/flv.js';
 import { cpuBetween, parseProcStat, parseVmRss, processLabel, type TreeSample } from '../../bench/lib/proc.js';
@@ -96,6 +98,46 @@ describe('baseline command line', () => {
     assert.ok(!args.includes('pipe:0') && !args.includes('pipe:3') && !args.includes('pipe:1'));
     assert.deepEqual(args.slice(-3), ['-f', 'flv', 'rtmp://127.0.0.1:1935/live/x']);
     assert.deepEqual(baselineArgs('1080p', 'null', 5).slice(-5), ['-t', '5', '-f', 'null', '-']);
+  });
+});
+
+describe('encode floor and ffmpeg composition command lines', () => {
+  const egress = encoderArgs('720p');
+  const encode = egress.slice(egress.indexOf('-c:v'), egress.indexOf('-flvflags'));
+  it('the floor loops the raw clip at real time through every encoder setting of the egress', () => {
+    const args = floorArgs('720p', { video: '/m/v.yuv', audio: '/m/a.pcm' }, 'rtmp://127.0.0.1:1935/live/f');
+    const line = args.join(' ');
+    assert.ok(line.includes(encode.join(' ')));
+    assert.ok(
+      line.includes(
+        '-re -stream_loop -1 -probesize 32 -analyzeduration 0 -thread_queue_size 64 -f rawvideo -pix_fmt yuv420p -s 1280x720 -r 30 -i /m/v.yuv',
+      ),
+    );
+    assert.ok(line.includes('-f s16le -ar 48000 -ac 2 -ch_layout stereo -i /m/a.pcm'));
+    assert.ok(!args.some((a) => a.startsWith('pipe:')));
+    assert.deepEqual(args.slice(-3), ['-f', 'flv', 'rtmp://127.0.0.1:1935/live/f']);
+  });
+  it("the composition draws every tile of the service's spotlight scene and mixes every participant", () => {
+    const ps = benchParticipants(['a', 'b', 'c', 'd']);
+    const scene = spotlightScene('720p', ps);
+    const clips = ps.map((p, i) => ({ sessionId: p.sessionId, path: `/m/p${i}.webm` }));
+    const args = compositionArgs('720p', scene, clips, 'null');
+    const graph = args[args.indexOf('-filter_complex') + 1]!;
+    const tiles = scene.items.filter((i) => i.kind === 'tile');
+    assert.equal(tiles.length, 4);
+    for (const tile of tiles) {
+      if (tile.kind !== 'tile') continue;
+      assert.ok(
+        graph.includes(`overlay=x=${Math.round(tile.rect.x)}:y=${Math.round(tile.rect.y)}`),
+        `tile at ${tile.rect.x},${tile.rect.y}`,
+      );
+    }
+    assert.equal(graph.match(/drawtext=/g)?.length, 4);
+    assert.ok(graph.includes('[0:a][1:a][2:a][3:a]amix=inputs=4'));
+    assert.ok(graph.startsWith('color=c=0x'));
+    assert.ok(args.join(' ').includes(encode.join(' ')));
+    assert.equal(args.filter((a) => a === '-stream_loop').length, 4);
+    assert.deepEqual(args.slice(-3), ['-f', 'null', '-']);
   });
 });
 
