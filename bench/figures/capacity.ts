@@ -1,11 +1,19 @@
 /**
- * Figure 5, capacity: how many simultaneous 720p30 broadcast groups (one per call, one destination
- * each) the machine sustains at full frame rate, measured at the ingest, against how many bare
- * ffmpeg encodes (testsrc2 + tone, the egress's encoder settings) it sustains. Also yields figure
- * 6a, resident memory per broadcast group.
+ * Figure 5, capacity: how many simultaneous 720p30 spotlight broadcast groups (one per call, one
+ * destination each, each call with 4 live WHIP participants) the machine sustains at full frame
+ * rate, measured at the ingest, against how many ffmpeg compositions of the same four participants
+ * (bench/lib/ffmpeg-composition.ts: decode, compose, encode with the egress's settings) it
+ * sustains. The participants are replayed recordings (bench/lib/rtp-replay.ts), so that no
+ * encoder runs for them. Also yields figure 6a, resident memory per broadcast group.
  */
-import { startBaseline, type BaselineEncode } from '../lib/baseline.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { TestPublisher } from '../../test/support/publisher.js';
+import { scratchDir } from '../lib/encode-floor.js';
+import { benchParticipants, compositionArgs, recordClips, spotlightScene, type ParticipantClip } from '../lib/ffmpeg-composition.js';
 import { FlvFollower } from '../lib/flv.js';
+import { COLOURS, toneOf } from '../lib/participants.js';
+import { RtpReplay } from '../lib/rtp-replay.js';
 import { cpuBetween, sampleTree, type TreeSample } from '../lib/proc.js';
 import {
   createCall,
@@ -14,6 +22,7 @@ import {
   startBroadcast,
   stopBroadcast,
   waitQuiet,
+  whipLeave,
   type Call,
   type FigureResult,
   type RunContext,
@@ -62,20 +71,36 @@ async function measureStreams(
   };
 }
 
-/** n broadcast groups of different calls on the service, each to its own ingest stream. */
-export async function serviceTrial(ctx: RunContext, n: number, seconds: number, warmupS: number): Promise<TrialResult> {
+const PARTICIPANTS = 4;
+
+/** n broadcast groups of different calls on the service, each call with 4 replayed WHIP participants, each to its own ingest stream. */
+export async function serviceTrial(
+  ctx: RunContext,
+  replays: readonly RtpReplay[],
+  n: number,
+  seconds: number,
+  warmupS: number,
+): Promise<TrialResult> {
   const tag = `cap${++trialNo}`;
   await waitQuiet(ctx);
   const idleRss = ctx.service.sample().rssBytes;
   const calls: Call[] = [];
+  const publishers: TestPublisher[] = [];
   const followers: FlvFollower[] = [];
   try {
     for (let i = 0; i < n; i++) {
       const key = `${tag}-${i}`;
-      const call = await createCall(ctx.service.client, key);
+      const members = Array.from({ length: PARTICIPANTS }, (_, j) => `${key}-p${j}`);
+      const call = await createCall(ctx.service.client, key, members);
+      calls.push(call);
+      for (let j = 0; j < PARTICIPANTS; j++) {
+        const token = ctx.service.client.generateUserToken({ user_id: members[j]!, validity_in_seconds: 3600 });
+        publishers.push(
+          await TestPublisher.start({ url: ctx.service.whipUrl('default', key), token, rtpSource: replays[j % replays.length]! }),
+        );
+      }
       followers.push(new FlvFollower(ctx.ingest.recordingPath(key), 20));
       await startBroadcast(call, 'main', ctx.ingest.url(), key, '720p');
-      calls.push(call);
     }
     return await measureStreams(followers, ctx.service.sample, seconds, warmupS, n, idleRss);
   } catch (err) {
@@ -83,23 +108,37 @@ export async function serviceTrial(ctx: RunContext, n: number, seconds: number, 
   } finally {
     for (const f of followers) f.close();
     for (const c of calls) await stopBroadcast(c, 'main').catch(() => undefined);
+    for (const p of publishers) {
+      await whipLeave(ctx, p.location);
+      await p.close();
+    }
     await sleep(2000);
   }
 }
 
-/** n bare ffmpeg encodes, each to its own ingest stream. */
-export async function bareTrial(ctx: RunContext, n: number, seconds: number, warmupS: number): Promise<TrialResult> {
-  const tag = `bare${++trialNo}`;
-  const encodes: BaselineEncode[] = [];
+/** n ffmpeg compositions of the same 4 participants, each to its own ingest stream. */
+export async function ffmpegTrial(
+  ctx: RunContext,
+  clips: readonly ParticipantClip[],
+  n: number,
+  seconds: number,
+  warmupS: number,
+): Promise<TrialResult> {
+  const tag = `ffcomp${++trialNo}`;
+  const children: ChildProcess[] = [];
   const followers: FlvFollower[] = [];
+  const scene = spotlightScene('720p', benchParticipants(COLOURS.map((_, i) => `p${i}`)));
   try {
     for (let i = 0; i < n; i++) {
       const key = `${tag}-${i}`;
       followers.push(new FlvFollower(ctx.ingest.recordingPath(key), 20));
-      encodes.push(startBaseline('720p', `${ctx.ingest.url()}/${key}`));
+      const child = spawn(process.env.CALLCAST_FFMPEG || 'ffmpeg', compositionArgs('720p', scene, clips, `${ctx.ingest.url()}/${key}`), {
+        stdio: ['ignore', 'ignore', 'ignore'],
+      });
+      children.push(child);
     }
     const sample = (): TreeSample => {
-      const parts = encodes.map((e) => sampleTree(e.pid));
+      const parts = children.map((c) => sampleTree(c.pid!));
       return {
         at: performance.now(),
         cpuByPid: new Map(parts.flatMap((p) => [...p.cpuByPid])),
@@ -112,7 +151,16 @@ export async function bareTrial(ctx: RunContext, n: number, seconds: number, war
     return { n, seconds, pass: false, fps: [], cpuCores: 0, rssBytes: 0, idleRssBytes: 0, error: (err as Error).message };
   } finally {
     for (const f of followers) f.close();
-    for (const e of encodes) await e.stop();
+    await Promise.all(
+      children.map(async (c) => {
+        if (c.exitCode !== null || c.signalCode !== null) return;
+        const exited = new Promise((r) => c.once('exit', r));
+        c.kill('SIGINT');
+        const t = setTimeout(() => c.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(t);
+      }),
+    );
     await sleep(2000);
   }
 }
@@ -173,13 +221,24 @@ async function search(
 }
 
 export async function capacity(ctx: RunContext, plan: CapacityPlan): Promise<FigureResult[]> {
-  const svc = await search(ctx, (n, s) => serviceTrial(ctx, n, s, plan.warmupS), plan, 'service');
-  const bare = await search(
-    ctx,
-    (n, s) => bareTrial(ctx, n, s, plan.warmupS),
-    { ...plan, start: Math.max(1, Math.round(plan.start * 0.7)) },
-    'bare ffmpeg',
-  );
+  ctx.log('figure 5: recording the participants (RTP to replay, streams for the ffmpeg composition)');
+  const replays = await Promise.all(COLOURS.map((c, i) => RtpReplay.record(c, toneOf(i))));
+  const dir = scratchDir('callcast-capacity-');
+  let svc: Awaited<ReturnType<typeof search>>;
+  let bare: Awaited<ReturnType<typeof search>>;
+  try {
+    const paths = await recordClips(
+      dir,
+      COLOURS,
+      COLOURS.map((_, i) => toneOf(i)),
+      ctx.smoke ? 2 : 10,
+    );
+    const clips = paths.map((path, i) => ({ sessionId: `s${i}`, path }));
+    svc = await search(ctx, (n, s) => serviceTrial(ctx, replays, n, s, plan.warmupS), plan, 'service');
+    bare = await search(ctx, (n, s) => ffmpegTrial(ctx, clips, n, s, plan.warmupS), plan, 'ffmpeg composition');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
   const summary = (t: TrialResult) => ({
     n: t.n,
     seconds: t.seconds,
@@ -188,29 +247,29 @@ export async function capacity(ctx: RunContext, plan: CapacityPlan): Promise<Fig
     cpuCores: t.cpuCores,
     ...(t.error ? { error: t.error } : {}),
   });
-  const method = `trials of N simultaneous 720p30 streams to nginx-rtmp (service: N calls without participants, one broadcast each; bare: N ffmpeg testsrc2 + sine encodes); a trial passes when every stream delivers >= ${MIN_FPS} video frames/s at the ingest over the window; search trials of ${plan.searchS} s, the result confirmed by a ${plan.confirmS} s trial`;
+  const method = `trials of N simultaneous 720p30 streams to nginx-rtmp (service: N calls of 4 WHIP participants replaying recorded VP8 640x360 + Opus, one spotlight broadcast each; baseline: N ffmpeg processes each decoding the same 4 participants' streams, composing the spotlight and encoding with the egress's settings); a trial passes when every stream delivers >= ${MIN_FPS} video frames/s at the ingest over the window; search trials of ${plan.searchS} s, the result confirmed by a ${plan.confirmS} s trial`;
   const out: FigureResult[] = [
     {
       id: 'capacity_720p30_groups',
-      title: 'Capacity: simultaneous 720p30 broadcast groups at full frame rate',
+      title: 'Capacity: simultaneous 720p30 broadcast groups of 4 live participants at full frame rate',
       value: svc.capacity,
       unit: 'groups',
       met: null,
-      against: `bare ffmpeg: ${bare.capacity} encodes`,
+      against: `ffmpeg composition: ${bare.capacity} processes`,
       method,
       details: {
-        bareFfmpegEncodes: bare.capacity,
+        ffmpegCompositions: bare.capacity,
         serviceConfirmed: svc.confirmed,
-        bareConfirmed: bare.confirmed,
+        ffmpegConfirmed: bare.confirmed,
         serviceTrials: svc.trials.map(summary),
-        bareTrials: bare.trials.map(summary),
+        ffmpegTrials: bare.trials.map(summary),
       },
     },
     {
-      id: 'capacity_bare_ffmpeg',
-      title: 'Capacity baseline: simultaneous bare ffmpeg 720p30 encodes at full frame rate',
+      id: 'capacity_ffmpeg_composition',
+      title: 'Capacity baseline: simultaneous ffmpeg compositions of 4 participants, 720p30, at full frame rate',
       value: bare.capacity,
-      unit: 'encodes',
+      unit: 'processes',
       met: null,
       method,
     },

@@ -10,20 +10,17 @@
  */
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { TestPublisher } from '../../test/support/publisher.js';
 import { extractRawClip, floorArgs, scratchDir } from '../lib/encode-floor.js';
 import { benchParticipants, compositionArgs, recordClips, spotlightScene, type ParticipantClip } from '../lib/ffmpeg-composition.js';
 import { FlvFollower } from '../lib/flv.js';
+import { callWithPublishers, COLOURS, toneOf } from '../lib/participants.js';
 import { sampleTree, type TreeSample } from '../lib/proc.js';
 import {
   cpuWindows,
-  createCall,
   notMeasured,
   sleep,
   startBroadcast,
   stopBroadcast,
-  waitQuiet,
-  whipLeave,
   type FigureResult,
   type Quality,
   type RunContext,
@@ -31,8 +28,6 @@ import {
 } from '../lib/scenario.js';
 import { median, pairedRatios, round, summarize } from '../lib/stats.js';
 
-const COLOURS = ['red', 'green', 'blue', 'yellow'];
-const toneOf = (i: number) => 300 + 100 * i;
 /** Below this many frames per second at the ingest, a run is flagged as not at full rate. */
 export const MIN_FULL_FPS = 29;
 
@@ -85,40 +80,21 @@ export async function measureEncode(ctx: RunContext, args: (output: string) => s
 
 /** The service broadcasting one call at `quality` to the local ingest, with `participants` WHIP publishers. */
 export async function measureService(ctx: RunContext, quality: Quality, t: Timings, tag: string, participants: number): Promise<CpuRun> {
-  const { service } = ctx;
-  const members = Array.from({ length: participants }, (_, i) => `${tag}-p${i}`);
-  const call = await createCall(service.client, tag, members);
-  const publishers: TestPublisher[] = [];
+  const joined = await callWithPublishers(ctx, tag, participants);
   try {
-    for (let i = 0; i < participants; i++) {
-      const token = service.client.generateUserToken({ user_id: members[i]!, validity_in_seconds: 3600 });
-      publishers.push(
-        await TestPublisher.start({
-          url: service.whipUrl('default', tag),
-          token,
-          color: COLOURS[i % COLOURS.length]!,
-          size: { width: 640, height: 360 },
-          toneHz: toneOf(i),
-        }),
-      );
-    }
     const follower = new FlvFollower(ctx.ingest.recordingPath(tag), 20);
     try {
-      await startBroadcast(call, 'main', ctx.ingest.url(), tag, quality);
+      await startBroadcast(joined.call, 'main', ctx.ingest.url(), tag, quality);
       await follower.waitFrames(1, 20_000);
       await sleep(t.warmupS * 1000);
-      const run = await windowsWithFps(follower, service.sample, t);
-      await stopBroadcast(call, 'main');
+      const run = await windowsWithFps(follower, ctx.service.sample, t);
+      await stopBroadcast(joined.call, 'main');
       return run;
     } finally {
       follower.close();
     }
   } finally {
-    for (const p of publishers) {
-      await whipLeave(ctx, p.location);
-      await p.close();
-    }
-    await waitQuiet(ctx);
+    await joined.leave();
   }
 }
 

@@ -23,7 +23,7 @@ const FIGURE_IDS = [
   'start_latency',
   'added_latency',
   'capacity_720p30_groups',
-  'capacity_bare_ffmpeg',
+  'capacity_ffmpeg_composition',
   'memory_per_group',
 ];
 

@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { encoderArgs } from '../../src/egress/qualities.js';
 import { baselineArgs } from '../../bench/lib/baseline.js';
 import { floorArgs } from '../../bench/lib/encode-floor.js';
+import { oneLoop, rewrite } from '../../bench/lib/rtp-replay.js';
 import { benchParticipants, compositionArgs, spotlightScene } from '../../bench/lib/ffmpeg-composition.js';
 import { matchFlashes, centreLuma } from '../../bench/lib/flash-observer.js';
 import { FlvTagReader } from '../../bench/lib/flv.js';
@@ -138,6 +139,39 @@ describe('encode floor and ffmpeg composition command lines', () => {
     assert.ok(args.join(' ').includes(encode.join(' ')));
     assert.equal(args.filter((a) => a === '-stream_loop').length, 4);
     assert.deepEqual(args.slice(-3), ['-f', 'null', '-']);
+  });
+});
+
+describe('RTP replay', () => {
+  const rtp = (seq: number, ts: number) => {
+    const b = Buffer.alloc(16);
+    b[0] = 0x80;
+    b.writeUInt16BE(seq, 2);
+    b.writeUInt32BE(ts >>> 0, 4);
+    return b;
+  };
+  it('keeps one loop of packets, scheduled by their timestamps (across the 32-bit wrap)', () => {
+    const start = 0xffffffff - 2999;
+    const captured = [rtp(65534, start), rtp(65535, start + 3000), rtp(0, start + 6000), rtp(1, start + 9000)];
+    const loop = oneLoop(captured, 90_000, 9000);
+    assert.deepEqual(
+      loop.map((r) => Math.round(r.at)),
+      [0, 33, 67],
+    );
+  });
+  it('carries sequence numbers and timestamps on from loop to loop', () => {
+    const captured = [rtp(65534, 100), rtp(65535, 3100), rtp(0, 6100)];
+    const loop = oneLoop(captured, 90_000, 9000);
+    const second = loop.map((r) => rewrite(r, loop[0]!.packet, 1, loop.length, 9000));
+    assert.deepEqual(
+      second.map((b) => [b.readUInt16BE(2), b.readUInt32BE(4)]),
+      [
+        [1, 9100],
+        [2, 12100],
+        [3, 15100],
+      ],
+    );
+    assert.equal(captured[0]!.readUInt16BE(2), 65534, 'the recording is not changed');
   });
 });
 

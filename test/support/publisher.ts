@@ -27,6 +27,13 @@ export interface PublisherOptions {
   audioSource?: string;
   /** sine amplitude, 0..1 (ffmpeg's sine source is 1/8 of full scale at 1) */
   toneVolume?: number;
+  /** RTP packets from elsewhere instead of an ffmpeg encoder (e.g. a recording replayed to many sessions) */
+  rtpSource?: RtpSource;
+}
+
+/** Hands out RTP packets of one kind to a writer until detached. */
+export interface RtpSource {
+  attach(kind: 'video' | 'audio', write: (packet: Buffer) => void): () => void;
 }
 
 export { postOffer, type WhipResponse } from './loopback-peer.js';
@@ -42,6 +49,7 @@ export class TestPublisher {
   answer: string | undefined;
   private ffmpeg: ChildProcess | undefined;
   private sockets: Socket[] = [];
+  private detach: Array<() => void> = [];
   private closed = false;
 
   private constructor(
@@ -92,6 +100,18 @@ export class TestPublisher {
 
   private async startMedia(): Promise<void> {
     const o = this.options;
+    if (o.rtpSource) {
+      for (const transceiver of this.pc.getTransceivers()) {
+        const track = transceiver.sender.track;
+        if (!track || (track.kind !== 'video' && track.kind !== 'audio')) continue;
+        this.detach.push(
+          o.rtpSource.attach(track.kind, (packet) => {
+            if (!this.closed) track.writeRtp(packet);
+          }),
+        );
+      }
+      return;
+    }
     const args = ['-hide_banner', '-loglevel', 'error', '-nostdin'];
     const outputs: string[] = [];
     let input = 0;
@@ -178,6 +198,7 @@ export class TestPublisher {
 
   /** Stops sending anything without a DELETE or a close (a publisher whose machine went away). */
   async vanish(): Promise<void> {
+    for (const d of this.detach.splice(0)) d();
     if (this.ffmpeg && this.ffmpeg.exitCode === null) {
       const exited = new Promise((r) => this.ffmpeg!.once('exit', r));
       this.ffmpeg.kill('SIGKILL');
@@ -191,6 +212,7 @@ export class TestPublisher {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const d of this.detach.splice(0)) d();
     if (this.ffmpeg && this.ffmpeg.exitCode === null) {
       const exited = new Promise((r) => this.ffmpeg!.once('exit', r));
       this.ffmpeg.kill('SIGKILL');
