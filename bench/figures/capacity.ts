@@ -11,6 +11,7 @@ import { rmSync } from 'node:fs';
 import { TestPublisher } from '../../test/support/publisher.js';
 import { scratchDir } from '../lib/encode-floor.js';
 import { benchParticipants, compositionArgs, recordClips, spotlightScene, type ParticipantClip } from '../lib/ffmpeg-composition.js';
+import { ffmpegPath, stopFfmpeg } from '../lib/ffmpeg-run.js';
 import { FlvFollower } from '../lib/flv.js';
 import { COLOURS, toneOf } from '../lib/participants.js';
 import { RtpReplay } from '../lib/rtp-replay.js';
@@ -132,7 +133,7 @@ export async function ffmpegTrial(
     for (let i = 0; i < n; i++) {
       const key = `${tag}-${i}`;
       followers.push(new FlvFollower(ctx.ingest.recordingPath(key), 20));
-      const child = spawn(process.env.CALLCAST_FFMPEG || 'ffmpeg', compositionArgs('720p', scene, clips, `${ctx.ingest.url()}/${key}`), {
+      const child = spawn(ffmpegPath(), compositionArgs('720p', scene, clips, `${ctx.ingest.url()}/${key}`), {
         stdio: ['ignore', 'ignore', 'ignore'],
       });
       children.push(child);
@@ -151,16 +152,7 @@ export async function ffmpegTrial(
     return { n, seconds, pass: false, fps: [], cpuCores: 0, rssBytes: 0, idleRssBytes: 0, error: (err as Error).message };
   } finally {
     for (const f of followers) f.close();
-    await Promise.all(
-      children.map(async (c) => {
-        if (c.exitCode !== null || c.signalCode !== null) return;
-        const exited = new Promise((r) => c.once('exit', r));
-        c.kill('SIGINT');
-        const t = setTimeout(() => c.kill('SIGKILL'), 5000);
-        await exited;
-        clearTimeout(t);
-      }),
-    );
+    await Promise.all(children.map(stopFfmpeg));
     await sleep(2000);
   }
 }

@@ -12,6 +12,7 @@ import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { extractRawClip, floorArgs, scratchDir } from '../lib/encode-floor.js';
 import { benchParticipants, compositionArgs, recordClips, spotlightScene, type ParticipantClip } from '../lib/ffmpeg-composition.js';
+import { ffmpegPath, stopFfmpeg } from '../lib/ffmpeg-run.js';
 import { FlvFollower } from '../lib/flv.js';
 import { callWithPublishers, COLOURS, toneOf } from '../lib/participants.js';
 import { sampleTree, type TreeSample } from '../lib/proc.js';
@@ -48,7 +49,7 @@ async function windowsWithFps(follower: FlvFollower, sample: () => TreeSample, t
 
 /** One ffmpeg process (a baseline) with `args`, sending to the local ingest's `tag`, measured like the service. */
 export async function measureEncode(ctx: RunContext, args: (output: string) => string[], t: Timings, tag: string): Promise<CpuRun> {
-  const child = spawn(process.env.CALLCAST_FFMPEG || 'ffmpeg', args(`${ctx.ingest.url()}/${tag}`), { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(ffmpegPath(), args(`${ctx.ingest.url()}/${tag}`), { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => {
     err = (err + d.toString()).slice(-2000);
@@ -69,12 +70,7 @@ export async function measureEncode(ctx: RunContext, args: (output: string) => s
       follower.close();
     }
   } finally {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGINT');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
-    }
+    await stopFfmpeg(child);
   }
 }
 

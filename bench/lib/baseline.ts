@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Quality } from '../../src/layout/settings.js';
 import { encoderArgs, qualityProfile } from '../../src/egress/qualities.js';
+import { stopFfmpeg } from './ffmpeg-run.js';
 
 /**
  * The egress encoder's arguments with its two pipe inputs replaced by real-time lavfi sources
@@ -47,13 +48,6 @@ export function startBaseline(quality: Quality, output: string, source?: string)
   return {
     child,
     pid: child.pid!,
-    stop: async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGINT');
-      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(t);
-    },
+    stop: () => stopFfmpeg(child),
   };
 }

@@ -4,36 +4,18 @@
  * the measured broadcast, decoded once to raw I420 and PCM (in memory-backed /dev/shm when there
  * is one) and looped; decoding and reading raw frames costs a small fraction of the encode.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Quality } from '../../src/layout/settings.js';
 import { encoderArgParts, outputArgs } from './encode-args.js';
+import { runFfmpeg } from './ffmpeg-run.js';
 
 export interface RawClip {
   dir: string;
   video: string;
   audio: string;
   remove(): void;
-}
-
-const ffmpeg = () => process.env.CALLCAST_FFMPEG || 'ffmpeg';
-
-function run(args: string[], timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(ffmpeg(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr!.on('data', (d: Buffer) => {
-      err = (err + d.toString()).slice(-2000);
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolve();
-      else reject(new Error(`ffmpeg ${signal ?? `exit ${code}`}: ${err.trim().split('\n').pop() ?? ''}`));
-    });
-  });
 }
 
 /** A scratch directory in memory where possible (raw video is large: 1.4 MB a frame at 720p). */
@@ -53,13 +35,14 @@ export async function extractRawClip(
   const audio = join(dir, 'audio.pcm');
   const remove = () => rmSync(dir, { recursive: true, force: true });
   try {
-    await run(
+    await runFfmpeg(
       [
         ...['-hide_banner', '-loglevel', 'error', '-nostdin', '-ss', String(fromS), '-t', String(durationS), '-i', recording],
         ...['-map', '0:v:0', '-vf', `scale=${size.width}:${size.height}`, '-pix_fmt', 'yuv420p', '-f', 'rawvideo', video],
         ...['-map', '0:a:0', '-ar', '48000', '-ac', '2', '-f', 's16le', audio],
       ],
       120_000,
+      'decoding the recording',
     );
   } catch (err) {
     remove();

@@ -6,14 +6,15 @@
  * drawtext labels, amix), and encodes with the egress's encoder arguments, at real time.
  * Not drawn: rounded tile corners and the speaking outline (ffmpeg has no cheap filter for them).
  */
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { Quality } from '../../src/layout/settings.js';
 import { canvasFor } from '../../src/layout/settings.js';
 import type { LayoutParticipant } from '../../src/layout/participants.js';
 import { composeScene, type Scene } from '../../src/layout/scene.js';
 import type { Rgba } from '../../src/layout/color.js';
+import { PUBLISHER_VIDEO_CODEC, publisherAudioCodec } from '../../test/support/publisher.js';
 import { encoderArgParts, outputArgs } from './encode-args.js';
+import { runFfmpeg } from './ffmpeg-run.js';
 
 export interface ParticipantClip {
   /** The participant's session id in the scene. */
@@ -100,25 +101,9 @@ export function recordClipArgs(color: string, toneHz: number, durationS: number,
     ...['-hide_banner', '-loglevel', 'error', '-nostdin', '-y'],
     ...['-f', 'lavfi', '-i', `color=c=${color}:size=640x360:rate=30`, '-f', 'lavfi', '-i', `sine=frequency=${toneHz}:sample_rate=48000`],
     ...['-t', String(durationS), '-map', '0:v', '-map', '1:a'],
-    ...[
-      '-c:v',
-      'libvpx',
-      '-deadline',
-      'realtime',
-      '-cpu-used',
-      '8',
-      '-threads',
-      '1',
-      '-b:v',
-      '300k',
-      '-g',
-      '30',
-      '-keyint_min',
-      '30',
-      '-pix_fmt',
-      'yuv420p',
-    ],
-    ...['-af', 'volume=2', '-c:a', 'libopus', '-b:a', '64k', '-ac', '2', '-ar', '48000', path],
+    ...PUBLISHER_VIDEO_CODEC,
+    ...publisherAudioCodec(),
+    path,
   ];
 }
 
@@ -126,21 +111,7 @@ export async function recordClips(dir: string, colours: readonly string[], tones
   const paths: string[] = [];
   for (let i = 0; i < colours.length; i++) {
     const path = join(dir, `participant-${i}.webm`);
-    await new Promise<void>((resolve, reject) => {
-      const child = spawn(process.env.CALLCAST_FFMPEG || 'ffmpeg', recordClipArgs(colours[i]!, tones[i]!, durationS, path), {
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-      let err = '';
-      child.stderr!.on('data', (d: Buffer) => {
-        err = (err + d.toString()).slice(-1000);
-      });
-      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        if (code === 0) resolve();
-        else reject(new Error(`recording participant ${i} failed: ${err.trim()}`));
-      });
-    });
+    await runFfmpeg(recordClipArgs(colours[i]!, tones[i]!, durationS, path), 60_000, `recording participant ${i}`);
     paths.push(path);
   }
   return paths;

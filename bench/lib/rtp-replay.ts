@@ -6,9 +6,9 @@
  * receivers see one endless stream; nothing is encoded while replaying, so the publishers do not
  * take the cores the service under test needs (werift's SRTP still costs a little per packet).
  */
-import { spawn } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
-import type { RtpSource } from '../../test/support/publisher.js';
+import { runFfmpeg } from './ffmpeg-run.js';
+import { PUBLISHER_VIDEO_CODEC, publisherAudioCodec, type RtpSource } from '../../test/support/publisher.js';
 
 interface Recorded {
   /** ms from the start of the loop */
@@ -85,55 +85,28 @@ export class RtpReplay implements RtpSource {
     a.on('message', (m) => audio.push(Buffer.from(m)));
     const seconds = LOOP_MS / 1000 + 0.5;
     try {
-      await new Promise<void>((resolve, reject) => {
-        const child = spawn(
-          process.env.CALLCAST_FFMPEG || 'ffmpeg',
-          [
-            ...['-hide_banner', '-loglevel', 'error', '-nostdin'],
-            ...[
-              '-f',
-              'lavfi',
-              '-i',
-              `color=c=${color}:size=640x360:rate=30`,
-              '-f',
-              'lavfi',
-              '-i',
-              `sine=frequency=${toneHz}:sample_rate=48000`,
-            ],
-            ...['-t', String(seconds), '-map', '0:v'],
-            ...[
-              '-c:v',
-              'libvpx',
-              '-deadline',
-              'realtime',
-              '-cpu-used',
-              '8',
-              '-threads',
-              '1',
-              '-b:v',
-              '300k',
-              '-g',
-              '30',
-              '-keyint_min',
-              '30',
-            ],
-            ...['-pix_fmt', 'yuv420p', '-f', 'rtp', '-payload_type', '96', `rtp://127.0.0.1:${v.address().port}?pkt_size=1200`],
-            ...['-t', String(seconds), '-map', '1:a', '-af', 'volume=2', '-c:a', 'libopus', '-b:a', '64k', '-ac', '2', '-ar', '48000'],
-            ...['-f', 'rtp', '-payload_type', '111', `rtp://127.0.0.1:${a.address().port}?pkt_size=1200`],
+      await runFfmpeg(
+        [
+          ...['-hide_banner', '-loglevel', 'error', '-nostdin'],
+          ...[
+            '-f',
+            'lavfi',
+            '-i',
+            `color=c=${color}:size=640x360:rate=30`,
+            '-f',
+            'lavfi',
+            '-i',
+            `sine=frequency=${toneHz}:sample_rate=48000`,
           ],
-          { stdio: ['ignore', 'ignore', 'pipe'] },
-        );
-        let err = '';
-        child.stderr!.on('data', (d: Buffer) => {
-          err = (err + d.toString()).slice(-1000);
-        });
-        const t = setTimeout(() => child.kill('SIGKILL'), 30_000);
-        child.once('exit', (code) => {
-          clearTimeout(t);
-          if (code === 0) resolve();
-          else reject(new Error(`recording RTP failed: ${err.trim()}`));
-        });
-      });
+          ...['-t', String(seconds), '-map', '0:v'],
+          ...PUBLISHER_VIDEO_CODEC,
+          ...['-f', 'rtp', '-payload_type', '96', `rtp://127.0.0.1:${v.address().port}?pkt_size=1200`],
+          ...['-t', String(seconds), '-map', '1:a', ...publisherAudioCodec()],
+          ...['-f', 'rtp', '-payload_type', '111', `rtp://127.0.0.1:${a.address().port}?pkt_size=1200`],
+        ],
+        30_000,
+        'recording RTP',
+      );
       // Packets still in the socket buffers.
       await new Promise((r) => setTimeout(r, 100));
     } finally {

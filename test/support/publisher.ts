@@ -38,6 +38,20 @@ export interface RtpSource {
 
 export { postOffer, type WhipResponse } from './loopback-peer.js';
 
+/**
+ * How a test publisher encodes its video: VP8 at 300 kbit/s, a keyframe a second, one encoder
+ * thread (libvpx's worker threads cost several times the encode itself here).
+ */
+export const PUBLISHER_VIDEO_CODEC: readonly string[] = [
+  ...['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-threads', '1'],
+  ...['-b:v', '300k', '-g', '30', '-keyint_min', '30', '-pix_fmt', 'yuv420p'],
+];
+
+/** How a test publisher encodes its sound: Opus 64 kbit/s stereo at 48 kHz, after a volume change. */
+export function publisherAudioCodec(volume = 2): string[] {
+  return ['-af', `volume=${volume}`, '-c:a', 'libopus', '-b:a', '64k', '-ac', '2', '-ar', '48000'];
+}
+
 async function bindLoopback(): Promise<Socket> {
   const s = createSocket('udp4');
   await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', () => resolve()));
@@ -127,26 +141,10 @@ export class TestPublisher {
       if (track.kind === 'video') {
         const { width, height } = o.size ?? { width: 640, height: 360 };
         args.push('-re', '-f', 'lavfi', '-i', o.videoSource ?? `color=c=${o.color ?? 'red'}:size=${width}x${height}:rate=30`);
-        // One encoder thread: libvpx's worker threads cost several times the encode itself here.
         outputs.push(
           '-map',
           `${input}:v`,
-          '-c:v',
-          'libvpx',
-          '-deadline',
-          'realtime',
-          '-cpu-used',
-          '8',
-          '-threads',
-          '1',
-          '-b:v',
-          '300k',
-          '-g',
-          '30',
-          '-keyint_min',
-          '30',
-          '-pix_fmt',
-          'yuv420p',
+          ...PUBLISHER_VIDEO_CODEC,
           '-f',
           'rtp',
           '-payload_type',
@@ -159,16 +157,7 @@ export class TestPublisher {
         outputs.push(
           '-map',
           `${input}:a`,
-          '-af',
-          `volume=${vol}`,
-          '-c:a',
-          'libopus',
-          '-b:a',
-          '64k',
-          '-ac',
-          '2',
-          '-ar',
-          '48000',
+          ...publisherAudioCodec(vol),
           '-f',
           'rtp',
           '-payload_type',
