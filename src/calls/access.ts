@@ -9,7 +9,7 @@ import { callCid, parseCallCid } from '../wire/call-cid.js';
 import { badRequest, notAllowed, notFound } from '../wire/errors.js';
 import type { JsonObject } from '../wire/json.js';
 import type { Principal } from '../wire/principal.js';
-import { CAPABILITIES, capabilitiesFor, type Capability } from './capabilities.js';
+import { CAPABILITIES, capabilitiesFor, RECORDER_CAPABILITIES, RECORDER_ROLE, type Capability } from './capabilities.js';
 import { dig, effectiveSettings } from './settings.js';
 import { audienceOf, type CallAudience } from './visibility.js';
 
@@ -86,6 +86,7 @@ export class Access {
   /** The capabilities (own_capabilities) of the principal in the call; a server token has all. */
   async capabilitiesIn(principal: Principal, callType: CallTypeRecord, cid: string): Promise<string[]> {
     if (principal.kind === 'server') return [...CAPABILITIES];
+    if (principal.role === RECORDER_ROLE) return principal.callCids?.includes(cid) ? [...RECORDER_CAPABILITIES] : [];
     return capabilitiesFor(callType.grants, await this.rolesIn(principal, cid));
   }
 

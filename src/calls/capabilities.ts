@@ -48,6 +48,16 @@ export function isCapability(v: unknown): v is Capability {
 
 export const ROLES = ['admin', 'host', 'moderator', 'user', 'call_member', 'guest', 'anonymous'] as const;
 
+/**
+ * The role claim of the tokens Callcast gives layout apps (src/render/browser/recorder-token.ts).
+ * Such a token grants only what a renderer needs in the calls of its `call_cids`: read the call
+ * (and its events) and subscribe to participants over WHEP (`join-call`); it never publishes,
+ * starts or stops anything, whatever the call type grants its user's app role. It only narrows
+ * rights, so a token an application mints with it is no risk either.
+ */
+export const RECORDER_ROLE = 'callcast_recorder';
+export const RECORDER_CAPABILITIES: readonly Capability[] = ['read-call', 'join-call'];
+
 const ALL: string[] = [...CAPABILITIES];
 const MODERATOR = ALL.filter((c) => c !== 'update-call-settings' && c !== 'update-call-permissions');
 // `end-call` is not a plain user's (the reference leaves it open): a user could otherwise end

@@ -1,10 +1,13 @@
 /**
  * The credentials a layout app gets: a user token for a hidden recorder user of its own
  * (`callcast-recorder-<random>`), valid for this call only (`call_cids`), short-lived (renewed by
- * the frame source while the broadcast runs). It publishes nothing, so it is never a participant.
+ * the frame source while the broadcast runs), with the recorder role: it may read the call and
+ * subscribe to its participants, and nothing else (no publishing, no broadcasts), whatever the
+ * call type grants. It publishes nothing, so it is never a participant.
  */
 import { randomBytes } from 'node:crypto';
 import { SignJWT } from 'jose';
+import { RECORDER_ROLE } from '../../calls/capabilities.js';
 import type { RecorderToken } from './browser-frame-source.js';
 
 export const RECORDER_TOKEN_TTL_SECONDS = 3600;
@@ -17,7 +20,13 @@ export async function mintRecorderToken(
   nowSeconds = Math.floor(Date.now() / 1000),
 ): Promise<RecorderToken> {
   const iat = nowSeconds - 1;
-  const token = await new SignJWT({ user_id: userId, call_cids: [callCid], iat, exp: iat + RECORDER_TOKEN_TTL_SECONDS })
+  const token = await new SignJWT({
+    user_id: userId,
+    role: RECORDER_ROLE,
+    call_cids: [callCid],
+    iat,
+    exp: iat + RECORDER_TOKEN_TTL_SECONDS,
+  })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .sign(new TextEncoder().encode(apiSecret));
   return { token, userId };
