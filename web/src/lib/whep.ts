@@ -12,8 +12,15 @@ export class WhepSubscriber {
 
   constructor(
     private readonly endpoint: string,
-    private readonly token: string,
+    private token: string,
+    /** The origin the service is reached on (default: the page's own). */
+    private readonly origin: string = location.origin,
   ) {}
+
+  /** The token the DELETE at the end carries (a renewed one). */
+  setToken(token: string): void {
+    this.token = token;
+  }
 
   get connection(): RTCPeerConnection | null {
     return this.pc;
@@ -49,7 +56,7 @@ export class WhepSubscriber {
       this.pc = null;
       throw new ApiRequestError(apiErrorMessage(res.status, body), res.status, null);
     }
-    this.resource = resourceUrl(this.endpoint, res.headers.get('Location'), location.origin);
+    this.resource = resourceUrl(this.endpoint, res.headers.get('Location'), this.origin);
     await pc.setRemoteDescription({ type: 'answer', sdp: text });
     return stream;
   }
