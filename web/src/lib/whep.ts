@@ -15,6 +15,8 @@ export class WhepSubscriber {
     private token: string,
     /** The origin the service is reached on (default: the page's own). */
     private readonly origin: string = location.origin,
+    /** The kinds of media to receive (a participant without a microphone: video only). */
+    private readonly kinds: ReadonlyArray<'audio' | 'video'> = ['audio', 'video'],
   ) {}
 
   /** The token the DELETE at the end carries (a renewed one). */
@@ -35,8 +37,7 @@ export class WhepSubscriber {
       if (!stream.getTracks().includes(ev.track)) stream.addTrack(ev.track);
     });
     pc.addEventListener('connectionstatechange', () => onState?.(pc.connectionState));
-    pc.addTransceiver('audio', { direction: 'recvonly' });
-    pc.addTransceiver('video', { direction: 'recvonly' });
+    for (const kind of this.kinds) pc.addTransceiver(kind, { direction: 'recvonly' });
     await pc.setLocalDescription(await pc.createOffer());
     await waitForIceGathering(pc, 3_000);
     const res = await fetch(this.endpoint, {

@@ -50,6 +50,8 @@ interface WireParticipant {
 
 interface Subscription {
   whep: WhepSubscriber;
+  /** audio/video, as subscribed */
+  kinds: string;
   stream: MediaStream | null;
   failed: boolean;
 }
@@ -212,14 +214,12 @@ class Call implements LayoutCall {
         screenShareStream: entry.share?.stream ?? null,
       };
       this.entries.set(w.user_session_id, entry);
-      const wantsCamera = entry.p.hasVideo || entry.p.hasAudio;
-      if (wantsCamera && (!entry.camera || entry.camera.failed)) entry.camera = this.subscribe(entry, 'camera');
-      if (entry.p.hasScreenShare && (!entry.share || entry.share.failed)) entry.share = this.subscribe(entry, 'screen_share');
-      if (!entry.p.hasScreenShare && entry.share) {
-        void entry.share.whep.stop(false);
-        entry.share = null;
-        entry.p = { ...entry.p, screenShareStream: null };
-      }
+      const cameraKinds = kindsOf(entry.p.hasAudio, entry.p.hasVideo);
+      const shareKinds = kindsOf(tracks.includes('screen_share_audio'), entry.p.hasScreenShare);
+      entry.camera = this.keep(entry, 'camera', entry.camera, cameraKinds);
+      entry.share = this.keep(entry, 'screen_share', entry.share, shareKinds);
+      if (!entry.camera) entry.p = { ...entry.p, stream: null };
+      if (!entry.share) entry.p = { ...entry.p, screenShareStream: null };
     }
     for (const [id, e] of this.entries) {
       if (seen.has(id)) continue;
@@ -230,12 +230,24 @@ class Call implements LayoutCall {
     this.changed();
   }
 
-  private subscribe(entry: Entry, kind: 'camera' | 'screen_share'): Subscription {
+  /** The subscription for `kinds` of media: the current one, a new one (none yet, failed, other kinds), or none. */
+  private keep(entry: Entry, kind: 'camera' | 'screen_share', sub: Subscription | null, kinds: Array<'audio' | 'video'>): Subscription | null {
+    if (sub && !sub.failed && sub.kinds === kinds.join()) return sub;
+    if (sub && !sub.failed) void sub.whep.stop();
+    return kinds.length > 0 ? this.subscribe(entry, kind, kinds) : null;
+  }
+
+  private subscribe(entry: Entry, kind: 'camera' | 'screen_share', kinds: Array<'audio' | 'video'>): Subscription {
     const { call_type: type, call_id: id } = this.config;
     const sessionId = entry.p.sessionId;
     const path = `/api/v2/video/call/${encodeURIComponent(type)}/${encodeURIComponent(id)}/participants/${encodeURIComponent(sessionId)}/whep`;
     const endpoint = `${this.base}${path}${kind === 'screen_share' ? '?track_type=screen_share' : ''}`;
-    const sub: Subscription = { whep: new WhepSubscriber(endpoint, this.config.token, new URL(this.base).origin), stream: null, failed: false };
+    const sub: Subscription = {
+      whep: new WhepSubscriber(endpoint, this.config.token, new URL(this.base).origin, kinds),
+      kinds: kinds.join(),
+      stream: null,
+      failed: false,
+    };
     const fail = (why: string) => {
       if (sub.failed) return;
       sub.failed = true;
@@ -261,6 +273,10 @@ class Call implements LayoutCall {
       .catch((err) => fail(String(err)));
     return sub;
   }
+}
+
+function kindsOf(audio: boolean, video: boolean): Array<'audio' | 'video'> {
+  return [...(audio ? (['audio'] as const) : []), ...(video ? (['video'] as const) : [])];
 }
 
 function participantFrom(w: WireParticipant, tracks: readonly string[]): LayoutParticipant {
