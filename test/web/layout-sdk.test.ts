@@ -28,19 +28,19 @@ const appHtml = (callcast: string) => `<!doctype html>
 <meta charset="utf-8">
 <title>Layout app with /sdk/layout.js</title>
 <script type="module">
-  import { layoutConfig, connectLayout, markReady } from '${callcast}/sdk/layout.js';
+  import { layoutConfig, connectLayout, attachStream, markReady } from '${callcast}/sdk/layout.js';
   const call = await connectLayout(await layoutConfig());
   const videos = new Map();
   call.onChange((participants) => {
     for (const p of participants) {
       let v = videos.get(p.sessionId);
       if (!v) {
-        v = Object.assign(document.createElement('video'), { muted: true, autoplay: true, playsInline: true });
+        v = document.createElement('video');
         v.dataset.user = p.userId;
         document.body.append(v);
         videos.set(p.sessionId, v);
       }
-      if (p.stream && v.srcObject !== p.stream) v.srcObject = p.stream;
+      attachStream(v, p.stream);
     }
     for (const [id, v] of videos) if (!participants.some((p) => p.sessionId === id)) (v.remove(), videos.delete(id));
     window.people = participants.map((p) => ({
@@ -114,8 +114,8 @@ describe('the layout module in a layout app', { timeout: 240_000 }, () => {
       publishers.set(user, await TestPublisher.start({ url: whip, token, color, audio }));
       await waitFor(() => svc.server.media.participants(CID).some((p) => p.userId === user && p.videoSize), `${user} decoded`, 60_000);
     };
-    // Alice with a tone (she speaks), Bob without a microphone.
-    await publish('alice', 'red', true);
+    // Bob without a microphone; Alice, with a tone (she speaks), joins once the page listens to
+    // events (speaking flags are changes: who speaks before the page connects shows at the next one).
     await publish('bob', 'blue', false);
 
     const page = await chromium.newPage({ width: 640, height: 360 });
@@ -145,6 +145,14 @@ describe('the layout module in a layout app', { timeout: 240_000 }, () => {
     };
     await page.evaluate(`void window.setupLayout(${JSON.stringify(config)})`);
     await page.waitForSelector('#egress-ready-for-capture', { state: 'attached' });
+    // The events connection has been accepted once the recorder user is stored (upserted on connect).
+    await waitFor(
+      async () => (await svc.client.queryUsers({ payload: { filter_conditions: { id: recorder.userId } } })).users.length === 1,
+      'the page connected to the events',
+      30_000,
+      200,
+    );
+    await publish('alice', 'red', true);
 
     const colours = async () => ({
       alice: await centreOf(page, 'alice'),
@@ -162,8 +170,13 @@ describe('the layout module in a layout app', { timeout: 240_000 }, () => {
         what,
         60_000,
         250,
-      ).catch((err) => {
-        throw new Error(`${(err as Error).message}: ${JSON.stringify(last)}; page errors: ${chromium.errorsOf(page).join(' | ')}`);
+      ).catch(async (err) => {
+        const videos = await page.evaluate(
+          `[...document.querySelectorAll('video')].map((v) => ({ user: v.dataset.user, w: v.videoWidth, state: v.readyState, paused: v.paused, tracks: v.srcObject ? v.srcObject.getTracks().map((t) => t.kind + ':' + t.readyState + (t.muted ? ':muted' : '')) : null }))`,
+        );
+        throw new Error(
+          `${(err as Error).message}: ${JSON.stringify(last)}; videos ${JSON.stringify(videos)}; page errors: ${chromium.errorsOf(page).join(' | ')}`,
+        );
       });
     };
 
@@ -172,8 +185,8 @@ describe('the layout module in a layout app', { timeout: 240_000 }, () => {
     assert.deepEqual(
       ps.map((p) => [p.user, p.tracks]),
       [
-        ['alice', ['audio', 'video']],
         ['bob', ['video']],
+        ['alice', ['audio', 'video']],
       ],
       'join order; the microphone of who has one',
     );

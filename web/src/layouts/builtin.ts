@@ -11,7 +11,7 @@ import type { LayoutParticipant as SceneParticipant } from '../../../src/layout/
 import { composeScene, placeLogo, resolveLayout, visibleSessions, type Scene, type SceneItem } from '../../../src/layout/scene.js';
 import { isLayoutName, type LayoutName, type LayoutSettings } from '../../../src/layout/settings.js';
 import type { Rgba } from '../../../src/layout/color.js';
-import { connectLayout, layoutConfig, markReady, type LayoutCall, type LayoutConfig, type LayoutParticipant } from '../sdk/layout.js';
+import { attachStream, connectLayout, layoutConfig, markReady, type LayoutCall, type LayoutConfig, type LayoutParticipant } from '../sdk/layout.js';
 
 const READY_ANYWAY_MS = 10_000;
 const SHARE_SUFFIX = '#screen';
@@ -168,7 +168,7 @@ class BuiltinLayout {
       this.tiles.delete(key);
     }
     this.stage.replaceChildren(this.structure(scene, barPosition, views), this.overlay(scene));
-    for (const v of views) if (v.video.srcObject && v.video.paused) void v.video.play().catch(() => undefined);
+    for (const v of views) attachStream(v.video, v.video.srcObject instanceof MediaStream ? v.video.srcObject : null);
   }
 
   /** The layout's wrappers (Stream's class names) around the tiles, in scene order. */
@@ -255,9 +255,7 @@ class BuiltinLayout {
       const root = el('div', 'str-video__participant-view cc-positioned');
       const placeholder = el('div', 'str-video__video-placeholder');
       const video = document.createElement('video');
-      video.muted = true;
-      video.autoplay = true;
-      video.playsInline = true;
+      attachStream(video, null);
       const key = ph.sessionId;
       // The decoded size decides the fit (as the native compositor's), and a playing video the readiness.
       const onSize = () => {
@@ -304,9 +302,7 @@ class BuiltinLayout {
     }
     placeholder.replaceChildren(fallback);
 
-    if (tile && stream) {
-      if (video.srcObject !== stream) video.srcObject = stream;
-    } else if (video.srcObject) video.srcObject = null;
+    attachStream(video, tile ? stream : null);
     const who = person?.userId ?? '';
     video.dataset.userId = who;
     video.dataset.sessionId = person?.sessionId ?? '';

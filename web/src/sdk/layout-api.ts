@@ -60,5 +60,10 @@ export interface LayoutCall {
 export declare function layoutConfig(): Promise<LayoutConfig>;
 /** Connects to the call: its participants with live streams, kept up to date. */
 export declare function connectLayout(config: LayoutConfig): Promise<LayoutCall>;
+/**
+ * Shows `stream` in `video` (muted: the broadcast's sound is the call's mix), and keeps it playing
+ * (a stream that changes restarts it). `null` detaches.
+ */
+export declare function attachStream(video: HTMLVideoElement, stream: MediaStream | null): void;
 /** Adds `#egress-ready-for-capture`: Callcast starts capturing the page. */
 export declare function markReady(): void;

@@ -2,7 +2,7 @@
  * Callcast's layout module for layout apps (served as `/sdk/layout.js`, types in
  * `/sdk/layout.d.ts`, see layout-api.ts):
  *
- *   import { layoutConfig, connectLayout, markReady } from 'https://callcast.example.com/sdk/layout.js';
+ *   import { layoutConfig, connectLayout, attachStream, markReady } from 'https://callcast.example.com/sdk/layout.js';
  *   const call = await connectLayout(await layoutConfig());
  *   call.onChange((participants) => { ...draw; markReady(); });
  *
@@ -38,6 +38,25 @@ export function markReady(): void {
   span.id = 'egress-ready-for-capture';
   span.hidden = true;
   document.body.appendChild(span);
+}
+
+const attached = new WeakSet<HTMLVideoElement>();
+
+export function attachStream(video: HTMLVideoElement, stream: MediaStream | null): void {
+  video.muted = true;
+  video.autoplay = true;
+  video.playsInline = true;
+  if (!attached.has(video)) {
+    attached.add(video);
+    // A new stream (or tracks arriving) may leave the element paused: start it again.
+    for (const ev of ['loadedmetadata', 'pause', 'resize'] as const) {
+      video.addEventListener(ev, () => {
+        if (video.paused && video.srcObject) void video.play().catch(() => undefined);
+      });
+    }
+  }
+  if (video.srcObject !== stream) video.srcObject = stream;
+  if (stream && video.paused) void video.play().catch(() => undefined);
 }
 
 interface WireParticipant {
