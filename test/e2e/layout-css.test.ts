@@ -219,7 +219,10 @@ describe('built-in layouts with external_css_url', { timeout: 300_000 }, () => {
       for (const [k, [x, y]] of Object.entries(points)) {
         if (!expected[k]) continue;
         const px = pixelAt(frame, W, x, y);
-        assert.ok(near(px, expected[k]), `${name} at ${at.toFixed(2)} s, ${k} (${x},${y}): rgb(${px.join(',')}), expected about rgb(${expected[k].join(',')})`);
+        assert.ok(
+          near(px, expected[k]),
+          `${name} at ${at.toFixed(2)} s, ${k} (${x},${y}): rgb(${px.join(',')}), expected about rgb(${expected[k].join(',')})`,
+        );
       }
     }
     // The native background is not the stylesheet's.

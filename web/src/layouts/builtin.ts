@@ -11,7 +11,15 @@ import type { LayoutParticipant as SceneParticipant } from '../../../src/layout/
 import { composeScene, placeLogo, resolveLayout, visibleSessions, type Scene, type SceneItem } from '../../../src/layout/scene.js';
 import { isLayoutName, type LayoutName, type LayoutSettings } from '../../../src/layout/settings.js';
 import type { Rgba } from '../../../src/layout/color.js';
-import { attachStream, connectLayout, layoutConfig, markReady, type LayoutCall, type LayoutConfig, type LayoutParticipant } from '../sdk/layout.js';
+import {
+  attachStream,
+  connectLayout,
+  layoutConfig,
+  markReady,
+  type LayoutCall,
+  type LayoutConfig,
+  type LayoutParticipant,
+} from '../sdk/layout.js';
 
 const READY_ANYWAY_MS = 10_000;
 const SHARE_SUFFIX = '#screen';
@@ -159,7 +167,9 @@ class BuiltinLayout {
     const tileOf = new Map(scene.items.filter((i): i is Tile => i.kind === 'tile').map((t) => [t.sessionId, t]));
     const labelOf = new Map(scene.items.filter((i): i is Label => i.kind === 'label').map((l) => [l.sessionId, l]));
     const outlineOf = new Map(scene.items.filter((i): i is Outline => i.kind === 'outline').map((o) => [o.sessionId, o]));
-    const views = placeholders.map((ph) => this.tileView(ph, tileOf.get(ph.sessionId), labelOf.get(ph.sessionId), outlineOf.get(ph.sessionId)));
+    const views = placeholders.map((ph) =>
+      this.tileView(ph, tileOf.get(ph.sessionId), labelOf.get(ph.sessionId), outlineOf.get(ph.sessionId)),
+    );
     const keep = new Set(placeholders.map((p) => p.sessionId));
     for (const [key, view] of this.tiles) {
       if (keep.has(key)) continue;
@@ -282,7 +292,9 @@ class BuiltinLayout {
       tile ? '' : 'no-video',
       person?.hasAudio ? '' : 'no-audio',
     ].filter(Boolean);
-    root.className = ['str-video__participant-view', 'cc-positioned', ...modifiers.map((m) => `str-video__participant-view--${m}`)].join(' ');
+    root.className = ['str-video__participant-view', 'cc-positioned', ...modifiers.map((m) => `str-video__participant-view--${m}`)].join(
+      ' ',
+    );
 
     // The placeholder: always behind the video, shown while it is missing or not yet decoded.
     setVars(placeholder, {

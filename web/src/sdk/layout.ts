@@ -123,9 +123,7 @@ class Call implements LayoutCall {
   }
 
   participants(): LayoutParticipant[] {
-    return [...this.entries.values()]
-      .map((e) => e.p)
-      .sort((a, b) => a.joinedAt - b.joinedAt || (a.sessionId < b.sessionId ? -1 : 1));
+    return [...this.entries.values()].map((e) => e.p).sort((a, b) => a.joinedAt - b.joinedAt || (a.sessionId < b.sessionId ? -1 : 1));
   }
 
   onChange(fn: (ps: LayoutParticipant[]) => void): () => void {
@@ -250,7 +248,12 @@ class Call implements LayoutCall {
   }
 
   /** The subscription for `kinds` of media: the current one, a new one (none yet, failed, other kinds), or none. */
-  private keep(entry: Entry, kind: 'camera' | 'screen_share', sub: Subscription | null, kinds: Array<'audio' | 'video'>): Subscription | null {
+  private keep(
+    entry: Entry,
+    kind: 'camera' | 'screen_share',
+    sub: Subscription | null,
+    kinds: Array<'audio' | 'video'>,
+  ): Subscription | null {
     if (sub && !sub.failed && sub.kinds === kinds.join()) return sub;
     if (sub && !sub.failed) void sub.whep.stop();
     return kinds.length > 0 ? this.subscribe(entry, kind, kinds) : null;
