@@ -14,6 +14,7 @@
  * Errors are thrown as the wire contract's ApiError and answered by the edge's error handler.
  */
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
@@ -145,9 +146,8 @@ export async function webPlugin(app: FastifyInstance, deps: WebRoutesDeps): Prom
         'Cross-Origin-Resource-Policy': 'cross-origin',
         'X-Content-Type-Options': 'nosniff',
         'Cache-Control': 'no-cache',
-        'Content-Type': type,
       });
-      return reply.sendFile(file, webRoot, { cacheControl: false });
+      return reply.type(type).send(await readFile(join(webRoot, file)));
     });
     scope.get('/console/*', page, sendPage('console.html'));
 
