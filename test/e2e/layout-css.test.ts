@@ -10,6 +10,10 @@
  * CALLCAST_LAYOUT_URL_ALLOW fails the broadcast (the page itself, Callcast's own, is not subject to it).
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import type { StreamClient } from '@stream-io/node-sdk';
@@ -24,7 +28,9 @@ import { freePort, startNginxIngest, type NginxIngest } from '../support/rtmp-in
 import { startTestCallcast, type TestCallcast } from '../support/callcast.js';
 import { sleep, waitFor } from '../support/wait.js';
 import { i420PixelRgb } from '../media/helpers.js';
-import { buildWebPages, WEB_ROOT } from '../web/harness.js';
+import { buildWebPages, REPO_ROOT, WEB_ROOT } from '../web/harness.js';
+
+const OUTPUT_DIR = join(REPO_ROOT, 'test-output/e2e');
 
 const W = 640;
 const H = 360;
@@ -215,7 +221,15 @@ describe('built-in layouts with external_css_url', { timeout: 300_000 }, () => {
       ['native', nativeAt, expectedNative],
       ['css', cssAt, expectedCss],
     ] as const) {
-      const frame = await grabFrameRgb(ingest.recordingPath(`themed-${name}`), at, W, H);
+      const recording = ingest.recordingPath(`themed-${name}`);
+      // For people: the frame checked, as a picture.
+      mkdirSync(OUTPUT_DIR, { recursive: true });
+      await promisify(execFile)(
+        'ffmpeg',
+        ['-v', 'error', '-y', '-ss', at.toFixed(3), '-i', recording, '-frames:v', '1', join(OUTPUT_DIR, `layout-css-${name}.png`)],
+        { timeout: 30_000 },
+      );
+      const frame = await grabFrameRgb(recording, at, W, H);
       for (const [k, [x, y]] of Object.entries(points)) {
         if (!expected[k]) continue;
         const px = pixelAt(frame, W, x, y);
