@@ -4,8 +4,8 @@
  * call from `window.setupLayout(config)` (called as Callcast's layout browser does, with a recorder
  * token), and shows each participant's stream in a <video>. Decoded pixels of each video are the
  * publisher's colour; the microphone arrives for the participant who has one; the speaking and
- * dominant-speaker flags (events WebSocket) follow the one who sounds; a participant who joins
- * later appears with live video and one who leaves disappears.
+ * dominant-speaker flags (events WebSocket) follow the one who sounds; the token renewal event is
+ * applied; a participant who joins later appears with live video and one who leaves disappears.
  */
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
@@ -195,8 +195,15 @@ describe('the layout module in a layout app', { timeout: 240_000 }, () => {
       return !!a && a.speaking && a.dominant && !list.some((p) => p.user === 'bob' && (p.speaking || p.dominant));
     });
 
-    // A join and a leave.
+    // The token is renewed by a `callcast:token` event: a bad one is used at once (the next
+    // requests fail), a good one after it makes the page work again.
+    const renew = (token: string) =>
+      page.evaluate(`window.dispatchEvent(new CustomEvent('callcast:token', { detail: { token: ${JSON.stringify(token)} } }))`);
+    await renew('not-a-token');
+    // A join and a leave, seen once the token is good again.
     await publish('carol', 'lime', false);
+    await waitFor(() => chromium.errorsOf(page).some((e) => /HTTP 401/.test(e)), 'a request refused with the bad token', 30_000, 200);
+    await renew((await mintRecorderToken(svc.apiSecret, CID, recorder.userId)).token);
     await publishers.get('bob')!.close();
     publishers.delete('bob');
     await until(
