@@ -7,9 +7,8 @@
  * from the layout module (../sdk/layout.ts). `#egress-ready-for-capture` is added once the
  * stylesheet has loaded and every drawn video plays (at the latest READY_ANYWAY_MS after setup).
  */
-import type { LayoutParticipant as SceneParticipant } from '../../../src/layout/participants.js';
 import { composeScene, placeLogo, resolveLayout, visibleSessions, type Scene, type SceneItem } from '../../../src/layout/scene.js';
-import { isLayoutName, type LayoutName, type LayoutSettings } from '../../../src/layout/settings.js';
+import type { LayoutSettings } from '../../../src/layout/settings.js';
 import type { Rgba } from '../../../src/layout/color.js';
 import {
   attachStream,
@@ -20,9 +19,9 @@ import {
   type LayoutConfig,
   type LayoutParticipant,
 } from '../sdk/layout.js';
+import { layoutFromConfig, sceneParticipant, SHARE_SUFFIX } from './scene-input.js';
 
 const READY_ANYWAY_MS = 10_000;
-const SHARE_SUFFIX = '#screen';
 
 type Tile = Extract<SceneItem, { kind: 'tile' }>;
 type Placeholder = Extract<SceneItem, { kind: 'placeholder' }>;
@@ -45,43 +44,6 @@ function setVars(e: HTMLElement, vars: Record<string, string>): void {
 
 function place(e: HTMLElement, r: { x: number; y: number; width: number; height: number }, origin = { x: 0, y: 0 }): void {
   setVars(e, { x: px(r.x - origin.x), y: px(r.y - origin.y), w: px(r.width), h: px(r.height) });
-}
-
-/** The layout settings the page draws, from the config (`custom` draws as spotlight, as natively). */
-export function layoutFromConfig(config: LayoutConfig): LayoutSettings {
-  const name: LayoutName = isLayoutName(config.layout) ? config.layout : 'spotlight';
-  return {
-    name,
-    external_app_url: '',
-    external_css_url: config.ext_css ?? '',
-    options: { ...(config.options ?? {}) },
-    ...(isLayoutName(config.screenshare_layout) ? { screenshare_layout: config.screenshare_layout } : {}),
-  };
-}
-
-/** A layout module participant as the scene engine sees it (a share is keyed `<session>#screen`). */
-export function sceneParticipant(p: LayoutParticipant, sizes: ReadonlyMap<string, { width: number; height: number }>): SceneParticipant {
-  const shareKey = p.sessionId + SHARE_SUFFIX;
-  const size = sizes.get(p.sessionId);
-  const shareSize = sizes.get(shareKey);
-  const shareOnly = p.hasScreenShare && !p.hasVideo && !p.hasAudio;
-  return {
-    sessionId: p.sessionId,
-    userId: p.userId,
-    ...(p.name ? { name: p.name } : {}),
-    ...(p.image ? { image: p.image } : {}),
-    roles: [p.role],
-    hasVideo: p.hasVideo,
-    hasAudio: p.hasAudio,
-    isSpeaking: p.isSpeaking,
-    isDominantSpeaker: p.isDominantSpeaker,
-    joinedAt: p.joinedAt,
-    ...(size ? { videoSize: size } : {}),
-    ...(p.hasScreenShare
-      ? { screenShare: { sessionId: shareKey, hasVideo: true, startedAt: p.joinedAt, ...(shareSize ? { videoSize: shareSize } : {}) } }
-      : {}),
-    ...(shareOnly ? { shareOnly: true } : {}),
-  };
 }
 
 interface TileView {
