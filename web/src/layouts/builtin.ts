@@ -64,6 +64,7 @@ class BuiltinLayout {
   private readonly startedAt = Date.now();
   private readonly stage = el('div', 'str-video');
   private readonly settings: LayoutSettings;
+  private overlayCache: { key: string; element: HTMLElement } | null = null;
 
   constructor(private readonly config: LayoutConfig) {
     this.settings = layoutFromConfig(config);
@@ -198,8 +199,12 @@ class BuiltinLayout {
     return outer;
   }
 
+  /** The title and logo, built again only when they change (a new logo image would blink). */
   private overlay(scene: Scene): HTMLElement {
+    const key = JSON.stringify([scene.width, scene.height, scene.items.filter((i) => i.kind === 'title' || i.kind === 'logo')]);
+    if (this.overlayCache?.key === key) return this.overlayCache.element;
     const overlay = el('div', 'eca__logo-and-title-overlay');
+    this.overlayCache = { key, element: overlay };
     for (const item of scene.items) {
       if (item.kind === 'title') {
         const title = el('div', 'eca__logo-and-title-overlay__title cc-positioned');
@@ -264,17 +269,11 @@ class BuiltinLayout {
       circle: px(ph.circleDiameter),
       'circle-color': css(ph.circleColor),
     });
-    const fallback = ph.imageUrl ? document.createElement('img') : el('div', 'str-video__video-placeholder__initials-fallback');
-    if (fallback instanceof HTMLImageElement) {
-      fallback.className = 'str-video__video-placeholder__avatar';
-      fallback.alt = '';
-      fallback.src = ph.imageUrl ?? '';
-    } else if (ph.initials) fallback.textContent = ph.initials;
-    else {
-      fallback.className = 'str-video__video-placeholder__no-video-label';
-      fallback.textContent = 'Video is disabled';
+    const fallbackKey = JSON.stringify([ph.imageUrl ?? '', ph.initials]);
+    if (placeholder.dataset.fallback !== fallbackKey) {
+      placeholder.dataset.fallback = fallbackKey;
+      placeholder.replaceChildren(placeholderContent(ph));
     }
-    placeholder.replaceChildren(fallback);
 
     attachStream(video, tile ? stream : null);
     const who = person?.userId ?? '';
@@ -334,6 +333,25 @@ class BuiltinLayout {
     const playing = drawn.every((t) => (this.tiles.get(t.sessionId)?.video.videoWidth ?? 0) > 0);
     if (playing) markReady();
   }
+}
+
+/** The placeholder's avatar, initials, or "Video is disabled". */
+function placeholderContent(ph: Placeholder): HTMLElement {
+  if (ph.imageUrl) {
+    const img = document.createElement('img');
+    img.className = 'str-video__video-placeholder__avatar';
+    img.alt = '';
+    img.src = ph.imageUrl;
+    return img;
+  }
+  if (ph.initials) {
+    const initials = el('div', 'str-video__video-placeholder__initials-fallback');
+    initials.textContent = ph.initials;
+    return initials;
+  }
+  const label = el('div', 'str-video__video-placeholder__no-video-label');
+  label.textContent = 'Video is disabled';
+  return label;
 }
 
 void layoutConfig().then((config) => new BuiltinLayout(config).start());
