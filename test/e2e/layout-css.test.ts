@@ -2,8 +2,8 @@
  * Built-in layouts with `external_css_url`, end to end: two Node publishers (red and blue, no
  * sound, so that no speaker reorders the tiles) in a call; a grid broadcast to a real nginx-rtmp
  * ingest drawn by the native compositor, then the same layout with a stylesheet served by the test
- * on 127.0.0.1 (a green background and a 60 px tile radius), drawn by the built-in layouts page in
- * the layout browser. The ingest's frames of the stylesheet version show the green background and
+ * on 127.0.0.1 (a green background and a 60 px tile radius, with selectors of no specificity),
+ * drawn by the built-in layouts page in the layout browser. The ingest's frames of the stylesheet version show the green background and
  * rounded tile corners (a pixel at the corner is background, one a little inside the participant's
  * colour); both versions show each participant's colour at the tile centres the scene engine
  * computes. A non-http stylesheet answers 400 naming the key; one from an origin outside
@@ -45,9 +45,10 @@ const COLOURS: Record<string, { ffmpeg: string; rgb: Rgb }> = {
   bob: { ffmpeg: 'blue', rgb: [0, 0, 255] },
 };
 const GREEN: Rgb = [0, 160, 0];
+/** Selectors of no specificity (:where): they win over the page's own rules by not being in a cascade layer. */
 const STYLESHEET = `/* a theme of the test's own */
-.str-video { background: rgb(${GREEN.join(', ')}); }
-.str-video__participant-view { border-radius: ${RADIUS}px; }
+:where(.str-video) { background: rgb(${GREEN.join(', ')}); }
+:where(.str-video__participant-view) { border-radius: ${RADIUS}px; }
 `;
 
 const near = (a: readonly number[], b: readonly number[], tol = 60) => a.every((v, i) => Math.abs(v - b[i]!) <= tol);
