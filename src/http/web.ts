@@ -3,6 +3,9 @@
  * (see web/vite.config.ts):
  * - `/web/*`: the built assets (hashed file names, cached for a long time);
  * - `/` (src/web/home.ts), `/join/:type/:id`, `/watch/:type/:id` and `/console` (and `/console/*`): the pages' HTML;
+ * - `/layouts/builtin`: the built-in layouts as a page, opened by the layout browser for a layout
+ *   with `external_css_url` (its CSP lets it load stylesheets, fonts and images from http(s) origins);
+ * - `/sdk/layout.js` (and `/sdk/layout.d.ts`): the layout module layout apps import, from any origin (CORS);
  * - `/web/config.json`: what the pages need to call the API (the API key, which is public);
  * - `/dev/token?user_id=...`: a user token for development, only when `devTokens` is given;
  * - `GET {/api/v2,}/video/call/:type/:id/rtmp_broadcasts/:name/preview.jpg`: a snapshot of the
@@ -11,6 +14,7 @@
  * Errors are thrown as the wire contract's ApiError and answered by the edge's error handler.
  */
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
@@ -65,6 +69,20 @@ export const WATCH_PAGE_HEADERS: Readonly<Record<string, string>> = {
   'Content-Security-Policy': PAGE_HEADERS['Content-Security-Policy']!.replace("connect-src 'self'", "connect-src 'self' http: https:"),
 };
 
+/** The built-in layouts page: an external stylesheet (and what it refers to) may come from any http(s) origin. */
+export const LAYOUT_PAGE_HEADERS: Readonly<Record<string, string>> = {
+  ...PAGE_HEADERS,
+  'Content-Security-Policy':
+    "default-src 'self'; script-src 'self'; style-src 'self' http: https:; font-src 'self' data: http: https:; img-src 'self' blob: data: http: https:; media-src 'self' blob: mediastream:; connect-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'",
+};
+
+/** The layout module's files (built into `<webRoot>/sdk`), with their content types. */
+const SDK_FILES: Readonly<Record<string, string>> = {
+  'layout.js': 'text/javascript; charset=utf-8',
+  'layout.js.map': 'application/json; charset=utf-8',
+  'layout.d.ts': 'text/plain; charset=utf-8',
+};
+
 const USER_ID_PATTERN = /^[A-Za-z0-9@_.-]{1,64}$/;
 
 function firstString(v: unknown): string | undefined {
@@ -89,7 +107,7 @@ export async function webPlugin(app: FastifyInstance, deps: WebRoutesDeps): Prom
     });
 
     const sendPage =
-      (file: 'join.html' | 'console.html' | 'watch.html', headers: Readonly<Record<string, string>> = PAGE_HEADERS) =>
+      (file: 'join.html' | 'console.html' | 'watch.html' | 'layout.html', headers: Readonly<Record<string, string>> = PAGE_HEADERS) =>
       async (_request: FastifyRequest, reply: FastifyReply) => {
         if (!existsSync(join(webRoot, file))) {
           throw new ApiError(503, ErrorCodes.internal, `the web pages are not built (${file} is missing): run "npm run build:web"`);
@@ -115,6 +133,22 @@ export async function webPlugin(app: FastifyInstance, deps: WebRoutesDeps): Prom
       return sendPage('watch.html', WATCH_PAGE_HEADERS)(request, reply);
     });
     scope.get('/console', page, sendPage('console.html'));
+    scope.get('/layouts/builtin', page, sendPage('layout.html', LAYOUT_PAGE_HEADERS));
+    scope.get<{ Params: { file: string } }>('/sdk/:file', { config: { operation: 'GetLayoutModule' } }, async (request, reply) => {
+      const type = Object.hasOwn(SDK_FILES, request.params.file) ? SDK_FILES[request.params.file] : undefined;
+      if (!type) throw notFound('no such file (the layout module is /sdk/layout.js)');
+      const file = join('sdk', request.params.file);
+      if (!existsSync(join(webRoot, file))) {
+        throw new ApiError(503, ErrorCodes.internal, `the web pages are not built (${file} is missing): run "npm run build:web"`);
+      }
+      reply.headers({
+        'Access-Control-Allow-Origin': '*',
+        'Cross-Origin-Resource-Policy': 'cross-origin',
+        'X-Content-Type-Options': 'nosniff',
+        'Cache-Control': 'no-cache',
+      });
+      return reply.type(type).send(await readFile(join(webRoot, file)));
+    });
     scope.get('/console/*', page, sendPage('console.html'));
 
     if (deps.devTokens) {

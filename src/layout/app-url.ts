@@ -40,7 +40,23 @@ export function originAllowed(value: string, allow: readonly string[] | undefine
   return allow.includes(new URL(value).origin);
 }
 
-/** A broadcast with this layout is drawn by a browser: `custom` with an app URL. */
+/** A broadcast with this layout is drawn by a browser: `custom` with an app URL, or a built-in layout with a stylesheet. */
 export function rendersInBrowser(layout: LayoutSettings): boolean {
+  return rendersCustomApp(layout) || rendersBuiltinPage(layout);
+}
+
+/** `custom` with an app URL: the app is opened. */
+export function rendersCustomApp(layout: LayoutSettings): boolean {
   return layout.name === 'custom' && layout.external_app_url !== '';
 }
+
+/**
+ * A built-in layout (or `custom` without an app) with `external_css_url`: Callcast's built-in
+ * layouts page is opened with the stylesheet injected. Without a stylesheet the native compositor draws.
+ */
+export function rendersBuiltinPage(layout: LayoutSettings): boolean {
+  return !rendersCustomApp(layout) && layout.external_css_url !== '';
+}
+
+/** The path of the built-in layouts page (src/http/web.ts). */
+export const BUILTIN_LAYOUT_PAGE_PATH = '/layouts/builtin';

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../../src/config.js';
-import { layoutUrlProblem, originAllowed, parseOriginList, rendersInBrowser } from '../../src/layout/app-url.js';
+import { layoutUrlProblem, originAllowed, parseOriginList, rendersBuiltinPage, rendersInBrowser } from '../../src/layout/app-url.js';
+import { builtinLayoutPageUrl } from '../../src/render/browser/index.js';
 import { parseDevToolsUrl } from '../../src/render/browser/chromium-process.js';
 import { layoutAppConfig } from '../../src/render/browser/layout-config.js';
 
@@ -36,10 +37,17 @@ describe('layout app URLs', () => {
     assert.throws(() => loadConfig({ CALLCAST_LAYOUT_READY_TIMEOUT_MS: 'soon' }), /CALLCAST_LAYOUT_READY_TIMEOUT_MS/);
   });
 
-  it('only custom layouts with an app URL render in a browser', () => {
+  it('custom layouts with an app URL and layouts with a stylesheet render in a browser', () => {
     assert.equal(rendersInBrowser({ name: 'custom', external_app_url: 'https://a/', external_css_url: '' }), true);
     assert.equal(rendersInBrowser({ name: 'custom', external_app_url: '', external_css_url: '' }), false);
     assert.equal(rendersInBrowser({ name: 'grid', external_app_url: 'https://a/', external_css_url: '' }), false);
+    assert.equal(rendersInBrowser({ name: 'grid', external_app_url: '', external_css_url: 'https://a/x.css' }), true);
+    // The built-in page for a stylesheet; an app (which gets the stylesheet as ext_css) for custom with an app URL.
+    assert.equal(rendersBuiltinPage({ name: 'spotlight', external_app_url: '', external_css_url: 'https://a/x.css' }), true);
+    assert.equal(rendersBuiltinPage({ name: 'custom', external_app_url: '', external_css_url: 'https://a/x.css' }), true);
+    assert.equal(rendersBuiltinPage({ name: 'custom', external_app_url: 'https://a/', external_css_url: 'https://a/x.css' }), false);
+    assert.equal(rendersBuiltinPage({ name: 'grid', external_app_url: '', external_css_url: '' }), false);
+    assert.equal(builtinLayoutPageUrl('http://127.0.0.1:3000/'), 'http://127.0.0.1:3000/layouts/builtin');
   });
 });
 

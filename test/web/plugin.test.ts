@@ -54,6 +54,28 @@ describe('web plugin', () => {
     assert.equal((await app.inject({ url: '/join/default/bad%20id' })).statusCode, 404);
   });
 
+  test('serves the built-in layouts page and the layout module', async () => {
+    const page = await app.inject({ url: '/layouts/builtin' });
+    assert.equal(page.statusCode, 200);
+    assert.match(page.body, /<div id="root"><\/div>/);
+    const csp = String(page.headers['content-security-policy']);
+    // An external stylesheet (and its fonts and images) from any http(s) origin; scripts and API calls only its own.
+    assert.match(csp, /style-src 'self' http: https:/);
+    assert.match(csp, /script-src 'self';/);
+    assert.match(csp, /connect-src 'self';/);
+    const sdk = await app.inject({ url: '/sdk/layout.js' });
+    assert.equal(sdk.statusCode, 200);
+    assert.match(String(sdk.headers['content-type']), /^text\/javascript/);
+    assert.equal(sdk.headers['access-control-allow-origin'], '*');
+    assert.match(sdk.body, /export \{.*connectLayout/s);
+    const types = await app.inject({ url: '/sdk/layout.d.ts' });
+    assert.equal(types.statusCode, 200);
+    assert.match(types.body, /export interface LayoutConfig/);
+    assert.match(String(types.headers['content-type']), /^text\/plain/);
+    assert.equal((await app.inject({ url: '/sdk/other.js' })).statusCode, 404);
+    assert.equal((await app.inject({ url: '/sdk/..%2Fjoin.html' })).statusCode, 404);
+  });
+
   test('serves the built assets under /web/ with long caching', async () => {
     const page = await app.inject({ url: '/console' });
     const src = /src="(\/web\/assets\/[^"]+\.js)"/.exec(page.body)?.[1];

@@ -8,6 +8,8 @@ import { formatBitrate, formatBytes, formatUptime, initials, userIdFromName } fr
 import { applyRosterEvent, isShareOnly, rosterFromParticipants, sharesScreen } from '../../web/src/lib/roster.js';
 import { callFromConsolePath, callFromJoinPath, resourceUrl } from '../../web/src/lib/urls.js';
 import { mintUserToken } from '../../src/cli.js';
+import { composeScene } from '../../src/layout/scene.js';
+import { layoutFromConfig, sceneParticipant, SHARE_SUFFIX } from '../../web/src/layouts/scene-input.js';
 
 test('formatting of bitrate, bytes, uptime, initials and user ids', () => {
   assert.equal(formatBitrate(0), '0 bit/s');
@@ -233,4 +235,66 @@ test('broadcasts: egress list, stats, events, stopping', () => {
   assert.equal(m.get('yt')?.status, 'stopped');
   m = applyBroadcastEvent(m, { type: 'call.rtmp_broadcast_stopped', name: 'tw' });
   assert.deepEqual([m.get('tw')?.status, m.get('tw')?.active], ['stopped', false]);
+});
+
+test('the built-in layouts page composes the native scene from the layout module participants', () => {
+  const config = {
+    base_url: 'http://127.0.0.1:1',
+    api_key: 'k',
+    token: 't',
+    call_type: 'default',
+    call_id: 'c',
+    layout: 'grid',
+    screenshare_layout: 'spotlight',
+    options: { 'participant.border_radius': '20px' },
+    ext_css: 'https://a.example/x.css',
+  };
+  const settings = layoutFromConfig(config);
+  assert.deepEqual(settings, {
+    name: 'grid',
+    external_app_url: '',
+    external_css_url: 'https://a.example/x.css',
+    options: { 'participant.border_radius': '20px' },
+    screenshare_layout: 'spotlight',
+  });
+  assert.equal(layoutFromConfig({ ...config, layout: 'nonsense' }).name, 'spotlight');
+  const person = (id: string, joinedAt: number, tracks: string[], speaking = false) => ({
+    sessionId: id,
+    userId: `u-${id}`,
+    role: 'user',
+    joinedAt,
+    publishedTracks: tracks,
+    hasVideo: tracks.includes('video'),
+    hasAudio: tracks.includes('audio'),
+    hasScreenShare: tracks.includes('screen_share'),
+    isSpeaking: speaking,
+    isDominantSpeaker: speaking,
+    stream: null,
+    screenShareStream: null,
+  });
+  const sizes = new Map([
+    ['a', { width: 640, height: 360 }],
+    [`b${SHARE_SUFFIX}`, { width: 1280, height: 720 }],
+  ]);
+  const a = sceneParticipant(person('a', 1, ['audio', 'video'], true), sizes);
+  assert.deepEqual(a, {
+    sessionId: 'a',
+    userId: 'u-a',
+    roles: ['user'],
+    hasVideo: true,
+    hasAudio: true,
+    isSpeaking: true,
+    isDominantSpeaker: true,
+    joinedAt: 1,
+    videoSize: { width: 640, height: 360 },
+  });
+  // A share of a user without a camera: a participant of its own, as the media plane lists it.
+  const b = sceneParticipant(person('b', 2, ['screen_share']), sizes);
+  assert.deepEqual(b.screenShare, { sessionId: `b${SHARE_SUFFIX}`, hasVideo: true, startedAt: 2, videoSize: { width: 1280, height: 720 } });
+  assert.equal(b.shareOnly, true);
+  // Same participants, same scene as the native compositor's.
+  const canvas = { width: 640, height: 360 };
+  const fromPage = composeScene({ canvas, participants: [a], layout: settings, nowMs: 0 });
+  const native = composeScene({ canvas, participants: [{ ...a }], layout: { ...settings, external_css_url: '' }, nowMs: 0 });
+  assert.deepEqual(fromPage, native);
 });

@@ -44,6 +44,11 @@ export interface BrowserLayoutOptions {
   ffmpegPath?: string;
   /** How often the recorder token is renewed (a `callcast:token` event on the page's window). */
   tokenRenewMs?: number;
+  /**
+   * The page to open instead of the layout's `external_app_url`: Callcast's own built-in layouts
+   * page (trusted, not subject to the allow list; the layout's `external_css_url` is checked instead).
+   */
+  pageUrl?: string;
 }
 
 /** PIDs of the browsers this process has started and not yet seen exit (for operators and tests). */
@@ -141,8 +146,12 @@ export class BrowserFrameSource implements FrameSource {
   }
 
   private async run(): Promise<void> {
-    const url = this.layout.external_app_url;
-    if (!originAllowed(url, this.opts.allowOrigins)) {
+    const url = this.opts.pageUrl ?? this.layout.external_app_url;
+    if (this.opts.pageUrl !== undefined && !originAllowed(this.layout.external_css_url, this.opts.allowOrigins)) {
+      this.fail('the layout stylesheet URL (external_css_url) is not allowed by CALLCAST_LAYOUT_URL_ALLOW');
+      return;
+    }
+    if (this.opts.pageUrl === undefined && !originAllowed(url, this.opts.allowOrigins)) {
       this.fail('the layout app URL (external_app_url) is not allowed by CALLCAST_LAYOUT_URL_ALLOW');
       return;
     }

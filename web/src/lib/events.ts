@@ -57,6 +57,11 @@ export class EventConnection {
     return ready;
   }
 
+  /** The token the next (re)connection authenticates with (a renewed one). */
+  setToken(token: string): void {
+    this.opts.token = token;
+  }
+
   close(): void {
     this.closed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);

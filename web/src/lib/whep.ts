@@ -12,8 +12,17 @@ export class WhepSubscriber {
 
   constructor(
     private readonly endpoint: string,
-    private readonly token: string,
+    private token: string,
+    /** The origin the service is reached on (default: the page's own). */
+    private readonly origin: string = location.origin,
+    /** The kinds of media to receive (a participant without a microphone: video only). */
+    private readonly kinds: ReadonlyArray<'audio' | 'video'> = ['audio', 'video'],
   ) {}
+
+  /** The token the DELETE at the end carries (a renewed one). */
+  setToken(token: string): void {
+    this.token = token;
+  }
 
   get connection(): RTCPeerConnection | null {
     return this.pc;
@@ -28,8 +37,7 @@ export class WhepSubscriber {
       if (!stream.getTracks().includes(ev.track)) stream.addTrack(ev.track);
     });
     pc.addEventListener('connectionstatechange', () => onState?.(pc.connectionState));
-    pc.addTransceiver('audio', { direction: 'recvonly' });
-    pc.addTransceiver('video', { direction: 'recvonly' });
+    for (const kind of this.kinds) pc.addTransceiver(kind, { direction: 'recvonly' });
     await pc.setLocalDescription(await pc.createOffer());
     await waitForIceGathering(pc, 3_000);
     const res = await fetch(this.endpoint, {
@@ -49,7 +57,7 @@ export class WhepSubscriber {
       this.pc = null;
       throw new ApiRequestError(apiErrorMessage(res.status, body), res.status, null);
     }
-    this.resource = resourceUrl(this.endpoint, res.headers.get('Location'), location.origin);
+    this.resource = resourceUrl(this.endpoint, res.headers.get('Location'), this.origin);
     await pc.setRemoteDescription({ type: 'answer', sdp: text });
     return stream;
   }
