@@ -330,6 +330,22 @@ describe('WHEP subscriptions', { timeout: 290_000 }, () => {
     }
   });
 
+  it('a participant publishing only video: an offer of audio and video gets the video, its audio section inactive', async () => {
+    const call = svc.client.video.call(TYPE, 'whep-video-only');
+    const created = await call.getOrCreate({ data: { created_by_id: 'alice', members: [{ user_id: 'alice' }] } });
+    const cid = `${TYPE}:whep-video-only`;
+    const pub = await TestPublisher.start({ url: created.call.ingress.whip.address, token: token('alice'), color: 'red', audio: false });
+    publishers.set('alice-video-only', pub);
+    await waitFor('published', () => svc.server.media.sessionParticipants(cid)[0]?.published_tracks.length === 1, 30_000);
+    const s = await TestSubscriber.start({ url: whepUrl(sessionOf('alice', cid)!, TYPE, 'whep-video-only'), token: token('bob') });
+    subscribers.push(s);
+    const audioSection = s.answer?.split(/\r?\n(?=m=)/).find((m) => m.startsWith('m=audio'));
+    assert.ok(audioSection, 'the answer keeps the audio section');
+    assert.match(audioSection, /a=inactive/);
+    await waitFor('the video decoded', () => shows(s, 'alice'), 30_000);
+    assert.equal(s.stats.packets.audio, 0);
+  });
+
   it("refuses what it cannot serve, in Stream's error shape", async () => {
     // A fresh call with one publisher (the first one has ended).
     const call = svc.client.video.call(TYPE, 'whep-refusals');

@@ -18,7 +18,7 @@ import {
   type RTCRtpTransceiver,
 } from 'werift';
 import type { PeerState } from '../ingest-peer.js';
-import type { MediaKind } from '../sdp.js';
+import type { MediaKind, OfferedCodec } from '../sdp.js';
 import {
   addTrickleCandidates,
   advertisedAnswer,
@@ -145,10 +145,7 @@ export class SubscriberPeer extends EventEmitter {
   /** Answers a WHEP offer for the sections `plan` accepts. */
   static async answer(offer: string, plan: SubscriptionPlan, ice: IceHostConfig): Promise<SubscriberPeer> {
     const pc = createIngestPeer(ice, {
-      codecs: {
-        audio: plan.accepted.filter((a) => a.kind === 'audio').map(codecParameters),
-        video: plan.accepted.filter((a) => a.kind === 'video').map(codecParameters),
-      },
+      codecs: { audio: answerCodecs(plan, 'audio'), video: answerCodecs(plan, 'video') },
       headerExtensions: { audio: [useSdesMid(), useAbsSendTime()], video: [useSdesMid(), useAbsSendTime()] },
     });
     try {
@@ -212,12 +209,25 @@ export class SubscriberPeer extends EventEmitter {
   }
 }
 
-function codecParameters(a: SubscriptionSection): RTCRtpCodecParameters {
+function codecParameters(kind: MediaKind, codec: OfferedCodec): RTCRtpCodecParameters {
   return new RTCRtpCodecParameters({
-    mimeType: `${a.kind}/${a.codec.name}`,
-    clockRate: a.codec.clockRate,
-    payloadType: a.codec.payloadType,
-    ...(a.codec.channels ? { channels: a.codec.channels } : {}),
-    ...(a.codec.fmtp ? { parameters: a.codec.fmtp } : {}),
+    mimeType: `${kind}/${codec.name}`,
+    clockRate: codec.clockRate,
+    payloadType: codec.payloadType,
+    ...(codec.channels ? { channels: codec.channels } : {}),
+    ...(codec.fmtp ? { parameters: codec.fmtp } : {}),
   });
+}
+
+/**
+ * The codecs the peer answers with for `kind`: the accepted sections' one codec each. A kind with
+ * no accepted section but a refused one (e.g. audio offered to a participant who publishes only
+ * video) gets that section's first offered codec, only so that the WebRTC stack can negotiate the
+ * section, which the narrowed offer has made inactive: nothing is sent on it.
+ */
+function answerCodecs(plan: SubscriptionPlan, kind: MediaKind): RTCRtpCodecParameters[] {
+  const accepted = plan.accepted.filter((a) => a.kind === kind).map((a) => codecParameters(kind, a.codec));
+  if (accepted.length > 0) return accepted;
+  const refused = plan.refused.find((r) => r.section.kind === kind && r.section.codecs.length > 0);
+  return refused ? [codecParameters(kind, refused.section.codecs[0]!)] : [];
 }
