@@ -33,8 +33,6 @@ import {
 import { median, round, summarize } from '../lib/stats.js';
 
 const execFileP = promisify(execFile);
-const W = 1280;
-const H = 720;
 const FPS = 30;
 const APP_HTML = new URL('../../test/e2e/fixtures/custom-layout-app.html', import.meta.url);
 /** Below this many distinct pictures a second, the page did not reach the full rate. */
