@@ -242,6 +242,16 @@ export class BrowserFrameSource implements FrameSource {
     });
     const attempt: Attempt = { display: null, pulse: null, browser: null, captures: [], sessionId: '', ready: false, crashed, crash };
     this.attempt = attempt;
+    try {
+      await this.showPage(attempt, url, crashed);
+    } catch (err) {
+      // Given up on while starting: nothing else stops what had started by then.
+      if (this.closed || this.attempt !== attempt) await stopAttempt(attempt);
+      throw err;
+    }
+  }
+
+  private async showPage(attempt: Attempt, url: string, crashed: Promise<string>): Promise<void> {
     const stale = () => this.closed || this.attempt !== attempt;
     await this.startStack(attempt);
     if (stale()) return stopAttempt(attempt);
