@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { chromiumArgs } from '../../src/render/browser/chromium-process.js';
 import { PULSE_SINK, pulseaudioArgs } from '../../src/render/browser/pulse-server.js';
-import { FrameCutter, pulseCaptureArgs, x11grabArgs } from '../../src/render/browser/screen-capture.js';
+import { FrameCutter, FrameQueue, pulseCaptureArgs, x11grabArgs } from '../../src/render/browser/screen-capture.js';
 import { parseDisplayNumber, xvfbArgs } from '../../src/render/browser/xvfb.js';
 
 describe('layout browser capture', () => {
@@ -55,5 +55,21 @@ describe('layout browser capture', () => {
     assert.deepEqual(got[1], [[4, 4, 4, 4], 2]);
     chunk.fill(9);
     assert.deepEqual(got[0]![0], [2, 2, 2, 2]);
+  });
+
+  it('gives every captured frame a tick of its own, repeating the last when none waits, dropping beyond the bound', () => {
+    const q = new FrameQueue(3);
+    const f = (n: number) => Buffer.from([n]);
+    assert.equal(q.next(), null);
+    assert.equal(q.started, false);
+    q.push(f(1));
+    q.push(f(2));
+    assert.equal(q.started, true);
+    assert.deepEqual(q.next(), f(1), 'the oldest first');
+    assert.deepEqual(q.next(), f(2));
+    assert.deepEqual(q.next(), f(2), 'the last again when none waits');
+    for (let n = 3; n <= 7; n++) q.push(f(n));
+    assert.equal(q.dropped, 2);
+    assert.deepEqual([q.next(), q.next(), q.next(), q.next()], [f(5), f(6), f(7), f(7)]);
   });
 });

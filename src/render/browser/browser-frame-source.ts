@@ -27,7 +27,7 @@ import { ChromiumProcess } from './chromium-process.js';
 import { layoutAppConfig } from './layout-config.js';
 import { originAllowed } from '../../layout/app-url.js';
 import { PulseServer } from './pulse-server.js';
-import { startAudioCapture, startVideoCapture } from './screen-capture.js';
+import { FrameQueue, startAudioCapture, startVideoCapture } from './screen-capture.js';
 import { XvfbDisplay } from './xvfb.js';
 
 export const DEFAULT_LAYOUT_READY_TIMEOUT_MS = 20_000;
@@ -91,7 +91,7 @@ export class BrowserFrameSource implements FrameSource {
   private readonly fps: number;
   private readonly background: BackgroundFrameSource;
   private readonly readyTimeoutMs: number;
-  private latestFrame: Buffer | null = null;
+  private readonly frames = new FrameQueue();
   private readonly sound = new PcmTimeline();
   private readonly soundStats: PcmReadStats = { underrunSampleFrames: 0, droppedSampleFrames: 0 };
   /** Whether the page's sound is the broadcast's (false once PulseAudio could not be started: the call's mix). */
@@ -136,7 +136,7 @@ export class BrowserFrameSource implements FrameSource {
 
   /** Whether captured frames are being shown. */
   get capturing(): boolean {
-    return this.latestFrame !== null;
+    return this.frames.started;
   }
 
   /** Crashes the page's renderer (for operators and tests): the source reloads it once. */
@@ -147,7 +147,7 @@ export class BrowserFrameSource implements FrameSource {
   }
 
   videoFrame(ptsMs: number): Buffer {
-    return this.latestFrame ?? this.background.videoFrame(ptsMs);
+    return this.frames.next() ?? this.background.videoFrame(ptsMs);
   }
 
   audioSamples(ptsMs: number, sampleFrames: number): Buffer {
@@ -288,7 +288,7 @@ export class BrowserFrameSource implements FrameSource {
       fps: this.fps,
       onFrame: (frame) => {
         if (!attempt.ready || this.attempt !== attempt) return;
-        this.latestFrame = frame;
+        this.frames.push(frame);
         this.counts.pictures += 1;
       },
     });

@@ -91,6 +91,43 @@ export class FrameCutter {
   }
 }
 
+/**
+ * Captured frames waiting for the encoder's ticks. The capture and the encoder both run at the
+ * broadcast's frame rate on the wall clock, but each with its own jitter: showing only the newest
+ * frame at each tick would show one frame twice and skip the next whenever the two clocks meet.
+ * Each tick takes the oldest waiting frame instead (or the last one again when none is waiting),
+ * so every captured frame gets a tick of its own; beyond `maxWaiting` the oldest are dropped, which
+ * bounds the added latency to a few frames.
+ */
+export class FrameQueue {
+  private waiting: Buffer[] = [];
+  private current: Buffer | null = null;
+  /** Frames dropped because too many were waiting. */
+  dropped = 0;
+
+  constructor(private readonly maxWaiting = 3) {}
+
+  push(frame: Buffer): void {
+    this.waiting.push(frame);
+    while (this.waiting.length > this.maxWaiting) {
+      this.waiting.shift();
+      this.dropped += 1;
+    }
+  }
+
+  /** The frame for this tick: the oldest waiting one, else the one shown last (null before the first). */
+  next(): Buffer | null {
+    const frame = this.waiting.shift();
+    if (frame) this.current = frame;
+    return this.current;
+  }
+
+  /** Whether a frame has been shown yet. */
+  get started(): boolean {
+    return this.current !== null || this.waiting.length > 0;
+  }
+}
+
 export interface CaptureOptions {
   ffmpegPath?: string;
 }
