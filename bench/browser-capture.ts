@@ -8,6 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import { ChromiumProcess } from '../src/render/browser/chromium-process.js';
+import { FrameCutter } from '../src/render/browser/screen-capture.js';
 import { XvfbDisplay } from '../src/render/browser/xvfb.js';
 import { cpuBetween, sampleTree } from './lib/proc.js';
 
@@ -28,8 +29,12 @@ function cpuNow(): number {
   return (u.user + u.system) / 1e6;
 }
 
-/** An ffmpeg that turns a stream of images (or x11grab) into I420 frames; counts whole frames. */
-function i420Counter(args: string[]): { proc: ReturnType<typeof spawn>; frames: () => number } {
+/**
+ * An ffmpeg that turns a stream of images (or x11grab) into I420 frames; counts whole frames, and
+ * distinct ones (the page changes every animation frame, so a frame equal to the one before is a
+ * picture taken twice).
+ */
+function i420Counter(args: string[]): { proc: ReturnType<typeof spawn>; frames: () => number; distinct: () => number } {
   const proc = spawn(
     'ffmpeg',
     ['-hide_banner', '-loglevel', 'error', ...args, '-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-s', `${W}x${H}`, '-'],
@@ -37,11 +42,21 @@ function i420Counter(args: string[]): { proc: ReturnType<typeof spawn>; frames: 
       stdio: ['pipe', 'pipe', 'inherit'],
     },
   );
-  let bytes = 0;
-  proc.stdout?.on('data', (c: Buffer) => {
-    bytes += c.length;
+  let frames = 0;
+  let distinct = 0;
+  let prev: Buffer | null = null;
+  const cutter = new FrameCutter(FRAME_BYTES, (frame, whole) => {
+    frames += whole;
+    // Every 101st luma byte is enough to tell two pictures of this page apart.
+    if (prev) {
+      let diff = 0;
+      for (let i = 0; i < W * H; i += 101) diff += Math.abs(frame[i]! - prev[i]!);
+      if (diff > 0) distinct += 1;
+    }
+    prev = frame;
   });
-  return { proc, frames: () => Math.floor(bytes / FRAME_BYTES) };
+  proc.stdout?.on('data', (c: Buffer) => cutter.push(c));
+  return { proc, frames: () => frames, distinct: () => distinct };
 }
 
 async function screencast(format: 'jpeg' | 'png'): Promise<void> {
@@ -137,6 +152,7 @@ async function x11grab(): Promise<void> {
     ]);
     await new Promise((r) => setTimeout(r, 2000));
     const f0 = counter.frames();
+    const d0 = counter.distinct();
     const b0 = sampleTree(browser.pid ?? 0);
     const e0 = sampleTree(counter.proc.pid ?? 0);
     const x0 = sampleTree(display.process.pid ?? 0);
@@ -147,7 +163,7 @@ async function x11grab(): Promise<void> {
     const e1 = sampleTree(counter.proc.pid ?? 0);
     const x1 = sampleTree(display.process.pid ?? 0);
     console.log(
-      `x11grab: ${((counter.frames() - f0) / dt).toFixed(1)} fps as I420; CPU (cores): chromium ${(cpuBetween(b0, b1) / dt).toFixed(2)}, ` +
+      `x11grab: ${((counter.frames() - f0) / dt).toFixed(1)} fps as I420, ${((counter.distinct() - d0) / dt).toFixed(1)} distinct; CPU (cores): chromium ${(cpuBetween(b0, b1) / dt).toFixed(2)}, ` +
         `ffmpeg x11grab ${(cpuBetween(e0, e1) / dt).toFixed(2)}, Xvfb ${(cpuBetween(x0, x1) / dt).toFixed(2)}`,
     );
     counter.proc.kill('SIGKILL');
