@@ -34,12 +34,16 @@ function cpuNow(): number {
  * distinct ones (the page changes every animation frame, so a frame equal to the one before is a
  * picture taken twice).
  */
-function i420Counter(args: string[]): { proc: ReturnType<typeof spawn>; frames: () => number; distinct: () => number } {
+function i420Counter(
+  args: string[],
+  env: Record<string, string> = {},
+): { proc: ReturnType<typeof spawn>; frames: () => number; distinct: () => number } {
   const proc = spawn(
     'ffmpeg',
     ['-hide_banner', '-loglevel', 'error', ...args, '-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-s', `${W}x${H}`, '-'],
     {
       stdio: ['pipe', 'pipe', 'inherit'],
+      env: { ...process.env, ...env },
     },
   );
   let frames = 0;
@@ -130,7 +134,7 @@ async function x11grab(): Promise<void> {
     console.log(`x11grab: ${(err as Error).message} (apt-get install xvfb)`);
     return;
   }
-  const browser = await ChromiumProcess.launch({ width: W, height: H, display: display.display });
+  const browser = await ChromiumProcess.launch({ width: W, height: H, display: display.display, xauthority: display.authFile });
   try {
     const { targetInfos } = (await browser.cdp.send('Target.getTargets')) as { targetInfos: Array<{ targetId: string; type: string }> };
     const targetId = targetInfos.find((t) => t.type === 'page')?.targetId;
@@ -138,18 +142,10 @@ async function x11grab(): Promise<void> {
     const { sessionId } = (await browser.cdp.send('Target.attachToTarget', { targetId, flatten: true })) as { sessionId: string };
     await browser.cdp.send('Page.navigate', { url: PAGE }, sessionId);
     await new Promise((r) => setTimeout(r, 3000));
-    const counter = i420Counter([
-      '-f',
-      'x11grab',
-      '-draw_mouse',
-      '0',
-      '-framerate',
-      '30',
-      '-video_size',
-      `${W}x${H}`,
-      '-i',
-      `${display.display}.0`,
-    ]);
+    const counter = i420Counter(
+      ['-f', 'x11grab', '-draw_mouse', '0', '-framerate', '30', '-video_size', `${W}x${H}`, '-i', `${display.display}.0`],
+      display.clientEnv,
+    );
     await new Promise((r) => setTimeout(r, 2000));
     const f0 = counter.frames();
     const d0 = counter.distinct();

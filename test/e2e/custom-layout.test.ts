@@ -12,7 +12,7 @@
  * is left after stop.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import type { StreamClient } from '@stream-io/node-sdk';
@@ -200,6 +200,12 @@ describe('custom layout apps rendered by a browser', { timeout: 300_000 }, () =>
     const helpers = stackHelpers();
     assert.deepEqual(helperKinds(helpers), ['Xvfb', 'ffmpeg pulse', 'ffmpeg x11grab', 'pulseaudio'], 'the browser stack');
     for (const pid of [...helpers, ...runningLayoutProcesses()]) started.add(pid);
+    /** The private directories of the display (its Xauthority) and the sound server (its socket), from their command lines. */
+    const privateDirs = () =>
+      helpers.flatMap((pid) => [...cmdline(pid).matchAll(/\/[^\0\s]*\/callcast-(?:x|pulse)-[^/\0\s]+/g)].map((m) => m[0]));
+    const dirs = privateDirs();
+    assert.equal(dirs.length, 2, `the display's and the sound server's directories: ${dirs.join(' ')}`);
+    for (const d of dirs) assert.ok(existsSync(d), d);
 
     const showing = () => {
       const frame = server.previews.latestFrame(cid, QUALITY);
@@ -234,8 +240,10 @@ describe('custom layout apps rendered by a browser', { timeout: 300_000 }, () =>
     const crashedAt = Date.now();
     await waitFor(() => runningLayoutBrowsers().length === 1 && runningLayoutBrowsers()[0] !== browsers[0], 'a new browser', 30_000, 100);
     const reloaded = runningLayoutBrowsers()[0]!;
+    // Until the reloaded page calls for capture the last picture stays: wait for its capture.
+    const capturingAgain = () => logLines.some((l) => l.includes('"msg":"layout app ready; capturing"') && l.includes('"reloads":1'));
     await waitFor(
-      () => showsApp() && descendants(reloaded).some((pid) => cmdline(pid).includes('--type=renderer')),
+      () => capturingAgain() && showsApp() && descendants(reloaded).some((pid) => cmdline(pid).includes('--type=renderer')),
       'the app drawn again',
       60_000,
       100,
@@ -259,6 +267,7 @@ describe('custom layout apps rendered by a browser', { timeout: 300_000 }, () =>
       20_000,
       100,
     );
+    for (const d of dirs) assert.equal(existsSync(d), false, `${d} removed`);
     t.diagnostic(`browser stack processes started and gone: ${started.size}`);
     await sleep(500);
 

@@ -1,6 +1,7 @@
 /**
  * The capture stack of a browser-rendered layout, without a browser: two Xvfb displays started at
- * once get displays of their own; x11grab of one delivers I420 frames of its size; a PulseAudio
+ * once get displays of their own; x11grab of one delivers I420 frames of its size with the
+ * display's cookie and is refused without it; a PulseAudio
  * server of its own takes a tone played into its sink by an ffmpeg client and the sound capture
  * hands back that tone as s16le 48 kHz stereo; stopping leaves no process and no runtime directory.
  */
@@ -32,7 +33,20 @@ describe('layout capture stack', { timeout: 120_000 }, () => {
       assert.notEqual(a.display, b.display);
       assert.match(a.display, /^:\d+$/);
       const frames: Buffer[] = [];
-      const capture = startVideoCapture({ display: a.display, width: 320, height: 180, fps: 30, onFrame: (f) => frames.push(f) });
+      // Without the display's cookie the capture is refused.
+      let refusedFrames = 0;
+      const refused = startVideoCapture({ display: a.display, width: 320, height: 180, fps: 30, onFrame: () => refusedFrames++ });
+      await refused.whenExited();
+      assert.equal(refusedFrames, 0);
+      assert.match(refused.stderr, /\S/, 'ffmpeg said why');
+      const capture = startVideoCapture({
+        display: a.display,
+        xauthority: a.authFile,
+        width: 320,
+        height: 180,
+        fps: 30,
+        onFrame: (f) => frames.push(f),
+      });
       try {
         await waitFor(() => frames.length >= 5, 'five captured frames', 30_000, 50);
         for (const f of frames) assert.equal(f.length, i420Bytes(320, 180));

@@ -4,17 +4,26 @@ import { describe, it } from 'node:test';
 import { chromiumArgs } from '../../src/render/browser/chromium-process.js';
 import { PULSE_SINK, pulseaudioArgs } from '../../src/render/browser/pulse-server.js';
 import { FrameCutter, FrameQueue, pulseCaptureArgs, x11grabArgs } from '../../src/render/browser/screen-capture.js';
-import { parseDisplayNumber, xvfbArgs } from '../../src/render/browser/xvfb.js';
+import { parseDisplayNumber, xauthorityEntry, xvfbArgs } from '../../src/render/browser/xvfb.js';
 
 describe('layout browser capture', () => {
   it('lets Xvfb pick its display and reads the number it writes back', () => {
-    const args = xvfbArgs(1280, 720);
+    const args = xvfbArgs(1280, 720, '/tmp/x/Xauthority');
     assert.deepEqual(args.slice(0, 2), ['-displayfd', '3']);
     assert.ok(args.join(' ').includes('-screen 0 1280x720x24'));
     assert.ok(args.join(' ').includes('-nolisten tcp'));
+    assert.ok(args.join(' ').includes('-auth /tmp/x/Xauthority'));
     assert.equal(parseDisplayNumber(''), undefined);
     assert.equal(parseDisplayNumber('4'), undefined, 'not until the line is complete');
     assert.equal(parseDisplayNumber('42\n'), 42);
+  });
+
+  it('writes one MIT-MAGIC-COOKIE-1 for any address and display in Xauthority format', () => {
+    const cookie = Buffer.alloc(16, 0xab);
+    const entry = xauthorityEntry(cookie);
+    const name = Buffer.from('MIT-MAGIC-COOKIE-1');
+    const expected = Buffer.concat([Buffer.from([0xff, 0xff, 0, 0, 0, 0, 0, name.length]), name, Buffer.from([0, 16]), cookie]);
+    assert.deepEqual(entry, expected);
   });
 
   it('runs PulseAudio without configuration, with a null sink and a private socket', () => {

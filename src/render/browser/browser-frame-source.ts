@@ -260,6 +260,7 @@ export class BrowserFrameSource implements FrameSource {
       width: this.canvas.width,
       height: this.canvas.height,
       display,
+      xauthority: attempt.display!.authFile,
       ...(attempt.pulse ? { pulseServer: attempt.pulse.server } : {}),
       ...(this.opts.chromiumPath ? { executablePath: this.opts.chromiumPath } : {}),
     });
@@ -283,6 +284,7 @@ export class BrowserFrameSource implements FrameSource {
     const video = startVideoCapture({
       ...ffmpeg,
       display,
+      xauthority: attempt.display!.authFile,
       width: this.canvas.width,
       height: this.canvas.height,
       fps: this.fps,

@@ -23,6 +23,8 @@ export interface ChromiumLaunchOptions {
   extraArgs?: string[];
   /** An X display (e.g. `:42`) to show the page on, in a kiosk window of `width` x `height`; absent: headless. */
   display?: string;
+  /** The display's Xauthority file. */
+  xauthority?: string;
   /** A PulseAudio server (`unix:/path`) the page's sound is played into; absent: muted. */
   pulseServer?: string;
 }
@@ -115,6 +117,7 @@ export class ChromiumProcess {
         HOME: userDataDir,
         TMPDIR: userDataDir,
         ...(opts.display !== undefined ? { DISPLAY: opts.display } : {}),
+        ...(opts.xauthority !== undefined ? { XAUTHORITY: opts.xauthority } : {}),
         ...(opts.pulseServer !== undefined ? { PULSE_SERVER: opts.pulseServer } : {}),
       },
     });

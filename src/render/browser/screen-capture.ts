@@ -134,7 +134,15 @@ export interface CaptureOptions {
 
 /** x11grab of a display: calls `onFrame` with each new I420 frame. */
 export function startVideoCapture(
-  opts: CaptureOptions & { display: string; width: number; height: number; fps: number; onFrame: (frame: Buffer) => void },
+  opts: CaptureOptions & {
+    display: string;
+    /** The display's Xauthority file. */
+    xauthority?: string;
+    width: number;
+    height: number;
+    fps: number;
+    onFrame: (frame: Buffer) => void;
+  },
 ): ChildGroup {
   const proc = ChildGroup.spawn(
     'the display capture',
@@ -142,7 +150,7 @@ export function startVideoCapture(
     x11grabArgs(opts.display, opts.width, opts.height, opts.fps),
     {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...(opts.xauthority ? { XAUTHORITY: opts.xauthority } : {}) },
     },
   );
   const cutter = new FrameCutter(i420Bytes(opts.width, opts.height), (frame) => opts.onFrame(frame));
