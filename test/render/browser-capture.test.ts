@@ -77,6 +77,7 @@ describe('layout browser capture', () => {
     assert.deepEqual(q.next(), f(1), 'the oldest first');
     assert.deepEqual(q.next(), f(2));
     assert.deepEqual(q.next(), f(2), 'the last again when none waits');
+    assert.equal(q.repeated, 1);
     for (let n = 3; n <= 7; n++) q.push(f(n));
     assert.equal(q.dropped, 2);
     assert.deepEqual([q.next(), q.next(), q.next(), q.next()], [f(5), f(6), f(7), f(7)]);

@@ -169,6 +169,17 @@ export class BrowserFrameSource implements FrameSource {
     this.attempt = null;
     if (a) void stopAttempt(a);
     this.audio.close();
+    this.opts.log.info(
+      {
+        ...this.logContext,
+        reloads: this.counts.reloads,
+        pictures: this.counts.pictures,
+        repeated: this.frames.repeated,
+        dropped: this.frames.dropped,
+        sound: this.pageSound ? { ...this.soundStats } : 'the call mix',
+      },
+      'layout app stopped',
+    );
   }
 
   private async run(): Promise<void> {

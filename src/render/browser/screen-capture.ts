@@ -104,6 +104,8 @@ export class FrameQueue {
   private current: Buffer | null = null;
   /** Frames dropped because too many were waiting. */
   dropped = 0;
+  /** Ticks that showed the last frame again because none was waiting (after the first frame). */
+  repeated = 0;
 
   constructor(private readonly maxWaiting = 3) {}
 
@@ -119,6 +121,7 @@ export class FrameQueue {
   next(): Buffer | null {
     const frame = this.waiting.shift();
     if (frame) this.current = frame;
+    else if (this.current) this.repeated += 1;
     return this.current;
   }
 
