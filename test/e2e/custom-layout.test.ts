@@ -6,13 +6,16 @@
  * tones. The frames the ingest recorded (captured from the browser's X display) show the marker
  * and each participant where the app put them; the sound is the page's (captured from its
  * PulseAudio sink): the page's own 1760 Hz, which the call's mix does not have, and the
- * participants' tones the page plays. A renderer crash is recovered under the same RTMP session; a
+ * participants' tones the page plays; without PulseAudio the page is muted and the sound is the
+ * call's mix. A renderer crash is recovered under the same RTMP session; a
  * page that never signals readiness, an unreachable URL and a non-http URL each fail the
  * broadcast; no process of the browser's stack (Chromium, Xvfb, pulseaudio, the capture ffmpegs)
  * is left after stop.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import type { StreamClient } from '@stream-io/node-sdk';
@@ -45,6 +48,8 @@ const EXPECTED: Record<string, Rgb> = { marker: MARKER, alice: COLOURS.alice!.rg
 
 /** The tone only the layout app plays (WebAudio). */
 const PAGE_TONE = 1760;
+/** The call the app is drawn for. */
+const APP_CID = 'default:custom-app';
 
 const near = (a: number[], b: number[], tol = 60) => a.every((v, i) => Math.abs(v - b[i]!) <= tol);
 
@@ -160,6 +165,22 @@ describe('custom layout apps rendered by a browser', { timeout: 300_000 }, () =>
     });
   });
 
+  /** What the call's broadcast at QUALITY shows at the app's points, and whether it is the app. */
+  const showing = () => {
+    const frame = server.previews.latestFrame(APP_CID, QUALITY);
+    if (!frame) return {};
+    return Object.fromEntries(
+      Object.entries(POINTS).map(([k, [x, y]]) => {
+        const c = i420PixelRgb(frame.data, frame.width, frame.height, x, y);
+        return [k, [c.r, c.g, c.b]];
+      }),
+    ) as Record<string, number[]>;
+  };
+  const showsApp = () => {
+    const s = showing();
+    return Object.entries(EXPECTED).every(([k, rgb]) => s[k] && near(s[k]!, rgb));
+  };
+
   const failureOf = (name: string) =>
     events.find((e) => e.type === 'call.rtmp_broadcast_failed' && e.name === name) as (WireEvent & { error?: string }) | undefined;
 
@@ -169,7 +190,7 @@ describe('custom layout apps rendered by a browser', { timeout: 300_000 }, () =>
       data: { created_by_id: 'alice', members: Object.keys(COLOURS).map((user_id) => ({ user_id })) },
     });
     const whip = created.call.ingress.whip.address;
-    const cid = 'default:custom-app';
+    const cid = APP_CID;
     for (const [user, c] of Object.entries(COLOURS)) {
       const token = client.generateUserToken({ user_id: user, validity_in_seconds: 600 });
       publishers.push(await TestPublisher.start({ url: whip, token, color: c.ffmpeg, toneHz: c.tone }));
@@ -207,20 +228,6 @@ describe('custom layout apps rendered by a browser', { timeout: 300_000 }, () =>
     assert.equal(dirs.length, 2, `the display's and the sound server's directories: ${dirs.join(' ')}`);
     for (const d of dirs) assert.ok(existsSync(d), d);
 
-    const showing = () => {
-      const frame = server.previews.latestFrame(cid, QUALITY);
-      if (!frame) return {};
-      return Object.fromEntries(
-        Object.entries(POINTS).map(([k, [x, y]]) => {
-          const c = i420PixelRgb(frame.data, frame.width, frame.height, x, y);
-          return [k, [c.r, c.g, c.b]];
-        }),
-      ) as Record<string, number[]>;
-    };
-    const showsApp = () => {
-      const s = showing();
-      return Object.entries(EXPECTED).every(([k, rgb]) => s[k] && near(s[k]!, rgb));
-    };
     await waitFor(showsApp, 'the app drawn in the broadcast', 60_000, 100).catch((err) => {
       throw new Error(`${(err as Error).message}: showing ${JSON.stringify(showing())}\n${layoutLog()}`);
     });
@@ -289,6 +296,61 @@ describe('custom layout apps rendered by a browser', { timeout: 300_000 }, () =>
       for (const hz of [PAGE_TONE, 440, 880])
         assert.ok(tonePower(pcm, hz) > 10 * off, `${hz} Hz at ${at.toFixed(2)} s: ${tonePower(pcm, hz)} vs ${off}`);
     }
+  });
+
+  it("plays the call's mix, the page muted, when PulseAudio cannot be started", async () => {
+    // The same call (its publishers still in it), with pulseaudio missing from PATH: every other
+    // program the service and the stack run is there as a link.
+    const bin = mkdtempSync(join(tmpdir(), 'callcast-nopulse-'));
+    const savedPath = process.env.PATH;
+    for (const dir of (savedPath ?? '').split(':')) {
+      let names: string[] = [];
+      try {
+        names = readdirSync(dir);
+      } catch {
+        continue;
+      }
+      for (const name of names) if (name !== 'pulseaudio' && !existsSync(join(bin, name))) symlinkSync(join(dir, name), join(bin, name));
+    }
+    const call = client.video.call('default', 'custom-app');
+    const position = () => (server.engine.stats(APP_CID).find((s) => s.name === 'muted')?.videoFramesSent ?? 0) / 30;
+    let at: number;
+    process.env.PATH = bin;
+    try {
+      await call.startRTMPBroadcasts({
+        broadcasts: [
+          {
+            name: 'muted',
+            stream_url: ingest.url(),
+            stream_key: 'custom-muted',
+            quality: QUALITY,
+            layout: { name: 'custom', external_app_url: appUrl },
+          },
+        ],
+      });
+      await waitFor(() => logLines.some((l) => l.includes('PulseAudio could not be started')), 'the sound server refused', 30_000, 100);
+      await waitFor(showsApp, 'the app drawn in the broadcast', 60_000, 100).catch((err) => {
+        throw new Error(`${(err as Error).message}: showing ${JSON.stringify(showing())}\n${layoutLog()}`);
+      });
+      const shownAt = position();
+      await waitFor(() => position() >= shownAt + 3, 'three more seconds recorded', 60_000, 100);
+      at = position() - 1;
+      await call.stopRTMPBroadcast({ name: 'muted' });
+      await waitFor(() => events.some((e) => e.type === 'call.rtmp_broadcast_stopped' && e.name === 'muted'), 'stopped', 20_000);
+      await waitFor(() => runningLayoutProcesses().length === 0 && stackHelpers().length === 0, 'no layout process', 20_000, 100);
+    } finally {
+      process.env.PATH = savedPath;
+      rmSync(bin, { recursive: true, force: true });
+    }
+    assert.equal(failureOf('muted'), undefined);
+    await sleep(500);
+    const pcm = await decodePcm(ingest.recordingPath('custom-muted'), Math.max(0, at - 1), 2);
+    const off = tonePower(pcm, 660);
+    for (const hz of [440, 880]) assert.ok(tonePower(pcm, hz) > 10 * off, `${hz} Hz: ${tonePower(pcm, hz)} vs ${off}`);
+    assert.ok(
+      tonePower(pcm, PAGE_TONE) < tonePower(pcm, 440) / 100,
+      `no page tone: ${tonePower(pcm, PAGE_TONE)} vs 440 Hz ${tonePower(pcm, 440)}`,
+    );
   });
 
   it('fails the broadcast when the app never signals readiness, cannot be reached, or is not http(s)', async () => {
