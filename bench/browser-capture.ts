@@ -1,13 +1,15 @@
 /**
  * How a browser-rendered layout's picture can be captured on this machine, at 1280x720 with a page
  * that moves every frame: frames through the DevTools protocol (`Page.startScreencast`, JPEG,
- * decoded to I420 by ffmpeg), and Chromium in a window under Xvfb captured by ffmpeg's x11grab.
+ * decoded to I420 by ffmpeg), and Chromium in a kiosk window on its own Xvfb display captured by
+ * ffmpeg's x11grab (what custom layouts use).
  * Prints the frames per second delivered as I420 and the CPU of the browser, the capture and this
  * process. `node --import tsx bench/browser-capture.ts [seconds]`
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { ChromiumProcess, DEFAULT_CHROMIUM_PATH } from '../src/render/browser/chromium-process.js';
+import { spawn } from 'node:child_process';
+import { ChromiumProcess } from '../src/render/browser/chromium-process.js';
+import { FrameCutter } from '../src/render/browser/screen-capture.js';
+import { XvfbDisplay } from '../src/render/browser/xvfb.js';
 import { cpuBetween, sampleTree } from './lib/proc.js';
 
 const W = 1280;
@@ -27,20 +29,38 @@ function cpuNow(): number {
   return (u.user + u.system) / 1e6;
 }
 
-/** An ffmpeg that turns a stream of images (or x11grab) into I420 frames; counts whole frames. */
-function i420Counter(args: string[]): { proc: ReturnType<typeof spawn>; frames: () => number } {
+/**
+ * An ffmpeg that turns a stream of images (or x11grab) into I420 frames; counts whole frames, and
+ * distinct ones (the page changes every animation frame, so a frame equal to the one before is a
+ * picture taken twice).
+ */
+function i420Counter(
+  args: string[],
+  env: Record<string, string> = {},
+): { proc: ReturnType<typeof spawn>; frames: () => number; distinct: () => number } {
   const proc = spawn(
     'ffmpeg',
     ['-hide_banner', '-loglevel', 'error', ...args, '-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-s', `${W}x${H}`, '-'],
     {
       stdio: ['pipe', 'pipe', 'inherit'],
+      env: { ...process.env, ...env },
     },
   );
-  let bytes = 0;
-  proc.stdout?.on('data', (c: Buffer) => {
-    bytes += c.length;
+  let frames = 0;
+  let distinct = 0;
+  let prev: Buffer | null = null;
+  const cutter = new FrameCutter(FRAME_BYTES, (frame, whole) => {
+    frames += whole;
+    // Every 101st luma byte is enough to tell two pictures of this page apart.
+    if (prev) {
+      let diff = 0;
+      for (let i = 0; i < W * H; i += 101) diff += Math.abs(frame[i]! - prev[i]!);
+      if (diff > 0) distinct += 1;
+    }
+    prev = frame;
   });
-  return { proc, frames: () => Math.floor(bytes / FRAME_BYTES) };
+  proc.stdout?.on('data', (c: Buffer) => cutter.push(c));
+  return { proc, frames: () => frames, distinct: () => distinct };
 }
 
 async function screencast(format: 'jpeg' | 'png'): Promise<void> {
@@ -106,47 +126,47 @@ async function measureScreencast(browser: ChromiumProcess, format: 'jpeg' | 'png
 }
 
 async function x11grab(): Promise<void> {
-  if (!existsSync('/usr/bin/Xvfb')) {
-    console.log('x11grab: Xvfb is not installed (apt-get install xvfb)');
+  // As a custom layout runs it: its own display (picked by Xvfb), Chromium in a kiosk window on it.
+  let display: XvfbDisplay;
+  try {
+    display = await XvfbDisplay.start({ width: W, height: H });
+  } catch (err) {
+    console.log(`x11grab: ${(err as Error).message} (apt-get install xvfb)`);
     return;
   }
-  const display = ':87';
-  const xvfb = spawn('Xvfb', [display, '-screen', '0', `${W}x${H}x24`, '-nolisten', 'tcp'], { stdio: 'ignore', detached: true });
-  await new Promise((r) => setTimeout(r, 1000));
-  const chrome = spawn(
-    DEFAULT_CHROMIUM_PATH,
-    [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--kiosk',
-      `--window-size=${W},${H}`,
-      '--window-position=0,0',
-      `--user-data-dir=/tmp/callcast-x11-bench`,
-      PAGE,
-    ],
-    { stdio: 'ignore', detached: true, env: { ...process.env, DISPLAY: display } },
-  );
-  await new Promise((r) => setTimeout(r, 4000));
-  const counter = i420Counter(['-f', 'x11grab', '-framerate', '30', '-video_size', `${W}x${H}`, '-i', `${display}.0`]);
-  await new Promise((r) => setTimeout(r, 2000));
-  const f0 = counter.frames();
-  const b0 = sampleTree(chrome.pid ?? 0);
-  const e0 = sampleTree(counter.proc.pid ?? 0);
-  const x0 = sampleTree(xvfb.pid ?? 0);
-  const t0 = performance.now();
-  await new Promise((r) => setTimeout(r, SECONDS * 1000));
-  const dt = (performance.now() - t0) / 1000;
-  const b1 = sampleTree(chrome.pid ?? 0);
-  const e1 = sampleTree(counter.proc.pid ?? 0);
-  const x1 = sampleTree(xvfb.pid ?? 0);
-  console.log(
-    `x11grab: ${((counter.frames() - f0) / dt).toFixed(1)} fps as I420; CPU (cores): chromium ${(cpuBetween(b0, b1) / dt).toFixed(2)}, ` +
-      `ffmpeg x11grab ${(cpuBetween(e0, e1) / dt).toFixed(2)}, Xvfb ${(cpuBetween(x0, x1) / dt).toFixed(2)}`,
-  );
-  counter.proc.kill('SIGKILL');
-  for (const p of [chrome, xvfb]) if (p.pid) process.kill(-p.pid, 'SIGKILL');
-  spawnSync('rm', ['-rf', '/tmp/callcast-x11-bench']);
+  const browser = await ChromiumProcess.launch({ width: W, height: H, display: display.display, xauthority: display.authFile });
+  try {
+    const { targetInfos } = (await browser.cdp.send('Target.getTargets')) as { targetInfos: Array<{ targetId: string; type: string }> };
+    const targetId = targetInfos.find((t) => t.type === 'page')?.targetId;
+    if (!targetId) throw new Error('no page');
+    const { sessionId } = (await browser.cdp.send('Target.attachToTarget', { targetId, flatten: true })) as { sessionId: string };
+    await browser.cdp.send('Page.navigate', { url: PAGE }, sessionId);
+    await new Promise((r) => setTimeout(r, 3000));
+    const counter = i420Counter(
+      ['-f', 'x11grab', '-draw_mouse', '0', '-framerate', '30', '-video_size', `${W}x${H}`, '-i', `${display.display}.0`],
+      display.clientEnv,
+    );
+    await new Promise((r) => setTimeout(r, 2000));
+    const f0 = counter.frames();
+    const d0 = counter.distinct();
+    const b0 = sampleTree(browser.pid ?? 0);
+    const e0 = sampleTree(counter.proc.pid ?? 0);
+    const x0 = sampleTree(display.process.pid ?? 0);
+    const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, SECONDS * 1000));
+    const dt = (performance.now() - t0) / 1000;
+    const b1 = sampleTree(browser.pid ?? 0);
+    const e1 = sampleTree(counter.proc.pid ?? 0);
+    const x1 = sampleTree(display.process.pid ?? 0);
+    console.log(
+      `x11grab: ${((counter.frames() - f0) / dt).toFixed(1)} fps as I420, ${((counter.distinct() - d0) / dt).toFixed(1)} distinct; CPU (cores): chromium ${(cpuBetween(b0, b1) / dt).toFixed(2)}, ` +
+        `ffmpeg x11grab ${(cpuBetween(e0, e1) / dt).toFixed(2)}, Xvfb ${(cpuBetween(x0, x1) / dt).toFixed(2)}`,
+    );
+    counter.proc.kill('SIGKILL');
+  } finally {
+    await browser.kill();
+    await display.stop();
+  }
 }
 
 console.log(

@@ -5,13 +5,14 @@
  *
  *   npm run bench                  full run (about 12 minutes, at most 15)
  *   npm run bench -- --smoke       every figure once for a few seconds; writes bench/results/smoke.json
- *   options: --out FILE (JSON path), --only overhead,fanout,forwarding,start,latency,capacity, --no-markdown
+ *   options: --out FILE (JSON path), --only overhead,fanout,forwarding,start,latency,custom,capacity, --no-markdown
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startNginxIngest, type NginxIngest } from '../test/support/rtmp-ingest.js';
 import { addedLatency } from './figures/added-latency.js';
 import { capacity } from './figures/capacity.js';
+import { customLayout } from './figures/custom-layout.js';
 import { fanOut } from './figures/fanout.js';
 import { forwarding } from './figures/forwarding.js';
 import { compositeOverhead } from './figures/overhead.js';
@@ -32,6 +33,7 @@ interface Plan {
   starts: number;
   flashes: number;
   flashPeriodMs: number;
+  custom: Timings;
   capacity: { maxN: number; searchS: number; confirmS: number; warmupS: number; maxTrials: number };
 }
 
@@ -43,6 +45,7 @@ const FULL: Plan = {
   starts: 10,
   flashes: 20,
   flashPeriodMs: 1500,
+  custom: { warmupS: 5, windowS: 10, windows: 3 },
   capacity: { maxN: 24, searchS: 10, confirmS: 60, warmupS: 3, maxTrials: 4 },
 };
 
@@ -54,6 +57,7 @@ const SMOKE: Plan = {
   starts: 1,
   flashes: 3,
   flashPeriodMs: 1000,
+  custom: { warmupS: 1, windowS: 2, windows: 1 },
   capacity: { maxN: 1, searchS: 2, confirmS: 0, warmupS: 1, maxTrials: 1 },
 };
 
@@ -78,6 +82,11 @@ const GROUP_FIGURES: Record<string, Array<[id: string, title: string, unit: stri
   ],
   start: [['start_latency', 'Start latency: request to first video frame at the ingest (720p30, cold)', 'ms', 'median < 1000']],
   latency: [['added_latency', 'Added latency: participant frame to ingest (720p30 spotlight)', 'ms', 'median < 400']],
+  custom: [
+    ['custom_layout_browser_cpu', 'Custom layout 720p30, 2 participants: CPU of the browser stack', 'cores'],
+    ['custom_layout_service_cpu', 'Custom layout 720p30, 2 participants: CPU of the service (without the browser)', 'cores'],
+    ['custom_layout_ingest_fps', 'Custom layout 720p30, 2 participants: distinct pictures per second at the ingest', 'fps', '>= 29'],
+  ],
   capacity: [
     ['capacity_720p30_groups', 'Capacity: simultaneous 720p30 broadcast groups of 4 live participants at full frame rate', 'groups'],
     [
@@ -165,6 +174,7 @@ async function main(): Promise<void> {
     await run('forwarding', () => forwarding(ctx, plan.forwarding, plan.forwarding.pairs));
     await run('start', () => startLatency(ctx, plan.starts));
     await run('latency', () => addedLatency(ctx, plan.flashes, plan.flashPeriodMs));
+    await run('custom', () => customLayout(ctx, plan.custom));
     // Start the capacity search near what the CPU of one group predicts for this machine.
     const oneGroup = figures.find((f) => f.id === 'fanout_5_vs_1')?.details?.oneDestinationCores as number[] | undefined;
     const cores = machineInfo().cores;

@@ -96,12 +96,16 @@ export function processTree(root: number): number[] {
 
 /**
  * A readable name for a process of the service: ffmpeg processes are told apart by their role
- * (the egress encoder writes H.264, the media plane's decoders read RTP). Pure.
+ * (the egress encoder writes H.264, the media plane's decoders read RTP, a layout browser's
+ * captures read its X display or its PulseAudio sink). Pure.
  */
 export function processLabel(comm: string, cmdline: string): string {
   if (comm !== 'ffmpeg') return comm;
   const args = cmdline.split('\0');
   if (args.includes('libx264')) return 'ffmpeg encoder';
+  // A browser-rendered layout's captures (src/render/browser/screen-capture.ts).
+  if (args.includes('x11grab')) return 'ffmpeg capture display';
+  if (args.includes('pulse')) return 'ffmpeg capture sound';
   if (args.some((a) => a.endsWith('.sdp'))) return args.includes('pcm_s16le') ? 'ffmpeg audio decoder' : 'ffmpeg video decoder';
   return 'ffmpeg';
 }

@@ -1,21 +1,28 @@
 /**
  * Custom layouts rendered by a browser, end to end: a layout app of the test's own (served on
  * 127.0.0.1: a magenta marker top left, each participant a WHEP subscription stacked in the right
- * half) is the layout of a broadcast started with the node SDK to a real nginx-rtmp ingest. Two
- * Node publishers send red and blue with their tones. The frames the ingest recorded show the
- * marker and each participant where the app put them, the sound carries their tones (the call's
- * mix); a renderer crash is recovered under the same RTMP session; a page that never signals
- * readiness, an unreachable URL and a non-http URL each fail the broadcast; no browser process is
- * left after stop.
+ * half and heard, and a 1760 Hz WebAudio tone of its own) is the layout of a broadcast started
+ * with the node SDK to a real nginx-rtmp ingest. Two Node publishers send red and blue with their
+ * tones. The frames the ingest recorded (captured from the browser's X display) show the marker
+ * and each participant where the app put them; the sound is the page's (captured from its
+ * PulseAudio sink): the page's own 1760 Hz, which the call's mix does not have, and the
+ * participants' tones the page plays; without PulseAudio the page is muted and the sound is the
+ * call's mix. A renderer crash is recovered under the same RTMP session; a
+ * page that never signals readiness, an unreachable URL and a non-http URL each fail the
+ * broadcast; no process of the browser's stack (Chromium, Xvfb, pulseaudio, the capture ffmpegs)
+ * is left after stop.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import type { StreamClient } from '@stream-io/node-sdk';
 import type { Callcast } from '../../src/app.js';
 import type { WireEvent } from '../../src/events/contract.js';
 import { runningLayoutBrowsers } from '../../src/render/browser/index.js';
+import { runningLayoutProcesses } from '../../src/render/browser/browser-frame-source.js';
 import { decodePcm, grabFrameRgb, pixelAt, probe } from '../support/ffprobe.js';
 import { pino } from 'pino';
 import { TestPublisher } from '../support/publisher.js';
@@ -38,6 +45,11 @@ const MARKER: Rgb = [255, 0, 255];
 /** Where the app draws: the marker (top-left quarter), alice (right half, top), bob (right half, bottom). */
 const POINTS: Record<string, [number, number]> = { marker: [W / 8, H / 8], alice: [(W * 3) / 4, H / 4], bob: [(W * 3) / 4, (H * 3) / 4] };
 const EXPECTED: Record<string, Rgb> = { marker: MARKER, alice: COLOURS.alice!.rgb, bob: COLOURS.bob!.rgb };
+
+/** The tone only the layout app plays (WebAudio). */
+const PAGE_TONE = 1760;
+/** The call the app is drawn for. */
+const APP_CID = 'default:custom-app';
 
 const near = (a: number[], b: number[], tol = 60) => a.every((v, i) => Math.abs(v - b[i]!) <= tol);
 
@@ -81,6 +93,32 @@ function cmdline(pid: number): string {
   } catch {
     return '';
   }
+}
+
+/** This process's children that belong to a layout browser's stack: its X display, sound server and captures. */
+function stackHelpers(): number[] {
+  return descendants(process.pid).filter((pid) => {
+    const args = cmdline(pid).split('\0');
+    const exe = args[0]?.split('/').pop() ?? '';
+    return (
+      exe === 'Xvfb' ||
+      exe === 'pulseaudio' ||
+      (exe === 'ffmpeg' && args.includes('x11grab')) ||
+      (exe === 'ffmpeg' && args.includes('pulse') && args.some((a) => a.endsWith('.monitor')))
+    );
+  });
+}
+
+function helperKinds(pids: number[]): string[] {
+  return [
+    ...new Set(
+      pids.map((pid) => {
+        const args = cmdline(pid).split('\0');
+        const exe = args[0]?.split('/').pop() ?? '';
+        return exe === 'ffmpeg' ? (args.includes('x11grab') ? 'ffmpeg x11grab' : 'ffmpeg pulse') : exe;
+      }),
+    ),
+  ].sort();
 }
 
 describe('custom layout apps rendered by a browser', { timeout: 300_000 }, () => {
@@ -127,16 +165,32 @@ describe('custom layout apps rendered by a browser', { timeout: 300_000 }, () =>
     });
   });
 
+  /** What the call's broadcast at QUALITY shows at the app's points, and whether it is the app. */
+  const showing = () => {
+    const frame = server.previews.latestFrame(APP_CID, QUALITY);
+    if (!frame) return {};
+    return Object.fromEntries(
+      Object.entries(POINTS).map(([k, [x, y]]) => {
+        const c = i420PixelRgb(frame.data, frame.width, frame.height, x, y);
+        return [k, [c.r, c.g, c.b]];
+      }),
+    ) as Record<string, number[]>;
+  };
+  const showsApp = () => {
+    const s = showing();
+    return Object.entries(EXPECTED).every(([k, rgb]) => s[k] && near(s[k]!, rgb));
+  };
+
   const failureOf = (name: string) =>
     events.find((e) => e.type === 'call.rtmp_broadcast_failed' && e.name === name) as (WireEvent & { error?: string }) | undefined;
 
-  it('draws the app: the marker and each participant where the app put them, the call mix as sound; a crash reloads under the same RTMP session', async (t) => {
+  it("draws the app: the marker and each participant where the app put them, the page's sound; a crash reloads under the same RTMP session", async (t) => {
     const call = client.video.call('default', 'custom-app');
     const created = await call.getOrCreate({
       data: { created_by_id: 'alice', members: Object.keys(COLOURS).map((user_id) => ({ user_id })) },
     });
     const whip = created.call.ingress.whip.address;
-    const cid = 'default:custom-app';
+    const cid = APP_CID;
     for (const [user, c] of Object.entries(COLOURS)) {
       const token = client.generateUserToken({ user_id: user, validity_in_seconds: 600 });
       publishers.push(await TestPublisher.start({ url: whip, token, color: c.ffmpeg, toneHz: c.tone }));
@@ -164,21 +218,16 @@ describe('custom layout apps rendered by a browser', { timeout: 300_000 }, () =>
     const browsers = runningLayoutBrowsers();
     assert.equal(browsers.length, 1, 'one layout browser');
     const started = new Set<number>([...browsers, ...descendants(browsers[0]!)]);
+    const helpers = stackHelpers();
+    assert.deepEqual(helperKinds(helpers), ['Xvfb', 'ffmpeg pulse', 'ffmpeg x11grab', 'pulseaudio'], 'the browser stack');
+    for (const pid of [...helpers, ...runningLayoutProcesses()]) started.add(pid);
+    /** The private directories of the display (its Xauthority) and the sound server (its socket), from their command lines. */
+    const privateDirs = () =>
+      helpers.flatMap((pid) => [...cmdline(pid).matchAll(/\/[^\0\s]*\/callcast-(?:x|pulse)-[^/\0\s]+/g)].map((m) => m[0]));
+    const dirs = privateDirs();
+    assert.equal(dirs.length, 2, `the display's and the sound server's directories: ${dirs.join(' ')}`);
+    for (const d of dirs) assert.ok(existsSync(d), d);
 
-    const showing = () => {
-      const frame = server.previews.latestFrame(cid, QUALITY);
-      if (!frame) return {};
-      return Object.fromEntries(
-        Object.entries(POINTS).map(([k, [x, y]]) => {
-          const c = i420PixelRgb(frame.data, frame.width, frame.height, x, y);
-          return [k, [c.r, c.g, c.b]];
-        }),
-      ) as Record<string, number[]>;
-    };
-    const showsApp = () => {
-      const s = showing();
-      return Object.entries(EXPECTED).every(([k, rgb]) => s[k] && near(s[k]!, rgb));
-    };
     await waitFor(showsApp, 'the app drawn in the broadcast', 60_000, 100).catch((err) => {
       throw new Error(`${(err as Error).message}: showing ${JSON.stringify(showing())}\n${layoutLog()}`);
     });
@@ -198,14 +247,16 @@ describe('custom layout apps rendered by a browser', { timeout: 300_000 }, () =>
     const crashedAt = Date.now();
     await waitFor(() => runningLayoutBrowsers().length === 1 && runningLayoutBrowsers()[0] !== browsers[0], 'a new browser', 30_000, 100);
     const reloaded = runningLayoutBrowsers()[0]!;
+    // Until the reloaded page calls for capture the last picture stays: wait for its capture.
+    const capturingAgain = () => logLines.some((l) => l.includes('"msg":"layout app ready; capturing"') && l.includes('"reloads":1'));
     await waitFor(
-      () => showsApp() && descendants(reloaded).some((pid) => cmdline(pid).includes('--type=renderer')),
+      () => capturingAgain() && showsApp() && descendants(reloaded).some((pid) => cmdline(pid).includes('--type=renderer')),
       'the app drawn again',
       60_000,
       100,
     );
     t.diagnostic(`app drawn again ${Date.now() - crashedAt} ms after the crash`);
-    for (const pid of [reloaded, ...descendants(reloaded)]) started.add(pid);
+    for (const pid of [reloaded, ...descendants(reloaded), ...stackHelpers(), ...runningLayoutProcesses()]) started.add(pid);
     await sleep(3000);
     const stats = server.engine.stats(cid).find((s) => s.name === 'app');
     assert.equal(stats?.reconnects, 0, 'same RTMP session');
@@ -217,7 +268,14 @@ describe('custom layout apps rendered by a browser', { timeout: 300_000 }, () =>
     await waitFor(() => events.some((e) => e.type === 'call.rtmp_broadcast_stopped' && e.name === 'app'), 'stopped', 20_000);
     await waitFor(() => runningLayoutBrowsers().length === 0, 'no layout browser', 20_000, 100);
     await waitFor(() => [...started].every((pid) => !alive(pid)), 'every browser process gone', 20_000, 100);
-    t.diagnostic(`browser processes started and gone: ${started.size}`);
+    await waitFor(
+      () => stackHelpers().length === 0 && runningLayoutProcesses().length === 0,
+      'no display, sound server or capture',
+      20_000,
+      100,
+    );
+    for (const d of dirs) assert.equal(existsSync(d), false, `${d} removed`);
+    t.diagnostic(`browser stack processes started and gone: ${started.size}`);
     await sleep(500);
 
     const path = ingest.recordingPath('custom-app');
@@ -231,10 +289,68 @@ describe('custom layout apps rendered by a browser', { timeout: 300_000 }, () =>
         assert.ok(near(px, EXPECTED[k]!), `${k} at ${at.toFixed(2)} s: rgb(${px.join(',')})`);
       }
     }
-    const pcm = await decodePcm(path, Math.max(0, drawnAt - 2), 2);
+    // The page's sound: its own tone (not in the call's mix) and the participants it plays.
+    for (const at of [drawnAt, afterReload]) {
+      const pcm = await decodePcm(path, Math.max(0, at - 1), 2);
+      const off = tonePower(pcm, 660);
+      for (const hz of [PAGE_TONE, 440, 880])
+        assert.ok(tonePower(pcm, hz) > 10 * off, `${hz} Hz at ${at.toFixed(2)} s: ${tonePower(pcm, hz)} vs ${off}`);
+    }
+  });
+
+  it("plays the call's mix, the page muted, when PulseAudio cannot be started", async () => {
+    // The same call (its publishers still in it), with pulseaudio missing from PATH: every other
+    // program the service and the stack run is there as a link.
+    const bin = mkdtempSync(join(tmpdir(), 'callcast-nopulse-'));
+    const savedPath = process.env.PATH;
+    for (const dir of (savedPath ?? '').split(':')) {
+      let names: string[] = [];
+      try {
+        names = readdirSync(dir);
+      } catch {
+        continue;
+      }
+      for (const name of names) if (name !== 'pulseaudio' && !existsSync(join(bin, name))) symlinkSync(join(dir, name), join(bin, name));
+    }
+    const call = client.video.call('default', 'custom-app');
+    const position = () => (server.engine.stats(APP_CID).find((s) => s.name === 'muted')?.videoFramesSent ?? 0) / 30;
+    let at: number;
+    process.env.PATH = bin;
+    try {
+      await call.startRTMPBroadcasts({
+        broadcasts: [
+          {
+            name: 'muted',
+            stream_url: ingest.url(),
+            stream_key: 'custom-muted',
+            quality: QUALITY,
+            layout: { name: 'custom', external_app_url: appUrl },
+          },
+        ],
+      });
+      await waitFor(() => logLines.some((l) => l.includes('PulseAudio could not be started')), 'the sound server refused', 30_000, 100);
+      await waitFor(showsApp, 'the app drawn in the broadcast', 60_000, 100).catch((err) => {
+        throw new Error(`${(err as Error).message}: showing ${JSON.stringify(showing())}\n${layoutLog()}`);
+      });
+      const shownAt = position();
+      await waitFor(() => position() >= shownAt + 3, 'three more seconds recorded', 60_000, 100);
+      at = position() - 1;
+      await call.stopRTMPBroadcast({ name: 'muted' });
+      await waitFor(() => events.some((e) => e.type === 'call.rtmp_broadcast_stopped' && e.name === 'muted'), 'stopped', 20_000);
+      await waitFor(() => runningLayoutProcesses().length === 0 && stackHelpers().length === 0, 'no layout process', 20_000, 100);
+    } finally {
+      process.env.PATH = savedPath;
+      rmSync(bin, { recursive: true, force: true });
+    }
+    assert.equal(failureOf('muted'), undefined);
+    await sleep(500);
+    const pcm = await decodePcm(ingest.recordingPath('custom-muted'), Math.max(0, at - 1), 2);
     const off = tonePower(pcm, 660);
-    assert.ok(tonePower(pcm, 440) > 10 * off, `440 Hz: ${tonePower(pcm, 440)} vs ${off}`);
-    assert.ok(tonePower(pcm, 880) > 10 * off, `880 Hz: ${tonePower(pcm, 880)} vs ${off}`);
+    for (const hz of [440, 880]) assert.ok(tonePower(pcm, hz) > 10 * off, `${hz} Hz: ${tonePower(pcm, hz)} vs ${off}`);
+    assert.ok(
+      tonePower(pcm, PAGE_TONE) < tonePower(pcm, 440) / 100,
+      `no page tone: ${tonePower(pcm, PAGE_TONE)} vs 440 Hz ${tonePower(pcm, 440)}`,
+    );
   });
 
   it('fails the broadcast when the app never signals readiness, cannot be reached, or is not http(s)', async () => {
@@ -267,6 +383,12 @@ describe('custom layout apps rendered by a browser', { timeout: 300_000 }, () =>
       assert.match(String(failed.error), c.reason);
     }
     await waitFor(() => runningLayoutBrowsers().length === 0, 'no layout browser', 20_000, 100);
+    await waitFor(
+      () => stackHelpers().length === 0 && runningLayoutProcesses().length === 0,
+      'no display, sound server or capture',
+      20_000,
+      100,
+    );
     await assert.rejects(
       call.startRTMPBroadcasts({
         broadcasts: [

@@ -1,24 +1,34 @@
 /**
- * A broadcast group's picture drawn by a layout app in headless Chromium (reference/layouts.md
- * §10): the browser opens the app URL at the canvas size, Callcast calls `window.setupLayout`
- * with the call's config (layout-config.ts), and once the page adds `#egress-ready-for-capture`
- * its frames are captured through the DevTools protocol (`Page.startScreencast`, JPEG) and decoded
- * to I420 by ffmpeg. The sound is the call's mix, taken from the native source.
+ * A broadcast group's picture and sound made by a layout app in Chromium (reference/layouts.md
+ * §10). Each attempt at showing the app runs its own stack: a virtual X display at the canvas size
+ * (Xvfb), a PulseAudio server with one null sink, Chromium in a kiosk window on that display
+ * playing into that sink, and two ffmpeg captures (x11grab of the display as I420 at the
+ * broadcast's frame rate, the sink's monitor as s16le 48 kHz stereo). Callcast calls
+ * `window.setupLayout` with the call's config (layout-config.ts) through the DevTools protocol;
+ * once the page adds `#egress-ready-for-capture`, the captured frames are the broadcast's picture
+ * and the page's sound is its sound (through a jitter buffer, PcmTimeline).
  *
- * Until the first captured frame the layout's background colour is shown. A page or browser crash
- * is recovered once (a new browser opens the app again, the encoder and RTMP sessions go on with
- * the last picture meanwhile); a second crash, a page that does not load, or one that is not ready
- * within the readiness timeout fails the source (`onFailure`), which fails the broadcast.
+ * Until the first captured frame the layout's background colour is shown, and silence is played.
+ * A page or browser crash (or the end of any process of the stack) is recovered once: the stack is
+ * stopped and a new one opens the app again, while the encoder and RTMP sessions go on with the
+ * last picture. A second crash, a page that does not load, or one that is not ready within the
+ * readiness timeout fails the source (`onFailure`), which fails the broadcast. When PulseAudio
+ * cannot be started, the page is shown muted and the sound is the call's mix (the native source).
  */
 import type { FrameSource } from '../../egress/frame-source.js';
 import { BackgroundFrameSource } from '../../egress/frame-source.js';
+import { qualityProfile } from '../../egress/qualities.js';
 import { canvasFor, type CanvasSize, type LayoutSettings, type Quality } from '../../layout/settings.js';
 import { describeError, type Logger } from '../../log.js';
+import { PcmTimeline, type PcmReadStats } from '../../media/mixer.js';
 import type { CdpEvent } from './cdp.js';
+import type { ChildGroup } from './child-group.js';
 import { ChromiumProcess } from './chromium-process.js';
-import { JpegI420Decoder } from './jpeg-decoder.js';
 import { layoutAppConfig } from './layout-config.js';
 import { originAllowed } from '../../layout/app-url.js';
+import { PulseServer } from './pulse-server.js';
+import { FrameQueue, startAudioCapture, startVideoCapture } from './screen-capture.js';
+import { XvfbDisplay } from './xvfb.js';
 
 export const DEFAULT_LAYOUT_READY_TIMEOUT_MS = 20_000;
 const POLL_MS = 100;
@@ -57,28 +67,47 @@ export function runningLayoutBrowsers(): number[] {
   return [...running];
 }
 
+/** PIDs of every process of the layout stacks (browsers, X displays, sound servers, captures) not yet seen exit. */
+const runningStack = new Set<number>();
+export function runningLayoutProcesses(): number[] {
+  return [...runningStack];
+}
+
 class CrashError extends Error {}
 class FailError extends Error {}
 
+/** The reader's name on the page's sound timeline (one broadcast group reads it). */
+const SOUND_READER = 'broadcast';
+
 interface Attempt {
+  display: XvfbDisplay | null;
+  pulse: PulseServer | null;
   browser: ChromiumProcess | null;
+  captures: ChildGroup[];
   sessionId: string;
+  /** The page has called for capture: its frames and sound are the broadcast's. */
+  ready: boolean;
   crashed: Promise<string>;
   crash(reason: string): void;
 }
 
 export class BrowserFrameSource implements FrameSource {
   readonly canvas: CanvasSize;
+  private readonly fps: number;
   private readonly background: BackgroundFrameSource;
   private readonly readyTimeoutMs: number;
-  private decoder: JpegI420Decoder | null = null;
+  private readonly frames = new FrameQueue();
+  private readonly sound = new PcmTimeline();
+  private readonly soundStats: PcmReadStats = { underrunSampleFrames: 0, droppedSampleFrames: 0 };
+  /** Whether the page's sound is the broadcast's (false once PulseAudio could not be started: the call's mix). */
+  private pageSound = true;
   private attempt: Attempt | null = null;
   private failureReason: string | undefined;
   private readonly failureListeners: Array<(reason: string) => void> = [];
   private closed = false;
   private token: RecorderToken | null = null;
   private renewTimer: NodeJS.Timeout | null = null;
-  /** Reloads after a crash, captured pictures. */
+  /** Reloads after a crash, captured pictures shown. */
   readonly counts = { reloads: 0, pictures: 0 };
   private readonly logContext: Record<string, unknown>;
 
@@ -90,6 +119,7 @@ export class BrowserFrameSource implements FrameSource {
     private readonly opts: BrowserLayoutOptions,
   ) {
     this.canvas = canvasFor(quality);
+    this.fps = qualityProfile(quality).fps;
     this.background = new BackgroundFrameSource(quality, layout);
     this.readyTimeoutMs = opts.readyTimeoutMs ?? DEFAULT_LAYOUT_READY_TIMEOUT_MS;
     this.logContext = { callCid, quality, layout: 'custom' };
@@ -111,7 +141,7 @@ export class BrowserFrameSource implements FrameSource {
 
   /** Whether captured frames are being shown. */
   get capturing(): boolean {
-    return this.decoder?.latest() != null;
+    return this.frames.started;
   }
 
   /** Crashes the page's renderer (for operators and tests): the source reloads it once. */
@@ -122,14 +152,16 @@ export class BrowserFrameSource implements FrameSource {
   }
 
   videoFrame(ptsMs: number): Buffer {
-    return this.decoder?.latest() ?? this.background.videoFrame(ptsMs);
+    return this.frames.next() ?? this.background.videoFrame(ptsMs);
   }
 
   audioSamples(ptsMs: number, sampleFrames: number): Buffer {
-    return this.audio.audioSamples(ptsMs, sampleFrames);
+    if (!this.pageSound) return this.audio.audioSamples(ptsMs, sampleFrames);
+    return this.sound.read(SOUND_READER, sampleFrames, this.soundStats);
   }
 
   audioStats() {
+    if (this.pageSound) return { ...this.soundStats };
     return this.audio.audioStats?.() ?? { underrunSampleFrames: 0, droppedSampleFrames: 0 };
   }
 
@@ -138,11 +170,21 @@ export class BrowserFrameSource implements FrameSource {
     this.closed = true;
     if (this.renewTimer) clearInterval(this.renewTimer);
     this.renewTimer = null;
-    const browser = this.attempt?.browser;
+    const a = this.attempt;
     this.attempt = null;
-    if (browser) void browser.kill();
-    this.decoder?.close();
+    if (a) void stopAttempt(a);
     this.audio.close();
+    this.opts.log.info(
+      {
+        ...this.logContext,
+        reloads: this.counts.reloads,
+        pictures: this.counts.pictures,
+        repeated: this.frames.repeated,
+        dropped: this.frames.dropped,
+        sound: this.pageSound ? { ...this.soundStats } : 'the call mix',
+      },
+      'layout app stopped',
+    );
   }
 
   private async run(): Promise<void> {
@@ -170,9 +212,9 @@ export class BrowserFrameSource implements FrameSource {
         reason = err.message;
       }
       if (this.closed) return;
-      const old = this.attempt?.browser;
+      const old = this.attempt;
       this.attempt = null;
-      if (old) await old.kill();
+      if (old) await stopAttempt(old);
       if (this.closed) return;
       if (this.counts.reloads >= 1) {
         this.fail(`the layout app crashed again after a reload (${reason})`);
@@ -183,33 +225,111 @@ export class BrowserFrameSource implements FrameSource {
     }
   }
 
+  /** Starts a helper process of the attempt; its end is a crash of the attempt. */
+  private watch(attempt: Attempt, proc: ChildGroup): void {
+    const pid = proc.pid;
+    if (pid !== undefined) runningStack.add(pid);
+    proc.onExit(() => {
+      if (pid !== undefined) runningStack.delete(pid);
+      attempt.crash(proc.describeEnd());
+    });
+  }
+
+  /** Starts the attempt's X display and sound server (the sound server may fail: the call's mix is played then). */
+  private async startStack(attempt: Attempt): Promise<void> {
+    const [display, pulse] = await Promise.allSettled([
+      XvfbDisplay.start({ width: this.canvas.width, height: this.canvas.height }),
+      this.pageSound ? PulseServer.start() : Promise.resolve(null),
+    ]);
+    if (display.status === 'fulfilled') attempt.display = display.value;
+    if (pulse.status === 'fulfilled') attempt.pulse = pulse.value;
+    else if (this.pageSound) {
+      this.pageSound = false;
+      this.opts.log.warn(
+        { ...this.logContext, err: describeError(pulse.reason) },
+        "PulseAudio could not be started: the layout app is muted and the broadcast plays the call's mix",
+      );
+    }
+    if (display.status === 'rejected') throw display.reason;
+    this.watch(attempt, attempt.display!.process);
+    if (attempt.pulse) this.watch(attempt, attempt.pulse.process);
+  }
+
   private async openPage(url: string): Promise<void> {
     let crash: (reason: string) => void = () => undefined;
     const crashed = new Promise<string>((resolve) => {
       crash = resolve;
     });
-    const attempt: Attempt = { browser: null, sessionId: '', crashed, crash };
+    const attempt: Attempt = { display: null, pulse: null, browser: null, captures: [], sessionId: '', ready: false, crashed, crash };
     this.attempt = attempt;
+    try {
+      await this.showPage(attempt, url, crashed);
+    } catch (err) {
+      // Given up on while starting: nothing else stops what had started by then.
+      if (this.closed || this.attempt !== attempt) await stopAttempt(attempt);
+      throw err;
+    }
+  }
+
+  private async showPage(attempt: Attempt, url: string, crashed: Promise<string>): Promise<void> {
+    const stale = () => this.closed || this.attempt !== attempt;
+    await this.startStack(attempt);
+    if (stale()) return stopAttempt(attempt);
+    const display = attempt.display!.display;
     const browser = await ChromiumProcess.launch({
       width: this.canvas.width,
       height: this.canvas.height,
+      display,
+      xauthority: attempt.display!.authFile,
+      ...(attempt.pulse ? { pulseServer: attempt.pulse.server } : {}),
       ...(this.opts.chromiumPath ? { executablePath: this.opts.chromiumPath } : {}),
     });
+    attempt.browser = browser;
     const pid = browser.pid;
-    if (pid !== undefined) running.add(pid);
+    if (pid !== undefined) {
+      running.add(pid);
+      runningStack.add(pid);
+    }
     browser.onExit(() => {
-      if (pid !== undefined) running.delete(pid);
+      if (pid !== undefined) {
+        running.delete(pid);
+        runningStack.delete(pid);
+      }
       attempt.crash('the browser exited');
     });
-    if (this.closed || this.attempt !== attempt) {
-      await browser.kill();
-      return;
+    if (stale()) return stopAttempt(attempt);
+    this.opts.log.info({ ...this.logContext, pid, display }, 'layout browser started');
+    // The captures run from now on; what they take counts once the page is ready.
+    const ffmpeg = this.opts.ffmpegPath ? { ffmpegPath: this.opts.ffmpegPath } : {};
+    const video = startVideoCapture({
+      ...ffmpeg,
+      display,
+      xauthority: attempt.display!.authFile,
+      width: this.canvas.width,
+      height: this.canvas.height,
+      fps: this.fps,
+      onFrame: (frame) => {
+        if (!attempt.ready || this.attempt !== attempt) return;
+        this.frames.push(frame);
+        this.counts.pictures += 1;
+      },
+    });
+    attempt.captures.push(video);
+    this.watch(attempt, video);
+    if (attempt.pulse) {
+      const sound = startAudioCapture({
+        ...ffmpeg,
+        pulseServer: attempt.pulse.server,
+        onPcm: (pcm) => {
+          if (attempt.ready && this.attempt === attempt) this.sound.write(pcm);
+        },
+      });
+      attempt.captures.push(sound);
+      this.watch(attempt, sound);
     }
-    attempt.browser = browser;
-    this.opts.log.info({ ...this.logContext, pid }, 'layout browser started');
     const cdp = browser.cdp;
     cdp.on('close', () => attempt.crash('the DevTools connection closed'));
-    const { targetId } = (await cdp.send('Target.createTarget', { url: 'about:blank' })) as { targetId: string };
+    const targetId = await pageTarget(browser);
     const { sessionId } = (await cdp.send('Target.attachToTarget', { targetId, flatten: true })) as { sessionId: string };
     attempt.sessionId = sessionId;
     cdp.on('event', (ev) => {
@@ -220,12 +340,6 @@ export class BrowserFrameSource implements FrameSource {
     await send('Page.enable');
     await send('Runtime.enable');
     await send('Inspector.enable');
-    await send('Emulation.setDeviceMetricsOverride', {
-      width: this.canvas.width,
-      height: this.canvas.height,
-      deviceScaleFactor: 1,
-      mobile: false,
-    });
     // The page's time starts with its loading (not with the browser's start).
     const loadStartedAt = Date.now();
     const deadline = loadStartedAt + this.readyTimeoutMs;
@@ -270,23 +384,10 @@ export class BrowserFrameSource implements FrameSource {
     });
     await send('Runtime.evaluate', { expression: `void window.setupLayout(${JSON.stringify(config)})` });
     await waitFor(`document.getElementById('egress-ready-for-capture') !== null`, 'did not add #egress-ready-for-capture');
-    if (this.closed) return;
-    if (!this.decoder) {
-      this.decoder = new JpegI420Decoder(this.canvas.width, this.canvas.height, {
-        log: this.opts.log,
-        logContext: this.logContext,
-        ...(this.opts.ffmpegPath ? { ffmpegPath: this.opts.ffmpegPath } : {}),
-      });
-    }
-    await send('Page.startScreencast', {
-      format: 'jpeg',
-      quality: 85,
-      maxWidth: this.canvas.width,
-      maxHeight: this.canvas.height,
-      everyNthFrame: 1,
-    });
+    if (stale()) return;
+    attempt.ready = true;
     this.opts.log.info(
-      { ...this.logContext, pid, reloads: this.counts.reloads, readyMs: Date.now() - loadStartedAt },
+      { ...this.logContext, pid, reloads: this.counts.reloads, readyMs: Date.now() - loadStartedAt, pageSound: attempt.pulse !== null },
       'layout app ready; capturing',
     );
     this.startTokenRenewal();
@@ -294,14 +395,6 @@ export class BrowserFrameSource implements FrameSource {
 
   private onPageEvent(attempt: Attempt, ev: CdpEvent): void {
     switch (ev.method) {
-      case 'Page.screencastFrame': {
-        const browser = attempt.browser;
-        if (!browser || this.attempt !== attempt) return;
-        void browser.cdp.send('Page.screencastFrameAck', { sessionId: ev.params.sessionId }, attempt.sessionId).catch(() => undefined);
-        this.counts.pictures += 1;
-        this.decoder?.write(Buffer.from(String(ev.params.data), 'base64'));
-        return;
-      }
       case 'Inspector.targetCrashed':
         attempt.crash('the page crashed');
         return;
@@ -359,9 +452,30 @@ export class BrowserFrameSource implements FrameSource {
     if (this.failureReason !== undefined || this.closed) return;
     this.failureReason = reason;
     this.opts.log.warn({ ...this.logContext, reason }, 'layout app failed');
-    const browser = this.attempt?.browser;
+    const a = this.attempt;
     this.attempt = null;
-    if (browser) void browser.kill();
+    if (a) void stopAttempt(a);
     for (const fn of this.failureListeners.splice(0)) fn(reason);
   }
+}
+
+/** The browser's first page (the kiosk window's tab), or a new one. */
+async function pageTarget(browser: ChromiumProcess): Promise<string> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const { targetInfos } = (await browser.cdp.send('Target.getTargets')) as { targetInfos: Array<{ targetId: string; type: string }> };
+    const page = targetInfos.find((t) => t.type === 'page');
+    if (page) return page.targetId;
+    if (Date.now() >= deadline) break;
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+  const { targetId } = (await browser.cdp.send('Target.createTarget', { url: 'about:blank' })) as { targetId: string };
+  return targetId;
+}
+
+/** Stops every process of an attempt: the captures and the browser first, then the sound server and the display. */
+async function stopAttempt(a: Attempt): Promise<void> {
+  a.ready = false;
+  await Promise.all([...a.captures.map((c) => c.stop()), a.browser?.kill()]);
+  await Promise.all([a.pulse?.stop(), a.display?.stop()]);
 }

@@ -1,7 +1,9 @@
 /**
- * One headless Chromium process for a browser-rendered layout: Debian's Chromium with a fresh
- * profile in a temporary directory (removed when it exits), DevTools on a loopback port chosen by
- * the browser, in a process group of its own so that `kill()` ends it with every child it started.
+ * One Chromium process for a browser-rendered layout: Debian's Chromium with a fresh profile in a
+ * temporary directory (removed when it exits), DevTools on a loopback port chosen by the browser,
+ * in a process group of its own so that `kill()` ends it with every child it started. On an X
+ * display it shows the page in a kiosk window filling the display and plays its sound into the
+ * PulseAudio server it is given; without a display it runs headless and muted.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -19,12 +21,39 @@ export interface ChromiumLaunchOptions {
   startTimeoutMs?: number;
   /** Extra command-line switches. */
   extraArgs?: string[];
+  /** An X display (e.g. `:42`) to show the page on, in a kiosk window of `width` x `height`; absent: headless. */
+  display?: string;
+  /** The display's Xauthority file. */
+  xauthority?: string;
+  /** A PulseAudio server (`unix:/path`) the page's sound is played into; absent: muted. */
+  pulseServer?: string;
 }
 
-/** The switches of a capture browser: headless, no sandbox-less GPU, no background traffic, autoplay on. */
-export function chromiumArgs(userDataDir: string, width: number, height: number): string[] {
+export interface ChromiumMode {
+  /** On an X display (a kiosk window), not headless. */
+  display?: boolean;
+  /** The page's sound is played (not muted). */
+  sound?: boolean;
+}
+
+/**
+ * The switches of a capture browser: headless or a kiosk window at 0,0, no GPU, no background
+ * traffic, autoplay on, muted unless its sound is played.
+ */
+export function chromiumArgs(userDataDir: string, width: number, height: number, mode: ChromiumMode = {}): string[] {
   return [
-    '--headless',
+    ...(mode.display
+      ? [
+          '--kiosk',
+          '--window-position=0,0',
+          // No banner about the command-line switches, no crash-restore bubble, no keyring.
+          '--test-type',
+          '--noerrdialogs',
+          '--disable-session-crashed-bubble',
+          '--password-store=basic',
+          '--ozone-platform=x11',
+        ]
+      : ['--headless']),
     '--no-sandbox',
     '--disable-gpu',
     // No crash handler: it would detach from the browser's process group.
@@ -37,7 +66,7 @@ export function chromiumArgs(userDataDir: string, width: number, height: number)
     '--disable-sync',
     '--disable-extensions',
     '--disable-default-apps',
-    '--mute-audio',
+    ...(mode.sound ? [] : ['--mute-audio']),
     '--autoplay-policy=no-user-gesture-required',
     '--disable-background-timer-throttling',
     '--disable-renderer-backgrounding',
@@ -77,12 +106,20 @@ export class ChromiumProcess {
   static async launch(opts: ChromiumLaunchOptions): Promise<ChromiumProcess> {
     const userDataDir = mkdtempSync(join(tmpdir(), 'callcast-layout-'));
     const removeProfile = () => rmSync(userDataDir, { recursive: true, force: true });
-    const args = [...chromiumArgs(userDataDir, opts.width, opts.height), ...(opts.extraArgs ?? [])];
+    const mode = { display: opts.display !== undefined, sound: opts.pulseServer !== undefined };
+    const args = [...chromiumArgs(userDataDir, opts.width, opts.height, mode), ...(opts.extraArgs ?? [])];
     const child = spawn(opts.executablePath ?? DEFAULT_CHROMIUM_PATH, args, {
       detached: true,
       stdio: ['ignore', 'ignore', 'pipe'],
       // No service secrets in the browser's environment.
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: userDataDir, TMPDIR: userDataDir },
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        HOME: userDataDir,
+        TMPDIR: userDataDir,
+        ...(opts.display !== undefined ? { DISPLAY: opts.display } : {}),
+        ...(opts.xauthority !== undefined ? { XAUTHORITY: opts.xauthority } : {}),
+        ...(opts.pulseServer !== undefined ? { PULSE_SERVER: opts.pulseServer } : {}),
+      },
     });
     const exitPromise = new Promise<void>((resolve) => {
       child.once('exit', () => resolve());
