@@ -51,6 +51,26 @@ const PAGE_TONE = 1760;
 /** The call the app is drawn for. */
 const APP_CID = 'default:custom-app';
 
+/**
+ * The README's layout app (a few lines with /sdk/layout.js): the participants side by side in join
+ * order, drawn only (muted videos); the module plays their sound.
+ */
+const sdkApp = (callcast: string) => `<!doctype html>
+<style>body { margin: 0; background: #111; display: flex; height: 100vh } video { flex: 1; min-width: 0; object-fit: cover }</style>
+<script type="module">
+  import { layoutConfig, connectLayout, attachStream, markReady } from '${callcast}/sdk/layout.js';
+  const call = await connectLayout(await layoutConfig());
+  const videos = new Map();
+  call.onChange((participants) => {
+    for (const p of participants) {
+      if (!videos.has(p.sessionId)) videos.set(p.sessionId, document.body.appendChild(document.createElement('video')));
+      attachStream(videos.get(p.sessionId), p.stream);
+    }
+    for (const [id, v] of videos) if (!participants.some((p) => p.sessionId === id)) { v.remove(); videos.delete(id); }
+    if (participants.length > 0 && participants.every((p) => p.stream)) markReady();
+  });
+</script>`;
+
 const near = (a: number[], b: number[], tol = 60) => a.every((v, i) => Math.abs(v - b[i]!) <= tol);
 
 /** Every process under `root` (children first found through /proc/<pid>/stat's ppid). */
@@ -136,9 +156,9 @@ describe('custom layout apps rendered by a browser', { timeout: 300_000 }, () =>
   const layoutLog = () => logLines.filter((l) => /layout/.test(l)).join('');
 
   before(async () => {
-    app = createServer((_req, res) => {
+    app = createServer((req, res) => {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-      res.end(APP);
+      res.end(req.url?.startsWith('/sdk-app.html') ? sdkApp(svc.url) : APP);
     });
     await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', () => resolve()));
     const addr = app.address();
@@ -351,6 +371,52 @@ describe('custom layout apps rendered by a browser', { timeout: 300_000 }, () =>
       tonePower(pcm, PAGE_TONE) < tonePower(pcm, 440) / 100,
       `no page tone: ${tonePower(pcm, PAGE_TONE)} vs 440 Hz ${tonePower(pcm, 440)}`,
     );
+  });
+
+  it('an app of a few lines with /sdk/layout.js: each participant where it put them, and their sound (the module plays it)', async () => {
+    const call = client.video.call('default', 'custom-app');
+    const position = () => (server.engine.stats(APP_CID).find((s) => s.name === 'sdk')?.videoFramesSent ?? 0) / 30;
+    const sideBySide = () => {
+      const frame = server.previews.latestFrame(APP_CID, QUALITY);
+      if (!frame) return false;
+      const at = (x: number) => {
+        const c = i420PixelRgb(frame.data, frame.width, frame.height, x, H / 2);
+        return [c.r, c.g, c.b];
+      };
+      return near(at(W / 4), COLOURS.alice!.rgb) && near(at((W * 3) / 4), COLOURS.bob!.rgb);
+    };
+    await call.startRTMPBroadcasts({
+      broadcasts: [
+        {
+          name: 'sdk',
+          stream_url: ingest.url(),
+          stream_key: 'custom-sdk',
+          quality: QUALITY,
+          layout: { name: 'custom', external_app_url: appUrl.replace('/layout.html', '/sdk-app.html') },
+        },
+      ],
+    });
+    await waitFor(sideBySide, 'the participants side by side', 60_000, 100).catch((err) => {
+      throw new Error(`${(err as Error).message}\n${layoutLog()}`);
+    });
+    const shownAt = position();
+    await waitFor(() => position() >= shownAt + 4, 'four more seconds recorded', 60_000, 100);
+    const at = position() - 1.5;
+    await call.stopRTMPBroadcast({ name: 'sdk' });
+    await waitFor(() => events.some((e) => e.type === 'call.rtmp_broadcast_stopped' && e.name === 'sdk'), 'stopped', 20_000);
+    await waitFor(() => runningLayoutProcesses().length === 0 && stackHelpers().length === 0, 'no layout process', 20_000, 100);
+    assert.equal(failureOf('sdk'), undefined);
+    await sleep(500);
+    const path = ingest.recordingPath('custom-sdk');
+    const frame = await grabFrameRgb(path, at, W, H);
+    assert.ok(near(pixelAt(frame, W, W / 4, H / 2), COLOURS.alice!.rgb), `alice left: ${pixelAt(frame, W, W / 4, H / 2).join(',')}`);
+    assert.ok(
+      near(pixelAt(frame, W, (W * 3) / 4, H / 2), COLOURS.bob!.rgb),
+      `bob right: ${pixelAt(frame, W, (W * 3) / 4, H / 2).join(',')}`,
+    );
+    const pcm = await decodePcm(path, Math.max(0, at - 1), 2);
+    const off = tonePower(pcm, 660);
+    for (const hz of [440, 880]) assert.ok(tonePower(pcm, hz) > 10 * off, `${hz} Hz: ${tonePower(pcm, hz)} vs ${off}`);
   });
 
   it('fails the broadcast when the app never signals readiness, cannot be reached, or is not http(s)', async () => {

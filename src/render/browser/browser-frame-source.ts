@@ -14,6 +14,8 @@
  * last picture. A second crash, a page that does not load, or one that is not ready within the
  * readiness timeout fails the source (`onFailure`), which fails the broadcast. When PulseAudio
  * cannot be started, the page is shown muted and the sound is the call's mix (the native source).
+ * The built-in layouts page (`pageUrl`, for `external_css_url`) runs the same stack without the
+ * sound server: its sound is the call's mix.
  */
 import type { FrameSource } from '../../egress/frame-source.js';
 import { BackgroundFrameSource } from '../../egress/frame-source.js';
@@ -99,8 +101,12 @@ export class BrowserFrameSource implements FrameSource {
   private readonly frames = new FrameQueue();
   private readonly sound = new PcmTimeline();
   private readonly soundStats: PcmReadStats = { underrunSampleFrames: 0, droppedSampleFrames: 0 };
-  /** Whether the page's sound is the broadcast's (false once PulseAudio could not be started: the call's mix). */
-  private pageSound = true;
+  /**
+   * Whether the page's sound is the broadcast's: a layout app's is, until PulseAudio cannot be
+   * started (then the call's mix). The built-in layouts page (`pageUrl`) draws the native scene and
+   * plays nothing; its sound is the call's mix, as the native compositor's, and no sound server runs.
+   */
+  private pageSound: boolean;
   private attempt: Attempt | null = null;
   private failureReason: string | undefined;
   private readonly failureListeners: Array<(reason: string) => void> = [];
@@ -122,7 +128,9 @@ export class BrowserFrameSource implements FrameSource {
     this.fps = qualityProfile(quality).fps;
     this.background = new BackgroundFrameSource(quality, layout);
     this.readyTimeoutMs = opts.readyTimeoutMs ?? DEFAULT_LAYOUT_READY_TIMEOUT_MS;
-    this.logContext = { callCid, quality, layout: 'custom' };
+    this.pageSound = opts.pageUrl === undefined;
+    this.logContext =
+      opts.pageUrl === undefined ? { callCid, quality, layout: 'custom' } : { callCid, quality, layout: layout.name, page: 'builtin' };
     void this.run();
   }
 

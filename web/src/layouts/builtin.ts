@@ -90,7 +90,8 @@ class BuiltinLayout {
     window.addEventListener('resize', () => this.render());
     setTimeout(() => this.checkReady(), READY_ANYWAY_MS);
     this.render();
-    this.call = await connectLayout(this.config);
+    // The page's sound is not the broadcast's (that is the call's mix): nothing to play.
+    this.call = await connectLayout(this.config, { playAudio: false });
     this.call.onChange((ps) => {
       this.people = ps;
       this.render();

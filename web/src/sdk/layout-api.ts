@@ -56,13 +56,21 @@ export interface LayoutCall {
   close(): void;
 }
 
+export interface ConnectOptions {
+  /**
+   * Play the participants' sound (microphones, screen-share sound): default true. A layout app's
+   * sound is its broadcast's sound; pass false to mix it your own way (WebAudio) or not at all.
+   */
+  playAudio?: boolean;
+}
+
 /** Resolves with the config once Callcast calls `window.setupLayout(config)` (defines it). */
 export declare function layoutConfig(): Promise<LayoutConfig>;
-/** Connects to the call: its participants with live streams, kept up to date. */
-export declare function connectLayout(config: LayoutConfig): Promise<LayoutCall>;
+/** Connects to the call: its participants with live streams (their sound playing), kept up to date. */
+export declare function connectLayout(config: LayoutConfig, options?: ConnectOptions): Promise<LayoutCall>;
 /**
- * Shows `stream` in `video` (muted: the broadcast's sound is the call's mix), and keeps it playing
- * (a stream that changes restarts it). `null` detaches.
+ * Shows `stream` in `video`, muted (`connectLayout` plays the sound once, however many times a
+ * stream is shown), and keeps it playing (a stream that changes restarts it). `null` detaches.
  */
 export declare function attachStream(video: HTMLVideoElement, stream: MediaStream | null): void;
 /** Adds `#egress-ready-for-capture`: Callcast starts capturing the page. */

@@ -9,13 +9,16 @@
  * The participants come from `GET` the call (`call.session.participants`), refreshed on the events
  * WebSocket's joins, leaves and screen shares (and every 10 s); speaking and dominant-speaker flags
  * from its speaking events. Each participant's camera and microphone, and its screen share, are
- * WHEP subscriptions. The token is renewed on the `callcast:token` window event Callcast dispatches.
+ * WHEP subscriptions. Their sound plays (one hidden audio element per subscription with sound,
+ * unless `playAudio: false`): a layout app's sound is the broadcast's, so an app that only draws
+ * videos (`attachStream`, muted) is heard as the call. The token is renewed on the
+ * `callcast:token` window event Callcast dispatches.
  */
 import { EventConnection } from '../lib/events.js';
 import { WhepSubscriber } from '../lib/whep.js';
-import type { LayoutCall, LayoutConfig, LayoutParticipant } from './layout-api.js';
+import type { ConnectOptions, LayoutCall, LayoutConfig, LayoutParticipant } from './layout-api.js';
 
-export type { LayoutCall, LayoutConfig, LayoutParticipant } from './layout-api.js';
+export type { ConnectOptions, LayoutCall, LayoutConfig, LayoutParticipant } from './layout-api.js';
 
 const REFRESH_MS = 10_000;
 const RETRY_MS = 2_000;
@@ -73,6 +76,18 @@ interface Subscription {
   kinds: string;
   stream: MediaStream | null;
   failed: boolean;
+  /** plays the subscription's sound (when it has any and the call plays audio) */
+  audio: HTMLAudioElement | null;
+}
+
+/** Ends a subscription: its sound stops, and the WHEP session ends (with a DELETE unless `remove` is false). */
+function endSubscription(sub: Subscription, remove = true): void {
+  if (sub.audio) {
+    sub.audio.pause();
+    sub.audio.srcObject = null;
+    sub.audio = null;
+  }
+  void sub.whep.stop(remove);
 }
 
 interface Entry {
@@ -100,7 +115,10 @@ class Call implements LayoutCall {
     for (const e of this.entries.values()) for (const s of [e.camera, e.share]) s?.whep.setToken(token);
   };
 
-  constructor(readonly config: LayoutConfig) {
+  constructor(
+    readonly config: LayoutConfig,
+    private readonly playAudio: boolean,
+  ) {
     this.base = config.base_url.replace(/\/+$/, '');
   }
 
@@ -137,7 +155,7 @@ class Call implements LayoutCall {
     window.removeEventListener('callcast:token', this.onToken);
     if (this.timer) clearInterval(this.timer);
     this.events?.close();
-    for (const e of this.entries.values()) for (const s of [e.camera, e.share]) void s?.whep.stop();
+    for (const e of this.entries.values()) for (const s of [e.camera, e.share]) if (s) endSubscription(s);
     this.entries.clear();
   }
 
@@ -241,7 +259,7 @@ class Call implements LayoutCall {
     for (const [id, e] of this.entries) {
       if (seen.has(id)) continue;
       // The participant left: the server has ended its subscriptions.
-      for (const s of [e.camera, e.share]) void s?.whep.stop(false);
+      for (const s of [e.camera, e.share]) if (s) endSubscription(s, false);
       this.entries.delete(id);
     }
     this.changed();
@@ -255,7 +273,7 @@ class Call implements LayoutCall {
     kinds: Array<'audio' | 'video'>,
   ): Subscription | null {
     if (sub && !sub.failed && sub.kinds === kinds.join()) return sub;
-    if (sub && !sub.failed) void sub.whep.stop();
+    if (sub && !sub.failed) endSubscription(sub);
     return kinds.length > 0 ? this.subscribe(entry, kind, kinds) : null;
   }
 
@@ -269,11 +287,12 @@ class Call implements LayoutCall {
       kinds: kinds.join(),
       stream: null,
       failed: false,
+      audio: null,
     };
     const fail = (why: string) => {
       if (sub.failed) return;
       sub.failed = true;
-      void sub.whep.stop(false);
+      endSubscription(sub, false);
       console.error(`layout ${kind} of ${sessionId}: ${why}`);
       // Subscribed again by the next refresh, a little later.
       setTimeout(() => void this.refresh(), RETRY_MS);
@@ -284,11 +303,18 @@ class Call implements LayoutCall {
       })
       .then((stream) => {
         const current = this.entries.get(sessionId);
-        if (this.closed || !current || (kind === 'camera' ? current.camera : current.share) !== sub) {
-          void sub.whep.stop();
+        if (this.closed || !current || (kind === 'camera' ? current.camera : current.share) !== sub || sub.failed) {
+          endSubscription(sub);
           return;
         }
         sub.stream = stream;
+        if (this.playAudio && kinds.includes('audio')) {
+          const audio = new Audio();
+          audio.autoplay = true;
+          audio.srcObject = stream;
+          void audio.play().catch((err) => console.error(`layout sound of ${sessionId}: ${String(err)}`));
+          sub.audio = audio;
+        }
         current.p = kind === 'camera' ? { ...current.p, stream } : { ...current.p, screenShareStream: stream };
         this.changed();
       })
@@ -331,8 +357,8 @@ function tokenUserId(token: string): string {
   }
 }
 
-export async function connectLayout(config: LayoutConfig): Promise<LayoutCall> {
-  const call = new Call({ ...config });
+export async function connectLayout(config: LayoutConfig, options: ConnectOptions = {}): Promise<LayoutCall> {
+  const call = new Call({ ...config }, options.playAudio !== false);
   await call.start();
   return call;
 }
