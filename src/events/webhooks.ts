@@ -274,7 +274,8 @@ export class WebhookDispatcher {
       if (!this.running) return;
       const free = this.maxConcurrent - this.inFlight.size;
       if (free <= 0) return; // a finishing attempt wakes the loop again
-      const due = await this.outbox.due(this.now(), free + this.inFlight.size);
+      // A claiming outbox returns no delivery in flight here; another outbox returns them too.
+      const due = await this.outbox.due(this.now(), this.outbox.claims ? free : free + this.inFlight.size);
       for (const delivery of due) {
         if (!this.running || this.inFlight.size >= this.maxConcurrent) break;
         if (this.inFlight.has(delivery.id)) continue;
