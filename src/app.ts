@@ -449,10 +449,14 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
       const resumed = await broadcasts.resume();
       if (resumed > 0) log.info({ resumed }, 'active broadcasts resumed');
     }
-    const recovered = await recordings.recover();
-    if (recovered > 0) log.info({ recovered }, 'interrupted recordings finished');
-    const resumedHls = await hls.resume();
-    if (resumedHls > 0) log.info({ resumed: resumedHls }, 'HLS broadcasts resumed');
+    // HLS and recordings stay with the process that runs them: in cluster mode another node's
+    // running ones would look interrupted here, so they are neither finished nor resumed at start.
+    if (!cluster) {
+      const recovered = await recordings.recover();
+      if (recovered > 0) log.info({ recovered }, 'interrupted recordings finished');
+      const resumedHls = await hls.resume();
+      if (resumedHls > 0) log.info({ resumed: resumedHls }, 'HLS broadcasts resumed');
+    }
 
     let closing: Promise<void> | null = null;
     return {

@@ -25,7 +25,7 @@ export class ClusterEvents {
   private readonly onMessage: (channel: string, message: string) => void;
 
   constructor(
-    private readonly local: EventBus,
+    local: EventBus,
     private readonly conn: { pub: Redis; sub: Redis },
     private readonly nodeId: () => string,
     private readonly log: Logger,

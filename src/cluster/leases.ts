@@ -79,7 +79,16 @@ export class CallLeases {
 
   /** Takes the call for `node` when nobody owns it; the lease that holds now (ours or another's). */
   async acquire(cid: string, node: string): Promise<Lease> {
-    const v = (await this.redis.eval(ACQUIRE, 3, keys.owner(cid), keys.fence(cid), keys.nodeCalls(node), node, this.leaseMs, cid)) as string;
+    const v = (await this.redis.eval(
+      ACQUIRE,
+      3,
+      keys.owner(cid),
+      keys.fence(cid),
+      keys.nodeCalls(node),
+      node,
+      this.leaseMs,
+      cid,
+    )) as string;
     return parseLease(v)!;
   }
 

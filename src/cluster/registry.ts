@@ -15,11 +15,7 @@ export class NodeRegistry {
 
   async publish(info: NodeInfo): Promise<void> {
     const until = Date.now() + this.leaseMs;
-    await this.redis
-      .multi()
-      .set(keys.node(info.id), JSON.stringify(info), 'PX', this.leaseMs)
-      .zadd(keys.nodes, until, info.id)
-      .exec();
+    await this.redis.multi().set(keys.node(info.id), JSON.stringify(info), 'PX', this.leaseMs).zadd(keys.nodes, until, info.id).exec();
   }
 
   async remove(id: string): Promise<void> {

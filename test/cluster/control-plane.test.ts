@@ -82,7 +82,9 @@ describe('cluster mode: control plane over three nodes', { skip }, () => {
   });
 
   const start = (node: TestNode, id: string, name: string) =>
-    node.client.video.call('default', id).startRTMPBroadcasts({ broadcasts: [{ name, stream_url: 'rtmp://127.0.0.1:1935/live', stream_key: `k-${id}` }] });
+    node.client.video
+      .call('default', id)
+      .startRTMPBroadcasts({ broadcasts: [{ name, stream_url: 'rtmp://127.0.0.1:1935/live', stream_key: `k-${id}` }] });
 
   it('spreads calls over the nodes, and any node serves a broadcast started through another', async () => {
     const [a, b, c] = cluster.nodes as [TestNode, TestNode, TestNode];
@@ -95,10 +97,7 @@ describe('cluster mode: control plane over three nodes', { skip }, () => {
     assert.deepEqual([...owners].sort(), ['node-a', 'node-b', 'node-c'], `one call per node: ${owners.join(', ')}`);
     for (const id of ['s1', 's2', 's3']) {
       const owner = ownerOf(cluster, `default:${id}`)!;
-      assert.ok(
-        owner.engine!.active.has(`default:${id}\u0000main`),
-        `the broadcast of ${id} runs on its owner ${owner.id}`,
-      );
+      assert.ok(owner.engine!.active.has(`default:${id}\u0000main`), `the broadcast of ${id} runs on its owner ${owner.id}`);
       for (const other of cluster.nodes.filter((n) => n !== owner)) {
         assert.equal(other.engine!.started.filter((s) => s.callCid === `default:${id}`).length, 0, `${id} not started on ${other.id}`);
       }

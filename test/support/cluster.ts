@@ -120,3 +120,70 @@ export async function startTestCluster(opts: {
   }
   return cluster;
 }
+
+export interface ChildNode {
+  id: string;
+  url: string;
+  pid: number;
+  /** Resolves with the exit code (or signal) once the process has exited. */
+  exited: Promise<number | string>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+/**
+ * A node of the cluster as `callcast serve` runs it, in a child process on 127.0.0.1:`port`
+ * (configured through the environment only). Its log goes to `logPath`. Resolves once it listens.
+ */
+export async function spawnNode(
+  cluster: TestCluster,
+  id: string,
+  port: number,
+  logPath: string,
+  env: Record<string, string> = {},
+): Promise<ChildNode> {
+  const c = cluster.nodeConfig(id);
+  const vars: Record<string, string> = {
+    CALLCAST_PORT: String(port),
+    CALLCAST_HOST: '127.0.0.1',
+    CALLCAST_API_KEY: c.apiKey!,
+    CALLCAST_API_SECRET: c.apiSecret!,
+    CALLCAST_DATA_DIR: c.dataDir,
+    CALLCAST_DATABASE_URL: c.databaseUrl!,
+    CALLCAST_REDIS_URL: c.redisUrl!,
+    CALLCAST_NODE_ID: id,
+    CALLCAST_RTMP_ALLOW: TEST_RTMP_ALLOW,
+    CALLCAST_ADMISSION_CPU_PERCENT: 'off',
+    CALLCAST_ADMISSION_DEGRADED: '0',
+    CALLCAST_LOG_LEVEL: 'info',
+    ...(c.webhookUrl ? { CALLCAST_WEBHOOK_URL: c.webhookUrl } : {}),
+    ...env,
+  };
+  const { spawn } = await import('node:child_process');
+  const { openSync, closeSync } = await import('node:fs');
+  const { fileURLToPath } = await import('node:url');
+  const cli = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
+  const out = openSync(logPath, 'a');
+  const child = spawn(process.execPath, ['--import', 'tsx', cli, 'serve'], {
+    env: { ...process.env, ...vars },
+    stdio: ['ignore', out, out],
+  });
+  closeSync(out);
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`node ${id} exited with code ${child.exitCode} (log: ${logPath})`);
+    try {
+      const res = await fetch(`${url}/video/no-such-route`, { signal: AbortSignal.timeout(2_000) });
+      await res.body?.cancel();
+      break;
+    } catch {
+      if (Date.now() > deadline) {
+        child.kill('SIGKILL');
+        throw new Error(`node ${id} did not listen within 90 s (log: ${logPath})`);
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  return { id, url, pid: child.pid!, exited, kill: (signal) => void child.kill(signal) };
+}
