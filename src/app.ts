@@ -426,7 +426,8 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
       preview: previewSource({ credentials, access, broadcasts, tap: previews }),
     });
     await app.register(metricsPlugin, {
-      render: async () => (egress ? renderMetrics(egress) : '') + (await webhooks.metricsText()),
+      render: async () =>
+        (egress ? renderMetrics(egress) : '') + (await webhooks.metricsText()) + (cluster ? await cluster.metricsText() : ''),
       ...(config.metricsToken ? { token: config.metricsToken } : {}),
     });
     const ctx: EdgeContext = { access, calls, broadcasts, bus, publicUrl: () => publicUrl.get() };

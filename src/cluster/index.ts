@@ -55,6 +55,10 @@ export class Cluster {
         callsWithBroadcasts: async () => [...new Set((await opts.store.listBroadcasts()).map((b) => b.call_cid))],
         resumeCall: (cid) => this.broadcasts?.resume(cid) ?? Promise.resolve(0),
         dropCall: (cid) => this.broadcasts?.release(cid) ?? Promise.resolve(),
+        idle: async (cid) =>
+          opts.media.participants(cid).length === 0 &&
+          (this.broadcasts?.stats(cid).length ?? 0) === 0 &&
+          (await opts.store.listBroadcasts(cid)).length === 0,
       },
     });
     this.events = new ClusterEvents(opts.bus, this.node.connections, () => this.node.id, opts.log);
@@ -93,6 +97,29 @@ export class Cluster {
     await this.node.drain(async () => {
       await this.broadcasts?.close();
     });
+  }
+
+  /** Prometheus lines for /metrics: this node's calls and the live nodes it sees. */
+  async metricsText(): Promise<string> {
+    let live: number | null = null;
+    try {
+      live = (await this.node.nodes()).length;
+    } catch {
+      // Redis away: the gauge is left out
+    }
+    return [
+      '# HELP callcast_cluster_calls_owned Calls this node owns (their media and encodes run here).',
+      '# TYPE callcast_cluster_calls_owned gauge',
+      `callcast_cluster_calls_owned ${this.node.ownedCalls().length}`,
+      ...(live === null
+        ? []
+        : [
+            '# HELP callcast_cluster_nodes Live nodes of the cluster.',
+            '# TYPE callcast_cluster_nodes gauge',
+            `callcast_cluster_nodes ${live}`,
+          ]),
+      '',
+    ].join('\n');
   }
 
   private loadOf(owned: readonly string[]) {

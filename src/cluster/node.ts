@@ -28,6 +28,8 @@ export interface NodeHost {
   resumeCall(cid: string): Promise<number>;
   /** Stops the call's broadcasts on this node without touching the stored state (another node owns it now). */
   dropCall(cid: string): Promise<void>;
+  /** Whether the call has nothing on this node: no participant, no broadcast running or stored. */
+  idle(cid: string): Promise<boolean>;
 }
 
 export interface ClusterNodeOptions {
@@ -40,6 +42,8 @@ export interface ClusterNodeOptions {
   heartbeatMs?: number;
   /** Failover scan interval; default 2 s. */
   scanMs?: number;
+  /** How long an owned call may be idle before its lease is released; default 30 s. */
+  idleReleaseMs?: number;
 }
 
 /** Where a request about a call is served. */
@@ -61,6 +65,9 @@ export class ClusterNode {
   private readonly owned = new Map<string, { lease: Lease; confirmedAt: number }>();
   /** Calls without an owner, and since when this node has seen them so. */
   private readonly orphanSince = new Map<string, number>();
+  /** Owned calls with nothing on this node, and since when. */
+  private readonly idleSince = new Map<string, number>();
+  private readonly idleReleaseMs: number;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private scanTimer: NodeJS.Timeout | null = null;
   private draining = false;
@@ -74,6 +81,7 @@ export class ClusterNode {
     this.leaseMs = opts.leaseMs ?? 10_000;
     this.heartbeatMs = opts.heartbeatMs ?? 2_000;
     this.scanMs = opts.scanMs ?? 2_000;
+    this.idleReleaseMs = opts.idleReleaseMs ?? 30_000;
     const common = {
       lazyConnect: true,
       // Commands fail at once while Redis is away (the callers retry at their next tick) rather than queue.
@@ -265,10 +273,26 @@ export class ClusterNode {
         }
         if (result === 'restored') this.log.info({ callCid: cid }, 'call lease written again (Redis had lost it)');
         entry.confirmedAt = Date.now();
+        await this.releaseIfIdle(cid, entry.lease);
       }
     } catch (err) {
       this.noteRedisAway(err);
     }
+  }
+
+  /** A call idle here for idleReleaseMs is given up: the next media request places it anew. */
+  private async releaseIfIdle(cid: string, lease: Lease): Promise<void> {
+    if (!(await this.host.idle(cid))) {
+      this.idleSince.delete(cid);
+      return;
+    }
+    const since = this.idleSince.get(cid) ?? Date.now();
+    this.idleSince.set(cid, since);
+    if (Date.now() - since < this.idleReleaseMs) return;
+    this.idleSince.delete(cid);
+    this.owned.delete(cid);
+    await this.leases.release(cid, lease);
+    this.log.info({ callCid: cid }, 'idle call released');
   }
 
   private scanSoon(): void {
