@@ -68,11 +68,15 @@ export class ClusterNode {
   /** Owned calls with nothing on this node, and since when. */
   private readonly idleSince = new Map<string, number>();
   private readonly idleReleaseMs: number;
+  /** Calls a draining node announced it released: taken over without waiting. */
+  private readonly handedOver = new Set<string>();
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private scanTimer: NodeJS.Timeout | null = null;
   private draining = false;
   private closed = false;
   private redisAway = false;
+  /** When Redis last came back after being away (0: never away). */
+  private redisBackAt = 0;
   private scanning: Promise<void> | null = null;
 
   constructor(opts: ClusterNodeOptions) {
@@ -94,6 +98,7 @@ export class ClusterNode {
     this.sub = new Redis(opts.redisUrl, { ...common, enableOfflineQueue: true, maxRetriesPerRequest: null });
     for (const r of [this.redis, this.sub]) r.on('error', () => undefined);
     this.redis.on('error', (err) => this.noteRedisAway(err));
+    this.redis.on('close', () => this.noteRedisAway(new Error('connection to Redis closed')));
     this.redis.on('ready', () => this.noteRedisBack());
     this.registry = new NodeRegistry(this.redis, this.leaseMs);
     this.leases = new CallLeases(this.redis, this.leaseMs);
@@ -109,8 +114,16 @@ export class ClusterNode {
     await this.redis.connect();
     await this.sub.connect();
     await this.sub.subscribe(keys.released);
-    this.sub.on('message', (channel) => {
-      if (channel === keys.released) this.scanSoon();
+    this.sub.on('message', (channel, message) => {
+      if (channel !== keys.released) return;
+      // A drained node's calls are orphans at once: no need to wait for a lease to run out.
+      try {
+        const { calls } = JSON.parse(message) as { calls?: unknown };
+        if (Array.isArray(calls)) for (const cid of calls) if (typeof cid === 'string') this.handedOver.add(cid);
+      } catch {
+        // not ours
+      }
+      this.scanSoon();
     });
     await this.heartbeat();
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.heartbeatMs);
@@ -216,7 +229,10 @@ export class ClusterNode {
         });
       }
       await this.registry.remove(this.id).catch(() => undefined);
-      if (calls.length > 0) await this.redis.publish(keys.released, this.id).catch(() => undefined);
+      if (calls.length > 0) {
+        const message = JSON.stringify({ node: this.id, calls: calls.map(([cid]) => cid) });
+        await this.redis.publish(keys.released, message).catch(() => undefined);
+      }
       this.log.info({ node: this.id, handedOver: calls.length }, 'cluster node left');
       this.sub.disconnect();
       this.redis.disconnect();
@@ -230,7 +246,7 @@ export class ClusterNode {
     if (lease.node === this.id) {
       this.owned.set(cid, { lease, confirmedAt: Date.now() });
       this.orphanSince.delete(cid);
-      this.log.info({ callCid: cid, node: this.id, token: lease.token }, 'call placed on this node');
+      this.log.info({ callCid: cid, node: this.id, fence: lease.token }, 'call placed on this node');
       void this.publishInfo().catch(() => undefined);
       return { local: true };
     }
@@ -244,7 +260,7 @@ export class ClusterNode {
     const lease = await this.leases.takeOver(cid, stale, this.id);
     if (!lease) return;
     this.owned.set(cid, { lease, confirmedAt: Date.now() });
-    this.log.info({ callCid: cid, token: lease.token }, 'call of an earlier run of this node taken over');
+    this.log.info({ callCid: cid, fence: lease.token }, 'call of an earlier run of this node taken over');
     await this.host.resumeCall(cid);
   }
 
@@ -307,8 +323,9 @@ export class ClusterNode {
   /**
    * Failover: calls with stored broadcasts and no owner are taken by the node placement picks, or
    * by any node with room once they have been orphaned for a whole lease (so placement
-   * disagreements cannot leave a call behind). An orphan must stay one for a heartbeat first,
-   * so an owner that is writing its leases again after a Redis restart keeps its calls.
+   * disagreements cannot leave a call behind). Within a lease of Redis coming back, an orphan
+   * must stay one for a heartbeat and a half first, so an owner that is writing its leases again
+   * after a Redis restart keeps its calls.
    */
   private async scan(): Promise<void> {
     if (this.draining || this.redisAway) return;
@@ -320,12 +337,14 @@ export class ClusterNode {
     for (const cid of cids) {
       const lease = owners.get(cid) ?? null;
       if (lease) {
+        this.handedOver.delete(cid);
         if (lease.node === this.id && !this.owned.has(cid)) await this.adoptStale(cid, lease);
         continue;
       }
       const since = this.orphanSince.get(cid) ?? now;
       this.orphanSince.set(cid, since);
-      if (now - since < this.heartbeatMs * 1.5) continue;
+      const settle = now - this.redisBackAt < this.leaseMs && !this.handedOver.has(cid) ? this.heartbeatMs * 1.5 : 0;
+      if (now - since < settle) continue;
       const decision = chooseNode(live);
       const mine = 'node' in decision && decision.node.id === this.id;
       const overdue = now - since > this.leaseMs && !live.find((n) => n.id === this.id)?.full;
@@ -334,8 +353,9 @@ export class ClusterNode {
       if (lease2.node !== this.id) continue;
       this.owned.set(cid, { lease: lease2, confirmedAt: Date.now() });
       this.orphanSince.delete(cid);
+      this.handedOver.delete(cid);
       const resumed = await this.host.resumeCall(cid);
-      this.log.info({ callCid: cid, token: lease2.token, resumed }, 'call taken over: its broadcasts resume on this node');
+      this.log.info({ callCid: cid, fence: lease2.token, resumed }, 'call taken over: its broadcasts resume on this node');
       const me = live.find((n) => n.id === this.id);
       if (me) me.groups += resumed;
     }
@@ -350,6 +370,7 @@ export class ClusterNode {
   private noteRedisBack(): void {
     if (!this.redisAway) return;
     this.redisAway = false;
+    this.redisBackAt = Date.now();
     this.log.info({}, 'cluster coordination (Redis) back');
     void this.heartbeat();
   }
