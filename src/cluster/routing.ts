@@ -4,7 +4,11 @@
  *   internal HTTP (the same request, to the URL the owner registered) and its answer is returned
  *   as is; a start of a call nobody owns places the call first. A bounded wait, then 503.
  * - WHIP and WHEP POSTs are answered `307` with the owner's URL (RFC 9725 lets WHIP and WHEP
- *   clients follow redirects); a WHIP publish places a call nobody owns.
+ *   clients follow redirects); a WHIP publish places a call nobody owns. A browser (a request
+ *   with an Origin) cannot follow a redirect to another origin with its token, so its offer is
+ *   proxied instead, and so are the PATCH (trickle) and DELETE of a session resource that reach a
+ *   node other than the owner. Media then flows between the client and the owner directly (the
+ *   answer carries the owner's candidates).
  * HTTP rather than a Redis request/reply: the owner runs its own authentication, validation and
  * error answers on the very request, nothing of it has to be re-encoded, and a forwarded request
  * needs no Redis once the owner is known.
@@ -26,19 +30,29 @@ const FORWARDED: Readonly<Record<string, { place: boolean }>> = {
   GetRTMPBroadcast: { place: false },
 };
 
-/** What a request needs of the owner: forwarding, a redirect, or nothing. Pure over the route's config and URL. */
+/**
+ * What a request needs of the owner: forwarding, a redirect, or nothing. `fromBrowser`: the
+ * request has an Origin (a browser, which cannot follow a cross-origin redirect with its token).
+ * Pure over the route's config and URL.
+ */
 export function ownerNeed(
   method: string,
   operation: string | undefined,
   routeUrl: string | undefined,
+  fromBrowser = false,
 ): { kind: 'forward' | 'redirect'; place: boolean } | null {
   if (operation && FORWARDED[operation]) return { kind: 'forward', place: FORWARDED[operation].place };
-  if (method === 'POST' && operation === 'WhipPublish') return { kind: 'redirect', place: true };
-  if (method === 'POST' && routeUrl?.endsWith('/whep')) return { kind: 'redirect', place: false };
+  const offer = fromBrowser ? 'forward' : 'redirect';
+  if (method === 'POST' && operation === 'WhipPublish') return { kind: offer, place: true };
+  if (method === 'POST' && routeUrl?.endsWith('/whep')) return { kind: offer, place: false };
+  if ((method === 'PATCH' || method === 'DELETE') && /\/wh[ie]p\/:resourceId$/.test(routeUrl ?? ''))
+    return { kind: 'forward', place: false };
   return null;
 }
 
-const PASSED_HEADERS = ['authorization', 'stream-auth-type', 'content-type', 'x-stream-client', 'user-agent'];
+const PASSED_HEADERS = ['authorization', 'stream-auth-type', 'content-type', 'x-stream-client', 'user-agent', 'if-match'];
+/** The owner's answer headers passed back (besides CORS, which every node adds alike). */
+const RETURNED_HEADERS = ['content-type', 'retry-after', 'location', 'etag', 'accept-patch', 'link'];
 
 export interface RoutingOptions {
   node: ClusterNode;
@@ -51,7 +65,7 @@ export function installOwnerRouting(app: FastifyInstance, opts: RoutingOptions):
   const timeoutMs = opts.forwardTimeoutMs ?? 15_000;
   app.addHook('preHandler', async (req: FastifyRequest, reply: FastifyReply) => {
     const config = req.routeOptions.config as { operation?: string } | undefined;
-    const need = ownerNeed(req.method, config?.operation, req.routeOptions.url);
+    const need = ownerNeed(req.method, config?.operation, req.routeOptions.url, typeof req.headers.origin === 'string');
     if (!need) return;
     const params = req.params as { type?: unknown; id?: unknown };
     if (typeof params.type !== 'string' || typeof params.id !== 'string') return;
@@ -71,7 +85,7 @@ export function installOwnerRouting(app: FastifyInstance, opts: RoutingOptions):
       const v = req.headers[h];
       if (typeof v === 'string') headers[h] = v;
     }
-    const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
+    const hasBody = req.method !== 'GET' && req.method !== 'HEAD' && req.headers['content-type'] !== undefined;
     let res: Response;
     try {
       res = await fetch(target, {
@@ -91,7 +105,7 @@ export function installOwnerRouting(app: FastifyInstance, opts: RoutingOptions):
     }
     const body = await res.text();
     reply.code(res.status);
-    for (const h of ['content-type', 'retry-after']) {
+    for (const h of RETURNED_HEADERS) {
       const v = res.headers.get(h);
       if (v) reply.header(h, v);
     }

@@ -2,7 +2,8 @@
  * Cluster mode with real encodes: three nodes as `callcast serve` runs them (child processes on
  * their own ports) over one PostgreSQL schema and one Redis, broadcasting to a real nginx-rtmp
  * ingest. A WHIP publish to a node that does not own the call is redirected to its owner, and the
- * participant appears in the owner's broadcast (pixels at the ingest). The owner killed with
+ * participant appears in the owner's broadcast (pixels at the ingest); a browser's publish (with an
+ * Origin) is proxied to the owner instead, its DELETE too. The owner killed with
  * SIGKILL: the ingest receives the broadcast again from another node, under the same name and
  * destination, and the API shows it running. The new owner stopped with SIGTERM: it hands the call
  * over, and no broadcast is reported failed.
@@ -60,7 +61,12 @@ describe('cluster mode: redirect, failover and drain with real encodes', { skip,
       req.on('data', (d) => (body += d));
       req.on('end', () => {
         const e = JSON.parse(body);
-        hooks.push({ id: String(req.headers['x-webhook-id']), type: e.type, call_cid: e.call_cid, name: e.name });
+        hooks.push({
+          id: String(req.headers['x-webhook-id']),
+          type: e.type,
+          call_cid: e.call_cid,
+          name: e.name,
+        });
         res.writeHead(200).end('{}');
       });
     });
@@ -112,6 +118,22 @@ describe('cluster mode: redirect, failover and drain with real encodes', { skip,
     const publisher = await TestPublisher.start({ url: `${other.url}/video/call/default/fo1/whip`, token, color: 'red' });
     publishers.push(publisher);
     assert.ok(publisher.location?.startsWith(`${owner.url}/`), `the session lives on the owner: ${publisher.location}`);
+    // A browser (it sends an Origin, and cannot follow a cross-origin redirect with its token)
+    // is proxied: its session resource stays on the node it asked, which passes its DELETE on.
+    const bobToken = sdk.generateUserToken({ user_id: 'bob', validity_in_seconds: 900 });
+    const browser = await TestPublisher.start({
+      url: `${other.url}/video/call/default/fo1/whip`,
+      token: bobToken,
+      color: 'green',
+      video: false,
+      headers: { origin: other.url },
+    });
+    publishers.push(browser);
+    assert.ok(browser.location?.startsWith(`${other.url}/`), `the proxied session's resource: ${browser.location}`);
+    const count = (type: string) => hooks.filter((h) => h.type === type && h.call_cid === CID).length;
+    await waitFor(() => count('call.session_participant_joined') === 2, 'both participants joined on the owner', 60_000, 200);
+    assert.ok([200, 204].includes(await browser.unpublish()), 'the DELETE passed on to the owner succeeds');
+    await waitFor(() => count('call.session_participant_left') === 1, 'the proxied DELETE ended the session on the owner', 60_000, 200);
     // The participant fills the single-participant layout of the owner's broadcast.
     await waitFor(
       async () => {

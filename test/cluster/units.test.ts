@@ -69,7 +69,19 @@ describe('ownerNeed', () => {
       kind: 'redirect',
       place: false,
     });
-    assert.equal(ownerNeed('PATCH', 'WhipTrickle', '/video/call/:type/:id/whip/:resourceId'), null);
+    // A browser's offer is proxied (it cannot follow a cross-origin redirect with its token).
+    assert.deepEqual(ownerNeed('POST', 'WhipPublish', '/video/call/:type/:id/whip', true), { kind: 'forward', place: true });
+    assert.deepEqual(ownerNeed('POST', undefined, '/api/v2/video/call/:type/:id/rtmp_broadcasts/:name/whep', true), {
+      kind: 'forward',
+      place: false,
+    });
+    // Session resources reached on another node (after a proxied offer) go to the owner.
+    assert.deepEqual(ownerNeed('PATCH', 'WhipTrickle', '/video/call/:type/:id/whip/:resourceId'), { kind: 'forward', place: false });
+    assert.deepEqual(ownerNeed('DELETE', undefined, '/video/call/:type/:id/participants/:sessionId/whep/:resourceId'), {
+      kind: 'forward',
+      place: false,
+    });
+    assert.equal(ownerNeed('OPTIONS', undefined, '/video/call/:type/:id/whip'), null);
     assert.equal(ownerNeed('GET', 'GetCall', '/video/call/:type/:id'), null);
   });
 });
