@@ -76,7 +76,9 @@ try {
     placed[owner] = (placed[owner] ?? 0) + 1;
   }
   console.log(`placement of ${CALLS} calls over 3 nodes (all started through node-a):`, JSON.stringify(placed));
-  console.log(`start request (placement + forward + start): median ${median(startMs).toFixed(0)} ms, max ${Math.max(...startMs).toFixed(0)} ms`);
+  console.log(
+    `start request (placement + forward + start): median ${median(startMs).toFixed(0)} ms, max ${Math.max(...startMs).toFixed(0)} ms`,
+  );
   for (let i = 0; i < CALLS; i++) await waitFor(() => live(`bench${i}`), `bench${i} at the ingest`, 120_000, 500);
 
   // 2. failover
@@ -88,10 +90,15 @@ try {
     victim.kill('SIGKILL');
     await victim.exited;
     nodes.delete(victim.id);
-    await waitFor(async () => {
-      const o = await ownerOf(cid);
-      return o !== undefined && o !== victim.id;
-    }, 'a new owner', 120_000, 100);
+    await waitFor(
+      async () => {
+        const o = await ownerOf(cid);
+        return o !== undefined && o !== victim.id;
+      },
+      'a new owner',
+      120_000,
+      100,
+    );
     await waitFor(() => live(`bench${k % CALLS}`), 'the broadcast at the ingest again', 120_000, 100);
     failoverS.push((Date.now() - t0) / 1000);
     console.log(`kill ${k + 1}: ${victim.id} killed; ${cid} at the ingest again after ${failoverS.at(-1)!.toFixed(1)} s`);

@@ -84,6 +84,8 @@ export class BroadcastState extends EventEmitter<BroadcastStateEvents> implement
   private readonly assertWriter: (callCid: string) => Promise<void>;
   /** Calls whose broadcasts are being handed to another process: engine reports of them are not state changes. */
   private readonly released = new Set<string>();
+  /** What the next started event of a resumed broadcast says about the resume (cluster mode). */
+  private readonly resumeNotes = new Map<string, JsonObject>();
 
   constructor(opts: BroadcastStateOptions) {
     super();
@@ -273,13 +275,15 @@ export class BroadcastState extends EventEmitter<BroadcastStateEvents> implement
 
   /**
    * Starts on the engine every broadcast the store holds as active (after a restart), or those of
-   * one call (cluster mode: this node took the call over).
+   * one call (cluster mode: this node took the call over). `note` goes into each one's next
+   * `call.rtmp_broadcast_started` as `resumed` (beyond Stream's model: why and where it resumed).
    */
-  async resume(callCid?: string): Promise<number> {
+  async resume(callCid?: string, note?: JsonObject): Promise<number> {
     if (callCid !== undefined) this.released.delete(callCid);
     const records = await this.store.listBroadcasts(callCid);
     let resumed = 0;
     for (const r of records) {
+      if (note) this.resumeNotes.set(`${r.call_cid}\u0000${r.name}`, note);
       try {
         this.engine.start(this.specOf(r));
         resumed++;
@@ -318,7 +322,10 @@ export class BroadcastState extends EventEmitter<BroadcastStateEvents> implement
 
   onStarted(cid: string, name: string): void {
     if (this.closing || this.released.has(cid)) return;
-    this.publish({ type: 'call.rtmp_broadcast_started', call_cid: cid, name });
+    const key = `${cid}\u0000${name}`;
+    const note = this.resumeNotes.get(key);
+    this.resumeNotes.delete(key);
+    this.publish({ type: 'call.rtmp_broadcast_started', call_cid: cid, name, ...(note ? { resumed: note } : {}) });
   }
 
   onFailed(cid: string, name: string, reason: string): void {

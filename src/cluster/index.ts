@@ -53,7 +53,7 @@ export class Cluster {
         publicUrl: opts.publicUrl,
         load: (owned) => this.loadOf(owned),
         callsWithBroadcasts: async () => [...new Set((await opts.store.listBroadcasts()).map((b) => b.call_cid))],
-        resumeCall: (cid) => this.broadcasts?.resume(cid) ?? Promise.resolve(0),
+        resumeCall: (cid, reason) => this.broadcasts?.resume(cid, { node: this.node.id, reason }) ?? Promise.resolve(0),
         dropCall: (cid) => this.broadcasts?.release(cid) ?? Promise.resolve(),
         idle: async (cid) =>
           opts.media.participants(cid).length === 0 &&

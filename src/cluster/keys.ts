@@ -12,6 +12,8 @@ export const keys = {
   owner: (cid: string) => `${PREFIX}owner:${cid}`,
   /** The call's fencing counter (INCR at every placement). */
   fence: (cid: string) => `${PREFIX}fence:${cid}`,
+  /** Set by a draining node before it releases a call: who handed it over (for the resume's event). */
+  handover: (cid: string) => `${PREFIX}handover:${cid}`,
   /** Pub/sub: events published on one node, for the WebSocket clients of the others. */
   events: `${PREFIX}events`,
   /** Pub/sub: a node handed a call over (drain): the others look for it at once. */

@@ -24,8 +24,8 @@ export interface NodeHost {
   load(ownedCalls: readonly string[]): Pick<NodeInfo, 'cpu' | 'groups' | 'participants' | 'full'>;
   /** The calls with active broadcasts in the shared store. */
   callsWithBroadcasts(): Promise<string[]>;
-  /** Starts the call's stored broadcasts on this node (it owns the call now). */
-  resumeCall(cid: string): Promise<number>;
+  /** Starts the call's stored broadcasts on this node (it owns the call now); `reason` says why, for their events. */
+  resumeCall(cid: string, reason: string): Promise<number>;
   /** Stops the call's broadcasts on this node without touching the stored state (another node owns it now). */
   dropCall(cid: string): Promise<void>;
   /** Whether the call has nothing on this node: no participant, no broadcast running or stored. */
@@ -224,6 +224,7 @@ export class ClusterNode {
       const calls = [...this.owned.entries()];
       this.owned.clear();
       for (const [cid, { lease }] of calls) {
+        await this.redis.set(keys.handover(cid), this.id, 'PX', 60_000).catch(() => undefined);
         await this.leases.release(cid, lease).catch((err: unknown) => {
           this.log.warn({ callCid: cid, err: describeError(err) }, 'call lease could not be released (it expires)');
         });
@@ -261,7 +262,7 @@ export class ClusterNode {
     if (!lease) return;
     this.owned.set(cid, { lease, confirmedAt: Date.now() });
     this.log.info({ callCid: cid, fence: lease.token }, 'call of an earlier run of this node taken over');
-    await this.host.resumeCall(cid);
+    await this.host.resumeCall(cid, 'its node restarted');
   }
 
   private async publishInfo(): Promise<void> {
@@ -332,7 +333,6 @@ export class ClusterNode {
     const cids = await this.host.callsWithBroadcasts();
     const owners = await this.leases.owners(cids);
     const now = Date.now();
-    const live = await this.registry.live();
     for (const id of [...this.orphanSince.keys()]) if (!owners.has(id) || owners.get(id)) this.orphanSince.delete(id);
     for (const cid of cids) {
       const lease = owners.get(cid) ?? null;
@@ -345,6 +345,9 @@ export class ClusterNode {
       this.orphanSince.set(cid, since);
       const settle = now - this.redisBackAt < this.leaseMs && !this.handedOver.has(cid) ? this.heartbeatMs * 1.5 : 0;
       if (now - since < settle) continue;
+      // Read again for each orphan: the calls each node owns count, and a node's takeovers of
+      // this round are in Redis at once (so a dead node's calls spread rather than pile up).
+      const live = await this.registry.live();
       const decision = chooseNode(live);
       const mine = 'node' in decision && decision.node.id === this.id;
       const overdue = now - since > this.leaseMs && !live.find((n) => n.id === this.id)?.full;
@@ -354,10 +357,11 @@ export class ClusterNode {
       this.owned.set(cid, { lease: lease2, confirmedAt: Date.now() });
       this.orphanSince.delete(cid);
       this.handedOver.delete(cid);
-      const resumed = await this.host.resumeCall(cid);
+      const from = await this.redis.get(keys.handover(cid)).catch(() => null);
+      if (from) await this.redis.del(keys.handover(cid)).catch(() => undefined);
+      const reason = from ? `node ${from} handed the call over (it was stopped)` : "the call's node stopped answering (its lease ran out)";
+      const resumed = await this.host.resumeCall(cid, reason);
       this.log.info({ callCid: cid, fence: lease2.token, resumed }, 'call taken over: its broadcasts resume on this node');
-      const me = live.find((n) => n.id === this.id);
-      if (me) me.groups += resumed;
     }
   }
 

@@ -11,7 +11,9 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
 import WebSocket from 'ws';
+import { ApiError } from '../../src/wire/errors.js';
 import { clusterSkipReason, startTestCluster, type TestCluster, type TestNode } from '../support/cluster.js';
 import { sleep, waitFor } from '../support/wait.js';
 
@@ -182,6 +184,35 @@ describe('cluster mode: control plane over three nodes', { skip }, () => {
     }
   });
 
+  it('fences a node whose lease another holds: no state write, its encode stops, and the call moves on', async () => {
+    const cid = 'default:s3';
+    const owner = ownerOf(cluster, cid)!;
+    const redis = new Redis(cluster.redis.url, { maxRetriesPerRequest: 1 });
+    try {
+      // Another node holds the lease now (as after a partition), with a later fencing token.
+      await redis.set(`callcast:owner:${cid}`, 'node-z 1000', 'PX', 4_000);
+    } finally {
+      redis.disconnect();
+    }
+    await assert.rejects(
+      owner.server.broadcasts.stop(cid, 'main'),
+      (err: unknown) => err instanceof ApiError && err.status === 503 && /owned by node node-z/.test(err.detail),
+    );
+    // At its next heartbeat the owner finds the lease lost: the encode stops there, the state stays.
+    await waitFor(() => !owner.engine!.active.has(`${cid}\u0000main`), 'the fenced encode stopped', 30_000);
+    assert.deepEqual(
+      (await owner.client.video.call('default', 's3').get()).call.egress.rtmps.map((r) => r.name),
+      ['main'],
+    );
+    // node-z never renews: its lease runs out, and a live node takes the call over and resumes it.
+    const next = await waitFor(
+      () => cluster.nodes.find((n) => n.engine!.active.has(`${cid}\u0000main`)),
+      'the broadcast resumed on a live node',
+      60_000,
+    );
+    assert.equal(next.engine!.active.get(`${cid}\u0000main`)!.streamKey, 'k-s3');
+  });
+
   it('hands the calls of a node stopped as SIGTERM does over, without a failed event', async () => {
     const cid = 'default:s2';
     const owner = ownerOf(cluster, cid)!;
@@ -200,7 +231,14 @@ describe('cluster mode: control plane over three nodes', { skip }, () => {
       ['main'],
     );
     next.engine!.listener!.onStarted(cid, 'main');
-    await waitFor(() => c.messages.find((m) => m.type === 'call.rtmp_broadcast_started' && m.call_cid === cid), 'started again', 30_000);
+    const again = await waitFor(
+      () => c.messages.find((m) => m.type === 'call.rtmp_broadcast_started' && m.call_cid === cid),
+      'started again',
+      30_000,
+    );
+    // The event says where and why it resumed.
+    assert.equal(again.resumed?.node, next.id);
+    assert.match(again.resumed?.reason ?? '', new RegExp(`node ${owner.id} handed the call over`));
     assert.ok(!c.messages.some((m) => m.type === 'call.rtmp_broadcast_failed'), 'no failed event');
     assert.ok(!receiver.hooks.some((h) => h.body.type === 'call.rtmp_broadcast_failed'), 'no failed webhook');
   });
