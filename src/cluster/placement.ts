@@ -53,6 +53,9 @@ export function chooseNode(candidates: readonly Candidate[]): PlacementDecision 
   if (open.length > 0) return { node: [...open].sort(byLoad)[0]! };
   const live = candidates.filter((c) => !c.draining);
   if (live.length === 0) return { full: 'no node of the cluster is available to take the call' };
-  const reasons = live.map((c) => `${c.id}: ${c.full}`).join('; ');
+  const reasons = [...live]
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    .map((c) => `${c.id}: ${c.full}`)
+    .join('; ');
   return { full: `every node of the cluster is at capacity (${reasons}); try again later` };
 }
