@@ -19,9 +19,18 @@ import { sleep, waitFor } from '../support/wait.js';
 
 const skip = clusterSkipReason();
 
+/** An event as a WebSocket client or webhook receiver gets it (the fields these tests read). */
+interface WireMessage {
+  type: string;
+  call_cid?: string;
+  name?: string;
+  resumed?: { node?: string; reason?: string };
+  call?: unknown;
+}
+
 interface Hook {
   id: string;
-  body: any;
+  body: WireMessage;
 }
 
 async function webhookReceiver(): Promise<{ server: Server; url: string; hooks: Hook[] }> {
@@ -40,9 +49,14 @@ async function webhookReceiver(): Promise<{ server: Server; url: string; hooks: 
   return { server, url: `http://127.0.0.1:${port}/hooks`, hooks };
 }
 
-async function connectWs(node: TestNode, apiKey: string, token: string, userId: string): Promise<{ ws: WebSocket; messages: any[] }> {
+async function connectWs(
+  node: TestNode,
+  apiKey: string,
+  token: string,
+  userId: string,
+): Promise<{ ws: WebSocket; messages: WireMessage[] }> {
   const ws = new WebSocket(`${node.url.replace('http', 'ws')}/video/connect?api_key=${apiKey}&stream-auth-type=jwt`);
-  const messages: any[] = [];
+  const messages: WireMessage[] = [];
   ws.on('message', (data) => messages.push(JSON.parse(String(data))));
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
@@ -117,7 +131,11 @@ describe('cluster mode: control plane over three nodes', { skip }, () => {
     });
     assert.equal(details.status, 200);
     assert.equal(details.headers.get('x-callcast-node'), owner1.id);
-    assert.equal(((await details.json()) as any).broadcast.stats.state, 'live');
+    assert.equal(((await details.json()) as { broadcast: { stats: { state: string } } }).broadcast.stats.state, 'live');
+    // Each node's /metrics has its part of the cluster.
+    const metrics = await (await fetch(`${owner1.url}/metrics`)).text();
+    assert.match(metrics, /^callcast_cluster_nodes 3$/m);
+    assert.match(metrics, /^callcast_cluster_calls_owned 1$/m);
     // A stop through a node that is not the owner stops it on the owner.
     await other.client.video.call('default', 's1').stopRTMPBroadcast({ name: 'main' });
     await waitFor(() => !owner1.engine!.active.has('default:s1\u0000main'), 'the broadcast stopped on its owner', 30_000);

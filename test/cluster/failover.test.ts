@@ -190,7 +190,7 @@ describe('cluster mode: redirect, failover and drain with real encodes', { skip,
       },
     );
     assert.equal(details.status, 200);
-    assert.equal(((await details.json()) as any).broadcast.stats?.state, 'live');
+    assert.equal(((await details.json()) as { broadcast: { stats: { state: string } | null } }).broadcast.stats?.state, 'live');
   });
 
   it('hands the call over when its owner stops with SIGTERM, without a failed event', async () => {

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StreamClient } from '@stream-io/node-sdk';
 import { startCallcast, type Callcast } from '../../src/app.js';
+import type { EgressEngine } from '../../src/egress/engine.js';
 import type { Config } from '../../src/config.js';
 import { RecordingEngine } from './recording-engine.js';
 import { startRedis, type LocalRedis } from './redis.js';
@@ -24,7 +25,7 @@ export function clusterSkipReason(): string | false {
 
 export interface TestNode {
   id: string;
-  server: Callcast<any>;
+  server: Callcast<EgressEngine | null>;
   /** The RecordingEngine of a control-plane node; null with the real egress. */
   engine: RecordingEngine | null;
   client: StreamClient;
