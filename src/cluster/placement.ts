@@ -27,30 +27,28 @@ export interface Candidate extends NodeInfo {
   calls: number;
 }
 
-/** CPU is compared in steps of this share of the machine: closer figures are measurement noise. */
+/** Nodes whose CPU is within this share of the machine of the least-loaded one count as equally loaded (closer figures are measurement noise). */
 export const CPU_STEP = 0.2;
 
-/** Orders nodes from least to most loaded: CPU (in steps), then encodes, then calls, then participants, then id. Pure. */
+/** Orders equally loaded nodes: fewest encodes, then calls, then participants, then by id. Pure. */
 export function byLoad(a: Candidate, b: Candidate): number {
-  const cpu = (n: Candidate) => Math.floor((n.cpu ?? 0) / CPU_STEP);
-  return (
-    cpu(a) - cpu(b) ||
-    a.groups - b.groups ||
-    a.calls - b.calls ||
-    a.participants - b.participants ||
-    (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
-  );
+  return a.groups - b.groups || a.calls - b.calls || a.participants - b.participants || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
 export type PlacementDecision = { node: Candidate } | { full: string };
 
 /**
- * The node a new call goes to: the least-loaded node that is not draining and whose admission has
- * room; when every node is full (or none is live), why. Pure.
+ * The node a new call goes to: among the nodes that are not draining and whose admission has room,
+ * those within CPU_STEP of the lowest CPU, and of them the one with the fewest encodes, calls,
+ * participants; when every node is full (or none is live), why. Pure.
  */
 export function chooseNode(candidates: readonly Candidate[]): PlacementDecision {
   const open = candidates.filter((c) => !c.draining && c.full === null);
-  if (open.length > 0) return { node: [...open].sort(byLoad)[0]! };
+  if (open.length > 0) {
+    const least = Math.min(...open.map((c) => c.cpu ?? 0));
+    const even = open.filter((c) => (c.cpu ?? 0) - least < CPU_STEP);
+    return { node: even.sort(byLoad)[0]! };
+  }
   const live = candidates.filter((c) => !c.draining);
   if (live.length === 0) return { full: 'no node of the cluster is available to take the call' };
   const reasons = [...live]

@@ -19,7 +19,7 @@ const node = (id: string, o: Partial<Candidate> = {}): Candidate => ({
 });
 
 describe('chooseNode', () => {
-  it('takes the node with the least CPU, then the fewest encodes, calls, participants', () => {
+  it('takes a node with the least CPU (within a step), then the fewest encodes, calls, participants', () => {
     assert.equal(
       (chooseNode([node('a', { cpu: 0.7 }), node('b', { cpu: 0.1 }), node('c', { cpu: 0.5 })]) as { node: Candidate }).node.id,
       'b',
@@ -34,6 +34,13 @@ describe('chooseNode', () => {
       'b',
     );
     assert.equal((chooseNode([node('b'), node('a')]) as { node: Candidate }).node.id, 'a');
+    // Figures either side of a round number are as close as any others.
+    assert.equal(
+      (chooseNode([node('a', { cpu: 0.19, calls: 1 }), node('b', { cpu: 0.21, calls: 0 })]) as { node: Candidate }).node.id,
+      'b',
+    );
+    // Unmeasured CPU counts as none.
+    assert.equal((chooseNode([node('a', { cpu: 0.5 }), node('b', { cpu: null, calls: 4 })]) as { node: Candidate }).node.id, 'b');
   });
 
   it('skips full and draining nodes', () => {
