@@ -207,8 +207,9 @@ describe('cluster mode: control plane over three nodes', { skip }, () => {
     const owner = ownerOf(cluster, cid)!;
     const redis = new Redis(cluster.redis.url, { maxRetriesPerRequest: 1 });
     try {
-      // Another node holds the lease now (as after a partition), with a later fencing token.
-      await redis.set(`callcast:owner:${cid}`, 'node-z 1000', 'PX', 4_000);
+      // Another node holds the lease now (as after a partition), with a later fencing token, for
+      // longer than the owner's heartbeats take to notice.
+      await redis.set(`callcast:owner:${cid}`, 'node-z 1000', 'PX', 15_000);
     } finally {
       redis.disconnect();
     }

@@ -28,6 +28,7 @@ const CID = 'default:fo1';
 const KEY = 'fo1-main';
 const W = 320;
 const H = 180;
+const BLUE = [0x20, 0x50, 0xd0];
 
 function near(actual: number[], expected: number[], tolerance = 40): boolean {
   return actual.every((v, i) => Math.abs(v - expected[i]!) <= tolerance);
@@ -162,11 +163,12 @@ describe('cluster mode: redirect, failover and drain with real encodes', { skip,
       60_000,
       200,
     );
-    // The new owner's encode reaches the ingest: its background (the participant was on the dead node).
+    // The new owner's encode reaches the ingest: its background only (the participant's session
+    // was on the dead node), where the old encode showed the red participant.
     await waitFor(
       async () => {
         const f = await frame();
-        return f !== null && near(pixelAt(f, W, 10, 10), [0x20, 0x50, 0xd0]);
+        return f !== null && near(pixelAt(f, W, 10, 10), BLUE) && near(pixelAt(f, W, W / 2, H / 2), BLUE);
       },
       'the broadcast at the ingest again',
       90_000,
@@ -205,7 +207,7 @@ describe('cluster mode: redirect, failover and drain with real encodes', { skip,
     await waitFor(
       async () => {
         const f = await frame();
-        return f !== null && near(pixelAt(f, W, 10, 10), [0x20, 0x50, 0xd0]);
+        return f !== null && near(pixelAt(f, W, 10, 10), BLUE);
       },
       'the broadcast at the ingest from the last node',
       90_000,
