@@ -73,6 +73,7 @@ export class ClusterNode {
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private scanTimer: NodeJS.Timeout | null = null;
   private draining = false;
+  private started = false;
   private closed = false;
   private redisAway = false;
   /** When Redis last came back after being away (0: never away). */
@@ -111,8 +112,13 @@ export class ClusterNode {
 
   async start(nodeId: string): Promise<void> {
     this.id = nodeId;
-    await this.redis.connect();
-    await this.sub.connect();
+    try {
+      await this.redis.connect();
+      await this.sub.connect();
+    } catch (err) {
+      throw new Error(`cluster mode: Redis (CALLCAST_REDIS_URL) cannot be reached: ${describeError(err)}`);
+    }
+    this.started = true;
     await this.sub.subscribe(keys.released);
     this.sub.on('message', (channel, message) => {
       if (channel !== keys.released) return;
@@ -366,7 +372,7 @@ export class ClusterNode {
   }
 
   private noteRedisAway(err: unknown): void {
-    if (this.redisAway || this.closed) return;
+    if (this.redisAway || this.closed || !this.started) return;
     this.redisAway = true;
     this.log.warn({ err: describeError(err) }, 'cluster coordination (Redis) unavailable: running broadcasts go on');
   }

@@ -293,7 +293,11 @@ export class WebhookDispatcher {
     try {
       const attempt = delivery.attempts + 1;
       const result = await this.send(delivery, attempt, this.policy.requestTimeoutMs);
-      if (result.kind === 'stopped') return; // stays in the outbox for the next start
+      if (result.kind === 'stopped') {
+        // Stays in the outbox for the next start; a claim is given back, so another node sends it now.
+        if (this.outbox.claims) await this.outbox.reschedule(delivery.id, delivery.attempts, this.now()).catch(() => undefined);
+        return;
+      }
       const step = nextAttempt(
         { outcome: result.outcome, attempts: attempt, retryFrom: delivery.retryFrom, now: this.now(), random: this.random },
         this.policy,
