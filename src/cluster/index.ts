@@ -19,6 +19,7 @@ import { ClusterNode } from './node.js';
 import { defaultNodeId } from './node-id.js';
 import { claimingOutbox } from './outbox.js';
 import { installOwnerRouting } from './routing.js';
+import { clusterStatusRoutes } from './status.js';
 
 export interface ClusterOptions {
   redisUrl: string;
@@ -76,9 +77,10 @@ export class Cluster {
     return this.node.assertWriter(cid);
   }
 
-  /** Hooks the owner routing into the routes registered after this. */
+  /** Hooks the owner routing into the routes registered after this, and adds GET /video/cluster. */
   installRouting(app: FastifyInstance): void {
     installOwnerRouting(app, { node: this.node });
+    clusterStatusRoutes(app, this.node);
   }
 
   /** Registers the node (once it listens on `port`) and joins the event fan-out. */

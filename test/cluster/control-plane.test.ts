@@ -12,9 +12,11 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
+import { SignJWT } from 'jose';
 import WebSocket from 'ws';
 import { ApiError } from '../../src/wire/errors.js';
 import { clusterSkipReason, startTestCluster, type TestCluster, type TestNode } from '../support/cluster.js';
+import { rawRequest } from '../support/server.js';
 import { sleep, waitFor } from '../support/wait.js';
 
 const skip = clusterSkipReason();
@@ -132,6 +134,26 @@ describe('cluster mode: control plane over three nodes', { skip }, () => {
     assert.equal(details.status, 200);
     assert.equal(details.headers.get('x-callcast-node'), owner1.id);
     assert.equal(((await details.json()) as { broadcast: { stats: { state: string } } }).broadcast.stats.state, 'live');
+    // The cluster view (server tokens): every node, its load and its calls.
+    const view = await rawRequest({ url: c.url, apiKey: cluster.apiKey }, 'GET', '/video/cluster', {
+      token: await new SignJWT({ server: true })
+        .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+        .sign(new TextEncoder().encode(cluster.apiSecret)),
+    });
+    assert.equal(view.status, 200, JSON.stringify(view.body));
+    assert.equal(view.body.node, c.id);
+    assert.deepEqual(
+      view.body.nodes.map((n: { id: string; calls: number }) => [n.id, n.calls]),
+      [
+        ['node-a', 1],
+        ['node-b', 1],
+        ['node-c', 1],
+      ],
+    );
+    const asUser = await rawRequest({ url: c.url, apiKey: cluster.apiKey }, 'GET', '/video/cluster', {
+      token: c.client.generateUserToken({ user_id: 'ops', role: 'admin' }),
+    });
+    assert.equal(asUser.status, 403);
     // Each node's /metrics has its part of the cluster.
     const metrics = await (await fetch(`${owner1.url}/metrics`)).text();
     assert.match(metrics, /^callcast_cluster_nodes 3$/m);
