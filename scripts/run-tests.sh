@@ -65,7 +65,8 @@ fi
 # Run again on PostgreSQL: the API suites and the end-to-end files whose state goes through the
 # store (broadcast state, recordings, a crash and restart). The media-only end-to-end files
 # (qualities, composition, screen sharing) do not touch the store beyond what these cover.
-store_backed() { grep -E '^test/(api/|e2e/(broadcast-sdk|hls-recordings|recording-crash)\.test\.ts$)' || true; }
+# The cluster suites need PostgreSQL (cluster mode refuses SQLite): they skip on the SQLite pass.
+store_backed() { grep -E '^test/(api/|cluster/|e2e/(broadcast-sdk|hls-recordings|recording-crash)\.test\.ts$)' || true; }
 
 lane() {
   local name=$1 files=$2

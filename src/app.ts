@@ -27,6 +27,7 @@ import { effectiveSettings } from './calls/settings.js';
 import { TaskLog } from './calls/tasks.js';
 import { UserDeletion } from './calls/user-deletion.js';
 import { UserService } from './calls/users.js';
+import { Cluster } from './cluster/index.js';
 import { DEFAULT_LIMITS, mediaAddress, resolveCredentials, type Config } from './config.js';
 import type { BroadcastEngine } from './egress/contract.js';
 import { EgressEngine, type EgressEngineOptions } from './egress/engine.js';
@@ -122,7 +123,9 @@ export interface Callcast<Egress extends EgressEngine | null = EgressEngine> {
   webhooks: WebhookDispatcher;
   /** Where outgoing connections may go (CALLCAST_RTMP_ALLOW). */
   destinationPolicy: DestinationPolicy;
-  /** Stops everything (idempotent). */
+  /** Cluster mode (CALLCAST_REDIS_URL): this node's part of the cluster; null for a process on its own. */
+  cluster: Cluster | null;
+  /** Stops everything (idempotent); in cluster mode the node first hands its calls over. */
   close(): Promise<void>;
 }
 
@@ -218,14 +221,28 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
     const cpuPercent = config.admissionCpuPercent ?? DEFAULT_LIMITS.admissionCpuPercent;
     const load = cpuPercent > 0 ? new ServiceLoad().start() : null;
     if (load) steps.push(['load', () => load.close()]);
+    const admission = {
+      refuseWhileDegraded: config.admissionDegraded ?? DEFAULT_LIMITS.admissionDegraded,
+      maxCpuShare: cpuPercent > 0 ? cpuPercent / 100 : null,
+      maxGroupsPerUser: config.maxGroupsPerUser ?? DEFAULT_LIMITS.maxGroupsPerUser,
+    };
+    // Cluster mode: placement, owner routing, event fan-out, the shared webhook outbox (src/cluster).
+    const cluster = config.redisUrl
+      ? new Cluster({
+          redisUrl: config.redisUrl,
+          ...(config.nodeId ? { nodeId: config.nodeId } : {}),
+          store,
+          bus,
+          log,
+          media,
+          admission,
+          publicUrl: () => publicUrl.get(),
+        })
+      : null;
     const egressEngine: EngineFactory = (listener) =>
       new EgressEngine({
         ...(config.ffmpegPath ? { ffmpegPath: config.ffmpegPath } : {}),
-        admission: {
-          refuseWhileDegraded: config.admissionDegraded ?? DEFAULT_LIMITS.admissionDegraded,
-          maxCpuShare: cpuPercent > 0 ? cpuPercent / 100 : null,
-          maxGroupsPerUser: config.maxGroupsPerUser ?? DEFAULT_LIMITS.maxGroupsPerUser,
-        },
+        admission,
         ...(load ? { cpuShare: () => load.cpuShare() } : {}),
         ...opts.egress,
         listener,
@@ -252,6 +269,7 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
       engine: opts.engine ?? egressEngine,
       destinationPolicy,
       maxBroadcastsPerCall: config.maxBroadcastsPerCall ?? DEFAULT_LIMITS.maxBroadcastsPerCall,
+      ...(cluster ? { assertWriter: (cid: string) => cluster.assertWriter(cid) } : {}),
     });
     steps.push(['broadcasts', () => broadcasts.close()]);
     const egress = broadcasts.engine instanceof EgressEngine ? broadcasts.engine : null;
@@ -334,7 +352,7 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
 
     const webhooks = new WebhookDispatcher({
       bus,
-      outbox: store.webhookOutbox,
+      outbox: cluster ? cluster.webhookOutbox() : store.webhookOutbox,
       apiKey: creds.apiKey,
       apiSecret: creds.apiSecret,
       log,
@@ -358,6 +376,7 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
     }
     const app = createHttpEdge({ log, credentials, logRequests: config.logLevel === 'debug' || config.logLevel === 'trace' });
     steps.push(['http', () => app.close()]);
+    cluster?.installRouting(app);
     await app.register(restPlugin, {
       access,
       calls,
@@ -374,7 +393,8 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
     });
     await app.register(mediaFilesPlugin, { hls, recordings, storage });
     await app.register(connectPlugin, {
-      bus,
+      // In cluster mode WebSocket clients receive the events of every node.
+      bus: cluster ? cluster.events.bus : bus,
       authority: new CallsConnectAuthority({ credentials, users, access }),
       apiKey: creds.apiKey,
       log,
@@ -406,7 +426,8 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
       preview: previewSource({ credentials, access, broadcasts, tap: previews }),
     });
     await app.register(metricsPlugin, {
-      render: async () => (egress ? renderMetrics(egress) : '') + (await webhooks.metricsText()),
+      render: async () =>
+        (egress ? renderMetrics(egress) : '') + (await webhooks.metricsText()) + (cluster ? await cluster.metricsText() : ''),
       ...(config.metricsToken ? { token: config.metricsToken } : {}),
     });
     const ctx: EdgeContext = { access, calls, broadcasts, bus, publicUrl: () => publicUrl.get() };
@@ -421,12 +442,22 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
     const url = `http://${hostForUrl(config.host)}:${port}`;
     publicUrl.listening(url);
 
-    const resumed = await broadcasts.resume();
-    if (resumed > 0) log.info({ resumed }, 'active broadcasts resumed');
-    const recovered = await recordings.recover();
-    if (recovered > 0) log.info({ recovered }, 'interrupted recordings finished');
-    const resumedHls = await hls.resume();
-    if (resumedHls > 0) log.info({ resumed: resumedHls }, 'HLS broadcasts resumed');
+    if (cluster) {
+      // The node registers; the broadcasts of calls no live node owns are resumed by its failover scan.
+      steps.push(['cluster', () => cluster.drain()]);
+      await cluster.start({ port, broadcasts, egress });
+    } else {
+      const resumed = await broadcasts.resume();
+      if (resumed > 0) log.info({ resumed }, 'active broadcasts resumed');
+    }
+    // HLS and recordings stay with the process that runs them: in cluster mode another node's
+    // running ones would look interrupted here, so they are neither finished nor resumed at start.
+    if (!cluster) {
+      const recovered = await recordings.recover();
+      if (recovered > 0) log.info({ recovered }, 'interrupted recordings finished');
+      const resumedHls = await hls.resume();
+      if (resumedHls > 0) log.info({ resumed: resumedHls }, 'HLS broadcasts resumed');
+    }
 
     let closing: Promise<void> | null = null;
     return {
@@ -449,6 +480,7 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
       credentialsGenerated: creds.generated,
       webhooks,
       destinationPolicy,
+      cluster,
       close: () => (closing ??= shutdown()),
     };
   } catch (err) {

@@ -41,6 +41,8 @@ serve options (each mirrors an environment variable):
   CALLCAST_METRICS_TOKEN protects GET /metrics (scrapers send Authorization: Bearer <token>).
   CALLCAST_RTMP_ALLOW opens internal destinations (hosts, IPs, CIDRs, host:port, *:port) to outgoing
   connections; CALLCAST_WEBHOOK_RETRY_HORIZON is how long webhooks are retried (seconds, default 86400).
+  CALLCAST_REDIS_URL (redis://...) runs the node as one of a cluster sharing a PostgreSQL store
+  (CALLCAST_DATABASE_URL is then required); CALLCAST_NODE_ID names it (default host name:port).
   API key and secret come from CALLCAST_API_KEY / CALLCAST_API_SECRET; when both are unset,
   development credentials are generated once and kept in <data-dir>/credentials.json.
 

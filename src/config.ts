@@ -72,6 +72,13 @@ export interface Config {
   layoutReadyTimeoutMs?: number;
   /** The Chromium executable for custom layouts (CALLCAST_CHROMIUM; default /usr/bin/chromium). */
   chromiumPath?: string;
+  /**
+   * Cluster mode (CALLCAST_REDIS_URL, redis:// or rediss://): several nodes share one PostgreSQL
+   * store and coordinate through this Redis (src/cluster). Absent: one process on its own.
+   */
+  redisUrl?: string;
+  /** This node's name in the cluster (CALLCAST_NODE_ID); default host name and port. */
+  nodeId?: string;
 }
 
 /** The defaults of the limits and of admission by load (see Config). */
@@ -249,6 +256,23 @@ export function loadConfig(env: Env): Config {
   if (chromiumPath !== undefined && /[\u0000-\u001f]/.test(chromiumPath)) {
     throw new ConfigError('CALLCAST_CHROMIUM must be a path to the Chromium executable');
   }
+  const redisUrl = nonEmpty(env.CALLCAST_REDIS_URL);
+  if (redisUrl !== undefined && !/^rediss?:\/\/[^\s]*$/i.test(redisUrl)) {
+    throw new ConfigError('CALLCAST_REDIS_URL must be a redis:// or rediss:// URL');
+  }
+  if (redisUrl !== undefined && databaseUrl === undefined) {
+    throw new ConfigError(
+      'CALLCAST_REDIS_URL turns cluster mode on, which needs a PostgreSQL CALLCAST_DATABASE_URL shared by every node ' +
+        '(the embedded SQLite store belongs to one process); set CALLCAST_DATABASE_URL or unset CALLCAST_REDIS_URL',
+    );
+  }
+  const nodeId = nonEmpty(env.CALLCAST_NODE_ID);
+  if (nodeId !== undefined && !/^[A-Za-z0-9._:-]{1,100}$/.test(nodeId)) {
+    throw new ConfigError(`CALLCAST_NODE_ID must be 1 to 100 letters, digits, '.', '_', ':' or '-', got "${nodeId}"`);
+  }
+  if (nodeId !== undefined && redisUrl === undefined) {
+    throw new ConfigError('CALLCAST_NODE_ID names a node of a cluster: it needs CALLCAST_REDIS_URL');
+  }
   const config: Config = {
     port: port === undefined ? 3030 : parsePort(port, 'CALLCAST_PORT'),
     host: nonEmpty(env.CALLCAST_HOST) ?? '127.0.0.1',
@@ -276,6 +300,8 @@ export function loadConfig(env: Env): Config {
   if (layoutUrlAllow !== undefined) config.layoutUrlAllow = layoutUrlAllow;
   if (readyTimeout !== undefined) config.layoutReadyTimeoutMs = Number(readyTimeout);
   if (chromiumPath !== undefined) config.chromiumPath = chromiumPath;
+  if (redisUrl !== undefined) config.redisUrl = redisUrl;
+  if (nodeId !== undefined) config.nodeId = nodeId;
   return config;
 }
 

@@ -45,6 +45,11 @@ export interface BroadcastStateOptions {
   destinationPolicy?: DestinationPolicy;
   /** RTMP broadcasts one call may have at once; default DEFAULT_MAX_BROADCASTS_PER_CALL. */
   maxBroadcastsPerCall?: number;
+  /**
+   * Checked before a start, stop or layout change writes the call's state: throws when this
+   * process may not (cluster mode: another node owns the call). Default: always allowed.
+   */
+  assertWriter?: (callCid: string) => Promise<void>;
 }
 
 export const DEFAULT_MAX_BROADCASTS_PER_CALL = 10;
@@ -76,6 +81,11 @@ export class BroadcastState extends EventEmitter<BroadcastStateEvents> implement
   private readonly now: () => Date;
   private readonly destinationPolicy: DestinationPolicy;
   private readonly maxBroadcastsPerCall: number;
+  private readonly assertWriter: (callCid: string) => Promise<void>;
+  /** Calls whose broadcasts are being handed to another process: engine reports of them are not state changes. */
+  private readonly released = new Set<string>();
+  /** What the next started event of a resumed broadcast says about the resume (cluster mode). */
+  private readonly resumeNotes = new Map<string, JsonObject>();
 
   constructor(opts: BroadcastStateOptions) {
     super();
@@ -86,6 +96,7 @@ export class BroadcastState extends EventEmitter<BroadcastStateEvents> implement
     this.now = opts.now ?? (() => new Date());
     this.destinationPolicy = opts.destinationPolicy ?? new DestinationPolicy();
     this.maxBroadcastsPerCall = opts.maxBroadcastsPerCall ?? DEFAULT_MAX_BROADCASTS_PER_CALL;
+    this.assertWriter = opts.assertWriter ?? (async () => undefined);
     this.engine = opts.engine(this);
   }
 
@@ -119,6 +130,8 @@ export class BroadcastState extends EventEmitter<BroadcastStateEvents> implement
       layout_source: req.layout ? 'request' : 'settings',
       started_at: this.now().toISOString(),
     };
+    await this.assertWriter(cid);
+    this.released.delete(cid);
     await this.withinCallLimit(cid);
     if (!(await this.store.addBroadcast(record))) {
       throw badRequest(`a broadcast named "${req.name}" is already active in call ${cid}`);
@@ -153,11 +166,13 @@ export class BroadcastState extends EventEmitter<BroadcastStateEvents> implement
   async stop(cid: string, name: string): Promise<void> {
     const record = await this.store.getBroadcast(cid, name);
     if (!record) throw notFound(`no active broadcast named "${name}" in call ${cid}`);
+    await this.assertWriter(cid);
     await this.stopRecords(cid, [record]);
   }
 
   /** Stops every active broadcast of the call. */
   async stopAll(cid: string): Promise<void> {
+    await this.assertWriter(cid);
     await this.stopRecords(cid, await this.store.listBroadcasts(cid));
   }
 
@@ -175,6 +190,7 @@ export class BroadcastState extends EventEmitter<BroadcastStateEvents> implement
         `the quality of a running broadcast cannot change (broadcast "${name}" runs at ${record.quality}); stop it and start it again`,
       );
     }
+    await this.assertWriter(cid);
     if (change.layout !== undefined) await this.applyLayout(record, toLayoutSettings(change.layout), 'request');
     return this.details(cid, name);
   }
@@ -257,11 +273,17 @@ export class BroadcastState extends EventEmitter<BroadcastStateEvents> implement
     };
   }
 
-  /** Starts on the engine every broadcast the store holds as active (after a restart). */
-  async resume(): Promise<number> {
-    const records = await this.store.listBroadcasts();
+  /**
+   * Starts on the engine every broadcast the store holds as active (after a restart), or those of
+   * one call (cluster mode: this node took the call over). `note` goes into each one's next
+   * `call.rtmp_broadcast_started` as `resumed` (beyond Stream's model: why and where it resumed).
+   */
+  async resume(callCid?: string, note?: JsonObject): Promise<number> {
+    if (callCid !== undefined) this.released.delete(callCid);
+    const records = await this.store.listBroadcasts(callCid);
     let resumed = 0;
     for (const r of records) {
+      if (note) this.resumeNotes.set(`${r.call_cid}\u0000${r.name}`, note);
       try {
         this.engine.start(this.specOf(r));
         resumed++;
@@ -277,6 +299,17 @@ export class BroadcastState extends EventEmitter<BroadcastStateEvents> implement
   }
 
   /**
+   * Stops the call's broadcasts on the engine and leaves their stored state as it is, with no
+   * event: another process runs them from now on (cluster mode: the call moved to another node).
+   */
+  async release(callCid: string): Promise<void> {
+    this.released.add(callCid);
+    const names = new Set(this.engine.stats(callCid).map((s) => s.name));
+    for (const r of await this.store.listBroadcasts(callCid)) names.add(r.name);
+    await Promise.allSettled([...names].map((name) => this.engine.stop(callCid, name)));
+  }
+
+  /**
    * Service shutdown: engine reports are ignored from now on, so the active broadcasts stay in the
    * store (to be resumed on the next start); then the engine closes.
    */
@@ -288,12 +321,15 @@ export class BroadcastState extends EventEmitter<BroadcastStateEvents> implement
   // ---- EgressListener -----------------------------------------------------------------------
 
   onStarted(cid: string, name: string): void {
-    if (this.closing) return;
-    this.publish({ type: 'call.rtmp_broadcast_started', call_cid: cid, name });
+    if (this.closing || this.released.has(cid)) return;
+    const key = `${cid}\u0000${name}`;
+    const note = this.resumeNotes.get(key);
+    this.resumeNotes.delete(key);
+    this.publish({ type: 'call.rtmp_broadcast_started', call_cid: cid, name, ...(note ? { resumed: note } : {}) });
   }
 
   onFailed(cid: string, name: string, reason: string): void {
-    if (this.closing) return;
+    if (this.closing || this.released.has(cid)) return;
     this.log.warn({ callCid: cid, name, reason }, 'broadcast failed');
     // A state transition that must not be lost: retried until the store is back if it is away.
     retryWhileUnavailable(() => this.store.removeBroadcast(cid, name), {
@@ -311,7 +347,7 @@ export class BroadcastState extends EventEmitter<BroadcastStateEvents> implement
   }
 
   onStopped(cid: string, name: string): void {
-    if (this.closing) return;
+    if (this.closing || this.released.has(cid)) return;
     this.publish({ type: 'call.rtmp_broadcast_stopped', call_cid: cid, name });
     this.emit('changed', cid);
   }

@@ -64,6 +64,12 @@ export type ReplaySelection = { id: string } | { all: true };
 
 /** Durable storage of deliveries, so a restart loses none. Implemented in src/store. */
 export interface WebhookOutbox {
+  /**
+   * True when `due` claims what it returns (several dispatchers share the outbox: a claimed
+   * delivery is not due for the others until its claim runs out); the dispatcher then asks only
+   * for as many as it can send at once.
+   */
+  readonly claims?: boolean;
   add(delivery: WebhookDelivery): Promise<void>;
   /**
    * Pending deliveries with nextAttemptAt <= now that are the oldest pending one of their order

@@ -274,7 +274,8 @@ export class WebhookDispatcher {
       if (!this.running) return;
       const free = this.maxConcurrent - this.inFlight.size;
       if (free <= 0) return; // a finishing attempt wakes the loop again
-      const due = await this.outbox.due(this.now(), free + this.inFlight.size);
+      // A claiming outbox returns no delivery in flight here; another outbox returns them too.
+      const due = await this.outbox.due(this.now(), this.outbox.claims ? free : free + this.inFlight.size);
       for (const delivery of due) {
         if (!this.running || this.inFlight.size >= this.maxConcurrent) break;
         if (this.inFlight.has(delivery.id)) continue;
@@ -292,7 +293,11 @@ export class WebhookDispatcher {
     try {
       const attempt = delivery.attempts + 1;
       const result = await this.send(delivery, attempt, this.policy.requestTimeoutMs);
-      if (result.kind === 'stopped') return; // stays in the outbox for the next start
+      if (result.kind === 'stopped') {
+        // Stays in the outbox for the next start; a claim is given back, so another node sends it now.
+        if (this.outbox.claims) await this.outbox.reschedule(delivery.id, delivery.attempts, this.now()).catch(() => undefined);
+        return;
+      }
       const step = nextAttempt(
         { outcome: result.outcome, attempts: attempt, retryFrom: delivery.retryFrom, now: this.now(), random: this.random },
         this.policy,

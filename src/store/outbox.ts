@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { DeadWebhookDelivery, ReplaySelection, WebhookDelivery, WebhookOutbox } from '../events/contract.js';
 import type { Database } from './schema.js';
 
@@ -75,6 +75,30 @@ export class KyselyWebhookOutbox implements WebhookOutbox {
       .limit(limit)
       .execute();
     return rows.map(toDelivery);
+  }
+
+  /**
+   * PostgreSQL, several nodes: the due deliveries (as `due` picks them), claimed for `leaseMs`
+   * (their next attempt moves to the end of the claim, so no other dispatcher takes them meanwhile;
+   * the outcome then reschedules, removes or parks them). `FOR UPDATE SKIP LOCKED`: a row another
+   * claim is taking is skipped, and one it took is no longer due when it is read again.
+   */
+  async claimDue(now: number, limit: number, leaseMs: number): Promise<WebhookDelivery[]> {
+    if (limit <= 0) return [];
+    const res = await sql<Database['webhook_outbox']>`
+      update webhook_outbox set next_attempt_at = ${now + leaseMs}
+      where id in (
+        select o.id from webhook_outbox o
+        where o.status = ${PENDING} and o.next_attempt_at <= ${now}
+          and not exists (
+            select 1 from webhook_outbox p
+            where p.status = ${PENDING} and p.order_key = o.order_key
+              and (p.seq < o.seq or (p.seq = o.seq and p.id < o.id)))
+        order by o.seq, o.id
+        limit ${limit}
+        for update of o skip locked)
+      returning *`.execute(this.db);
+    return res.rows.map(toDelivery).sort((a, b) => a.seq - b.seq || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   async reschedule(id: string, attempts: number, nextAttemptAt: number): Promise<void> {

@@ -9,9 +9,15 @@ export interface WhipResponse {
   status: number;
   headers: Headers;
   body: string;
+  /** The URL that answered (after redirects): a relative Location resolves against it. */
+  url: string;
 }
 
-/** POSTs an SDP offer (WHIP or WHEP); the answer's status, headers and body. */
+/**
+ * POSTs an SDP offer (WHIP or WHEP); the answer's status, headers and body. A 307/308 (RFC 9725:
+ * a cluster node sends the client to the call's node) is followed with the same offer and
+ * headers, the token included (fetch would drop it on a redirect to another origin), at most 3 times.
+ */
 export async function postOffer(
   url: string,
   sdp: string,
@@ -19,13 +25,23 @@ export async function postOffer(
   headers: Record<string, string> = {},
   contentType = 'application/sdp',
 ): Promise<WhipResponse> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': contentType, ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
-    body: sdp,
-    signal: AbortSignal.timeout(20_000),
-  });
-  return { status: res.status, headers: res.headers, body: await res.text() };
+  let target = url;
+  for (let hop = 0; ; hop++) {
+    const res = await fetch(target, {
+      method: 'POST',
+      headers: { 'content-type': contentType, ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
+      body: sdp,
+      redirect: 'manual',
+      signal: AbortSignal.timeout(20_000),
+    });
+    const location = res.headers.get('location');
+    if ((res.status === 307 || res.status === 308) && location && hop < 3) {
+      await res.body?.cancel();
+      target = new URL(location, target).toString();
+      continue;
+    }
+    return { status: res.status, headers: res.headers, body: await res.text(), url: target };
+  }
 }
 
 /** The SDP without candidates other than 127.0.0.1's. */
@@ -96,5 +112,5 @@ export async function exchangeOffer(
   const location = res.headers.get('location');
   await pc.setRemoteDescription({ type: 'answer', sdp: res.body });
   await whenConnected(pc, options.who, options.connectTimeoutMs);
-  return { location: location ? new URL(location, options.url).toString() : undefined, answer: res.body };
+  return { location: location ? new URL(location, res.url).toString() : undefined, answer: res.body };
 }
