@@ -237,6 +237,7 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
           media,
           admission,
           publicUrl: () => publicUrl.get(),
+          apiSecret: creds.apiSecret,
         })
       : null;
     const egressEngine: EngineFactory = (listener) =>

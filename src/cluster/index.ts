@@ -32,6 +32,8 @@ export interface ClusterOptions {
   /** Admission as the egress applies it, for the `full` flag the node publishes. */
   admission: AdmissionPolicy;
   publicUrl: () => string;
+  /** The app's API secret (signs requests forwarded between nodes). */
+  apiSecret: string;
   leaseMs?: number;
 }
 
@@ -79,7 +81,7 @@ export class Cluster {
 
   /** Hooks the owner routing into the routes registered after this, and adds GET /video/cluster. */
   installRouting(app: FastifyInstance): void {
-    installOwnerRouting(app, { node: this.node });
+    installOwnerRouting(app, { node: this.node, secret: this.opts.apiSecret });
     clusterStatusRoutes(app, this.node);
   }
 

@@ -13,13 +13,34 @@
  * error answers on the very request, nothing of it has to be re-encoded, and a forwarded request
  * needs no Redis once the owner is known.
  */
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, ErrorCodes } from '../wire/errors.js';
 import type { ClusterNode, Route } from './node.js';
 
 /** Set on a forwarded request: how many nodes it went through (a request is forwarded at most twice). */
 export const FORWARDED_HEADER = 'x-callcast-forwarded';
+/**
+ * Proves a forwarded request comes from a node: an HMAC (the app's secret, which every node
+ * holds) over the hop count, method and URL. A request without a valid one counts as not
+ * forwarded, so a client cannot make a node skip placement by setting the hop header.
+ */
+export const FORWARD_AUTH_HEADER = 'x-callcast-forward-auth';
 const MAX_HOPS = 2;
+
+/** The forward proof of a request (pure). */
+export function forwardProof(secret: string, hops: number, method: string, url: string): string {
+  return createHmac('sha256', secret).update(`callcast-forward\n${hops}\n${method}\n${url}`).digest('base64url');
+}
+
+/** The hop count of a request, 0 unless its proof is valid (pure). */
+export function forwardedHops(secret: string, method: string, url: string, hopHeader: unknown, proofHeader: unknown): number {
+  const hops = Number(hopHeader ?? 0);
+  if (!Number.isInteger(hops) || hops <= 0 || typeof proofHeader !== 'string') return 0;
+  const want = Buffer.from(forwardProof(secret, hops, method, url));
+  const got = Buffer.from(proofHeader);
+  return want.length === got.length && timingSafeEqual(want, got) ? hops : 0;
+}
 
 /** Operations served by the call's owner, and whether they place a call nobody owns. */
 const FORWARDED: Readonly<Record<string, { place: boolean }>> = {
@@ -56,6 +77,8 @@ const RETURNED_HEADERS = ['content-type', 'retry-after', 'location', 'etag', 'ac
 
 export interface RoutingOptions {
   node: ClusterNode;
+  /** The app's API secret: signs the requests one node forwards to another. */
+  secret: string;
   /** How long a forwarded request may take; default 15 s. */
   forwardTimeoutMs?: number;
 }
@@ -70,7 +93,7 @@ export function installOwnerRouting(app: FastifyInstance, opts: RoutingOptions):
     const params = req.params as { type?: unknown; id?: unknown };
     if (typeof params.type !== 'string' || typeof params.id !== 'string') return;
     const cid = `${params.type}:${params.id}`;
-    const hops = Number(req.headers[FORWARDED_HEADER] ?? 0) || 0;
+    const hops = forwardedHops(opts.secret, req.method, req.url, req.headers[FORWARDED_HEADER], req.headers[FORWARD_AUTH_HEADER]);
     const route: Route = await opts.node.route(cid, { place: need.place, here: hops > 0 });
     if (route.local) return;
     const target = new URL(req.url, route.node.url).toString();
@@ -80,7 +103,10 @@ export function installOwnerRouting(app: FastifyInstance, opts: RoutingOptions):
     if (hops >= MAX_HOPS) {
       throw new ApiError(503, ErrorCodes.internal, `call ${cid} is moving between nodes; try again`, 1);
     }
-    const headers: Record<string, string> = { [FORWARDED_HEADER]: String(hops + 1) };
+    const headers: Record<string, string> = {
+      [FORWARDED_HEADER]: String(hops + 1),
+      [FORWARD_AUTH_HEADER]: forwardProof(opts.secret, hops + 1, req.method, req.url),
+    };
     for (const h of PASSED_HEADERS) {
       const v = req.headers[h];
       if (typeof v === 'string') headers[h] = v;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { leaseValue, parseLease } from '../../src/cluster/leases.js';
 import { chooseNode, type Candidate } from '../../src/cluster/placement.js';
-import { ownerNeed } from '../../src/cluster/routing.js';
+import { forwardedHops, forwardProof, ownerNeed } from '../../src/cluster/routing.js';
 
 const node = (id: string, o: Partial<Candidate> = {}): Candidate => ({
   id,
@@ -90,5 +90,19 @@ describe('ownerNeed', () => {
     });
     assert.equal(ownerNeed('OPTIONS', undefined, '/video/call/:type/:id/whip'), null);
     assert.equal(ownerNeed('GET', 'GetCall', '/video/call/:type/:id'), null);
+  });
+});
+
+describe('forwarded requests', () => {
+  const url = '/api/v2/video/call/default/c1/rtmp_broadcasts?api_key=k';
+  it('count their hops only with a node-made proof', () => {
+    const proof = forwardProof('secret', 1, 'POST', url);
+    assert.equal(forwardedHops('secret', 'POST', url, '1', proof), 1);
+    assert.equal(forwardedHops('secret', 'POST', url, '1', undefined), 0, 'no proof: a client');
+    assert.equal(forwardedHops('other', 'POST', url, '1', proof), 0, 'another secret');
+    assert.equal(forwardedHops('secret', 'POST', url, '2', proof), 0, 'another hop count');
+    assert.equal(forwardedHops('secret', 'DELETE', url, '1', proof), 0, 'another method');
+    assert.equal(forwardedHops('secret', 'POST', `${url}&x=1`, '1', proof), 0, 'another URL');
+    assert.equal(forwardedHops('secret', 'POST', url, 'x', proof), 0);
   });
 });
