@@ -60,8 +60,12 @@ describe("RTMP handshake with librtmp's rtmpsrv", { timeout: 60_000 }, () => {
       await execFileP('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
       const logDir = mkdtempSync(join(tmpdir(), 'callcast-rtmpsrv-'));
       const logFile = join(logDir, 'rtmpsrv.log');
-      // rtmpsrv logs to a file (its log reaches a pipe only in part) and stops at its timeout.
-      const server = spawn('ip', ['netns', 'exec', ns, 'sh', '-c', `timeout 15 rtmpsrv > '${logFile}' 2>&1`], { stdio: 'ignore' });
+      // rtmpsrv logs to a file and stops at its timeout. Its stdin is a pipe that stays open and
+      // empty: at end of file it reads its console commands in a busy loop, logging millions of
+      // "Unknown command" lines a second (a CPU and a disk hog that made this test slow and flaky).
+      const server = spawn('ip', ['netns', 'exec', ns, 'sh', '-c', `sleep 16 | timeout 15 rtmpsrv > '${logFile}' 2>&1`], {
+        stdio: 'ignore',
+      });
       const exited = new Promise<void>((r) => server.on('exit', () => r()));
       const log = () => {
         try {

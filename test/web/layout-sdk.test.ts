@@ -181,6 +181,9 @@ describe('the layout module in a layout app', { timeout: 240_000 }, () => {
     };
 
     await until('alice red and bob blue, decoded in the page', (c) => near(c.alice, [255, 0, 0]) && near(c.bob, [0, 0, 255]));
+    // A stream's tracks arrive one by one (and a participant's sound may be published after her
+    // picture): wait for Alice's microphone before the list is checked.
+    await until('alice with her microphone', (_c, list) => list.find((p) => p.user === 'alice')?.tracks.includes('audio') === true);
     const ps = await people(page);
     assert.deepEqual(
       ps.map((p) => [p.user, p.tracks]),
