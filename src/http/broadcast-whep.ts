@@ -17,7 +17,8 @@ import { type BroadcastPreviews, UnknownBroadcastError } from '../media/preview/
 import { OfferError } from '../media/sdp.js';
 import { ApiError, ErrorCodes, notAllowed, notFound } from '../wire/errors.js';
 import type { Principal } from '../wire/principal.js';
-import { answerTrickle, asApiError, CORS_HEADERS, contentTypeOf, sendAnswer, sendError, sessionTag, subscriptionFailure } from './whep.js';
+import { CORS_HEADERS, contentTypeOf, sendAnswer, sessionTag } from './sdp-exchange.js';
+import { answerTrickle, asApiError, sendError, subscriptionFailure } from './whep.js';
 
 export interface BroadcastWhepOptions {
   previews: BroadcastPreviews;

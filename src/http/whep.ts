@@ -12,13 +12,22 @@
  * call token for other calls), 404 unknown call or participant, 400 unusable offer.
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { createHash } from 'node:crypto';
 import type { Access } from '../calls/access.js';
 import { ApiError, ErrorCodes, errorBody, notAllowed, notFound } from '../wire/errors.js';
 import type { Principal } from '../wire/principal.js';
 import type { CallMedia } from '../media/call-media.js';
 import { UnknownParticipantError } from '../media/forwarding/forwarder.js';
 import { OfferError } from '../media/sdp.js';
+import {
+  CORS_HEADERS,
+  contentTypeOf,
+  noCandidates,
+  sendAnswer,
+  sessionTag,
+  trickleFragment,
+  trickleProblem,
+  type SessionTag,
+} from './sdp-exchange.js';
 
 export interface WhepOptions {
   media: CallMedia;
@@ -38,13 +47,6 @@ interface ParticipantParams {
 interface ResourceParams extends ParticipantParams {
   resourceId: string;
 }
-
-export const CORS_HEADERS = {
-  'access-control-allow-origin': '*',
-  'access-control-allow-methods': 'POST, PATCH, DELETE, OPTIONS',
-  'access-control-allow-headers': 'Authorization, Content-Type, If-Match, stream-auth-type, api_key',
-  'access-control-expose-headers': 'Location, ETag, Link, Accept-Patch',
-};
 
 export function sendError(reply: FastifyReply, operation: string, err: ApiError, startedAt: number): FastifyReply {
   return reply
@@ -66,25 +68,6 @@ export function asApiError(err: unknown): ApiError | undefined {
   return undefined;
 }
 
-/** What trickle PATCHes of a new subscription are checked against: the answer's ETag and the offer's ufrag. */
-export function sessionTag(resourceId: string, offer: string, answer: string): { etag: string; ufrag: string | undefined } {
-  return {
-    etag: `"${createHash('sha256').update(resourceId).update(answer).digest('hex').slice(0, 16)}"`,
-    ufrag: /a=ice-ufrag:(\S+)/.exec(offer)?.[1],
-  };
-}
-
-/** 201 with the SDP answer, its resource (Location), ETag and the trickle type PATCH accepts. */
-export function sendAnswer(reply: FastifyReply, location: string, etag: string, answer: string): FastifyReply {
-  return reply
-    .code(201)
-    .type('application/sdp')
-    .header('location', location)
-    .header('etag', etag)
-    .header('accept-patch', 'application/trickle-ice-sdpfrag')
-    .send(answer);
-}
-
 /** A subscription that could not be made: 404 when its source is `unknown`, else 400 naming why the offer failed. */
 export function subscriptionFailure(err: unknown, unknown: boolean): ApiError {
   if (unknown) return notFound((err as Error).message);
@@ -93,44 +76,21 @@ export function subscriptionFailure(err: unknown, unknown: boolean): ApiError {
 }
 
 /**
- * Answers a WHEP trickle PATCH of a known session (RFC 9725 section 4.3 as WHEP uses it): 415
- * unless a trickle fragment, 412 when If-Match names another ETag, 422 for an ICE restart (a new
- * ufrag), 400 when no candidate line is usable, 204 once `addCandidates` took them.
+ * Answers a WHEP trickle PATCH of a known session: the checks of `trickleProblem`, 400 when no
+ * candidate line is usable, 204 once `addCandidates` took them.
  */
 export async function answerTrickle(
   req: FastifyRequest,
   reply: FastifyReply,
-  at: { op: string; startedAt: number; session: { etag: string; ufrag: string | undefined } | undefined },
+  at: { op: string; startedAt: number; session: SessionTag | undefined },
   addCandidates: (frag: string) => Promise<number>,
 ): Promise<FastifyReply> {
   const { op, startedAt, session } = at;
-  if (contentTypeOf(req) !== 'application/trickle-ice-sdpfrag') {
-    return sendError(reply, op, new ApiError(415, ErrorCodes.input, 'send ICE candidates as application/trickle-ice-sdpfrag'), startedAt);
-  }
-  const ifMatch = req.headers['if-match'];
-  if (ifMatch !== undefined && ifMatch !== '*' && ifMatch !== session?.etag) {
-    return sendError(reply, op, new ApiError(412, ErrorCodes.input, 'If-Match does not match the session ETag'), startedAt);
-  }
-  const frag = typeof req.body === 'string' ? req.body : '';
-  const ufrag = /a=ice-ufrag:(\S+)/.exec(frag)?.[1];
-  if (ufrag !== undefined && session?.ufrag !== undefined && ufrag !== session.ufrag) {
-    return sendError(
-      reply,
-      op,
-      new ApiError(422, ErrorCodes.input, 'ICE restarts are not supported: subscribe with a new offer'),
-      startedAt,
-    );
-  }
-  const added = await addCandidates(frag);
-  if (added < 0) return sendError(reply, op, new ApiError(400, ErrorCodes.input, 'the fragment holds no valid candidate lines'), startedAt);
+  const problem = trickleProblem(req, session, 'subscribe with a new offer');
+  if (problem) return sendError(reply, op, problem, startedAt);
+  const added = await addCandidates(trickleFragment(req));
+  if (added < 0) return sendError(reply, op, noCandidates(), startedAt);
   return reply.code(204).send();
-}
-
-export function contentTypeOf(req: FastifyRequest): string {
-  return String(req.headers['content-type'] ?? '')
-    .split(';')[0]!
-    .trim()
-    .toLowerCase();
 }
 
 /**

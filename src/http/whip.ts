@@ -11,12 +11,13 @@
  * contract's ApiError and answered by the edge's error handler; the media plane does the rest.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
 import type { CallMedia, PublishSource, PublisherIdentity } from '../media/call-media.js';
 import { OfferError } from '../media/sdp.js';
 import { callCid as cidOf } from '../wire/call-cid.js';
 import type { CallParams } from './call-params.js';
+import { CORS_HEADERS, contentTypeOf, noCandidates, sendAnswer, sessionTag, trickleFragment, trickleProblem } from './sdp-exchange.js';
 import { ApiError, ErrorCodes } from '../wire/errors.js';
 
 export interface WhipOptions {
@@ -38,21 +39,10 @@ interface SessionParams extends CallParams {
   resourceId: string;
 }
 
-function etagOf(sessionId: string, answer: string): string {
-  return `"${createHash('sha256').update(sessionId).update(answer).digest('hex').slice(0, 16)}"`;
-}
-
 function offerToApiError(err: OfferError): ApiError {
   const code = err.status === 403 ? ErrorCodes.notAllowed : err.status === 429 ? ErrorCodes.rateLimited : ErrorCodes.input;
   return new ApiError(err.status, code, err.message);
 }
-
-const CORS_HEADERS = {
-  'access-control-allow-origin': '*',
-  'access-control-allow-methods': 'POST, PATCH, DELETE, OPTIONS',
-  'access-control-allow-headers': 'Authorization, Content-Type, If-Match, stream-auth-type, api_key',
-  'access-control-expose-headers': 'Location, ETag, Link, Accept-Patch',
-};
 
 export async function whipPlugin(app: FastifyInstance, deps: WhipOptions): Promise<void> {
   const sessions = new Map<string, { callCid: string; sessionId: string; etag: string; ufrag: string | undefined }>();
@@ -100,11 +90,7 @@ export async function whipPlugin(app: FastifyInstance, deps: WhipOptions): Promi
           }
           const source: PublishSource = trackType === 'screen_share' ? 'screen_share' : 'camera';
           const callCid = cidOf(type, id);
-          const contentType = String(req.headers['content-type'] ?? '')
-            .split(';')[0]!
-            .trim()
-            .toLowerCase();
-          if (contentType !== 'application/sdp') {
+          if (contentTypeOf(req) !== 'application/sdp') {
             throw new ApiError(415, ErrorCodes.input, 'the offer must be sent with Content-Type: application/sdp');
           }
           const identity = await deps.authorize(req, type, id);
@@ -120,8 +106,8 @@ export async function whipPlugin(app: FastifyInstance, deps: WhipOptions): Promi
             const { sessionId, answer, plan } = await deps.media.publish(callCid, identity, offer, source);
             // The resource id is not the user_session_id every reader of the call sees.
             const resourceId = randomBytes(16).toString('hex');
-            const etag = etagOf(resourceId, answer);
-            sessions.set(resourceId, { callCid, sessionId, etag, ufrag: /a=ice-ufrag:(\S+)/.exec(offer)?.[1] });
+            const tag = sessionTag(resourceId, offer, answer);
+            sessions.set(resourceId, { callCid, sessionId, ...tag });
             resourceOf.set(sessionId, resourceId);
             const location = `${deps.publicUrl}${prefix}/video/call/${encodeURIComponent(type)}/${encodeURIComponent(id)}/whip/${resourceId}`;
             deps.log.info(
@@ -135,13 +121,7 @@ export async function whipPlugin(app: FastifyInstance, deps: WhipOptions): Promi
                 'WHIP offer sections refused in the answer: no track could be received for them',
               );
             }
-            return reply
-              .code(201)
-              .type('application/sdp')
-              .header('location', location)
-              .header('etag', etag)
-              .header('accept-patch', 'application/trickle-ice-sdpfrag')
-              .send(answer);
+            return sendAnswer(reply, location, tag.etag, answer);
           } catch (err) {
             if (err instanceof OfferError) throw offerToApiError(err);
             deps.log.warn({ callCid, err: (err as Error)?.message }, 'WHIP offer could not be answered');
@@ -160,25 +140,11 @@ export async function whipPlugin(app: FastifyInstance, deps: WhipOptions): Promi
         if (!s || s.callCid !== cidOf(type, id) || !deps.media.has(s.callCid, s.sessionId)) {
           throw new ApiError(404, ErrorCodes.notFound, 'WHIP session not found');
         }
-        const contentType = String(req.headers['content-type'] ?? '')
-          .split(';')[0]!
-          .trim()
-          .toLowerCase();
-        if (contentType !== 'application/trickle-ice-sdpfrag') {
-          throw new ApiError(415, ErrorCodes.input, 'send ICE candidates as application/trickle-ice-sdpfrag');
-        }
-        const ifMatch = req.headers['if-match'];
-        if (ifMatch !== undefined && ifMatch !== '*' && ifMatch !== s.etag) {
-          throw new ApiError(412, ErrorCodes.input, 'If-Match does not match the session ETag');
-        }
-        const frag = typeof req.body === 'string' ? req.body : '';
-        const ufrag = /a=ice-ufrag:(\S+)/.exec(frag)?.[1];
-        if (ufrag !== undefined && s.ufrag !== undefined && ufrag !== s.ufrag) {
-          // An ICE restart: not supported; the publisher should start a new session.
-          throw new ApiError(422, ErrorCodes.input, 'ICE restarts are not supported: publish a new offer');
-        }
-        const added = await deps.media.addRemoteCandidates(s.callCid, s.sessionId, frag);
-        if (added < 0) throw new ApiError(400, ErrorCodes.input, 'the fragment holds no valid candidate lines');
+        // An ICE restart is not supported: the publisher should start a new session.
+        const problem = trickleProblem(req, s, 'publish a new offer');
+        if (problem) throw problem;
+        const added = await deps.media.addRemoteCandidates(s.callCid, s.sessionId, trickleFragment(req));
+        if (added < 0) throw noCandidates();
         return reply.code(204).send();
       });
 
