@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { StreamClient } from '@stream-io/node-sdk';
 import { startCallcast, type Callcast, type CallcastOptions } from '../../src/app.js';
 import type { Config } from '../../src/config.js';
-import { freshSchema, TEST_ADMISSION, TEST_RTMP_ALLOW } from './server.js';
+import { freshSchema, testServiceConfig } from './server.js';
 
 export interface TestCallcast {
   server: Callcast;
@@ -39,15 +39,8 @@ export async function startTestCallcast(
     server = await startCallcast({
       ...opts,
       config: {
-        port: 0,
-        host: '127.0.0.1',
-        apiKey,
-        apiSecret,
-        dataDir,
+        ...testServiceConfig({ apiKey, apiSecret, dataDir }),
         logLevel: 'silent',
-        // The suite's ingests, receivers and image servers listen on loopback.
-        rtmpAllow: TEST_RTMP_ALLOW,
-        ...TEST_ADMISSION,
         ...(schema ? { databaseUrl: schema.url } : {}),
         ...opts.config,
       },

@@ -14,7 +14,7 @@ import type { EgressEngine } from '../../src/egress/engine.js';
 import type { Config } from '../../src/config.js';
 import { RecordingEngine } from './recording-engine.js';
 import { startRedis, type LocalRedis } from './redis.js';
-import { freshSchema, TEST_ADMISSION, TEST_RTMP_ALLOW } from './server.js';
+import { freshSchema, TEST_RTMP_ALLOW, testServiceConfig } from './server.js';
 
 /** Why cluster tests are skipped here, or false when they can run. */
 export function clusterSkipReason(): string | false {
@@ -66,14 +66,8 @@ export async function startTestCluster(opts: {
     const dataDir = mkdtempSync(join(tmpdir(), `callcast-${id}-`));
     dirs.push(dataDir);
     return {
-      port: 0,
-      host: '127.0.0.1',
-      apiKey,
-      apiSecret,
-      dataDir,
+      ...testServiceConfig({ apiKey, apiSecret, dataDir }),
       logLevel: (process.env.CALLCAST_TEST_LOG_LEVEL as Config['logLevel']) ?? 'silent',
-      rtmpAllow: TEST_RTMP_ALLOW,
-      ...TEST_ADMISSION,
       databaseUrl: schema.url,
       redisUrl: redis.url,
       nodeId: id,

@@ -24,6 +24,14 @@ export const TEST_RTMP_ALLOW = '127.0.0.1,::1';
  * so its load says nothing about a test's own encodes. The admission tests turn it on.
  */
 export const TEST_ADMISSION = { admissionDegraded: false, admissionCpuPercent: 0 } as const;
+
+/**
+ * What every service a test starts is configured with: loopback on a free port, its credentials
+ * and data directory, the suite's loopback ingests allowed, load admission off.
+ */
+export function testServiceConfig(c: { apiKey: string; apiSecret: string; dataDir: string }) {
+  return { port: 0, host: '127.0.0.1', ...c, rtmpAllow: TEST_RTMP_ALLOW, ...TEST_ADMISSION };
+}
 import { RecordingEngine } from './recording-engine.js';
 
 export interface TestServer {
@@ -85,15 +93,8 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   const apiKey = `key-${randomBytes(4).toString('hex')}`;
   const apiSecret = randomBytes(24).toString('hex');
   const config: Config = {
-    port: 0,
-    host: '127.0.0.1',
-    apiKey,
-    apiSecret,
-    dataDir,
+    ...testServiceConfig({ apiKey, apiSecret, dataDir }),
     logLevel: (process.env.CALLCAST_TEST_LOG_LEVEL as Config['logLevel']) ?? 'silent',
-    // The suite's ingests listen on loopback.
-    rtmpAllow: TEST_RTMP_ALLOW,
-    ...TEST_ADMISSION,
   };
   if (schema) config.databaseUrl = schema.url;
   if (opts.webhookUrl) config.webhookUrl = opts.webhookUrl;
