@@ -4,7 +4,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Quality } from '../../src/layout/settings.js';
-import { encoderArgs, qualityProfile } from '../../src/egress/qualities.js';
+import { qualityProfile } from '../../src/egress/qualities.js';
+import { encoderArgParts, outputArgs } from './encode-args.js';
 import { stopFfmpeg } from './ffmpeg-run.js';
 
 /**
@@ -14,23 +15,14 @@ import { stopFfmpeg } from './ffmpeg-run.js';
  */
 export function baselineArgs(quality: Quality, output: string, durationS?: number, source = 'testsrc2'): string[] {
   const p = qualityProfile(quality);
-  const args = encoderArgs(quality);
-  const lastInput = args.lastIndexOf('pipe:3');
-  const firstInputOpt = args.indexOf('-probesize');
-  const outIdx = args.lastIndexOf('pipe:1');
-  if (lastInput < 0 || firstInputOpt < 0 || outIdx !== args.length - 1 || args[outIdx - 1] !== 'flv' || args[outIdx - 2] !== '-f') {
-    throw new Error('encoderArgs changed shape: update the baseline');
-  }
+  const parts = encoderArgParts(quality);
   const video =
     source === 'testsrc2'
       ? `testsrc2=size=${p.width}x${p.height}:rate=${p.fps}`
       : `color=c=${source}:size=${p.width}x${p.height}:rate=${p.fps}`;
   const inputs = ['-re', '-f', 'lavfi', '-i', video, '-re', '-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=${p.audioSampleRate}`];
-  const head = args.slice(0, firstInputOpt);
-  const encode = args.slice(lastInput + 1, outIdx - 2);
   const limit = durationS === undefined ? [] : ['-t', String(durationS)];
-  const out = output === 'null' ? ['-f', 'null', '-'] : ['-f', 'flv', output];
-  return [...head, ...inputs, ...encode, ...limit, ...out];
+  return [...parts.head, ...inputs, '-map', '0:v:0', '-map', '1:a:0', ...parts.encode, ...limit, ...outputArgs(output)];
 }
 
 export interface BaselineEncode {

@@ -150,8 +150,8 @@ export class RtpReplay implements RtpSource {
         const t = this.tracks[kind];
         while (this.sent[kind] < t.packets.length && loopStart + t.packets[this.sent[kind]]!.at <= elapsed) {
           const rec = t.packets[this.sent[kind]]!;
-          const out = rewrite(rec, t.packets[0]!.packet, this.sent.loop, t.packets.length, t.tsPeriod);
-          for (const w of t.writers) w(Buffer.from(out));
+          // A packet of its own for each writer (the WebRTC stack rewrites headers in place).
+          for (const w of t.writers) w(rewrite(rec, t.packets[0]!.packet, this.sent.loop, t.packets.length, t.tsPeriod));
           this.sent[kind] += 1;
         }
         if (this.sent[kind] < t.packets.length) pending = true;
