@@ -30,6 +30,7 @@ import { freePort, startNginxIngest, type NginxIngest } from '../support/rtmp-in
 import { startTestCallcast, type TestCallcast } from '../support/callcast.js';
 import { sleep, waitFor } from '../support/wait.js';
 import { i420PixelRgb, tonePower } from '../media/helpers.js';
+import { closeServer, listenOnLoopback } from '../support/http-server.js';
 
 const W = 640;
 const H = 360;
@@ -160,9 +161,7 @@ describe('custom layout apps rendered by a browser', { timeout: 300_000 }, () =>
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
       res.end(req.url?.startsWith('/sdk-app.html') ? sdkApp(svc.url) : APP);
     });
-    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', () => resolve()));
-    const addr = app.address();
-    appUrl = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}/layout.html`;
+    appUrl = `${await listenOnLoopback(app)}/layout.html`;
     ingest = await startNginxIngest();
     svc = await startTestCallcast({
       log,
@@ -178,11 +177,7 @@ describe('custom layout apps rendered by a browser', { timeout: 300_000 }, () =>
     await Promise.all(publishers.map((p) => p.close()));
     await svc?.close();
     await ingest?.stop();
-    await new Promise<void>((resolve) => {
-      if (!app) return resolve();
-      app.close(() => resolve());
-      app.closeAllConnections();
-    });
+    await closeServer(app);
   });
 
   /** What the call's broadcast at QUALITY shows at the app's points, and whether it is the app. */

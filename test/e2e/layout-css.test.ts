@@ -29,6 +29,7 @@ import { startTestCallcast, type TestCallcast } from '../support/callcast.js';
 import { sleep, waitFor } from '../support/wait.js';
 import { i420PixelRgb } from '../media/helpers.js';
 import { buildWebPages, REPO_ROOT, WEB_ROOT } from '../web/harness.js';
+import { closeServer, listenOnLoopback } from '../support/http-server.js';
 
 const OUTPUT_DIR = join(REPO_ROOT, 'test-output/e2e');
 
@@ -78,9 +79,7 @@ describe('built-in layouts with external_css_url', { timeout: 300_000 }, () => {
       res.writeHead(200, { 'content-type': 'text/css; charset=utf-8', 'cache-control': 'no-store' });
       res.end(STYLESHEET);
     });
-    await new Promise<void>((resolve) => sheets.listen(0, '127.0.0.1', () => resolve()));
-    const addr = sheets.address();
-    const origin = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+    const origin = await listenOnLoopback(sheets);
     cssUrl = `${origin}/theme.css`;
     ingest = await startNginxIngest();
     svc = await startTestCallcast({
@@ -99,11 +98,7 @@ describe('built-in layouts with external_css_url', { timeout: 300_000 }, () => {
     await Promise.all(publishers.map((p) => p.close()));
     await svc?.close();
     await ingest?.stop();
-    await new Promise<void>((resolve) => {
-      if (!sheets) return resolve();
-      sheets.close(() => resolve());
-      sheets.closeAllConnections();
-    });
+    await closeServer(sheets);
   });
 
   const failureOf = (name: string) =>

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { closeServer, listenOnLoopback } from './http-server.js';
 
 export const CHROMIUM_PATH = process.env.CALLCAST_CHROMIUM || '/usr/bin/chromium';
 
@@ -148,9 +149,7 @@ async function servePage(): Promise<{ server: Server; url: string }> {
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
     res.end(PAGE);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const addr = server.address();
-  return { server, url: `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}/` };
+  return { server, url: `${await listenOnLoopback(server)}/` };
 }
 
 /** Opens a page that publishes Chromium's fake camera + microphone to `whipUrl`. */
@@ -164,10 +163,7 @@ export async function publishFromChromium(
   const page = await session.newPage();
   const closeAll = async () => {
     await page.close().catch(() => undefined);
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
+    await closeServer(server);
   };
   try {
     await page.goto(url, { timeout: 30_000 });

@@ -17,6 +17,7 @@ import { TestPublisher } from '../support/publisher.js';
 import { startTestCallcast, type TestCallcast } from '../support/callcast.js';
 import { waitFor } from '../support/wait.js';
 import { buildWebPages, WEB_ROOT } from './harness.js';
+import { closeServer, listenOnLoopback } from '../support/http-server.js';
 
 const CID = 'default:sdk-app';
 
@@ -88,9 +89,7 @@ describe('the layout module in a layout app', { timeout: 240_000 }, () => {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
       res.end(html);
     });
-    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', () => resolve()));
-    const addr = app.address();
-    appUrl = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}/app.html`;
+    appUrl = `${await listenOnLoopback(app)}/app.html`;
     await svc.client.upsertUsers(['alice', 'bob', 'carol'].map((id) => ({ id, name: id, role: 'user' })));
     chromium = await launchChromium({ loopbackIce: true });
   });
@@ -98,11 +97,7 @@ describe('the layout module in a layout app', { timeout: 240_000 }, () => {
     await Promise.all([...publishers.values()].map((p) => p.close()));
     await chromium?.close();
     await svc?.close();
-    await new Promise<void>((resolve) => {
-      if (!app) return resolve();
-      app.close(() => resolve());
-      app.closeAllConnections();
-    });
+    await closeServer(app);
   });
 
   test('participants with live streams, speaking flags, joins and leaves', async () => {
