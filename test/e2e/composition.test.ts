@@ -29,10 +29,13 @@ const GROUPS = {
 type GroupName = keyof typeof GROUPS;
 
 type Rgb = [number, number, number];
-const COLOURS: Record<string, { ffmpeg: string; rgb: Rgb; tone: number }> = {
-  alice: { ffmpeg: 'red', rgb: [255, 0, 0], tone: 440 },
-  bob: { ffmpeg: 'blue', rgb: [0, 0, 255], tone: 880 },
-  carol: { ffmpeg: 'lime', rgb: [0, 255, 0], tone: 1320 },
+// Alice's tone is the loudest, so she is the dominant speaker throughout: which tile is large
+// (spotlight) and who is featured (single-participant) never changes between two grabbed frames,
+// however the machine's load delays one publisher's audio.
+const COLOURS: Record<string, { ffmpeg: string; rgb: Rgb; tone: number; volume: number }> = {
+  alice: { ffmpeg: 'red', rgb: [255, 0, 0], tone: 440, volume: 2 },
+  bob: { ffmpeg: 'blue', rgb: [0, 0, 255], tone: 880, volume: 1 },
+  carol: { ffmpeg: 'lime', rgb: [0, 255, 0], tone: 1320, volume: 1 },
 };
 
 const near = (a: number[], b: number[], tol = 60) => a.every((v, i) => Math.abs(v - b[i]!) <= tol);
@@ -85,7 +88,7 @@ describe('participants composed into broadcasts at a real RTMP ingest', { timeou
   const publish = async (whip: string, user: string) => {
     const c = COLOURS[user]!;
     const token = client.generateUserToken({ user_id: user, validity_in_seconds: 600 });
-    const p = await TestPublisher.start({ url: whip, token, color: c.ffmpeg, toneHz: c.tone });
+    const p = await TestPublisher.start({ url: whip, token, color: c.ffmpeg, toneHz: c.tone, toneVolume: c.volume });
     publishers.set(user, p);
     return p;
   };
