@@ -8,7 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import { ChromiumProcess } from '../src/render/browser/chromium-process.js';
-import { FrameCutter } from '../src/render/browser/screen-capture.js';
+import { FramePool, PooledFrameReader } from '../src/render/frame-pool.js';
 import { XvfbDisplay } from '../src/render/browser/xvfb.js';
 import { cpuBetween, sampleTree } from './lib/proc.js';
 
@@ -49,13 +49,15 @@ function i420Counter(
   let frames = 0;
   let distinct = 0;
   let prev: Buffer | null = null;
-  const cutter = new FrameCutter(FRAME_BYTES, (frame, whole) => {
-    frames += whole;
+  const pool = new FramePool(FRAME_BYTES);
+  const cutter = new PooledFrameReader(pool, (frame) => {
+    frames += 1;
     // Every 101st luma byte is enough to tell two pictures of this page apart.
     if (prev) {
       let diff = 0;
       for (let i = 0; i < W * H; i += 101) diff += Math.abs(frame[i]! - prev[i]!);
       if (diff > 0) distinct += 1;
+      pool.release(prev);
     }
     prev = frame;
   });

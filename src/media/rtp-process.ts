@@ -5,13 +5,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
-import { connect as connectUnix, type Socket as NetSocket } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import { ffmpegRtpSdp, type MediaKind } from './sdp.js';
+import { MAX_UNIX_SOCKET_PATH, readUnixOutput, type UnixOutputReader } from './unix-output.js';
 
 export interface RtpCodec {
   payloadType: number;
@@ -76,13 +76,6 @@ export interface RtpProcessOptions {
   ffmpegPath?: string;
 }
 
-/** Bytes read per system call from an output socket. */
-const SOCKET_READ_BYTES = 256 * 1024;
-/** Between attempts to connect to an output socket ffmpeg has not opened yet. */
-const SOCKET_RETRY_MS = 20;
-/** Unix socket paths longer than this do not fit sockaddr_un everywhere: use pipes then. */
-const MAX_SOCKET_PATH = 100;
-
 /** The Unix socket output i of a process with working directory `dir` listens on. */
 function outputSocketPath(dir: string, index: number): string {
   return join(dir, `out${index}.sock`);
@@ -102,8 +95,7 @@ export class RtpProcess {
   private readonly socket: Socket;
   private isClosed = false;
   private transport: 'pipe' | 'socket' = 'pipe';
-  private readonly outputSockets: NetSocket[] = [];
-  private readonly retryTimers = new Set<NodeJS.Timeout>();
+  private readonly outputReaders: UnixOutputReader[] = [];
   readonly exited: Promise<number | null>;
 
   private constructor(port: number, dir: string, child: ChildProcess, socket: Socket) {
@@ -147,7 +139,7 @@ export class RtpProcess {
     ];
     const outputs = options.outputs ?? 1;
     let transport = options.transport ?? 'pipe';
-    if (transport === 'socket' && outputSocketPath(dir, outputs).length > MAX_SOCKET_PATH) transport = 'pipe';
+    if (transport === 'socket' && outputSocketPath(dir, outputs).length > MAX_UNIX_SOCKET_PATH) transport = 'pipe';
     args.push(...options.outputArgs(Array.from({ length: outputs }, (_, i) => outputTarget(transport, i, dir))));
     const stdio: ('ignore' | 'pipe')[] = ['ignore', transport === 'pipe' ? 'pipe' : 'ignore', 'pipe'];
     if (transport === 'pipe') for (let i = 1; i < outputs; i++) stdio.push('pipe');
@@ -205,45 +197,12 @@ export class RtpProcess {
    */
   onOutput(index: number, onData: (chunk: Buffer) => void): void {
     if (this.transport === 'socket') {
-      this.connectOutput(outputSocketPath(this.dir, index), onData);
+      if (this.running) this.outputReaders.push(readUnixOutput(outputSocketPath(this.dir, index), onData));
       return;
     }
     const s = index === 0 ? this.child.stdout : (this.child.stdio[index + 2] as NodeJS.ReadableStream | null | undefined);
     s?.on('data', (d: Buffer) => onData(d));
     s?.on('error', () => undefined);
-  }
-
-  /** Connects to an output socket once ffmpeg listens on it (it opens its outputs after probing the input). */
-  private connectOutput(path: string, onData: (chunk: Buffer) => void): void {
-    const buffer = Buffer.allocUnsafe(SOCKET_READ_BYTES);
-    const attempt = () => {
-      if (!this.running) return;
-      let connected = false;
-      const sock = connectUnix({
-        path,
-        onread: {
-          buffer,
-          callback: (n: number, buf: Uint8Array) => {
-            onData((buf as Buffer).subarray(0, n));
-            return true;
-          },
-        },
-      });
-      sock.once('connect', () => {
-        connected = true;
-        this.outputSockets.push(sock);
-      });
-      sock.on('error', () => {
-        sock.destroy();
-        if (connected || !this.running) return;
-        const timer = setTimeout(() => {
-          this.retryTimers.delete(timer);
-          attempt();
-        }, SOCKET_RETRY_MS);
-        this.retryTimers.add(timer);
-      });
-    };
-    attempt();
   }
 
   /** Whether `close` was called. */
@@ -265,9 +224,7 @@ export class RtpProcess {
   }
 
   private cleanup(): void {
-    for (const t of this.retryTimers) clearTimeout(t);
-    this.retryTimers.clear();
-    for (const s of this.outputSockets) s.destroy();
+    for (const r of this.outputReaders) r.close();
     try {
       this.socket.close();
     } catch {

@@ -1,7 +1,7 @@
 /**
  * The capture stack of a browser-rendered layout, without a browser: two Xvfb displays started at
  * once get displays of their own; x11grab of one delivers I420 frames of its size with the
- * display's cookie and is refused without it; a PulseAudio
+ * display's cookie (into pool buffers, reused once given back) and is refused without it; a PulseAudio
  * server of its own takes a tone played into its sink by an ffmpeg client and the sound capture
  * hands back that tone as s16le 48 kHz stereo; stopping leaves no process and no runtime directory.
  */
@@ -9,12 +9,13 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { FramePool } from '../../src/render/frame-pool.js';
 import { i420Bytes } from '../../src/render/i420-frame.js';
 import { PULSE_SINK, PulseServer } from '../../src/render/browser/pulse-server.js';
 import { startAudioCapture, startVideoCapture } from '../../src/render/browser/screen-capture.js';
 import { XvfbDisplay } from '../../src/render/browser/xvfb.js';
 import { tonePower } from './helpers.js';
-import { waitFor } from '../support/wait.js';
+import { sleep, waitFor } from '../support/wait.js';
 
 function alive(pid: number | undefined): boolean {
   if (pid === undefined) return false;
@@ -35,7 +36,8 @@ describe('layout capture stack', { timeout: 120_000 }, () => {
       const frames: Buffer[] = [];
       // Without the display's cookie the capture is refused.
       let refusedFrames = 0;
-      const refused = startVideoCapture({ display: a.display, width: 320, height: 180, fps: 30, onFrame: () => refusedFrames++ });
+      const pool = new FramePool(i420Bytes(320, 180));
+      const refused = startVideoCapture({ display: a.display, width: 320, height: 180, fps: 30, pool, onFrame: () => refusedFrames++ });
       await refused.whenExited();
       assert.equal(refusedFrames, 0);
       assert.match(refused.stderr, /\S/, 'ffmpeg said why');
@@ -45,11 +47,22 @@ describe('layout capture stack', { timeout: 120_000 }, () => {
         width: 320,
         height: 180,
         fps: 30,
-        onFrame: (f) => frames.push(f),
+        pool,
+        onFrame: (f) => {
+          // Keep the first five; give the rest back, so the capture draws into them again.
+          if (frames.length < 5) frames.push(f);
+          else pool.release(f);
+        },
       });
       try {
         await waitFor(() => frames.length >= 5, 'five captured frames', 30_000, 50);
         for (const f of frames) assert.equal(f.length, i420Bytes(320, 180));
+        const held = pool.allocated;
+        const before = frames.length;
+        await sleep(500);
+        assert.ok(pool.allocated <= held + 1, `frames given back are reused (${pool.allocated} allocated after ${held})`);
+        assert.equal(frames.length, before);
+        assert.equal(new Set(frames).size, 5, 'the frames kept are never handed out again');
       } finally {
         await capture.stop();
       }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { chromiumArgs } from '../../src/render/browser/chromium-process.js';
 import { PULSE_SINK, pulseaudioArgs } from '../../src/render/browser/pulse-server.js';
-import { FrameCutter, FrameQueue, pulseCaptureArgs, x11grabArgs } from '../../src/render/browser/screen-capture.js';
+import { FrameQueue, pulseCaptureArgs, x11grabArgs } from '../../src/render/browser/screen-capture.js';
 import { parseDisplayNumber, xauthorityEntry, xvfbArgs } from '../../src/render/browser/xvfb.js';
 
 describe('layout browser capture', () => {
@@ -52,20 +52,6 @@ describe('layout browser capture', () => {
     assert.ok(headless.includes('--headless') && headless.includes('--mute-audio') && !headless.includes('--kiosk'));
   });
 
-  it('cuts a byte stream into whole frames, handing on the newest of each chunk as a fresh buffer', () => {
-    const got: Array<[number[], number]> = [];
-    const cutter = new FrameCutter(4, (f, whole) => got.push([[...f], whole]));
-    cutter.push(Buffer.from([1, 1, 1]));
-    assert.equal(got.length, 0);
-    const chunk = Buffer.from([1, 2, 2, 2, 2, 3, 3]);
-    cutter.push(chunk);
-    assert.deepEqual(got, [[[2, 2, 2, 2], 2]]);
-    cutter.push(Buffer.from([3, 3, 4, 4, 4, 4, 5]));
-    assert.deepEqual(got[1], [[4, 4, 4, 4], 2]);
-    chunk.fill(9);
-    assert.deepEqual(got[0]![0], [2, 2, 2, 2]);
-  });
-
   it('gives every captured frame a tick of its own, repeating the last when none waits, dropping beyond the bound', () => {
     const q = new FrameQueue(3);
     const f = (n: number) => Buffer.from([n]);
@@ -81,5 +67,24 @@ describe('layout browser capture', () => {
     for (let n = 3; n <= 7; n++) q.push(f(n));
     assert.equal(q.dropped, 2);
     assert.deepEqual([q.next(), q.next(), q.next(), q.next()], [f(5), f(6), f(7), f(7)]);
+  });
+
+  it('lets go of each frame it drops, replaces or clears, and of none it still shows', () => {
+    const released: number[] = [];
+    const q = new FrameQueue(2, (frame) => released.push(frame[0]!));
+    const f = (n: number) => Buffer.from([n]);
+    q.push(f(1));
+    assert.deepEqual(q.next(), f(1));
+    assert.deepEqual(q.next(), f(1));
+    assert.deepEqual(released, [], 'the frame shown is kept while it is repeated');
+    q.push(f(2));
+    q.push(f(3));
+    q.push(f(4));
+    assert.deepEqual(released, [2], 'dropped beyond the bound');
+    assert.deepEqual(q.next(), f(3));
+    assert.deepEqual(released, [2, 1], 'replaced as the one shown');
+    q.clear();
+    assert.deepEqual(released.sort(), [1, 2, 3, 4]);
+    assert.equal(q.next(), null);
   });
 });

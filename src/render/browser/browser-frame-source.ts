@@ -30,6 +30,8 @@ import { layoutAppConfig } from './layout-config.js';
 import { originAllowed } from '../../layout/app-url.js';
 import { PulseServer } from './pulse-server.js';
 import { FrameQueue, startAudioCapture, startVideoCapture } from './screen-capture.js';
+import { FramePool } from '../frame-pool.js';
+import { i420Bytes } from '../i420-frame.js';
 import { XvfbDisplay } from './xvfb.js';
 
 export const DEFAULT_LAYOUT_READY_TIMEOUT_MS = 20_000;
@@ -98,7 +100,9 @@ export class BrowserFrameSource implements FrameSource {
   private readonly fps: number;
   private readonly background: BackgroundFrameSource;
   private readonly readyTimeoutMs: number;
-  private readonly frames = new FrameQueue();
+  /** The captured pictures' buffers, reused once the queue and the encoder are done with them. */
+  private readonly pool: FramePool;
+  private readonly frames: FrameQueue;
   private readonly sound = new PcmTimeline();
   private readonly soundStats: PcmReadStats = { underrunSampleFrames: 0, droppedSampleFrames: 0 };
   /**
@@ -127,6 +131,8 @@ export class BrowserFrameSource implements FrameSource {
     this.canvas = canvasFor(quality);
     this.fps = qualityProfile(quality).fps;
     this.background = new BackgroundFrameSource(quality, layout);
+    this.pool = new FramePool(i420Bytes(this.canvas.width, this.canvas.height));
+    this.frames = new FrameQueue(3, (frame) => this.pool.release(frame));
     this.readyTimeoutMs = opts.readyTimeoutMs ?? DEFAULT_LAYOUT_READY_TIMEOUT_MS;
     this.pageSound = opts.pageUrl === undefined;
     this.logContext =
@@ -160,7 +166,15 @@ export class BrowserFrameSource implements FrameSource {
   }
 
   videoFrame(ptsMs: number): Buffer {
-    return this.frames.next() ?? this.background.videoFrame(ptsMs);
+    const frame = this.frames.next();
+    if (!frame) return this.background.videoFrame(ptsMs);
+    // Held until the encoder took it (releaseFrame), beside the queue's own hold.
+    this.pool.retain(frame);
+    return frame;
+  }
+
+  releaseFrame(frame: Buffer): void {
+    this.pool.release(frame);
   }
 
   audioSamples(ptsMs: number, sampleFrames: number): Buffer {
@@ -316,8 +330,12 @@ export class BrowserFrameSource implements FrameSource {
       width: this.canvas.width,
       height: this.canvas.height,
       fps: this.fps,
+      pool: this.pool,
       onFrame: (frame) => {
-        if (!attempt.ready || this.attempt !== attempt) return;
+        if (!attempt.ready || this.attempt !== attempt) {
+          this.pool.release(frame);
+          return;
+        }
         this.frames.push(frame);
         this.counts.pictures += 1;
       },

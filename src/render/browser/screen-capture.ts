@@ -3,6 +3,11 @@
  * I420 frames of the canvas size at the broadcast's frame rate, and its PulseAudio sink's monitor
  * as s16le 48 kHz stereo. Each runs in a process group of its own, beside the service's event loop.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MAX_UNIX_SOCKET_PATH, readUnixOutput } from '../../media/unix-output.js';
+import { type FramePool, PooledFrameReader } from '../frame-pool.js';
 import { i420Bytes } from '../i420-frame.js';
 import { ChildGroup } from './child-group.js';
 import { PULSE_SINK } from './pulse-server.js';
@@ -65,33 +70,6 @@ export function pulseCaptureArgs(): string[] {
 }
 
 /**
- * Cuts a byte stream into frames of `frameBytes`; hands on the newest whole frame of each chunk
- * (frames that arrived together are a backlog: the newest picture matters) as a fresh buffer.
- */
-export class FrameCutter {
-  private chunks: Buffer[] = [];
-  private buffered = 0;
-
-  constructor(
-    private readonly frameBytes: number,
-    private readonly onFrame: (frame: Buffer, whole: number) => void,
-  ) {}
-
-  push(chunk: Buffer): void {
-    this.chunks.push(chunk);
-    this.buffered += chunk.length;
-    if (this.buffered < this.frameBytes) return;
-    const all = Buffer.concat(this.chunks, this.buffered);
-    const whole = Math.floor(all.length / this.frameBytes);
-    const rest = all.subarray(whole * this.frameBytes);
-    this.chunks = rest.length > 0 ? [Buffer.from(rest)] : [];
-    this.buffered = rest.length;
-    // A fresh buffer: the frame handed out is never written again.
-    this.onFrame(Buffer.from(all.subarray((whole - 1) * this.frameBytes, whole * this.frameBytes)), whole);
-  }
-}
-
-/**
  * Captured frames waiting for the encoder's ticks. The capture and the encoder both run at the
  * broadcast's frame rate on the wall clock, but each with its own jitter: showing only the newest
  * frame at each tick would show one frame twice and skip the next whenever the two clocks meet.
@@ -107,12 +85,19 @@ export class FrameQueue {
   /** Ticks that showed the last frame again because none was waiting (after the first frame). */
   repeated = 0;
 
-  constructor(private readonly maxWaiting = 3) {}
+  /**
+   * `release` is called with each frame the queue lets go of: dropped unshown, or replaced as the
+   * one shown last.
+   */
+  constructor(
+    private readonly maxWaiting = 3,
+    private readonly release: (frame: Buffer) => void = () => undefined,
+  ) {}
 
   push(frame: Buffer): void {
     this.waiting.push(frame);
     while (this.waiting.length > this.maxWaiting) {
-      this.waiting.shift();
+      this.release(this.waiting.shift()!);
       this.dropped += 1;
     }
   }
@@ -120,9 +105,19 @@ export class FrameQueue {
   /** The frame for this tick: the oldest waiting one, else the one shown last (null before the first). */
   next(): Buffer | null {
     const frame = this.waiting.shift();
-    if (frame) this.current = frame;
-    else if (this.current) this.repeated += 1;
+    if (frame) {
+      if (this.current) this.release(this.current);
+      this.current = frame;
+    } else if (this.current) this.repeated += 1;
     return this.current;
+  }
+
+  /** Lets go of every frame (the capture stopped). */
+  clear(): void {
+    for (const f of this.waiting) this.release(f);
+    this.waiting = [];
+    if (this.current) this.release(this.current);
+    this.current = null;
   }
 
   /** Whether a frame has been shown yet. */
@@ -135,7 +130,11 @@ export interface CaptureOptions {
   ffmpegPath?: string;
 }
 
-/** x11grab of a display: calls `onFrame` with each new I420 frame. */
+/**
+ * x11grab of a display: calls `onFrame` with each new I420 frame, a buffer of `pool` held once on
+ * the callback's behalf (release it when done). ffmpeg writes the pictures to a Unix socket they
+ * are read from into pool buffers: no allocation per picture (a pipe would allocate each read).
+ */
 export function startVideoCapture(
   opts: CaptureOptions & {
     display: string;
@@ -144,20 +143,37 @@ export function startVideoCapture(
     width: number;
     height: number;
     fps: number;
+    pool: FramePool;
     onFrame: (frame: Buffer) => void;
   },
 ): ChildGroup {
-  const proc = ChildGroup.spawn(
-    'the display capture',
-    opts.ffmpegPath ?? 'ffmpeg',
-    x11grabArgs(opts.display, opts.width, opts.height, opts.fps),
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...(opts.xauthority ? { XAUTHORITY: opts.xauthority } : {}) },
-    },
-  );
-  const cutter = new FrameCutter(i420Bytes(opts.width, opts.height), (frame) => opts.onFrame(frame));
-  proc.child.stdout?.on('data', (chunk: Buffer) => cutter.push(chunk));
+  if (opts.pool.frameBytes !== i420Bytes(opts.width, opts.height)) {
+    throw new Error(
+      `the capture's pool holds ${opts.pool.frameBytes} bytes, a ${opts.width}x${opts.height} picture ${i420Bytes(opts.width, opts.height)}`,
+    );
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'callcast-capture-'));
+  const path = join(dir, 'pictures.sock');
+  const viaSocket = path.length <= MAX_UNIX_SOCKET_PATH;
+  const args = x11grabArgs(opts.display, opts.width, opts.height, opts.fps);
+  if (viaSocket) args.splice(args.length - 1, 1, '-listen', '1', `unix:${path}`);
+  const proc = ChildGroup.spawn('the display capture', opts.ffmpegPath ?? 'ffmpeg', args, {
+    stdio: ['ignore', viaSocket ? 'ignore' : 'pipe', 'pipe'],
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...(opts.xauthority ? { XAUTHORITY: opts.xauthority } : {}) },
+  });
+  const reader = new PooledFrameReader(opts.pool, opts.onFrame);
+  if (viaSocket) {
+    const output = readUnixOutput(path, (chunk) => reader.push(chunk));
+    proc.onExit(() => {
+      output.close();
+      reader.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+  } else {
+    rmSync(dir, { recursive: true, force: true });
+    proc.child.stdout?.on('data', (chunk: Buffer) => reader.push(chunk));
+    proc.onExit(() => reader.close());
+  }
   return proc;
 }
 
