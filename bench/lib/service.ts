@@ -46,6 +46,7 @@ export async function startService(): Promise<ServiceHandle> {
   let stderr = '';
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (d: string) => {
+    if (process.env.CALLCAST_BENCH_SERVICE_ECHO) process.stderr.write(d);
     stderr = (stderr + d).slice(-4000);
   });
   const ready = await new Promise<{ url: string; media: ServiceHandle['media'] }>((resolve, reject) => {
@@ -53,6 +54,7 @@ export async function startService(): Promise<ServiceHandle> {
     const timer = setTimeout(() => reject(new Error(`the service did not start within 60 s: ${stderr}`)), 60_000);
     child.stdout!.setEncoding('utf8');
     child.stdout!.on('data', (d: string) => {
+      if (process.env.CALLCAST_BENCH_SERVICE_ECHO) process.stderr.write(d);
       out += d;
       const line = out.split('\n').find((l) => l.startsWith(READY_MARKER));
       if (line) {
