@@ -1,8 +1,9 @@
 /**
  * Requests that need a call's owner, on whichever node they arrive:
- * - broadcast start, stop, stop-all, layout change and details are forwarded to the owner over
- *   internal HTTP (the same request, to the URL the owner registered) and its answer is returned
- *   as is; a start of a call nobody owns places the call first. A bounded wait, then 503.
+ * - broadcast start, stop, stop-all, layout change and details, HLS and recording start and stop,
+ *   going live and stopping, and updating, ending or deleting the call are forwarded to the owner
+ *   over internal HTTP (the same request, to the URL the owner registered) and its answer is
+ *   returned as is; a start of a call nobody owns places the call first. A bounded wait, then 503.
  * - WHIP and WHEP POSTs are answered `307` with the owner's URL (RFC 9725 lets WHIP and WHEP
  *   clients follow redirects); a WHIP publish places a call nobody owns. A browser (a request
  *   with an Origin) cannot follow a redirect to another origin with its token, so its offer is
@@ -42,13 +43,28 @@ export function forwardedHops(secret: string, method: string, url: string, hopHe
   return want.length === got.length && timingSafeEqual(want, got) ? hops : 0;
 }
 
-/** Operations served by the call's owner, and whether they place a call nobody owns. */
+/**
+ * Operations served by the call's owner, and whether they place a call nobody owns: everything
+ * that starts, stops or changes what the owner's media plane produces. HLS and recordings compose
+ * the owner's participants, so they run there; ending, deleting or updating a call (its settings
+ * drive the layouts of running broadcasts) and going live or stopping it act on the owner's
+ * encodes, and only the owner may write a call's broadcast state (its lease's fencing token).
+ */
 const FORWARDED: Readonly<Record<string, { place: boolean }>> = {
   StartRTMPBroadcasts: { place: true },
   StopAllRTMPBroadcasts: { place: false },
   StopRTMPBroadcast: { place: false },
   UpdateRTMPBroadcast: { place: false },
   GetRTMPBroadcast: { place: false },
+  StartHLSBroadcasting: { place: true },
+  StopHLSBroadcasting: { place: false },
+  StartRecording: { place: true },
+  StopRecording: { place: false },
+  GoLive: { place: true },
+  StopLive: { place: false },
+  UpdateCall: { place: false },
+  EndCall: { place: false },
+  DeleteCall: { place: false },
 };
 
 /**

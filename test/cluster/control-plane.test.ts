@@ -224,6 +224,33 @@ describe('cluster mode: control plane over three nodes', { skip }, () => {
     }
   });
 
+  it("applies a settings change and an end of the call through another node on the owner's encodes", async () => {
+    const a = cluster.nodes[0]!;
+    await a.client.video.call('default', 'set1').getOrCreate({ data: { created_by_id: 'host' } });
+    // No layout of its own: it follows the call's settings.
+    await start(a, 'set1', 'main');
+    const owner = ownerOf(cluster, 'default:set1')!;
+    const other = cluster.nodes.find((n) => n !== owner)!;
+    const key = 'default:set1\u0000main';
+    assert.ok(owner.engine!.active.has(key));
+    const layout = { name: 'single-participant', options: { 'layout.background_color': '#2050d0' } };
+    const updated = await other.client.video
+      .call('default', 'set1')
+      .update({ settings_override: { broadcasting: { rtmp: { layout } } } as never });
+    assert.equal(
+      (updated.call.settings as unknown as { broadcasting: { rtmp: { layout: { name: string } } } }).broadcasting.rtmp.layout.name,
+      layout.name,
+    );
+    assert.equal(owner.engine!.active.get(key)?.layout.name, 'single-participant', "the owner's broadcast took the new layout");
+    assert.equal(owner.engine!.active.get(key)?.layout.options?.['layout.background_color'], '#2050d0');
+    // Ending the call through a node that does not own it stops the broadcast on its owner.
+    await other.client.video.call('default', 'set1').end();
+    await waitFor(() => !owner.engine!.active.has(key), 'the broadcast stopped on its owner', 30_000);
+    const ended = await a.client.video.call('default', 'set1').get();
+    assert.ok(ended.call.ended_at, 'the call is ended');
+    assert.deepEqual(ended.call.egress.rtmps, []);
+  });
+
   it('fences a node whose lease another holds: no state write, its encode stops, and the call moves on', async () => {
     const cid = 'default:s3';
     const owner = ownerOf(cluster, cid)!;
