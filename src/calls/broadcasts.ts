@@ -208,6 +208,9 @@ export class BroadcastState extends EventEmitter<BroadcastStateEvents> implement
         const record = await this.store.getBroadcast(cid, u.name);
         if (record?.layout_source !== 'settings') continue;
         try {
+          // Only the owner's encodes can move (in cluster mode, another node's record stays as
+          // its encode is: the call follows at its next update, which goes to the owner).
+          await this.assertWriter(cid);
           await this.applyLayout(record, u.layout, 'settings');
           changed += 1;
         } catch (err) {
