@@ -349,7 +349,7 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
       },
     });
     steps.push(['limits', () => limits.close()]);
-    const callTypes = new CallTypeService({ store, access, broadcasts });
+    const callTypes = new CallTypeService({ store, access, broadcasts, outputs: [hls, recordings] });
 
     const webhooks = new WebhookDispatcher({
       bus,

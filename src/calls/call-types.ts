@@ -70,6 +70,8 @@ export class CallTypeService {
       now?: () => Date;
       /** Running broadcasts that follow their call type's layout settings (BroadcastState). */
       broadcasts?: { followCallType(callType: CallTypeRecord): Promise<void> };
+      /** Running HLS broadcasts and recordings, which follow their layout settings too. */
+      outputs?: ReadonlyArray<{ followCallType(callType: CallTypeRecord): Promise<void> }>;
     },
   ) {}
 
@@ -109,7 +111,10 @@ export class CallTypeService {
     const record = updatedCallType(current, changes, this.stamp());
     await this.deps.store.saveCallType(record);
     // Never throws: a broadcast that cannot follow keeps its layout (logged).
-    if (changes.settings) await this.deps.broadcasts?.followCallType(record);
+    if (changes.settings) {
+      await this.deps.broadcasts?.followCallType(record);
+      for (const o of this.deps.outputs ?? []) await o.followCallType(record);
+    }
     return record;
   }
 

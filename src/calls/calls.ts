@@ -263,9 +263,14 @@ export class CallService {
     };
     await this.store.saveCall(call);
     const updated: LoadedCall = { call, callType: loaded.callType };
-    // Running broadcasts that follow the RTMP layout settings take the new layout (the
-    // call.updated below carries the new settings).
-    if (input.settingsOverride) await this.broadcasts.followSettings(updated);
+    // Running broadcasts that follow the RTMP layout settings take the new layout, and a running
+    // HLS broadcast and recording the HLS and recording layouts (the call.updated below carries
+    // the new settings).
+    if (input.settingsOverride) {
+      await this.broadcasts.followSettings(updated);
+      await this.hls?.followSettings(updated);
+      await this.recordings?.followSettings(updated);
+    }
     const state = await this.callState(principal, updated);
     this.publish({ type: 'call.updated', call_cid: cid, call: await this.callJson(updated), capabilities_by_role: loaded.callType.grants });
     return state;

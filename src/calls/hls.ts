@@ -15,17 +15,25 @@ import { HlsOutput, MASTER_PLAYLIST, type OutputAttacher } from '../egress/hls.j
 import type { EventBus, NewEvent } from '../events/contract.js';
 import { startQuality } from '../layout/orientation.js';
 import type { LayoutParticipant } from '../layout/participants.js';
-import type { Quality } from '../layout/settings.js';
+import { sameLayout, type LayoutSettings, type Quality } from '../layout/settings.js';
 import type { Logger } from '../log.js';
 import type { HlsRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import { ApiError, badRequest } from '../wire/errors.js';
 import type { JsonObject } from '../wire/json.js';
+import { parseCallCid } from '../wire/call-cid.js';
+import type { CallTypeRecord } from '../store/records.js';
 import type { LoadedCall } from './access.js';
 import { dig, effectiveSettings, isPlainObject } from './settings.js';
 import { toLayoutSettings } from './validation.js';
 
 export const DEFAULT_HLS_RETENTION_MS = 10 * 60_000;
+
+/** The layout of a call's HLS broadcast: `settings.broadcasting.hls.layout` of its effective settings. */
+function hlsLayoutOf(settings: JsonObject): LayoutSettings {
+  const source = dig(settings, ['broadcasting', 'hls', 'layout']);
+  return toLayoutSettings(isPlainObject(source) ? source : {});
+}
 
 /** Segment and playlist names the HLS server may serve: what the packager writes. */
 const SERVABLE_FILE = /^(master|[a-z0-9x-]+)\.m3u8$|^[a-z0-9x-]+_\d{6}\.ts$/;
@@ -102,12 +110,11 @@ export class HlsState extends EventEmitter<HlsStateEvents> {
       throw badRequest(`HLS broadcasting is disabled for call ${cid} (settings.broadcasting.hls.enabled)`);
     const tracks = dig(settings, ['broadcasting', 'hls', 'quality_tracks']);
     const qualities = (Array.isArray(tracks) && tracks.length > 0 ? tracks : ['720p']).map(String).slice(0, 3);
-    const layoutSource = dig(settings, ['broadcasting', 'hls', 'layout']);
     const record: HlsRecord = {
       call_cid: cid,
       token: randomBytes(24).toString('base64url'),
       qualities,
-      layout: toLayoutSettings(isPlainObject(layoutSource) ? layoutSource : {}),
+      layout: hlsLayoutOf(settings),
       status: 'starting',
       started_at: this.now().toISOString(),
       stopped_at: null,
@@ -118,6 +125,42 @@ export class HlsState extends EventEmitter<HlsStateEvents> {
     await this.run(record);
     this.emit('changed', cid);
     return this.playlistUrl(record.token);
+  }
+
+  /**
+   * The call's settings changed: a running HLS broadcast takes the layout
+   * `settings.broadcasting.hls.layout` now gives (every track moves to the encode of that layout at
+   * its next keyframe; the playlists go on). Its qualities stay. Never throws (logged). True when
+   * it changed.
+   */
+  async followSettings(loaded: LoadedCall): Promise<boolean> {
+    const cid = loaded.call.cid;
+    const r = this.running.get(cid);
+    if (!r) return false;
+    const layout = hlsLayoutOf(effectiveSettings(loaded.callType.settings, loaded.call.settings_override));
+    if (sameLayout(r.record.layout, layout)) return false;
+    try {
+      r.output.changeLayout(layout);
+      r.record = { ...r.record, layout };
+      if (this.running.get(cid) === r) await this.opts.store.outputs.putHls(r.record);
+      this.opts.log.info({ callCid: cid, layout: layout.name }, 'HLS layout changed');
+      return true;
+    } catch (err) {
+      this.opts.log.error({ callCid: cid, err: String(err) }, 'HLS could not follow the layout settings');
+      return false;
+    }
+  }
+
+  /**
+   * A call type's settings changed: the running HLS broadcasts of its calls (on this node) follow the
+   * layout they now give; each call whose HLS broadcast changed is announced (`changed`). Never throws.
+   */
+  async followCallType(callType: CallTypeRecord): Promise<void> {
+    for (const cid of [...this.running.keys()]) {
+      if (parseCallCid(cid)?.type !== callType.name) continue;
+      const call = await this.opts.store.getCall(cid).catch(() => null);
+      if (call && (await this.followSettings({ call, callType }))) this.emit('changed', cid);
+    }
   }
 
   /** Stops the call's HLS broadcast (400 when none runs). */

@@ -16,13 +16,15 @@ import { RecordingOutput, finishRecording } from '../egress/recording.js';
 import type { EventBus, NewEvent } from '../events/contract.js';
 import { startQuality } from '../layout/orientation.js';
 import type { LayoutParticipant } from '../layout/participants.js';
-import type { Quality } from '../layout/settings.js';
+import { sameLayout, type LayoutSettings, type Quality } from '../layout/settings.js';
 import type { Logger } from '../log.js';
 import type { ObjectStorage } from '../storage/storage.js';
 import type { RecordingRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import { ApiError, badRequest, notFound } from '../wire/errors.js';
 import type { JsonObject } from '../wire/json.js';
+import { parseCallCid } from '../wire/call-cid.js';
+import type { CallTypeRecord } from '../store/records.js';
 import type { LoadedCall } from './access.js';
 import { dig, effectiveSettings, isPlainObject } from './settings.js';
 import { toLayoutSettings } from './validation.js';
@@ -63,6 +65,12 @@ interface Running {
   output: RecordingOutput;
 }
 
+/** The layout of a call's recording: `settings.recording.layout` of its effective settings. */
+function recordingLayoutOf(settings: JsonObject): LayoutSettings {
+  const source = dig(settings, ['recording', 'layout']);
+  return toLayoutSettings(isPlainObject(source) ? source : {});
+}
+
 /** Stream's file name for a composite recording. */
 export function recordingFilename(type: string, id: string, quality: string, startMs: number): string {
   const safe = (s: string) => s.replace(/[^A-Za-z0-9_-]/g, '-');
@@ -101,6 +109,41 @@ export class RecordingState extends EventEmitter<RecordingStateEvents> {
     return r ? r.output.videoFramesWritten / 30 : null;
   }
 
+  /**
+   * The call's settings changed: a running recording takes the layout `settings.recording.layout`
+   * now gives (it moves to the encode of that layout at its next keyframe; the same file goes
+   * on). Its quality stays. Never throws (logged). True when it changed.
+   */
+  async followSettings(loaded: LoadedCall): Promise<boolean> {
+    const cid = loaded.call.cid;
+    const r = this.running.get(cid);
+    if (!r) return false;
+    const layout = recordingLayoutOf(effectiveSettings(loaded.callType.settings, loaded.call.settings_override));
+    if (sameLayout(r.record.layout, layout)) return false;
+    try {
+      r.output.changeLayout(layout);
+      r.record = { ...r.record, layout };
+      await this.opts.store.outputs.updateRecording(r.record.id, { layout });
+      this.opts.log.info({ callCid: cid, recording: r.record.id, layout: layout.name }, 'recording layout changed');
+      return true;
+    } catch (err) {
+      this.opts.log.error({ callCid: cid, err: String(err) }, 'recording could not follow the layout settings');
+      return false;
+    }
+  }
+
+  /**
+   * A call type's settings changed: the running recordings of its calls (on this node) follow the
+   * layout they now give; each call whose recording changed is announced (`changed`). Never throws.
+   */
+  async followCallType(callType: CallTypeRecord): Promise<void> {
+    for (const cid of [...this.running.keys()]) {
+      if (parseCallCid(cid)?.type !== callType.name) continue;
+      const call = await this.opts.store.getCall(cid).catch(() => null);
+      if (call && (await this.followSettings({ call, callType }))) this.emit('changed', cid);
+    }
+  }
+
   /** Starts a composite recording of the call (access already checked). */
   async start(loaded: LoadedCall): Promise<void> {
     const { call } = loaded;
@@ -114,7 +157,6 @@ export class RecordingState extends EventEmitter<RecordingStateEvents> {
     if (dig(settings, ['recording', 'audio_only']) === true)
       throw badRequest(`audio-only recordings are not supported (settings.recording.audio_only)`);
     const quality = String(dig(settings, ['recording', 'quality']) ?? '720p');
-    const layoutSource = dig(settings, ['recording', 'layout']);
     const startedAt = this.now();
     const id = randomBytes(12).toString('hex');
     const sessionId = this.opts.sessionId?.(cid) ?? randomUUID();
@@ -127,7 +169,7 @@ export class RecordingState extends EventEmitter<RecordingStateEvents> {
       storage_key: `${call.type}/${call.id}/${sessionId}/${filename}`.replace(/[^A-Za-z0-9/._:@-]/g, '-'),
       status: 'recording',
       quality,
-      layout: toLayoutSettings(isPlainObject(layoutSource) ? layoutSource : {}),
+      layout: recordingLayoutOf(settings),
       part_path: join(this.opts.workDir, `${id}.part.mp4`),
       start_time: startedAt.toISOString(),
       end_time: null,

@@ -44,13 +44,23 @@ export interface EgressEngineOptions {
   cpuShare?: () => number | null;
 }
 
-interface Entry {
-  spec: BroadcastSpec;
+/** Where a destination (an RTMP broadcast or an attached output) streams from. */
+interface Placement {
   /** The group the destination streams from. */
   group: BroadcastGroup;
   /** The group it is moving to (a layout change waiting for that group's keyframe). */
   moving?: BroadcastGroup;
   dest: Destination;
+}
+
+interface Entry extends Placement {
+  spec: BroadcastSpec;
+}
+
+interface AttachedOutput {
+  spec: OutputSpec;
+  placement: Placement;
+  handle: OutputHandle;
 }
 
 export interface EngineDestinationStats extends DestinationStats {
@@ -76,8 +86,8 @@ export interface OutputSpec {
 export interface OutputHandle {
   /** Emits `started` (first keyframe taken) and `failed` (gave up; already detached). */
   destination: Destination;
-  /** The encode it shares. */
-  group: BroadcastGroup;
+  /** The encode it shares now (another one after a layout change). */
+  readonly group: BroadcastGroup;
   /** Closes the output (its session finishes its files) and leaves the group. Idempotent. */
   stop(): Promise<void>;
 }
@@ -93,7 +103,7 @@ function destKey(callCid: string, name: string): string {
 export class EgressEngine implements BroadcastEngine {
   private readonly groups = new Map<string, BroadcastGroup>();
   private readonly entries = new Map<string, Entry>();
-  private readonly outputs = new Map<string, OutputHandle>();
+  private readonly outputs = new Map<string, AttachedOutput>();
   /** Who asked for each running group (the user whose request created it; null: the server side). */
   private readonly creators = new Map<BroadcastGroup, string | null>();
   private readonly admission: AdmissionPolicy;
@@ -162,23 +172,41 @@ export class EgressEngine implements BroadcastEngine {
       log: this.opts.log,
       ...(spec.retry ? { retry: spec.retry } : {}),
     });
+    const placement: Placement = { group, dest };
     let stopping: Promise<void> | null = null;
     const handle: OutputHandle = {
       destination: dest,
-      group,
+      get group() {
+        return placement.group;
+      },
       stop: () =>
         (stopping ??= (async () => {
-          if (this.outputs.get(key) === handle) this.outputs.delete(key);
+          if (this.outputs.get(key)?.handle === handle) this.outputs.delete(key);
           await dest.close();
-          group.leave(dest);
+          this.leaveGroups(placement);
         })()),
     };
     dest.once('failed', () => {
-      if (this.outputs.get(key) === handle) this.outputs.delete(key);
-      group.leave(dest);
+      if (this.outputs.get(key)?.handle === handle) this.outputs.delete(key);
+      this.leaveGroups(placement);
     });
-    this.outputs.set(key, handle);
+    this.outputs.set(key, { spec, placement, handle });
     return handle;
+  }
+
+  /**
+   * Changes an attached output's layout as `changeLayout` does a broadcast's: it moves to the
+   * group of (call, its quality, the new layout) at that group's next keyframe, with continuous
+   * timestamps and the same packager. False when no such output is attached; throws when the new
+   * group cannot start (the output keeps its layout).
+   */
+  changeOutputLayout(callCid: string, name: string, layout: LayoutSettings): boolean {
+    if (this.closing) throw new Error('the egress is closed');
+    const attached = this.outputs.get(outputKey(callCid, name));
+    if (!attached) return false;
+    this.move(attached.placement, callCid, name, attached.spec.quality, layout, attached.spec.startedBy ?? null);
+    attached.spec = { ...attached.spec, layout };
+    return true;
   }
 
   /**
@@ -270,22 +298,26 @@ export class EgressEngine implements BroadcastEngine {
     if (this.closing) throw new Error('the egress is closed');
     const entry = this.entries.get(destKey(callCid, name));
     if (!entry) return false;
-    const { quality } = entry.spec;
+    this.move(entry, callCid, name, entry.spec.quality, layout, entry.spec.startedBy ?? null);
+    entry.spec = { ...entry.spec, layout };
+    return true;
+  }
+
+  /**
+   * Moves a destination to the group of (call, quality, layout): a running one or a new one, at
+   * that group's next keyframe; the group it leaves stops when that was its last output. Throws
+   * when the new group cannot start (the destination stays where it is).
+   */
+  private move(entry: Placement, callCid: string, name: string, quality: Quality, layout: LayoutSettings, requester: string | null): void {
     const plan = planLayoutMove(entry.group.key, entry.moving?.key ?? null, groupKey(callCid, quality, layout));
-    if (plan.kind === 'keep') {
-      entry.spec = { ...entry.spec, layout };
-      return true;
-    }
+    if (plan.kind === 'keep') return;
     if (plan.cancel && entry.moving) {
       const pending = entry.moving;
       entry.moving = undefined;
       pending.leave(entry.dest);
     }
-    if (plan.kind === 'stay') {
-      entry.spec = { ...entry.spec, layout };
-      return true;
-    }
-    const target = this.groupFor(callCid, quality, layout, entry.spec.startedBy ?? null);
+    if (plan.kind === 'stay') return;
+    const target = this.groupFor(callCid, quality, layout, requester);
     const from = entry.group;
     entry.moving = target;
     const started = performance.now();
@@ -309,12 +341,10 @@ export class EgressEngine implements BroadcastEngine {
       if (entry.moving === target) entry.moving = undefined;
       throw err;
     }
-    entry.spec = { ...entry.spec, layout };
-    return true;
   }
 
   /** A destination that ended leaves its group and the one it was moving to. */
-  private leaveGroups(entry: Entry): void {
+  private leaveGroups(entry: Placement): void {
     const moving = entry.moving;
     entry.moving = undefined;
     moving?.leave(entry.dest);

@@ -107,6 +107,8 @@ export function masterTrackOf(quality: Quality, codecs: string[]): MasterTrack {
 
 export interface OutputAttacher {
   attach(spec: OutputSpec): OutputHandle;
+  /** Moves an attached output to the encode of another layout (see EgressEngine.changeOutputLayout). */
+  changeOutputLayout(callCid: string, name: string, layout: LayoutSettings): boolean;
 }
 
 export interface HlsOutputOptions {
@@ -198,6 +200,18 @@ export class HlsOutput extends EventEmitter<HlsOutputEvents> {
       throw err;
     }
     this.watchFirstSegments();
+  }
+
+  /**
+   * Moves every track to the encode of `layout` (each at that encode's next keyframe, with
+   * continuous timestamps: the playlists go on without a discontinuity). Throws when an encode
+   * cannot start; tracks moved before it keep the new layout.
+   */
+  changeLayout(layout: LayoutSettings): void {
+    if (this.stopped) return;
+    for (const track of this.tracks) {
+      if (track.handle) this.opts.engine.changeOutputLayout(this.opts.callCid, `hls/${track.quality}`, layout);
+    }
   }
 
   /** Stops every track (each packager writes its final playlist). Idempotent. */

@@ -144,6 +144,12 @@ export class RecordingOutput extends EventEmitter<RecordingOutputEvents> {
     return this.handle?.destination.stats().videoFramesSent ?? 0;
   }
 
+  /** Moves the recording to the encode of `layout` at its next keyframe (the same file goes on). Throws when that encode cannot start. */
+  changeLayout(layout: LayoutSettings): void {
+    if (this.stopping || !this.handle) return;
+    this.opts.engine.changeOutputLayout(this.opts.callCid, 'recording', layout);
+  }
+
   /** Ends the recording: the packager closes its fragmented MP4. Idempotent. */
   stop(): Promise<void> {
     return (this.stopping ??= this.handle?.stop() ?? Promise.resolve());

@@ -42,7 +42,7 @@ export interface OutputsStore {
   getRecording(id: string): Promise<RecordingRecord | null>;
   /** The call's recordings (every call's for undefined), oldest first; optionally of one status. */
   listRecordings(cid?: string, status?: RecordingStatus): Promise<RecordingRecord[]>;
-  updateRecording(id: string, patch: Partial<Pick<RecordingRecord, 'status' | 'end_time' | 'error'>>): Promise<void>;
+  updateRecording(id: string, patch: Partial<Pick<RecordingRecord, 'status' | 'end_time' | 'error' | 'layout'>>): Promise<void>;
   removeRecording(id: string): Promise<boolean>;
 }
 
@@ -107,9 +107,11 @@ export class KyselyOutputsStore implements OutputsStore {
     return (await q.orderBy('start_time').orderBy('id').execute()).map(toRecording);
   }
 
-  async updateRecording(id: string, patch: Partial<Pick<RecordingRecord, 'status' | 'end_time' | 'error'>>): Promise<void> {
+  async updateRecording(id: string, patch: Partial<Pick<RecordingRecord, 'status' | 'end_time' | 'error' | 'layout'>>): Promise<void> {
     if (Object.keys(patch).length === 0) return;
-    await this.db.updateTable('recordings').set(patch).where('id', '=', id).execute();
+    const { layout, ...rest } = patch;
+    const row = layout === undefined ? rest : { ...rest, layout: JSON.stringify(layout) };
+    await this.db.updateTable('recordings').set(row).where('id', '=', id).execute();
   }
 
   async removeRecording(id: string): Promise<boolean> {
