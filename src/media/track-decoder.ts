@@ -172,6 +172,13 @@ export interface TrackDecoderOptions {
   idleMs?: number;
   /** how long a replacement process may take before it is swapped in anyway */
   swapTimeoutMs?: number;
+  /**
+   * How long the decoder keeps running once nobody wants its frames (default 5 s), so that an
+   * output started again soon (a broadcast stopped and started, a recording after HLS) shows the
+   * participant at once, from the last picture scaled, instead of the placeholder while a new
+   * process waits for a keyframe. 0 stops it at once.
+   */
+  idleKeepMs?: number;
   /** the ffmpeg executable (default `ffmpeg` on the PATH) */
   ffmpegPath?: string;
 }
@@ -205,6 +212,9 @@ export class TrackDecoder extends EventEmitter<TrackDecoderEvents> {
   private readonly stallMs: number;
   private readonly idleMs: number;
   private readonly swapTimeoutMs: number;
+  private readonly idleKeepMs: number;
+  /** Stops the process nobody wants any more, unless someone wants it again first. */
+  private idleStop: NodeJS.Timeout | undefined;
   private pendingSince = 0;
   /**
    * The track's packets since its last keyframe began (while they stay small), replayed to a new
@@ -225,6 +235,7 @@ export class TrackDecoder extends EventEmitter<TrackDecoderEvents> {
     this.stallMs = options.stallMs ?? 2000;
     this.idleMs = options.idleMs ?? 1500;
     this.swapTimeoutMs = options.swapTimeoutMs ?? 4000;
+    this.idleKeepMs = options.idleKeepMs ?? 5000;
     this.timer = setInterval(() => this.check(), 250);
     this.timer.unref();
   }
@@ -344,11 +355,21 @@ export class TrackDecoder extends EventEmitter<TrackDecoderEvents> {
       this.pending = undefined;
       void old.proc.close();
     }
+    if (specs.length > 0 && this.idleStop) {
+      clearTimeout(this.idleStop);
+      this.idleStop = undefined;
+    }
     if (this.active?.proc.running && keyOf(this.active) === key) return;
     if (specs.length === 0) {
-      const a = this.active;
-      this.active = undefined;
-      if (a) await a.proc.close();
+      if (this.active?.proc.running && this.idleKeepMs > 0) {
+        this.idleStop ??= setTimeout(() => {
+          this.idleStop = undefined;
+          if (this.wantedSpecs.length === 0) void this.stopActive();
+        }, this.idleKeepMs);
+        this.idleStop.unref();
+        return;
+      }
+      await this.stopActive();
       return;
     }
     try {
@@ -376,6 +397,13 @@ export class TrackDecoder extends EventEmitter<TrackDecoderEvents> {
     } catch (err) {
       this.process.log.warn({ track: this.process.label, err: describeError(err) }, 'track decoder could not start');
     }
+  }
+
+  private async stopActive(): Promise<void> {
+    const a = this.active;
+    this.active = undefined;
+    this.bridged.clear();
+    if (a) await a.proc.close();
   }
 
   private onFrame(): void {
@@ -444,6 +472,8 @@ export class TrackDecoder extends EventEmitter<TrackDecoderEvents> {
     if (this.isClosed) return;
     this.isClosed = true;
     clearInterval(this.timer);
+    if (this.idleStop) clearTimeout(this.idleStop);
+    this.idleStop = undefined;
     await Promise.all([this.active?.proc.close(), this.pending?.proc.close()]);
     this.active = undefined;
     this.pending = undefined;

@@ -1,7 +1,8 @@
 /**
  * The call frame source against real publishers: red (440 Hz) and blue (880 Hz) publish over WHIP;
  * the grid layout at 360p shows red and blue at the tile centres the layout engine gave, the mix
- * carries both tones, and a participant leaving changes the picture of the same source.
+ * carries both tones, and a participant leaving changes the picture of the same source. A source
+ * started right after the last one closed shows the participant in its very first frame.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -111,6 +112,26 @@ describe('call frame source', { timeout: 170_000 }, () => {
       30_000,
       50,
     );
+  });
+
+  it('shows the participant in the first frame of a source started right after the last one closed', async () => {
+    const cid = 'default:fs-again';
+    publishers.push(await TestPublisher.start({ url: t.whipUrl('default', 'fs-again'), token: 'carol', color: 'red', audio: false }));
+    await waitFor(() => t.media.participants(cid).some((p) => p.hasVideo && p.videoSize), 'carol decoded');
+    const factory = createCallFrameSourceFactory({ media: t.media, images: new ImageStore() });
+    const centre = (frame: Buffer, w: number, h: number) => i420PixelRgb(frame, w, h, w / 2, h / 2);
+    const first = factory(cid, '360p', GRID) as CallFrameSource;
+    await waitFor(() => near(centre(first.videoFrame(0), 640, 360), RED), 'carol in the first source', 60_000, 50);
+    // The only consumer goes (a broadcast stopped); another starts at once at another size (a
+    // recording after HLS): the decoder kept running, so its first frame already shows her.
+    first.close();
+    const second = factory(cid, '480p', GRID) as CallFrameSource;
+    try {
+      const c = centre(second.videoFrame(0), 854, 480);
+      assert.ok(near(c, RED), `the second source's first frame: ${JSON.stringify(c)}`);
+    } finally {
+      second.close();
+    }
   });
 
   it("keeps a participant's audio and video aligned (lip sync)", async () => {
