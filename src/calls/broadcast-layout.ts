@@ -1,18 +1,51 @@
 /**
  * Which layout a running RTMP broadcast draws: one given with its start request (or set on it
  * later) is kept; otherwise it follows the call's effective RTMP settings (call type settings with
- * the call's override) as they change. Pure.
+ * the call's override) as they change. Pure, but for the helper that makes outputs follow a call
+ * type's settings.
  */
 import { sameLayout, type LayoutSettings } from '../layout/settings.js';
-import type { BroadcastRecord } from '../store/records.js';
+import type { BroadcastRecord, CallRecord, CallTypeRecord } from '../store/records.js';
+import { parseCallCid } from '../wire/call-cid.js';
+import type { LoadedCall } from './access.js';
 import type { JsonObject } from '../wire/json.js';
 import { dig, isPlainObject } from './settings.js';
 import { toLayoutSettings } from './validation.js';
 
+/** The layout at `path` of a call's effective settings (the defaults where there is none). */
+export function layoutAt(settings: JsonObject, path: readonly string[]): LayoutSettings {
+  const layout = dig(settings, [...path]);
+  return toLayoutSettings(isPlainObject(layout) ? layout : {});
+}
+
 /** The layout the call's effective settings give its RTMP broadcasts (`broadcasting.rtmp.layout`). */
 export function settingsLayout(settings: JsonObject): LayoutSettings {
-  const layout = dig(settings, ['broadcasting', 'rtmp', 'layout']);
-  return toLayoutSettings(isPlainObject(layout) ? layout : {});
+  return layoutAt(settings, ['broadcasting', 'rtmp', 'layout']);
+}
+
+/** A service with outputs that follow their call's layout settings (HLS, recordings). */
+export interface LayoutFollower {
+  /** The calls with an output running on this node. */
+  runningCalls(): Iterable<string>;
+  /** The call's settings changed: its running output takes the layout they give; true when it changed. */
+  followSettings(loaded: LoadedCall): Promise<boolean>;
+}
+
+/**
+ * A call type's settings changed: the follower's running outputs of its calls follow the layout
+ * they now give, and `changed` is called for each call whose output changed. Never throws.
+ */
+export async function followCallTypeLayouts(
+  follower: LayoutFollower,
+  callType: CallTypeRecord,
+  getCall: (cid: string) => Promise<CallRecord | null>,
+  changed: (cid: string) => void,
+): Promise<void> {
+  for (const cid of [...follower.runningCalls()]) {
+    if (parseCallCid(cid)?.type !== callType.name) continue;
+    const call = await getCall(cid).catch(() => null);
+    if (call && (await follower.followSettings({ call, callType }))) changed(cid);
+  }
 }
 
 export interface LayoutUpdate {

@@ -15,25 +15,18 @@ import { HlsOutput, MASTER_PLAYLIST, type OutputAttacher } from '../egress/hls.j
 import type { EventBus, NewEvent } from '../events/contract.js';
 import { startQuality } from '../layout/orientation.js';
 import type { LayoutParticipant } from '../layout/participants.js';
-import { sameLayout, type LayoutSettings, type Quality } from '../layout/settings.js';
+import { sameLayout, type Quality } from '../layout/settings.js';
 import type { Logger } from '../log.js';
 import type { HlsRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import { ApiError, badRequest } from '../wire/errors.js';
 import type { JsonObject } from '../wire/json.js';
-import { parseCallCid } from '../wire/call-cid.js';
 import type { CallTypeRecord } from '../store/records.js';
 import type { LoadedCall } from './access.js';
-import { dig, effectiveSettings, isPlainObject } from './settings.js';
-import { toLayoutSettings } from './validation.js';
+import { followCallTypeLayouts, layoutAt } from './broadcast-layout.js';
+import { dig, effectiveSettings } from './settings.js';
 
 export const DEFAULT_HLS_RETENTION_MS = 10 * 60_000;
-
-/** The layout of a call's HLS broadcast: `settings.broadcasting.hls.layout` of its effective settings. */
-function hlsLayoutOf(settings: JsonObject): LayoutSettings {
-  const source = dig(settings, ['broadcasting', 'hls', 'layout']);
-  return toLayoutSettings(isPlainObject(source) ? source : {});
-}
 
 /** Segment and playlist names the HLS server may serve: what the packager writes. */
 const SERVABLE_FILE = /^(master|[a-z0-9x-]+)\.m3u8$|^[a-z0-9x-]+_\d{6}\.ts$/;
@@ -114,7 +107,7 @@ export class HlsState extends EventEmitter<HlsStateEvents> {
       call_cid: cid,
       token: randomBytes(24).toString('base64url'),
       qualities,
-      layout: hlsLayoutOf(settings),
+      layout: layoutAt(settings, ['broadcasting', 'hls', 'layout']),
       status: 'starting',
       started_at: this.now().toISOString(),
       stopped_at: null,
@@ -137,7 +130,7 @@ export class HlsState extends EventEmitter<HlsStateEvents> {
     const cid = loaded.call.cid;
     const r = this.running.get(cid);
     if (!r) return false;
-    const layout = hlsLayoutOf(effectiveSettings(loaded.callType.settings, loaded.call.settings_override));
+    const layout = layoutAt(effectiveSettings(loaded.callType.settings, loaded.call.settings_override), ['broadcasting', 'hls', 'layout']);
     if (sameLayout(r.record.layout, layout)) return false;
     try {
       r.output.changeLayout(layout);
@@ -151,16 +144,22 @@ export class HlsState extends EventEmitter<HlsStateEvents> {
     }
   }
 
+  /** The calls with an HLS broadcast running on this node. */
+  runningCalls(): Iterable<string> {
+    return this.running.keys();
+  }
+
   /**
    * A call type's settings changed: the running HLS broadcasts of its calls (on this node) follow the
-   * layout they now give; each call whose HLS broadcast changed is announced (`changed`). Never throws.
+   * layout they now give; each call whose output changed is announced (`changed`). Never throws.
    */
-  async followCallType(callType: CallTypeRecord): Promise<void> {
-    for (const cid of [...this.running.keys()]) {
-      if (parseCallCid(cid)?.type !== callType.name) continue;
-      const call = await this.opts.store.getCall(cid).catch(() => null);
-      if (call && (await this.followSettings({ call, callType }))) this.emit('changed', cid);
-    }
+  followCallType(callType: CallTypeRecord): Promise<void> {
+    return followCallTypeLayouts(
+      this,
+      callType,
+      (cid) => this.opts.store.getCall(cid),
+      (cid) => this.emit('changed', cid),
+    );
   }
 
   /** Stops the call's HLS broadcast (400 when none runs). */

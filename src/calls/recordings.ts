@@ -16,18 +16,17 @@ import { RecordingOutput, finishRecording } from '../egress/recording.js';
 import type { EventBus, NewEvent } from '../events/contract.js';
 import { startQuality } from '../layout/orientation.js';
 import type { LayoutParticipant } from '../layout/participants.js';
-import { sameLayout, type LayoutSettings, type Quality } from '../layout/settings.js';
+import { sameLayout, type Quality } from '../layout/settings.js';
 import type { Logger } from '../log.js';
 import type { ObjectStorage } from '../storage/storage.js';
 import type { RecordingRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import { ApiError, badRequest, notFound } from '../wire/errors.js';
 import type { JsonObject } from '../wire/json.js';
-import { parseCallCid } from '../wire/call-cid.js';
 import type { CallTypeRecord } from '../store/records.js';
 import type { LoadedCall } from './access.js';
-import { dig, effectiveSettings, isPlainObject } from './settings.js';
-import { toLayoutSettings } from './validation.js';
+import { followCallTypeLayouts, layoutAt } from './broadcast-layout.js';
+import { dig, effectiveSettings } from './settings.js';
 
 export const DEFAULT_DOWNLOAD_TTL_MS = 2 * 60 * 60_000;
 const RECORDING_TYPE = 'composite';
@@ -63,12 +62,6 @@ export interface RecordingStateEvents {
 interface Running {
   record: RecordingRecord;
   output: RecordingOutput;
-}
-
-/** The layout of a call's recording: `settings.recording.layout` of its effective settings. */
-function recordingLayoutOf(settings: JsonObject): LayoutSettings {
-  const source = dig(settings, ['recording', 'layout']);
-  return toLayoutSettings(isPlainObject(source) ? source : {});
 }
 
 /** Stream's file name for a composite recording. */
@@ -118,7 +111,7 @@ export class RecordingState extends EventEmitter<RecordingStateEvents> {
     const cid = loaded.call.cid;
     const r = this.running.get(cid);
     if (!r) return false;
-    const layout = recordingLayoutOf(effectiveSettings(loaded.callType.settings, loaded.call.settings_override));
+    const layout = layoutAt(effectiveSettings(loaded.callType.settings, loaded.call.settings_override), ['recording', 'layout']);
     if (sameLayout(r.record.layout, layout)) return false;
     try {
       r.output.changeLayout(layout);
@@ -132,16 +125,22 @@ export class RecordingState extends EventEmitter<RecordingStateEvents> {
     }
   }
 
+  /** The calls with a recording running on this node. */
+  runningCalls(): Iterable<string> {
+    return this.running.keys();
+  }
+
   /**
    * A call type's settings changed: the running recordings of its calls (on this node) follow the
-   * layout they now give; each call whose recording changed is announced (`changed`). Never throws.
+   * layout they now give; each call whose output changed is announced (`changed`). Never throws.
    */
-  async followCallType(callType: CallTypeRecord): Promise<void> {
-    for (const cid of [...this.running.keys()]) {
-      if (parseCallCid(cid)?.type !== callType.name) continue;
-      const call = await this.opts.store.getCall(cid).catch(() => null);
-      if (call && (await this.followSettings({ call, callType }))) this.emit('changed', cid);
-    }
+  followCallType(callType: CallTypeRecord): Promise<void> {
+    return followCallTypeLayouts(
+      this,
+      callType,
+      (cid) => this.opts.store.getCall(cid),
+      (cid) => this.emit('changed', cid),
+    );
   }
 
   /** Starts a composite recording of the call (access already checked). */
@@ -169,7 +168,7 @@ export class RecordingState extends EventEmitter<RecordingStateEvents> {
       storage_key: `${call.type}/${call.id}/${sessionId}/${filename}`.replace(/[^A-Za-z0-9/._:@-]/g, '-'),
       status: 'recording',
       quality,
-      layout: recordingLayoutOf(settings),
+      layout: layoutAt(settings, ['recording', 'layout']),
       part_path: join(this.opts.workDir, `${id}.part.mp4`),
       start_time: startedAt.toISOString(),
       end_time: null,
