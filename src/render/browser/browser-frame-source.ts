@@ -196,13 +196,16 @@ export class BrowserFrameSource implements FrameSource {
     this.attempt = null;
     if (a) void stopAttempt(a);
     this.audio.close();
+    // The counts below are kept; the pictures go back to the pool.
+    const { repeated, dropped } = this.frames;
+    this.frames.clear();
     this.opts.log.info(
       {
         ...this.logContext,
         reloads: this.counts.reloads,
         pictures: this.counts.pictures,
-        repeated: this.frames.repeated,
-        dropped: this.frames.dropped,
+        repeated,
+        dropped,
         sound: this.pageSound ? { ...this.soundStats } : 'the call mix',
       },
       'layout app stopped',
