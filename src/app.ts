@@ -19,6 +19,7 @@ import { CallDeletion, type CallDeletionHook } from './calls/call-deletion.js';
 import { CallLimits } from './calls/call-limits.js';
 import { CallMembers } from './calls/call-members.js';
 import { CallTypeService, seedCallTypes } from './calls/call-types.js';
+import type { OutputNodes } from './calls/output-nodes.js';
 import { CallService } from './calls/calls.js';
 import { HlsState } from './calls/hls.js';
 import { RecordingState } from './calls/recordings.js';
@@ -284,6 +285,10 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
     broadcasts.on('changed', (cid) => broadcastPreviews.revalidate(cid));
     steps.push(['broadcast previews', () => broadcastPreviews.close()]);
     const ffmpegPath = opts.egress?.ffmpegPath ?? config.ffmpegPath;
+    // Cluster mode: the HLS broadcasts and recordings other live nodes run are shown from the store.
+    const outputNodes: OutputNodes | null = cluster
+      ? { nodeId: () => cluster.node.id, liveNodeIds: async () => (await cluster.node.nodes()).map((n) => n.id) }
+      : null;
     const hls = new HlsState({
       store,
       bus,
@@ -292,6 +297,7 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
       dir: join(config.dataDir, 'hls'),
       publicUrl: () => publicUrl.get(),
       participants: (cid) => media.participants(cid),
+      ...(outputNodes ? { nodes: outputNodes } : {}),
       ...(ffmpegPath ? { ffmpegPath } : {}),
       ...(opts.outputs?.hlsRetentionMs !== undefined ? { retentionMs: opts.outputs.hlsRetentionMs } : {}),
     });
@@ -308,6 +314,7 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
       signingSecret: creds.apiSecret,
       sessionId: (cid) => sessions.session(cid)?.id ?? null,
       participants: (cid) => media.participants(cid),
+      ...(outputNodes ? { nodes: outputNodes } : {}),
       ...(ffmpegPath ? { ffmpegPath } : {}),
       ...(opts.outputs?.downloadTtlMs !== undefined ? { downloadTtlMs: opts.outputs.downloadTtlMs } : {}),
     });

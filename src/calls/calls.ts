@@ -116,8 +116,8 @@ export class CallService {
       publicUrl: this.publicUrl(),
       ...(session ? { session } : {}),
       stats: this.broadcasts.stats(loaded.call.cid),
-      hls: this.hls?.view(loaded.call.cid) ?? null,
-      recording: this.recordings?.view(loaded.call.cid) ?? null,
+      hls: (await this.hls?.egressView(loaded.call.cid)) ?? null,
+      recording: (await this.recordings?.egressView(loaded.call.cid)) ?? null,
     });
   }
 

@@ -24,6 +24,7 @@ import type { JsonObject } from '../wire/json.js';
 import type { CallTypeRecord } from '../store/records.js';
 import type { LoadedCall } from './access.js';
 import { followCallTypeLayouts, layoutAt } from './broadcast-layout.js';
+import { runsOnAnotherLiveNode, type OutputNodes } from './output-nodes.js';
 import { dig, effectiveSettings } from './settings.js';
 
 export const DEFAULT_HLS_RETENTION_MS = 10 * 60_000;
@@ -46,6 +47,8 @@ export interface HlsStateOptions {
   retentionMs?: number;
   /** The call's participants as the layout sees them (orientation); default: none. */
   participants?: (callCid: string) => readonly LayoutParticipant[];
+  /** Cluster mode: HLS broadcasts of other live nodes are shown from the store. */
+  nodes?: OutputNodes;
   now?: () => Date;
 }
 
@@ -80,6 +83,19 @@ export class HlsState extends EventEmitter<HlsStateEvents> {
     return r ? { playlist_url: this.playlistUrl(r.record.token), status: r.record.status === 'live' ? 'live' : 'starting' } : null;
   }
 
+  /**
+   * `call.egress.hls` as this node answers it: its own running broadcast, else (cluster mode) the
+   * one another live node runs, from the store.
+   */
+  async egressView(cid: string): Promise<{ playlist_url: string; status: string } | null> {
+    const local = this.view(cid);
+    if (local || !this.opts.nodes) return local;
+    const r = await this.opts.store.outputs.getHls(cid).catch(() => null);
+    if (!r || r.status === 'stopped' || !r.playlist_url) return null;
+    if (!(await runsOnAnotherLiveNode(this.opts.nodes, r.node_id))) return null;
+    return { playlist_url: r.playlist_url, status: r.status === 'live' ? 'live' : 'starting' };
+  }
+
   /** HLS runs for the call (starting or live). */
   active(cid: string): boolean {
     return this.running.has(cid);
@@ -103,9 +119,12 @@ export class HlsState extends EventEmitter<HlsStateEvents> {
       throw badRequest(`HLS broadcasting is disabled for call ${cid} (settings.broadcasting.hls.enabled)`);
     const tracks = dig(settings, ['broadcasting', 'hls', 'quality_tracks']);
     const qualities = (Array.isArray(tracks) && tracks.length > 0 ? tracks : ['720p']).map(String).slice(0, 3);
+    const token = randomBytes(24).toString('base64url');
     const record: HlsRecord = {
       call_cid: cid,
-      token: randomBytes(24).toString('base64url'),
+      token,
+      node_id: this.opts.nodes?.nodeId() ?? null,
+      playlist_url: this.playlistUrl(token),
       qualities,
       layout: layoutAt(settings, ['broadcasting', 'hls', 'layout']),
       status: 'starting',

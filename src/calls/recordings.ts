@@ -26,6 +26,7 @@ import type { JsonObject } from '../wire/json.js';
 import type { CallTypeRecord } from '../store/records.js';
 import type { LoadedCall } from './access.js';
 import { followCallTypeLayouts, layoutAt } from './broadcast-layout.js';
+import { runsOnAnotherLiveNode, type OutputNodes } from './output-nodes.js';
 import { dig, effectiveSettings } from './settings.js';
 
 export const DEFAULT_DOWNLOAD_TTL_MS = 2 * 60 * 60_000;
@@ -51,6 +52,8 @@ export interface RecordingStateOptions {
   /** The call's live session id, if anyone is in it. */
   sessionId?: (callCid: string) => string | null;
   participants?: (callCid: string) => readonly LayoutParticipant[];
+  /** Cluster mode: recordings of other live nodes are shown from the store. */
+  nodes?: OutputNodes;
   now?: () => Date;
 }
 
@@ -94,6 +97,15 @@ export class RecordingState extends EventEmitter<RecordingStateEvents> {
   /** `call.egress.composite_recording` while one runs, else null. */
   view(cid: string): { status: string } | null {
     return this.running.has(cid) ? { status: 'running' } : null;
+  }
+
+  /** `view` as this node answers it: its own recording, else (cluster mode) one another live node runs, from the store. */
+  async egressView(cid: string): Promise<{ status: string } | null> {
+    const local = this.view(cid);
+    if (local || !this.opts.nodes) return local;
+    const running = await this.opts.store.outputs.listRecordings(cid, 'recording').catch(() => []);
+    for (const r of running) if (await runsOnAnotherLiveNode(this.opts.nodes, r.node_id)) return { status: 'running' };
+    return null;
   }
 
   /** Seconds of video the call's running recording holds so far (frames / 30), or null. */
@@ -167,6 +179,7 @@ export class RecordingState extends EventEmitter<RecordingStateEvents> {
       filename,
       storage_key: `${call.type}/${call.id}/${sessionId}/${filename}`.replace(/[^A-Za-z0-9/._:@-]/g, '-'),
       status: 'recording',
+      node_id: this.opts.nodes?.nodeId() ?? null,
       quality,
       layout: layoutAt(settings, ['recording', 'layout']),
       part_path: join(this.opts.workDir, `${id}.part.mp4`),

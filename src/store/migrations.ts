@@ -157,6 +157,15 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0007_output_nodes': {
+    async up(db: Kysely<any>): Promise<void> {
+      // Cluster mode: which node runs an HLS broadcast or a recording (and the playlist URL it
+      // serves), so that every node can show them while that node is alive.
+      await db.schema.alterTable('hls_broadcasts').addColumn('node_id', 'text').execute();
+      await db.schema.alterTable('hls_broadcasts').addColumn('playlist_url', 'text').execute();
+      await db.schema.alterTable('recordings').addColumn('node_id', 'text').execute();
+    },
+  },
 };
 
 class InCodeMigrationProvider implements MigrationProvider {

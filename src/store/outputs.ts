@@ -66,7 +66,13 @@ export class KyselyOutputsStore implements OutputsStore {
   }
 
   async putHls(r: HlsRecord): Promise<void> {
-    const row = { ...r, qualities: JSON.stringify(r.qualities), layout: JSON.stringify(r.layout) };
+    const row = {
+      ...r,
+      qualities: JSON.stringify(r.qualities),
+      layout: JSON.stringify(r.layout),
+      node_id: r.node_id ?? null,
+      playlist_url: r.playlist_url ?? null,
+    };
     await this.db.transaction().execute(async (tx) => {
       await tx.deleteFrom('hls_broadcasts').where('call_cid', '=', r.call_cid).execute();
       await tx.insertInto('hls_broadcasts').values(row).execute();
@@ -91,7 +97,7 @@ export class KyselyOutputsStore implements OutputsStore {
   async addRecording(r: RecordingRecord): Promise<void> {
     await this.db
       .insertInto('recordings')
-      .values({ ...r, layout: JSON.stringify(r.layout) })
+      .values({ ...r, layout: JSON.stringify(r.layout), node_id: r.node_id ?? null })
       .execute();
   }
 

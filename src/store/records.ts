@@ -106,6 +106,10 @@ export interface HlsRecord {
   status: HlsStatus;
   started_at: string;
   stopped_at: string | null;
+  /** Cluster mode: the node running it. */
+  node_id?: string | null;
+  /** The master playlist URL as the node running it serves it. */
+  playlist_url?: string | null;
 }
 
 export type RecordingStatus = 'recording' | 'ready' | 'failed';
@@ -126,6 +130,8 @@ export interface RecordingRecord {
   start_time: string;
   end_time: string | null;
   error: string | null;
+  /** Cluster mode: the node recording it. */
+  node_id?: string | null;
 }
 
 /** Filter over calls, compiled from Stream's filter_conditions (src/calls/query.ts). */

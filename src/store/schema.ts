@@ -91,6 +91,10 @@ export interface HlsBroadcastsTable {
   status: string;
   started_at: string;
   stopped_at: string | null;
+  /** Cluster mode: the node running it. */
+  node_id: string | null;
+  /** The master playlist URL as the node running it serves it. */
+  playlist_url: string | null;
 }
 
 export interface RecordingsTable {
@@ -108,6 +112,8 @@ export interface RecordingsTable {
   start_time: string;
   end_time: string | null;
   error: string | null;
+  /** Cluster mode: the node recording it. */
+  node_id: string | null;
 }
 
 export interface WebhookOutboxTable {

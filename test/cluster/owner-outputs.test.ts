@@ -5,7 +5,7 @@
  * to the owner (its WHIP POST to the other node is redirected). HLS started through the node
  * that does not own the call answers the owner's playlist, whose picture shows the participant;
  * it stops through that node too. A recording started and stopped through it is the owner's, and
- * its file shows the participant.
+ * its file shows the participant. Both show in the call as the other node answers it.
  * Needs PostgreSQL: skipped with a message elsewhere (the SQLite lane).
  */
 import assert from 'node:assert/strict';
@@ -79,11 +79,22 @@ describe("cluster mode: HLS and recordings run on the call's owner", { skip, tim
       90_000,
       1000,
     ).catch(() => assert.fail(`the participant at the centre of the HLS picture: ${centre.join(',')}`));
+    // Every node shows it in the call (the other node from the store, while the owner is alive).
+    await waitFor(
+      async () => (await owner.client.video.call('default', 'out1').get()).call.egress.hls?.status === 'live',
+      'HLS live on the owner',
+      60_000,
+      200,
+    );
+    const seen = await call.get();
+    assert.deepEqual(seen.call.egress.hls, { playlist_url: started.playlist_url, status: 'live' });
+    assert.equal(seen.call.egress.broadcasting, true);
     assert.equal(owner.server.egress!.encoderCount(), 1, 'the encode runs on the owner');
     assert.equal(other.server.egress!.encoderCount(), 0, 'and not on the node asked');
     await call.stopHLSBroadcasting();
     await waitFor(() => owner.server.egress!.encoderCount() === 0, "the owner's encode stopped", 30_000);
     assert.equal((await owner.client.video.call('default', 'out1').get()).call.egress.hls ?? null, null);
+    assert.equal((await call.get()).call.egress.hls ?? null, null, 'nor through the other node');
   });
 
   it('records through the other node on the owner, and the file shows the participant', async () => {
@@ -106,6 +117,7 @@ describe("cluster mode: HLS and recordings run on the call's owner", { skip, tim
     const shownFrom = recorded();
     await waitFor(() => recorded() >= shownFrom + 2, 'two more seconds recorded on the owner', 90_000, 200);
     assert.equal(other.server.egress!.encoderCount(), 0, 'nothing encoded on the node asked');
+    assert.equal((await call.get()).call.recording, true, 'the other node shows the recording');
     await call.stopRecording({ recording_type: 'composite' });
     // The file is in the owner's storage: the owner lists it with its own URL.
     const rec = await waitFor(
