@@ -348,7 +348,17 @@ describe('RTMP broadcasts', () => {
     const call = t.client.video.call('default', 'f1');
     await call.getOrCreate({ data: { created_by_id: 'host1' } });
     await call.startRTMPBroadcasts({ broadcasts: [{ name: 'flaky', stream_url: 'rtmp://127.0.0.1:1/live' }] });
+    const beforeSolid = t.events.length;
     await call.startRTMPBroadcasts({ broadcasts: [{ name: 'solid', stream_url: 'rtmp://127.0.0.1/live' }] });
+    // The start's own call.updated is published after the response; wait for it so that the one
+    // read below is the failure's.
+    await waitFor(
+      () =>
+        t.events
+          .slice(beforeSolid)
+          .find((e) => e.type === 'call.updated' && (e.call as any).egress.rtmps.length === 2),
+      'call.updated after the second start',
+    );
     const mark = t.events.length;
     t.engine.reportFailed('default:f1', 'flaky', 'connection refused');
     await waitFor(() => t.events.slice(mark).find((e) => e.type === 'call.rtmp_broadcast_failed' && e.name === 'flaky'), 'failed event');

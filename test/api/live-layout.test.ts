@@ -40,6 +40,7 @@ describe('layouts of running broadcasts', () => {
   it('follows the call settings and the call type settings; a layout of the request is kept', async () => {
     const call = t.client.video.call('studio', 'live1');
     await call.getOrCreate({ data: { created_by_id: 'host1' } });
+    const beforeStarts = t.events.length;
     await call.startRTMPBroadcasts({ broadcasts: [{ name: 'follows', stream_url: 'rtmps://a.example.test/live2', stream_key: 'k1' }] });
     await call.startRTMPBroadcasts({
       broadcasts: [{ name: 'own', stream_url: 'rtmps://b.example.test/live2', stream_key: 'k2', layout: { name: 'single-participant' } }],
@@ -47,6 +48,16 @@ describe('layouts of running broadcasts', () => {
     assert.equal(active('studio:live1', 'follows')?.layout.name, 'grid');
     assert.equal((await details('studio', 'live1', 'follows')).layout_source, 'settings');
     assert.equal((await details('studio', 'live1', 'own')).layout_source, 'request');
+
+    // The starts' own call.updated events are published after their responses: wait for the
+    // second so that the one read below is the update's.
+    await waitFor(
+      () =>
+        t.events
+          .slice(beforeStarts)
+          .find((e) => e.type === 'call.updated' && (e.call as any).egress.rtmps.length === 2),
+      'call.updated after the second start',
+    );
 
     // UpdateCall: name and options of the RTMP layout.
     const before = t.events.length;
