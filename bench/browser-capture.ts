@@ -8,7 +8,8 @@
  */
 import { spawn } from 'node:child_process';
 import { ChromiumProcess } from '../src/render/browser/chromium-process.js';
-import { FramePool, PooledFrameReader } from '../src/render/frame-pool.js';
+import { FixedSizeReader } from '../src/media/rtp-process.js';
+import { FramePool } from '../src/render/frame-pool.js';
 import { XvfbDisplay } from '../src/render/browser/xvfb.js';
 import { cpuBetween, sampleTree } from './lib/proc.js';
 
@@ -50,17 +51,21 @@ function i420Counter(
   let distinct = 0;
   let prev: Buffer | null = null;
   const pool = new FramePool(FRAME_BYTES);
-  const cutter = new PooledFrameReader(pool, (frame) => {
-    frames += 1;
-    // Every 101st luma byte is enough to tell two pictures of this page apart.
-    if (prev) {
-      let diff = 0;
-      for (let i = 0; i < W * H; i += 101) diff += Math.abs(frame[i]! - prev[i]!);
-      if (diff > 0) distinct += 1;
-      pool.release(prev);
-    }
-    prev = frame;
-  });
+  const cutter = new FixedSizeReader(
+    FRAME_BYTES,
+    (frame) => {
+      frames += 1;
+      // Every 101st luma byte is enough to tell two pictures of this page apart.
+      if (prev) {
+        let diff = 0;
+        for (let i = 0; i < W * H; i += 101) diff += Math.abs(frame[i]! - prev[i]!);
+        if (diff > 0) distinct += 1;
+        pool.release(prev);
+      }
+      prev = frame;
+    },
+    { pool },
+  );
   proc.stdout?.on('data', (c: Buffer) => cutter.push(c));
   return { proc, frames: () => frames, distinct: () => distinct };
 }

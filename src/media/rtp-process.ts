@@ -244,11 +244,21 @@ export function udpPortBound(table: string, port: number): boolean {
   return false;
 }
 
+/** Where a reader takes the buffers it fills from, and gives a part-filled one back (a FramePool). */
+export interface RecordPool {
+  readonly frameBytes: number;
+  acquire(): Buffer;
+  release(buf: Buffer): void;
+}
+
 export class FixedSizeReader {
   private chunks: Buffer[] = [];
   private total = 0;
-  private readonly records: Buffer[] | undefined;
-  private current = 0;
+  /** Where the next record is written, when records are not fresh buffers. */
+  private readonly nextRecord: (() => Buffer) | undefined;
+  private readonly pool: RecordPool | undefined;
+  /** The record being filled, and how far. */
+  private record: Buffer | undefined;
   private filled = 0;
 
   /**
@@ -256,20 +266,31 @@ export class FixedSizeReader {
    * own. With `recycle` = n (>= 2), records are written into n buffers used in turn, so a stream of
    * large records (decoded pictures) allocates nothing per record: a record handed out stays
    * intact until n - 1 further records have been handed out, and a consumer that keeps one longer
-   * must copy it.
+   * must copy it. With `pool`, each record is written into a buffer acquired from it and handed
+   * out held once on the consumer's behalf (it releases it when done); `close` gives a part-filled
+   * one back.
    */
   constructor(
     private readonly size: number,
     private readonly onRecord: (record: Buffer) => void,
-    options: { recycle?: number } = {},
+    options: { recycle?: number; pool?: RecordPool } = {},
   ) {
+    const { pool } = options;
     const n = options.recycle ?? 0;
-    if (n >= 2) this.records = Array.from({ length: n }, () => Buffer.allocUnsafe(size));
+    if (pool) {
+      if (pool.frameBytes !== size) throw new Error(`the pool holds ${pool.frameBytes}-byte buffers, the records are ${size} bytes`);
+      this.pool = pool;
+      this.nextRecord = () => pool.acquire();
+    } else if (n >= 2) {
+      const records = Array.from({ length: n }, () => Buffer.allocUnsafe(size));
+      let next = 0;
+      this.nextRecord = () => records[next++ % n]!;
+    }
   }
 
   push(data: Buffer): void {
-    if (this.records) {
-      this.pushInto(this.records, data);
+    if (this.nextRecord) {
+      this.pushInto(this.nextRecord, data);
       return;
     }
     this.chunks.push(data);
@@ -284,17 +305,24 @@ export class FixedSizeReader {
     this.total = all.length;
   }
 
-  private pushInto(records: Buffer[], data: Buffer): void {
+  /** The stream ended: a part-filled pool record goes back to its pool. */
+  close(): void {
+    if (this.record && this.pool) this.pool.release(this.record);
+    this.record = undefined;
+    this.filled = 0;
+  }
+
+  private pushInto(nextRecord: () => Buffer, data: Buffer): void {
     let offset = 0;
     while (offset < data.length) {
-      const record = records[this.current]!;
+      const record = (this.record ??= nextRecord());
       const n = Math.min(this.size - this.filled, data.length - offset);
       data.copy(record, this.filled, offset, offset + n);
       this.filled += n;
       offset += n;
       if (this.filled === this.size) {
+        this.record = undefined;
         this.filled = 0;
-        this.current = (this.current + 1) % records.length;
         this.onRecord(record);
       }
     }

@@ -8,6 +8,7 @@
  * drops one, and a buffer without holders goes back to the free list (up to `maxFree`). A buffer
  * whose holders never all release it is simply collected with its count (a WeakMap): a forgotten
  * release costs an allocation, never a picture drawn over while someone still reads it.
+ * `FixedSizeReader` (src/media/rtp-process.ts) with `pool` cuts a byte stream into its buffers.
  */
 export class FramePool {
   private readonly holders = new WeakMap<Buffer, number>();
@@ -54,46 +55,5 @@ export class FramePool {
   /** How many buffers wait in the free list. */
   get freeCount(): number {
     return this.free.length;
-  }
-}
-
-/**
- * Cuts a byte stream into pictures of the pool's frame size, written straight into pool buffers:
- * each chunk is copied once, into the picture it belongs to. `onFrame` receives each whole picture
- * held once on its behalf (it must `release` it when done). Chunks are only read during `push`, so
- * the reader may reuse the chunk's memory afterwards.
- */
-export class PooledFrameReader {
-  private current: Buffer | undefined;
-  private filled = 0;
-
-  constructor(
-    private readonly pool: FramePool,
-    private readonly onFrame: (frame: Buffer) => void,
-  ) {}
-
-  push(chunk: Uint8Array): void {
-    const size = this.pool.frameBytes;
-    let offset = 0;
-    while (offset < chunk.length) {
-      const frame = this.current ?? this.pool.acquire();
-      this.current = frame;
-      const n = Math.min(size - this.filled, chunk.length - offset);
-      frame.set(chunk.subarray(offset, offset + n), this.filled);
-      this.filled += n;
-      offset += n;
-      if (this.filled === size) {
-        this.current = undefined;
-        this.filled = 0;
-        this.onFrame(frame);
-      }
-    }
-  }
-
-  /** Gives back a picture not yet complete (the stream ended). */
-  close(): void {
-    if (this.current) this.pool.release(this.current);
-    this.current = undefined;
-    this.filled = 0;
   }
 }

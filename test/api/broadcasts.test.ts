@@ -356,7 +356,7 @@ describe('RTMP broadcasts', () => {
       () =>
         t.events
           .slice(beforeSolid)
-          .find((e) => e.type === 'call.updated' && (e.call as any).egress.rtmps.length === 2),
+          .find((e) => e.type === 'call.updated' && (e.call as { egress: { rtmps: unknown[] } }).egress.rtmps.length === 2),
       'call.updated after the second start',
     );
     const mark = t.events.length;

@@ -55,7 +55,7 @@ describe('layouts of running broadcasts', () => {
       () =>
         t.events
           .slice(beforeStarts)
-          .find((e) => e.type === 'call.updated' && (e.call as any).egress.rtmps.length === 2),
+          .find((e) => e.type === 'call.updated' && (e.call as { egress: { rtmps: unknown[] } }).egress.rtmps.length === 2),
       'call.updated after the second start',
     );
 

@@ -1,11 +1,13 @@
 /**
- * The picture pool and the reader that cuts a byte stream into pool buffers: holders are counted,
+ * The picture pool and the reader that cuts a byte stream into pool buffers (FixedSizeReader with
+ * a pool): holders are counted,
  * a buffer comes back only when its last holder lets go, and a stream of pictures whose holders
  * give them back allocates nothing after the first few.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { FramePool, PooledFrameReader } from '../../src/render/frame-pool.js';
+import { FixedSizeReader } from '../../src/media/rtp-process.js';
+import { FramePool } from '../../src/render/frame-pool.js';
 
 describe('FramePool', () => {
   it('hands a buffer out again only after its last holder released it', () => {
@@ -36,14 +38,18 @@ describe('FramePool', () => {
   });
 });
 
-describe('PooledFrameReader', () => {
+describe('FixedSizeReader with a pool', () => {
   it('cuts chunks of any size into whole pictures, copying each byte once', () => {
     const pool = new FramePool(4);
     const got: number[][] = [];
-    const reader = new PooledFrameReader(pool, (f) => {
-      got.push([...f]);
-      pool.release(f);
-    });
+    const reader = new FixedSizeReader(
+      4,
+      (f) => {
+        got.push([...f]);
+        pool.release(f);
+      },
+      { pool },
+    );
     const chunk = Buffer.from([1, 1, 1]);
     reader.push(chunk);
     chunk.fill(7);
@@ -62,7 +68,7 @@ describe('PooledFrameReader', () => {
   it('leaves pictures still held intact and gives back a partial one at close', () => {
     const pool = new FramePool(2);
     const held: Buffer[] = [];
-    const reader = new PooledFrameReader(pool, (f) => held.push(f));
+    const reader = new FixedSizeReader(2, (f) => held.push(f), { pool });
     reader.push(Buffer.from([1, 1, 2, 2, 3]));
     assert.deepEqual(
       held.map((f) => [...f]),
@@ -82,5 +88,9 @@ describe('PooledFrameReader', () => {
         [5, 5],
       ],
     );
+  });
+
+  it('refuses a pool of another buffer size', () => {
+    assert.throws(() => new FixedSizeReader(3, () => {}, { pool: new FramePool(4) }), /4-byte buffers, the records are 3 bytes/);
   });
 });

@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MAX_UNIX_SOCKET_PATH, readUnixOutput } from '../../media/unix-output.js';
-import { type FramePool, PooledFrameReader } from '../frame-pool.js';
+import { FixedSizeReader } from '../../media/rtp-process.js';
+import type { FramePool } from '../frame-pool.js';
 import { i420Bytes } from '../i420-frame.js';
 import { ChildGroup } from './child-group.js';
 import { PULSE_SINK } from './pulse-server.js';
@@ -147,11 +148,6 @@ export function startVideoCapture(
     onFrame: (frame: Buffer) => void;
   },
 ): ChildGroup {
-  if (opts.pool.frameBytes !== i420Bytes(opts.width, opts.height)) {
-    throw new Error(
-      `the capture's pool holds ${opts.pool.frameBytes} bytes, a ${opts.width}x${opts.height} picture ${i420Bytes(opts.width, opts.height)}`,
-    );
-  }
   const dir = mkdtempSync(join(tmpdir(), 'callcast-capture-'));
   const path = join(dir, 'pictures.sock');
   const viaSocket = path.length <= MAX_UNIX_SOCKET_PATH;
@@ -161,7 +157,7 @@ export function startVideoCapture(
     stdio: ['ignore', viaSocket ? 'ignore' : 'pipe', 'pipe'],
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...(opts.xauthority ? { XAUTHORITY: opts.xauthority } : {}) },
   });
-  const reader = new PooledFrameReader(opts.pool, opts.onFrame);
+  const reader = new FixedSizeReader(i420Bytes(opts.width, opts.height), opts.onFrame, { pool: opts.pool });
   if (viaSocket) {
     const output = readUnixOutput(path, (chunk) => reader.push(chunk));
     proc.onExit(() => {
