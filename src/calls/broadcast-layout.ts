@@ -1,15 +1,16 @@
 /**
  * Which layout a running RTMP broadcast draws: one given with its start request (or set on it
  * later) is kept; otherwise it follows the call's effective RTMP settings (call type settings with
- * the call's override) as they change. Pure, but for the helper that makes outputs follow a call
- * type's settings.
+ * the call's override) as they change. HLS broadcasts and recordings follow their own settings
+ * paths the same way. Pure, but for the helpers that make running outputs follow the settings.
  */
 import { sameLayout, type LayoutSettings } from '../layout/settings.js';
+import type { Logger } from '../log.js';
 import type { BroadcastRecord, CallRecord, CallTypeRecord } from '../store/records.js';
 import { parseCallCid } from '../wire/call-cid.js';
 import type { LoadedCall } from './access.js';
 import type { JsonObject } from '../wire/json.js';
-import { dig, isPlainObject } from './settings.js';
+import { dig, effectiveSettings, isPlainObject } from './settings.js';
 import { toLayoutSettings } from './validation.js';
 
 /** The layout at `path` of a call's effective settings (the defaults where there is none). */
@@ -29,6 +30,38 @@ export interface LayoutFollower {
   runningCalls(): Iterable<string>;
   /** The call's settings changed: its running output takes the layout they give; true when it changed. */
   followSettings(loaded: LoadedCall): Promise<boolean>;
+}
+
+/** A running output (HLS broadcast, recording) whose layout follows its call's settings. */
+export interface FollowingOutput {
+  /** `HLS`, `recording`: how the logs name it. */
+  what: string;
+  /** Where its layout is in the call's effective settings. */
+  path: readonly string[];
+  /** The layout it draws now. */
+  current: LayoutSettings;
+  /** Log fields besides the call's cid. */
+  context?: Record<string, unknown>;
+  /** Moves the output to the layout and keeps it (throws when it could not). */
+  apply(layout: LayoutSettings): Promise<void>;
+}
+
+/**
+ * The call's settings changed: the output takes the layout they now give at its path. Never throws
+ * (logged). True when it changed.
+ */
+export async function followLayoutSettings(loaded: LoadedCall, output: FollowingOutput, log: Logger): Promise<boolean> {
+  const layout = layoutAt(effectiveSettings(loaded.callType.settings, loaded.call.settings_override), output.path);
+  if (sameLayout(output.current, layout)) return false;
+  const fields = { callCid: loaded.call.cid, ...output.context };
+  try {
+    await output.apply(layout);
+    log.info({ ...fields, layout: layout.name }, `${output.what} layout changed`);
+    return true;
+  } catch (err) {
+    log.error({ ...fields, err: String(err) }, `${output.what} could not follow the layout settings`);
+    return false;
+  }
 }
 
 /**

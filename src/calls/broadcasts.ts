@@ -204,13 +204,14 @@ export class BroadcastState extends EventEmitter<BroadcastStateEvents> implement
     const settings = effectiveSettings(loaded.callType.settings, loaded.call.settings_override);
     let changed = 0;
     try {
-      for (const u of followedLayoutUpdates(await this.store.listBroadcasts(cid), settings)) {
+      const updates = followedLayoutUpdates(await this.store.listBroadcasts(cid), settings);
+      // Only the owner's encodes can move (in cluster mode, another node's records stay as its
+      // encodes are: the call follows at its next update, which goes to the owner).
+      if (updates.length) await this.assertWriter(cid);
+      for (const u of updates) {
         const record = await this.store.getBroadcast(cid, u.name);
         if (record?.layout_source !== 'settings') continue;
         try {
-          // Only the owner's encodes can move (in cluster mode, another node's record stays as
-          // its encode is: the call follows at its next update, which goes to the owner).
-          await this.assertWriter(cid);
           await this.applyLayout(record, u.layout, 'settings');
           changed += 1;
         } catch (err) {

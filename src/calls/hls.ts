@@ -15,19 +15,21 @@ import { HlsOutput, MASTER_PLAYLIST, type OutputAttacher } from '../egress/hls.j
 import type { EventBus, NewEvent } from '../events/contract.js';
 import { startQuality } from '../layout/orientation.js';
 import type { LayoutParticipant } from '../layout/participants.js';
-import { sameLayout, type Quality } from '../layout/settings.js';
+import type { Quality } from '../layout/settings.js';
 import type { Logger } from '../log.js';
-import type { HlsRecord } from '../store/records.js';
+import type { CallTypeRecord, HlsRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import { ApiError, badRequest } from '../wire/errors.js';
 import type { JsonObject } from '../wire/json.js';
-import type { CallTypeRecord } from '../store/records.js';
 import type { LoadedCall } from './access.js';
-import { followCallTypeLayouts, layoutAt } from './broadcast-layout.js';
+import { followCallTypeLayouts, followLayoutSettings, layoutAt } from './broadcast-layout.js';
 import { runsOnAnotherLiveNode, type OutputNodes } from './output-nodes.js';
 import { dig, effectiveSettings } from './settings.js';
 
 export const DEFAULT_HLS_RETENTION_MS = 10 * 60_000;
+
+/** Where the HLS layout is in a call's settings. */
+const HLS_LAYOUT = ['broadcasting', 'hls', 'layout'] as const;
 
 /** Segment and playlist names the HLS server may serve: what the packager writes. */
 const SERVABLE_FILE = /^(master|[a-z0-9x-]+)\.m3u8$|^[a-z0-9x-]+_\d{6}\.ts$/;
@@ -92,7 +94,7 @@ export class HlsState extends EventEmitter<HlsStateEvents> {
     if (local || !this.opts.nodes) return local;
     const r = await this.opts.store.outputs.getHls(cid).catch(() => null);
     if (!r || r.status === 'stopped' || !r.playlist_url) return null;
-    if (!(await runsOnAnotherLiveNode(this.opts.nodes, r.node_id))) return null;
+    if (!(await runsOnAnotherLiveNode(this.opts.nodes, [r.node_id]))) return null;
     return { playlist_url: r.playlist_url, status: r.status === 'live' ? 'live' : 'starting' };
   }
 
@@ -126,7 +128,7 @@ export class HlsState extends EventEmitter<HlsStateEvents> {
       node_id: this.opts.nodes?.nodeId() ?? null,
       playlist_url: this.playlistUrl(token),
       qualities,
-      layout: layoutAt(settings, ['broadcasting', 'hls', 'layout']),
+      layout: layoutAt(settings, HLS_LAYOUT),
       status: 'starting',
       started_at: this.now().toISOString(),
       stopped_at: null,
@@ -149,18 +151,20 @@ export class HlsState extends EventEmitter<HlsStateEvents> {
     const cid = loaded.call.cid;
     const r = this.running.get(cid);
     if (!r) return false;
-    const layout = layoutAt(effectiveSettings(loaded.callType.settings, loaded.call.settings_override), ['broadcasting', 'hls', 'layout']);
-    if (sameLayout(r.record.layout, layout)) return false;
-    try {
-      r.output.changeLayout(layout);
-      r.record = { ...r.record, layout };
-      if (this.running.get(cid) === r) await this.opts.store.outputs.putHls(r.record);
-      this.opts.log.info({ callCid: cid, layout: layout.name }, 'HLS layout changed');
-      return true;
-    } catch (err) {
-      this.opts.log.error({ callCid: cid, err: String(err) }, 'HLS could not follow the layout settings');
-      return false;
-    }
+    return followLayoutSettings(
+      loaded,
+      {
+        what: 'HLS',
+        path: HLS_LAYOUT,
+        current: r.record.layout,
+        apply: async (layout) => {
+          r.output.changeLayout(layout);
+          r.record = { ...r.record, layout };
+          if (this.running.get(cid) === r) await this.opts.store.outputs.putHls(r.record);
+        },
+      },
+      this.opts.log,
+    );
   }
 
   /** The calls with an HLS broadcast running on this node. */

@@ -10,11 +10,17 @@ export interface OutputNodes {
   liveNodeIds(): Promise<string[]>;
 }
 
-/** Whether an output stored as run by `nodeId` is running on another node that is alive. */
-export async function runsOnAnotherLiveNode(nodes: OutputNodes, nodeId: string | null | undefined): Promise<boolean> {
-  if (!nodeId || nodeId === nodes.nodeId()) return false;
+/**
+ * Whether any of the outputs stored as run by these nodes (one id per output) runs on another node
+ * that is alive. The live nodes are read once, and not at all when every output is this node's.
+ */
+export async function runsOnAnotherLiveNode(nodes: OutputNodes, nodeIds: readonly (string | null | undefined)[]): Promise<boolean> {
+  const self = nodes.nodeId();
+  const others = nodeIds.filter((id): id is string => !!id && id !== self);
+  if (!others.length) return false;
   try {
-    return (await nodes.liveNodeIds()).includes(nodeId);
+    const live = await nodes.liveNodeIds();
+    return others.some((id) => live.includes(id));
   } catch {
     return false;
   }

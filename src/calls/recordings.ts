@@ -16,21 +16,22 @@ import { RecordingOutput, finishRecording } from '../egress/recording.js';
 import type { EventBus, NewEvent } from '../events/contract.js';
 import { startQuality } from '../layout/orientation.js';
 import type { LayoutParticipant } from '../layout/participants.js';
-import { sameLayout, type Quality } from '../layout/settings.js';
+import type { Quality } from '../layout/settings.js';
 import type { Logger } from '../log.js';
 import type { ObjectStorage } from '../storage/storage.js';
-import type { RecordingRecord } from '../store/records.js';
+import type { CallTypeRecord, RecordingRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import { ApiError, badRequest, notFound } from '../wire/errors.js';
 import type { JsonObject } from '../wire/json.js';
-import type { CallTypeRecord } from '../store/records.js';
 import type { LoadedCall } from './access.js';
-import { followCallTypeLayouts, layoutAt } from './broadcast-layout.js';
+import { followCallTypeLayouts, followLayoutSettings, layoutAt } from './broadcast-layout.js';
 import { runsOnAnotherLiveNode, type OutputNodes } from './output-nodes.js';
 import { dig, effectiveSettings } from './settings.js';
 
 export const DEFAULT_DOWNLOAD_TTL_MS = 2 * 60 * 60_000;
 const RECORDING_TYPE = 'composite';
+/** Where the recording layout is in a call's settings. */
+const RECORDING_LAYOUT = ['recording', 'layout'] as const;
 
 export interface RecordingStateOptions {
   store: Store;
@@ -104,8 +105,11 @@ export class RecordingState extends EventEmitter<RecordingStateEvents> {
     const local = this.view(cid);
     if (local || !this.opts.nodes) return local;
     const running = await this.opts.store.outputs.listRecordings(cid, 'recording').catch(() => []);
-    for (const r of running) if (await runsOnAnotherLiveNode(this.opts.nodes, r.node_id)) return { status: 'running' };
-    return null;
+    const elsewhere = await runsOnAnotherLiveNode(
+      this.opts.nodes,
+      running.map((r) => r.node_id),
+    );
+    return elsewhere ? { status: 'running' } : null;
   }
 
   /** Seconds of video the call's running recording holds so far (frames / 30), or null. */
@@ -120,21 +124,23 @@ export class RecordingState extends EventEmitter<RecordingStateEvents> {
    * on). Its quality stays. Never throws (logged). True when it changed.
    */
   async followSettings(loaded: LoadedCall): Promise<boolean> {
-    const cid = loaded.call.cid;
-    const r = this.running.get(cid);
+    const r = this.running.get(loaded.call.cid);
     if (!r) return false;
-    const layout = layoutAt(effectiveSettings(loaded.callType.settings, loaded.call.settings_override), ['recording', 'layout']);
-    if (sameLayout(r.record.layout, layout)) return false;
-    try {
-      r.output.changeLayout(layout);
-      r.record = { ...r.record, layout };
-      await this.opts.store.outputs.updateRecording(r.record.id, { layout });
-      this.opts.log.info({ callCid: cid, recording: r.record.id, layout: layout.name }, 'recording layout changed');
-      return true;
-    } catch (err) {
-      this.opts.log.error({ callCid: cid, err: String(err) }, 'recording could not follow the layout settings');
-      return false;
-    }
+    return followLayoutSettings(
+      loaded,
+      {
+        what: 'recording',
+        path: RECORDING_LAYOUT,
+        current: r.record.layout,
+        context: { recording: r.record.id },
+        apply: async (layout) => {
+          r.output.changeLayout(layout);
+          r.record = { ...r.record, layout };
+          await this.opts.store.outputs.updateRecording(r.record.id, { layout });
+        },
+      },
+      this.opts.log,
+    );
   }
 
   /** The calls with a recording running on this node. */
@@ -181,7 +187,7 @@ export class RecordingState extends EventEmitter<RecordingStateEvents> {
       status: 'recording',
       node_id: this.opts.nodes?.nodeId() ?? null,
       quality,
-      layout: layoutAt(settings, ['recording', 'layout']),
+      layout: layoutAt(settings, RECORDING_LAYOUT),
       part_path: join(this.opts.workDir, `${id}.part.mp4`),
       start_time: startedAt.toISOString(),
       end_time: null,
