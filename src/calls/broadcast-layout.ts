@@ -30,6 +30,8 @@ export interface LayoutFollower {
   runningCalls(): Iterable<string>;
   /** The call's settings changed: its running output takes the layout they give; true when it changed. */
   followSettings(loaded: LoadedCall): Promise<boolean>;
+  /** Announces that a call's output changed (call.updated follows). */
+  emit(event: 'changed', callCid: string): unknown;
 }
 
 /** A running output (HLS broadcast, recording) whose layout follows its call's settings. */
@@ -65,19 +67,19 @@ export async function followLayoutSettings(loaded: LoadedCall, output: Following
 }
 
 /**
- * A call type's settings changed: the follower's running outputs of its calls follow the layout
- * they now give, and `changed` is called for each call whose output changed. Never throws.
+ * A call type's settings changed: the follower's running outputs of its calls (on this node) follow
+ * the layout they now give, and each call whose output changed is announced (`changed`). Never
+ * throws.
  */
 export async function followCallTypeLayouts(
   follower: LayoutFollower,
   callType: CallTypeRecord,
   getCall: (cid: string) => Promise<CallRecord | null>,
-  changed: (cid: string) => void,
 ): Promise<void> {
   for (const cid of [...follower.runningCalls()]) {
     if (parseCallCid(cid)?.type !== callType.name) continue;
     const call = await getCall(cid).catch(() => null);
-    if (call && (await follower.followSettings({ call, callType }))) changed(cid);
+    if (call && (await follower.followSettings({ call, callType }))) follower.emit('changed', cid);
   }
 }
 

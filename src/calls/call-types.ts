@@ -9,6 +9,7 @@ import { badRequest, notFound } from '../wire/errors.js';
 import type { JsonObject } from '../wire/json.js';
 import type { Principal } from '../wire/principal.js';
 import type { Access } from './access.js';
+import { followCallTypeLayouts, type LayoutFollower } from './broadcast-layout.js';
 import { builtinGrants, mergeGrants } from './capabilities.js';
 import { builtinSettings, defaultNotificationSettings, deepMerge, mergeSettings, newCallTypeSettings } from './settings.js';
 
@@ -71,7 +72,7 @@ export class CallTypeService {
       /** Running broadcasts that follow their call type's layout settings (BroadcastState). */
       broadcasts?: { followCallType(callType: CallTypeRecord): Promise<void> };
       /** Running HLS broadcasts and recordings, which follow their layout settings too. */
-      outputs?: ReadonlyArray<{ followCallType(callType: CallTypeRecord): Promise<void> }>;
+      outputs?: readonly LayoutFollower[];
     },
   ) {}
 
@@ -113,7 +114,7 @@ export class CallTypeService {
     // Never throws: a broadcast that cannot follow keeps its layout (logged).
     if (changes.settings) {
       await this.deps.broadcasts?.followCallType(record);
-      for (const o of this.deps.outputs ?? []) await o.followCallType(record);
+      for (const o of this.deps.outputs ?? []) await followCallTypeLayouts(o, record, (cid) => this.deps.store.getCall(cid));
     }
     return record;
   }

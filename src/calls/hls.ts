@@ -17,12 +17,12 @@ import { startQuality } from '../layout/orientation.js';
 import type { LayoutParticipant } from '../layout/participants.js';
 import type { Quality } from '../layout/settings.js';
 import type { Logger } from '../log.js';
-import type { CallTypeRecord, HlsRecord } from '../store/records.js';
+import type { HlsRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import { ApiError, badRequest } from '../wire/errors.js';
 import type { JsonObject } from '../wire/json.js';
 import type { LoadedCall } from './access.js';
-import { followCallTypeLayouts, followLayoutSettings, layoutAt } from './broadcast-layout.js';
+import { followLayoutSettings, layoutAt } from './broadcast-layout.js';
 import { runsOnAnotherLiveNode, type OutputNodes } from './output-nodes.js';
 import { dig, effectiveSettings } from './settings.js';
 
@@ -170,19 +170,6 @@ export class HlsState extends EventEmitter<HlsStateEvents> {
   /** The calls with an HLS broadcast running on this node. */
   runningCalls(): Iterable<string> {
     return this.running.keys();
-  }
-
-  /**
-   * A call type's settings changed: the running HLS broadcasts of its calls (on this node) follow the
-   * layout they now give; each call whose output changed is announced (`changed`). Never throws.
-   */
-  followCallType(callType: CallTypeRecord): Promise<void> {
-    return followCallTypeLayouts(
-      this,
-      callType,
-      (cid) => this.opts.store.getCall(cid),
-      (cid) => this.emit('changed', cid),
-    );
   }
 
   /** Stops the call's HLS broadcast (400 when none runs). */

@@ -19,12 +19,12 @@ import type { LayoutParticipant } from '../layout/participants.js';
 import type { Quality } from '../layout/settings.js';
 import type { Logger } from '../log.js';
 import type { ObjectStorage } from '../storage/storage.js';
-import type { CallTypeRecord, RecordingRecord } from '../store/records.js';
+import type { RecordingRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import { ApiError, badRequest, notFound } from '../wire/errors.js';
 import type { JsonObject } from '../wire/json.js';
 import type { LoadedCall } from './access.js';
-import { followCallTypeLayouts, followLayoutSettings, layoutAt } from './broadcast-layout.js';
+import { followLayoutSettings, layoutAt } from './broadcast-layout.js';
 import { runsOnAnotherLiveNode, type OutputNodes } from './output-nodes.js';
 import { dig, effectiveSettings } from './settings.js';
 
@@ -146,19 +146,6 @@ export class RecordingState extends EventEmitter<RecordingStateEvents> {
   /** The calls with a recording running on this node. */
   runningCalls(): Iterable<string> {
     return this.running.keys();
-  }
-
-  /**
-   * A call type's settings changed: the running recordings of its calls (on this node) follow the
-   * layout they now give; each call whose output changed is announced (`changed`). Never throws.
-   */
-  followCallType(callType: CallTypeRecord): Promise<void> {
-    return followCallTypeLayouts(
-      this,
-      callType,
-      (cid) => this.opts.store.getCall(cid),
-      (cid) => this.emit('changed', cid),
-    );
   }
 
   /** Starts a composite recording of the call (access already checked). */

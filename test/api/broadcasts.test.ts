@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { rawRequest, startTestServer, type TestServer } from '../support/server.js';
+import { callUpdatedWithBroadcasts, rawRequest, startTestServer, type TestServer } from '../support/server.js';
 import { waitFor } from '../support/wait.js';
 
 const code = (err: unknown) => (err as { code?: number }).code;
@@ -352,13 +352,7 @@ describe('RTMP broadcasts', () => {
     await call.startRTMPBroadcasts({ broadcasts: [{ name: 'solid', stream_url: 'rtmp://127.0.0.1/live' }] });
     // The start's own call.updated is published after the response; wait for it so that the one
     // read below is the failure's.
-    await waitFor(
-      () =>
-        t.events
-          .slice(beforeSolid)
-          .find((e) => e.type === 'call.updated' && (e.call as { egress: { rtmps: unknown[] } }).egress.rtmps.length === 2),
-      'call.updated after the second start',
-    );
+    await callUpdatedWithBroadcasts(t, beforeSolid, 2);
     const mark = t.events.length;
     t.engine.reportFailed('default:f1', 'flaky', 'connection refused');
     await waitFor(() => t.events.slice(mark).find((e) => e.type === 'call.rtmp_broadcast_failed' && e.name === 'flaky'), 'failed event');

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { SignJWT } from 'jose';
 import { after, before, describe, it } from 'node:test';
-import { rawRequest, startTestServer, type TestServer } from '../support/server.js';
+import { callUpdatedWithBroadcasts, rawRequest, startTestServer, type TestServer } from '../support/server.js';
 import { waitFor } from '../support/wait.js';
 
 const code = (err: unknown) => (err as { code?: number }).code;
@@ -51,13 +51,7 @@ describe('layouts of running broadcasts', () => {
 
     // The starts' own call.updated events are published after their responses: wait for the
     // second so that the one read below is the update's.
-    await waitFor(
-      () =>
-        t.events
-          .slice(beforeStarts)
-          .find((e) => e.type === 'call.updated' && (e.call as { egress: { rtmps: unknown[] } }).egress.rtmps.length === 2),
-      'call.updated after the second start',
-    );
+    await callUpdatedWithBroadcasts(t, beforeStarts, 2);
 
     // UpdateCall: name and options of the RTMP layout.
     const before = t.events.length;

@@ -15,6 +15,7 @@ import type { EngineFactory } from '../../src/calls/broadcasts.js';
 import type { Config } from '../../src/config.js';
 import type { EgressEngine } from '../../src/egress/engine.js';
 import type { WireEvent } from '../../src/events/contract.js';
+import { waitFor } from './wait.js';
 
 /** What the suite's services may connect to despite the destination policy: its loopback ingests and servers. */
 export const TEST_RTMP_ALLOW = '127.0.0.1,::1';
@@ -178,4 +179,19 @@ export async function rawRequest(
     // keep text
   }
   return { status: res.status, body, headers: res.headers };
+}
+
+/**
+ * Waits for the call.updated (at or after event `from`) that lists `count` RTMP broadcasts: a
+ * start's own call.updated is published after its response, so a test that reads the next
+ * call.updated waits for this one first.
+ */
+export function callUpdatedWithBroadcasts(t: TestServer, from: number, count: number): Promise<WireEvent> {
+  return waitFor(
+    () =>
+      t.events
+        .slice(from)
+        .find((e) => e.type === 'call.updated' && (e.call as { egress: { rtmps: unknown[] } }).egress.rtmps.length === count),
+    `call.updated listing ${count} broadcasts`,
+  );
 }
