@@ -384,7 +384,7 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
     }
     const app = createHttpEdge({ log, credentials, logRequests: config.logLevel === 'debug' || config.logLevel === 'trace' });
     steps.push(['http', () => app.close()]);
-    cluster?.installRouting(app);
+    cluster?.installRouting(app, access);
     await app.register(restPlugin, {
       access,
       calls,
@@ -398,6 +398,7 @@ export async function startCallcast(opts: CallcastOptions): Promise<Callcast<Egr
       members,
       userDeletion,
       tasks,
+      clustered: cluster !== null,
     });
     await app.register(mediaFilesPlugin, { hls, recordings, storage });
     await app.register(connectPlugin, {

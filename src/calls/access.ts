@@ -132,6 +132,16 @@ export class Access {
     if (principal.kind !== 'server') throw notAllowed(`${what} requires server-side authentication`);
   }
 
+  /**
+   * For the operations views beyond Stream's API (dead webhook deliveries, the cluster): a server
+   * token, or a user whose app role is `admin` (the console's operator); 403/17 otherwise.
+   */
+  async requireOperator(principal: Principal, what: string): Promise<void> {
+    if (principal.kind === 'server') return;
+    if (principal.role !== RECORDER_ROLE && (await this.store.getUser(principal.userId))?.role === 'admin') return;
+    throw notAllowed(`${what} needs a server token or a user with the admin role`);
+  }
+
   /** The principal's audience in the call: operators see its stream keys (see visibility.ts). */
   async audience(principal: Principal, callType: CallTypeRecord, cid: string): Promise<CallAudience> {
     return audienceOf(await this.capabilitiesIn(principal, callType, cid));

@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import type { Config } from '../config.js';
 import { sqlitePathFor } from '../app.js';
 import { openStore } from '../store/store.js';
+import { deadDeliveryView, deliveries } from '../events/dead-deliveries.js';
 
 export const WEBHOOKS_HELP = `webhooks commands:
   webhooks list [--limit N]          List dead (parked) webhook deliveries.
@@ -16,24 +17,6 @@ export const WEBHOOKS_HELP = `webhooks commands:
 `;
 
 export class WebhooksUsageError extends Error {}
-
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname}`;
-  } catch {
-    return '<invalid url>';
-  }
-}
-
-function eventType(body: string): string {
-  try {
-    const t = (JSON.parse(body) as { type?: unknown }).type;
-    return typeof t === 'string' ? t : '?';
-  } catch {
-    return '?';
-  }
-}
 
 /** Runs a webhooks subcommand; `config` comes from the environment and the store flags. */
 export async function webhooksCommand(
@@ -78,17 +61,15 @@ export async function webhooksCommand(
     if (sub === 'list') {
       const dead = await outbox.listDead(limit);
       const total = await outbox.countDead();
-      for (const d of dead) {
-        out(
-          `${d.id}  ${new Date(d.deadAt).toISOString()}  ${eventType(d.body)}  ${d.orderKey || '-'}  ${redact(d.url)}  attempts=${d.attempts}  ${d.reason}\n`,
-        );
+      for (const v of dead.map(deadDeliveryView)) {
+        out(`${v.id}  ${v.dead_at}  ${v.event_type}  ${v.call_cid ?? '-'}  ${v.url}  attempts=${v.attempts}  ${v.reason}\n`);
       }
-      out(`${total} dead deliver${total === 1 ? 'y' : 'ies'}${total > dead.length ? ` (${dead.length} shown)` : ''}\n`);
+      out(`${deliveries(total, 'dead')}${total > dead.length ? ` (${dead.length} shown)` : ''}\n`);
       return;
     }
     const n = await outbox.replayDead(values.all === true ? { all: true } : { id: values.id as string }, Date.now());
     if (values.id !== undefined && n === 0) throw new WebhooksUsageError(`no dead delivery with id "${values.id}"`);
-    out(`${n} deliver${n === 1 ? 'y' : 'ies'} queued again\n`);
+    out(`${deliveries(n)} queued again\n`);
   } finally {
     await store.close();
   }

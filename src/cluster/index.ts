@@ -5,6 +5,7 @@
  */
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
+import type { Access } from '../calls/access.js';
 import type { BroadcastState } from '../calls/broadcasts.js';
 import { admitNewGroup, type AdmissionPolicy } from '../egress/admission.js';
 import type { EgressEngine } from '../egress/engine.js';
@@ -80,9 +81,9 @@ export class Cluster {
   }
 
   /** Hooks the owner routing into the routes registered after this, and adds GET /video/cluster. */
-  installRouting(app: FastifyInstance): void {
+  installRouting(app: FastifyInstance, access: Access): void {
     installOwnerRouting(app, { node: this.node, secret: this.opts.apiSecret });
-    clusterStatusRoutes(app, this.node);
+    clusterStatusRoutes(app, this.node, access);
   }
 
   /** Registers the node (once it listens on `port`) and joins the event fan-out. */

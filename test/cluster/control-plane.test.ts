@@ -134,7 +134,7 @@ describe('cluster mode: control plane over three nodes', { skip }, () => {
     assert.equal(details.status, 200);
     assert.equal(details.headers.get('x-callcast-node'), owner1.id);
     assert.equal(((await details.json()) as { broadcast: { stats: { state: string } } }).broadcast.stats.state, 'live');
-    // The cluster view (server tokens): every node, its load and its calls.
+    // The cluster view (server tokens and admin users): every node, its load and its calls.
     const view = await rawRequest({ url: c.url, apiKey: cluster.apiKey }, 'GET', '/video/cluster', {
       token: await new SignJWT({ server: true })
         .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
@@ -150,10 +150,18 @@ describe('cluster mode: control plane over three nodes', { skip }, () => {
         ['node-c', 1],
       ],
     );
+    // A token's role claim does not make an admin; the user's app role does.
     const asUser = await rawRequest({ url: c.url, apiKey: cluster.apiKey }, 'GET', '/video/cluster', {
       token: c.client.generateUserToken({ user_id: 'ops', role: 'admin' }),
     });
     assert.equal(asUser.status, 403);
+    assert.equal(asUser.body.code, 17);
+    await c.client.upsertUsers([{ id: 'ops', role: 'admin' }]);
+    const asAdmin = await rawRequest({ url: c.url, apiKey: cluster.apiKey }, 'GET', '/video/cluster', {
+      token: c.client.generateUserToken({ user_id: 'ops' }),
+    });
+    assert.equal(asAdmin.status, 200, JSON.stringify(asAdmin.body));
+    assert.equal(asAdmin.body.nodes.length, 3);
     // Each node's /metrics has its part of the cluster.
     const metrics = await (await fetch(`${owner1.url}/metrics`)).text();
     assert.match(metrics, /^callcast_cluster_nodes 3$/m);

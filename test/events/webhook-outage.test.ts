@@ -2,7 +2,8 @@
  * Webhooks through a long receiver outage, with the service restarted in the middle of it: every
  * event published while the receiver was down arrives once it is back, once each, in publish
  * order per call. And past the retry horizon (CALLCAST_WEBHOOK_RETRY_HORIZON) a delivery is
- * parked as dead, counted, and `callcast webhooks replay --all` sends it.
+ * parked as dead, counted, and `callcast webhooks replay --all` sends it; operators list and
+ * replay dead deliveries over the API too (GET /video/webhooks/dead, POST .../replay).
  * CALLCAST_TEST_WEBHOOK_OUTAGE_S sets the outage (default 120 s: the scenario as reported).
  */
 import assert from 'node:assert/strict';
@@ -12,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { rawRequest, startTestServer, type TestServer } from '../support/server.js';
 
 const OUTAGE_MS = Number(process.env.CALLCAST_TEST_WEBHOOK_OUTAGE_S ?? 120) * 1000;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -192,5 +193,80 @@ describe('webhooks through a receiver outage', () => {
     await until(() => rx.hooks.find((h) => h.type === 'call.created' && h.cid === 'default:parked'), 'the replayed delivery', 30_000);
     await until(async () => (await t!.server.webhooks.deadCount()) === 0, 'no dead delivery left', 10_000);
     assert.deepEqual(rx.hooks.map((h) => h.id).sort(), dead.map((d) => d.id).sort(), 'the same deliveries, by X-WEBHOOK-ID');
+  });
+  it('lists dead deliveries to operators over the API (no body, no URL query) and replays one by id, then all', {
+    timeout: 120_000,
+  }, async () => {
+    const rx = new Receiver();
+    receivers.push(rx);
+    await rx.listen();
+    rx.status = 503;
+    await t?.close();
+    t = await startTestServer({
+      webhookUrl: `${rx.url}?secret=receiver-secret`,
+      config: { webhookRetryHorizonSeconds: 2 },
+      webhookPolicy: { initialBackoffMs: 200, maxBackoffMs: 400 },
+    });
+    await t.client.upsertUsers([
+      { id: 'host', role: 'admin' },
+      { id: 'viewer', role: 'user' },
+    ]);
+    await t.client.video.call('default', 'parked-api').getOrCreate({ data: { created_by_id: 'host' } });
+    const admin = t.client.generateUserToken({ user_id: 'host' });
+    // The two users' events and the call's, all parked.
+    await until(
+      async () => {
+        const dead = await t!.server.store.webhookOutbox.listDead(100);
+        return dead.length >= 3 && dead.some((d) => d.body.includes('"call.created"'));
+      },
+      'the deliveries to be parked',
+      30_000,
+    );
+
+    const refused = await rawRequest(t, 'GET', '/video/webhooks/dead', { token: t.client.generateUserToken({ user_id: 'viewer' }) });
+    assert.equal(refused.status, 403);
+    assert.equal(refused.body.code, 17);
+    assert.match(refused.body.message, /server token or a user with the admin role/);
+
+    const listed = await rawRequest(t, 'GET', '/video/webhooks/dead', { token: admin });
+    assert.equal(listed.status, 200, JSON.stringify(listed.body));
+    const total = await t.server.webhooks.deadCount();
+    assert.equal(listed.body.total, total);
+    assert.equal(listed.body.deliveries.length, total);
+    const created = listed.body.deliveries.find((d: { event_type: string }) => d.event_type === 'call.created');
+    assert.ok(created, JSON.stringify(listed.body.deliveries));
+    assert.equal(created.call_cid, 'default:parked-api');
+    assert.equal(created.url, rx.url, 'the receiver URL without its query');
+    assert.ok(created.attempts >= 1);
+    assert.match(created.reason, /retry horizon is spent/);
+    assert.ok(!Number.isNaN(Date.parse(created.dead_at)) && !Number.isNaN(Date.parse(created.created_at)));
+    assert.doesNotMatch(JSON.stringify(listed.body), /receiver-secret|"body"/);
+
+    const one = await rawRequest(t, 'GET', '/video/webhooks/dead?limit=1', { token: admin });
+    assert.equal(one.body.deliveries.length, 1);
+    assert.equal(one.body.total, total);
+    for (const bad of ['0', '1001', 'x'])
+      assert.equal((await rawRequest(t, 'GET', `/video/webhooks/dead?limit=${bad}`, { token: admin })).body.code, 4, `limit=${bad}`);
+    for (const body of [{}, { id: created.id, all: true }, { all: false }])
+      assert.equal((await rawRequest(t, 'POST', '/video/webhooks/dead/replay', { token: admin, body })).status, 400, JSON.stringify(body));
+    const unknown = await rawRequest(t, 'POST', '/video/webhooks/dead/replay', { token: admin, body: { id: 'no-such-delivery' } });
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.body.code, 16);
+
+    rx.status = 200;
+    const byId = await rawRequest(t, 'POST', '/video/webhooks/dead/replay', { token: admin, body: { id: created.id } });
+    assert.equal(byId.status, 201, JSON.stringify(byId.body));
+    assert.equal(byId.body.replayed, 1);
+    await until(() => rx.hooks.find((h) => h.id === created.id), 'the replayed delivery', 30_000);
+    await until(async () => (await t!.server.webhooks.deadCount()) === total - 1, 'one dead delivery fewer', 10_000);
+    const all = await rawRequest(t, 'POST', '/video/webhooks/dead/replay', {
+      token: t.client.generateUserToken({ user_id: 'host' }),
+      body: { all: true },
+    });
+    assert.equal(all.body.replayed, total - 1);
+    assert.equal(await t.server.webhooks.deadCount(), 0, 'no dead delivery left');
+    const ids = listed.body.deliveries.map((d: { id: string }) => d.id).sort();
+    await until(() => ids.every((id: string) => rx.hooks.some((h) => h.id === id)), 'every listed delivery to arrive', 30_000);
+    assert.deepEqual([...new Set(rx.hooks.map((h) => h.id))].sort(), ids, 'the listed deliveries, each once');
   });
 });

@@ -53,6 +53,8 @@ export async function startTestCluster(opts: {
   egress?: boolean;
   config?: Partial<Config>;
   webhookPolicy?: Parameters<typeof startCallcast>[0]['webhookPolicy'];
+  /** Serve the built pages (test/web/harness.ts's WEB_ROOT) from every node. */
+  webRoot?: string;
 }): Promise<TestCluster> {
   const base = process.env.CALLCAST_TEST_DATABASE_URL;
   if (!base) throw new Error('startTestCluster needs CALLCAST_TEST_DATABASE_URL');
@@ -80,6 +82,7 @@ export async function startTestCluster(opts: {
       config: nodeConfig(id),
       ...(engine ? { engine: engine.bind } : {}),
       ...(opts.webhookPolicy ? { webhookPolicy: opts.webhookPolicy } : {}),
+      ...(opts.webRoot ? { webRoot: opts.webRoot } : {}),
     });
     const node: TestNode = {
       id,

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { apiErrorMessage, callPath, withApiKey } from '../../web/src/lib/api.js';
 import { applyBroadcastEvent, applyStats, dropInactive, markStopping, syncWithEgress } from '../../web/src/lib/broadcasts.js';
 import { apiKeyFromUrl, readTokenClaims, tokenFromUrl } from '../../web/src/lib/credentials.js';
-import { formatBitrate, formatBytes, formatUptime, initials, userIdFromName } from '../../web/src/lib/format.js';
+import { formatBitrate, formatBytes, formatShare, formatUptime, initials, nodeState, userIdFromName } from '../../web/src/lib/format.js';
 import { applyRosterEvent, isShareOnly, rosterFromParticipants, sharesScreen } from '../../web/src/lib/roster.js';
 import { callFromConsolePath, callFromJoinPath, resourceUrl } from '../../web/src/lib/urls.js';
 import { mintUserToken } from '../../src/cli.js';
@@ -297,4 +297,13 @@ test('the built-in layouts page composes the native scene from the layout module
   const fromPage = composeScene({ canvas, participants: [a], layout: settings, nowMs: 0 });
   const native = composeScene({ canvas, participants: [{ ...a }], layout: { ...settings, external_css_url: '' }, nowMs: 0 });
   assert.deepEqual(fromPage, native);
+});
+
+test("operations page: a node's CPU share and state", () => {
+  assert.equal(formatShare(0.372), '37%');
+  assert.equal(formatShare(0), '0%');
+  assert.equal(formatShare(null), 'not measured yet');
+  assert.equal(nodeState({ draining: false, full: null }), 'taking calls');
+  assert.equal(nodeState({ draining: false, full: 'cpu 91% over the 85% limit' }), 'full: cpu 91% over the 85% limit');
+  assert.equal(nodeState({ draining: true, full: 'x' }), 'draining: handing its calls over');
 });

@@ -21,6 +21,7 @@ import { broadcastRoutes } from './broadcasts.js';
 import { callAdminRoutes } from './call-admin.js';
 import { callTypeRoutes } from './call-types.js';
 import { callRoutes } from './calls.js';
+import { operationsRoutes } from './operations.js';
 import { outputRoutes } from './outputs.js';
 import { userRoutes } from './users.js';
 
@@ -39,6 +40,8 @@ export interface RestOptions {
   userDeletion: UserDeletion;
   /** Finished tasks (DeleteUsers, hard DeleteCall) for GetTask. */
   tasks: TaskLog;
+  /** Cluster mode: GET /video/cluster is the cluster's (src/cluster/status.ts); else it says the server runs alone. */
+  clustered: boolean;
 }
 
 declare module 'fastify' {
@@ -87,6 +90,7 @@ export async function restPlugin(app: FastifyInstance, opts: RestOptions): Promi
         await broadcastRoutes(video, opts);
         await outputRoutes(video, opts);
         await callTypeRoutes(video, opts);
+        await operationsRoutes(video, opts);
       },
       { prefix },
     );

@@ -193,3 +193,10 @@ export const deleteUsersBody = {
     new_channel_owner_id: str,
   },
 } as const;
+
+/** POST /video/webhooks/dead/replay (beyond Stream's API): one delivery by id, or all. */
+export const replayDeadBody = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { id: { type: 'string', minLength: 1, maxLength: 255 }, all: bool },
+} as const;

@@ -4,7 +4,8 @@
  * who is in it, its effective broadcasting settings and broadcasts (status, bitrate, bytes sent,
  * uptime, reconnects, last error, a preview refreshed about once a second), start a broadcast
  * (recent destinations remembered, stream keys never) and stop one or all. Live from the
- * WebSocket events and the broadcast stats, without reloading.
+ * WebSocket events and the broadcast stats, without reloading. The operations page
+ * (operations.ts) shows dead webhook deliveries and the cluster's nodes.
  */
 import { LOCAL_INGEST_COMMAND } from '../../../src/cli/next-steps.js';
 import { LAYOUT_NAMES, QUALITIES } from '../../../src/layout/settings.js';
@@ -38,6 +39,7 @@ import { applyRosterEvent, rosterFromParticipants, type Roster } from '../lib/ro
 import { CALL_PART_PATTERN, guestLink, joinLink, suggestCallId } from '../lib/links.js';
 import { callFromConsolePath } from '../lib/urls.js';
 import { LivePreview } from './live-preview.js';
+import { operationsView } from './operations.js';
 
 /** The built-in call types, offered when the token may not list the app's call types. */
 const BUILTIN_CALL_TYPES = ['default', 'livestream', 'audio_room', 'development'];
@@ -79,6 +81,7 @@ function route(): void {
   }
   const call = callFromConsolePath(location.pathname);
   if (call) showCall(call.type, call.id);
+  else if (/^\/console\/operations\/?$/.test(location.pathname)) showOperations();
   else showCalls();
 }
 
@@ -369,6 +372,16 @@ function showCalls(): void {
     clearInterval(poll);
     if (timer) clearTimeout(timer);
   };
+}
+
+// ---- operations -------------------------------------------------------------------------------
+
+function showOperations(): void {
+  if (!api) return;
+  document.title = 'Operations · Callcast';
+  const view = operationsView(api, signInAgain);
+  render(app, view.root);
+  leaveView = view.leave;
 }
 
 // ---- a call -----------------------------------------------------------------------------------

@@ -110,6 +110,21 @@ export class ApiClient {
     return this.request('GET', `${callPath(type, id)}/rtmp_broadcasts/${encodeURIComponent(name)}`);
   }
 
+  /** Dead (parked) webhook deliveries, oldest first (server token or admin user). */
+  deadWebhooks(limit = 100): Promise<{ total: number; deliveries: DeadDeliveryJson[] }> {
+    return this.request('GET', `/video/webhooks/dead?limit=${limit}`);
+  }
+
+  /** Queues dead deliveries again: one by id, or all; how many. */
+  replayDeadWebhooks(selection: { id: string } | { all: true }): Promise<{ replayed: number }> {
+    return this.request('POST', '/video/webhooks/dead/replay', selection);
+  }
+
+  /** The cluster's live nodes (server token or admin user); `cluster: false` when the server runs alone. */
+  cluster(): Promise<ClusterJson> {
+    return this.request<ClusterJson>('GET', '/video/cluster');
+  }
+
   /** The composed picture of a broadcast as a JPEG blob, or null while there is none yet; `signal` aborts the request. */
   async preview(type: string, id: string, name: string, signal?: AbortSignal): Promise<Blob | null> {
     const res = await fetch(this.url(`${callPath(type, id)}/rtmp_broadcasts/${encodeURIComponent(name)}/preview.jpg`), {
@@ -131,6 +146,39 @@ export class ApiClient {
 }
 
 // ---- wire models (the parts the pages read) --------------------------------------------------
+
+/** GET /video/webhooks/dead (beyond Stream's API; src/events/dead-deliveries.ts). */
+export interface DeadDeliveryJson {
+  id: string;
+  event_type: string;
+  call_cid: string | null;
+  url: string;
+  attempts: number;
+  reason: string;
+  created_at: string;
+  dead_at: string;
+}
+
+/** GET /video/cluster (beyond Stream's API; src/cluster/status.ts). */
+export interface ClusterJson {
+  /** False on a server that runs alone (then `node` is null and `nodes` empty). */
+  cluster: boolean;
+  /** The node that answered. */
+  node: string | null;
+  nodes: Array<{
+    id: string;
+    url: string;
+    /** Share of the node's machine, 0..1; null until measured. */
+    cpu: number | null;
+    groups: number;
+    participants: number;
+    calls: number;
+    /** Why it takes no new call, or null. */
+    full: string | null;
+    draining: boolean;
+    updated_at: string;
+  }>;
+}
 
 export interface UserJson {
   id: string;

@@ -50,3 +50,16 @@ export function userIdFromName(name: string, suffix: string): string {
     .slice(0, 40);
   return `${slug || 'guest'}-${suffix}`;
 }
+
+/** A share of a machine (0..1) as "37%"; "not measured yet" when null. */
+export function formatShare(share: number | null): string {
+  if (share === null || !Number.isFinite(share)) return 'not measured yet';
+  return `${Math.round(share * 100)}%`;
+}
+
+/** A cluster node's state for the console: draining, full (with why), or taking calls. */
+export function nodeState(node: { draining: boolean; full: string | null }): string {
+  if (node.draining) return 'draining: handing its calls over';
+  if (node.full) return `full: ${node.full}`;
+  return 'taking calls';
+}
