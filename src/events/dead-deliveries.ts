@@ -4,6 +4,7 @@
  * attempts and reason. Never its body. Pure.
  */
 import type { DeadWebhookDelivery } from './contract.js';
+import { redactUrl } from './webhook-url.js';
 
 export interface DeadDeliveryView {
   id: string;
@@ -16,16 +17,6 @@ export interface DeadDeliveryView {
   reason: string;
   created_at: string;
   dead_at: string;
-}
-
-/** The receiver's URL without user info, query or fragment. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname}`;
-  } catch {
-    return '<invalid url>';
-  }
 }
 
 /** The event's `type`, or "?" when the body is not an event. */

@@ -1,6 +1,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { isStoreUnavailable, retryWhileUnavailable } from '../store/availability.js';
 import type { EventBus, WebhookDelivery, WebhookOutbox, WebhookTarget, WireEvent } from './contract.js';
+import { redactUrl } from './webhook-url.js';
 import { describeError, type Logger } from '../log.js';
 import {
   DEFAULT_WEBHOOK_RETRY_POLICY,
@@ -45,16 +46,6 @@ export function webhookHeaders(
 /** Whether the target wants this event type (an empty list, or one holding "*", means all). */
 export function targetWantsEvent(target: WebhookTarget, eventType: string): boolean {
   return target.events.length === 0 || target.events.includes('*') || target.events.includes(eventType);
-}
-
-/** A webhook URL for logs: no credentials, query or fragment (they may carry tokens). */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname}`;
-  } catch {
-    return '<invalid url>';
-  }
 }
 
 export interface WebhookDispatcherOptions {

@@ -154,19 +154,30 @@ describe('webhooks through a receiver outage', () => {
     assert.equal(await t.server.webhooks.deadCount(), 0);
   });
 
-  it('parks a delivery past the retry horizon, counts it, and `callcast webhooks replay --all` sends it', {
-    timeout: 120_000,
-  }, async () => {
+  /** A receiver that answers 503 until a test sets its status to 200. */
+  async function refusingReceiver(): Promise<Receiver> {
     const rx = new Receiver();
     receivers.push(rx);
     await rx.listen();
     rx.status = 503;
+    return rx;
+  }
+
+  /** A fresh service (the previous one closed) whose deliveries are parked 2 s after they were published. */
+  async function parkingServer(webhookUrl: string): Promise<TestServer> {
     await t?.close();
-    t = await startTestServer({
-      webhookUrl: rx.url,
+    return startTestServer({
+      webhookUrl,
       config: { webhookRetryHorizonSeconds: 2 },
       webhookPolicy: { initialBackoffMs: 200, maxBackoffMs: 400 },
     });
+  }
+
+  it('parks a delivery past the retry horizon, counts it, and `callcast webhooks replay --all` sends it', {
+    timeout: 120_000,
+  }, async () => {
+    const rx = await refusingReceiver();
+    t = await parkingServer(rx.url);
     await t.client.upsertUsers([{ id: 'host', role: 'admin' }]);
     await t.client.video.call('default', 'parked').getOrCreate({ data: { created_by_id: 'host' } });
     await until(async () => (await t!.server.webhooks.deadCount()) >= 2, 'the deliveries to be parked', 30_000);
@@ -194,19 +205,12 @@ describe('webhooks through a receiver outage', () => {
     await until(async () => (await t!.server.webhooks.deadCount()) === 0, 'no dead delivery left', 10_000);
     assert.deepEqual(rx.hooks.map((h) => h.id).sort(), dead.map((d) => d.id).sort(), 'the same deliveries, by X-WEBHOOK-ID');
   });
+
   it('lists dead deliveries to operators over the API (no body, no URL query) and replays one by id, then all', {
     timeout: 120_000,
   }, async () => {
-    const rx = new Receiver();
-    receivers.push(rx);
-    await rx.listen();
-    rx.status = 503;
-    await t?.close();
-    t = await startTestServer({
-      webhookUrl: `${rx.url}?secret=receiver-secret`,
-      config: { webhookRetryHorizonSeconds: 2 },
-      webhookPolicy: { initialBackoffMs: 200, maxBackoffMs: 400 },
-    });
+    const rx = await refusingReceiver();
+    t = await parkingServer(`${rx.url}?secret=receiver-secret`);
     await t.client.upsertUsers([
       { id: 'host', role: 'admin' },
       { id: 'viewer', role: 'user' },

@@ -1,14 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { StreamClient } from '@stream-io/node-sdk';
-import {
-  backoffAfter,
-  DEFAULT_WEBHOOK_RETRY_POLICY,
-  nextAttempt,
-  signWebhookBody,
-  targetWantsEvent,
-  redactUrl,
-} from '../../src/events/webhooks.js';
+import { backoffAfter, DEFAULT_WEBHOOK_RETRY_POLICY, nextAttempt, signWebhookBody, targetWantsEvent } from '../../src/events/webhooks.js';
+import { redactUrl } from '../../src/events/webhook-url.js';
 
 const T0 = 1_700_000_000_000;
 const HOUR = 3_600_000;

@@ -4,6 +4,8 @@
  * `stream-auth-type: jwt`. Errors carry the API's own message, unchanged.
  */
 
+import type { DeadDeliveryView } from '../../../src/events/dead-deliveries.js';
+
 export interface ApiCredentials {
   apiKey: string;
   token: string;
@@ -147,17 +149,8 @@ export class ApiClient {
 
 // ---- wire models (the parts the pages read) --------------------------------------------------
 
-/** GET /video/webhooks/dead (beyond Stream's API; src/events/dead-deliveries.ts). */
-export interface DeadDeliveryJson {
-  id: string;
-  event_type: string;
-  call_cid: string | null;
-  url: string;
-  attempts: number;
-  reason: string;
-  created_at: string;
-  dead_at: string;
-}
+/** GET /video/webhooks/dead (beyond Stream's API): one dead delivery as the server shows it. */
+export type DeadDeliveryJson = DeadDeliveryView;
 
 /** GET /video/cluster (beyond Stream's API; src/cluster/status.ts). */
 export interface ClusterJson {
