@@ -6,7 +6,8 @@
  * drawn by the built-in layouts page in the layout browser. The ingest's frames of the stylesheet version show the green background and
  * rounded tile corners (a pixel at the corner is background, one a little inside the participant's
  * colour); both versions show each participant's colour at the tile centres the scene engine
- * computes. A non-http stylesheet answers 400 naming the key; one from an origin outside
+ * computes; spotlight and single-participant with the stylesheet show each tile's colour where
+ * the scene engine puts it. A non-http stylesheet answers 400 naming the key; one from an origin outside
  * CALLCAST_LAYOUT_URL_ALLOW fails the broadcast (the page itself, Callcast's own, is not subject to it).
  */
 import assert from 'node:assert/strict';
@@ -104,13 +105,13 @@ describe('built-in layouts with external_css_url', { timeout: 300_000 }, () => {
   const failureOf = (name: string) =>
     events.find((e) => e.type === 'call.rtmp_broadcast_failed' && e.name === name) as (WireEvent & { error?: string }) | undefined;
 
-  /** Each participant's tile in the grid the scene engine composes for the call now (labels off). */
-  const tiles = (): Array<{ user: string; rect: Rect }> => {
+  /** Each participant's tile in the layout the scene engine composes for the call now (labels off). */
+  const tiles = (layout: 'grid' | 'spotlight' | 'single-participant' = 'grid'): Array<{ user: string; rect: Rect }> => {
     const ps = server.media.participants(CID);
     const scene = composeScene({
       canvas: { width: W, height: H },
       participants: ps,
-      layout: { name: 'grid', external_app_url: '', external_css_url: '', options: OPTIONS },
+      layout: { name: layout, external_app_url: '', external_css_url: '', options: OPTIONS },
       nowMs: 0,
     });
     return scene.items.flatMap((i) =>
@@ -122,11 +123,90 @@ describe('built-in layouts with external_css_url', { timeout: 300_000 }, () => {
   const corner = (r: Rect): [number, number] => [Math.round(r.x + 4), Math.round(r.y + 4)];
   /** A pixel a little inside the corner: inside a 60 px rounding (18 px from the arc). */
   const insideCorner = (r: Rect): [number, number] => [Math.round(r.x + RADIUS / 2), Math.round(r.y + RADIUS / 2)];
-  /** Background, away from every tile. */
-  const backgroundPoint = (): [number, number] => {
-    const rects = tiles().map((t) => t.rect);
+  /** Background, away from every tile (8 px clear of each); null when the tiles cover the picture. */
+  const backgroundPoint = (layout: Parameters<typeof tiles>[0] = 'grid'): [number, number] | null => {
+    const rects = tiles(layout).map((t) => t.rect);
     const top = Math.min(...rects.map((r) => r.y));
-    return top >= 16 ? [W / 2, Math.floor(top / 2)] : [4, 4];
+    if (top >= 16) return [W / 2, Math.floor(top / 2)];
+    const clear = ([x, y]: [number, number]) =>
+      rects.every((r) => x < r.x - 8 || x > r.x + r.width + 8 || y < r.y - 8 || y > r.y + r.height + 8);
+    const candidates: Array<[number, number]> = [];
+    for (let y = 4; y < H; y += 8) for (let x = 4; x < W; x += 8) candidates.push([x, y]);
+    return candidates.find(clear) ?? null;
+  };
+
+  /** The colours at `points` of the latest composed picture, or null before the first. */
+  const showing = (points: Record<string, [number, number]>) => {
+    const frame = server.previews.latestFrame(CID, QUALITY);
+    if (!frame) return null;
+    return Object.fromEntries(
+      Object.entries(points).map(([k, [x, y]]) => {
+        const c = i420PixelRgb(frame.data, frame.width, frame.height, x, y);
+        return [k, [c.r, c.g, c.b]];
+      }),
+    ) as Record<string, number[]>;
+  };
+
+  /**
+   * Runs one broadcast of the call until `expected` (colours at `points`) has been on screen for
+   * 3 s of recording; the time in the recording to grab.
+   */
+  const record = async (
+    t: { diagnostic(msg: string): void },
+    name: string,
+    layout: Record<string, unknown>,
+    points: Record<string, [number, number]>,
+    expected: Record<string, Rgb>,
+  ): Promise<number> => {
+    const call = client.video.call('default', 'themed');
+    const shows = () => {
+      const s = showing(points);
+      return s !== null && Object.entries(expected).every(([k, rgb]) => near(s[k]!, rgb));
+    };
+    const startedAt = Date.now();
+    await call.startRTMPBroadcasts({
+      broadcasts: [{ name, stream_url: ingest.url(), stream_key: `themed-${name}`, quality: QUALITY, layout: layout as never }],
+    });
+    await waitFor(() => events.some((e) => e.type === 'call.rtmp_broadcast_started' && e.name === name), `${name} live`, 30_000);
+    await waitFor(shows, `${name} drawn`, 60_000, 100).catch((err) => {
+      throw new Error(`${(err as Error).message}: showing ${JSON.stringify(showing(points))}\n${layoutLog()}`);
+    });
+    t.diagnostic(`${name} on screen ${Date.now() - startedAt} ms after the request`);
+    const position = () => (server.engine.stats(CID).find((s) => s.name === name)?.videoFramesSent ?? 0) / 30;
+    // The encoder lags what the source shows: grab a second before the position 3 s after it was seen.
+    await sleep(3000);
+    await waitFor(() => position() >= 4, `${name}: four seconds recorded`, 60_000, 100);
+    const at = position() - 1;
+    assert.equal(failureOf(name), undefined, `${name} did not fail`);
+    await call.stopRTMPBroadcast({ name });
+    await waitFor(() => events.some((e) => e.type === 'call.rtmp_broadcast_stopped' && e.name === name), `${name} stopped`, 20_000);
+    return at;
+  };
+
+  /** The recorded frame of broadcast `name` at `at` s shows `expected` at `points` (and is saved as a picture). */
+  const assertRecorded = async (
+    name: string,
+    at: number,
+    points: Record<string, [number, number]>,
+    expected: Record<string, Rgb>,
+  ): Promise<void> => {
+    const recording = ingest.recordingPath(`themed-${name}`);
+    // For people: the frame checked, as a picture.
+    mkdirSync(OUTPUT_DIR, { recursive: true });
+    await promisify(execFile)(
+      'ffmpeg',
+      ['-v', 'error', '-y', '-ss', at.toFixed(3), '-i', recording, '-frames:v', '1', join(OUTPUT_DIR, `layout-css-${name}.png`)],
+      { timeout: 30_000 },
+    );
+    const frame = await grabFrameRgb(recording, at, W, H);
+    for (const [k, [x, y]] of Object.entries(points)) {
+      if (!expected[k]) continue;
+      const px = pixelAt(frame, W, x, y);
+      assert.ok(
+        near(px, expected[k]),
+        `${name} at ${at.toFixed(2)} s, ${k} (${x},${y}): rgb(${px.join(',')}), expected about rgb(${expected[k].join(',')})`,
+      );
+    }
   };
 
   it('draws the stylesheet (background, tile radius) over the native geometry', async (t) => {
@@ -153,17 +233,8 @@ describe('built-in layouts with external_css_url', { timeout: 300_000 }, () => {
     );
     for (const { rect } of layoutTiles) assert.ok(Math.min(rect.width, rect.height) >= 2 * RADIUS, 'tiles fit the radius');
     const bgPoint = backgroundPoint();
+    assert.ok(bgPoint, 'the grid leaves background');
 
-    const showing = (points: Record<string, [number, number]>) => {
-      const frame = server.previews.latestFrame(CID, QUALITY);
-      if (!frame) return null;
-      return Object.fromEntries(
-        Object.entries(points).map(([k, [x, y]]) => {
-          const c = i420PixelRgb(frame.data, frame.width, frame.height, x, y);
-          return [k, [c.r, c.g, c.b]];
-        }),
-      ) as Record<string, number[]>;
-    };
     const points: Record<string, [number, number]> = { background: bgPoint };
     const expectedCss: Record<string, Rgb> = { background: GREEN };
     const expectedNative: Record<string, Rgb> = {};
@@ -178,66 +249,49 @@ describe('built-in layouts with external_css_url', { timeout: 300_000 }, () => {
       expectedNative[`${user} centre`] = rgb;
       expectedNative[`${user} inside the corner`] = rgb;
     }
-    const shows = (expected: Record<string, Rgb>) => () => {
-      const s = showing(points);
-      return s !== null && Object.entries(expected).every(([k, rgb]) => near(s[k]!, rgb));
-    };
-
-    /** Runs one broadcast until `expected` has been on screen for 3 s of recording; the time to grab. */
-    const record = async (name: string, layout: Record<string, unknown>, expected: Record<string, Rgb>): Promise<number> => {
-      const startedAt = Date.now();
-      await call.startRTMPBroadcasts({
-        broadcasts: [{ name, stream_url: ingest.url(), stream_key: `themed-${name}`, quality: QUALITY, layout: layout as never }],
-      });
-      await waitFor(() => events.some((e) => e.type === 'call.rtmp_broadcast_started' && e.name === name), `${name} live`, 30_000);
-      await waitFor(shows(expected), `${name} drawn`, 60_000, 100).catch((err) => {
-        throw new Error(`${(err as Error).message}: showing ${JSON.stringify(showing(points))}\n${layoutLog()}`);
-      });
-      t.diagnostic(`${name} on screen ${Date.now() - startedAt} ms after the request`);
-      const position = () => (server.engine.stats(CID).find((s) => s.name === name)?.videoFramesSent ?? 0) / 30;
-      // The encoder lags what the source shows: grab a second before the position 3 s after it was seen.
-      await sleep(3000);
-      await waitFor(() => position() >= 4, `${name}: four seconds recorded`, 60_000, 100);
-      const at = position() - 1;
-      assert.equal(failureOf(name), undefined, `${name} did not fail`);
-      await call.stopRTMPBroadcast({ name });
-      await waitFor(() => events.some((e) => e.type === 'call.rtmp_broadcast_stopped' && e.name === name), `${name} stopped`, 20_000);
-      return at;
-    };
-
-    const nativeAt = await record('native', { name: 'grid', options: OPTIONS }, expectedNative);
+    const nativeAt = await record(t, 'native', { name: 'grid', options: OPTIONS }, points, expectedNative);
     assert.equal(runningLayoutBrowsers().length, 0, 'no browser without a stylesheet');
     assert.equal(sheetRequests, 0, 'the native compositor does not load the stylesheet');
-    const cssAt = await record('css', { name: 'grid', options: OPTIONS, external_css_url: cssUrl }, expectedCss);
+    const cssAt = await record(t, 'css', { name: 'grid', options: OPTIONS, external_css_url: cssUrl }, points, expectedCss);
     assert.ok(sheetRequests > 0, 'the page loaded the stylesheet');
     await waitFor(() => runningLayoutBrowsers().length === 0, 'no layout browser after the stop', 20_000, 100);
     await sleep(500);
 
-    for (const [name, at, expected] of [
-      ['native', nativeAt, expectedNative],
-      ['css', cssAt, expectedCss],
-    ] as const) {
-      const recording = ingest.recordingPath(`themed-${name}`);
-      // For people: the frame checked, as a picture.
-      mkdirSync(OUTPUT_DIR, { recursive: true });
-      await promisify(execFile)(
-        'ffmpeg',
-        ['-v', 'error', '-y', '-ss', at.toFixed(3), '-i', recording, '-frames:v', '1', join(OUTPUT_DIR, `layout-css-${name}.png`)],
-        { timeout: 30_000 },
-      );
-      const frame = await grabFrameRgb(recording, at, W, H);
-      for (const [k, [x, y]] of Object.entries(points)) {
-        if (!expected[k]) continue;
-        const px = pixelAt(frame, W, x, y);
-        assert.ok(
-          near(px, expected[k]),
-          `${name} at ${at.toFixed(2)} s, ${k} (${x},${y}): rgb(${px.join(',')}), expected about rgb(${expected[k].join(',')})`,
-        );
-      }
-    }
+    await assertRecorded('native', nativeAt, points, expectedNative);
+    await assertRecorded('css', cssAt, points, expectedCss);
     // The native background is not the stylesheet's.
     const nativeFrame = await grabFrameRgb(ingest.recordingPath('themed-native'), nativeAt, W, H);
     assert.ok(!near(pixelAt(nativeFrame, W, bgPoint[0], bgPoint[1]), GREEN), 'the native background is its own');
+  });
+
+  it("draws spotlight and single-participant through the page at the scene engine's geometry, with the stylesheet", async (t) => {
+    // The call and its two publishers of the test above.
+    for (const layout of ['spotlight', 'single-participant'] as const) {
+      const layoutTiles = tiles(layout);
+      assert.ok(layoutTiles.length >= 1, `${layout} shows someone`);
+      const points: Record<string, [number, number]> = {};
+      const expected: Record<string, Rgb> = {};
+      const bg = backgroundPoint(layout);
+      if (bg) {
+        points.background = bg;
+        expected.background = GREEN;
+      }
+      for (const { user, rect } of layoutTiles) {
+        points[`${user} centre`] = centre(rect);
+        expected[`${user} centre`] = COLOURS[user]!.rgb;
+      }
+      // The largest tile's corner is rounded away (the stylesheet's radius).
+      const big = [...layoutTiles].sort((a, b) => b.rect.width * b.rect.height - a.rect.width * a.rect.height)[0]!;
+      if (Math.min(big.rect.width, big.rect.height) >= 2 * RADIUS) {
+        points[`${big.user} corner`] = corner(big.rect);
+        expected[`${big.user} corner`] = GREEN;
+      }
+      const name = `css-${layout}`;
+      const at = await record(t, name, { name: layout, options: OPTIONS, external_css_url: cssUrl }, points, expected);
+      await waitFor(() => runningLayoutBrowsers().length === 0, 'no layout browser after the stop', 20_000, 100);
+      await sleep(500);
+      await assertRecorded(name, at, points, expected);
+    }
   });
 
   it('refuses a non-http stylesheet (400 naming the key) and fails one from an origin outside CALLCAST_LAYOUT_URL_ALLOW', async () => {
