@@ -5,7 +5,7 @@
  * src/cluster/status.ts answers it). A server token or an admin user.
  */
 import type { FastifyInstance } from 'fastify';
-import { deadDeliveryView, type DeadDeliveryView } from '../../events/dead-deliveries.js';
+import { deadDeliveryView } from '../../events/dead-deliveries.js';
 import { badRequest, notFound } from '../../wire/errors.js';
 import { principalOf, type RestOptions } from './index.js';
 import { replayDeadBody } from './schemas.js';
@@ -29,8 +29,7 @@ export async function operationsRoutes(app: FastifyInstance, deps: RestOptions):
     await access.requireOperator(principalOf(request), 'listing dead webhook deliveries');
     const limit = parseLimit((request.query as Record<string, unknown>).limit);
     const [dead, total] = await Promise.all([outbox.listDead(limit), outbox.countDead()]);
-    const deliveries: DeadDeliveryView[] = dead.map(deadDeliveryView);
-    return { total, deliveries };
+    return { total, deliveries: dead.map(deadDeliveryView) };
   });
 
   if (!deps.clustered) {

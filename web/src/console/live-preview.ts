@@ -4,6 +4,7 @@
  * in a video element; stop ends the subscription. While it does not play (not started, failed, the
  * server ended it) the card shows its one-picture-a-second image instead.
  */
+import { messageOf } from '../lib/api.js';
 import { h } from '../lib/dom.js';
 import { WhepSubscriber } from '../lib/whep.js';
 
@@ -85,7 +86,7 @@ export class LivePreview {
       await this.video.play().catch(() => undefined);
     } catch (err) {
       if (generation !== this.generation) return;
-      this.end(`Live preview unavailable (${err instanceof Error ? err.message : String(err)}); showing a picture a second.`, false);
+      this.end(`Live preview unavailable (${messageOf(err)}); showing a picture a second.`, false);
     }
   }
 

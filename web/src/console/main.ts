@@ -13,6 +13,7 @@ import {
   ApiClient,
   ApiRequestError,
   callPath,
+  messageOf,
   withApiKey,
   type BroadcastStartInput,
   type CallState,
@@ -31,13 +32,13 @@ import {
   serializeRecentDestinations,
   type RecentDestination,
 } from '../lib/destinations.js';
-import { byId, h, render } from '../lib/dom.js';
+import { byId, h, render, tableWithHeads } from '../lib/dom.js';
 import { EventConnection } from '../lib/events.js';
 import { layoutChangeRequest, withLayoutName } from '../lib/layout-change.js';
 import { formatBitrate, formatBytes, formatUptime } from '../lib/format.js';
 import { applyRosterEvent, rosterFromParticipants, type Roster } from '../lib/roster.js';
 import { CALL_PART_PATTERN, guestLink, joinLink, suggestCallId } from '../lib/links.js';
-import { callFromConsolePath } from '../lib/urls.js';
+import { callFromConsolePath, isConsoleOperationsPath } from '../lib/urls.js';
 import { LivePreview } from './live-preview.js';
 import { operationsView } from './operations.js';
 
@@ -60,10 +61,6 @@ let leaveView: (() => void) | null = null;
 /** Events are handed to the current view. */
 let viewEvents: ((event: Record<string, unknown>) => void) | null = null;
 
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
 // ---- routing ----------------------------------------------------------------------------------
 
 function navigate(path: string): void {
@@ -81,7 +78,7 @@ function route(): void {
   }
   const call = callFromConsolePath(location.pathname);
   if (call) showCall(call.type, call.id);
-  else if (/^\/console\/operations\/?$/.test(location.pathname)) showOperations();
+  else if (isConsoleOperationsPath(location.pathname)) showOperations();
   else showCalls();
 }
 
@@ -300,24 +297,7 @@ function showCalls(): void {
       h(
         'div',
         { class: 'table-wrap' },
-        h(
-          'table',
-          { 'aria-labelledby': 'calls-heading' },
-          h(
-            'thead',
-            {},
-            h(
-              'tr',
-              {},
-              h('th', { scope: 'col' }, 'Call'),
-              h('th', { scope: 'col' }, 'Title'),
-              h('th', { scope: 'col' }, 'Created'),
-              h('th', { scope: 'col' }, 'In the call'),
-              h('th', { scope: 'col' }, 'Broadcasts'),
-            ),
-          ),
-          tbody,
-        ),
+        tableWithHeads({ 'aria-labelledby': 'calls-heading' }, ['Call', 'Title', 'Created', 'In the call', 'Broadcasts'], tbody),
       ),
       empty,
       error,

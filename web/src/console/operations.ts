@@ -3,8 +3,8 @@
  * replayable (or all at once), and the cluster's live nodes with their load. Refreshed every 5 s.
  * Both need a server token or an admin user; the API's refusal is shown as it is worded.
  */
-import { ApiRequestError, type ApiClient, type ClusterJson, type DeadDeliveryJson } from '../lib/api.js';
-import { h, render } from '../lib/dom.js';
+import { ApiRequestError, messageOf, type ApiClient, type ClusterJson, type DeadDeliveryJson } from '../lib/api.js';
+import { h, render, tableWithHeads } from '../lib/dom.js';
 import { formatShare, nodeState } from '../lib/format.js';
 
 export interface OperationsView {
@@ -13,10 +13,6 @@ export interface OperationsView {
 }
 
 const REFRESH_MS = 5000;
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 function plural(n: number, one: string, many: string): string {
   return `${n} ${n === 1 ? one : many}`;
@@ -29,19 +25,11 @@ export function operationsView(api: ApiClient, onAuthError: (err: unknown) => bo
   // ---- dead webhook deliveries ----
   const deadSummary = h('p', { id: 'dead-summary' }, 'Loading…');
   const deadBody = h('tbody');
-  const deadTable = h(
-    'table',
+  const deadTable = tableWithHeads(
     { 'aria-labelledby': 'dead-heading', hidden: true },
-    h(
-      'thead',
-      {},
-      h(
-        'tr',
-        {},
-        ...['Parked', 'Event', 'Call', 'Receiver', 'Attempts', 'Why', ''].map((t) => h('th', { scope: 'col', class: 'nowrap' }, t)),
-      ),
-    ),
+    ['Parked', 'Event', 'Call', 'Receiver', 'Attempts', 'Why', ''],
     deadBody,
+    { class: 'nowrap' },
   );
   const replayAll = h('button', { type: 'button', id: 'replay-all', hidden: true }, 'Replay all');
   const deadStatus = h('p', { class: 'status', role: 'status', 'aria-live': 'polite' });
@@ -50,18 +38,9 @@ export function operationsView(api: ApiClient, onAuthError: (err: unknown) => bo
   // ---- cluster ----
   const clusterSummary = h('p', { id: 'cluster-summary' }, 'Loading…');
   const clusterBody = h('tbody');
-  const clusterTable = h(
-    'table',
+  const clusterTable = tableWithHeads(
     { 'aria-labelledby': 'cluster-heading', hidden: true },
-    h(
-      'thead',
-      {},
-      h(
-        'tr',
-        {},
-        ...['Node', 'Address', 'CPU', 'Encodes', 'Participants', 'Calls', 'State', 'Updated'].map((t) => h('th', { scope: 'col' }, t)),
-      ),
-    ),
+    ['Node', 'Address', 'CPU', 'Encodes', 'Participants', 'Calls', 'State', 'Updated'],
     clusterBody,
   );
   const clusterError = h('p', { class: 'error', role: 'alert' });

@@ -10,7 +10,7 @@
  * grid (WHEP with `?track_type=screen_share`, for each participant whose `published_tracks` list
  * `screen_share`).
  */
-import { ApiClient, ApiRequestError, callPath, withApiKey, type CallState, type RtmpJson } from '../lib/api.js';
+import { ApiClient, ApiRequestError, callPath, messageOf, withApiKey, type CallState, type RtmpJson } from '../lib/api.js';
 import { loadWebConfig } from '../lib/config.js';
 import { readTokenClaims, tokenFromUrl } from '../lib/credentials.js';
 import { byId, h, render } from '../lib/dom.js';
@@ -165,7 +165,7 @@ async function startCamera(): Promise<void> {
     selfView.srcObject = media;
     applyToggles();
   } catch (err) {
-    showError(`The camera or microphone could not be opened: ${err instanceof Error ? err.message : String(err)}`);
+    showError(`The camera or microphone could not be opened: ${messageOf(err)}`);
   }
 }
 
@@ -297,7 +297,7 @@ async function join(): Promise<void> {
     leaveButton.disabled = false;
     shareButton.disabled = typeof navigator.mediaDevices?.getDisplayMedia !== 'function';
   } catch (err) {
-    showError(err instanceof Error ? err.message : String(err));
+    showError(messageOf(err));
     await leave(false);
   }
 }
@@ -358,7 +358,7 @@ async function startSharing(): Promise<void> {
     if (share === s) share = null;
     const declined = err instanceof DOMException && (err.name === 'NotAllowedError' || err.name === 'AbortError');
     showShareState(null);
-    if (!declined) showError(`The screen could not be shared: ${err instanceof Error ? err.message : String(err)}`);
+    if (!declined) showError(`The screen could not be shared: ${messageOf(err)}`);
   } finally {
     shareButton.disabled = publisher === null;
   }

@@ -23,6 +23,11 @@ export class ApiRequestError extends Error {
   }
 }
 
+/** What to show for a thrown value: an Error's message, or the value as text. */
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
 /** The message to show for a failed response body: the API's `message`, as worded by the API. */
 export function apiErrorMessage(status: number, body: unknown): string {
   if (body && typeof body === 'object' && typeof (body as { message?: unknown }).message === 'string') {
@@ -68,7 +73,7 @@ export class ApiClient {
     try {
       res = await fetch(this.url(path), init);
     } catch (err) {
-      throw new ApiRequestError(`the server could not be reached (${err instanceof Error ? err.message : String(err)})`, 0, null);
+      throw new ApiRequestError(`the server could not be reached (${messageOf(err)})`, 0, null);
     }
     const text = await res.text();
     let parsed: unknown = null;

@@ -37,3 +37,13 @@ export function render(el: Element, ...children: Child[]): void {
   el.replaceChildren();
   append(el, children);
 }
+
+/** A table with one header row of column titles (`thAttrs` on every header cell) over `body`. */
+export function tableWithHeads(
+  attrs: Attrs,
+  columns: readonly string[],
+  body: HTMLTableSectionElement,
+  thAttrs: Attrs = {},
+): HTMLTableElement {
+  return h('table', attrs, h('thead', {}, h('tr', {}, ...columns.map((c) => h('th', { scope: 'col', ...thAttrs }, c)))), body);
+}

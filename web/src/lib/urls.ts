@@ -34,6 +34,11 @@ export function callFromConsolePath(pathname: string): { type: string; id: strin
   }
 }
 
+/** Whether a console path is the operations page `/console/operations`. */
+export function isConsoleOperationsPath(pathname: string): boolean {
+  return /^\/console\/operations\/?$/.test(pathname);
+}
+
 /** The call named by a watch page path `/watch/{type}/{id}`, or null. */
 export function callFromWatchPath(pathname: string): { type: string; id: string } | null {
   const m = /^\/watch\/([^/]+)\/([^/]+)\/?$/.exec(pathname);

@@ -6,7 +6,7 @@
  */
 import Hls from 'hls.js/light';
 import type { ErrorData } from 'hls.js';
-import { ApiClient, ApiRequestError } from '../lib/api.js';
+import { ApiClient, ApiRequestError, messageOf } from '../lib/api.js';
 import { loadWebConfig } from '../lib/config.js';
 import { tokenFromUrl } from '../lib/credentials.js';
 import { byId } from '../lib/dom.js';
@@ -119,4 +119,4 @@ async function main(): Promise<void> {
   await lookUp(new ApiClient({ apiKey: config.apiKey, token }), call.type, call.id);
 }
 
-main().catch((err: unknown) => showError(err instanceof Error ? err.message : String(err)));
+main().catch((err: unknown) => showError(messageOf(err)));
